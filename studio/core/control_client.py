@@ -1,0 +1,40 @@
+"""Send a command to a running worker through its run folder's ``control.sock``.
+
+Used by the CLI and GUI to stop, pause or checkpoint a run they did not start
+(or whose window was closed and reopened).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from studio.core import protocol
+
+SOCKET_NAME = "control.sock"
+_MAX_SOCKET_PATH = 100  # AF_UNIX paths are capped near 107 bytes
+
+
+def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0) -> dict:
+    """Returns the worker's reply, e.g. ``{"ok": true, "cmd": "stop"}``; raises OSError
+    when no worker listens (it has finished, or died)."""
+    path = Path(run_dir) / SOCKET_NAME
+    line = protocol.encode_command(cmd).encode()  # validates the name first
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        if len(str(path)) < _MAX_SOCKET_PATH:
+            sock.connect(str(path))
+        else:
+            cwd = os.getcwd()
+            try:
+                os.chdir(path.parent)
+                sock.connect(path.name)
+            finally:
+                os.chdir(cwd)
+        sock.sendall(line)
+        reply = sock.makefile("rb").readline()
+    if not reply:
+        raise ConnectionError(f"the worker of {run_dir} closed the connection without a reply")
+    return json.loads(reply)

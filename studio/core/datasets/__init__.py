@@ -1,0 +1,52 @@
+"""Dataset files -> checked training examples, in pure Python.
+
+Read .json/.jsonl/.csv/.parquet/.txt, detect and validate the format (alpaca,
+sharegpt, messages, prompt_completion, text), normalise every row to an
+`Example`, and report bad rows by file, line and field. The GUI previews with
+it, the CLI validates with it and the engine trains on its output; none of it
+imports torch or transformers.
+"""
+
+from .errors import DatasetError, RowIssue
+from .formats import (
+    FORMAT_HELP,
+    FORMAT_NAMES,
+    Example,
+    Message,
+    detect_format,
+    normalize_record,
+)
+from .loading import (
+    LoadedDataset,
+    Preview,
+    file_fingerprint,
+    load_dataset_file,
+    preview,
+    split_train_eval,
+)
+from .readers import SUFFIXES, RawRecord, read_records
+from .stats import TokenStats, load_tokenizer, render_plain, token_length_stats
+
+__all__ = [
+    "FORMAT_HELP",
+    "FORMAT_NAMES",
+    "SUFFIXES",
+    "DatasetError",
+    "Example",
+    "LoadedDataset",
+    "Message",
+    "Preview",
+    "RawRecord",
+    "RowIssue",
+    "TokenStats",
+    "detect_format",
+    "file_fingerprint",
+    "load_dataset_file",
+    "load_tokenizer",
+    "normalize_record",
+    "preview",
+    "read_records",
+    "render_plain",
+    "split_train_eval",
+    "token_length_stats",
+]

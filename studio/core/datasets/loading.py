@@ -1,0 +1,186 @@
+"""Load a dataset file into checked `Example`s, preview one, split one.
+
+These are the calls the GUI, the CLI and the worker make. Loading either
+fails on the first bad row (`on_error="raise"`, the default: a training run
+should not quietly drop data) or skips bad rows and lists them
+(`on_error="skip"`). A preview never fails on a bad row: it shows the row and
+what is wrong with it. The fingerprint identifies the exact file bytes a
+card.json says an adapter was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from .errors import DatasetError, RowIssue
+from .formats import FORMAT_NAMES, Example, detect_format, normalize_record
+from .readers import RawRecord, read_records
+
+OnError = Literal["raise", "skip"]
+T = TypeVar("T")
+
+
+@dataclass
+class LoadedDataset:
+    path: Path
+    format: str
+    examples: list[Example]
+    issues: list[RowIssue] = field(default_factory=list)  # rows skipped with on_error="skip"
+    rows_total: int = 0  # records in the file, good and bad
+    fingerprint: str = ""  # sha256 of the file bytes, first 16 hex chars
+
+    @property
+    def rows_skipped(self) -> int:
+        return len(self.issues)
+
+
+@dataclass
+class Preview:
+    """The first rows of a file as read, as normalised, and what is wrong with them.
+
+    `records[i]` and `sources[i]` describe the same row. A record that is not a
+    JSON object shows as {"value": ...} (for an invalid JSON line, its text);
+    a .txt paragraph as {"text": ...}. `format` is None when it could not be
+    detected; `format_error` then says why.
+    """
+
+    path: Path
+    format: str | None
+    records: list[dict[str, Any]]
+    sources: list[str]
+    examples: list[Example]
+    issues: list[RowIssue]
+    format_error: str | None = None
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of the file's bytes, hex, first 16 characters."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _check_format_name(format: str) -> str:
+    if format != "auto" and format not in FORMAT_NAMES:
+        raise ValueError(
+            f"unknown dataset format {format!r}; expected 'auto' or one of {', '.join(FORMAT_NAMES)}"
+        )
+    return format
+
+
+def load_dataset_file(
+    path: str | Path, format: str = "auto", *, on_error: OnError = "raise"
+) -> LoadedDataset:
+    """Read, check and normalise every row of a dataset file.
+
+    format: "auto" (detect from the keys of the first rows) or a format name.
+    on_error: "raise" stops at the first bad row with a DatasetError; "skip"
+    leaves bad rows out and lists them in `issues`. Either way a file that
+    cannot be read, or in which no row is usable, raises DatasetError.
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    _check_format_name(format)
+    path = Path(path)
+    records = read_records(path)
+    fingerprint = file_fingerprint(path)
+    fmt = detect_format(records, file=str(path)) if format == "auto" else format
+    examples: list[Example] = []
+    issues: list[RowIssue] = []
+    for record in records:
+        try:
+            examples.append(normalize_record(record, fmt, file=str(path)))
+        except DatasetError as e:
+            if on_error == "raise":
+                raise
+            issues.append(e.to_issue())
+    if not examples:
+        raise DatasetError(
+            path,
+            None,
+            None,
+            f"none of the {len(records)} rows can be used as '{fmt}'; first problem: {issues[0]}",
+        )
+    return LoadedDataset(
+        path=path,
+        format=fmt,
+        examples=examples,
+        issues=issues,
+        rows_total=len(records),
+        fingerprint=fingerprint,
+    )
+
+
+def _as_dict(record: RawRecord) -> dict[str, Any]:
+    if isinstance(record.data, dict):
+        return record.data
+    if isinstance(record.data, str) and record.error is None:
+        return {"text": record.data}
+    return {"value": record.data}
+
+
+def preview(path: str | Path, n: int = 20, format: str = "auto") -> Preview:
+    """The first `n` rows of a file, normalised where possible, without failing on a bad row.
+
+    Raises DatasetError only when the file as a whole cannot be read.
+    """
+    _check_format_name(format)
+    path = Path(path)
+    # Read at least one row even for n == 0, so an unreadable file still raises.
+    records = read_records(path, limit=max(n, 1))[: max(n, 0)]
+    fmt: str | None = format if format != "auto" else None
+    format_error = None
+    if fmt is None and records:
+        try:
+            fmt = detect_format(records, file=str(path))
+        except DatasetError as e:
+            format_error = e.reason
+    examples: list[Example] = []
+    issues: list[RowIssue] = []
+    for record in records:
+        if fmt is None:
+            if record.error is not None:
+                issues.append(record.error.to_issue())
+            continue
+        try:
+            examples.append(normalize_record(record, fmt, file=str(path)))
+        except DatasetError as e:
+            issues.append(e.to_issue())
+    return Preview(
+        path=path,
+        format=fmt,
+        records=[_as_dict(r) for r in records],
+        sources=[r.label for r in records],
+        examples=examples,
+        issues=issues,
+        format_error=format_error,
+    )
+
+
+def split_train_eval(
+    examples: Sequence[T], eval_fraction: float, seed: int
+) -> tuple[list[T], list[T]]:
+    """Split into (train, eval), the same way every time for the same seed.
+
+    Both keep the original order. With eval_fraction > 0 and at least two
+    examples, eval holds at least one and train at least one.
+    """
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    n = len(examples)
+    if eval_fraction == 0.0 or n < 2:
+        return list(examples), []
+    n_eval = min(n - 1, max(1, round(n * eval_fraction)))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    held_out = set(order[:n_eval])
+    train = [e for i, e in enumerate(examples) if i not in held_out]
+    evals = [e for i, e in enumerate(examples) if i in held_out]
+    return train, evals

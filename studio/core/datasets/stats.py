@@ -1,0 +1,105 @@
+"""Token-length statistics of a dataset, for choosing max_length before training.
+
+The Datasets page shows how long the examples are in the chosen model's
+tokens and what share a given max_length would cut off. This must run in the
+GUI process, so it uses the `tokenizers` library on the model's
+tokenizer.json rather than transformers. A chat is measured through the
+model's chat template when the caller passes one as `render`; otherwise it is
+rendered with `render_plain`, whose role tags cost a few tokens per turn,
+close to what real templates add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .formats import Example
+
+HISTOGRAM_BINS = 20
+_BATCH = 1024  # encodings hold offsets and more; encode in slices to bound memory
+
+
+def render_plain(example: Example) -> str:
+    """Text of an example as the model will roughly see it, without a chat template."""
+    if example.kind == "chat":
+        return "".join(f"<|{m.role}|>\n{m.content}\n" for m in example.messages)
+    if example.kind == "completion":
+        return example.prompt + example.completion
+    return example.text
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    count: int
+    lengths: tuple[int, ...]  # per example, in the order given
+    min: int
+    median: float
+    p95: float
+    max: int
+    mean: float
+    histogram: tuple[int, ...]  # counts per bin, HISTOGRAM_BINS bins
+    bin_edges: tuple[float, ...]  # len(histogram) + 1 edges
+    max_length: int
+    truncated_count: int  # examples longer than max_length
+    truncated_fraction: float  # truncated_count / count (0.0 when there are none)
+
+
+def load_tokenizer(tokenizer_json_path: str | Path):
+    """A `tokenizers.Tokenizer` with truncation and padding off, so lengths are true."""
+    from tokenizers import Tokenizer
+
+    path = Path(tokenizer_json_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file not found: {path}")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as e:  # tokenizers raises a bare Exception on a malformed file
+        raise ValueError(f"{path.name}: not a readable tokenizer.json: {e}") from None
+    # Some tokenizer.json files ship with truncation or padding enabled; either
+    # would hide the very lengths we are measuring.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def token_length_stats(
+    examples: Sequence[Example],
+    tokenizer_json_path: str | Path,
+    max_length: int,
+    *,
+    render: Callable[[Example], str] | None = None,
+) -> TokenStats:
+    """Token lengths of `examples` (special tokens included) and their summary."""
+    if max_length <= 0:
+        raise ValueError(f"max_length must be > 0, got {max_length}")
+    tokenizer = load_tokenizer(tokenizer_json_path)
+    render = render or render_plain
+    lengths: list[int] = []
+    for start in range(0, len(examples), _BATCH):
+        texts = [render(e) for e in examples[start : start + _BATCH]]
+        lengths.extend(
+            len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=True)
+        )
+    if not lengths:
+        return TokenStats(0, (), 0, 0.0, 0.0, 0, 0.0, (), (), max_length, 0, 0.0)
+    import numpy as np  # lazily, like tokenizers: importing the package stays cheap for the GUI
+
+    arr = np.asarray(lengths, dtype=np.int64)
+    counts, edges = np.histogram(arr, bins=HISTOGRAM_BINS)
+    truncated = int((arr > max_length).sum())
+    return TokenStats(
+        count=len(lengths),
+        lengths=tuple(lengths),
+        min=int(arr.min()),
+        median=float(np.median(arr)),
+        p95=float(np.percentile(arr, 95)),
+        max=int(arr.max()),
+        mean=float(arr.mean()),
+        histogram=tuple(int(c) for c in counts),
+        bin_edges=tuple(float(x) for x in edges),
+        max_length=max_length,
+        truncated_count=truncated,
+        truncated_fraction=truncated / len(lengths),
+    )

@@ -1,0 +1,229 @@
+"""Reading, writing and checking jobs.
+
+Every problem is collected before anything is reported (like litgpt's
+``validate_args``), and each names the field and a fix, so a user editing a job
+file sees all that is wrong at once: ``lora.r must be a positive integer, got -4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from studio.core.jobs import JOB_KINDS, Job, TrainJob
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Issue:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.message}" if self.field else self.message
+
+
+class JobError(ValueError):
+    """A job that can't run; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[Issue], source: str = "job"):
+        self.issues = issues
+        self.source = source
+        lines = "\n".join(f"  - {issue}" for issue in issues)
+        super().__init__(f"{source} has {len(issues)} problem(s):\n{lines}")
+
+
+def to_dict(job: Job) -> dict[str, Any]:
+    return dataclasses.asdict(job)
+
+
+def dumps(job: Job) -> str:
+    return json.dumps(to_dict(job), indent=2, ensure_ascii=False) + "\n"
+
+
+def load_job(path: str | Path) -> Job:
+    """Read a job from a .json or .toml file, parse and validate it, or raise JobError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise JobError([Issue("", f"cannot read {path}: {exc.strerror}")], str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise JobError([Issue("", f"is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}")], str(path)) from None
+    return job_from_dict(data, source=str(path))
+
+
+def job_from_dict(data: Any, source: str = "job") -> Job:
+    """Build and validate a job from plain data (missing fields take their defaults)."""
+    if not isinstance(data, dict):
+        raise JobError([Issue("", f"must be an object, got {type(data).__name__}")], source)
+    kind = data.get("kind", "train")
+    cls = JOB_KINDS.get(kind)
+    if cls is None:
+        raise JobError([Issue("kind", f"must be one of {', '.join(JOB_KINDS)}, got {kind!r}")], source)
+    issues: list[Issue] = []
+    job = _build(cls, data, "", issues)
+    # Fields with a wrong type kept their defaults, so the semantic checks still run;
+    # they only add problems for fields not already reported.
+    seen = {issue.field for issue in issues}
+    issues.extend(issue for issue in validate(job) if issue.field not in seen)
+    if issues:
+        raise JobError(issues, source)
+    return job
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, issues: list[Issue]) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            tip = f"; did you mean '{prefix}{close[0]}'?" if close else f"; known: {', '.join(fields)}"
+            issues.append(Issue(f"{prefix}{key}", f"is not a known field{tip}"))
+    kwargs = {}
+    for name in fields:
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], f"{prefix}{name}", issues)
+    return cls(**{k: v for k, v in kwargs.items() if v is not _BAD})
+
+
+_BAD = object()
+
+
+def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            issues.append(Issue(name, f"must be a table/object, got {_show(value)}"))
+            return _BAD
+        return _build(hint, value, name + ".", issues)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            issues.append(Issue(name, f"must be one of {', '.join(map(str, choices))}, got {_show(value)}"))
+            return _BAD
+        return value
+    if origin is list:
+        (item,) = get_args(hint)
+        if isinstance(value, str) and item is str:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            issues.append(Issue(name, f"must be a list, got {_show(value)}"))
+            return _BAD
+        out = [_coerce(v, item, f"{name}[{i}]", issues) for i, v in enumerate(value)]
+        return _BAD if _BAD in out else out
+    if origin in (typing.Union, types.UnionType):
+        for option in get_args(hint):
+            scratch: list[Issue] = []
+            got = _coerce(value, option, name, scratch) if option is not type(None) else (
+                None if value is None else _BAD)
+            if got is not _BAD and not scratch:
+                return got
+        issues.append(Issue(name, f"has the wrong type: {_show(value)}"))
+        return _BAD
+    if hint is bool:
+        if not isinstance(value, bool):
+            issues.append(Issue(name, f"must be true or false, got {_show(value)}"))
+            return _BAD
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            issues.append(Issue(name, f"must be an integer, got {_show(value)}"))
+            return _BAD
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            issues.append(Issue(name, f"must be a number, got {_show(value)}"))
+            return _BAD
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            issues.append(Issue(name, f"must be a string, got {_show(value)}"))
+            return _BAD
+        return value
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def validate(job: Job) -> list[Issue]:
+    """Semantic checks beyond types: ranges and combinations that can't work."""
+    issues: list[Issue] = []
+    if isinstance(job, TrainJob):
+        _validate_train(job, issues)
+    return issues
+
+
+def _positive_int(issues: list[Issue], name: str, value: int, tip: str) -> None:
+    if value <= 0:
+        issues.append(Issue(name, f"must be a positive integer, got {value}; {tip}"))
+
+
+def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
+    lora, tr, ds = job.lora, job.training, job.dataset
+    _positive_int(issues, "lora.r", lora.r, "8 or 16 is typical")
+    if lora.alpha <= 0:
+        issues.append(Issue("lora.alpha", f"must be > 0, got {lora.alpha}; about 2x the rank is typical"))
+    if not 0 <= lora.dropout < 1:
+        issues.append(Issue("lora.dropout", f"must be in [0, 1), got {lora.dropout}; 0.05 is typical"))
+    if not lora.target_modules:
+        issues.append(Issue("lora.target_modules", "must name at least one module, or 'auto'"))
+    if lora.loraplus_lr_ratio < 0:
+        issues.append(Issue("lora.loraplus_lr_ratio", f"must be >= 0, got {lora.loraplus_lr_ratio}"))
+    if lora.init == "pissa" and job.model.quantization != "none":
+        issues.append(Issue("lora.init", "pissa needs the full-precision weights; it can't start from a quantized base"))
+    _positive_int(issues, "training.batch_size", tr.batch_size, "4 is typical; lower it when memory runs out")
+    _positive_int(issues, "training.grad_accum", tr.grad_accum, "1 unless you need a larger effective batch")
+    _positive_int(issues, "training.max_length", tr.max_length, "512 or 1024 is typical")
+    _positive_int(issues, "training.logging_steps", tr.logging_steps, "1 logs every step")
+    _positive_int(issues, "training.save_total_limit", tr.save_total_limit, "2 keeps the last two")
+    if tr.max_length < 16:
+        issues.append(Issue("training.max_length", f"must be at least 16 tokens, got {tr.max_length}"))
+    if tr.max_steps < 0:
+        issues.append(Issue("training.max_steps", f"must be >= 0 (0 = use epochs), got {tr.max_steps}"))
+    if tr.max_steps == 0 and tr.epochs <= 0:
+        issues.append(Issue("training.epochs", f"must be > 0 when max_steps is 0, got {tr.epochs}"))
+    if not 0 < tr.learning_rate < 1:
+        issues.append(Issue("training.learning_rate", f"must be in (0, 1), got {tr.learning_rate}; 2e-4 is typical"))
+    if not 0 <= tr.warmup_ratio < 1:
+        issues.append(Issue("training.warmup_ratio", f"must be in [0, 1), got {tr.warmup_ratio}"))
+    for name in ("weight_decay", "max_grad_norm"):
+        if getattr(tr, name) < 0:
+            issues.append(Issue(f"training.{name}", f"must be >= 0, got {getattr(tr, name)}"))
+    for name in ("eval_steps", "save_steps", "sample_steps"):
+        if getattr(tr, name) < 0:
+            issues.append(Issue(f"training.{name}", f"must be >= 0 (0 = off), got {getattr(tr, name)}"))
+    if not 0 <= ds.eval_fraction <= 0.5:
+        issues.append(Issue("dataset.eval_fraction", f"must be in [0, 0.5], got {ds.eval_fraction}; 0.1 is typical"))
+    if ds.max_rows < 0:
+        issues.append(Issue("dataset.max_rows", f"must be >= 0 (0 = all), got {ds.max_rows}"))
+    needs_cuda = []
+    if job.model.quantization != "none":
+        needs_cuda.append(("model.quantization", f"{job.model.quantization} loading"))
+    if tr.optimizer != "adamw_torch":
+        needs_cuda.append(("training.optimizer", tr.optimizer))
+    if tr.device == "cpu":
+        for name, what in needs_cuda:
+            issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))
+    if tr.device == "cpu" and tr.precision == "fp16":
+        issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
+    name = job.output.name
+    if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
+        issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))

@@ -1,0 +1,197 @@
+"""The job: what a worker is asked to do, as small typed dataclasses.
+
+Help text lives beside each field (``metadata={"help": ...}``) so the GUI can draw
+labels and tooltips from one place. Parsing and checking live in
+:mod:`studio.core.job_schema`; this module only says what a job *is*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+Quantization = Literal["none", "4bit", "8bit"]
+LoraInit = Literal["default", "gaussian", "pissa", "olora"]
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
+Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
+TrainOn = Literal["responses", "all"]
+DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def _f(default, help: str, **kw):  # noqa: A002 - "help" is peft's name for it too
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class ModelSettings:
+    path: str = _f(
+        "bundled",
+        "Base model: 'bundled' (SmolLM2-135M-Instruct, shipped with the app), a folder with "
+        "config.json, or a .gguf file (converted once and cached).",
+    )
+    quantization: Quantization = _f(
+        "none", "Load the frozen base in 4-bit NF4 (QLoRA) or 8-bit to save memory; needs a CUDA GPU."
+    )
+    trust_remote_code: bool = _f(
+        False, "Run Python code shipped with the model. Only for models you trust."
+    )
+
+
+@dataclass
+class DatasetSettings:
+    path: str = _f(
+        "bundled",
+        "Training data: 'bundled' (the Captain Lora sample) or a .json/.jsonl/.csv/.parquet/.txt file.",
+    )
+    format: DatasetFormat = _f("auto", "Row format; 'auto' detects it from the fields of the first rows.")
+    eval_fraction: float = _f(
+        0.1, "Share of rows held out to measure eval loss (0 to 0.5); 0.05-0.1 is typical."
+    )
+    train_on: TrainOn = _f(
+        "responses",
+        "'responses' computes the loss on the assistant's replies only (usual for chat data); "
+        "'all' trains on every token.",
+    )
+    max_rows: int = _f(0, "Use at most this many rows (0 = all); handy for a quick trial.")
+
+
+@dataclass
+class LoraSettings:
+    r: int = _f(16, "Rank of the update matrices: capacity vs. size. 8 or 16 is typical; 4 for tiny models.")
+    alpha: float = _f(32, "Scale of the update (alpha/r). About 2x the rank is typical.")
+    dropout: float = _f(0.05, "Dropout on the adapter input (0-0.1); 0.05 helps on small datasets.")
+    target_modules: list[str] = _f(
+        ["auto"],
+        "Layers to adapt: 'auto' (attention + MLP projections for the architecture), "
+        "'all-linear', or module names such as q_proj, v_proj.",
+    )
+    use_rslora: bool = _f(False, "rsLoRA: scale by alpha/sqrt(r), which keeps high ranks stable.")
+    use_dora: bool = _f(False, "DoRA: learn magnitude and direction apart; better at low rank, ~20% slower.")
+    init: LoraInit = _f(
+        "default",
+        "Adapter initialisation: default (B=0), gaussian, pissa (principal singular vectors; "
+        "faster convergence) or olora (orthonormal).",
+    )
+    loraplus_lr_ratio: float = _f(
+        0.0, "LoRA+: learning rate of B = ratio x that of A (0 = off; 16 is the paper's value)."
+    )
+
+    def method_label(self, quantization: str = "none") -> str:
+        """A short name for the method, e.g. ``qlora+dora`` (for cards and run lists)."""
+        parts = ["qlora" if quantization == "4bit" else "lora"]
+        if quantization == "8bit":
+            parts.append("8bit")
+        if self.use_dora:
+            parts.append("dora")
+        if self.use_rslora:
+            parts.append("rslora")
+        if self.init in ("pissa", "olora"):
+            parts.append(self.init)
+        if self.loraplus_lr_ratio:
+            parts.append("loraplus")
+        return "+".join(parts)
+
+
+@dataclass
+class TrainingSettings:
+    epochs: float = _f(1.0, "Passes over the training rows; 1-3 is typical (ignored when max_steps > 0).")
+    max_steps: int = _f(0, "Stop after this many optimizer steps (0 = use epochs).")
+    batch_size: int = _f(4, "Rows per device per step; lower it first when memory runs out.")
+    grad_accum: int = _f(1, "Steps whose gradients add up before an update: effective batch = batch x this.")
+    learning_rate: float = _f(2e-4, "Peak learning rate; 1e-4 to 3e-4 is typical for LoRA.")
+    lr_scheduler: Scheduler = _f("cosine", "How the learning rate decays after warmup.")
+    warmup_ratio: float = _f(0.03, "Share of steps spent ramping the learning rate up from 0.")
+    weight_decay: float = _f(0.0, "L2 penalty on the adapter weights; 0-0.01 is typical.")
+    max_grad_norm: float = _f(1.0, "Clip gradients at this norm (0 disables clipping).")
+    max_length: int = _f(512, "Longest row in tokens; longer rows are truncated.")
+    packing: bool = _f(False, "Pack several short rows into one sequence to waste no padding.")
+    gradient_checkpointing: bool = _f(
+        False, "Recompute activations in the backward pass: much less memory, ~25% slower."
+    )
+    precision: Precision = _f("auto", "Number format: auto picks bf16 on recent GPUs, fp16 on older, fp32 on CPU.")
+    optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
+    seed: int = _f(42, "Random seed for data order, split and adapter init.")
+    eval_steps: int = _f(0, "Evaluate every N steps (0 = only at the end).")
+    save_steps: int = _f(0, "Save a resumable checkpoint every N steps (0 = only when asked or at the end).")
+    save_total_limit: int = _f(2, "Keep at most this many checkpoints.")
+    logging_steps: int = _f(1, "Send a step event every N steps.")
+    sample_steps: int = _f(0, "Generate a short sample every N steps (0 = never).")
+    sample_prompt: str = _f("Who are you?", "Prompt for the samples generated during training.")
+    device: Device = _f("auto", "Where to train: auto (CUDA when present), cpu or cuda.")
+    resume_from: str = _f("", "Resume from a checkpoint folder, or 'latest' for this run's newest one.")
+
+
+@dataclass
+class OutputSettings:
+    name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
+    save_merged: bool = _f(False, "Also save the base model with the adapter merged in.")
+
+
+@dataclass
+class TrainJob:
+    kind: Literal["train"] = "train"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+
+@dataclass
+class SamplingSettings:
+    max_new_tokens: int = _f(128, "Most tokens to generate per answer.")
+    temperature: float = _f(0.7, "Randomness; 0 = greedy (always the likeliest token).")
+    top_p: float = _f(0.9, "Sample from the smallest set of tokens whose probability adds up to this.")
+    top_k: int = _f(50, "Sample from the k likeliest tokens (0 = no limit).")
+    seed: int = _f(0, "Random seed for sampling.")
+
+
+@dataclass
+class GenerateJob:
+    kind: Literal["generate"] = "generate"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    adapters: list[str] = _f([], "Adapter folders to compare (empty = the base model alone).")
+    prompts: list[str] = _f([], "Prompts, each sent as one user turn through the chat template.")
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+
+
+@dataclass
+class EvalJob:
+    kind: Literal["eval"] = "eval"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    adapters: list[str] = _f([], "Adapter folders to evaluate (the base model is always included).")
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    max_length: int = _f(512, "Longest row in tokens.")
+
+
+@dataclass
+class MergeJob:
+    kind: Literal["merge"] = "merge"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    adapters: list[str] = _f([], "Adapter folders to combine (two or more).")
+    weights: list[float] = _f([], "One weight per adapter.")
+    combination: str = _f("linear", "peft combination type: linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune.")
+    density: float = _f(0.5, "Share of weights kept by ties/dare/magnitude_prune.")
+    name: str = _f("", "Name of the merged adapter.")
+
+
+@dataclass
+class ExportJob:
+    kind: Literal["export"] = "export"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    adapter: str = _f("", "Adapter folder to merge into the base model.")
+    output_dir: str = _f("", "Folder for the merged model (safetensors, tokenizer, generation config).")
+
+
+Job = TrainJob | GenerateJob | EvalJob | MergeJob | ExportJob
+JOB_KINDS: dict[str, type] = {
+    "train": TrainJob,
+    "generate": GenerateJob,
+    "eval": EvalJob,
+    "merge": MergeJob,
+    "export": ExportJob,
+}

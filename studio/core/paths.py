@@ -1,0 +1,47 @@
+"""Where LoRA Studio keeps its files: one home folder, laid out as DESIGN.md says.
+
+Everything (settings, converted models, runs, the adapter library) lives under one
+folder so a user can move, back up or delete it as a whole, and tests can point it
+at a temp dir with ``LORA_STUDIO_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "lora-studio"
+HOME_ENV = "LORA_STUDIO_HOME"
+
+
+def home() -> Path:
+    """The home folder, created on first use."""
+    override = os.environ.get(HOME_ENV)
+    root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def models_dir() -> Path:
+    """Converted (GGUF → safetensors) and downloaded models."""
+    return _sub("models")
+
+
+def runs_dir() -> Path:
+    return _sub("runs")
+
+
+def library_dir() -> Path:
+    return _sub("library")
+
+
+def settings_file() -> Path:
+    return home() / "settings.json"
+
+
+def _sub(name: str) -> Path:
+    path = home() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

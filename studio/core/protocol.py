@@ -1,0 +1,204 @@
+"""The worker protocol: typed events (worker → GUI/CLI) and commands (GUI/CLI → worker).
+
+One JSON object per line. Every event carries ``v`` (protocol version), ``type`` and
+``t`` (unix time). Readers ignore fields they don't know, so a newer worker can add
+fields without breaking an older GUI; a different *major* version is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+PROTOCOL_VERSION = 1
+
+# Exit statuses of the worker (DESIGN.md).
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_JOB = 2
+EXIT_DATA = 3
+EXIT_OOM = 4
+EXIT_CANCELLED = 5
+
+ErrorKind = Literal["config", "data", "model", "oom", "cancelled", "internal"]
+EXIT_FOR_ERROR: dict[str, int] = {
+    "config": EXIT_BAD_JOB,
+    "data": EXIT_DATA,
+    "model": EXIT_INTERNAL,
+    "oom": EXIT_OOM,
+    "cancelled": EXIT_CANCELLED,
+    "internal": EXIT_INTERNAL,
+}
+
+
+class ProtocolError(ValueError):
+    """A line that is not a valid event or command."""
+
+
+@dataclass
+class Event:
+    type: ClassVar[str] = ""
+    t: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "t"}
+        return {"v": PROTOCOL_VERSION, "type": self.type, "t": self.t, **body}
+
+
+@dataclass
+class Hello(Event):
+    type: ClassVar[str] = "hello"
+    pid: int
+    versions: dict[str, str | None] = field(default_factory=dict)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: str | None = None
+
+
+@dataclass
+class Phase(Event):
+    type: ClassVar[str] = "phase"
+    name: str
+    done: int | None = None
+    total: int | None = None
+    detail: str | None = None
+
+
+@dataclass
+class Step(Event):
+    type: ClassVar[str] = "step"
+    step: int
+    total_steps: int
+    epoch: float
+    loss: float
+    lr: float
+    grad_norm: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+
+@dataclass
+class Eval(Event):
+    type: ClassVar[str] = "eval"
+    step: int
+    eval_loss: float
+    perplexity: float
+
+
+@dataclass
+class System(Event):
+    type: ClassVar[str] = "system"
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+    cpu_percent: float = 0.0
+    rss_bytes: int = 0
+
+
+@dataclass
+class Sample(Event):
+    type: ClassVar[str] = "sample"
+    step: int
+    prompt: str
+    text: str
+
+
+@dataclass
+class Checkpoint(Event):
+    type: ClassVar[str] = "checkpoint"
+    step: int
+    path: str
+
+
+@dataclass
+class Warning(Event):  # noqa: A001 - the protocol's own name for it
+    type: ClassVar[str] = "warning"
+    message: str
+
+
+@dataclass
+class Done(Event):
+    type: ClassVar[str] = "done"
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Error(Event):
+    type: ClassVar[str] = "error"
+    kind: ErrorKind
+    message: str
+    hint: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls for cls in (Hello, Phase, Step, Eval, System, Sample, Checkpoint, Warning, Done, Error)
+}
+FINAL_EVENTS = ("done", "error")
+
+
+def encode(event: Event) -> str:
+    """One JSON line (with the trailing newline) for ``event``."""
+    return json.dumps(_finite(event.to_dict()), ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+def decode(line: str | bytes) -> Event:
+    """Parse one event line; raises :class:`ProtocolError` on anything malformed."""
+    data = _parse_object(line)
+    version = data.get("v")
+    if not isinstance(version, int) or version != PROTOCOL_VERSION:
+        raise ProtocolError(f"unsupported protocol version {version!r} (this build speaks {PROTOCOL_VERSION})")
+    cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ProtocolError(f"unknown event type {data.get('type')!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ProtocolError(f"bad {cls.type} event: {exc}") from None
+
+
+CommandName = Literal["stop", "cancel", "checkpoint", "pause", "resume"]
+COMMANDS: tuple[str, ...] = ("stop", "cancel", "checkpoint", "pause", "resume")
+
+
+def encode_command(cmd: CommandName) -> str:
+    if cmd not in COMMANDS:
+        raise ProtocolError(f"unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
+    return json.dumps({"cmd": cmd}) + "\n"
+
+
+def decode_command(line: str | bytes) -> str:
+    data = _parse_object(line)
+    cmd = data.get("cmd")
+    if cmd not in COMMANDS:
+        raise ProtocolError(f"unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
+    return cmd
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: send them as null so one bad number never breaks the stream."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _parse_object(line: str | bytes) -> dict[str, Any]:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"not UTF-8: {exc}") from None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {exc.msg} in {line[:80]!r}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    return data

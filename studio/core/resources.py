@@ -1,0 +1,24 @@
+"""Files shipped inside the package (sample dataset, prompts), found without cwd tricks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SAMPLE_DIR = RESOURCES / "sample"
+
+
+def bundled_dataset_path(fmt: str = "alpaca") -> Path:
+    """The Captain Lora sample: ``alpaca`` (.json) or ``chat`` (.jsonl) flavour."""
+    name = {"alpaca": "captain_lora.alpaca.json", "chat": "captain_lora.chat.jsonl"}[fmt]
+    return SAMPLE_DIR / name
+
+
+def resolve_dataset_path(setting: str) -> Path:
+    return bundled_dataset_path() if setting == "bundled" else Path(setting).expanduser()
+
+
+def eval_prompts() -> list[str]:
+    """Held-out prompts (not in the sample) that show what training changed."""
+    return json.loads((SAMPLE_DIR / "eval_prompts.json").read_text(encoding="utf-8"))

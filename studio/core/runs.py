@@ -1,0 +1,203 @@
+"""Run folders: naming, the liveness lock, and reading a run's state back.
+
+A run's truth is its folder (``job.json``, ``events.jsonl``, ``worker.log``,
+``checkpoints/``, ``adapter/``). Whether a worker is still alive is told by an
+advisory lock it holds on ``worker.lock``: the OS drops it when the process dies,
+however it dies, so a killed worker can't leave a run looking "running" forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core import paths
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = "worker.lock"
+EVENTS_NAME = "events.jsonl"
+JOB_NAME = "job.json"
+LOG_NAME = "worker.log"
+ADAPTER_NAME = "adapter"
+CHECKPOINTS_NAME = "checkpoints"
+
+
+def new_run_id(label: str = "") -> str:
+    """Sortable, unique and safe as a folder name: ``20261125-134501-smollm2-a3f9``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return "-".join(part for part in (stamp, slug, secrets.token_hex(2)) if part)
+
+
+def create_run_dir(label: str = "", root: Path | None = None) -> Path:
+    root = root or paths.runs_dir()
+    for _ in range(10):
+        run = root / new_run_id(label)
+        try:
+            run.mkdir(parents=True)
+            return run
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a unique run folder in {root}")
+
+
+def resolve_run(ref: str, root: Path | None = None) -> Path:
+    """A run folder from an id, a unique id prefix, or a path."""
+    as_path = Path(ref).expanduser()
+    if as_path.is_dir():
+        return as_path
+    root = root or paths.runs_dir()
+    matches = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(ref))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise FileNotFoundError(f"no run matches {ref!r} in {root}")
+    raise FileNotFoundError(f"{ref!r} matches {len(matches)} runs; give more of the id")
+
+
+@contextlib.contextmanager
+def hold_lock(run_dir: Path) -> Iterator[None]:
+    """Held by the worker for its whole life; released by the OS if it dies."""
+    handle = open(Path(run_dir) / LOCK_NAME, "a+")  # noqa: SIM115 - held for the block
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def is_locked(run_dir: Path) -> bool:
+    """True while a live worker holds the run."""
+    lock = Path(run_dir) / LOCK_NAME
+    if not lock.exists() or fcntl is None:
+        return False
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """Every complete event line; a torn last line (killed mid-write) is skipped."""
+    path = Path(run_dir) / EVENTS_NAME
+    events = []
+    if not path.exists():
+        return events
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                events.append(data)
+    return events
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    path: Path
+    status: str  # running | done | stopped | failed | cancelled
+    created: float
+    model: str = ""
+    dataset: str = ""
+    method: str = ""
+    step: int = 0
+    total_steps: int = 0
+    final_loss: float | None = None
+    eval_loss: float | None = None
+    message: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def summarize(run_dir: Path) -> RunSummary:
+    run_dir = Path(run_dir)
+    events = read_events(run_dir)
+    job: dict[str, Any] = {}
+    with contextlib.suppress(OSError, json.JSONDecodeError):
+        job = json.loads((run_dir / JOB_NAME).read_text(encoding="utf-8"))
+    summary = RunSummary(run_dir.name, run_dir, "failed", run_dir.stat().st_mtime)
+    summary.model = str(job.get("model", {}).get("path", ""))
+    summary.dataset = str(job.get("dataset", {}).get("path", ""))
+    summary.method = _method(job)
+    for event in events:
+        kind = event.get("type")
+        if kind == "hello":
+            summary.created = float(event.get("t", summary.created))
+        elif kind == "step":
+            summary.step = int(event.get("step", 0))
+            summary.total_steps = int(event.get("total_steps", 0))
+            summary.final_loss = event.get("loss")
+        elif kind == "eval":
+            summary.eval_loss = event.get("eval_loss")
+    final = next((e for e in reversed(events) if e.get("type") in ("done", "error")), None)
+    if final is None:
+        if is_locked(run_dir):
+            summary.status = "running"
+        else:
+            summary.status = "failed"
+            summary.message = "the worker died without finishing (killed or crashed)"
+    elif final["type"] == "done":
+        summary.outputs = final.get("outputs") or {}
+        summary.status = "stopped" if summary.outputs.get("stopped") else "done"
+        metrics = summary.outputs.get("metrics") or {}
+        summary.final_loss = metrics.get("train_loss", summary.final_loss)
+        summary.eval_loss = metrics.get("eval_loss", summary.eval_loss)
+    else:
+        summary.status = "cancelled" if final.get("kind") == "cancelled" else "failed"
+        summary.message = str(final.get("message", ""))
+    return summary
+
+
+def _method(job: dict[str, Any]) -> str:
+    from studio.core.jobs import LoraSettings
+
+    lora = job.get("lora") or {}
+    try:
+        settings = LoraSettings(**{k: v for k, v in lora.items() if k in LoraSettings.__dataclass_fields__})
+    except TypeError:
+        return "?"
+    return settings.method_label(str((job.get("model") or {}).get("quantization", "none")))
+
+
+def list_runs(root: Path | None = None) -> list[RunSummary]:
+    """Every run under the runs folder, newest first."""
+    root = root or paths.runs_dir()
+    runs = [summarize(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda r: r.run_id, reverse=True)
+
+
+def valid_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first. The Trainer writes ``trainer_state.json``
+    last, so a folder without it was cut off mid-save and can't be resumed from."""
+    folder = Path(run_dir) / CHECKPOINTS_NAME
+    found = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else -1)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = valid_checkpoints(run_dir)
+    return found[-1] if found else None

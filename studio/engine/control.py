@@ -1,0 +1,65 @@
+"""Commands from the user, as seen by a running job.
+
+The worker's command readers (stdin, control socket, signals) set these flags from
+other threads; the training loop reads them between steps. The engine never reads
+commands itself, so it can be driven by a test just as well.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class Cancelled(Exception):
+    """Raised between steps after a cancel: exit at once and save nothing."""
+
+
+class JobControl:
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._cancel = threading.Event()
+        self._checkpoint = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # Called from command threads.
+    def request(self, command: str) -> None:
+        if command == "stop":
+            self._stop.set()
+            self._running.set()
+        elif command == "cancel":
+            self._cancel.set()
+            self._running.set()
+        elif command == "checkpoint":
+            self._checkpoint.set()
+        elif command == "pause":
+            self._running.clear()
+        elif command == "resume":
+            self._running.set()
+        else:
+            raise ValueError(f"unknown command {command!r}")
+
+    # Called from the training loop.
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def take_checkpoint_request(self) -> bool:
+        if self._checkpoint.is_set():
+            self._checkpoint.clear()
+            return True
+        return False
+
+    def wait_while_paused(self, poll_s: float = 0.2) -> None:
+        while not self._running.wait(poll_s):
+            pass
+        if self._cancel.is_set():
+            raise Cancelled()

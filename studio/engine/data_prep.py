@@ -1,0 +1,138 @@
+"""Turn checked examples into token ids and labels, ready for the Trainer.
+
+Chats are rendered through the model's chat template one turn at a time, so the
+tokens of each assistant reply are known exactly and only they count toward the
+loss (``train_on="responses"``); everything else is labelled -100.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
+
+from studio.core.datasets import Example
+
+IGNORE = -100
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+
+
+def encode_example(example: Example, tokenizer, max_length: int, train_on: str = "responses") -> Encoded:
+    """Token ids and labels for one example, truncated to ``max_length``."""
+    segments = _segments(example, tokenizer)
+    ids: list[int] = []
+    labels: list[int] = []
+    for text, trained in segments:
+        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids.extend(piece)
+        labels.extend(piece if trained or train_on == "all" else [IGNORE] * len(piece))
+    return Encoded(ids[:max_length], labels[:max_length])
+
+
+def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
+    """(text, counts toward the loss) pieces whose concatenation is the whole example."""
+    eos = tokenizer.eos_token or ""
+    if example.kind == "text":
+        return [(example.text + eos, True)]
+    if example.kind == "completion":
+        return [(example.prompt, False), (example.completion + eos, True)]
+    messages = [{"role": m.role, "content": m.content} for m in example.messages]
+    segments: list[tuple[str, bool]] = []
+    done = ""
+    for index, message in enumerate(messages):
+        if message["role"] == "assistant":
+            before = _render(tokenizer, messages[:index], generation_prompt=True)
+            after = _render(tokenizer, messages[: index + 1], generation_prompt=False)
+            if not before.startswith(done) or not after.startswith(before):
+                # A template that rewrites earlier turns can't be split by prefix;
+                # train on the whole conversation rather than mislabel it.
+                return [(_render(tokenizer, messages, generation_prompt=False), True)]
+            segments.append((before[len(done):], False))
+            segments.append((after[len(before):], True))
+            done = after
+    full = _render(tokenizer, messages, generation_prompt=False)
+    if full.startswith(done) and len(full) > len(done):
+        segments.append((full[len(done):], False))
+    return [s for s in segments if s[0]]
+
+
+def _render(tokenizer, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    if not messages:
+        return ""
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+@dataclass
+class PreparedData:
+    train: datasets.Dataset
+    eval: datasets.Dataset | None
+    dropped: int  # examples with no trainable token left after truncation
+    train_tokens: int
+
+
+def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_length: int,
+            train_on: str) -> PreparedData:
+    """Tokenize both splits with ``datasets.Dataset.map`` (kept in memory)."""
+    dropped = 0
+
+    def to_dataset(examples: list[Example]) -> datasets.Dataset | None:
+        nonlocal dropped
+        if not examples:
+            return None
+        raw = datasets.Dataset.from_dict({"example": [json.dumps(_as_dict(e)) for e in examples]})
+
+        def encode(row: dict[str, Any]) -> dict[str, Any]:
+            enc = encode_example(_from_dict(json.loads(row["example"])), tokenizer, max_length, train_on)
+            return {"input_ids": enc.input_ids, "labels": enc.labels}
+
+        mapped = raw.map(encode, remove_columns=["example"], keep_in_memory=True)
+        kept = mapped.filter(lambda row: any(label != IGNORE for label in row["labels"]), keep_in_memory=True)
+        dropped += len(mapped) - len(kept)
+        return kept
+
+    train_ds = to_dataset(train)
+    if train_ds is None or len(train_ds) == 0:
+        raise ValueError("no training example has a token to learn from after truncation; "
+                         "raise training.max_length or check the dataset")
+    eval_ds = to_dataset(evaluation)
+    tokens = sum(len(ids) for ids in train_ds["input_ids"])
+    return PreparedData(train_ds, eval_ds if eval_ds is not None and len(eval_ds) else None, dropped, tokens)
+
+
+def collator(tokenizer, packing: bool):
+    """Padding-free flattening when packing (position ids restart per example), else padding."""
+    if packing:
+        return DataCollatorWithFlattening()
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE, pad_to_multiple_of=8)
+
+
+def _as_dict(example: Example) -> dict[str, Any]:
+    return {
+        "kind": example.kind,
+        "messages": [[m.role, m.content] for m in example.messages],
+        "prompt": example.prompt,
+        "completion": example.completion,
+        "text": example.text,
+        "source": example.source,
+    }
+
+
+def _from_dict(data: dict[str, Any]) -> Example:
+    from studio.core.datasets import Message
+
+    return Example(
+        kind=data["kind"],
+        messages=tuple(Message(role, content) for role, content in data["messages"]),
+        prompt=data["prompt"],
+        completion=data["completion"],
+        text=data["text"],
+        source=data["source"],
+    )

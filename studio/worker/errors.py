@@ -1,0 +1,45 @@
+"""Turn any failure into an ``error`` event with a kind, a message and a hint.
+
+The kind decides the exit status (DESIGN.md); the hint says what to change.
+"""
+
+from __future__ import annotations
+
+from studio.core import protocol
+from studio.core.datasets import DatasetError
+from studio.core.job_schema import JobError
+from studio.core.models import ModelError
+
+OOM_HINT = ("lower training.batch_size (raise grad_accum to keep the effective batch), enable "
+            "training.gradient_checkpointing, shorten training.max_length, or load the base in 4-bit (QLoRA)")
+
+
+def classify(exc: BaseException) -> protocol.Error:
+    from studio.engine.control import Cancelled
+    from studio.engine.hardware import is_out_of_memory
+    from studio.engine.model_loading import ModelLoadError
+
+    if isinstance(exc, Cancelled):
+        return protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved")
+    if isinstance(exc, JobError):
+        return protocol.Error(kind="config", message=str(exc), hint="fix the fields named above")
+    if isinstance(exc, DatasetError):
+        return protocol.Error(kind="data", message=str(exc),
+                              hint="fix or remove that row; `lora-studio datasets inspect FILE` lists every bad row")
+    if isinstance(exc, ModelLoadError | ModelError):
+        return protocol.Error(kind="model", message=str(exc),
+                              hint="check model.path points at a folder with config.json and weights, or a .gguf file")
+    if is_out_of_memory(exc):
+        return protocol.Error(kind="oom", message=f"out of memory: {_first_line(exc)}", hint=OOM_HINT)
+    if isinstance(exc, FloatingPointError):
+        return protocol.Error(kind="internal", message=str(exc),
+                              hint="lower training.learning_rate, keep max_grad_norm at 1.0, or use bf16/fp32 instead of fp16")
+    if isinstance(exc, FileNotFoundError):
+        return protocol.Error(kind="config", message=str(exc), hint="check the paths in the job")
+    return protocol.Error(kind="internal", message=f"{type(exc).__name__}: {_first_line(exc)}",
+                          hint="see worker.log in the run folder for the full traceback")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__

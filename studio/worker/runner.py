@@ -1,0 +1,139 @@
+"""The worker process: run one job, speak JSON lines, obey commands.
+
+Stdout is reserved for events: the real stdout is kept for them and file
+descriptor 1 is pointed at stderr, so a stray print in any library (even from C)
+cannot corrupt the stream. Stderr is copied to ``worker.log`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from studio.core import atomic, protocol, runs
+from studio.core.job_schema import Issue, JobError, dumps, load_job
+
+log = logging.getLogger("studio.worker")
+
+
+def _take_stdout() -> object:
+    """A text stream on the real stdout; fd 1 then points at stderr."""
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(events_fd, "w", encoding="utf-8", buffering=1)
+
+
+def _tee_stderr(log_path: Path) -> None:
+    """Copy everything written to fd 2 (Python or C) into ``worker.log`` too."""
+    original = os.dup(2)
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    sys.stderr = os.fdopen(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.stdout = sys.stderr
+    log_file = open(log_path, "ab")  # noqa: SIM115 - lives with the worker
+
+    def pump() -> None:
+        while chunk := os.read(read_fd, 65536):
+            log_file.write(chunk)
+            log_file.flush()
+            try:
+                os.write(original, chunk)
+            except OSError:
+                pass
+
+    threading.Thread(target=pump, name="stderr-tee", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.worker", description=__doc__)
+    parser.add_argument("job", type=Path, help="job file (.json or .toml)")
+    parser.add_argument("--run-dir", type=Path, help="run folder (default: a new one under <home>/runs)")
+    args = parser.parse_args(argv)
+    events_out = _take_stdout()
+
+    try:
+        job = load_job(args.job)
+    except JobError as exc:
+        run_dir = args.run_dir
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        return _fail_early(events_out, run_dir, exc)
+
+    run_dir = args.run_dir or runs.create_run_dir(f"{Path(job.model.path).stem}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job_path = run_dir / runs.JOB_NAME
+    if not job_path.exists() or job_path.resolve() != args.job.resolve():
+        atomic.write_text(job_path, dumps(job))
+    try:
+        with runs.hold_lock(run_dir):
+            return _run(job, run_dir, events_out)
+    except BlockingIOError:
+        error = protocol.Error(kind="config", message=f"another worker is already running in {run_dir}")
+        events_out.write(protocol.encode(error))
+        return protocol.EXIT_BAD_JOB
+
+
+def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
+    error = protocol.Error(kind="config", message=str(exc), hint="fix the fields named above")
+    line = protocol.encode(error)
+    events_out.write(line)
+    if run_dir is not None:
+        with open(run_dir / runs.EVENTS_NAME, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    return protocol.EXIT_BAD_JOB
+
+
+def _run(job, run_dir: Path, events_out) -> int:
+    from studio.engine import hardware
+    from studio.engine.control import JobControl
+    from studio.worker import commands
+    from studio.worker.emitter import Emitter
+    from studio.worker.errors import classify
+    from studio.worker.system_monitor import SystemMonitor
+
+    atomic.clean_leftovers(run_dir)
+    _tee_stderr(run_dir / runs.LOG_NAME)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)
+    emit = Emitter(events_out, run_dir / runs.EVENTS_NAME)
+    control = JobControl()
+
+    def cancel_now() -> None:
+        # "Exit at once, save nothing": every write in the engine is atomic, so
+        # leaving mid-save only leaves a hidden staging folder behind.
+        emit(protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved"))
+        with emit.hold():
+            os._exit(protocol.EXIT_CANCELLED)
+
+    socket_server = commands.ControlSocket(run_dir, control, cancel_now).start()
+    commands.install_signals(control)
+    commands.read_stdin(control, cancel_now)
+    emit(protocol.Hello(pid=os.getpid(), versions=hardware.versions(), devices=hardware.devices(),
+                        run_dir=str(run_dir)))
+    monitor = SystemMonitor(emit).start()
+    try:
+        if job.kind != "train":
+            raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; only 'train' runs now")])
+        from studio.engine.training import run_training
+
+        outputs = run_training(job, run_dir, emit, control)
+        emit(protocol.Done(outputs=outputs))
+        return protocol.EXIT_OK
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
+        log.error("job failed:\n%s", traceback.format_exc())
+        error = classify(exc)
+        emit(error)
+        return protocol.EXIT_FOR_ERROR[error.kind]
+    finally:
+        monitor.stop()
+        if socket_server is not None:
+            socket_server.close()
+        emit.close()
