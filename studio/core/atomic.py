@@ -92,9 +92,18 @@ def staged_dir(target: Path) -> Iterator[Path]:
 
 
 def clean_leftovers(folder: Path) -> list[Path]:
-    """Remove staging folders and temp files that a killed writer left in ``folder``."""
+    """Remove staging folders and temp files that a killed writer left in ``folder``.
+
+    A writer killed between moving the old folder aside and moving the new one in
+    leaves no target at all: the old folder is put back rather than removed.
+    """
     removed = []
-    for entry in Path(folder).glob(".*"):
+    for entry in sorted(Path(folder).glob(".*")):
+        if ".old-" in entry.name and entry.is_dir():
+            target = entry.with_name(entry.name[1:].rsplit(".old-", 1)[0])
+            if not target.exists():
+                os.replace(entry, target)
+                continue
         if entry.name.endswith((".staging", ".tmp")) or ".old-" in entry.name:
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import sys
 import types
 import typing
@@ -72,7 +73,7 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
     if not isinstance(data, dict):
         raise JobError([Issue("", f"must be an object, got {type(data).__name__}")], source)
     kind = data.get("kind", "train")
-    cls = JOB_KINDS.get(kind)
+    cls = JOB_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise JobError([Issue("kind", f"must be one of {', '.join(JOB_KINDS)}, got {kind!r}")], source)
     issues: list[Issue] = []
@@ -149,7 +150,11 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             issues.append(Issue(name, f"must be a number, got {_show(value)}"))
             return _BAD
-        return float(value)
+        number = float(value) if isinstance(value, float) or abs(value) < 2**1023 else math.inf
+        if not math.isfinite(number):
+            issues.append(Issue(name, f"must be a finite number, got {_show(value)}"))
+            return _BAD
+        return number
     if hint is str:
         if not isinstance(value, str):
             issues.append(Issue(name, f"must be a string, got {_show(value)}"))
@@ -159,7 +164,7 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) < 60 else text[:57] + "..."
 
 

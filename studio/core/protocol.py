@@ -103,6 +103,7 @@ class Sample(Event):
     step: int
     prompt: str
     text: str
+    adapter: str | None = None  # which model answered, for generate jobs ("base" or a name)
 
 
 @dataclass
@@ -147,9 +148,10 @@ def decode(line: str | bytes) -> Event:
     """Parse one event line; raises :class:`ProtocolError` on anything malformed."""
     data = _parse_object(line)
     version = data.get("v")
-    if not isinstance(version, int) or version != PROTOCOL_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version != PROTOCOL_VERSION:
         raise ProtocolError(f"unsupported protocol version {version!r} (this build speaks {PROTOCOL_VERSION})")
-    cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown event type {data.get('type')!r}")
     known = {f.name for f in dataclasses.fields(cls)}

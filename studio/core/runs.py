@@ -59,6 +59,8 @@ def resolve_run(ref: str, root: Path | None = None) -> Path:
     if as_path.is_dir():
         return as_path
     root = root or paths.runs_dir()
+    if ref and (root / ref).is_dir():  # a full id wins over longer ids it happens to prefix
+        return root / ref
     matches = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(ref))
     if len(matches) == 1:
         return matches[0]
@@ -142,7 +144,7 @@ def summarize(run_dir: Path) -> RunSummary:
     summary = RunSummary(run_dir.name, run_dir, "failed", run_dir.stat().st_mtime)
     summary.model = str(job.get("model", {}).get("path", ""))
     summary.dataset = str(job.get("dataset", {}).get("path", ""))
-    summary.method = _method(job)
+    summary.method = _method(job) if job.get("kind", "train") == "train" else str(job.get("kind"))
     for event in events:
         kind = event.get("type")
         if kind == "hello":

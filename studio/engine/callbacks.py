@@ -29,6 +29,7 @@ class ProtocolCallback(TrainerCallback):
         self.last_tokens = 0
         self.last_time = self.started
         self.last_loss: float | None = None
+        self.last_eval: tuple[int, float] | None = None  # (step, eval loss)
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = self.last_time = time.monotonic()
@@ -46,7 +47,9 @@ class ProtocolCallback(TrainerCallback):
         if self.job.take_checkpoint_request():
             control.should_save = True
         if self.job.stop_requested:
+            # Stop = finish this step, then save: a checkpoint too, so the run can resume.
             control.should_training_stop = True
+            control.should_save = True
         if self.sampler and self.sample_steps and state.global_step % self.sample_steps == 0:
             prompt, text = self.sampler()
             self.emit(protocol.Sample(step=state.global_step, prompt=prompt, text=text))
@@ -83,6 +86,7 @@ class ProtocolCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         loss = (metrics or {}).get("eval_loss")
         if loss is not None:
+            self.last_eval = (state.global_step, float(loss))
             self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss)))
 
     def on_save(self, args, state, control, **kwargs):

@@ -21,7 +21,7 @@ from transformers import Trainer, TrainingArguments
 
 from studio.core import atomic, cards, protocol, runs
 from studio.core.datasets import load_dataset_file, split_train_eval
-from studio.core.jobs import TrainJob
+from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.models import inspect_model
 from studio.core.resources import resolve_dataset_path
 from studio.engine import adapter_setup, data_prep, hardware, model_loading
@@ -41,15 +41,13 @@ class Loaded:
     hw: hardware.Hardware
 
 
-def load_base(job: TrainJob, emit: Emit) -> Loaded:
-    emit(protocol.Phase("loading_model", detail=job.model.path))
-    source = model_loading.resolve_model_path(job.model.path)
+def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precision: str = "auto") -> Loaded:
+    emit(protocol.Phase("loading_model", detail=settings.path))
+    source = model_loading.resolve_model_path(settings.path)
     folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
-    hw = hardware.choose(job.training.device, job.training.precision)
-    tokenizer = model_loading.load_tokenizer(folder, job.model.trust_remote_code)
-    model = model_loading.load_model(folder, hw, job.model.quantization, job.model.trust_remote_code)
-    if hw.device == "cpu" and next(model.parameters()).device.type != "cpu":
-        model = model.to("cpu")
+    hw = hardware.choose(device, precision)
+    tokenizer = model_loading.load_tokenizer(folder, settings.trust_remote_code)
+    model = model_loading.load_model(folder, hw, settings.quantization, settings.trust_remote_code)
     return Loaded(model, tokenizer, folder, source, hw)
 
 
@@ -101,11 +99,23 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         return TrainingArguments(**kwargs)
 
 
+@dataclass
+class TrainResult:
+    model: Any  # the trained PeftModel, still in memory
+    tokenizer: Any
+    outputs: dict[str, Any]  # the ``done`` event's outputs
+
+
 def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> dict[str, Any]:
     """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs."""
+    return train(job, run_dir, emit, control).outputs
+
+
+def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> TrainResult:
+    """Load, prepare, train, evaluate and save; the model stays available to the caller."""
     run_dir = Path(run_dir)
     transformers.set_seed(job.training.seed)
-    base = load_base(job, emit)
+    base = load_base(job.model, emit, job.training.device, job.training.precision)
     model, tokenizer = base.model, base.tokenizer
 
     emit(protocol.Phase("preparing_data", detail=job.dataset.path))
@@ -156,8 +166,11 @@ def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) 
         "total_parameters": total,
     }
     if prepared.eval is not None:
-        emit(protocol.Phase("evaluating"))
-        eval_loss = float(trainer.evaluate()["eval_loss"])
+        if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
+            eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
+        else:
+            emit(protocol.Phase("evaluating"))
+            eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
         metrics["peak_memory_reserved_bytes"] = torch.cuda.max_memory_reserved()
@@ -177,13 +190,14 @@ def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) 
         model.save_pretrained(stage)
         atomic.write_json(stage / "card.json", card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
-    return {
+    outputs = {
         "adapter_path": str(adapter_dir),
         "base_model_path": str(base.folder),
         "name": name,
         "metrics": metrics,
         "stopped": control.stop_requested,
     }
+    return TrainResult(model, tokenizer, outputs)
 
 
 def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:

@@ -90,6 +90,18 @@ def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
     return protocol.EXIT_BAD_JOB
 
 
+def _dispatch(job, run_dir: Path, emit, control) -> dict:
+    if job.kind == "train":
+        from studio.engine.training import run_training
+
+        return run_training(job, run_dir, emit, control)
+    if job.kind == "generate":
+        from studio.engine.generation import run_generation
+
+        return run_generation(job, emit)
+    raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; train and generate run now")])
+
+
 def _run(job, run_dir: Path, events_out) -> int:
     from studio.engine import hardware
     from studio.engine.control import JobControl
@@ -120,11 +132,7 @@ def _run(job, run_dir: Path, events_out) -> int:
                         run_dir=str(run_dir)))
     monitor = SystemMonitor(emit).start()
     try:
-        if job.kind != "train":
-            raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; only 'train' runs now")])
-        from studio.engine.training import run_training
-
-        outputs = run_training(job, run_dir, emit, control)
+        outputs = _dispatch(job, run_dir, emit, control)
         emit(protocol.Done(outputs=outputs))
         return protocol.EXIT_OK
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event

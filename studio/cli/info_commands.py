@@ -1,0 +1,101 @@
+"""Read-only commands: ``models``, ``datasets inspect``, ``runs``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from studio.core import paths, protocol, runs
+from studio.core.datasets import DatasetError, load_dataset_file, preview, token_length_stats
+from studio.core.models import discover_models_with_problems
+from studio.core.resources import resolve_dataset_path
+
+
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    models, problems = discover_models_with_problems(extra_paths=[Path(p) for p in args.path])
+    if args.json:
+        console.print_json(json.dumps([m.to_dict() for m in models], default=str))
+        return 0
+    table = Table(title="Base models")
+    for column in ("name", "source", "architecture", "parameters", "layers", "hidden", "dtype / quant", "id"):
+        table.add_column(column)
+    for m in models:
+        params = f"{m.num_parameters / 1e6:,.0f}M" if m.num_parameters else "?"
+        table.add_row(m.name, m.source, m.architecture, params, str(m.num_layers or "?"),
+                      str(m.hidden_size or "?"), m.quantization or m.dtype or "?", m.id)
+    console.print(table)
+    for path, reason in problems:
+        console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+    return 0
+
+
+def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
+    path = resolve_dataset_path(args.file)
+    try:
+        loaded = load_dataset_file(path, args.format, on_error="skip")
+    except DatasetError as exc:
+        console.print(f"[red bold]error:[/red bold] {exc}")
+        return protocol.EXIT_DATA
+    console.print(f"[bold]{path}[/bold]: format [cyan]{loaded.format}[/cyan], {loaded.rows_total} rows, "
+                  f"{len(loaded.examples)} good, {loaded.rows_skipped} bad, fingerprint {loaded.fingerprint}")
+    for issue in loaded.issues[: args.max_issues]:
+        field = f", field '{issue.field}'" if issue.field else ""
+        console.print(f"  [red]bad row[/red] {path.name}: {issue.row}{field}: {issue.reason}")
+    if len(loaded.issues) > args.max_issues:
+        console.print(f"  … and {len(loaded.issues) - args.max_issues} more")
+    shown = preview(path, n=args.rows, format=args.format)
+    table = Table(title=f"first {len(shown.examples)} examples")
+    table.add_column("row")
+    table.add_column("kind")
+    table.add_column("content", overflow="fold")
+    for ex in shown.examples:
+        if ex.kind == "chat":
+            body = "\n".join(f"[b]{m.role}[/b]: {m.content}" for m in ex.messages)
+        elif ex.kind == "completion":
+            body = f"[b]prompt[/b]: {ex.prompt}\n[b]completion[/b]: {ex.completion}"
+        else:
+            body = ex.text
+        table.add_row(ex.source, ex.kind, body)
+    console.print(table)
+    tokenizer_json = _tokenizer_for(args.tokenizer)
+    if tokenizer_json is not None and loaded.examples:
+        stats = token_length_stats(loaded.examples, tokenizer_json, args.max_length)
+        console.print(f"tokens per example (plain render, {tokenizer_json.parent.name}): min {stats.min}, "
+                      f"median {stats.median:.0f}, p95 {stats.p95:.0f}, max {stats.max}; "
+                      f"{stats.truncated_fraction:.1%} longer than {args.max_length}")
+    return protocol.EXIT_DATA if loaded.issues else 0
+
+
+def _tokenizer_for(setting: str | None) -> Path | None:
+    """A tokenizer.json: given, inside a model folder, or from a converted model in the cache."""
+    if setting:
+        path = Path(setting)
+        return path / "tokenizer.json" if path.is_dir() else path
+    found = sorted(paths.models_dir().glob("*/tokenizer.json"))
+    return found[0] if found else None
+
+
+def cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    found = runs.list_runs()
+    if args.json:
+        console.print_json(json.dumps([{**r.__dict__, "path": str(r.path)} for r in found], default=str))
+        return 0
+    table = Table(title=f"Runs in {paths.runs_dir()}")
+    for column in ("run", "status", "method", "model", "steps", "final loss", "eval loss", "note"):
+        table.add_column(column)
+    colours = {"done": "green", "stopped": "cyan", "running": "yellow", "failed": "red", "cancelled": "magenta"}
+    for r in found:
+        table.add_row(r.run_id, f"[{colours.get(r.status, 'white')}]{r.status}[/]", r.method,
+                      Path(r.model).name if r.model not in ("", "bundled") else (r.model or "?"),
+                      f"{r.step}/{r.total_steps}", _fmt(r.final_loss), _fmt(r.eval_loss), r.message[:60])
+    console.print(table)
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "-"
+

@@ -1,0 +1,81 @@
+"""``lora-studio``: everything the app does, headless."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from studio import __version__
+from studio.cli import info_commands, train_commands
+from studio.cli.job_building import add_train_flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lora-studio", description="Fine-tune language models with LoRA.")
+    parser.add_argument("--version", action="version", version=f"lora-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list base models: bundled, Hugging Face cache, extra paths")
+    p.add_argument("--path", action="append", default=[], help="also look at this folder or .gguf file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=info_commands.cmd_models)
+
+    p = sub.add_parser("datasets", help="inspect dataset files")
+    dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    q = dsub.add_parser("inspect", help="detect the format, list bad rows, preview, token lengths")
+    q.add_argument("file", help="a dataset file, or 'bundled'")
+    q.add_argument("--format", default="auto")
+    q.add_argument("--rows", type=int, default=5, help="rows to preview")
+    q.add_argument("--max-issues", type=int, default=20)
+    q.add_argument("--tokenizer", help="tokenizer.json or a model folder (default: a converted model)")
+    q.add_argument("--max-length", type=int, default=512)
+    q.set_defaults(func=info_commands.cmd_datasets_inspect)
+
+    p = sub.add_parser("train", help="train an adapter (defaults: bundled model + bundled sample)")
+    add_train_flags(p)
+    p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
+    p.set_defaults(func=train_commands.cmd_train)
+
+    p = sub.add_parser("generate", help="answer prompts with the base model and adapters")
+    p.add_argument("--model", default="bundled")
+    p.add_argument("--adapter", action="append", default=[], help="adapter folder (repeatable)")
+    p.add_argument("--prompt", action="append", default=[], help="prompt (repeatable; default: sample prompts)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=train_commands.cmd_generate)
+
+    p = sub.add_parser("runs", help="list past runs with status and final loss")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=info_commands.cmd_runs)
+
+    p = sub.add_parser("stop", help="send a command to a running worker (default: stop)")
+    p.add_argument("run", help="run id, id prefix or folder")
+    p.add_argument("--command", default="stop", choices=["stop", "pause", "resume", "checkpoint", "cancel"])
+    p.add_argument("--cancel", action="store_true", help="same as --command cancel")
+    p.set_defaults(func=train_commands.cmd_stop)
+
+    p = sub.add_parser("demo", help="train the bundled model on the sample and show before/after")
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=train_commands.cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    console = Console(highlight=False)
+    return int(args.func(args, console) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

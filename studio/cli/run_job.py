@@ -1,0 +1,65 @@
+"""Run one job through a worker, showing progress; Ctrl-C stops, a second one cancels."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+
+from rich.console import Console
+
+from studio.cli.progress import EventPrinter
+from studio.cli.worker_process import Outcome, WorkerProcess
+from studio.core import protocol, runs
+from studio.core.jobs import Job
+
+
+def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
+            show_log: bool = False) -> tuple[Outcome, list[protocol.Event]]:
+    worker = WorkerProcess(job, run_dir, show_log=show_log)
+    interrupts = 0
+
+    def on_interrupt(_signum, _frame) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            console.print("\n[yellow]stopping after this step and saving (Ctrl-C again to cancel)…[/yellow]")
+            worker.send("stop")
+        else:
+            console.print("\n[red]cancelling: nothing will be saved[/red]")
+            worker.send("cancel")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    seen: list[protocol.Event] = []
+    try:
+        with EventPrinter(console, quiet=quiet) as printer:
+            for event in worker.events():
+                seen.append(event)
+                if not isinstance(event, protocol.System):
+                    printer.show(event)
+        outcome = worker.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if outcome.died:
+        record_death(run_dir, outcome)
+        how = f" ({outcome.signal_name})" if outcome.signal_name else f" (exit {outcome.exit_code})"
+        console.print(f"[red bold]failed:[/red bold] the worker ended without finishing{how}; "
+                      f"see {run_dir / runs.LOG_NAME}. Nothing half-written was kept.")
+        if outcome.exit_code == 0:
+            outcome.exit_code = protocol.EXIT_INTERNAL
+    return outcome, seen
+
+
+def record_death(run_dir: Path, outcome: Outcome) -> None:
+    """Append an ``error`` event so the run's history says how it ended."""
+    how = outcome.signal_name or f"exit status {outcome.exit_code}"
+    event = protocol.Error(kind="internal", message=f"the worker died without finishing ({how})",
+                           hint="resume from the last checkpoint with `lora-studio train --resume RUN`")
+    path = Path(run_dir) / runs.EVENTS_NAME
+    with contextlib.suppress(OSError), open(path, "a+", encoding="utf-8") as handle:
+        handle.seek(0, 2)
+        if handle.tell() > 0:
+            handle.seek(handle.tell() - 1)
+            if handle.read(1) != "\n":
+                handle.write("\n")  # a line torn by the kill stays a (skipped) bad line
+        handle.write(protocol.encode(event))

@@ -1,0 +1,139 @@
+"""Commands that start workers: ``train``, ``generate``, ``demo``, and ``stop``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from studio.cli.job_building import build_train_job
+from studio.cli.run_job import run_job
+from studio.core import control_client, protocol, runs
+from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
+from studio.core.jobs import GenerateJob, TrainJob
+from studio.core.resources import eval_prompts
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
+    try:
+        if args.resume:
+            run_dir = runs.resolve_run(args.resume)
+            job = _resume_job(run_dir)
+        else:
+            job = build_train_job(args)
+            run_dir = runs.create_run_dir(Path(job.model.path).stem)
+    except JobError as exc:
+        console.print(f"[red bold]error:[/red bold] {exc}")
+        return protocol.EXIT_BAD_JOB
+    except FileNotFoundError as exc:
+        console.print(f"[red bold]error:[/red bold] {exc}")
+        return protocol.EXIT_BAD_JOB
+    console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
+    outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
+    final = outcome.final
+    if isinstance(final, protocol.Done):
+        _print_result(console, final.outputs)
+    return outcome.exit_code
+
+
+def _resume_job(run_dir: Path) -> TrainJob:
+    job = load_job(run_dir / runs.JOB_NAME)
+    if runs.latest_checkpoint(run_dir) is None:
+        raise FileNotFoundError(f"{run_dir} has no complete checkpoint to resume from "
+                                "(train with --save-steps N to write them)")
+    data = to_dict(job)
+    data["training"]["resume_from"] = "latest"
+    return job_from_dict(data, source=str(run_dir / runs.JOB_NAME))
+
+
+def _print_result(console: Console, outputs: dict) -> None:
+    metrics = outputs.get("metrics") or {}
+    state = "stopped early; saved" if outputs.get("stopped") else "done"
+    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{outputs.get('name')}[/bold] in "
+                  f"{outputs.get('adapter_path')}")
+    parts = [f"{key} {value:.4f}" for key in ("train_loss", "eval_loss", "perplexity")
+             if isinstance(value := metrics.get(key), int | float)]
+    if parts:
+        console.print("  " + ", ".join(parts))
+
+
+def cmd_generate(args: argparse.Namespace, console: Console) -> int:
+    prompts = args.prompt or eval_prompts()
+    data = {"kind": "generate", "model": {"path": args.model}, "adapters": args.adapter, "prompts": prompts,
+            "sampling": {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens}}
+    try:
+        job = job_from_dict(data, source="command line")
+    except JobError as exc:
+        console.print(f"[red bold]error:[/red bold] {exc}")
+        return protocol.EXIT_BAD_JOB
+    run_dir = runs.create_run_dir("generate")
+    outcome, events = run_job(job, run_dir, console, quiet=True, show_log=args.verbose)
+    if isinstance(outcome.final, protocol.Done):
+        show_answers(console, [e for e in events if isinstance(e, protocol.Sample)])
+    return outcome.exit_code
+
+
+def show_answers(console: Console, samples: list[protocol.Sample]) -> None:
+    labels = list(dict.fromkeys(s.adapter or "base" for s in samples))
+    table = Table(title="answers", show_lines=True)
+    table.add_column("prompt", overflow="fold")
+    for label in labels:
+        table.add_column(_short(label), overflow="fold")
+    for prompt in dict.fromkeys(s.prompt for s in samples):
+        row = {s.adapter or "base": s.text for s in samples if s.prompt == prompt}
+        table.add_row(prompt, *(row.get(label, "") for label in labels))
+    console.print(table)
+
+
+def _short(label: str) -> str:
+    path = Path(label)
+    return label if label == "base" else (f"{path.parent.name}/{path.name}" if path.name == runs.ADAPTER_NAME else path.name)
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    """Train the bundled model on the bundled sample, then show answers before and after."""
+    job = TrainJob()
+    # ~40 steps of 4 rows at a high LoRA learning rate: about a minute and a half on
+    # two CPU cores, enough for the Captain Lora style to show on held-out prompts.
+    job.training.max_steps = args.steps
+    job.training.batch_size = 4
+    job.training.learning_rate = 1e-3
+    job.training.max_length = 128
+    job.training.warmup_ratio = 0.05
+    job.training.save_steps = max(1, args.steps // 2)
+    job.lora.r, job.lora.alpha = 16, 32
+    job.output.name = "captain-lora-demo"
+    run_dir = runs.create_run_dir("demo")
+    console.rule("1/2 training the bundled model on the Captain Lora sample")
+    console.print(f"run folder: {run_dir}")
+    outcome, _ = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
+    if not isinstance(outcome.final, protocol.Done):
+        return outcome.exit_code or protocol.EXIT_INTERNAL
+    _print_result(console, outcome.final.outputs)
+    adapter = outcome.final.outputs["adapter_path"]
+    console.rule("2/2 the same held-out prompts, before and after")
+    gen = GenerateJob(adapters=[adapter], prompts=eval_prompts())
+    gen.sampling.temperature = 0.0
+    gen.sampling.max_new_tokens = 40
+    gen_outcome, events = run_job(gen, runs.create_run_dir("demo-answers"), console, quiet=True,
+                                  show_log=args.verbose)
+    show_answers(console, [e for e in events if isinstance(e, protocol.Sample)])
+    console.print(f"\nThe adapter is a plain PEFT folder: {adapter}\n"
+                  "Load it with peft.PeftModel.from_pretrained(base_model, that_folder).")
+    return gen_outcome.exit_code
+
+
+def cmd_stop(args: argparse.Namespace, console: Console) -> int:
+    run_dir = runs.resolve_run(args.run)
+    cmd = "cancel" if args.cancel else args.command
+    try:
+        reply = control_client.send_command(run_dir, cmd)
+    except OSError as exc:
+        console.print(f"[red]no worker is listening in {run_dir}[/red] ({exc}); "
+                      f"status: {runs.summarize(run_dir).status}")
+        return 1
+    console.print(json.dumps(reply))
+    return 0 if reply.get("ok") else 1

@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: a private LoRA Studio home per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``LORA_STUDIO_HOME`` at a temp folder so no test touches the real one."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LORA_STUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with a real BPE tokenizer and ChatML template (built once)."""
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def _bundled_conversion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled GGUF converted once per session (it takes ~15 s)."""
+    import os
+
+    from studio.engine.model_loading import ensure_hf_folder, gguf_cache_dir, resolve_model_path
+
+    shared_home = tmp_path_factory.mktemp("shared-home")
+    previous = os.environ.get("LORA_STUDIO_HOME")
+    os.environ["LORA_STUDIO_HOME"] = str(shared_home)
+    try:
+        source = resolve_model_path("bundled")
+        ensure_hf_folder(source)
+        return gguf_cache_dir(source)
+    finally:
+        if previous is None:
+            os.environ.pop("LORA_STUDIO_HOME", None)
+        else:
+            os.environ["LORA_STUDIO_HOME"] = previous
+
+
+@pytest.fixture
+def bundled_model(studio_home: Path, _bundled_conversion: Path) -> Path:
+    """This test's home, with the session's converted bundled model linked into it."""
+    models = studio_home / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    link = models / _bundled_conversion.name
+    if not link.exists():
+        link.symlink_to(_bundled_conversion, target_is_directory=True)
+    return link
