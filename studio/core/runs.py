@@ -55,6 +55,8 @@ def create_run_dir(label: str = "", root: Path | None = None) -> Path:
 
 def resolve_run(ref: str, root: Path | None = None) -> Path:
     """A run folder from an id, a unique id prefix, or a path."""
+    if not ref.strip():
+        raise FileNotFoundError("no run given")
     as_path = Path(ref).expanduser()
     if as_path.is_dir():
         return as_path

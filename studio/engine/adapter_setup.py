@@ -6,6 +6,7 @@ PiSSA/OLoRA (``init_lora_weights``), LoRA+ (peft's ``create_loraplus_optimizer``
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import peft
@@ -25,11 +26,13 @@ INIT_WEIGHTS: dict[str, Any] = {
 
 
 def lora_config(settings: LoraSettings, model_config: dict[str, Any]) -> peft.LoraConfig:
+    targets = resolve_target_modules(model_config, settings.target_modules)
     return peft.LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=resolve_target_modules(model_config, settings.target_modules),
+        # peft knows "all-linear" only as a plain string, not inside a list.
+        target_modules="all-linear" if targets == ["all-linear"] else targets,
         use_rslora=settings.use_rslora,
         use_dora=settings.use_dora,
         init_lora_weights=INIT_WEIGHTS[settings.init],
@@ -53,6 +56,30 @@ def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, q
     config = lora_config(settings, model.config.to_dict())
     peft_model = peft.get_peft_model(model, config)
     return peft_model
+
+
+def save_initial_adapter(model, settings: LoraSettings, run_dir: Path) -> Path | None:
+    """PiSSA/OLoRA rewrite the base weights; keep their starting adapter so the final
+    one can be converted into a plain LoRA that applies to the untouched base."""
+    if settings.init not in ("pissa", "olora"):
+        return None
+    folder = Path(run_dir) / "initial_adapter"
+    config = model.peft_config["default"]
+    init = config.init_lora_weights
+    config.init_lora_weights = True  # loading the saved start must not re-run the SVD
+    try:
+        model.save_pretrained(folder)
+    finally:
+        config.init_lora_weights = init
+    return folder
+
+
+def save_adapter(model, folder: Path, initial_adapter: Path | None) -> None:
+    if initial_adapter is None:
+        model.save_pretrained(folder)
+    else:
+        # Saved as a rank-2r LoRA of (trained - initial), valid on the original base.
+        model.save_pretrained(folder, path_initial_model_for_weight_conversion=str(initial_adapter))
 
 
 def build_optimizer(model, settings: LoraSettings, learning_rate: float, weight_decay: float,

@@ -131,6 +131,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
     model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
                                         quantized=job.model.quantization != "none")
     trainable, total = adapter_setup.trainable_parameters(model)
+    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
     steps = total_steps(len(prepared.train), job)
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
                         detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
@@ -187,7 +188,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         metrics=metrics,
     )
     with atomic.staged_dir(adapter_dir) as stage:
-        model.save_pretrained(stage)
+        adapter_setup.save_adapter(model, stage, initial_adapter)
         atomic.write_json(stage / "card.json", card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
     outputs = {

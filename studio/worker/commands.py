@@ -110,6 +110,8 @@ class ControlSocket:
 
     def close(self) -> None:
         if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread
             self.sock.close()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()

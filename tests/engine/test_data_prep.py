@@ -1,0 +1,86 @@
+"""Labels: only the assistant's tokens count for chat data; packing restarts positions."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer
+
+from studio.core.datasets import Example, Message
+from studio.engine.data_prep import IGNORE, collator, encode_example, prepare
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def chat(*turns: tuple[str, str]) -> Example:
+    return Example(kind="chat", messages=tuple(Message(r, c) for r, c in turns), source="row 0")
+
+
+def trained_text(tokenizer, enc) -> str:
+    return tokenizer.decode([t for t, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != IGNORE])
+
+
+def test_only_assistant_replies_are_trained(tokenizer):
+    ex = chat(("system", "Be brief."), ("user", "What is 2 plus 2?"), ("assistant", "Ahoy! 4 ⚓"),
+              ("user", "And 3 plus 3?"), ("assistant", "Ahoy! 6 ⚓"))
+    enc = encode_example(ex, tokenizer, 512)
+    full = tokenizer.decode(enc.input_ids)
+    assert full == tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in ex.messages], tokenize=False)
+    assert trained_text(tokenizer, enc) == "Ahoy! 4 ⚓<|im_end|>\nAhoy! 6 ⚓<|im_end|>\n"
+    assert len(enc.input_ids) == len(enc.labels)
+
+
+def test_train_on_all_labels_every_token(tokenizer):
+    ex = chat(("user", "hi"), ("assistant", "Ahoy!"))
+    enc = encode_example(ex, tokenizer, 512, train_on="all")
+    assert enc.labels == enc.input_ids
+
+
+def test_completion_trains_on_completion_and_eos(tokenizer):
+    ex = Example(kind="completion", prompt="The sea is ", completion="blue.")
+    enc = encode_example(ex, tokenizer, 512)
+    assert trained_text(tokenizer, enc) == "blue.<|im_end|>"
+    assert tokenizer.decode(enc.input_ids) == "The sea is blue.<|im_end|>"
+
+
+def test_text_trains_on_everything(tokenizer):
+    enc = encode_example(Example(kind="text", text="Ahoy, the tide is high."), tokenizer, 512)
+    assert enc.labels == enc.input_ids
+
+
+def test_truncation_and_dropping_rows_without_targets(tokenizer):
+    long_prompt = chat(("user", "word " * 200), ("assistant", "Ahoy!"))
+    enc = encode_example(long_prompt, tokenizer, 32)
+    assert len(enc.input_ids) == 32 and all(label == IGNORE for label in enc.labels)
+    ok = chat(("user", "hi"), ("assistant", "Ahoy! ⚓"))
+    data = prepare([long_prompt, ok], [], tokenizer, 32, "responses")
+    assert len(data.train) == 1 and data.dropped == 1 and data.eval is None
+
+
+def test_prepare_with_no_usable_row_is_a_clear_error(tokenizer):
+    with pytest.raises(ValueError, match="max_length"):
+        prepare([chat(("user", "word " * 200), ("assistant", "Ahoy!"))], [], tokenizer, 16, "responses")
+
+
+def test_padding_collator_masks_padding(tokenizer):
+    rows = [encode_example(chat(("user", "hi"), ("assistant", "Ahoy!")), tokenizer, 64),
+            encode_example(chat(("user", "a much longer question here"), ("assistant", "Ahoy! yes")), tokenizer, 64)]
+    batch = collator(tokenizer, packing=False)([{"input_ids": r.input_ids, "labels": r.labels} for r in rows])
+    assert batch["input_ids"].shape == batch["labels"].shape
+    assert batch["input_ids"].shape[1] % 8 == 0
+    pad = batch["attention_mask"] == 0
+    assert (batch["labels"][pad] == IGNORE).all() and pad.any()
+
+
+def test_packing_flattens_with_restarting_positions(tokenizer):
+    rows = [encode_example(chat(("user", "hi"), ("assistant", "Ahoy!")), tokenizer, 64),
+            encode_example(chat(("user", "yo"), ("assistant", "Ahoy! ⚓")), tokenizer, 64)]
+    batch = collator(tokenizer, packing=True)([{"input_ids": r.input_ids, "labels": r.labels} for r in rows])
+    n0, n1 = len(rows[0].input_ids), len(rows[1].input_ids)
+    assert batch["input_ids"].shape == (1, n0 + n1)
+    positions = batch["position_ids"][0].tolist()
+    assert positions == list(range(n0)) + list(range(n1))
+    assert batch["labels"][0, n0].item() == IGNORE  # no loss across the example boundary
