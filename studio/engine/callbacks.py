@@ -44,15 +44,18 @@ class ProtocolCallback(TrainerCallback):
             self.emit(protocol.Phase("paused", done=state.global_step, total=state.max_steps))
             self.job.wait_while_paused()
             self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
-        if self.job.take_checkpoint_request():
-            control.should_save = True
-        if self.job.stop_requested:
-            # Stop = finish this step, then save: a checkpoint too, so the run can resume.
-            control.should_training_stop = True
-            control.should_save = True
+        self._apply_requests(control)
         if self.sampler and self.sample_steps and state.global_step % self.sample_steps == 0:
             prompt, text = self.sampler()
             self.emit(protocol.Sample(step=state.global_step, prompt=prompt, text=text))
+
+    def _apply_requests(self, control) -> None:
+        if self.job.take_checkpoint_request():
+            control.should_save = True
+        if self.job.stop_requested and not control.should_training_stop:
+            # Stop = finish this step, then save: a checkpoint too, so the run can resume.
+            control.should_training_stop = True
+            control.should_save = True
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -82,6 +85,7 @@ class ProtocolCallback(TrainerCallback):
             elapsed_s=round(elapsed, 3),
             eta_s=None if eta is None else round(eta, 1),
         ))
+        self._apply_requests(control)  # a command that arrived during this step acts now
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         loss = (metrics or {}).get("eval_loss")

@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = args.run_dir or runs.create_run_dir(f"{Path(job.model.path).stem}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    job_path = run_dir / runs.JOB_NAME
-    if not job_path.exists() or job_path.resolve() != args.job.resolve():
-        atomic.write_text(job_path, dumps(job))
     try:
         with runs.hold_lock(run_dir):
+            job_path = run_dir / runs.JOB_NAME
+            if not job_path.exists() or job_path.resolve() != args.job.resolve():
+                atomic.write_text(job_path, dumps(job))
             return _run(job, run_dir, events_out)
     except BlockingIOError:
         error = protocol.Error(kind="config", message=f"another worker is already running in {run_dir}")
