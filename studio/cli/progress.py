@@ -50,10 +50,14 @@ class EventPrinter:
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="")
             rate = f" {event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""
-            self.progress.update(self.task, completed=event.step, total=event.total_steps,
-                                 info=f"loss {event.loss:.4f} lr {event.lr:.2e}{rate}")
-            if self.quiet:
-                return
+            info = f"loss {event.loss:.4f} lr {event.lr:.2e}{rate}"
+            self.progress.update(self.task, completed=event.step, total=event.total_steps, info=info)
+            # Without a terminal (CI logs, pipes) the bar does not redraw: print a line
+            # about every 5% of the run instead.
+            every = max(1, event.total_steps // 20)
+            if not self.quiet and not out.is_terminal and (event.step % every == 0 or event.step == 1):
+                eta = f", eta {event.eta_s:.0f}s" if event.eta_s is not None else ""
+                out.print(f"step {event.step}/{event.total_steps}: {info}{eta}")
         elif isinstance(event, protocol.Eval):
             out.print(f"[green]eval[/green] step {event.step}: loss {event.eval_loss:.4f}, "
                       f"perplexity {event.perplexity:.2f}")
