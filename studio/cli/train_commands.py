@@ -40,6 +40,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _resume_job(run_dir: Path) -> TrainJob:
+    if runs.is_locked(run_dir):
+        raise FileNotFoundError(f"{run_dir.name} is still running; stop it first (lora-studio stop {run_dir.name})")
     job = load_job(run_dir / runs.JOB_NAME)
     if runs.latest_checkpoint(run_dir) is None:
         raise FileNotFoundError(f"{run_dir} has no complete checkpoint to resume from "
