@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from studio.core import paths, protocol, runs
@@ -24,12 +25,12 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for column in ("name", "source", "architecture", "parameters", "layers", "hidden", "dtype / quant", "id"):
         table.add_column(column)
     for m in models:
-        params = f"{m.num_parameters / 1e6:,.0f}M" if m.num_parameters else "?"
+        params = _param_count(m.num_parameters)
         table.add_row(m.name, m.source, m.architecture, params, str(m.num_layers or "?"),
                       str(m.hidden_size or "?"), m.quantization or m.dtype or "?", m.id)
     console.print(table)
     for path, reason in problems:
-        console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(f'{path}: {reason}')}")
     return 0
 
 
@@ -38,13 +39,13 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     try:
         loaded = load_dataset_file(path, args.format, on_error="skip")
     except DatasetError as exc:
-        console.print(f"[red bold]error:[/red bold] {exc}")
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_DATA
-    console.print(f"[bold]{path}[/bold]: format [cyan]{loaded.format}[/cyan], {loaded.rows_total} rows, "
+    console.print(f"[bold]{escape(str(path))}[/bold]: format [cyan]{loaded.format}[/cyan], {loaded.rows_total} rows, "
                   f"{len(loaded.examples)} good, {loaded.rows_skipped} bad, fingerprint {loaded.fingerprint}")
     for issue in loaded.issues[: args.max_issues]:
         field = f", field '{issue.field}'" if issue.field else ""
-        console.print(f"  [red]bad row[/red] {path.name}: {issue.row}{field}: {issue.reason}")
+        console.print(f"  [red]bad row[/red] {escape(f'{path.name}: {issue.row}{field}: {issue.reason}')}")
     if len(loaded.issues) > args.max_issues:
         console.print(f"  … and {len(loaded.issues) - args.max_issues} more")
     shown = preview(path, n=args.rows, format=args.format)
@@ -52,19 +53,23 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     table.add_column("row")
     table.add_column("kind")
     table.add_column("content", overflow="fold")
-    for ex in shown.examples:
+    for ex in shown.examples:  # the rows' text is data, not markup: "[/INST]" must show as is
         if ex.kind == "chat":
-            body = "\n".join(f"[b]{m.role}[/b]: {m.content}" for m in ex.messages)
+            body = "\n".join(f"[b]{m.role}[/b]: {escape(m.content)}" for m in ex.messages)
         elif ex.kind == "completion":
-            body = f"[b]prompt[/b]: {ex.prompt}\n[b]completion[/b]: {ex.completion}"
+            body = f"[b]prompt[/b]: {escape(ex.prompt)}\n[b]completion[/b]: {escape(ex.completion)}"
         else:
-            body = ex.text
+            body = escape(ex.text)
         table.add_row(ex.source, ex.kind, body)
     console.print(table)
     tokenizer_json = _tokenizer_for(args.tokenizer)
     if tokenizer_json is not None and loaded.examples:
-        stats = token_length_stats(loaded.examples, tokenizer_json, args.max_length)
-        console.print(f"tokens per example (plain render, {tokenizer_json.parent.name}): min {stats.min}, "
+        try:
+            stats = token_length_stats(loaded.examples, tokenizer_json, args.max_length)
+        except (OSError, ValueError) as exc:  # no such file, not a tokenizer.json, bad --max-length
+            console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+            return protocol.EXIT_BAD_JOB
+        console.print(f"tokens per example (plain render, {escape(tokenizer_json.parent.name)}): min {stats.min}, "
                       f"median {stats.median:.0f}, p95 {stats.p95:.0f}, max {stats.max}; "
                       f"{stats.truncated_fraction:.1%} longer than {args.max_length}")
     return protocol.EXIT_DATA if loaded.issues else 0
@@ -91,9 +96,16 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     for r in found:
         table.add_row(r.run_id, f"[{colours.get(r.status, 'white')}]{r.status}[/]", r.method,
                       Path(r.model).name if r.model not in ("", "bundled") else (r.model or "?"),
-                      f"{r.step}/{r.total_steps}", _fmt(r.final_loss), _fmt(r.eval_loss), r.message[:60])
+                      f"{r.step}/{r.total_steps}", _fmt(r.final_loss), _fmt(r.eval_loss), escape(r.message[:60]))
     console.print(table)
     return 0
+
+
+def _param_count(n: int | None) -> str:
+    """135M, 1,235M; a test-sized model as 151K rather than "0M"."""
+    if not n:
+        return "?"
+    return f"{n / 1e6:,.0f}M" if n >= 1e6 else f"{n / 1e3:,.0f}K"
 
 
 def _fmt(value: float | None) -> str:

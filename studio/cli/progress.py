@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from studio.core import protocol
@@ -45,7 +46,7 @@ class EventPrinter:
             elif event.name == "paused":
                 out.print("[yellow]paused[/yellow] (send resume to continue)")
             if event.detail or event.name != "training":
-                out.print(f"[cyan]{event.name}[/cyan] {event.detail or ''}".rstrip())
+                out.print(f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip())
         elif isinstance(event, protocol.Step):
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="")
@@ -62,13 +63,15 @@ class EventPrinter:
             out.print(f"[green]eval[/green] step {event.step}: loss {event.eval_loss:.4f}, "
                       f"perplexity {event.perplexity:.2f}")
         elif isinstance(event, protocol.Sample):
-            who = f" [{event.adapter}]" if event.adapter else ""
-            out.print(f"[magenta]sample{who}[/magenta] {event.prompt!r} → {event.text!r}")
+            # Prompts, generated text and adapter paths are data, not markup ("[/INST]").
+            who = escape(f" [{event.adapter}]") if event.adapter else ""
+            out.print(f"[magenta]sample{who}[/magenta] {escape(repr(event.prompt))} → "
+                      f"{escape(repr(event.text))}")
         elif isinstance(event, protocol.Checkpoint):
-            out.print(f"[dim]checkpoint at step {event.step}: {event.path}[/dim]")
+            out.print(f"[dim]checkpoint at step {event.step}: {escape(event.path)}[/dim]")
         elif isinstance(event, protocol.Warning):
-            out.print(f"[yellow]warning:[/yellow] {event.message}")
+            out.print(f"[yellow]warning:[/yellow] {escape(event.message)}")
         elif isinstance(event, protocol.Error):
-            out.print(f"[red bold]error ({event.kind}):[/red bold] {event.message}")
+            out.print(f"[red bold]error ({event.kind}):[/red bold] {escape(event.message)}")
             if event.hint:
-                out.print(f"[red]hint:[/red] {event.hint}")
+                out.print(f"[red]hint:[/red] {escape(event.hint)}")

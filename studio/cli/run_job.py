@@ -38,6 +38,11 @@ def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
                 if not isinstance(event, protocol.System):
                     printer.show(event)
         outcome = worker.wait()
+    except BaseException:
+        # The CLI itself failed: the worker lives in its own session, so ask it to
+        # save and stop rather than leave it training with no one watching.
+        worker.send("stop")
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
     if outcome.died:

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from studio.cli.job_building import build_train_job
+from studio.cli.job_building import FLAG_FIELDS, build_train_job
 from studio.cli.run_job import run_job
 from studio.core import control_client, protocol, runs
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
@@ -20,16 +21,20 @@ from studio.core.resources import eval_prompts
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.resume:
+            if changed := _settings_given(args):
+                console.print(f"[red bold]error:[/red bold] --resume continues the run's own job; "
+                              f"{', '.join(changed)} can't change mid-run")
+                return protocol.EXIT_BAD_JOB
             run_dir = runs.resolve_run(args.resume)
             job = _resume_job(run_dir)
         else:
             job = build_train_job(args)
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
-        console.print(f"[red bold]error:[/red bold] {exc}")
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     except FileNotFoundError as exc:
-        console.print(f"[red bold]error:[/red bold] {exc}")
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
     outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
@@ -37,6 +42,16 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if isinstance(final, protocol.Done):
         _print_result(console, final.outputs)
     return outcome.exit_code
+
+
+def _settings_given(args: argparse.Namespace) -> list[str]:
+    names = [f"--{dest.replace('_', '-')}" for dest in (*FLAG_FIELDS, "method", "packing", "gradient_checkpointing")
+             if getattr(args, dest, None) is not None]
+    if args.job:
+        names.append("--job")
+    if args.overrides:
+        names.append("--set")
+    return names
 
 
 def _resume_job(run_dir: Path) -> TrainJob:
@@ -54,8 +69,8 @@ def _resume_job(run_dir: Path) -> TrainJob:
 def _print_result(console: Console, outputs: dict) -> None:
     metrics = outputs.get("metrics") or {}
     state = "stopped early; saved" if outputs.get("stopped") else "done"
-    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{outputs.get('name')}[/bold] in "
-                  f"{outputs.get('adapter_path')}")
+    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{escape(str(outputs.get('name')))}[/bold] in "
+                  f"{escape(str(outputs.get('adapter_path')))}")
     parts = [f"{key} {value:.4f}" for key in ("train_loss", "eval_loss", "perplexity")
              if isinstance(value := metrics.get(key), int | float)]
     if parts:
@@ -69,7 +84,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     try:
         job = job_from_dict(data, source="command line")
     except JobError as exc:
-        console.print(f"[red bold]error:[/red bold] {exc}")
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     run_dir = runs.create_run_dir("generate")
     outcome, events = run_job(job, run_dir, console, quiet=True, show_log=args.verbose)
@@ -83,10 +98,10 @@ def show_answers(console: Console, samples: list[protocol.Sample]) -> None:
     table = Table(title="answers", show_lines=True)
     table.add_column("prompt", overflow="fold")
     for label in labels:
-        table.add_column(_short(label), overflow="fold")
-    for prompt in dict.fromkeys(s.prompt for s in samples):
+        table.add_column(escape(_short(label)), overflow="fold")
+    for prompt in dict.fromkeys(s.prompt for s in samples):  # text is data, not markup
         row = {s.adapter or "base": s.text for s in samples if s.prompt == prompt}
-        table.add_row(prompt, *(row.get(label, "") for label in labels))
+        table.add_row(escape(prompt), *(escape(row.get(label, "")) for label in labels))
     console.print(table)
 
 
@@ -129,12 +144,16 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_stop(args: argparse.Namespace, console: Console) -> int:
-    run_dir = runs.resolve_run(args.run)
+    try:
+        run_dir = runs.resolve_run(args.run)
+    except FileNotFoundError as exc:
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        return protocol.EXIT_BAD_JOB
     cmd = "cancel" if args.cancel else args.command
     try:
         reply = control_client.send_command(run_dir, cmd)
     except OSError as exc:
-        console.print(f"[red]no worker is listening in {run_dir}[/red] ({exc}); "
+        console.print(f"[red]no worker is listening in {escape(str(run_dir))}[/red] ({escape(str(exc))}); "
                       f"status: {runs.summarize(run_dir).status}")
         return 1
     console.print(json.dumps(reply))

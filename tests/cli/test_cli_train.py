@@ -147,6 +147,25 @@ def test_resume_continues_from_the_last_checkpoint(trained) -> None:
     assert new[-1]["outputs"]["metrics"]["train_loss"] == pytest.approx(original, rel=1e-3)
 
 
+def test_generate_with_the_trained_adapter(trained, studio_home: Path) -> None:
+    """Answers from the base and the adapter; the adapter's path and a prompt with
+    square brackets are shown as they are (they once crashed rich's markup parser)."""
+    assert trained.result.returncode == 0, trained.result.output
+    adapter = trained.run_dir / "adapter"
+    prompt = "[INST] Who are you? [/INST]"
+    result = run_cli("generate", "--model", str(trained.model), "--adapter", str(adapter),
+                     "--prompt", prompt, "--max-new-tokens", "8", timeout=TRAIN_TIMEOUT)
+    assert result.returncode == 0, result.output
+    assert "Traceback" not in result.output
+    assert "answers" in result.stdout
+    assert prompt in result.stdout
+    assert f"{trained.run_dir.name}/adapter" in result.stdout  # the column of the adapter
+    (run_dir,) = run_dirs(studio_home)
+    samples = [e for e in read_events(run_dir) if e["type"] == "sample"]
+    assert [s["adapter"] for s in samples] == ["base", str(adapter)]
+    assert {s["prompt"] for s in samples} == {prompt}
+
+
 def test_resume_without_checkpoints(trained) -> None:
     assert trained.result.returncode == 0, trained.result.output
     bare = trained.home / "runs" / "20000101-000000-no-checkpoints"
@@ -336,8 +355,11 @@ def test_killed_worker_is_reported_as_failed(studio_home: Path, tiny_model_dir: 
 def test_stop_through_the_control_socket(studio_home: Path, tiny_model_dir: Path) -> None:
     with live_train(tiny_train_args(tiny_model_dir, max_steps=LONG, save_steps=0), studio_home) as live:
         run_dir = live.wait_for_step()
+        resume = run_cli("train", "--resume", run_dir.name, timeout=60)  # refused while it runs
         stop = run_cli("stop", run_dir.name, timeout=60)
         result = live.finish(timeout=60)
+    assert resume.returncode == 2, resume.output
+    assert "still running" in resume.output
     assert stop.returncode == 0, stop.output
     assert json.loads(stop.stdout) == {"ok": True, "cmd": "stop"}
     assert result.returncode == 0, result.output
@@ -347,3 +369,9 @@ def test_stop_through_the_control_socket(studio_home: Path, tiny_model_dir: Path
     assert events[-1]["outputs"]["stopped"] is True
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
     assert "stopped" in _runs_row(cli_env(), run_dir.name)
+
+
+def test_resume_refuses_other_settings():
+    result = run_cli("train", "--resume", "whatever", "--rank", "4", "--lr", "1e-3")
+    assert result.returncode == 2
+    assert "--rank" in result.stdout and "--lr" in result.stdout and "mid-run" in result.stdout
