@@ -103,6 +103,11 @@ def _build(cls: type, data: dict[str, Any], prefix: str, issues: list[Issue]) ->
 
 
 _BAD = object()
+_SCALARS: dict[type, tuple[Any, str]] = {
+    bool: (lambda v: isinstance(v, bool), "must be true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "must be an integer"),
+    str: (lambda v: isinstance(v, str), "must be a string"),
+}
 
 
 def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
@@ -136,14 +141,10 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
                 return got
         issues.append(Issue(name, f"has the wrong type: {_show(value)}"))
         return _BAD
-    if hint is bool:
-        if not isinstance(value, bool):
-            issues.append(Issue(name, f"must be true or false, got {_show(value)}"))
-            return _BAD
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            issues.append(Issue(name, f"must be an integer, got {_show(value)}"))
+    if hint in _SCALARS:
+        accepts, expected = _SCALARS[hint]
+        if not accepts(value):
+            issues.append(Issue(name, f"{expected}, got {_show(value)}"))
             return _BAD
         return value
     if hint is float:
@@ -155,11 +156,6 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
             issues.append(Issue(name, f"must be a finite number, got {_show(value)}"))
             return _BAD
         return number
-    if hint is str:
-        if not isinstance(value, str):
-            issues.append(Issue(name, f"must be a string, got {_show(value)}"))
-            return _BAD
-        return value
     return value
 
 
