@@ -54,3 +54,18 @@ def test_all_linear_targets_every_linear_layer(tiny_model_dir, tmp_path):
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     names = {name.rsplit(".", 1)[-1] for name in config["target_modules"]}
     assert names == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+@pytest.mark.parametrize("training", [
+    {"gradient_checkpointing": True},
+    {"grad_accum": 2, "batch_size": 2},
+    {"packing": True},
+    {"precision": "bf16"},
+])
+def test_training_options_run_and_learn(training, tiny_model_dir, tmp_path):
+    job = tiny_job(tiny_model_dir, training={"max_steps": 6, **training}, dataset={"eval_fraction": 0.0})
+    rec = Recorder()
+    train(job, tmp_path, rec, JobControl())
+    losses = rec.losses()
+    assert len(losses) == 6 and all(torch.isfinite(torch.tensor(losses)))
+    assert min(losses[-2:]) < losses[0]
