@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", type=Path, help="job file (.json or .toml)")
     parser.add_argument("--run-dir", type=Path, help="run folder (default: a new one under <home>/runs)")
     args = parser.parse_args(argv)
+    # Jobs read local files only (a model download is its own, explicit step): never
+    # let a library reach for the Hub in the middle of a run.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     events_out = _take_stdout()
 
     try:
