@@ -35,6 +35,8 @@ class EventPrinter:
 
     def show(self, event: protocol.Event) -> None:
         out = self.progress.console
+        if self.quiet and not isinstance(event, protocol.Error | protocol.Warning):
+            return  # quiet: only what went wrong
         if isinstance(event, protocol.Hello):
             versions = ", ".join(f"{k} {v}" for k, v in event.versions.items() if v)
             out.print(f"[dim]worker {event.pid}: {versions}[/dim]")
@@ -56,7 +58,7 @@ class EventPrinter:
             # Without a terminal (CI logs, pipes) the bar does not redraw: print a line
             # about every 5% of the run instead.
             every = max(1, event.total_steps // 20)
-            if not self.quiet and not out.is_terminal and (event.step % every == 0 or event.step == 1):
+            if not out.is_terminal and (event.step % every == 0 or event.step == 1):
                 eta = f", eta {event.eta_s:.0f}s" if event.eta_s is not None else ""
                 out.print(f"step {event.step}/{event.total_steps}: {info}{eta}")
         elif isinstance(event, protocol.Eval):
