@@ -14,6 +14,7 @@ from typing import Any
 import datasets
 from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
 
+from studio.core.chat_segments import example_segments
 from studio.core.datasets import Example
 
 IGNORE = -100
@@ -38,36 +39,10 @@ def encode_example(example: Example, tokenizer, max_length: int, train_on: str =
 
 
 def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
-    """(text, counts toward the loss) pieces whose concatenation is the whole example."""
-    eos = tokenizer.eos_token or ""
-    if example.kind == "text":
-        return [(example.text + eos, True)]
-    if example.kind == "completion":
-        return [(example.prompt, False), (example.completion + eos, True)]
-    messages = [{"role": m.role, "content": m.content} for m in example.messages]
-    segments: list[tuple[str, bool]] = []
-    done = ""
-    for index, message in enumerate(messages):
-        if message["role"] == "assistant":
-            before = _render(tokenizer, messages[:index], generation_prompt=True)
-            after = _render(tokenizer, messages[: index + 1], generation_prompt=False)
-            if not before.startswith(done) or not after.startswith(before):
-                # A template that rewrites earlier turns can't be split by prefix;
-                # train on the whole conversation rather than mislabel it.
-                return [(_render(tokenizer, messages, generation_prompt=False), True)]
-            segments.append((before[len(done):], False))
-            segments.append((after[len(before):], True))
-            done = after
-    full = _render(tokenizer, messages, generation_prompt=False)
-    if full.startswith(done) and len(full) > len(done):
-        segments.append((full[len(done):], False))
-    return [s for s in segments if s[0]]
+    def render(messages: list[dict[str, str]], generation_prompt: bool) -> str:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
 
-
-def _render(tokenizer, messages: list[dict[str, str]], generation_prompt: bool) -> str:
-    if not messages:
-        return ""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+    return example_segments(example, render, tokenizer.eos_token or "")
 
 
 @dataclass

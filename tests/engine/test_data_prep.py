@@ -84,3 +84,14 @@ def test_packing_flattens_with_restarting_positions(tokenizer):
     positions = batch["position_ids"][0].tolist()
     assert positions == list(range(n0)) + list(range(n1))
     assert batch["labels"][0, n0].item() == IGNORE  # no loss across the example boundary
+
+
+def test_core_jinja_render_matches_transformers(tokenizer):
+    from studio.core.chat_segments import render_chat
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "Ahoy!"}]
+    for generation_prompt in (False, True):
+        expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+        assert render_chat(tokenizer.chat_template, messages, generation_prompt,
+                           eos_token=tokenizer.eos_token) == expected
