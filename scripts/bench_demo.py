@@ -29,7 +29,7 @@ def run_demo(home: Path) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"demo failed ({out.returncode}):\n{out.stdout[-3000:]}")
     runs = sorted((home / "runs").iterdir())
-    train_run = next(r for r in runs if "demo-answers" not in r.name)
+    train_run = [r for r in runs if "demo-answers" not in r.name][-1]  # this demo's, the newest
     events = [json.loads(line) for line in (train_run / "events.jsonl").read_text().splitlines()]
     first_phase = {}
     for e in events:
