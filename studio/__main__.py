@@ -1,7 +1,7 @@
-"""``python -m studio``: the app. Until the GUI lands it runs the headless demo."""
+"""``python -m studio``: the same as ``lora-studio`` (the app, or a CLI command)."""
 
 import sys
 
-from studio.cli.main import main
+from studio.launcher import main
 
-sys.exit(main(sys.argv[1:] or ["demo"]))
+sys.exit(main())

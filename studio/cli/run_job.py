@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from pathlib import Path
 
@@ -46,25 +45,10 @@ def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
     finally:
         signal.signal(signal.SIGINT, previous)
     if outcome.died:
-        record_death(run_dir, outcome)
+        runs.record_death(run_dir, outcome.signal_name or f"exit status {outcome.exit_code}")
         how = f" ({outcome.signal_name})" if outcome.signal_name else f" (exit {outcome.exit_code})"
         console.print(f"[red bold]failed:[/red bold] the worker ended without finishing{how}; "
                       f"see {run_dir / runs.LOG_NAME}. Nothing half-written was kept.")
         if outcome.exit_code == 0:
             outcome.exit_code = protocol.EXIT_INTERNAL
     return outcome, seen
-
-
-def record_death(run_dir: Path, outcome: Outcome) -> None:
-    """Append an ``error`` event so the run's history says how it ended."""
-    how = outcome.signal_name or f"exit status {outcome.exit_code}"
-    event = protocol.Error(kind="internal", message=f"the worker died without finishing ({how})",
-                           hint="resume from the last checkpoint with `lora-studio train --resume RUN`")
-    path = Path(run_dir) / runs.EVENTS_NAME
-    with contextlib.suppress(OSError), open(path, "a+", encoding="utf-8") as handle:
-        handle.seek(0, 2)
-        if handle.tell() > 0:
-            handle.seek(handle.tell() - 1)
-            if handle.read(1) != "\n":
-                handle.write("\n")  # a line torn by the kill stays a (skipped) bad line
-        handle.write(protocol.encode(event))

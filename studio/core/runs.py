@@ -205,3 +205,19 @@ def valid_checkpoints(run_dir: Path) -> list[Path]:
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = valid_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def record_death(run_dir: Path, how: str) -> None:
+    """Append an ``error`` event saying how a worker that died without one ended."""
+    from studio.core import protocol
+
+    event = protocol.Error(kind="internal", message=f"the worker died without finishing ({how})",
+                           hint="resume from the last checkpoint with `lora-studio train --resume RUN`")
+    path = Path(run_dir) / EVENTS_NAME
+    with contextlib.suppress(OSError), open(path, "a+", encoding="utf-8") as handle:
+        handle.seek(0, 2)
+        if handle.tell() > 0:
+            handle.seek(handle.tell() - 1)
+            if handle.read(1) != "\n":
+                handle.write("\n")  # a line torn by the kill stays a (skipped) bad line
+        handle.write(protocol.encode(event))

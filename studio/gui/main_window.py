@@ -1,0 +1,142 @@
+"""The main window: side navigation, one page per step, and the run lifecycle.
+
+Closing the window while a run trains asks whether to stop it or leave it running;
+starting the window finds runs still going (from an earlier window or the CLI) and
+follows them again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from studio import __version__
+from studio.core import runs
+from studio.gui.app_state import AppState
+from studio.gui.pages.datasets_page import DatasetsPage
+from studio.gui.pages.models_page import ModelsPage
+from studio.gui.pages.monitor_page import MonitorPage
+from studio.gui.pages.placeholder_page import PlaceholderPage
+from studio.gui.pages.runs_page import RunsPage
+from studio.gui.pages.train_page import TrainPage
+
+PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
+LATER = {
+    "Library": "Every adapter you trained, versioned, with lineage, tags, import and export.",
+    "Merge": "Combine adapters (linear, TIES, DARE …) or merge one into its base model and export it.",
+    "Compare": "Side-by-side answers, perplexity and loss curves of several adapters.",
+    "Settings": "Model folders, defaults and the system check (doctor).",
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState | None = None, reattach: bool = True):
+        super().__init__()
+        self.state = state or AppState()
+        self.setWindowTitle(f"LoRA Studio {__version__}")
+        self.setMinimumSize(QSize(960, 640))
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setFixedWidth(168)
+        self.nav.setSpacing(2)
+        self.stack = QStackedWidget()
+        self.pages: dict[str, QWidget] = {}
+        self.models_page = ModelsPage(self.state)
+        self.datasets_page = DatasetsPage(self.state)
+        self.train_page = TrainPage(self.state)
+        self.monitor_page = MonitorPage(self.state)
+        self.runs_page = RunsPage(self.state)
+        built = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
+                 "Monitor": self.monitor_page, "Runs": self.runs_page}
+        for name in PAGE_NAMES:
+            page = built.get(name) or PlaceholderPage(self.state, name, LATER[name])
+            self.pages[name] = page
+            self.stack.addWidget(page)
+            QListWidgetItem(name, self.nav)
+        self.nav.currentRowChanged.connect(self._show_row)
+        body = QWidget()
+        layout = QHBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+        self.state.run_started.connect(self._on_run_started)
+        self.state.page_requested.connect(self.show_page)
+        for index, name in enumerate(PAGE_NAMES[:9], start=1):
+            QShortcut(QKeySequence(f"Ctrl+{index}"), self, activated=lambda n=name: self.show_page(n))
+        self._restore()
+        if reattach:
+            self.reattach_running()
+
+    def show_page(self, name: str) -> None:
+        self.nav.setCurrentRow(PAGE_NAMES.index(name))
+
+    def current_page_name(self) -> str:
+        return PAGE_NAMES[self.stack.currentIndex()]
+
+    def _show_row(self, row: int) -> None:
+        if row >= 0:
+            self.stack.setCurrentIndex(row)
+            self.state.settings.setValue("window/page", PAGE_NAMES[row])
+
+    def _on_run_started(self, run_dir: str) -> None:
+        self.monitor_page.follow(Path(run_dir))
+        self.show_page("Monitor")
+
+    def reattach_running(self) -> Path | None:
+        """Follow the newest run whose worker is still alive (started by a closed window or the CLI)."""
+        live = [r for r in runs.list_runs() if r.status == "running"]
+        if not live:
+            return None
+        self.monitor_page.follow(live[0].path)
+        self.statusBar().showMessage(f"Reattached to {live[0].run_id}, still training", 8000)
+        self.show_page("Monitor")
+        return live[0].path
+
+    def _restore(self) -> None:
+        geometry = self.state.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        page = str(self.state.settings.value("window/page", "Models"))
+        self.show_page(page if page in PAGE_NAMES else "Models")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        active = self.monitor_page.active_run()
+        if active is not None and not self._confirm_close(active):
+            event.ignore()
+            return
+        self.state.settings.setValue("window/geometry", self.saveGeometry())
+        self.state.settings.sync()
+        event.accept()
+
+    def _confirm_close(self, run_dir: Path) -> bool:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A run is still training")
+        box.setText(f"Run {run_dir.name} is still training.")
+        box.setInformativeText("Keep it running in the background (the next start of LoRA Studio "
+                               "reattaches to it), or stop it safely now (it saves first)?")
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Stop and save", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is stop:
+            self.monitor_page.stop_run()
+            return True
+        return clicked is keep

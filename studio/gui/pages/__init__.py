@@ -1,0 +1,1 @@
+"""One page of the main window per module; each takes the shared AppState."""

@@ -1,0 +1,13 @@
+"""Runs page (being built)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QWidget
+
+from studio.gui.app_state import AppState
+from studio.gui.pages.placeholder_page import PlaceholderPage
+
+
+class RunsPage(PlaceholderPage):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(state, "Runs", "Every run, replayed from its folder.", parent)

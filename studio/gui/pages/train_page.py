@@ -1,0 +1,13 @@
+"""Train page (being built)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QWidget
+
+from studio.gui.app_state import AppState
+from studio.gui.pages.placeholder_page import PlaceholderPage
+
+
+class TrainPage(PlaceholderPage):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(state, "Train", "Set hyperparameters and start training.", parent)

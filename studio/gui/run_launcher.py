@@ -1,0 +1,52 @@
+"""Start a worker for a job, detached from the window, and send it commands.
+
+The worker runs in its own session with no pipes to the window: it writes every
+event to its run folder's ``events.jsonl`` and listens on ``control.sock``. The
+window follows the file and speaks through the socket, so closing the window
+never kills a run, and a window opened later controls it exactly as well.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QProcess
+
+from studio.core import atomic, control_client, runs
+from studio.core.job_schema import dumps
+from studio.core.jobs import Job
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+def worker_arguments(job_path: Path, run_dir: Path) -> list[str]:
+    return ["-m", "studio.worker", str(job_path), "--run-dir", str(run_dir)]
+
+
+def start_run(job: Job, label: str = "") -> Path:
+    """Create a run folder, write the job, start the worker; returns the run folder."""
+    run_dir = runs.create_run_dir(label or Path(getattr(getattr(job, "model", None), "path", "run")).stem)
+    job_path = run_dir / runs.JOB_NAME
+    atomic.write_text(job_path, dumps(job))
+    process = QProcess()
+    process.setProgram(sys.executable)
+    process.setArguments(worker_arguments(job_path, run_dir))
+    process.setStandardInputFile(QProcess.nullDevice())
+    process.setStandardOutputFile(QProcess.nullDevice())
+    process.setStandardErrorFile(QProcess.nullDevice())  # the worker keeps worker.log itself
+    ok, pid = process.startDetached()
+    if not ok:
+        raise LaunchError(f"could not start the worker: {process.errorString()}")
+    return run_dir
+
+
+def send(run_dir: Path, cmd: str) -> str | None:
+    """Send a command; returns None on success, else what went wrong (for the UI)."""
+    try:
+        reply = control_client.send_command(run_dir, cmd, timeout_s=2.0)
+    except OSError as exc:
+        return f"the worker is not reachable ({exc.strerror or exc})"
+    return None if reply.get("ok") else str(reply.get("error", "refused"))

@@ -1,0 +1,57 @@
+"""Light or dark, following the system, for Qt widgets and pyqtgraph charts alike."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+def system_is_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    scheme = getattr(hints, "colorScheme", None)
+    if scheme is not None:
+        return scheme() == Qt.ColorScheme.Dark
+    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def apply(app: QApplication, dark: bool | None = None) -> bool:
+    """Fusion style with a palette for the scheme; returns whether it is dark."""
+    dark = system_is_dark() if dark is None else dark
+    app.setStyle("Fusion")
+    palette = QPalette()
+    if dark:
+        colours = {
+            QPalette.ColorRole.Window: "#1f2227", QPalette.ColorRole.WindowText: "#e6e6e6",
+            QPalette.ColorRole.Base: "#16181c", QPalette.ColorRole.AlternateBase: "#23262c",
+            QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#2a2e35",
+            QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3d7be0",
+            QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2a2e35",
+            QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8f98",
+        }
+    else:
+        colours = {
+            QPalette.ColorRole.Window: "#f4f5f7", QPalette.ColorRole.WindowText: "#1d1f23",
+            QPalette.ColorRole.Base: "#ffffff", QPalette.ColorRole.AlternateBase: "#f0f2f5",
+            QPalette.ColorRole.Text: "#1d1f23", QPalette.ColorRole.Button: "#e9ebef",
+            QPalette.ColorRole.ButtonText: "#1d1f23", QPalette.ColorRole.Highlight: "#2f6fd6",
+            QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#ffffe8",
+            QPalette.ColorRole.ToolTipText: "#1d1f23", QPalette.ColorRole.PlaceholderText: "#7a7f88",
+        }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    app.setPalette(palette)
+    try:
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=True, background=colours[QPalette.ColorRole.Base],
+                            foreground=colours[QPalette.ColorRole.Text])
+    except ImportError:  # pragma: no cover - pyqtgraph is a dependency
+        pass
+    return dark
+
+
+def chart_colours(dark: bool) -> list[str]:
+    """Series colours readable on either background."""
+    return ["#4e9af1", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948"] if dark else \
+           ["#1f6fd1", "#e0701a", "#3d8b37", "#c83a3d", "#8c5a86", "#b8962a"]

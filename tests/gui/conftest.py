@@ -1,0 +1,56 @@
+"""GUI test fixtures: offscreen Qt, private settings, and no worker left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def state(settings):
+    from studio.gui.app_state import AppState
+
+    return AppState(settings)
+
+
+@pytest.fixture
+def window(qtbot, state):
+    """The real main window (not reattaching to runs of other tests)."""
+    from studio.gui.main_window import MainWindow
+
+    win = MainWindow(state, reattach=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left_behind(studio_home: Path):
+    """Fail a test that leaves a live worker, after killing it."""
+    yield
+    from studio.core import runs
+
+    runs_dir = studio_home / "runs"
+    leaked = []
+    if runs_dir.exists():
+        for run in runs_dir.iterdir():
+            if run.is_dir() and runs.is_locked(run):
+                leaked.append(run.name)
+                try:
+                    pid = int((run / runs.LOCK_NAME).read_text().strip())
+                    os.kill(pid, signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+    assert not leaked, f"the test left workers running: {leaked}"

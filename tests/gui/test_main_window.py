@@ -1,0 +1,47 @@
+"""The main window: every page is reachable, choices are remembered, no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from studio.gui.main_window import PAGE_NAMES, MainWindow
+
+
+def test_every_page_is_reachable(window, qtbot):
+    for name in PAGE_NAMES:
+        window.show_page(name)
+        assert window.current_page_name() == name
+        assert window.stack.currentWidget() is window.pages[name]
+
+
+def test_geometry_and_page_are_remembered(qtbot, state):
+    first = MainWindow(state, reattach=False)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(1000, 700)
+    first.show_page("Runs")
+    size = first.size()
+    first.close()
+    second = MainWindow(state, reattach=False)
+    qtbot.addWidget(second)
+    assert second.current_page_name() == "Runs"
+    assert second.size() == size and size.height() == 700
+
+
+def test_the_gui_never_imports_torch():
+    code = ("import sys; from studio.gui.app import create_app; app = create_app(); "
+            "from studio.gui.main_window import MainWindow; w = MainWindow(reattach=False); w.show(); "
+            "app.processEvents(); bad = {'torch', 'transformers', 'peft'} & set(sys.modules); "
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_display_says_so_in_one_line():
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "studio"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert "no display" in result.stdout and "make demo" in result.stdout
+    assert len(result.stdout.strip().splitlines()) == 1 and "Traceback" not in result.stderr
