@@ -1,0 +1,84 @@
+"""Screenshots of every page at 1280x800 into docs/screenshots/ (offscreen or Xvfb).
+
+Trains a short real run of the bundled model first (through the CLI, ~1-2 min on a
+2-core CPU) so Monitor and Runs show real curves, then opens each page with the
+bundled model and the sample dataset selected and saves ``<page>.png``.
+Usage: python scripts/screenshots.py [--home DIR] [--dark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+
+
+def train_example_run(home: Path) -> None:
+    if any((home / "runs").glob("*/adapter")):
+        return
+    env = dict(os.environ, LORA_STUDIO_HOME=str(home))
+    subprocess.run([sys.executable, "-m", "studio.cli.main", "train", "--quiet", "--max-steps", "30",
+                    "--max-rows", "160", "--batch-size", "4", "--lr", "1e-3", "--max-length", "128",
+                    "--eval-steps", "10", "--save-steps", "15", "--set", "training.sample_steps=15",
+                    "--name", "captain-lora"], env=env, check=True, cwd=ROOT)
+
+
+def settle(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", type=Path, help="reuse a home folder (keeps the trained run)")
+    parser.add_argument("--dark", action="store_true")
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="lora-studio-shots-"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["LORA_STUDIO_HOME"] = str(home)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    train_example_run(home)
+
+    from PySide6.QtCore import QSettings
+
+    from studio.core import runs
+    from studio.core.resources import bundled_dataset_path
+    from studio.gui import theme
+    from studio.gui.app import create_app
+    from studio.gui.app_state import AppState
+    from studio.gui.main_window import PAGE_NAMES, MainWindow
+
+    app = create_app()
+    theme.apply(app, dark=args.dark)
+    state = AppState(QSettings(str(home / "gui-settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(state, reattach=False)
+    window.resize(1280, 800)
+    window.show()
+    settle(app, 2.0)  # the model scan
+    if hasattr(window.datasets_page, "open_path"):
+        window.datasets_page.open_path(bundled_dataset_path())
+    settle(app, 3.0)
+    finished = [r for r in runs.list_runs() if r.status == "done"]
+    if finished:
+        window.monitor_page.follow(finished[0].path)
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "-dark" if args.dark else ""
+    for name in PAGE_NAMES:
+        window.show_page(name)
+        settle(app, 1.5)
+        path = OUT / f"{name.lower()}{suffix}.png"
+        window.grab().save(str(path))
+        print(f"saved {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
