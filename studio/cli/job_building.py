@@ -13,17 +13,7 @@ from typing import Any
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import Job, TrainJob
-
-# --method is a shorthand for the flags that make up each method.
-METHODS: dict[str, dict[str, dict[str, Any]]] = {
-    "lora": {},
-    "rslora": {"lora": {"use_rslora": True}},
-    "dora": {"lora": {"use_dora": True}},
-    "qlora": {"model": {"quantization": "4bit"}},
-    "pissa": {"lora": {"init": "pissa"}},
-    "olora": {"lora": {"init": "olora"}},
-    "loraplus": {"lora": {"loraplus_lr_ratio": 16.0}},
-}
+from studio.core.methods import METHODS  # --method is a shorthand for the fields of each method
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {

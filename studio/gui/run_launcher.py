@@ -37,7 +37,8 @@ def start_run(job: Job, label: str = "") -> Path:
     process.setStandardInputFile(QProcess.nullDevice())
     process.setStandardOutputFile(QProcess.nullDevice())
     process.setStandardErrorFile(QProcess.nullDevice())  # the worker keeps worker.log itself
-    ok, pid = process.startDetached()
+    started = process.startDetached()  # PySide6 returns a bool here, though its stubs say (ok, pid)
+    ok = started[0] if isinstance(started, tuple) else bool(started)
     if not ok:
         raise LaunchError(f"could not start the worker: {process.errorString()}")
     return run_dir

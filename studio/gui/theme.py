@@ -40,7 +40,13 @@ def apply(app: QApplication, dark: bool | None = None) -> bool:
         }
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))
+    # Disabled controls must look disabled (greyed text), or a blocked Start button
+    # looks like a broken one.
+    muted = QColor("#6b7079" if dark else "#a3a8b0")
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, muted)
     app.setPalette(palette)
+    app.setStyleSheet(NAV_STYLE)
     try:
         import pyqtgraph as pg
 
@@ -49,6 +55,12 @@ def apply(app: QApplication, dark: bool | None = None) -> bool:
     except ImportError:  # pragma: no cover - pyqtgraph is a dependency
         pass
     return dark
+
+
+NAV_STYLE = """
+QListWidget#navigation { border: none; padding-top: 12px; font-size: 14px; }
+QListWidget#navigation::item { padding: 9px 14px; border-radius: 6px; margin: 1px 8px; }
+"""
 
 
 def chart_colours(dark: bool) -> list[str]:

@@ -1,13 +1,293 @@
-"""Train page (being built)."""
+"""Train page: set the hyperparameters, see what they mean, start a run.
+
+Every edit rebuilds the job through core's validator, so the problems, the adapter
+size and the job file on the right are always those of what Start would launch.
+The model and dataset come from their pages through AppState; the last form is
+remembered across sessions.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import html
+import json
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import atomic, job_toml
+from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
+from studio.core.jobs import TrainJob
+from studio.core.models import ModelError, bundled_model_path, inspect_model
+from studio.core.presets import Preset
+from studio.gui import run_launcher
 from studio.gui.app_state import AppState
-from studio.gui.pages.placeholder_page import PlaceholderPage
+from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.job_form import JobForm
+from studio.gui.widgets.job_preview import JobPreview
+from studio.gui.widgets.lora_size_label import LoraSizeLabel
+from studio.gui.widgets.preset_picker import PresetPicker, preset_values
+
+LAST_JOB_KEY = "train/last_job"
+TUNED_FOR_KEY = "train/tuned_for_model"  # the model id the form's preset was applied for
+_SIDE_WIDTH = 340
+# The one primary action, in the accent colour; plainly grey while the job has problems.
+_START_STYLE = """
+QPushButton#startTraining { background: palette(highlight); color: palette(highlighted-text);
+    border: none; border-radius: 4px; padding: 8px; font-weight: 600; }
+QPushButton#startTraining:pressed { background: palette(dark); }
+QPushButton#startTraining:disabled { background: palette(button); color: palette(mid); }
+"""
 
 
-class TrainPage(PlaceholderPage):
+class TrainPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(state, "Train", "Set hyperparameters and start training.", parent)
+        super().__init__(parent)
+        self.state = state
+        self._issues: list[Issue] = []
+        self._job: TrainJob | None = None
+        self._pushing = False  # set while this page updates state.job itself
+        self.form = JobForm()
+        self.context_label = QLabel()
+        self.presets = PresetPicker()
+        self.size_label = LoraSizeLabel()
+        self.issue_list = IssueList()
+        self.preview = JobPreview()
+        self.save_button = QPushButton("Save job…")
+        self.load_button = QPushButton("Load job…")
+        self.file_message = IssueList()
+        self.start_button = QPushButton("Start training")
+        self._build()
+        self._restore()
+        self.form.changed.connect(self._refresh)
+        self.presets.applied.connect(self.apply_preset)
+        self.save_button.clicked.connect(self._ask_save)
+        self.load_button.clicked.connect(self._ask_load)
+        self.start_button.clicked.connect(self.start_training)
+        state.model_changed.connect(self._on_model_changed)
+        state.dataset_changed.connect(self._on_dataset_changed)
+        state.job_changed.connect(self._on_job_changed)
+        self._refresh()
+
+    # -- what the form says ------------------------------------------------------
+
+    def current_data(self) -> dict[str, Any]:
+        return self.form.job_data()
+
+    def current_job(self) -> TrainJob | None:
+        """The job Start would launch, or None while the form has problems."""
+        return self._job
+
+    def issues(self) -> list[Issue]:
+        return list(self._issues)
+
+    def apply_preset(self, preset: Preset | None = None) -> Preset:
+        """Fill rank, alpha, dropout, learning rate and target modules from ``preset``
+        (default: the one chosen in the Preset box)."""
+        preset = preset or self.presets.preset()
+        self.form.set_values(preset_values(preset, self.state.model))
+        self.presets.show_applied(preset)
+        return preset
+
+    # -- job files ---------------------------------------------------------------
+
+    def save_job(self, path: str | Path) -> Path:
+        """Write the form's job as TOML (a .toml path) or JSON (any other)."""
+        path = Path(path)
+        data = self.current_data()
+        text = job_toml.dumps(data) if path.suffix.lower() == ".toml" else \
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        atomic.write_text(path, text)
+        self.file_message.show_note(f"Saved {path}.")
+        return path
+
+    def load_job(self, path: str | Path) -> bool:
+        """Load a job file into the form; on problems list them and leave the form as it was."""
+        path = Path(path)
+        try:
+            job = load_job(path)
+        except JobError as exc:
+            self.file_message.show_issues(f"Could not load {path.name}:", exc.issues)
+            return False
+        if not isinstance(job, TrainJob):
+            self.file_message.show_issues(f"Could not load {path.name}:",
+                                          [Issue("kind", f"is '{job.kind}'; this page runs 'train' jobs")])
+            return False
+        self.form.set_job_data(to_dict(job))
+        self._select_model_of(job)
+        if (job.dataset.path, job.dataset.format) != (self.state.dataset_path, self.state.dataset_format):
+            self.state.set_dataset(job.dataset.path, job.dataset.format)
+        self.file_message.show_note(f"Loaded {path}.")
+        return True
+
+    def start_training(self) -> Path | None:
+        """Start a worker for the job; returns its run folder (None if it can't start)."""
+        job = self.current_job()
+        if job is None:
+            return None
+        try:
+            run_dir = run_launcher.start_run(job)
+        except (run_launcher.LaunchError, OSError) as exc:
+            self.file_message.show_note(f"Could not start the run: {exc}", error=True)
+            return None
+        self.file_message.show_note(f"Started run {run_dir.name}.")
+        self.state.run_started.emit(str(run_dir))
+        return run_dir
+
+    # -- reacting ----------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        data = self.current_data()
+        try:
+            job = job_from_dict(data, source="this job")
+        except JobError as exc:
+            self._job, self._issues = None, list(exc.issues)
+        else:
+            self._job, self._issues = job, []
+            data = to_dict(job)
+            self._pushing = True
+            try:
+                self.state.set_job(job)
+            finally:
+                self._pushing = False
+        self.form.show_issues(self._issues)
+        count = len(self._issues)
+        if count:
+            self.issue_list.show_issues(f"{count} problem{'s' * (count != 1)} to fix before training:",
+                                        self._issues)
+        else:
+            self.issue_list.show_note("✓ Ready to train.", ok=True)
+        self.start_button.setEnabled(not count)
+        self.start_button.setToolTip("Fix the problems listed above first." if count else
+                                     "Start a worker for this job; the Monitor page follows it.")
+        self.preview.set_data(data)
+        self.size_label.show_count(self.state.model, data["lora"])
+        self._show_context(data)
+        self.state.settings.setValue(LAST_JOB_KEY, json.dumps(data))
+
+    def _on_model_changed(self, model: Any) -> None:
+        if model is not None:  # state.set_model put the path in state.job; take it before a refresh replaces it
+            self.form.set_values({"model.path": self.state.job.model.path})
+        self.presets.set_model(model)
+        self.form.set_model_config(model.config if model is not None else None)
+        if model is not None:
+            # A model the form was not tuned for starts from its size's preset; the same
+            # model selected again (e.g. restored at start-up) keeps the user's edits.
+            if self.state.settings.value(TUNED_FOR_KEY) != model.id:
+                self.apply_preset(self.presets.preset(0))
+                self.state.settings.setValue(TUNED_FOR_KEY, model.id)
+        self._refresh()
+
+    def _on_dataset_changed(self, path: str, fmt: str) -> None:
+        self.form.set_values({"dataset.path": path, "dataset.format": fmt})
+
+    def _on_job_changed(self, job: Any) -> None:
+        if not self._pushing and isinstance(job, TrainJob):  # set elsewhere, e.g. "train again" on Runs
+            self.form.set_job_data(to_dict(job))
+
+    def _select_model_of(self, job: TrainJob) -> None:
+        """After loading a job file, select its model, so counts and module names match it."""
+        if self.state.model is not None and self.state.job.model.path == job.model.path:
+            return
+        try:
+            info = inspect_model(bundled_model_path() if job.model.path == "bundled" else Path(job.model.path))
+        except (ModelError, OSError):
+            return  # the job keeps its path; the worker says clearly if the model is missing
+        self.state.settings.setValue(TUNED_FOR_KEY, info.id)  # the file's values win over a preset
+        self.state.set_model(info)
+
+    def _show_context(self, data: dict[str, Any]) -> None:
+        model = self.state.model
+        name = model.name if model is not None else f"{data['model']['path']} (choose one on Models)"
+        dataset = data["dataset"]
+        self.context_label.setText(f"Model: <b>{html.escape(name)}</b> &nbsp;·&nbsp; Dataset: "
+                                   f"<b>{html.escape(dataset['path'])}</b> ({html.escape(dataset['format'])})")
+
+    def _restore(self) -> None:
+        raw = self.state.settings.value(LAST_JOB_KEY)
+        try:
+            data = json.loads(str(raw)) if raw else {}
+        except json.JSONDecodeError:
+            data = {}
+        self.form.set_job_data(data if isinstance(data, dict) else {})
+        self.form.set_values({"dataset.path": self.state.dataset_path, "dataset.format": self.state.dataset_format})
+        if self.state.model is not None:
+            self.presets.set_model(self.state.model)
+            self.form.set_model_config(self.state.model.config)
+            self.form.set_values({"model.path": self.state.job.model.path})
+
+    # -- dialogs and layout ------------------------------------------------------
+
+    def _ask_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save job", str(Path.home() / "job.toml"),
+                                              "Job files (*.toml *.json);;TOML (*.toml);;JSON (*.json)")
+        if path:
+            self.save_job(path if Path(path).suffix else path + ".toml")
+
+    def _ask_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load job", str(Path.home()),
+                                              "Job files (*.toml *.json);;All files (*)")
+        if path:
+            self.load_job(path)
+
+    def _build(self) -> None:
+        title = QLabel("<h2 style='margin:0'>Train</h2>")
+        self.context_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        holder = QWidget()
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 8, 0)
+        holder_layout.addWidget(self.form)
+        scroll.setWidget(holder)
+
+        size_box = QGroupBox("Preset and adapter size")
+        size_layout = QVBoxLayout(size_box)
+        size_layout.addWidget(self.presets)
+        size_layout.addWidget(self.size_label)
+        job_box = QGroupBox("Job file")
+        job_layout = QVBoxLayout(job_box)
+        job_layout.addWidget(self.preview, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.load_button)
+        buttons.addWidget(self.save_button)
+        buttons.addStretch(1)
+        job_layout.addLayout(buttons)
+        job_layout.addWidget(self.file_message)
+        self.start_button.setObjectName("startTraining")
+        self.start_button.setDefault(True)
+        self.start_button.setMinimumHeight(38)
+        self.start_button.setStyleSheet(_START_STYLE)
+        side = QVBoxLayout()
+        side.setSpacing(12)
+        side.addWidget(size_box)
+        side.addWidget(job_box, 1)
+        side.addWidget(self.issue_list)
+        side.addWidget(self.start_button)
+        side_host = QWidget()
+        side_host.setLayout(side)
+        side_host.setFixedWidth(_SIDE_WIDTH)
+        side.setContentsMargins(0, 0, 0, 0)
+
+        body = QHBoxLayout()
+        body.setSpacing(16)
+        body.addWidget(scroll, 1)
+        body.addWidget(side_host)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(12)
+        layout.addWidget(title)
+        layout.addWidget(self.context_label)
+        layout.addLayout(body, 1)

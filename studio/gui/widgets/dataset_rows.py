@@ -1,0 +1,119 @@
+"""The rows of a loaded dataset: the first examples as normalised, and every row that was skipped.
+
+Showing the normalised form (not the raw JSON) answers "did it read my file the way
+I meant?"; listing skipped rows by line and field says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHeaderView,
+    QListWidget,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.datasets import Example, LoadedDataset
+
+PREVIEW_ROWS = 50
+MAX_ISSUES_SHOWN = 1000  # a file with 100 000 bad rows needs the pattern, not every line
+_SUMMARY_CHARS = 240
+_TOOLTIP_CHARS = 1500
+
+
+def summarize(example: Example, limit: int = _SUMMARY_CHARS) -> str:
+    """One line: 'user: … → assistant: …', 'prompt → completion', or the text."""
+    if example.kind == "chat":
+        text = "  →  ".join(f"{m.role}: {m.content}" for m in example.messages)
+    elif example.kind == "completion":
+        text = f"{example.prompt}  →  {example.completion}"
+    else:
+        text = example.text
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _full_text(example: Example) -> str:
+    if example.kind == "chat":
+        text = "\n\n".join(f"[{m.role}]\n{m.content}" for m in example.messages)
+    elif example.kind == "completion":
+        text = f"[prompt]\n{example.prompt}\n\n[completion]\n{example.completion}"
+    else:
+        text = example.text
+    return text if len(text) <= _TOOLTIP_CHARS else text[:_TOOLTIP_CHARS] + "…"
+
+
+class DatasetRows(QSplitter):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Vertical, parent)
+        self.preview_table = QTableWidget(0, 3)
+        self.preview_table.setHorizontalHeaderLabels(("Row", "Kind", "Content"))
+        self.preview_table.setToolTip("The first examples after normalisation; hover a row for all of it")
+        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.preview_table.setAlternatingRowColors(True)
+        self.preview_table.setWordWrap(False)
+        self.preview_table.verticalHeader().hide()
+        self.preview_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        heads = self.preview_table.horizontalHeader()
+        heads.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        heads.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.issues_list = QListWidget()
+        self.issues_list.setToolTip("Rows left out of training: where they are, which field, and why")
+        self.issues_list.setWordWrap(True)
+        self.preview_box = self._box("Preview", "The first examples as the trainer will read them", self.preview_table)
+        self.issues_box = self._box("Bad rows", "Rows that were skipped; fix them in the file and reopen it",
+                                    self.issues_list)
+        self.setStretchFactor(0, 3)
+        self.setStretchFactor(1, 1)
+        self.setSizes([500, 110])
+        self.setChildrenCollapsible(False)
+        self.clear()
+
+    def _box(self, title: str, tip: str, widget: QWidget) -> QGroupBox:
+        box = QGroupBox(title)
+        box.setToolTip(tip)
+        QVBoxLayout(box).addWidget(widget)
+        self.addWidget(box)
+        return box
+
+    def clear(self) -> None:
+        self.preview_table.setRowCount(0)
+        self.issues_list.clear()
+        self.preview_box.setTitle("Preview")
+        self.issues_box.setTitle("Bad rows")
+
+    def show_dataset(self, dataset: LoadedDataset) -> None:
+        shown = dataset.examples[:PREVIEW_ROWS]
+        self.preview_table.setRowCount(len(shown))
+        for row, example in enumerate(shown):
+            tip = _full_text(example)
+            for column, text in enumerate((example.source, example.kind, summarize(example))):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                self.preview_table.setItem(row, column, item)
+        total = len(dataset.examples)
+        self.preview_box.setTitle(f"Preview (first {len(shown)} of {total} examples)" if total > len(shown)
+                                  else f"Preview ({total} examples)")
+        self.issues_list.clear()
+        for issue in dataset.issues[:MAX_ISSUES_SHOWN]:
+            self.issues_list.addItem(str(issue))
+        more = len(dataset.issues) - MAX_ISSUES_SHOWN
+        if more > 0:
+            self.issues_list.addItem(f"… and {more} more")
+        if not dataset.issues:
+            self.issues_list.addItem("None: every row can be used.")
+        self.issues_box.setTitle(f"Bad rows ({len(dataset.issues)})")
+
+    def issue_texts(self) -> list[str]:
+        return [self.issues_list.item(i).text() for i in range(self.issues_list.count())]
+
+    def preview_cell(self, row: int, column: int) -> str:
+        item = self.preview_table.item(row, column)
+        return item.text() if item else ""

@@ -1,0 +1,97 @@
+"""How the Train form shows each job field: label, range, grouping.
+
+Types and help text come from the dataclasses in :mod:`studio.core.jobs`; only what
+they can't say (a short label, a sensible range for a spin box, the words for a 0
+that means "off") lives here. Ranges stop at what can never be right; the validator
+explains the rest, so a typed 0 learning rate is shown as a problem, not clamped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    label: str
+    minimum: float = 0
+    maximum: float = 2**31 - 1
+    decimals: int = 2
+    step: float = 1
+    special: str = ""  # shown instead of the minimum, e.g. "off" for 0
+    placeholder: str = ""
+    scientific: bool = False
+    suffix: str = ""
+
+
+# The two fields the form draws itself (not one widget per dataclass field).
+METHOD = "method"
+TARGET_MODULES = "lora.target_modules"
+
+SPECS: dict[str, FieldSpec] = {
+    METHOD: FieldSpec("Method"),
+    "lora.r": FieldSpec("Rank (r)", 1, 1024),
+    "lora.alpha": FieldSpec("Alpha", 0, 4096, decimals=1),
+    "lora.dropout": FieldSpec("Dropout", 0, 0.9, decimals=3, step=0.01),
+    TARGET_MODULES: FieldSpec("Target modules"),
+    "training.learning_rate": FieldSpec("Learning rate", 0, 1, scientific=True),
+    "training.lr_scheduler": FieldSpec("Scheduler"),
+    "training.optimizer": FieldSpec("Optimizer"),
+    "training.epochs": FieldSpec("Epochs", 0, 1000, decimals=2, step=0.5),
+    "training.max_steps": FieldSpec("Max steps", special="off (use epochs)"),
+    "training.warmup_ratio": FieldSpec("Warmup ratio", 0, 0.99, decimals=3, step=0.01),
+    "training.weight_decay": FieldSpec("Weight decay", 0, 1, decimals=4, step=0.001),
+    "training.max_grad_norm": FieldSpec("Max grad norm", 0, 100, decimals=2, step=0.1, special="no clipping"),
+    "training.batch_size": FieldSpec("Batch size", 1, 4096),
+    "training.grad_accum": FieldSpec("Gradient accumulation", 1, 4096),
+    "training.max_length": FieldSpec("Max length", 16, 1 << 20, step=64, suffix=" tokens"),
+    "training.packing": FieldSpec("Pack short rows together"),
+    "training.gradient_checkpointing": FieldSpec("Gradient checkpointing"),
+    "training.precision": FieldSpec("Precision"),
+    "training.device": FieldSpec("Device"),
+    "training.seed": FieldSpec("Seed"),
+    "training.eval_steps": FieldSpec("Eval every", special="at the end", suffix=" steps"),
+    "training.save_steps": FieldSpec("Save every", special="at the end", suffix=" steps"),
+    "training.save_total_limit": FieldSpec("Keep checkpoints", 1, 1000),
+    "training.logging_steps": FieldSpec("Log every", 1, 100000, special="every step", suffix=" steps"),
+    "training.sample_steps": FieldSpec("Sample every", special="never", suffix=" steps"),
+    "training.sample_prompt": FieldSpec("Sample prompt"),
+    "training.resume_from": FieldSpec("Resume from", placeholder="checkpoint folder or 'latest'"),
+    "dataset.train_on": FieldSpec("Train on"),
+    "dataset.eval_fraction": FieldSpec("Eval fraction", 0, 0.5, decimals=3, step=0.01),
+    "dataset.max_rows": FieldSpec("Max rows", special="all"),
+    "output.name": FieldSpec("Adapter name", placeholder="from the model and dataset"),
+    "output.save_merged": FieldSpec("Also save the merged model"),
+    "model.trust_remote_code": FieldSpec("Trust remote code"),
+}
+
+# (group title, fields), in two columns: what most runs change on the left.
+COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
+    (
+        ("Adapter", (METHOD, "lora.r", "lora.alpha", "lora.dropout", TARGET_MODULES)),
+        ("Optimisation", ("training.learning_rate", "training.lr_scheduler", "training.warmup_ratio",
+                          "training.optimizer", "training.epochs", "training.max_steps", "training.seed")),
+        ("Data", ("dataset.train_on", "dataset.eval_fraction", "dataset.max_rows")),
+    ),
+    (
+        ("Batch and memory", ("training.batch_size", "training.grad_accum", "training.max_length",
+                              "training.precision", "training.device", "training.packing",
+                              "training.gradient_checkpointing")),
+        ("Evaluation and checkpoints", ("training.eval_steps", "training.save_steps",
+                                        "training.save_total_limit", "training.sample_steps",
+                                        "training.sample_prompt")),
+        ("Output", ("output.name", "output.save_merged")),
+        ("Advanced", ("training.weight_decay", "training.max_grad_norm", "training.logging_steps",
+                      "training.resume_from", "model.trust_remote_code")),
+    ),
+)
+
+# Job fields the Method box sets: their problems are shown on it.
+METHOD_FIELDS = ("model.quantization", "lora.use_dora", "lora.use_rslora", "lora.init", "lora.loraplus_lr_ratio")
+
+# Friendlier words for some choices (the value stays the job's own).
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "dataset.train_on": {"responses": "responses only", "all": "every token"},
+    "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
+    "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
+}

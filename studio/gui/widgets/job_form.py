@@ -1,0 +1,209 @@
+"""The Train form: every job setting a person tunes, grouped, with help as tooltips.
+
+The form edits a plain job dict. Fields without an editor (the model and dataset
+paths, which come from the Models and Datasets pages, or a method combination
+only a job file can hold) are kept from the last loaded dict, so loading and then
+saving a job never loses anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.job_schema import Issue, to_dict
+from studio.core.jobs import LoraSettings, TrainJob
+from studio.core.methods import METHOD_HELP, METHOD_LABELS, METHODS, apply_method, detect_method
+from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
+from studio.gui.widgets.form_spec import COLUMNS, METHOD, METHOD_FIELDS, SPECS, TARGET_MODULES
+from studio.gui.widgets.target_modules_picker import TargetModulesPicker
+
+CUSTOM = "custom"  # the Method box's entry for a combination loaded from a file
+_ERROR_STYLE = "color: #d64545; font-weight: 600;"
+
+
+class JobForm(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._base: dict[str, Any] = to_dict(TrainJob())
+        self._loading = False
+        self.bindings: dict[str, FieldBinding] = {}
+        self.method_combo = self._method_combo()
+        self.target_modules = TargetModulesPicker(field_info(TARGET_MODULES)[1])
+        columns = QHBoxLayout(self)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.setSpacing(16)
+        for groups in COLUMNS:
+            column = QVBoxLayout()
+            column.setSpacing(12)
+            labels: list[QLabel] = []
+            for title, names in groups:
+                column.addWidget(self._group(title, names))
+                labels += [self.bindings[n].label for n in names if self.bindings[n].label is not None]
+            width = max(label.sizeHint().width() for label in labels)
+            for label in labels:  # one label width per column, so the fields line up across groups
+                label.setMinimumWidth(width)
+            column.addStretch(1)
+            columns.addLayout(column, 1)
+        self._help = {name: b.widget.toolTip() for name, b in self.bindings.items()}
+        self._shown_problems: dict[str, list[str]] = {}
+        for binding in self.bindings.values():
+            binding.changed.connect(self._on_edit)
+
+    # -- the job ---------------------------------------------------------------
+
+    def job_data(self) -> dict[str, Any]:
+        """The job as a plain dict: the loaded one, with every editor's value over it."""
+        data = copy.deepcopy(self._base)
+        for name, binding in self.bindings.items():
+            if name != METHOD:
+                section, attr = name.split(".")
+                data[section][attr] = binding.get()
+        method = self.method_combo.currentData()
+        return data if method == CUSTOM else apply_method(data, method)
+
+    def set_job_data(self, data: dict[str, Any]) -> None:
+        """Show a job dict; keys it lacks take their defaults, unknown keys are dropped."""
+        base = to_dict(TrainJob())
+        for section, values in (data or {}).items():
+            if isinstance(values, dict) and isinstance(base.get(section), dict):
+                base[section].update({k: v for k, v in values.items() if k in base[section]})
+        self._base = base
+        with self._batch():
+            for name, binding in self.bindings.items():
+                if name != METHOD:
+                    section, attr = name.split(".")
+                    binding.set(base[section][attr])
+            self._set_method(detect_method(base))
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Set some fields at once (a preset), e.g. ``{"lora.r": 8}``; one ``changed``."""
+        with self._batch():
+            for name, value in values.items():
+                if name in self.bindings:
+                    self.bindings[name].set(value)
+                else:
+                    section, attr = name.split(".")
+                    self._base[section][attr] = value
+
+    def value(self, name: str) -> Any:
+        """One dotted field of the current job, e.g. ``value("lora.r")``."""
+        section, attr = name.split(".")
+        return self.job_data()[section][attr]
+
+    def set_model_config(self, config: dict[str, Any] | None) -> None:
+        self.target_modules.set_config(config)
+
+    # -- problems --------------------------------------------------------------
+
+    def show_issues(self, issues: list[Issue]) -> None:
+        """Turn the caption of every field with a problem red, with the problem in its tooltip."""
+        by_field: dict[str, list[str]] = {}
+        for issue in issues:
+            name = METHOD if issue.field in METHOD_FIELDS else issue.field.split("[")[0]
+            by_field.setdefault(name, []).append(str(issue))
+        for name, binding in self.bindings.items():
+            problems = by_field.get(name, [])
+            if problems == self._shown_problems.get(name, []):
+                continue  # runs on every keystroke: touch only the fields whose problems changed
+            self._shown_problems[name] = problems
+            caption = binding.caption()
+            caption.setStyleSheet(_ERROR_STYLE if problems else "")
+            help_text = self._help[name] + ("\n\nProblem: " + "\n".join(problems) if problems else "")
+            for widget in {caption, binding.widget}:
+                widget.setToolTip(help_text)
+
+    # -- building --------------------------------------------------------------
+
+    def _group(self, title: str, names: tuple[str, ...]) -> QGroupBox:
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(8)
+        for name in names:
+            binding = self._special(name) or make_binding(name)
+            self.bindings[name] = binding
+            if binding.label is None:
+                form.addRow("", binding.widget)
+            else:
+                form.addRow(binding.label, binding.widget)
+        return box
+
+    def _special(self, name: str) -> FieldBinding | None:
+        if name == METHOD:
+            combo = self.method_combo
+            label = QLabel(SPECS[METHOD].label)
+            label.setToolTip(combo.toolTip())
+            label.setBuddy(combo)
+            return FieldBinding(METHOD, label, combo, combo.currentData, self._set_method,
+                                combo.currentIndexChanged)
+        if name == TARGET_MODULES:
+            picker = self.target_modules
+            label = QLabel(SPECS[TARGET_MODULES].label)
+            label.setToolTip(picker.toolTip())
+            return FieldBinding(name, label, picker, picker.value, picker.set_value, picker.changed)
+        return None
+
+    def _method_combo(self) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(METHOD)
+        for index, method in enumerate(METHODS):
+            combo.addItem(METHOD_LABELS[method], method)
+            combo.setItemData(index, METHOD_HELP[method], Qt.ItemDataRole.ToolTipRole)
+        combo.setToolTip("The LoRA variant to train:\n" + "\n".join(f"• {METHOD_HELP[m]}" for m in METHODS))
+        guard_wheel(combo)
+        return combo
+
+    def _set_method(self, method: str | None) -> None:
+        combo = self.method_combo
+        custom = combo.findData(CUSTOM)
+        if method is None:  # keep the loaded combination as it is
+            if custom < 0:
+                label = LoraSettings(**self._base["lora"]).method_label(self._base["model"]["quantization"])
+                combo.addItem(f"Custom ({label})", CUSTOM)
+                custom = combo.count() - 1
+            combo.setCurrentIndex(custom)
+            return
+        combo.setCurrentIndex(combo.findData(method))
+        if custom >= 0:
+            combo.removeItem(custom)
+
+    # -- change notification ---------------------------------------------------
+
+    def _on_edit(self, *_args: Any) -> None:
+        if not self._loading:
+            self._sync_enabled()
+            self.changed.emit()
+
+    def _sync_enabled(self) -> None:
+        epochs = self.bindings["training.epochs"].widget
+        if epochs.isEnabled() != (not self.bindings["training.max_steps"].get()):
+            epochs.setEnabled(not epochs.isEnabled())  # max_steps > 0 overrides epochs
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Set many editors, then say ``changed`` once."""
+        self._loading = True
+        try:
+            yield
+        finally:
+            self._loading = False
+            self._sync_enabled()
+            self.changed.emit()
