@@ -58,8 +58,10 @@ def apply(app: QApplication, dark: bool | None = None) -> bool:
 
 
 NAV_STYLE = """
-QListWidget#navigation { border: none; padding-top: 12px; font-size: 14px; }
+QListWidget#navigation { border: none; outline: 0; padding-top: 12px; font-size: 14px; }
 QListWidget#navigation::item { padding: 9px 14px; border-radius: 6px; margin: 1px 8px; }
+QListWidget#navigation::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+QListWidget#navigation::item:hover:!selected { background: palette(alternate-base); }
 """
 
 
