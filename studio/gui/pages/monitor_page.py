@@ -1,25 +1,182 @@
-"""Monitor page (being built)."""
+"""Monitor page: the live run, its charts, and the buttons that steer it.
+
+The page follows a run folder (whichever process started the worker) and speaks
+to the worker through its control socket: pause/resume, stop (finish the step and
+save), cancel (exit now, save nothing) and checkpoint now. When a run runs out of
+memory it offers to start it again with the usual fix applied.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QPushButton, QVBoxLayout, QWidget
 
+from studio.core import protocol, runs
+from studio.core.job_schema import JobError, job_from_dict
+from studio.gui import run_launcher
 from studio.gui.app_state import AppState
-from studio.gui.pages.placeholder_page import PlaceholderPage
+from studio.gui.run_follower import RunFollower
+from studio.gui.widgets.run_view import RunView
 
 
-class MonitorPage(PlaceholderPage):
+def oom_fix(job: dict[str, Any]) -> dict[str, Any]:
+    """The job with half the batch, twice the accumulation (same effective batch) and
+    gradient checkpointing on: the first things to try after running out of memory."""
+    fixed = json.loads(json.dumps(job))
+    training = fixed.setdefault("training", {})
+    batch = int(training.get("batch_size", 4))
+    training["batch_size"] = max(1, batch // 2)
+    training["grad_accum"] = int(training.get("grad_accum", 1)) * 2
+    training["gradient_checkpointing"] = True
+    training.pop("resume_from", None)  # a new run starts fresh
+    return fixed
+
+
+class MonitorPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(state, "Monitor", "Live charts of a run.", parent)
+        super().__init__(parent)
+        self.state = state
         self.run_dir: Path | None = None
+        self.follower: RunFollower | None = None
+        self.paused = False
+        self.view = RunView()
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Hold between steps, keeping the model in memory")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Finish the current step, save the adapter and a checkpoint, then end")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("End at once and save nothing")
+        self.checkpoint_button = QPushButton("Checkpoint now")
+        self.checkpoint_button.setToolTip("Save a resumable checkpoint after the current step")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop_run)
+        self.cancel_button.clicked.connect(lambda: self.cancel_run(confirm=True))
+        self.checkpoint_button.clicked.connect(self.checkpoint_now)
+        for button in self._buttons():
+            self.view.header.controls.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.view.reset(None, live=False)
+        self.view.header.title.setText("No run yet")
+        self.view.header.detail.setText("Start one on the Train page, or open one from Runs.")
+        self._set_controls(False)
 
+    # -- following ---------------------------------------------------------------
     def follow(self, run_dir: Path) -> None:
+        """Show ``run_dir`` from its first event on, and keep following it while it runs."""
+        self._drop_follower()
         self.run_dir = Path(run_dir)
+        self.paused = False
+        self.pause_button.setText("Pause")
+        self.view.reset(self.run_dir, live=True)
+        follower = RunFollower(self.run_dir, parent=self)
+        follower.events.connect(self._on_events)
+        follower.log.connect(self.view.add_log)
+        follower.bad_line.connect(self.view.add_bad_line)
+        follower.finished.connect(self._on_finished)
+        self.follower = follower
+        self._set_controls(True)
+        follower.start()
 
     def active_run(self) -> Path | None:
-        return None
+        """The run being followed while its worker lives, else None."""
+        if self.follower is None or self.follower.done:
+            return None
+        return self.run_dir
+
+    def worker_pid(self) -> int | None:
+        return self.view.hello.pid if self.view.hello is not None else None
+
+    def _on_events(self, events: list[protocol.Event]) -> None:
+        self.view.add_events(events)
+        phase = next((e for e in reversed(events) if e.type == "phase"), None)
+        if phase is not None and phase.name in ("paused", "training"):
+            self._show_paused(phase.name == "paused")
+
+    def _on_finished(self, status: str, final: object) -> None:
+        self.view.finish(status, final if isinstance(final, protocol.Event) else None)
+        self._set_controls(False)
+        final = self.view.final
+        if isinstance(final, protocol.Error) and final.kind == "oom":
+            self.view.banner.set_action("Re-run with the fix", self.rerun_with_fix)
+
+    def _drop_follower(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            for signal in (self.follower.events, self.follower.log, self.follower.bad_line, self.follower.finished):
+                signal.disconnect()
+            self.follower.deleteLater()
+            self.follower = None
+
+    # -- commands ----------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        if self._send("resume" if self.paused else "pause"):
+            self._show_paused(not self.paused)
 
     def stop_run(self) -> None:
-        pass
+        """Finish the current step, save, and end (the safe way out)."""
+        if self.active_run() is not None and self._send("stop"):
+            self.stop_button.setEnabled(False)
+            self.view.header.detail.setText("Stopping after this step; the adapter will be saved…")
+
+    def cancel_run(self, confirm: bool = True) -> None:
+        """End at once, saving nothing; asks first unless ``confirm`` is False."""
+        if self.active_run() is None:
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Cancel the run?", f"Cancel {self.run_dir.name} now? Nothing of it will be saved "
+                "(Stop saves the adapter first).",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        if self._send("cancel"):
+            self._set_controls(False)
+            self.view.header.detail.setText("Cancelling…")
+
+    def checkpoint_now(self) -> None:
+        if self._send("checkpoint"):
+            self.view.header.detail.setText("A checkpoint will be saved after this step")
+
+    def _send(self, cmd: str) -> bool:
+        run_dir = self.active_run()
+        if run_dir is None:
+            return False
+        # The worker's socket thread answers at once; the 2 s timeout only bites on a hung worker.
+        problem = run_launcher.send(run_dir, cmd)
+        if problem is not None:
+            self.view.banner.show_message("warning", f"Could not {cmd} the run", problem)
+            return False
+        return True
+
+    def _show_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.view.header.set_paused(paused)
+
+    def _set_controls(self, live: bool) -> None:
+        for button in self._buttons():
+            button.setEnabled(live)
+
+    def _buttons(self) -> tuple[QPushButton, ...]:
+        return self.pause_button, self.stop_button, self.cancel_button, self.checkpoint_button
+
+    # -- out of memory -------------------------------------------------------------
+    def rerun_with_fix(self) -> Path | None:
+        """Start the run's job again with the out-of-memory fix, and follow the new run."""
+        if self.run_dir is None:
+            return None
+        try:
+            job = job_from_dict(oom_fix(json.loads((self.run_dir / runs.JOB_NAME).read_text(encoding="utf-8"))))
+            new_run = run_launcher.start_run(job)
+        except (OSError, ValueError, JobError, run_launcher.LaunchError) as exc:
+            self.view.banner.show_message("error", "Could not start the run again", str(exc))
+            return None
+        self.state.run_started.emit(str(new_run))  # the main window follows it and shows this page
+        if self.run_dir != new_run:
+            self.follow(new_run)
+        return new_run

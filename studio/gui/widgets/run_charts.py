@@ -1,0 +1,207 @@
+"""The grid of a run's charts: loss, learning rate, grad norm, throughput and the machine.
+
+Events only append to :class:`RunData`; a timer redraws at most every 100 ms, however
+many events came. Painting a chart is the expensive part (Qt's raster engine), so one
+tick repaints the loss chart and the next stale one of the others in turn: the window
+never waits for all nine at once. Charts of a hidden page are not redrawn until shown.
+With GPUs the bottom row shows utilisation, memory (with the card's total), temperature
+and power; without (a CPU run) it shows CPU use and the worker's memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from studio.core import protocol
+from studio.gui.widgets.metric_chart import MetricChart, colours
+from studio.gui.widgets.run_data import RunData
+
+REDRAW_MS = 100
+GPU_METRICS = (("util", "GPU utilisation (%)", "{:.0f} %", 100.0), ("mem_gib", "GPU memory (GiB)", "{:.1f} GiB", 0.0),
+               ("temp", "GPU temperature (°C)", "{:.0f} °C", 90.0), ("power", "GPU power (W)", "{:.0f} W", 0.0))
+MAX_GPUS = 8
+
+
+class RunCharts(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.data = RunData()
+        c = colours()
+        # Wide antialiased pens are slow to paint on noisy data: dense curves are 1 px.
+        self.loss = MetricChart("Loss", legend=True)
+        self.loss.add_curve("loss", c[0], "train", width=1.0, alpha=110)
+        self.loss.add_curve("loss_ema", c[0], "train (smoothed)", width=2.2)
+        self.loss.add_curve("eval_loss", c[1], "eval", width=0, symbol="o", symbol_size=8)
+        self.loss.add_curve("checkpoint", c[2], "checkpoint", width=0, symbol="t1", symbol_size=10)
+        self.lr = MetricChart("Learning rate")
+        self.lr.add_curve("lr", c[4])
+        self.lr.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
+        self.grad_norm = MetricChart("Grad norm")
+        self.grad_norm.add_curve("grad_norm", c[3])
+        self.tokens = MetricChart("Tokens / s")
+        self.tokens.add_curve("tokens_per_s", c[5])
+        self.cpu = MetricChart("CPU (%)", x_label="minutes")
+        self.cpu.add_curve("cpu_percent", c[0])
+        self.rss = MetricChart("Worker memory, RSS (GiB)", x_label="minutes")
+        self.rss.add_curve("rss_gib", c[1])
+        self.gpu: dict[str, MetricChart] = {}
+        for metric, title, _unit, _top in GPU_METRICS:
+            chart = MetricChart(title, x_label="minutes", legend=True)
+            for index in range(MAX_GPUS):
+                chart.add_curve(f"gpu{index}.{metric}", c[index % len(c)], None)
+            self.gpu[metric] = chart
+        self.gpu["mem_gib"].add_hline("total", c[3], "the card's total memory")
+        self.cpu.zero_based(100.0)
+        self.rss.zero_based(0.0)
+        for metric, _title, _unit, top in GPU_METRICS:
+            self.gpu[metric].zero_based(top)
+        self.training_charts = {"loss": self.loss, "lr": self.lr, "grad_norm": self.grad_norm,
+                                "tokens_per_s": self.tokens}
+        self._others = [self.lr, self.grad_norm, self.tokens, self.cpu, self.rss, *self.gpu.values()]
+        self._turn = 0
+        self.fitted = False
+
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(6)
+        self.grid.addWidget(self.loss, 0, 0, 2, 2)
+        self.grid.addWidget(self.lr, 0, 2)
+        self.grid.addWidget(self.grad_norm, 0, 3)
+        self.grid.addWidget(self.tokens, 1, 2, 1, 2)
+        for column in range(4):
+            self.grid.setColumnStretch(column, 1)
+        for row in range(3):
+            self.grid.setRowStretch(row, 1)
+        self._gpu_mode: bool | None = None
+        self._show_system(gpu=False)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._tick)
+        self.redraws = 0
+
+    def add_events(self, events: Iterable[protocol.Event]) -> None:
+        """Take new events; the charts catch up on the next redraw ticks."""
+        self.data.add(events)
+        self.schedule()
+
+    def set_data(self, data: RunData) -> None:
+        """Show a whole run's data at once (built off the GUI thread by a replay)."""
+        self.data = data
+        self.schedule()
+
+    def schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def finish(self) -> None:
+        """The run is over: fit every x axis to its data from now on."""
+        self.fitted = True
+        for chart in self._all_charts():
+            chart.fit_x()
+
+    def clear(self) -> None:
+        self._timer.stop()
+        self.fitted = False
+        self.data = RunData()
+        for chart in self._all_charts():
+            chart.clear_data()
+        self._show_system(gpu=False)
+        self._set_titles()
+
+    def redraw(self) -> None:
+        """Bring every chart up to date now."""
+        self._layout_system()
+        for chart in self._all_charts():
+            self._draw(chart)
+        self._set_titles()
+        self.redraws += 1
+
+    def _tick(self) -> None:
+        if not self.isVisible():
+            return  # showEvent schedules the catch-up
+        self._layout_system()
+        self._draw(self.loss)
+        for _ in range(len(self._others)):
+            chart = self._others[self._turn % len(self._others)]
+            self._turn += 1
+            if chart.isVisible() and self._draw(chart):
+                break
+        self._set_titles()
+        self.redraws += 1
+        if any(self._stale(chart) for chart in (self.loss, *self._others) if chart.isVisible()):
+            self._timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.schedule()
+
+    def _names(self, chart: MetricChart) -> list[str]:
+        return [name for name in chart.curves if name in self.data.series]
+
+    def _stale(self, chart: MetricChart) -> bool:
+        return any(not chart.is_current(name, self.data.series[name].version) for name in self._names(chart))
+
+    def _draw(self, chart: MetricChart) -> bool:
+        """Hand ``chart`` the points that changed; True if it has to repaint."""
+        changed = False
+        for name in self._names(chart):
+            series = self.data.series[name]
+            if chart.set_data(name, *series.view(), version=series.version):
+                changed = True
+                if chart.legend is not None and name.startswith("gpu") and len(self.data.gpu_names) > 1 \
+                        and chart.legend.getLabel(chart.curves[name]) is None:
+                    chart.legend.addItem(chart.curves[name], f"GPU {name[3:].split('.')[0]}")
+        if changed and self.fitted:
+            chart.fit_x()
+        if chart is self.gpu["mem_gib"] and self.data.gpu_total_gib:
+            total = max(self.data.gpu_total_gib.values())
+            chart.set_line("total", total)
+        return changed
+
+    def _set_titles(self) -> None:
+        s = self.data.series
+        self.loss.set_title("Loss", _fmt(s["loss_ema"].last_y(), "{:.4f}", "smoothed "))
+        self.lr.set_title("Learning rate", _fmt(s["lr"].last_y(), "{:.2e}"))
+        self.grad_norm.set_title("Grad norm", _fmt(s["grad_norm"].last_y(), "{:.3f}"))
+        self.tokens.set_title("Tokens / s", _fmt(s["tokens_per_s"].last_y(), "{:,.0f}"))
+        self.cpu.set_title("CPU (%)", _fmt(s["cpu_percent"].last_y(), "{:.0f} %"))
+        self.rss.set_title("Worker memory, RSS (GiB)", _fmt(s["rss_gib"].last_y(), "{:.2f} GiB"))
+        for metric, title, unit, _top in GPU_METRICS:
+            series = s.get(f"gpu0.{metric}")
+            value = _fmt(series.last_y() if series else None, unit)
+            if metric == "mem_gib" and value and 0 in self.data.gpu_total_gib:
+                value = value.replace(" GiB", f" / {self.data.gpu_total_gib[0]:.0f} GiB")
+            self.gpu[metric].set_title(title, value)
+
+    def _layout_system(self) -> None:
+        if self.data.has_gpu != self._gpu_mode:
+            self._show_system(gpu=self.data.has_gpu)
+
+    def _show_system(self, gpu: bool) -> None:
+        """The bottom row: four GPU charts, or CPU and memory at twice the width."""
+        self._gpu_mode = gpu
+        for chart in (self.cpu, self.rss, *self.gpu.values()):
+            self.grid.removeWidget(chart)
+            chart.setVisible(False)
+        if gpu:
+            for column, chart in enumerate(self.gpu.values()):
+                self.grid.addWidget(chart, 2, column)
+                chart.setVisible(True)
+        else:
+            self.grid.addWidget(self.cpu, 2, 0, 1, 2)
+            self.grid.addWidget(self.rss, 2, 2, 1, 2)
+            self.cpu.setVisible(True)
+            self.rss.setVisible(True)
+
+    def _all_charts(self) -> list[MetricChart]:
+        return [*self.training_charts.values(), self.cpu, self.rss, *self.gpu.values()]
+
+
+def _fmt(value: float | None, spec: str, prefix: str = "") -> str:
+    return "" if value is None else prefix + spec.format(value)

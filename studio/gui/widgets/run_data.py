@@ -1,0 +1,136 @@
+"""A run's metrics as growing arrays, fed by protocol events; no Qt.
+
+Events arrive in bursts (thousands a second when a file is replayed); appending to
+preallocated numpy buffers keeps that cheap, and the charts draw array views without
+copying. Each series counts its changes so a redraw touches only what moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from studio.core import protocol
+
+GIB = float(1 << 30)
+EMA_BETA = 0.9  # weight of the past in the smoothed loss; TensorBoard-like, bias-corrected
+
+
+class Series:
+    """x/y points in amortised O(1) appends; ``view()`` returns the filled part."""
+
+    def __init__(self, capacity: int = 256):
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+        self.version = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self._x):
+            self._x = np.resize(self._x, 2 * self.n)
+            self._y = np.resize(self._y, 2 * self.n)
+        self._x[self.n] = x
+        self._y[self.n] = y
+        self.n += 1
+        self.version += 1
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._x[: self.n], self._y[: self.n]
+
+    def last_y(self) -> float | None:
+        return float(self._y[self.n - 1]) if self.n else None
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class RunData:
+    """Everything the charts show, keyed by series name.
+
+    Training series are indexed by step; system series by minutes since the run began.
+    GPU series are named ``gpu<i>.<metric>`` and appear when a GPU is first reported.
+    """
+
+    TRAIN = ("loss", "loss_ema", "eval_loss", "checkpoint", "lr", "grad_norm", "tokens_per_s")
+
+    def __init__(self) -> None:
+        self.series: dict[str, Series] = {name: Series() for name in self.TRAIN}
+        self.series.update(cpu_percent=Series(), rss_gib=Series())
+        self.gpu_names: dict[int, str] = {}
+        self.gpu_total_gib: dict[int, float] = {}
+        self.t0: float | None = None
+        self.has_gpu = False
+        self.system_seen = False
+        self._ema = 0.0
+        self._ema_n = 0
+        self._loss_at: dict[int, float] = {}
+
+    def get(self, name: str) -> Series:
+        if name not in self.series:
+            self.series[name] = Series()
+        return self.series[name]
+
+    def add(self, events: Iterable[protocol.Event]) -> None:
+        for event in events:
+            try:
+                self._add(event)
+            except (TypeError, ValueError, AttributeError):
+                continue  # a well-formed line with nonsense values: skip it, keep the run
+
+    def _add(self, event: protocol.Event) -> None:
+        if self.t0 is None:
+            self.t0 = float(event.t)
+        kind = event.type
+        if kind == "hello":
+            # Lay the GPU charts out at the start, not when the first system event comes mid-training.
+            self.has_gpu = self.has_gpu or any(isinstance(d, dict) and d.get("type") == "cuda"
+                                               for d in event.devices or [])
+        elif kind == "step":
+            self._step(event)
+        elif kind == "system":
+            self._system(event)
+        elif kind == "eval" and event.eval_loss is not None:
+            self.series["eval_loss"].append(event.step, event.eval_loss)
+        elif kind == "checkpoint":
+            # Drawn on the smoothed loss curve at that step (the last value if not logged yet).
+            y = self._loss_at.get(event.step, self.series["loss_ema"].last_y() or 0.0)
+            self.series["checkpoint"].append(event.step, y)
+
+    def _step(self, event: protocol.Step) -> None:
+        s = self.series
+        if event.loss is not None:
+            s["loss"].append(event.step, event.loss)
+            self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * event.loss
+            self._ema_n += 1
+            smoothed = self._ema / (1 - EMA_BETA ** self._ema_n)
+            s["loss_ema"].append(event.step, smoothed)
+            self._loss_at[event.step] = smoothed
+        if event.lr is not None:
+            s["lr"].append(event.step, event.lr)
+        if event.grad_norm is not None:
+            s["grad_norm"].append(event.step, event.grad_norm)
+        if event.tokens_per_s is not None:
+            s["tokens_per_s"].append(event.step, event.tokens_per_s)
+
+    def _system(self, event: protocol.System) -> None:
+        self.system_seen = True
+        minutes = (event.t - (self.t0 or event.t)) / 60.0
+        if event.cpu_percent is not None:
+            self.series["cpu_percent"].append(minutes, event.cpu_percent)
+        if event.rss_bytes:
+            self.series["rss_gib"].append(minutes, event.rss_bytes / GIB)
+        for gpu in event.gpus or []:
+            if not isinstance(gpu, dict):
+                continue
+            self.has_gpu = True
+            index = int(gpu.get("index", 0))
+            self.gpu_names.setdefault(index, str(gpu.get("name", f"GPU {index}")))
+            for key, name, scale in (("util_percent", "util", 1.0), ("mem_used_bytes", "mem_gib", GIB),
+                                     ("temp_c", "temp", 1.0), ("power_w", "power", 1.0)):
+                value = gpu.get(key)
+                if isinstance(value, int | float):
+                    self.get(f"gpu{index}.{name}").append(minutes, value / scale)
+            total = gpu.get("mem_total_bytes")
+            if isinstance(total, int | float) and total > 0:
+                self.gpu_total_gib[index] = total / GIB

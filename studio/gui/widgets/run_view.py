@@ -1,0 +1,238 @@
+"""Everything one run shows: header, status banner, charts, log tail and samples.
+
+The Monitor page puts its buttons in the header and feeds it live; the Runs page
+feeds it a finished run's events.jsonl. Either way events go in through
+:meth:`add_events` and the end through :meth:`finish`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from studio.core import protocol, runs
+from studio.gui.widgets.log_view import LogView
+from studio.gui.widgets.run_charts import RunCharts
+from studio.gui.widgets.run_header import RunHeader
+from studio.gui.widgets.samples_list import SamplesList
+from studio.gui.widgets.status_banner import StatusBanner
+
+ERROR_TITLES = {"oom": "Out of memory", "config": "The job is not valid", "data": "A problem with the dataset",
+                "model": "The model could not be loaded", "internal": "The run failed"}
+DIED = "The worker died without finishing"
+REPLAY_SLICE_S = 0.008  # longest the window is busy with one slice of a replay
+LOG_TAIL_BYTES = 64 * 1024  # enough for the log view's last 500 lines
+
+
+class RunView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.header = RunHeader()
+        self.banner = StatusBanner()
+        self.charts = RunCharts()
+        self.log = LogView()
+        self.samples = SamplesList()
+        self.run_dir: Path | None = None
+        self.hello: protocol.Hello | None = None
+        self.final: protocol.Event | None = None
+        self.status = ""
+        self.result_text = ""
+        self._lines: Iterator[bytes] = iter(())
+        self._bad_lines = 0
+        self._replay_timer = QTimer(self)
+        self._replay_timer.setInterval(0)
+        self._replay_timer.timeout.connect(self._replay_slice)
+
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(_titled("Log", self.log))
+        bottom.addWidget(_titled("Samples", self.samples))
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 2)
+        bottom.setSizes([600, 400])
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(self.charts)
+        body.addWidget(bottom)
+        body.setStretchFactor(0, 4)
+        body.setStretchFactor(1, 1)
+        body.setChildrenCollapsible(False)
+        body.setSizes([560, 170])  # proportions: the log keeps ~8 lines at 800 px
+        self.splitter = body
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(8)
+        layout.addWidget(self.header)
+        layout.addWidget(self.banner)
+        layout.addWidget(body, 1)
+
+    def reset(self, run_dir: Path | None, live: bool) -> None:
+        self._replay_timer.stop()
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.hello = self.final = None
+        self.status = "running" if live else ""
+        self.result_text = ""
+        self.header.reset(self.run_dir.name if self.run_dir else "", live)
+        self.banner.clear()
+        self.charts.clear()
+        self.log.reset()
+        self.samples.clear()
+
+    def add_events(self, events: Sequence[protocol.Event], charts: bool = True) -> None:
+        if charts:
+            self.charts.add_events(events)
+        self.header.add_events(events)
+        self.samples.add_events(events)
+        notes = []
+        for event in events:
+            if event.type == "hello" and isinstance(event.pid, int):
+                self.hello = event
+            elif event.type == "warning":
+                notes.append(f"[warning] {event.message}")
+            elif event.type == "checkpoint":
+                notes.append(f"[checkpoint] step {event.step}: {event.path}")
+            elif event.type in protocol.FINAL_EVENTS:
+                self.final = event
+        if notes:
+            self.log.append_lines(notes)
+
+    def replay_file(self, run_dir: Path) -> None:
+        """Replay a finished run's events.jsonl a slice at a time (a few ms each), so even a
+        run of a million events opens without freezing the window."""
+        self.reset(run_dir, live=False)
+        try:
+            raw = (Path(run_dir) / runs.EVENTS_NAME).read_bytes()
+        except OSError:
+            raw = b""
+        lines = raw.split(b"\n")
+        # Say how it ended first: the banner then takes its place before the charts fill,
+        # so they are not laid out (and repainted) again at the end.
+        final = _last_final(lines)
+        self.finish(_final_status(final), final, redraw=False)
+        self._lines = iter(lines)  # a torn last line fails to decode and is skipped
+        self._bad_lines = 0
+        self._replay_timer.start()
+
+    def _replay_slice(self) -> None:
+        deadline = time.perf_counter() + REPLAY_SLICE_S
+        batch: list[protocol.Event] = []
+        for count, line in enumerate(self._lines):
+            if line.strip():
+                try:
+                    batch.append(protocol.decode(line))
+                except protocol.ProtocolError:
+                    self._bad_lines += 1
+            if count % 64 == 63 and time.perf_counter() > deadline:
+                break
+        else:
+            self._replay_timer.stop()
+        if batch:
+            self.add_events(batch)
+        if not self._replay_timer.isActive():
+            if self._bad_lines:
+                self.add_bad_line(f"{self._bad_lines} line(s) were not valid events")
+            self.add_log(_tail(self.run_dir / runs.LOG_NAME))
+            self.header.finish(self.status)  # the phase events replayed since moved it on
+
+    def add_log(self, text: str) -> None:
+        self.log.append_text(text)
+
+    def add_bad_line(self, message: str) -> None:
+        self.log.append_lines([f"[skipped a bad line in events.jsonl] {message}"])
+
+    def finish(self, status: str, final: protocol.Event | None, redraw: bool = True) -> None:
+        """Say how the run ended, in the header and the banner."""
+        self.status = status
+        self.final = final or self.final
+        self.log.flush()
+        if redraw:
+            self.charts.redraw()  # the last points now, not on the next tick
+        self.charts.finish()
+        self.header.finish(status)
+        final = self.final
+        if isinstance(final, protocol.Done):
+            self._done(status, final.outputs or {})
+        elif isinstance(final, protocol.Error) and final.kind == "cancelled":
+            self.result_text = final.message or "Cancelled; nothing was saved."
+            self.banner.show_message("info", "Cancelled", self.result_text)
+        elif isinstance(final, protocol.Error):
+            title = ERROR_TITLES.get(str(final.kind), "The run failed")
+            self.result_text = f"{title} ({final.kind}): {final.message}"
+            self.banner.show_message("error", f"{title}  ·  {final.kind}", str(final.message), str(final.hint or ""))
+        elif status == "failed":
+            self.result_text = DIED
+            self.banner.show_message(
+                "error", DIED, "It was killed or crashed before it could report an error; worker.log in the "
+                "run folder may say why.", "resume from the last checkpoint with `lora-studio train --resume RUN`")
+        else:
+            self.result_text = status
+
+    def _done(self, status: str, outputs: dict[str, Any]) -> None:
+        adapter = outputs.get("adapter_path") or "—"
+        metrics = outputs.get("metrics") or {}
+        stopped = status == "stopped" or outputs.get("stopped")
+        step = metrics.get("steps")
+        title = f"Stopped safely at step {step}" if stopped and step is not None else \
+            "Stopped safely" if stopped else "Finished"
+        self.result_text = f"{title}. Adapter saved to {adapter}"
+        self.banner.show_message("success", title, f"Adapter: {adapter}", "")
+        self.banner.message.setText(f"Adapter: {adapter}\n{format_metrics(metrics)}".rstrip())
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    parts = []
+    for key, label, spec in (("train_loss", "train loss", "{:.4f}"), ("eval_loss", "eval loss", "{:.4f}"),
+                             ("perplexity", "perplexity", "{:.2f}"), ("steps", "steps", "{:,}"),
+                             ("train_tokens", "tokens", "{:,}")):
+        value = metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{label} {spec.format(value)}")
+    return "  ·  ".join(parts)
+
+
+def _final_status(final: protocol.Event | None) -> str:
+    """How a finished run ended, from its last event (as runs.summarize tells it)."""
+    if isinstance(final, protocol.Done):
+        return "stopped" if (final.outputs or {}).get("stopped") else "done"
+    if isinstance(final, protocol.Error):
+        return "cancelled" if final.kind == "cancelled" else "failed"
+    return "failed"
+
+
+def _last_final(lines: list[bytes]) -> protocol.Event | None:
+    for line in reversed(lines[-50:]):
+        if b'"done"' in line or b'"error"' in line:
+            try:
+                event = protocol.decode(line)
+            except protocol.ProtocolError:
+                continue
+            if event.type in protocol.FINAL_EVENTS:
+                return event
+    return None
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _titled(title: str, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 4, 0, 0)
+    layout.setSpacing(4)
+    label = QLabel(title)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box

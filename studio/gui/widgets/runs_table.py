@@ -1,0 +1,159 @@
+"""The table of runs: id, coloured status, method, model, steps, losses, duration, created.
+
+Refilled in place on every refresh, keeping the selection and the sort order, and
+only when something changed, so a refresh every few seconds never flickers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from studio.core.runs import RunSummary
+from studio.gui.widgets.metric_chart import colours
+from studio.gui.widgets.run_header import duration
+
+COLUMNS = ("Run", "Status", "Method", "Model", "Steps", "Final loss", "Eval loss", "Duration", "Created")
+STATUS_COLOUR = {"done": 2, "running": 0, "stopped": 5, "failed": 3, "cancelled": None}  # chart colour index
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass
+class RunRow:
+    summary: RunSummary
+    duration_s: float | None  # first to last event
+
+
+class _Item(QTableWidgetItem):
+    """Sorts by a key (numbers as numbers), not by the text shown."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if mine is None or theirs is None:
+            return (mine is None) > (theirs is None)  # empty cells sort last
+        return mine < theirs
+
+
+class RunsTable(QTableWidget):
+    open_requested = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(26)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.setSortingEnabled(True)
+        self.sortItems(8, Qt.SortOrder.DescendingOrder)
+        self.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
+        self._shown: list[tuple] = []
+        self.rows: dict[Path, RunRow] = {}
+
+    def set_runs(self, rows: list[RunRow]) -> bool:
+        """Show ``rows``; returns False (and touches nothing) when nothing changed."""
+        cells = [self._cells(row) for row in rows]
+        if cells == self._shown:
+            return False
+        self._shown = cells
+        self.rows = {row.summary.path: row for row in rows}
+        selected = set(self.selected_paths())
+        current = self.current_path()
+        self.setSortingEnabled(False)
+        self.setRowCount(len(rows))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        palette = colours()
+        for r, (row, values) in enumerate(zip(rows, cells, strict=True)):
+            for c, (text, key) in enumerate(values):
+                item = _Item(text)
+                item.setData(SORT_ROLE, key)
+                item.setData(PATH_ROLE, str(row.summary.path))
+                if c in (4, 5, 6, 7):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+            status = self.item(r, 1)
+            index = STATUS_COLOUR.get(row.summary.status)
+            status.setForeground(QColor("#8a8f98" if index is None else palette[index]))
+            status.setFont(bold)
+            tip = row.summary.message or row.summary.status
+            status.setToolTip(tip)
+            self.item(r, 0).setToolTip(str(row.summary.path))
+            self.item(r, 3).setToolTip(row.summary.model)
+        self.setSortingEnabled(True)
+        self._reselect(selected, current)
+        return True
+
+    def selected_paths(self) -> list[Path]:
+        rows = sorted({index.row() for index in self.selectedIndexes()})
+        return [Path(self.item(r, 0).data(PATH_ROLE)) for r in rows if self.item(r, 0) is not None]
+
+    def current_path(self) -> Path | None:
+        item = self.item(self.currentRow(), 0) if self.currentRow() >= 0 else None
+        return Path(item.data(PATH_ROLE)) if item is not None else None
+
+    def select_paths(self, paths: list[Path]) -> None:
+        self._reselect({Path(p) for p in paths}, Path(paths[0]) if paths else None)
+
+    def _reselect(self, selected: set[Path], current: Path | None) -> None:
+        self.clearSelection()
+        model, selection = self.model(), self.selectionModel()
+        for r in range(self.rowCount()):
+            path = Path(self.item(r, 0).data(PATH_ROLE))
+            if path in selected:
+                selection.select(model.index(r, 0), selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+            if path == current:
+                selection.setCurrentIndex(model.index(r, 0), selection.SelectionFlag.NoUpdate)
+
+    def _open_row(self, row: int) -> None:
+        item = self.item(row, 0)
+        if item is not None:
+            self.open_requested.emit(Path(item.data(PATH_ROLE)))
+
+    @staticmethod
+    def _cells(row: RunRow) -> tuple:
+        s = row.summary
+        model = Path(s.model).name if s.model not in ("", "bundled") else (s.model or "—")
+        steps = f"{s.step:,} / {s.total_steps:,}" if s.total_steps else (f"{s.step:,}" if s.step else "—")
+        return (
+            (s.run_id, s.run_id),
+            (s.status, s.status),
+            (s.method or "—", s.method),
+            (model, model),
+            (steps, s.step),
+            (_loss(s.final_loss), _number(s.final_loss)),
+            (_loss(s.eval_loss), _number(s.eval_loss)),
+            (duration(row.duration_s) if row.duration_s is not None else "—", row.duration_s),
+            (time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.created),
+        )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _loss(value: object) -> str:
+    number = _number(value)
+    return "—" if number is None else f"{number:.4f}"

@@ -1,0 +1,85 @@
+"""A coloured strip that tells how a run is going or how it ended, with an optional fix.
+
+Errors show their kind, message and hint; a run that ended well shows where its
+adapter is and its final metrics. One action button (e.g. "Re-run with the fix")
+can be offered beside the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from studio.gui.widgets.metric_chart import colours
+
+LEVEL_COLOUR = {"error": 3, "success": 2, "warning": 5, "info": 0}  # chart colour index
+
+
+class StatusBanner(QFrame):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("statusBanner")
+        self.title = QLabel()
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.message = QLabel()
+        self.hint = QLabel()
+        for label in (self.title, self.message, self.hint):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+        self.action = QPushButton()
+        self.action.setVisible(False)
+        self._callback: Callable[[], None] | None = None
+        self.action.clicked.connect(self._act)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.title)
+        text.addWidget(self.message)
+        text.addWidget(self.hint)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(text, 1)
+        layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.level = ""
+        self.setVisible(False)
+
+    def show_message(self, level: str, title: str, message: str = "", hint: str = "") -> None:
+        self.level = level
+        colour = QColor(colours()[LEVEL_COLOUR.get(level, 0)])
+        fill = QColor(colour)
+        fill.setAlpha(36)
+        self.setStyleSheet(
+            f"QFrame#statusBanner {{ background: rgba({fill.red()},{fill.green()},{fill.blue()},{fill.alpha()});"
+            f" border: 1px solid {colour.name()}; border-left: 5px solid {colour.name()}; border-radius: 4px; }}"
+            " QFrame#statusBanner QLabel { background: transparent; border: none; }")
+        self.title.setText(title)
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        self.hint.setText(f"How to fix it: {hint}" if hint else "")
+        self.hint.setVisible(bool(hint))
+        self.set_action(None)
+        self.setVisible(True)
+
+    def set_action(self, text: str | None, callback: Callable[[], None] | None = None) -> None:
+        self._callback = callback
+        self.action.setText(text or "")
+        self.action.setVisible(bool(text))
+        self.action.setEnabled(True)
+
+    def clear(self) -> None:
+        self.level = ""
+        self.set_action(None)
+        self.setVisible(False)
+
+    def text(self) -> str:
+        """Everything the banner says, for tests and accessibility."""
+        return "\n".join(label.text() for label in (self.title, self.message, self.hint) if label.text())
+
+    def _act(self) -> None:
+        if self._callback is not None:
+            self._callback()

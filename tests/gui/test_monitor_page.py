@@ -1,0 +1,146 @@
+"""The Monitor page on real runs: live charts, the buttons, and every way a run can end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from studio.core import protocol, runs
+from studio.core.job_schema import job_from_dict
+from studio.gui.pages.monitor_page import MonitorPage
+from studio.gui.run_launcher import start_run
+from studio.worker.errors import OOM_HINT
+
+LONG = 60_000  # ms: a worker's start (importing torch) is slow on a busy machine
+
+
+def tiny_job_dict(model_dir: Path, **training) -> dict:
+    job = {"model": {"path": str(model_dir)}, "dataset": {"path": "bundled", "max_rows": 48},
+           "lora": {"r": 8, "alpha": 16},
+           "training": {"max_steps": 2000, "batch_size": 4, "learning_rate": 1e-2, "max_length": 96,
+                        "device": "cpu"}}
+    job["training"].update(training)
+    return job
+
+
+@pytest.fixture
+def page(qtbot, state):
+    monitor = MonitorPage(state)
+    qtbot.addWidget(monitor)
+    monitor.resize(1100, 760)
+    monitor.show()
+    return monitor
+
+
+def wait_until_over(qtbot, page: MonitorPage, run_dir: Path) -> None:
+    qtbot.waitUntil(lambda: page.follower is not None and page.follower.done, timeout=LONG)
+    qtbot.waitUntil(lambda: not runs.is_locked(run_dir), timeout=30_000)
+
+
+def written(run_dir: Path, *lines: str | bytes) -> Path:
+    with open(run_dir / runs.EVENTS_NAME, "ab") as handle:
+        for line in lines:
+            handle.write(line.encode() if isinstance(line, str) else line)
+    return run_dir
+
+
+def test_a_live_run_draws_pauses_checkpoints_and_stops_safely(page, qtbot, tiny_model_dir):
+    run_dir = start_run(job_from_dict(tiny_job_dict(tiny_model_dir)))
+    page.follow(run_dir)
+    assert page.active_run() == run_dir
+    loss = page.view.charts.loss
+    qtbot.waitUntil(lambda: loss.point_count("loss") >= 3, timeout=LONG)
+    seen = loss.point_count("loss")
+    qtbot.waitUntil(lambda: loss.point_count("loss") > seen, timeout=LONG)
+    assert "step" in page.view.header.stats.text().lower()
+    assert page.view.charts.lr.point_count("lr") > 0
+
+    page.toggle_pause()
+    assert page.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: any(e.get("name") == "paused" for e in runs.read_events(run_dir)), timeout=LONG)
+    page.toggle_pause()
+    assert page.pause_button.text() == "Pause"
+    page.checkpoint_now()
+    qtbot.waitUntil(lambda: loss.point_count("checkpoint") >= 1, timeout=LONG)
+
+    page.stop_run()
+    wait_until_over(qtbot, page, run_dir)
+    assert page.view.status == "stopped" == runs.summarize(run_dir).status
+    assert str(run_dir / runs.ADAPTER_NAME) in page.view.banner.text()
+    assert (run_dir / runs.ADAPTER_NAME / "adapter_model.safetensors").exists()
+    assert page.active_run() is None
+    assert not any(b.isEnabled() for b in (page.pause_button, page.stop_button, page.cancel_button,
+                                           page.checkpoint_button))
+
+
+def test_out_of_memory_shows_the_hint_and_reruns_with_the_fix(page, qtbot, state, tiny_model_dir):
+    run_dir = runs.create_run_dir("oom")
+    (run_dir / runs.JOB_NAME).write_text(json.dumps(tiny_job_dict(tiny_model_dir, grad_accum=1)))
+    written(run_dir, protocol.encode(protocol.Hello(pid=1)), protocol.encode(protocol.Phase("training")),
+            *(protocol.encode(protocol.Step(step=i, total_steps=2000, epoch=0.1 * i, loss=3.0 - 0.1 * i, lr=1e-2))
+              for i in range(1, 4)),
+            protocol.encode(protocol.Error(kind="oom", message="out of memory: CUDA out of memory. Tried to "
+                                           "allocate 2.00 GiB", hint=OOM_HINT)))
+    page.follow(run_dir)
+    qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
+    text = page.view.banner.text()
+    assert "Out of memory" in text and "oom" in text and OOM_HINT in text
+    assert page.view.banner.action.isVisible() and page.view.banner.action.text() == "Re-run with the fix"
+    assert page.view.status == "failed" and page.active_run() is None
+
+    started: list[str] = []
+    state.run_started.connect(started.append)
+    qtbot.mouseClick(page.view.banner.action, Qt.MouseButton.LeftButton)
+    assert len(started) == 1
+    new_run = Path(started[0])
+    assert new_run != run_dir and page.run_dir == new_run and page.active_run() == new_run
+    training = json.loads((new_run / runs.JOB_NAME).read_text())["training"]
+    assert (training["batch_size"], training["grad_accum"], training["gradient_checkpointing"]) == (2, 2, True)
+    qtbot.waitUntil(lambda: page.worker_pid() is not None, timeout=LONG)  # its control socket is up
+    page.cancel_run(confirm=False)
+    wait_until_over(qtbot, page, new_run)
+    assert page.view.status == "cancelled" and "Cancelled" in page.view.banner.text()
+
+
+def test_a_killed_worker_is_reported_as_died(page, qtbot, tiny_model_dir):
+    run_dir = start_run(job_from_dict(tiny_job_dict(tiny_model_dir)))
+    page.follow(run_dir)
+    qtbot.waitUntil(lambda: page.worker_pid() is not None, timeout=LONG)
+    os.kill(page.worker_pid(), signal.SIGKILL)
+    wait_until_over(qtbot, page, run_dir)
+    assert "the worker died without finishing" in page.view.banner.text().lower()
+    assert page.view.status == "failed" == runs.summarize(run_dir).status
+    assert page.view.header.phase.text() == "Failed"
+    assert page.active_run() is None and not page.stop_button.isEnabled()
+
+
+def test_garbage_and_a_torn_last_line_do_not_break_the_page(page, qtbot):
+    run_dir = runs.create_run_dir("garbage")
+
+    def step(i: int) -> str:
+        return protocol.encode(protocol.Step(step=i, total_steps=10, epoch=i / 10, loss=2.0 / i, lr=1e-3))
+
+    torn = step(3)
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)), "not json at all\n", "[1, 2, 3]\n",
+            '{"v": 1, "type": "step"}\n', '{"v": 99, "type": "step", "step": 1}\n', '{"v": 1, "type": "teleport"}\n',
+            step(1), b"\xff\xfe\x00 binary\n", "\n",
+            '{"v": 1, "type": "step", "step": 2, "total_steps": 10, "epoch": "x", "loss": "high", "lr": []}\n',
+            '{"v": 1, "type": "system", "gpus": ["nonsense", {"index": "x"}], "cpu_percent": "lots"}\n',
+            '{"v": 1, "type": "sample", "step": 2, "prompt": null, "text": {"a": 1}}\n',
+            '{"v": 1, "type": "phase", "name": 7}\n',
+            step(2), torn[:30])
+    page.follow(run_dir)
+    loss = page.view.charts.loss
+    qtbot.waitUntil(lambda: loss.point_count("loss") == 2, timeout=5000)
+    assert "skipped a bad line" in page.view.log.toPlainText()
+    assert page.active_run() == run_dir  # no final event yet: still following
+
+    written(run_dir, torn[30:], protocol.encode(protocol.Done(outputs={"adapter_path": "/x/adapter"})))
+    qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
+    assert loss.point_count("loss") == 3
+    assert page.view.status == "done" and "/x/adapter" in page.view.banner.text()
