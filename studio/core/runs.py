@@ -152,11 +152,11 @@ def summarize(run_dir: Path) -> RunSummary:
         if kind == "hello":
             summary.created = float(event.get("t", summary.created))
         elif kind == "step":
-            summary.step = int(event.get("step", 0))
-            summary.total_steps = int(event.get("total_steps", 0))
-            summary.final_loss = event.get("loss")
+            summary.step = _int(event.get("step"), summary.step)
+            summary.total_steps = _int(event.get("total_steps"), summary.total_steps)
+            summary.final_loss = _float(event.get("loss"))
         elif kind == "eval":
-            summary.eval_loss = event.get("eval_loss")
+            summary.eval_loss = _float(event.get("eval_loss"))
     final = next((e for e in reversed(events) if e.get("type") in ("done", "error")), None)
     if final is None:
         if is_locked(run_dir):
@@ -174,6 +174,15 @@ def summarize(run_dir: Path) -> RunSummary:
         summary.status = "cancelled" if final.get("kind") == "cancelled" else "failed"
         summary.message = str(final.get("message", ""))
     return summary
+
+
+def _int(value: Any, default: int) -> int:
+    """A number from an event line written by someone else: bad values are ignored."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _method(job: dict[str, Any]) -> str:
@@ -211,6 +220,8 @@ def record_death(run_dir: Path, how: str) -> None:
     """Append an ``error`` event saying how a worker that died without one ended."""
     from studio.core import protocol
 
+    if any(e.get("type") in protocol.FINAL_EVENTS for e in read_events(run_dir)):
+        return  # already said (by another window or the CLI)
     event = protocol.Error(kind="internal", message=f"the worker died without finishing ({how})",
                            hint="resume from the last checkpoint with `lora-studio train --resume RUN`")
     path = Path(run_dir) / EVENTS_NAME

@@ -116,7 +116,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         active = self.monitor_page.active_run()
-        if active is not None and not self._confirm_close(active):
+        # Ask only while a worker really holds the run (it may have just ended).
+        if active is not None and runs.is_locked(active) and not self._confirm_close(active):
             event.ignore()
             return
         self.state.settings.setValue("window/geometry", self.saveGeometry())

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from studio.core import protocol, runs
 
 LIVENESS_EVERY_TICKS = 10  # check the worker's lock about once a second
+MAX_BYTES_PER_TICK = 256 * 1024  # ~1,000 step events
 
 
 class RunFollower(QObject):
@@ -59,7 +60,8 @@ class RunFollower(QObject):
         self._ticks += 1
         if self.final is not None:
             self._finish(runs.summarize(self.run_dir).status)
-        elif self._ticks % LIVENESS_EVERY_TICKS == 1 and not runs.is_locked(self.run_dir) and not self._starting():
+        elif (self._ticks % LIVENESS_EVERY_TICKS == 1 and not self._backlog()
+              and not runs.is_locked(self.run_dir) and not self._starting()):
             # No final event and no live worker: read once more (it may have just
             # finished), then call it dead.
             batch = self._read_events()
@@ -68,6 +70,12 @@ class RunFollower(QObject):
             if self.final is None:
                 runs.record_death(self.run_dir, "the worker ended without a final event")
             self._finish(runs.summarize(self.run_dir).status)
+
+    def _backlog(self) -> bool:
+        try:
+            return (self.run_dir / runs.EVENTS_NAME).stat().st_size > self._events_pos
+        except FileNotFoundError:
+            return False
 
     def _starting(self) -> bool:
         """A worker just launched has not taken its lock yet: give it time."""
@@ -86,7 +94,9 @@ class RunFollower(QObject):
         try:
             with open(path, "rb") as handle:
                 handle.seek(self._events_pos)
-                chunk = handle.read()
+                # A bounded bite per tick: reattaching to a long run catches up over a
+                # few ticks instead of freezing the window while it decodes everything.
+                chunk = handle.read(MAX_BYTES_PER_TICK)
         except FileNotFoundError:
             return []
         if not chunk:
