@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml packaging/install_torch.sh
 setup: $(STAMP)
 
 run: setup
-	$(VENV)/bin/lora-studio demo
+	$(VENV)/bin/lora-studio
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
