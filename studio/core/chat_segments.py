@@ -15,6 +15,15 @@ from studio.core.datasets import Example
 
 Render = Callable[[list[dict[str, str]], bool], str]  # (messages, add_generation_prompt) -> text
 
+# Used only when a model ships no chat template: plain role headers that any
+# tokenizer can encode, ending each turn with the EOS token so generation stops.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '### ' + message['role'] | capitalize + ':\\n' + message['content'] + eos_token + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '### Assistant:\\n' }}{% endif %}"
+)
+
 
 def example_segments(example: Example, render: Render, eos_token: str = "") -> list[tuple[str, bool]]:
     """(text, trained) pieces whose concatenation is the whole rendered example."""

@@ -16,6 +16,7 @@ import torch
 import transformers
 
 from studio.core import atomic, paths
+from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE
 from studio.core.models import bundled_model_path
 from studio.engine.hardware import Hardware
 
@@ -23,14 +24,6 @@ log = logging.getLogger(__name__)
 
 COMPLETE_MARKER = ".converted"
 
-# Used only when a model ships no chat template: plain role headers that any
-# tokenizer can encode, ending each turn with the EOS token so generation stops.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '### ' + message['role'] | capitalize + ':\\n' + message['content'] + eos_token + '\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '### Assistant:\\n' }}{% endif %}"
-)
 
 
 class ModelLoadError(RuntimeError):

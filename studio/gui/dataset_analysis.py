@@ -16,18 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import paths
-from studio.core.chat_segments import example_segments, render_chat
+from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE, example_segments, render_chat
 from studio.core.datasets import Example, TokenStats, render_plain, token_length_stats
 from studio.core.models import ModelError, ModelInfo, read_gguf_metadata
 
-# The engine's template for models that ship none (studio.engine.model_loading), so the
-# preview shows what training will see.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '### ' + message['role'] | capitalize + ':\\n' + message['content'] + eos_token + '\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '### Assistant:\\n' }}{% endif %}"
-)
 # Rendering through a template costs ~1 ms an example; past this many, token lengths use
 # core's plain role tags (a few tokens off per turn) so a big file is measured in seconds.
 TEMPLATE_MEASURE_LIMIT = 5000
