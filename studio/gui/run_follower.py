@@ -50,6 +50,16 @@ class RunFollower(QObject):
     def stop(self) -> None:
         self._timer.stop()
 
+    def dispose(self) -> None:
+        """Stop, cut every connection, and let Qt delete it (a page switching runs)."""
+        self._timer.stop()
+        for signal in (self.events, self.log, self.bad_line, self.finished):
+            try:
+                signal.disconnect()
+            except (RuntimeError, TypeError):
+                pass  # nothing was connected
+        self.deleteLater()
+
     def poll(self) -> None:
         batch = self._read_events()
         if batch:

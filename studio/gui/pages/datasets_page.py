@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,6 +40,7 @@ from studio.gui.background import run_in_background
 from studio.gui.dataset_analysis import TokenReport, measure_tokens
 from studio.gui.widgets.dataset_rows import DatasetRows
 from studio.gui.widgets.example_view import ExampleView
+from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.token_histogram import TokenHistogram
 
 FILE_FILTER = "Datasets (*.json *.jsonl *.ndjson *.csv *.parquet *.txt);;All files (*)"
@@ -97,11 +97,8 @@ class DatasetsPage(QWidget):
     # -- building -------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        title = QLabel("<h2 style='margin:0'>Datasets</h2>")
-        subtitle = QLabel("Open a training file to check every row, see how long the examples are in "
+        title, subtitle = page_title("Datasets", "Open a training file to check every row, see how long the examples are in "
                           "tokens, and what the model will learn from.")
-        subtitle.setWordWrap(True)
-        subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         open_button = QPushButton("Open…")
         open_button.setToolTip("Open a .json, .jsonl, .csv, .parquet or .txt file")
         open_button.clicked.connect(self._choose_file)

@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -36,6 +35,7 @@ from studio.core.models import BUNDLED_ID, ModelInfo, discover_models_with_probl
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
 from studio.gui.widgets.model_details import SOURCE_LABELS, ModelDetails, short_count
+from studio.gui.widgets.page_title import page_title
 
 EXTRA_PATHS_KEY = "models/extra_paths"
 COLUMNS = ("Name", "Source", "Architecture", "Parameters", "Layers", "Hidden", "Quant / dtype")
@@ -125,11 +125,8 @@ class ModelsPage(QWidget):
     # -- building -------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        title = QLabel("<h2 style='margin:0'>Models</h2>")
-        subtitle = QLabel("Base models on this machine: the bundled one, the Hugging Face cache, "
+        title, subtitle = page_title("Models", "Base models on this machine: the bundled one, the Hugging Face cache, "
                           "and folders or .gguf files you add. The selected model is the one you train.")
-        subtitle.setWordWrap(True)
-        subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.scanning_label = QLabel("Scanning…")
         self.scanning_label.setToolTip("Looking for models; the list fills in when the scan is done")
         self.rescan_button = QPushButton("Rescan")

@@ -106,10 +106,7 @@ class MonitorPage(QWidget):
 
     def _drop_follower(self) -> None:
         if self.follower is not None:
-            self.follower.stop()
-            for signal in (self.follower.events, self.follower.log, self.follower.bad_line, self.follower.finished):
-                signal.disconnect()
-            self.follower.deleteLater()
+            self.follower.dispose()
             self.follower = None
 
     # -- commands ----------------------------------------------------------------
