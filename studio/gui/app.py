@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import sys
+from pathlib import Path
 
 
 def has_display() -> bool:
     if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _xcb_plugin() -> Path | None:
+    import PySide6  # only the package folder, not QtWidgets: cheap
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    return plugin if plugin.exists() else None
+
+
+def missing_x11_libraries(plugin: Path | None = None) -> str | None:
+    """Why Qt's X11 plugin would not load, or None. Qt itself aborts the process with a
+    vague "could not load the Qt platform plugin"; a fresh Debian/Ubuntu desktop often
+    lacks libxcb-cursor0 or libxcb-icccm4, and the user deserves their names."""
+    uses_x11 = os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb" and not os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform != "linux" or not uses_x11:
+        return None
+    plugin = plugin or _xcb_plugin()
+    if plugin is None:
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        return str(exc)
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return "libxcb-cursor.so.0: not found (Qt needs it for X11)"
+    return None
 
 
 def create_app():
@@ -28,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print("lora-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset); "
               "`make demo` runs the headless demo, `lora-studio --help` lists the commands.")
+        return 1
+    missing = missing_x11_libraries()
+    if missing:
+        print(f"lora-studio: Qt cannot use this X11 display: {missing}. On Debian/Ubuntu: "
+              "sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0")
         return 1
     app = create_app()
     from studio.gui.main_window import MainWindow

@@ -46,3 +46,15 @@ def test_no_display_says_so_in_one_line():
     assert result.returncode == 1
     assert "no display" in result.stdout and "make demo" in result.stdout
     assert len(result.stdout.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_an_x11_plugin_that_cannot_load_is_named(tmp_path, monkeypatch):
+    from studio.gui.app import missing_x11_libraries
+
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    broken = tmp_path / "libqxcb.so"
+    broken.write_bytes(b"not a shared library")
+    assert str(broken) in (missing_x11_libraries(broken) or "")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no X11 in use: nothing to check
+    assert missing_x11_libraries(broken) is None
