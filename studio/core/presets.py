@@ -105,27 +105,107 @@ def available_modules(config: dict[str, Any]) -> list[str]:
     return list(modules[0] + modules[1]) if modules else []
 
 
-def linear_shapes(config: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
-    """(in_features, out_features) of each adaptable linear layer in one block.
+def _int(config: dict[str, Any], *keys: str, default: int | None = None) -> int:
+    for key in keys:
+        if config.get(key) is not None:
+            return int(config[key])
+    if default is None:
+        raise KeyError(keys[0])
+    return default
 
-    Known for llama-shaped models; None elsewhere (callers then say "unknown").
-    """
-    if ARCHITECTURE_MODULES.get(str(config.get("model_type", ""))) is not ARCHITECTURE_MODULES["llama"]:
+
+def _llama_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    hidden = _int(c, "hidden_size")
+    heads = _int(c, "num_attention_heads")
+    kv = _int(c, "num_key_value_heads", default=heads)
+    head_dim = _int(c, "head_dim", default=hidden // heads)
+    inter = _int(c, "intermediate_size")
+    shapes = {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv * head_dim),
+              "v_proj": (hidden, kv * head_dim), "o_proj": (heads * head_dim, hidden)}
+    if c.get("model_type") not in MOE_TYPES:  # experts are named differently; auto skips them
+        shapes.update(gate_proj=(hidden, inter), up_proj=(hidden, inter), down_proj=(inter, hidden))
+    return shapes
+
+
+def _gpt2_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    hidden = _int(c, "n_embd", "hidden_size")
+    inner = _int(c, "n_inner", default=4 * hidden)
+    qkv = hidden + 2 * (hidden // _int(c, "n_head")) if c.get("multi_query") else 3 * hidden
+    return {"c_attn": (hidden, qkv), "attn.c_proj": (hidden, hidden), "c_fc": (hidden, inner),
+            "mlp.c_proj": (inner, hidden)}
+
+
+def _fused_qkv_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """GPT-NeoX, Falcon and BLOOM: one query_key_value projection, a 4h MLP."""
+    hidden = _int(c, "hidden_size", "n_embed")
+    heads = _int(c, "num_attention_heads", "n_head")
+    head_dim = hidden // heads
+    kv = heads
+    if c.get("model_type") == "falcon":
+        if c.get("new_decoder_architecture"):
+            kv = _int(c, "num_kv_heads", default=heads)
+        elif c.get("multi_query", True):
+            kv = 1
+    inner = _int(c, "intermediate_size", "ffn_hidden_size", default=4 * hidden)
+    return {"query_key_value": (hidden, (heads + 2 * kv) * head_dim), "dense": (hidden, hidden),
+            "dense_h_to_4h": (hidden, inner), "dense_4h_to_h": (inner, hidden)}
+
+
+def _opt_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    hidden, ffn = _int(c, "hidden_size"), _int(c, "ffn_dim")
+    return {"q_proj": (hidden, hidden), "k_proj": (hidden, hidden), "v_proj": (hidden, hidden),
+            "out_proj": (hidden, hidden), "fc1": (hidden, ffn), "fc2": (ffn, hidden)}
+
+
+def _phi_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    hidden, inter = _int(c, "hidden_size"), _int(c, "intermediate_size")
+    heads = _int(c, "num_attention_heads")
+    kv = _int(c, "num_key_value_heads", default=heads)
+    head_dim = hidden // heads
+    return {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv * head_dim),
+            "v_proj": (hidden, kv * head_dim), "dense": (heads * head_dim, hidden),
+            "fc1": (hidden, inter), "fc2": (inter, hidden)}
+
+
+def _phi3_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    hidden, inter = _int(c, "hidden_size"), _int(c, "intermediate_size")
+    heads = _int(c, "num_attention_heads")
+    kv = _int(c, "num_key_value_heads", default=heads)
+    head_dim = _int(c, "head_dim", default=hidden // heads)
+    return {"qkv_proj": (hidden, (heads + 2 * kv) * head_dim), "o_proj": (heads * head_dim, hidden),
+            "gate_up_proj": (hidden, 2 * inter), "down_proj": (inter, hidden)}
+
+
+def _starcoder2_shapes(c: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    shapes = _llama_shapes({**c, "model_type": "starcoder2"})
+    hidden, inter = _int(c, "hidden_size"), _int(c, "intermediate_size")
+    for name in ("gate_proj", "up_proj", "down_proj"):
+        shapes.pop(name)
+    return {**shapes, "c_fc": (hidden, inter), "c_proj": (inter, hidden)}
+
+
+SHAPE_READERS = {"gpt2": _gpt2_shapes, "gpt_bigcode": _gpt2_shapes, "gpt_neox": _fused_qkv_shapes,
+                 "falcon": _fused_qkv_shapes, "bloom": _fused_qkv_shapes, "opt": _opt_shapes, "phi": _phi_shapes,
+                 "phi3": _phi3_shapes, "starcoder2": _starcoder2_shapes}
+# Layouts our names don't describe (DeepSeek-V2's latent attention): counts are "unknown".
+UNSHAPED_TYPES = {"deepseek_v2"}
+
+
+def linear_shapes(config: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
+    """(in_features, out_features) of each adaptable linear layer in one block, from
+    config.json alone; None for an architecture we don't know (callers say "unknown")."""
+    model_type = str(config.get("model_type", ""))
+    if model_type not in ARCHITECTURE_MODULES or model_type in UNSHAPED_TYPES:
         return None
-    hidden = int(config["hidden_size"])
-    heads = int(config["num_attention_heads"])
-    kv_heads = int(config.get("num_key_value_heads") or heads)
-    head_dim = int(config.get("head_dim") or hidden // heads)
-    inter = int(config["intermediate_size"])
-    return {
-        "q_proj": (hidden, heads * head_dim),
-        "k_proj": (hidden, kv_heads * head_dim),
-        "v_proj": (hidden, kv_heads * head_dim),
-        "o_proj": (heads * head_dim, hidden),
-        "gate_proj": (hidden, inter),
-        "up_proj": (hidden, inter),
-        "down_proj": (inter, hidden),
-    }
+    reader = SHAPE_READERS.get(model_type, _llama_shapes)
+    try:
+        return reader(config)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def num_layers(config: dict[str, Any]) -> int:
+    return _int(config, "num_hidden_layers", "n_layer")
 
 
 def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: int,
@@ -136,6 +216,8 @@ def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: 
         return None
     modules = resolve_target_modules(config, target_modules)
     if modules == ["all-linear"]:
+        if str(config.get("model_type")) in MOE_TYPES:
+            return None  # peft would adapt every expert and the router too
         modules = list(shapes)
     per_block = 0
     for name in modules:
@@ -143,4 +225,4 @@ def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: 
             return None
         fan_in, fan_out = shapes[name]
         per_block += r * (fan_in + fan_out) + (fan_out if use_dora else 0)
-    return per_block * int(config["num_hidden_layers"])
+    return per_block * num_layers(config)

@@ -1,0 +1,224 @@
+"""Measure the real peak GPU memory of LoRA/QLoRA training configurations (device machine).
+
+Each configuration runs in a fresh process (clean allocator, its own CUDA context):
+a Llama-shaped model built from a config with random weights straight on the GPU
+(bf16, or its linear layers quantized to 4-bit NF4 with double quantization the way
+transformers' bitsandbytes loader does), the engine's own adapter setup and Trainer
+arguments, and 4 optimizer steps on fixed-length batches. What a user sees in
+nvidia-smi is the allocator's peak reservation plus the memory outside it (CUDA
+context, kernels, library handles), so both are recorded.
+
+Usage: python scripts/measure_vram.py [--group A|B|all] [--only NAME] --out results.jsonl
+Results land in docs/vram_measurements.jsonl; docs/vram_validation.md compares them with
+studio.core.vram (scripts/vram_report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from studio.core.reference_shapes import MODEL_SHAPES  # noqa: E402 - after the path tweak
+
+# name, model, method, rank, batch, seq, checkpointing, extra settings; group A/B split the
+# list into two calls that each fit in ten minutes.
+CONFIGS: list[dict] = [
+    # ~0.1B
+    dict(name="135m-r8-b16-s512", model="smollm2-135m", r=8, batch=16, seq=512, ckpt=False, group="A"),
+    dict(name="135m-r64-b4-s2048-ckpt", model="smollm2-135m", r=64, batch=4, seq=2048, ckpt=True, group="A"),
+    dict(name="135m-qlora-r16-b8-s1024", model="smollm2-135m", r=16, batch=8, seq=1024, ckpt=False,
+         quant="4bit", group="A"),
+    # 1B
+    dict(name="1b-r16-b4-s1024", model="llama-3.2-1b", r=16, batch=4, seq=1024, ckpt=False, group="A"),
+    dict(name="1b-r16-b8-s2048-ckpt", model="llama-3.2-1b", r=16, batch=8, seq=2048, ckpt=True, group="A"),
+    dict(name="1b-r64-b1-s4096", model="llama-3.2-1b", r=64, batch=1, seq=4096, ckpt=False, group="A"),
+    dict(name="1b-qlora-r16-b4-s2048-ckpt", model="llama-3.2-1b", r=16, batch=4, seq=2048, ckpt=True,
+         quant="4bit", group="A"),
+    dict(name="1b-dora-r16-b4-s1024-ckpt", model="llama-3.2-1b", r=16, batch=4, seq=1024, ckpt=True,
+         dora=True, group="A"),
+    dict(name="1b-r16-b8-s2048-ckpt-liger", model="llama-3.2-1b", r=16, batch=8, seq=2048, ckpt=True,
+         liger=True, group="A"),
+    dict(name="1b-r16-b4-s1024-adamw8bit", model="llama-3.2-1b", r=16, batch=4, seq=1024, ckpt=False,
+         optimizer="paged_adamw_8bit", group="A"),
+    # 3B
+    dict(name="3b-r32-b2-s2048-ckpt", model="llama-3.2-3b", r=32, batch=2, seq=2048, ckpt=True, group="A"),
+    dict(name="3b-r8-b4-s1024", model="llama-3.2-3b", r=8, batch=4, seq=1024, ckpt=False, group="A"),
+    dict(name="3b-qlora-r16-b8-s1024-ckpt", model="llama-3.2-3b", r=16, batch=8, seq=1024, ckpt=True,
+         quant="4bit", group="A"),
+    # 7-8B
+    dict(name="8b-r16-b1-s2048-ckpt", model="llama-3.1-8b", r=16, batch=1, seq=2048, ckpt=True, group="B"),
+    dict(name="8b-r8-b2-s1024", model="llama-3.1-8b", r=8, batch=2, seq=1024, ckpt=False, group="B"),
+    dict(name="8b-qlora-r64-b4-s2048-ckpt", model="llama-3.1-8b", r=64, batch=4, seq=2048, ckpt=True,
+         quant="4bit", group="B"),
+    dict(name="8b-qlora-r16-b16-s512-ckpt", model="llama-3.1-8b", r=16, batch=16, seq=512, ckpt=True,
+         quant="4bit", group="B"),
+    dict(name="8b-qlora-r16-b1-s4096", model="llama-3.1-8b", r=16, batch=1, seq=4096, ckpt=False,
+         quant="4bit", group="B"),
+    dict(name="8b-qlora-r16-b2-s2048-ckpt-liger", model="llama-3.1-8b", r=16, batch=2, seq=2048, ckpt=True,
+         quant="4bit", liger=True, group="B"),
+    # The seeds' 7B table: r=16, batch 4, q/k/v/o, 512 tokens (their examples' max_length).
+    dict(name="7b-seeds-r16-b4-s512-qkvo", model="llama-2-7b", r=16, batch=4, seq=512, ckpt=False,
+         modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="B"),
+    dict(name="7b-seeds-r16-b4-s512-qkvo-ckpt", model="llama-2-7b", r=16, batch=4, seq=512, ckpt=True,
+         modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="B"),
+    dict(name="7b-seeds-qlora-r16-b4-s512-qkvo", model="llama-2-7b", r=16, batch=4, seq=512, ckpt=False,
+         quant="4bit", modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="B"),
+]
+STEPS = 4
+
+
+def quantize_linears_4bit(model, compute_dtype) -> None:
+    """Swap every decoder Linear for bitsandbytes' Linear4bit (NF4, double quant), as
+    transformers' BitsAndBytesConfig loader does; embeddings, norms and lm_head stay bf16."""
+    import bitsandbytes as bnb
+    import torch
+
+    for layer in model.model.layers:
+        for parent in list(layer.modules()):
+            for child_name, child in list(parent.named_children()):
+                if not isinstance(child, torch.nn.Linear):
+                    continue
+                quant = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                                          compute_dtype=compute_dtype, compress_statistics=True, quant_type="nf4",
+                                          device="meta")
+                quant.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4",
+                                                 compress_statistics=True).to("cuda")
+                setattr(parent, child_name, quant)
+                del child
+    torch.cuda.empty_cache()
+
+
+def process_gpu_bytes() -> int | None:
+    """This process's memory on the GPU as the driver sees it (context included)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+            if proc.pid == os.getpid() and proc.usedGpuMemory:
+                return int(proc.usedGpuMemory)
+    except Exception:  # noqa: BLE001 - a measurement, not a requirement
+        return None
+    return None
+
+
+def measure_one(cfg: dict) -> dict:
+    import torch
+    import transformers
+    from torch.utils.data import Dataset
+
+    from studio.core.jobs import LoraSettings, TrainJob
+    from studio.engine import adapter_setup, hardware
+    from studio.engine.training import training_arguments
+
+    shape = MODEL_SHAPES[cfg["model"]]
+    config = transformers.LlamaConfig(**shape)
+    torch.manual_seed(0)
+    start = time.time()
+    with torch.device("cuda"):
+        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    if cfg.get("quant") == "4bit":
+        quantize_linears_4bit(model, torch.bfloat16)
+    torch.cuda.synchronize()
+    weights_allocated = torch.cuda.memory_allocated()
+
+    lora = LoraSettings(r=cfg["r"], alpha=2 * cfg["r"], dropout=0.05, target_modules=cfg.get("modules", ["auto"]),
+                        use_dora=bool(cfg.get("dora")))
+    model = adapter_setup.apply_adapter(model, lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
+    trainable, _total = adapter_setup.trainable_parameters(model)
+    adapter_allocated = torch.cuda.memory_allocated()
+
+    job = TrainJob()
+    tr = job.training
+    tr.batch_size, tr.grad_accum, tr.max_length, tr.max_steps = cfg["batch"], 1, cfg["seq"], STEPS
+    tr.gradient_checkpointing, tr.optimizer, tr.logging_steps = cfg["ckpt"], cfg.get("optimizer", "adamw_torch"), 1
+    args = training_arguments(job, Path("/tmp/vram-run"), hardware.Hardware("cuda", "bf16"), STEPS, has_eval=False)
+    if cfg.get("liger"):
+        args.use_liger_kernel = True
+
+    vocab, seq = shape["vocab_size"], cfg["seq"]
+
+    class Fixed(Dataset):
+        def __len__(self) -> int:
+            return cfg["batch"] * STEPS
+
+        def __getitem__(self, i: int) -> dict:
+            ids = torch.randint(0, vocab, (seq,), generator=torch.Generator().manual_seed(i))
+            return {"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones(seq, dtype=torch.long)}
+
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Fixed(),
+                                   data_collator=transformers.default_data_collator)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    step_start = time.time()
+    out: dict = dict(cfg)
+    try:
+        trainer.train()
+        torch.cuda.synchronize()
+    except torch.cuda.OutOfMemoryError as exc:
+        out.update(oom=True, error=str(exc)[:300])
+    seconds = time.time() - step_start
+    reserved_now = torch.cuda.memory_reserved()
+    driver = process_gpu_bytes()
+    props = torch.cuda.get_device_properties(0)
+    out.update(
+        gpu=props.name, gpu_total_bytes=props.total_memory,
+        versions={"torch": torch.__version__, "transformers": transformers.__version__,
+                  "peft": __import__("peft").__version__},
+        trainable_parameters=trainable,
+        weights_allocated_bytes=weights_allocated,
+        adapter_allocated_bytes=adapter_allocated - weights_allocated,
+        peak_allocated_bytes=torch.cuda.max_memory_allocated(),
+        peak_reserved_bytes=torch.cuda.max_memory_reserved(),
+        outside_allocator_bytes=(driver - reserved_now) if driver else None,
+        tokens_per_second=round(cfg["batch"] * seq * STEPS / seconds),
+        build_seconds=round(step_start - start, 1), train_seconds=round(seconds, 1),
+    )
+    if driver:
+        out["measured_peak_bytes"] = out["peak_reserved_bytes"] + out["outside_allocator_bytes"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--group", default="all")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "vram_measurements.jsonl")
+    parser.add_argument("--one", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        result = measure_one(json.loads(args.one))
+        print("RESULT " + json.dumps(result), flush=True)
+        return
+    chosen = [c for c in CONFIGS if (args.group == "all" or c["group"] == args.group)
+              and (not args.only or c["name"] == args.only)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for cfg in chosen:
+        began = time.time()
+        proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+        lines = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if not lines:
+            print(f"{cfg['name']}: FAILED (exit {proc.returncode})\n{proc.stderr[-2500:]}", flush=True)
+            continue
+        result = json.loads(lines[-1])
+        with open(args.out, "a") as handle:
+            handle.write(json.dumps(result) + "\n")
+        gib = 2**30
+        print(f"{cfg['name']}: peak reserved {result['peak_reserved_bytes'] / gib:.2f} GiB, allocated "
+              f"{result['peak_allocated_bytes'] / gib:.2f}, outside {(result['outside_allocator_bytes'] or 0) / gib:.2f}"
+              f", weights {result['weights_allocated_bytes'] / gib:.2f}, {result['tokens_per_second']} tok/s, "
+              f"{time.time() - began:.0f} s{' OOM' if result.get('oom') else ''}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
