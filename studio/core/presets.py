@@ -225,4 +225,7 @@ def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: 
             return None
         fan_in, fan_out = shapes[name]
         per_block += r * (fan_in + fan_out) + (fan_out if use_dora else 0)
-    return per_block * num_layers(config)
+    try:
+        return per_block * num_layers(config)
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -27,3 +27,22 @@ MODEL_SHAPES: dict[str, dict[str, Any]] = {
     "llama-2-7b": _llama(4096, 11008, 32, 32, 32, 32000, False),
     "llama-3.1-8b": _llama(4096, 14336, 32, 32, 8, 128256, False),
 }
+
+
+def measured_job(row: dict[str, Any]):
+    """The TrainJob that one row of docs/vram_measurements.jsonl measured (see
+    scripts/measure_vram.py: LoRA on every linear layer unless ``modules``, alpha 2r,
+    dropout 0.05, accumulation 1)."""
+    from studio.core.jobs import TrainJob
+
+    job = TrainJob()
+    job.model.quantization = row.get("quant", "none")
+    job.lora.r, job.lora.alpha, job.lora.dropout = row["r"], 2 * row["r"], 0.05
+    job.lora.target_modules = row.get("modules", ["auto"])
+    job.lora.use_dora = bool(row.get("dora"))
+    tr = job.training
+    tr.batch_size, tr.max_length, tr.grad_accum = row["batch"], row["seq"], 1
+    tr.gradient_checkpointing = row["ckpt"]
+    tr.optimizer = row.get("optimizer", "adamw_torch")
+    tr.precision = "bf16"
+    return job

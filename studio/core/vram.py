@@ -1,0 +1,289 @@
+"""Peak GPU memory of a LoRA/QLoRA training job, with its breakdown, before it starts.
+
+Pure Python (no torch): the GUI redraws it on every keystroke. The model is physical
+where the physics is exact and measured where it is not:
+
+* weights, adapter, gradients and optimizer states are counted from the config
+  (bytes per parameter; NF4 with double quantization is 0.5 + 1/64 + 4/16384);
+* activations per decoder layer follow what autograd keeps for a frozen bf16 Llama
+  layer with LoRA: fp32 RMSNorm inputs, q/k/v/out for SDPA, the SwiGLU inputs, and
+  per LoRA layer the dropout mask and the bf16 copy of its input (see ``layer_bytes``);
+  with gradient checkpointing each layer keeps only its bf16 input, and one layer is
+  recomputed at a time;
+* the logits/loss term, the recompute share, the remaining per-token buffers, the
+  allocator's fragmentation and the CUDA context come from a least-squares fit to the
+  22 configurations measured on an H100 (docs/vram_measurements.jsonl;
+  docs/vram_validation.md shows every estimate against its measurement).
+
+The peak is the largest batch: batch x max_length tokens, with or without packing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from studio.core.jobs import TrainJob
+from studio.core.presets import (
+    MOE_TYPES,
+    count_lora_parameters,
+    linear_shapes,
+    num_layers,
+    resolve_target_modules,
+)
+
+GIB = 2**30
+Strategy = Literal["single", "ddp", "fsdp"]
+
+# Fitted to docs/vram_measurements.jsonl by scripts/vram_report.py (which prints them
+# again, so a re-measurement can update them). "Allocated" is what tensors hold;
+# "reserved" adds what PyTorch's caching allocator keeps around them.
+LOGITS_BYTES = 10.72  # per token x vocabulary entry: bf16 logits, fp32 upcast, log-softmax, grads
+LOGITS_BYTES_RESERVED = 13.41
+RECOMPUTE_SHARE = 0.288  # of one layer's activations alive while checkpointing recomputes it
+RECOMPUTE_SHARE_RESERVED = 0.391
+OTHER_BYTES = 46.84  # per token x hidden: embeddings, final norm, hidden-state gradients
+OTHER_BYTES_RESERVED = 87.50
+CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
+
+NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit values + 8-bit absmax per 64 + fp32 per 256 blocks
+INT8_BYTES_PER_PARAM = 1.0
+OPTIMIZER_BYTES = {"adamw_torch": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
+
+
+@dataclass(frozen=True)
+class Part:
+    key: str
+    label: str
+    bytes: int
+    note: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    parts: tuple[Part, ...]
+    notes: tuple[str, ...] = ()
+    gpus: int = 1
+    strategy: Strategy = "single"
+
+    @property
+    def total(self) -> int:
+        return sum(p.bytes for p in self.parts)
+
+    def part(self, key: str) -> Part:
+        return next(p for p in self.parts if p.key == key)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total_bytes": self.total, "gpus": self.gpus, "strategy": self.strategy,
+                "parts": {p.key: p.bytes for p in self.parts}, "notes": list(self.notes)}
+
+
+class EstimateError(ValueError):
+    """The model's config lacks what the estimate needs (e.g. an unknown architecture)."""
+
+
+@dataclass(frozen=True)
+class _Dims:
+    hidden: int
+    kv: int  # width of the key (and value) projection
+    inter: int
+    vocab: int
+    layers: int
+    gated: bool  # SwiGLU-style MLP (gate * up) rather than one activation
+
+
+def _dims(config: dict[str, Any], shapes: dict[str, tuple[int, int]]) -> _Dims:
+    hidden = int(config.get("hidden_size") or config.get("n_embd") or 0)
+    vocab = int(config.get("vocab_size") or 0)
+    if not hidden or not vocab:
+        raise EstimateError("the model's config has no hidden_size or vocab_size")
+    kv = shapes["k_proj"][1] if "k_proj" in shapes else hidden
+    mlp_outs = [out for name, (fan_in, out) in shapes.items() if fan_in == hidden and out > hidden]
+    inter = int(config.get("intermediate_size") or config.get("n_inner") or 0) or max(mlp_outs or [4 * hidden])
+    gated = "gate_proj" in shapes or "gate_up_proj" in shapes or str(config.get("model_type")) in MOE_TYPES
+    return _Dims(hidden, kv, inter, vocab, num_layers(config), gated)
+
+
+def _parameters(config: dict[str, Any], shapes: dict[str, tuple[int, int]], d: _Dims,
+                num_parameters: int | None) -> tuple[int, int]:
+    """(parameters in the blocks' linear layers, all other parameters)."""
+    linear = d.layers * sum(fan_in * fan_out for fan_in, fan_out in shapes.values())
+    tied = config.get("tie_word_embeddings", True)
+    other = d.vocab * d.hidden * (1 if tied else 2) + 2 * d.layers * d.hidden + d.hidden
+    if num_parameters and num_parameters > linear + other:  # experts, biases: trust the real count
+        linear = num_parameters - other
+    return linear, other
+
+
+def layer_bytes(d: _Dims, shapes: dict[str, tuple[int, int]], modules: list[str], dropout: float,
+                dora: bool) -> int:
+    """Bytes autograd keeps per token for one decoder layer (frozen bf16 base, LoRA on ``modules``).
+
+    Base: two RMSNorm inputs in fp32 (8h), SDPA's q, k, v and output (4h + 4kv), the
+    SwiGLU's gate, activation and up outputs (6i; a plain MLP keeps its input, 2i).
+    Each LoRA layer keeps the bf16 copy of its input for lora_A (2 bytes) and, with
+    dropout, the mask (1 byte); DoRA also keeps the base and LoRA outputs (4 bytes/out).
+    """
+    base = 12 * d.hidden + 4 * d.kv + (6 if d.gated else 2) * d.inter
+    per_input = 3 if dropout > 0 else 2
+    lora = sum(per_input * shapes[m][0] + (4 * shapes[m][1] if dora else 0) for m in modules if m in shapes)
+    return base + lora
+
+
+def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | None = None, gpus: int = 1,
+             strategy: Strategy = "single", fused_loss: bool = False) -> Estimate:
+    """Peak memory per GPU for ``job`` on the model described by ``config`` (config.json)."""
+    shapes = linear_shapes(config)
+    if shapes is None:
+        raise EstimateError(f"no layer shapes known for model_type {config.get('model_type')!r}")
+    d = _dims(config, shapes)
+    lora, tr = job.lora, job.training
+    modules = resolve_target_modules(config, lora.target_modules)
+    if modules == ["all-linear"]:
+        modules = list(shapes)
+    trainable = count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora)
+    if trainable is None:
+        raise EstimateError(f"target modules {lora.target_modules} are unknown for {config.get('model_type')}")
+    notes: list[str] = []
+    precision_bytes = 4 if tr.precision == "fp32" else 2
+    scale = precision_bytes / 2  # activations were measured in bf16
+
+    linear, other = _parameters(config, shapes, d, num_parameters)
+    quant = job.model.quantization
+    per_linear = {"4bit": NF4_BYTES_PER_PARAM, "8bit": INT8_BYTES_PER_PARAM}.get(quant, precision_bytes)
+    weights = linear * per_linear + other * precision_bytes
+    if quant == "8bit":
+        notes.append("8-bit base weights are counted at 1 byte per parameter; not measured on a GPU yet.")
+
+    optimizer_bytes = OPTIMIZER_BYTES.get(tr.optimizer, 8)
+    tokens = tr.batch_size * tr.max_length
+    per_layer = layer_bytes(d, shapes, modules, lora.dropout, lora.use_dora)
+    if tr.gradient_checkpointing:
+        kept = tokens * d.layers * 2 * d.hidden
+        activations = kept + RECOMPUTE_SHARE * tokens * per_layer
+        activations_reserved = kept + RECOMPUTE_SHARE_RESERVED * tokens * per_layer
+    else:
+        activations = activations_reserved = tokens * d.layers * per_layer
+    activations += OTHER_BYTES * tokens * d.hidden
+    activations_reserved += OTHER_BYTES_RESERVED * tokens * d.hidden
+    logits = 0.0 if fused_loss else LOGITS_BYTES * tokens * d.vocab
+    logits_reserved = 0.0 if fused_loss else LOGITS_BYTES_RESERVED * tokens * d.vocab
+    if scale != 1:
+        notes.append("fp32 training: activations are scaled from the bf16 measurements.")
+    if lora.dropout == 0:
+        notes.append("dropout 0: LoRA layers keep no mask (from the layer model; measured with 0.05).")
+
+    adapter = grads = trainable * 4  # peft keeps adapter weights in fp32
+    states = trainable * optimizer_bytes
+    gpus = max(1, gpus)
+    if gpus > 1 and strategy == "fsdp":
+        largest_layer = sum(i * o for i, o in shapes.values()) * per_linear
+        weights = weights / gpus + 2 * largest_layer  # the shard, plus a gathered layer and the next one
+        adapter, grads, states = adapter / gpus, grads / gpus, states / gpus
+        notes.append("FSDP: weights and adapter state sharded over the GPUs; not measured yet.")
+    elif gpus > 1:
+        strategy = "ddp"
+        grads *= 2  # DDP's flat gradient buckets beside the gradients
+        notes.append("DDP: every GPU holds the whole model and batch; not measured yet.")
+    else:
+        strategy = "single"
+
+    parts = (
+        Part("weights", "Base weights", int(weights),
+             {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")),
+        Part("adapter", "Adapter weights", int(adapter), f"{trainable:,} parameters in fp32"),
+        Part("gradients", "Gradients", int(grads), "fp32, adapter only"),
+        Part("optimizer", "Optimizer states", int(states), f"{tr.optimizer}: {optimizer_bytes} bytes/parameter"),
+        Part("activations", "Activations", int(activations * scale),
+             f"{tokens:,} tokens/step" + (", checkpointed" if tr.gradient_checkpointing else "")),
+        Part("logits", "Logits and loss", int(logits * scale),
+             "fused loss: none kept" if fused_loss else f"{tokens:,} x {d.vocab:,} vocabulary"),
+        Part("allocator", "Allocator overhead",
+             int((activations_reserved - activations + logits_reserved - logits) * scale),
+             "cached blocks and fragmentation"),
+        Part("context", "CUDA context", CUDA_CONTEXT_BYTES, "driver, kernels and library handles"),
+    )
+    return Estimate(parts, tuple(notes), gpus, strategy)
+
+
+def format_bytes(n: float) -> str:
+    return f"{n / GIB:.1f} GiB" if n >= 0.1 * GIB else f"{n / 2**20:.0f} MiB"
+
+
+# -- will it fit? ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    label: str
+    edits: dict[str, Any]  # dotted job field -> new value
+    estimate: Estimate
+    fits: bool
+
+
+def _edited(job: TrainJob, edits: dict[str, Any]) -> TrainJob:
+    sections = {}
+    for dotted, value in edits.items():
+        section, name = dotted.split(".")
+        sections.setdefault(section, {})[name] = value
+    return replace(job, **{s: replace(getattr(job, s), **v) for s, v in sections.items()})
+
+
+def _candidates(job: TrainJob) -> list[tuple[str, dict[str, Any]]]:
+    """Single changes, cheapest first: speed before memory tricks, data last."""
+    tr = job.training
+    out: list[tuple[str, dict[str, Any]]] = []
+    if not tr.gradient_checkpointing:
+        out.append(("Enable gradient checkpointing (~25% slower)", {"training.gradient_checkpointing": True}))
+    batch, accum = tr.batch_size, tr.grad_accum
+    while batch > 1:
+        batch, accum = max(1, batch // 2), accum * 2
+        out.append((f"Batch {batch} x accumulation {accum} (same effective batch)",
+                    {"training.batch_size": batch, "training.grad_accum": accum}))
+    if tr.optimizer == "adamw_torch":
+        out.append(("8-bit AdamW (bitsandbytes)", {"training.optimizer": "adamw_8bit"}))
+    if job.model.quantization == "none":
+        out.append(("QLoRA: load the base in 4-bit", {"model.quantization": "4bit"}))
+    length = tr.max_length
+    while length > 256:
+        length //= 2
+        out.append((f"Max length {length} (longer rows are truncated)", {"training.max_length": length}))
+    return out
+
+
+def suggest(job: TrainJob, config: dict[str, Any], capacity_bytes: int, *, limit: int = 4,
+            **kwargs: Any) -> list[Suggestion]:
+    """Changes that make the job fit ``capacity_bytes``, cheapest first, each with its estimate.
+
+    Single changes are tried first; when none fits alone, they are stacked in the same
+    order (checkpointing, then smaller batches, ...) until the job fits.
+    """
+    if estimate(job, config, **kwargs).total <= capacity_bytes:
+        return []
+    found: list[Suggestion] = []
+    seen_keys: set[str] = set()
+    for label, edits in _candidates(job):
+        new = estimate(_edited(job, edits), config, **kwargs)
+        key = ",".join(sorted(edits))
+        if new.total <= capacity_bytes and key not in seen_keys:  # the smallest change of each kind
+            found.append(Suggestion(label, edits, new, True))
+            seen_keys.add(key)
+    if found:
+        return found[:limit]
+    stacked: dict[str, Any] = {}
+    labels: dict[str, str] = {}  # one label per kind of change: the last batch size, not every halving
+    current = job
+    for label, edits in _candidates(job):
+        trial = _edited(current, edits)
+        if estimate(trial, config, **kwargs).total >= estimate(current, config, **kwargs).total:
+            continue
+        stacked.update(edits)
+        labels[",".join(sorted(edits))] = label.split(" (")[0]
+        current = trial
+        new = estimate(current, config, **kwargs)
+        if new.total <= capacity_bytes:
+            return [Suggestion(" + ".join(labels.values()), dict(stacked), new, True)]
+    if not labels:
+        return []
+    final = estimate(current, config, **kwargs)
+    return [Suggestion(" + ".join(labels.values()) + " (still too large)", dict(stacked), final, False)]

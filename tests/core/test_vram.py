@@ -1,0 +1,111 @@
+"""The VRAM estimator against real H100 measurements, the seeds' table, and its suggestions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.core import vram
+from studio.core.jobs import TrainJob
+from studio.core.reference_shapes import MODEL_SHAPES, measured_job
+
+MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "vram_measurements.jsonl"
+ROWS = [json.loads(line) for line in MEASUREMENTS.read_text().splitlines() if line.strip()]
+GIB = 2**30
+
+
+def job(model_quant: str = "none", **training) -> TrainJob:
+    result = TrainJob()
+    result.model.quantization = model_quant
+    result.training.precision = "bf16"
+    for name, value in training.items():
+        setattr(result.training, name, value)
+    return result
+
+
+def test_the_measurements_span_what_the_issue_asks():
+    assert len(ROWS) >= 12 and all("H100" in r["gpu"] or "H200" in r["gpu"] for r in ROWS)
+    assert {"smollm2-135m", "llama-3.1-8b"} <= {r["model"] for r in ROWS}
+    assert min(r["r"] for r in ROWS) == 8 and max(r["r"] for r in ROWS) == 64
+    assert min(r["batch"] for r in ROWS) == 1 and max(r["batch"] for r in ROWS) == 16
+    assert min(r["seq"] for r in ROWS) == 512 and max(r["seq"] for r in ROWS) == 4096
+    assert {r["ckpt"] for r in ROWS} == {True, False}
+    assert {r.get("quant", "none") for r in ROWS} == {"none", "4bit"}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["name"] for r in ROWS])
+def test_estimate_is_within_ten_percent_of_the_measured_peak(row):
+    estimate = vram.estimate(measured_job(row), MODEL_SHAPES[row["model"]], fused_loss=bool(row.get("liger")))
+    measured = row["measured_peak_bytes"]
+    assert abs(estimate.total - measured) / measured < 0.10, (estimate.total / GIB, measured / GIB)
+    # The parts that are counted, not fitted, are exact.
+    assert abs(estimate.part("weights").bytes - row["weights_allocated_bytes"]) < 0.01 * row["weights_allocated_bytes"]
+    assert estimate.part("adapter").bytes == 4 * row["trainable_parameters"]
+
+
+def test_breakdown_adds_up_and_names_every_part():
+    estimate = vram.estimate(job(batch_size=4, max_length=1024), MODEL_SHAPES["llama-3.2-1b"])
+    assert [p.key for p in estimate.parts] == ["weights", "adapter", "gradients", "optimizer", "activations",
+                                               "logits", "allocator", "context"]
+    assert estimate.total == sum(p.bytes for p in estimate.parts)
+    assert all(p.bytes > 0 and p.label and p.note for p in estimate.parts)
+    assert estimate.as_dict()["total_bytes"] == estimate.total
+
+
+def test_each_knob_moves_the_estimate_the_right_way():
+    shape = MODEL_SHAPES["llama-3.1-8b"]
+    base = vram.estimate(job(batch_size=4, max_length=2048), shape).total
+    assert vram.estimate(job(batch_size=4, max_length=2048, gradient_checkpointing=True), shape).total < base
+    assert vram.estimate(job("4bit", batch_size=4, max_length=2048), shape).total < base - 8 * GIB
+    assert vram.estimate(job(batch_size=8, max_length=2048), shape).total > base
+    assert vram.estimate(job(batch_size=4, max_length=2048, optimizer="adamw_8bit"), shape).total < base
+    assert vram.estimate(job(batch_size=4, max_length=2048), shape, fused_loss=True).part("logits").bytes == 0
+    dora = job(batch_size=4, max_length=2048)
+    dora.lora.use_dora = True
+    assert vram.estimate(dora, shape).part("activations").bytes > vram.estimate(
+        job(batch_size=4, max_length=2048), shape).part("activations").bytes
+
+
+def test_several_gpus_ddp_per_gpu_and_fsdp_sharded():
+    shape, train = MODEL_SHAPES["llama-3.1-8b"], job(batch_size=2, max_length=2048, gradient_checkpointing=True)
+    single = vram.estimate(train, shape)
+    ddp = vram.estimate(train, shape, gpus=2, strategy="ddp")
+    fsdp = vram.estimate(train, shape, gpus=4, strategy="fsdp")
+    assert ddp.strategy == "ddp" and ddp.total > single.total
+    assert fsdp.part("weights").bytes < single.part("weights").bytes / 2
+    assert fsdp.part("activations").bytes == single.part("activations").bytes
+    assert any("FSDP" in note for note in fsdp.notes)
+
+
+def test_seeds_7b_table_holds_with_gradient_checkpointing():
+    """Seeds: 7B, r=16, batch 4 (q/k/v/o, 512 tokens): LoRA ~18-20 GB, QLoRA ~7-9 GB."""
+    shape = MODEL_SHAPES["llama-2-7b"]
+
+    def total(quant: str, ckpt: bool) -> float:
+        train = job(quant, batch_size=4, max_length=512, gradient_checkpointing=ckpt)
+        train.lora.r, train.lora.target_modules = 16, ["q_proj", "k_proj", "v_proj", "o_proj"]
+        return vram.estimate(train, shape).total / 1e9
+
+    assert 7 <= total("4bit", True) <= 9
+    assert 15 <= total("none", True) <= 20 < total("none", False)  # without checkpointing: ~28 GB
+
+
+def test_suggestions_fit_and_come_cheapest_first():
+    shape, train = MODEL_SHAPES["llama-3.1-8b"], job(batch_size=8, max_length=2048)
+    assert vram.suggest(train, shape, 200 * GIB) == []  # it fits: nothing to suggest
+    found = vram.suggest(train, shape, 80 * GIB)
+    assert found[0].edits == {"training.gradient_checkpointing": True}
+    assert all(s.fits and s.estimate.total <= 80 * GIB for s in found)
+    halved = next(s for s in found if "training.batch_size" in s.edits)
+    assert halved.edits["training.batch_size"] * halved.edits["training.grad_accum"] == 8  # same effective batch
+    stacked = vram.suggest(train, shape, 12 * GIB)
+    assert len(stacked) == 1 and stacked[0].fits and stacked[0].edits["model.quantization"] == "4bit"
+    hopeless = vram.suggest(train, shape, 2 * GIB)
+    assert not hopeless[0].fits and "still too large" in hopeless[0].label
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(vram.EstimateError, match="someday_net"):
+        vram.estimate(job(), {"model_type": "someday_net", "hidden_size": 64, "vocab_size": 100})
