@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 from studio import __version__
-from studio.cli import info_commands, train_commands
+from studio.cli import estimate_command, info_commands, train_commands
 from studio.cli.job_building import add_train_flags
 
 
@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
     p.set_defaults(func=train_commands.cmd_train)
+
+    p = sub.add_parser("estimate", help="peak GPU memory of a train job, with its breakdown and what would fit")
+    add_train_flags(p)
+    estimate_command.add_estimate_flags(p)
+    p.set_defaults(func=estimate_command.cmd_estimate)
 
     p = sub.add_parser("generate", help="answer prompts with the base model and adapters")
     p.add_argument("--model", default="bundled")

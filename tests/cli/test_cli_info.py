@@ -11,7 +11,7 @@ from cli_support import cli_env, run_cli
 
 from studio import __version__
 
-COMMANDS = ("models", "datasets", "train", "generate", "runs", "stop", "demo")
+COMMANDS = ("models", "datasets", "train", "estimate", "generate", "runs", "stop", "demo")
 
 
 # --- help and version --------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""The machine's NVIDIA GPUs (name, memory) through NVML, without torch.
+
+The estimate needs the card's capacity before any worker starts, in the GUI and the
+CLI alike; NVML answers in milliseconds where importing torch takes seconds. No
+NVIDIA driver (a laptop, CI) simply means no GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    total_bytes: int
+
+
+@lru_cache(maxsize=1)
+def visible_gpus() -> tuple[Gpu, ...]:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no library, no driver, no device: all mean "none"
+        return ()
+    found = []
+    try:
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            found.append(Gpu(index, name.decode() if isinstance(name, bytes) else str(name),
+                             int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)))
+    except Exception:  # noqa: BLE001
+        return tuple(found)
+    return tuple(found)

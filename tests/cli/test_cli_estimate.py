@@ -1,0 +1,51 @@
+"""``lora-studio estimate``: the same flags and job files as ``train``, a table or JSON out."""
+
+from __future__ import annotations
+
+import json
+
+from cli_support import run_cli
+
+from studio.core import vram
+from studio.core.jobs import TrainJob
+from studio.core.models import bundled_model_path, inspect_model
+
+
+def test_table_shows_every_part_and_the_total():
+    result = run_cli("estimate", "--gpu-memory", "80")
+    assert result.returncode == 0, result.output
+    for label in ("Base weights", "Adapter weights", "Gradients", "Optimizer states", "Activations",
+                  "Logits and loss", "Allocator overhead", "CUDA context", "Total"):
+        assert label in result.stdout
+    assert "Fits a 80 GiB card" in result.stdout
+
+
+def test_json_equals_the_core_estimate_for_the_same_flags():
+    result = run_cli("estimate", "--json", "--gpu-memory", "80", "--batch-size", "8", "--max-length", "1024",
+                     "--method", "dora", "--gradient-checkpointing")
+    assert result.returncode == 0, result.output
+    shown = json.loads(result.stdout)
+    job = TrainJob()
+    job.training.batch_size, job.training.max_length, job.training.gradient_checkpointing = 8, 1024, True
+    job.lora.use_dora = True
+    model = inspect_model(bundled_model_path())
+    expected = vram.estimate(job, model.config, num_parameters=model.num_parameters)
+    assert shown["total_bytes"] == expected.total and shown["parts"] == expected.as_dict()["parts"]
+    assert shown["fits"] is True and shown["suggestions"] == []
+
+
+def test_too_small_a_card_gets_suggestions_that_fit(tmp_path):
+    job_file = tmp_path / "job.toml"
+    job_file.write_text("[training]\nbatch_size = 16\nmax_length = 2048\n")
+    result = run_cli("estimate", "--job", str(job_file), "--gpu-memory", "6", "--json")
+    shown = json.loads(result.stdout)
+    assert shown["fits"] is False and shown["suggestions"]
+    best = shown["suggestions"][0]
+    assert best["fits"] and best["total_bytes"] <= 6 * 2**30
+    text = run_cli("estimate", "--job", str(job_file), "--gpu-memory", "6").stdout
+    assert "Does not fit" in text and "--set training." in text
+
+
+def test_a_bad_flag_value_is_named():
+    result = run_cli("estimate", "--rank", "-3")
+    assert result.returncode != 0 and "lora.r" in result.output
