@@ -71,6 +71,14 @@ CONFIGS: list[dict] = [
          modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="B"),
     dict(name="7b-seeds-qlora-r16-b4-s512-qkvo", model="llama-2-7b", r=16, batch=4, seq=512, ckpt=False,
          quant="4bit", modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="B"),
+    # Added after the first fit, to test it on settings it had not seen.
+    dict(name="7b-seeds-qlora-r16-b4-s512-qkvo-ckpt", model="llama-2-7b", r=16, batch=4, seq=512, ckpt=True,
+         quant="4bit", modules=["q_proj", "k_proj", "v_proj", "o_proj"], group="C"),
+    dict(name="1b-dora-r8-b2-s2048", model="llama-3.2-1b", r=8, batch=2, seq=2048, ckpt=False, dora=True, group="C"),
+    dict(name="3b-qlora-r32-b1-s4096-ckpt", model="llama-3.2-3b", r=32, batch=1, seq=4096, ckpt=True,
+         quant="4bit", group="C"),
+    dict(name="8b-r32-b4-s1024-ckpt-adamw8bit", model="llama-3.1-8b", r=32, batch=4, seq=1024, ckpt=True,
+         optimizer="adamw_8bit", group="C"),
 ]
 STEPS = 4
 

@@ -24,7 +24,7 @@ from studio.core.datasets import load_dataset_file, split_train_eval
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.models import inspect_model
 from studio.core.resources import resolve_dataset_path
-from studio.engine import adapter_setup, data_prep, hardware, model_loading
+from studio.engine import adapter_setup, data_prep, hardware, memory_report, model_loading
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
 
@@ -174,7 +174,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
             eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
-        metrics["peak_memory_reserved_bytes"] = torch.cuda.max_memory_reserved()
+        metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable))
 
     emit(protocol.Phase("saving"))
     name = job.output.name or _default_name(base.source, data_path)
