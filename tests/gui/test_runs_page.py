@@ -32,7 +32,9 @@ def fake_run(label: str, steps: int = 30, final: str = "done", start: float = 1_
             events.append(protocol.System(cpu_percent=150.0, rss_bytes=2 << 30, t=t))
     if final == "done":
         events.append(protocol.Done(outputs={"adapter_path": str(run_dir / "adapter"), "stopped": False,
-                                             "metrics": {"train_loss": loss, "eval_loss": loss + 0.1}}, t=t + 1))
+                                             "metrics": {"train_loss": loss, "eval_loss": loss + 0.1,
+                                                         "peak_memory_bytes": 19 * 2**30,
+                                                         "estimated_peak_bytes": int(18.84 * 2**30)}}, t=t + 1))
     elif final == "oom":
         events.append(protocol.Error(kind="oom", message="out of memory", hint="lower the batch", t=t + 1))
     with open(run_dir / runs.EVENTS_NAME, "w", encoding="utf-8") as handle:
@@ -64,7 +66,9 @@ def test_lists_runs_with_their_status_and_losses(page):
     assert page.table.item(good, 4).text() == "30 / 30"
     summary = runs.summarize(done)
     assert page.table.item(good, 5).text() == f"{summary.final_loss:.4f}"
-    assert page.table.item(good, 7).text() == "0:16"  # first event to last
+    assert page.table.item(good, 7).text() == "19.0 GiB (est. 18.8)"  # measured next to the estimate
+    assert page.table.item(bad, 7).text() == "—"
+    assert page.table.item(good, 8).text() == "0:16"  # first event to last
     assert page.table.item(good, 1).foreground().color() != page.table.item(bad, 1).foreground().color()
     assert "2 runs" in page.count.text()
 

@@ -38,6 +38,7 @@ from studio.gui.widgets.job_form import JobForm
 from studio.gui.widgets.job_preview import JobPreview
 from studio.gui.widgets.lora_size_label import LoraSizeLabel
 from studio.gui.widgets.preset_picker import PresetPicker, preset_values
+from studio.gui.widgets.vram_panel import VramPanel
 
 LAST_JOB_KEY = "train/last_job"
 TUNED_FOR_KEY = "train/tuned_for_model"  # the model id the form's preset was applied for
@@ -68,6 +69,7 @@ class TrainPage(QWidget):
         self.load_button = QPushButton("Load job…")
         self.file_message = IssueList()
         self.start_button = QPushButton("Start training")
+        self.vram_panel = VramPanel(state.settings)
         self._build()
         self._restore()
         self.form.changed.connect(self._refresh)
@@ -75,6 +77,7 @@ class TrainPage(QWidget):
         self.save_button.clicked.connect(self._ask_save)
         self.load_button.clicked.connect(self._ask_load)
         self.start_button.clicked.connect(self.start_training)
+        self.vram_panel.apply_requested.connect(self.apply_edits)
         state.model_changed.connect(self._on_model_changed)
         state.dataset_changed.connect(self._on_dataset_changed)
         state.job_changed.connect(self._on_job_changed)
@@ -101,6 +104,15 @@ class TrainPage(QWidget):
         return preset
 
     # -- job files ---------------------------------------------------------------
+
+    def apply_edits(self, edits: dict[str, Any]) -> None:
+        """Apply dotted-field edits (e.g. a memory suggestion) to the form in one go."""
+        data = self.current_data()
+        for dotted, value in edits.items():
+            section, name = dotted.split(".", 1)
+            data.setdefault(section, {})[name] = value
+        self.form.set_job_data(data)
+        self._refresh()
 
     def save_job(self, path: str | Path) -> Path:
         """Write the form's job as TOML (a .toml path) or JSON (any other)."""
@@ -173,6 +185,7 @@ class TrainPage(QWidget):
                                      "Start a worker for this job; the Monitor page follows it.")
         self.preview.set_data(data)
         self.size_label.show_count(self.state.model, data["lora"])
+        self.vram_panel.show_job(self.state.model, self._job)
         self._show_context(data)
         self.state.settings.setValue(LAST_JOB_KEY, json.dumps(data))
 
@@ -273,6 +286,7 @@ class TrainPage(QWidget):
         side = QVBoxLayout()
         side.setSpacing(12)
         side.addWidget(size_box)
+        side.addWidget(self.vram_panel)
         side.addWidget(job_box, 1)
         side.addWidget(self.issue_list)
         side.addWidget(self.start_button)

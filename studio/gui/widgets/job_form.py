@@ -175,10 +175,12 @@ class JobForm(QWidget):
         combo = self.method_combo
         custom = combo.findData(CUSTOM)
         if method is None:  # keep the loaded combination as it is
+            label = LoraSettings(**self._base["lora"]).method_label(self._base["model"]["quantization"])
             if custom < 0:
-                label = LoraSettings(**self._base["lora"]).method_label(self._base["model"]["quantization"])
                 combo.addItem(f"Custom ({label})", CUSTOM)
                 custom = combo.count() - 1
+            else:  # another combination than the last loaded one: say which
+                combo.setItemText(custom, f"Custom ({label})")
             combo.setCurrentIndex(custom)
             return
         combo.setCurrentIndex(combo.findData(method))

@@ -24,7 +24,8 @@ from studio.core.runs import RunSummary
 from studio.gui.widgets.metric_chart import colours
 from studio.gui.widgets.run_header import duration
 
-COLUMNS = ("Run", "Status", "Method", "Model", "Steps", "Final loss", "Eval loss", "Duration", "Created")
+COLUMNS = ("Run", "Status", "Method", "Model", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)", "Duration",
+           "Created")
 STATUS_COLOUR = {"done": 2, "running": 0, "stopped": 5, "failed": 3, "cancelled": None}  # chart colour index
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -145,9 +146,20 @@ class RunsTable(QTableWidget):
             (steps, s.step),
             (_loss(s.final_loss), _number(s.final_loss)),
             (_loss(s.eval_loss), _number(s.eval_loss)),
+            (peak_memory_text(s.outputs.get("metrics") or {}), _number((s.outputs.get("metrics") or {}).get(
+                "peak_memory_bytes"))),
             (duration(row.duration_s) if row.duration_s is not None else "—", row.duration_s),
             (time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.created),
         )
+
+
+def peak_memory_text(metrics: dict) -> str:
+    """"18.9 GiB (est. 18.8)": the measured peak of a GPU run next to what was estimated."""
+    measured, estimated = _number(metrics.get("peak_memory_bytes")), _number(metrics.get("estimated_peak_bytes"))
+    if measured is None:
+        return "—"
+    text = f"{measured / 2**30:.1f} GiB"
+    return text + (f" (est. {estimated / 2**30:.1f})" if estimated is not None else "")
 
 
 def _number(value: object) -> float | None:

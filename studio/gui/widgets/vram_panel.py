@@ -1,0 +1,151 @@
+"""The Train page's "will it fit?" panel: the estimate's parts against a card, and fixes.
+
+The card is this machine's GPU when NVML finds one, else a common size the user picks
+(most people tune here and train elsewhere). Suggestions come from core.vram.suggest;
+"Apply" hands their edits to the Train form.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import gpus, vram
+from studio.core.jobs import TrainJob
+from studio.gui.widgets.vram_bar import VramBar, legend_html
+
+CARD_KEY = "estimate/card"
+REFERENCE_CARDS = (
+    (8, "8 GB (RTX 4060)"), (12, "12 GB (RTX 3060)"), (16, "16 GB (RTX 4080, T4)"),
+    (24, "24 GB (RTX 3090/4090, A10)"), (40, "40 GB (A100 40GB)"), (48, "48 GB (L40S, RTX A6000)"),
+    (80, "80 GB (A100/H100 80GB)"), (141, "141 GB (H200)"),
+)
+MAX_SUGGESTIONS = 3
+
+
+class VramPanel(QGroupBox):
+    apply_requested = Signal(dict)  # dotted job field -> value
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+        super().__init__("GPU memory (estimate)", parent)
+        self.settings = settings
+        self.estimate: vram.Estimate | None = None
+        self.suggestions: list[vram.Suggestion] = []
+        self._last: tuple[Any, ...] | None = None
+        self._model: Any = None
+        self._job: TrainJob | None = None
+        self.card_combo = QComboBox()
+        self.card_combo.setToolTip("The card to compare with: this machine's GPU, or a common size if you "
+                                   "will train elsewhere.")
+        for gpu in gpus.visible_gpus():
+            self.card_combo.addItem(f"{gpu.name} (this machine)", gpu.total_bytes)
+        for size, label in REFERENCE_CARDS:
+            self.card_combo.addItem(label, size * vram.GIB)
+        saved = self.settings.value(CARD_KEY)
+        index = self.card_combo.findText(str(saved)) if saved else -1
+        self.card_combo.setCurrentIndex(index if index >= 0 else (0 if gpus.visible_gpus() else 3))
+        self.card_combo.currentIndexChanged.connect(self._card_changed)
+        self.bar = VramBar()
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.legend = QLabel()
+        self.legend.setToolTip("Peak memory during a training step, per part. Measured on an H100 to within "
+                               "±4% (docs/vram_validation.md).")
+        self.suggestion_rows = QVBoxLayout()
+        self.suggestion_rows.setSpacing(2)
+        card_row = QHBoxLayout()
+        card_row.addWidget(QLabel("Card:"))
+        card_row.addWidget(self.card_combo, 1)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(4)
+        layout.addLayout(card_row)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.legend)
+        layout.addLayout(self.suggestion_rows)
+
+    # -- public ------------------------------------------------------------------------------
+
+    def capacity(self) -> int:
+        return int(self.card_combo.currentData())
+
+    def show_job(self, model: Any, job: TrainJob | None) -> None:
+        """Redraw for this model and job (cheap when nothing changed)."""
+        self._model, self._job = model, job
+        key = (id(model), job, self.capacity())
+        if key == self._last:
+            return
+        self._last = key
+        self.estimate, self.suggestions = None, []
+        message = self._compute(model, job)
+        self.bar.show_estimate(self.estimate, self.capacity())
+        self.legend.setVisible(self.estimate is not None)
+        if self.estimate is not None:
+            self.legend.setText(legend_html(self.estimate))
+        self.verdict.setText(message)
+        self._show_suggestions()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _compute(self, model: Any, job: TrainJob | None) -> str:
+        if model is None:
+            return "Select a model to see the estimate."
+        if job is None:
+            return "Fix the problems below to see the estimate."
+        if job.training.device == "cpu":
+            return "Training on the CPU: no GPU memory is used."
+        options = {"num_parameters": getattr(model, "num_parameters", None)}
+        try:
+            self.estimate = vram.estimate(job, model.config, **options)
+        except vram.EstimateError as exc:
+            return f"No estimate: {html.escape(str(exc))}."
+        total, capacity = self.estimate.total, self.capacity()
+        card = html.escape(self.card_combo.currentText().split(" (")[0])
+        if total <= capacity:
+            return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
+                    f"{vram.format_bytes(capacity - total)} to spare.")
+        self.suggestions = vram.suggest(job, model.config, capacity, limit=MAX_SUGGESTIONS, **options)
+        return (f"<b style='color:#d62728'>{vram.format_bytes(total)}</b> peak: does not fit {card} "
+                f"({vram.format_bytes(total - capacity)} too much)." + (" Try:" if self.suggestions else ""))
+
+    def _show_suggestions(self) -> None:
+        while self.suggestion_rows.count():
+            item = self.suggestion_rows.takeAt(0)
+            row = item.layout()
+            while row is not None and row.count():
+                widget = row.takeAt(0).widget()
+                if widget is not None:
+                    widget.deleteLater()
+        for suggestion in self.suggestions:
+            row = QHBoxLayout()
+            text = QLabel(f"{html.escape(suggestion.label)} → <b>{vram.format_bytes(suggestion.estimate.total)}</b>"
+                          + ("" if suggestion.fits else " (still too large)"))
+            text.setWordWrap(True)
+            button = QPushButton("Apply")
+            button.setToolTip("Change the form: " + ", ".join(f"{k} = {v}" for k, v in suggestion.edits.items()))
+            button.clicked.connect(lambda _=False, s=suggestion: self.apply_requested.emit(dict(s.edits)))
+            row.addWidget(text, 1)
+            row.addWidget(button)
+            self.suggestion_rows.addLayout(row)
+
+    def suggestion_buttons(self) -> list[QPushButton]:
+        buttons = []
+        for i in range(self.suggestion_rows.count()):
+            row = self.suggestion_rows.itemAt(i).layout()
+            buttons.append(row.itemAt(1).widget())
+        return buttons
+
+    def _card_changed(self) -> None:
+        self.settings.setValue(CARD_KEY, self.card_combo.currentText())
+        self.show_job(self._model, self._job)
