@@ -30,6 +30,7 @@ LOCK_NAME = "worker.lock"
 EVENTS_NAME = "events.jsonl"
 JOB_NAME = "job.json"
 LOG_NAME = "worker.log"
+LAUNCH_LOG_NAME = "launch.log"  # the worker's stderr until it opens worker.log (GUI launches)
 ADAPTER_NAME = "adapter"
 CHECKPOINTS_NAME = "checkpoints"
 
@@ -85,6 +86,16 @@ def hold_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def newest_live_run(root: Path | None = None) -> Path | None:
+    """The newest run a live worker holds, looking at lock files only (cheap at start-up)."""
+    root = root or paths.runs_dir()
+    if not root.exists():
+        return None
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.name, reverse=True)
+    return next((p for p in folders if is_locked(p)), None)
 
 
 def is_locked(run_dir: Path) -> bool:

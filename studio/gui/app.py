@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 from pathlib import Path
@@ -32,12 +31,10 @@ def missing_x11_libraries(plugin: Path | None = None) -> str | None:
     plugin = plugin or _xcb_plugin()
     if plugin is None:
         return None
-    try:
+    try:  # libQt6XcbQpa needs libxcb-cursor and friends: loading it names the first missing one
         ctypes.CDLL(str(plugin))
     except OSError as exc:
         return str(exc)
-    if ctypes.util.find_library("xcb-cursor") is None:
-        return "libxcb-cursor.so.0: not found (Qt needs it for X11)"
     return None
 
 

@@ -147,8 +147,10 @@ def measure_tokens(examples: Sequence[Example], model: ModelInfo | None, max_len
     template = find_chat_template(model)
     tokenizer = find_tokenizer_json(model)
     if tokenizer is None:
-        return TokenReport(template, None, "Select a model with a tokenizer.json to see token lengths "
-                                           "(a .gguf model has one once it was converted for training).")
+        if model is None:
+            return TokenReport(template, None, "Select a model (with a tokenizer.json) to see token lengths.")
+        return TokenReport(template, None, f"{model.name} has no tokenizer.json yet, so token lengths are unknown "
+                                           "(a .gguf model gets one when it is first converted for training).")
     exact = len(examples) <= TEMPLATE_MEASURE_LIMIT
 
     def render(example: Example) -> str:

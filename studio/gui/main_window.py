@@ -97,13 +97,13 @@ class MainWindow(QMainWindow):
 
     def reattach_running(self) -> Path | None:
         """Follow the newest run whose worker is still alive (started by a closed window or the CLI)."""
-        live = [r for r in runs.list_runs() if r.status == "running"]
-        if not live:
+        live = runs.newest_live_run()  # lock files only: no events are read at start-up
+        if live is None:
             return None
-        self.monitor_page.follow(live[0].path)
-        self.statusBar().showMessage(f"Reattached to {live[0].run_id}, still training", 8000)
+        self.monitor_page.follow(live)
+        self.statusBar().showMessage(f"Reattached to {live.name}, still training", 8000)
         self.show_page("Monitor")
-        return live[0].path
+        return live
 
     def _restore(self) -> None:
         geometry = self.state.settings.value("window/geometry")
@@ -138,6 +138,5 @@ class MainWindow(QMainWindow):
         box.exec()
         clicked = box.clickedButton()
         if clicked is stop:
-            self.monitor_page.stop_run()
-            return True
+            return self.monitor_page.stop_run()  # if the worker can't be told, keep the window open
         return clicked is keep

@@ -36,7 +36,9 @@ def start_run(job: Job, label: str = "") -> Path:
     process.setArguments(worker_arguments(job_path, run_dir))
     process.setStandardInputFile(QProcess.nullDevice())
     process.setStandardOutputFile(QProcess.nullDevice())
-    process.setStandardErrorFile(QProcess.nullDevice())  # the worker keeps worker.log itself
+    # The worker keeps worker.log itself once it runs; anything it prints before that
+    # (a broken install, an import error) lands here instead of nowhere.
+    process.setStandardErrorFile(str(run_dir / runs.LAUNCH_LOG_NAME))
     started = process.startDetached()  # PySide6 returns a bool here, though its stubs say (ok, pid)
     ok = started[0] if isinstance(started, tuple) else bool(started)
     if not ok:
@@ -50,4 +52,6 @@ def send(run_dir: Path, cmd: str) -> str | None:
         reply = control_client.send_command(run_dir, cmd, timeout_s=2.0)
     except OSError as exc:
         return f"the worker is not reachable ({exc.strerror or exc})"
+    except ValueError as exc:  # a garbled reply
+        return f"the worker answered something unreadable ({exc})"
     return None if reply.get("ok") else str(reply.get("error", "refused"))

@@ -137,3 +137,11 @@ def test_every_control_has_a_tooltip(page):
     for kind in (QPushButton, QComboBox, QSpinBox, QTextEdit):
         for widget in page.findChildren(kind):
             assert widget.toolTip(), f"{kind.__name__} {widget.text() if hasattr(widget, 'text') else ''}"
+
+
+def test_a_dataset_chosen_elsewhere_is_shown(qtbot, page, state, tmp_path):
+    other = write_jsonl(tmp_path / "other.jsonl", [{"prompt": "p", "completion": "c"}] * 3)
+    state.set_dataset(str(other), "auto")  # e.g. the Train page loaded a job file
+    settle(qtbot, page)
+    assert page.dataset is not None and page.dataset.format == "prompt_completion"
+    assert state.dataset_path == str(other)

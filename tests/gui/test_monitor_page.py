@@ -144,3 +144,13 @@ def test_garbage_and_a_torn_last_line_do_not_break_the_page(page, qtbot):
     qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
     assert loss.point_count("loss") == 3
     assert page.view.status == "done" and "/x/adapter" in page.view.banner.text()
+
+
+def test_oom_fix_for_a_batch_of_one_shortens_the_rows():
+    from studio.gui.pages.monitor_page import oom_fix
+
+    fixed = oom_fix({"training": {"batch_size": 1, "grad_accum": 4, "max_length": 2048}})["training"]
+    assert (fixed["batch_size"], fixed["grad_accum"], fixed["max_length"]) == (1, 4, 1024)
+    assert fixed["gradient_checkpointing"] is True
+    halved = oom_fix({"training": {"batch_size": 8, "grad_accum": 1, "max_length": 2048}})["training"]
+    assert (halved["batch_size"], halved["grad_accum"], halved["max_length"]) == (4, 2, 2048)

@@ -249,3 +249,14 @@ def test_start_launches_a_real_worker(page, state, tiny, qtbot):
         while runs.is_locked(run_dir) and time.monotonic() < deadline:
             time.sleep(0.1)
     assert not runs.is_locked(run_dir)
+
+
+def test_loading_a_job_for_another_model_selects_that_model(page, state, tmp_path, tiny_model_dir):
+    state.set_model(inspect_model(bundled_model_path()))
+    job_file = tmp_path / "other.json"
+    job_file.write_text(json.dumps({"model": {"path": str(tiny_model_dir)}, "lora": {"r": 4}}))
+    assert page.load_job(job_file)
+    assert state.model is not None and state.model.path == tiny_model_dir
+    assert tiny_model_dir.name in page.context_label.text()
+    expected = count_lora_parameters(state.model.config, ["auto"], 4)
+    assert page.size_label.text().startswith(f"{expected:,} trainable")

@@ -71,6 +71,7 @@ class DatasetsPage(QWidget):
         self._build()
         state.model_changed.connect(self._on_model_changed)
         state.job_changed.connect(self._on_job_changed)
+        state.dataset_changed.connect(self._on_dataset_changed)
         self.open_path(state.dataset_path, state.dataset_format)
 
     # -- public ---------------------------------------------------------------------------------
@@ -282,6 +283,11 @@ class DatasetsPage(QWidget):
 
     def _on_model_changed(self, _model: object) -> None:
         self._measure()
+
+    def _on_dataset_changed(self, path: str, fmt: str) -> None:
+        """Another page chose a dataset (e.g. Train loaded a job file): show that one."""
+        if (path, fmt) != (self.setting, self.selected_format()):
+            self.open_path(path, fmt)
 
     def _on_job_changed(self, _job: object) -> None:
         self._update_split()

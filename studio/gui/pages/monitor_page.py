@@ -23,13 +23,17 @@ from studio.gui.widgets.run_view import RunView
 
 
 def oom_fix(job: dict[str, Any]) -> dict[str, Any]:
-    """The job with half the batch, twice the accumulation (same effective batch) and
-    gradient checkpointing on: the first things to try after running out of memory."""
+    """The job changed the way that saves most for least: gradient checkpointing on,
+    then half the batch with twice the accumulation (same effective batch); a batch of
+    1 can't shrink, so its rows get half as long instead."""
     fixed = json.loads(json.dumps(job))
     training = fixed.setdefault("training", {})
     batch = int(training.get("batch_size", 4))
-    training["batch_size"] = max(1, batch // 2)
-    training["grad_accum"] = int(training.get("grad_accum", 1)) * 2
+    if batch > 1:
+        training["batch_size"] = batch // 2
+        training["grad_accum"] = int(training.get("grad_accum", 1)) * 2
+    else:
+        training["max_length"] = max(128, int(training.get("max_length", 512)) // 2)
     training["gradient_checkpointing"] = True
     training.pop("resume_from", None)  # a new run starts fresh
     return fixed
@@ -114,11 +118,14 @@ class MonitorPage(QWidget):
         if self._send("resume" if self.paused else "pause"):
             self._show_paused(not self.paused)
 
-    def stop_run(self) -> None:
-        """Finish the current step, save, and end (the safe way out)."""
+    def stop_run(self) -> bool:
+        """Finish the current step, save, and end (the safe way out); False if the worker
+        could not be told (the banner says why)."""
         if self.active_run() is not None and self._send("stop"):
             self.stop_button.setEnabled(False)
             self.view.header.detail.setText("Stopping after this step; the adapter will be saved…")
+            return True
+        return False
 
     def cancel_run(self, confirm: bool = True) -> None:
         """End at once, saving nothing; asks first unless ``confirm`` is False."""

@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core import atomic, job_toml
+from studio.core import atomic, job_toml, runs
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, bundled_model_path, inspect_model
@@ -105,6 +106,15 @@ class TrainPage(QWidget):
 
     # -- job files ---------------------------------------------------------------
 
+    def confirm_second_run(self, live: Path) -> bool:
+        """Two runs share one GPU badly: ask before starting another beside a live one."""
+        answer = QMessageBox.question(
+            self, "A run is already training",
+            f"Run {live.name} is still training. Start another one beside it? Both will be slower, "
+            "and on a GPU they may run out of memory.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def apply_edits(self, edits: dict[str, Any]) -> None:
         """Apply dotted-field edits (e.g. a memory suggestion) to the form in one go."""
         data = self.current_data()
@@ -147,6 +157,9 @@ class TrainPage(QWidget):
         """Start a worker for the job; returns its run folder (None if it can't start)."""
         job = self.current_job()
         if job is None:
+            return None
+        live = runs.newest_live_run()
+        if live is not None and not self.confirm_second_run(live):
             return None
         try:
             run_dir = run_launcher.start_run(job)
@@ -211,7 +224,7 @@ class TrainPage(QWidget):
 
     def _select_model_of(self, job: TrainJob) -> None:
         """After loading a job file, select its model, so counts and module names match it."""
-        if self.state.model is not None and self.state.job.model.path == job.model.path:
+        if _is_selected(self.state.model, job.model.path):
             return
         try:
             info = inspect_model(bundled_model_path() if job.model.path == "bundled" else Path(job.model.path))
@@ -305,3 +318,16 @@ class TrainPage(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.context_label)
         layout.addLayout(body, 1)
+
+
+def _is_selected(model: Any, setting: str) -> bool:
+    """Whether the job's ``model.path`` names the model selected now (state.job already
+    holds the loaded path, so only the selected ModelInfo can tell)."""
+    if model is None:
+        return False
+    if setting == "bundled":
+        return model.source == "bundled"
+    try:
+        return Path(setting).expanduser().resolve() == Path(model.path).resolve()
+    except OSError:
+        return False

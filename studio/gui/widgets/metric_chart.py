@@ -45,7 +45,7 @@ class MetricChart(QWidget):
         self.lines: dict[str, pg.InfiniteLine] = {}
         self._versions: dict[str, int] = {}
         self._zero_based = False
-        self._min_top = 0.0
+        self._min_top = self._base_min_top = 0.0
         self._tops: dict[str, float] = {}
         # The title and latest value are Qt labels above the plot, not a pyqtgraph title:
         # a new value then repaints one label instead of relaying out the whole plot.
@@ -152,7 +152,7 @@ class MetricChart(QWidget):
     def zero_based(self, min_top: float = 0.0) -> None:
         """Keep 0 at the bottom and at least ``min_top`` in view (percentages, memory)."""
         self._zero_based = True
-        self._min_top = min_top
+        self._min_top = self._base_min_top = min_top
         self.getPlotItem().getViewBox().enableAutoRange(y=False)
         self.getPlotItem().setYRange(0, min_top or 1.0, padding=0)
 
@@ -219,6 +219,7 @@ class MetricChart(QWidget):
         self._tops.clear()
         self._x_max = self._x_top = 0.0
         if self._zero_based:
+            self._min_top = self._base_min_top  # not the last run's card total
             self._fit_y()
         if self.legend is not None:
             self.legend.setVisible(False)

@@ -134,7 +134,7 @@ class RunView(QWidget):
         if not self._replay_timer.isActive():
             if self._bad_lines:
                 self.add_bad_line(f"{self._bad_lines} line(s) were not valid events")
-            self.add_log(_tail(self.run_dir / runs.LOG_NAME))
+            self.add_log(_tail(self.run_dir / runs.LOG_NAME) or _tail(self.run_dir / runs.LAUNCH_LOG_NAME))
             self.header.finish(self.status)  # the phase events replayed since moved it on
 
     def add_log(self, text: str) -> None:
@@ -165,8 +165,8 @@ class RunView(QWidget):
         elif status == "failed":
             self.result_text = DIED
             self.banner.show_message(
-                "error", DIED, "It was killed or crashed before it could report an error; worker.log in the "
-                "run folder may say why.", "resume from the last checkpoint with `lora-studio train --resume RUN`")
+                "error", DIED, "It was killed or crashed before it could report an error; worker.log (or "
+                "launch.log, if it died while starting) in the run folder may say why.", "resume from the last checkpoint with `lora-studio train --resume RUN`")
         else:
             self.result_text = status
 
