@@ -22,6 +22,7 @@ from .loading import (
     file_fingerprint,
     load_dataset_file,
     preview,
+    split_sizes,
     split_train_eval,
 )
 from .readers import SUFFIXES, RawRecord, read_records
@@ -47,6 +48,7 @@ __all__ = [
     "preview",
     "read_records",
     "render_plain",
+    "split_sizes",
     "split_train_eval",
     "token_length_stats",
 ]

@@ -164,6 +164,16 @@ def preview(path: str | Path, n: int = 20, format: str = "auto") -> Preview:
     )
 
 
+def split_sizes(n: int, eval_fraction: float) -> tuple[int, int]:
+    """(train, eval) row counts of ``split_train_eval`` without doing the split."""
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    if eval_fraction == 0.0 or n < 2:
+        return n, 0
+    n_eval = min(n - 1, max(1, round(n * eval_fraction)))
+    return n - n_eval, n_eval
+
+
 def split_train_eval(
     examples: Sequence[T], eval_fraction: float, seed: int
 ) -> tuple[list[T], list[T]]:
@@ -172,12 +182,10 @@ def split_train_eval(
     Both keep the original order. With eval_fraction > 0 and at least two
     examples, eval holds at least one and train at least one.
     """
-    if not 0.0 <= eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
     n = len(examples)
-    if eval_fraction == 0.0 or n < 2:
+    n_eval = split_sizes(n, eval_fraction)[1]
+    if n_eval == 0:
         return list(examples), []
-    n_eval = min(n - 1, max(1, round(n * eval_fraction)))
     order = list(range(n))
     random.Random(seed).shuffle(order)
     held_out = set(order[:n_eval])

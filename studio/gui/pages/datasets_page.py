@@ -32,7 +32,7 @@ from studio.core.datasets import (
     DatasetError,
     LoadedDataset,
     load_dataset_file,
-    split_train_eval,
+    split_sizes,
 )
 from studio.core.resources import bundled_dataset_path, resolve_dataset_path
 from studio.gui.app_state import AppState
@@ -273,13 +273,12 @@ class DatasetsPage(QWidget):
         if self.dataset is None:
             return
         fraction = self.state.job.dataset.eval_fraction
-        try:
-            train, evals = split_train_eval(range(len(self.dataset.examples)), fraction,
-                                            self.state.job.training.seed)
+        try:  # counts only: this runs on every keystroke of the Train form
+            train, evals = split_sizes(len(self.dataset.examples), fraction)
         except ValueError:  # the Train page shows why the fraction is invalid
             self.split_label.setText(f"eval share {fraction} is not in [0, 1)")
             return
-        self.split_label.setText(f"<b>{len(train)}</b> train / <b>{len(evals)}</b> eval")
+        self.split_label.setText(f"<b>{train}</b> train / <b>{evals}</b> eval")
 
     def _on_model_changed(self, _model: object) -> None:
         self._measure()
