@@ -11,6 +11,24 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True)
+def private_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Model scans see an empty hub cache, not whatever this machine downloaded."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.fixture(autouse=True)
+def drain_background(qtbot):
+    """No background task of one test delivers into the next one's widgets."""
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    from studio.gui.background import tasks_in_flight
+
+    QThreadPool.globalInstance().waitForDone(10_000)
+    qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
+
+
 @pytest.fixture
 def settings(tmp_path: Path):
     from PySide6.QtCore import QSettings

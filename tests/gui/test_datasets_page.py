@@ -6,20 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from studio.core.jobs import TrainJob
 from studio.core.models import inspect_model
 from studio.core.resources import bundled_dataset_path
-from studio.gui.background import tasks_in_flight
 from studio.gui.pages.datasets_page import DatasetsPage
-
-
-@pytest.fixture(autouse=True)
-def drain_background(qtbot):
-    yield
-    QThreadPool.globalInstance().waitForDone(10_000)
-    qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
 
 
 def settle(qtbot, page: DatasetsPage) -> DatasetsPage:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QThreadPool
@@ -11,19 +10,6 @@ from PySide6.QtCore import QThreadPool
 from studio.core.models import BUNDLED_ID
 from studio.gui.background import run_in_background, tasks_in_flight
 from studio.gui.pages.models_page import EXTRA_PATHS_KEY, ModelsPage
-
-
-@pytest.fixture(autouse=True)
-def private_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scan an empty hub cache, not whatever this machine downloaded."""
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-
-
-@pytest.fixture(autouse=True)
-def drain_background(qtbot):
-    yield
-    QThreadPool.globalInstance().waitForDone(10_000)
-    qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
 
 
 @pytest.fixture

@@ -6,31 +6,18 @@ Each page has its own detailed tests; this one proves the pages work together.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import Qt
 
 from studio.core import runs
 from studio.core.models import BUNDLED_ID
 from studio.core.presets import count_lora_parameters
 from studio.core.resources import bundled_dataset_path
-from studio.gui.background import tasks_in_flight
 from studio.gui.pages.train_page import TrainPage
 
 LONG = 90_000
 
 
-@pytest.fixture(autouse=True)
-def private_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-
-
-@pytest.fixture(autouse=True)
-def drain_background(qtbot):
-    yield
-    QThreadPool.globalInstance().waitForDone(10_000)
-    qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
 
 
 def model_row(window, text: str) -> int:
