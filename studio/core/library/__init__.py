@@ -1,0 +1,9 @@
+"""The versioned adapter library (DESIGN.md: folders are the truth, SQLite indexes them)."""
+
+from studio.core.library.diff import diff_cards
+from studio.core.library.importing import ImportResult, import_adapter, safe_members
+from studio.core.library.index import Entry, LibraryIndex
+from studio.core.library.store import Library, LibraryError, clean_name, parse_ref, read_card
+
+__all__ = ["Entry", "ImportResult", "Library", "LibraryError", "LibraryIndex", "clean_name", "diff_cards",
+           "import_adapter", "parse_ref", "read_card", "safe_members"]

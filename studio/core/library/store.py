@@ -1,0 +1,441 @@
+"""The adapter library on disk: ``<home>/library/<name>/v<N>/`` folders, the truth.
+
+Every change is one atomic step on the folders (a rename of a fully written,
+fsynced folder, or an atomic rewrite of one card.json), made under an exclusive
+lock file so that the GUI, the CLI and finishing workers never pick the same
+version number; the SQLite index is updated after, and :meth:`Library.sync`
+repairs it from the folders whenever a writer died between the two. A killed
+writer therefore leaves the old state or the new one, plus at worst a hidden
+staging folder that the next writer removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from studio.core import atomic, cards, paths
+from studio.core.library.index import Entry, LibraryIndex
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+CARD_NAME = "card.json"
+TRASH_NAME = ".trash"
+LOCK_NAME = ".lock"
+INDEX_NAME = "index.sqlite"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
+
+
+class LibraryError(ValueError):
+    """A library operation that can't be done; the message says why and what to do."""
+
+
+def clean_name(name: str) -> str:
+    """A folder-safe adapter name: letters, digits, '.', '_' and '-'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")[:80]
+    if not cleaned or not NAME_RE.match(cleaned):
+        raise LibraryError(f"{name!r} is not a usable adapter name: use letters, digits, '.', '_' or '-'")
+    return cleaned
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """"name/v3" -> ("name", 3); "name" -> ("name", None) meaning its newest version."""
+    name, _, version = ref.strip().strip("/").partition("/")
+    if not NAME_RE.match(name):
+        raise LibraryError(f"{ref!r} is not a library reference (expected NAME or NAME/vN)")
+    if not version:
+        return name, None
+    match = VERSION_RE.match(version)
+    if not match:
+        raise LibraryError(f"{ref!r}: the version must look like v1, v2, …")
+    return name, int(match.group(1))
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    try:
+        card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+class Library:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else paths.library_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.trash = self.root / TRASH_NAME
+        self.index = LibraryIndex(self.root / INDEX_NAME)
+
+    def close(self) -> None:
+        self.index.close()
+
+    # -- locking ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive across processes; the kernel drops it if the holder dies."""
+        with open(self.root / LOCK_NAME, "a+") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def folder(self, ref: str, trashed: bool = False) -> Path:
+        return self.resolve(ref, trashed=trashed).path_obj
+
+    def resolve(self, ref: str, trashed: bool = False) -> ResolvedEntry:
+        """The entry ``ref`` names (NAME means its newest version)."""
+        name, version = parse_ref(ref)
+        base = (self.trash if trashed else self.root) / name
+        if version is None:
+            versions = self._versions(base)
+            if not versions:
+                raise LibraryError(f"no adapter named {name!r} in the library" + (" trash" if trashed else ""))
+            version = versions[-1]
+        folder = base / f"v{version}"
+        if not folder.is_dir():
+            where = "the trash" if trashed else "the library"
+            raise LibraryError(f"{name}/v{version} is not in {where}")
+        return ResolvedEntry(self.entry_for(folder, trashed), folder)
+
+    def card(self, ref: str) -> dict[str, Any]:
+        return read_card(self.resolve(ref).path_obj)
+
+    def entries(self, include_trashed: bool = False) -> list[Entry]:
+        self.sync()
+        return self.index.all(include_trashed)
+
+    def search(self, **filters: Any) -> list[Entry]:
+        self.sync()
+        return self.index.search(**filters)
+
+    def history(self, name: str) -> list[Entry]:
+        return [e for e in self.entries() if e.name == name]
+
+    def lineage(self, ref: str) -> tuple[list[tuple[str, list[str]]], list[Entry]]:
+        """(ancestors as (ref, its parents), nearest first; children) of a version."""
+        self.sync()
+        start = self.resolve(ref).entry
+        ancestors, queue, seen = [], list(start.parents), {start.ref}
+        while queue:
+            parent = queue.pop(0)
+            if parent in seen:
+                continue
+            seen.add(parent)
+            entry = self.index.get(parent)
+            parents = entry.parents if entry else []
+            ancestors.append((parent, parents))
+            queue.extend(parents)
+        return ancestors, self.index.children(start.ref)
+
+    def entry_for(self, folder: Path, trashed: bool = False) -> Entry:
+        """An index entry from a version folder and its card.json (the path wins over the card)."""
+        card = read_card(folder)
+        name, version = folder.parent.name, int(folder.name[1:])
+        metrics = card.get("metrics") or {}
+        base = card.get("base_model") or {}
+        lora = card.get("lora") or {}
+        peft_config = card.get("peft_config") or {}
+        dataset = card.get("dataset") or {}
+        try:
+            mtime = (folder / CARD_NAME).stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        return Entry(
+            ref=f"{name}/v{version}", name=name, version=version, path=str(folder), trashed=trashed,
+            base_id=str(base.get("model_id") or base.get("id") or ""), base_name=str(base.get("name") or ""),
+            architecture=str(base.get("architecture") or ""), method=str(card.get("method") or "lora"),
+            rank=_int(lora.get("r") or peft_config.get("r")), dataset=str(dataset.get("path") or ""),
+            train_loss=_float(metrics.get("train_loss")), eval_loss=_float(metrics.get("eval_loss")),
+            perplexity=_float(metrics.get("perplexity")), size_bytes=folder_size(folder),
+            created=str(card.get("created") or ""), tags=[str(t) for t in card.get("tags") or []],
+            notes=str(card.get("notes") or ""), parents=[str(p) for p in card.get("parents") or []],
+            run_id=str(card.get("run_id") or ""), card_mtime=mtime,
+        )
+
+    # -- keeping the index true ------------------------------------------------------------------
+
+    def scan(self) -> list[Entry]:
+        """Every version folder, live and trashed, read from disk."""
+        found = []
+        for base, trashed in ((self.root, False), (self.trash, True)):
+            if not base.is_dir():
+                continue
+            for name_dir in sorted(base.iterdir()):
+                if not name_dir.is_dir() or not NAME_RE.match(name_dir.name):
+                    continue
+                for version in self._versions(name_dir):
+                    found.append(self.entry_for(name_dir / f"v{version}", trashed))
+        return found
+
+    def sync(self) -> None:
+        """Bring the index in line with the folders (cheap when nothing changed).
+
+        Under the lock, so a writer's move can't happen between reading a folder and
+        indexing it (never call it while holding the lock: flock is not re-entrant)."""
+        with self.locked():
+            self._sync()
+
+    def _sync(self) -> None:
+        on_disk = {}
+        for base, trashed in ((self.root, False), (self.trash, True)):
+            if not base.is_dir():
+                continue
+            for name_dir in base.iterdir():
+                if name_dir.is_dir() and NAME_RE.match(name_dir.name):
+                    for version in self._versions(name_dir):
+                        folder = name_dir / f"v{version}"
+                        on_disk[f"{name_dir.name}/v{version}"] = (folder, trashed)
+        indexed = {e.ref: e for e in self.index.all(include_trashed=True)}
+        stale = [ref for ref in indexed if ref not in on_disk]
+        if stale:
+            self.index.remove(stale)
+        for ref, (folder, trashed) in on_disk.items():
+            known = indexed.get(ref)
+            try:
+                mtime = (folder / CARD_NAME).stat().st_mtime
+            except OSError:
+                mtime = 0.0
+            if known is None or known.trashed != trashed or known.path != str(folder) or known.card_mtime != mtime:
+                self.index.upsert(self.entry_for(folder, trashed))
+
+    def rebuild(self) -> int:
+        """Recreate the whole index from the folders; returns the number of versions."""
+        with self.locked():
+            self._clean_leftovers()
+            entries = self.scan()
+            self.index.replace_all(entries)
+        return len(entries)
+
+    def _clean_leftovers(self) -> None:
+        """Staging folders of writers killed mid-way, and unpacked imports (held lock)."""
+        for base in (self.root, self.trash):
+            if base.is_dir():
+                atomic.clean_leftovers(base)
+                for child in base.iterdir():
+                    if child.is_dir() and NAME_RE.match(child.name):
+                        atomic.clean_leftovers(child)
+        for leftover in self.root.glob(".import-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add(self, source: Path, card: dict[str, Any], name: str | None = None,
+            parents: list[str] | None = None, allow_pickle: bool = False) -> Entry:
+        """Copy an adapter folder in as the next version of ``name`` (default: the card's)."""
+        source = Path(source)
+        name = clean_name(name or str(card.get("name") or source.name))
+        files = adapter_files(source, allow_pickle)
+        with self.locked():
+            name_dir = self.root / name
+            name_dir.mkdir(parents=True, exist_ok=True)
+            atomic.clean_leftovers(name_dir)
+            version = max([0, *self._versions(name_dir), *self._versions(self.trash / name)]) + 1
+            target = name_dir / f"v{version}"
+            stage = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".staging", dir=name_dir))
+            try:
+                for file in files:
+                    shutil.copyfile(file, stage / file.name)
+                full = {**card, "name": name, "version": version,
+                        "parents": list(parents if parents is not None else card.get("parents") or [])}
+                full.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                full.setdefault("tags", [])
+                full.setdefault("notes", "")
+                (stage / CARD_NAME).write_text(json.dumps(full, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+                if "lora" in full and "peft_config" in full:
+                    (stage / "README.md").write_text(cards.card_readme(full), encoding="utf-8")
+                atomic.fsync_tree(stage)
+                os.rename(stage, target)  # the lock makes ``target`` free; the rename is the commit
+                atomic.fsync_dir(name_dir)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            entry = self.entry_for(target)
+            self.index.upsert(entry)
+        return entry
+
+    def add_run(self, run_dir: Path, name: str | None = None) -> Entry:
+        """Add a finished run's adapter (``<run>/adapter``) with its card."""
+        adapter = Path(run_dir) / "adapter"
+        card = read_card(adapter)
+        if not card:
+            raise LibraryError(f"{adapter} has no card.json: not an adapter LoRA Studio saved")
+        return self.add(adapter, card, name=name)
+
+    def update_card(self, ref: str, **changes: Any) -> Entry:
+        """Rewrite fields of one version's card (tags, notes) atomically."""
+        with self.locked():
+            resolved = self.resolve(ref)
+            card = read_card(resolved.path_obj)
+            card.update(changes)
+            atomic.write_json(resolved.path_obj / CARD_NAME, card)
+            entry = self.entry_for(resolved.path_obj)
+            self.index.upsert(entry)
+        return entry
+
+    def tag(self, ref: str, add: list[str] = (), remove: list[str] = ()) -> Entry:
+        tags = [t for t in self.resolve(ref).entry.tags if t not in remove]
+        tags += [t for t in add if t and t not in tags]
+        return self.update_card(ref, tags=tags)
+
+    def set_notes(self, ref: str, notes: str) -> Entry:
+        return self.update_card(ref, notes=notes)
+
+    def rename(self, name: str, new_name: str) -> list[Entry]:
+        """Rename an adapter and all its versions; lineage references follow."""
+        new_name = clean_name(new_name)
+        name, _ = parse_ref(name)
+        with self.locked():
+            source, target = self.root / name, self.root / new_name
+            if not source.is_dir():
+                raise LibraryError(f"no adapter named {name!r} in the library")
+            if target.exists() or (self.trash / new_name).exists():
+                raise LibraryError(f"{new_name!r} is taken: choose another name")
+            os.rename(source, target)  # the commit: the folder name is the truth
+            atomic.fsync_dir(self.root)
+            for folder in [target / f"v{v}" for v in self._versions(target)]:
+                card = read_card(folder)
+                if card:
+                    atomic.write_json(folder / CARD_NAME, {**card, "name": new_name})
+            prefix = f"{name}/"
+            for entry in self.scan():  # children elsewhere point at the new name
+                if any(p.startswith(prefix) for p in entry.parents):
+                    card = read_card(Path(entry.path))
+                    card["parents"] = [new_name + p[len(name):] if p.startswith(prefix) else p
+                                       for p in card.get("parents") or []]
+                    atomic.write_json(Path(entry.path) / CARD_NAME, card)
+        self.sync()
+        return self.history(new_name)
+
+    def delete(self, ref: str) -> Entry:
+        """Move a version to the trash (restorable)."""
+        with self.locked():
+            resolved = self.resolve(ref)
+            folder = resolved.path_obj
+            target = self.trash / folder.parent.name / folder.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(folder, target)
+            atomic.fsync_dir(target.parent)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # the last version of a name: no empty folder left
+            entry = self.entry_for(target, trashed=True)
+            self.index.upsert(entry)
+        return entry
+
+    def restore(self, ref: str) -> Entry:
+        with self.locked():
+            resolved = self.resolve(ref, trashed=True)
+            folder = resolved.path_obj
+            target = self.root / folder.parent.name / folder.name
+            if target.exists():
+                raise LibraryError(f"{resolved.entry.ref} exists in the library already")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(folder, target)
+            atomic.fsync_dir(target.parent)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()
+            entry = self.entry_for(target)
+            self.index.upsert(entry)
+        return entry
+
+    def export(self, ref: str, destination: Path, as_zip: bool | None = None) -> Path:
+        """A PEFT-loadable copy of a version: a folder, or a .zip (by suffix unless told)."""
+        folder = self.resolve(ref).path_obj
+        destination = Path(destination).expanduser()
+        as_zip = destination.suffix.lower() == ".zip" if as_zip is None else as_zip
+        if as_zip:
+            import zipfile
+
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+            os.close(fd)
+            try:
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+                        archive.write(file, file.name)
+                os.replace(tmp, destination)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            return destination
+        if destination.exists() and any(destination.iterdir()):
+            raise LibraryError(f"{destination} exists and is not empty: choose a new folder")
+        with atomic.staged_dir(destination) as stage:
+            for file in (p for p in folder.iterdir() if p.is_file()):
+                shutil.copyfile(file, stage / file.name)
+        return destination
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _versions(name_dir: Path) -> list[int]:
+        if not name_dir.is_dir():
+            return []
+        found = []
+        for child in name_dir.iterdir():
+            match = VERSION_RE.match(child.name)
+            if match and child.is_dir():
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+
+class ResolvedEntry:
+    def __init__(self, entry: Entry, folder: Path):
+        self.entry = entry
+        self.path_obj = folder
+
+
+WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_files(folder: Path, allow_pickle: bool = False) -> list[Path]:
+    """The files of a PEFT adapter folder to copy, after checking it is one."""
+    folder = Path(folder)
+    if not (folder / "adapter_config.json").is_file():
+        raise LibraryError(f"{folder} is not a PEFT adapter: it has no adapter_config.json")
+    if not (folder / "adapter_model.safetensors").is_file():
+        if (folder / "adapter_model.bin").is_file():
+            if not allow_pickle:
+                raise LibraryError(
+                    f"{folder} holds its weights as adapter_model.bin, a pickle file that can run code when "
+                    "loaded; it is not imported unless you allow pickle files (--allow-pickle) and trust the source")
+        else:
+            raise LibraryError(f"{folder} has no adapter_model.safetensors")
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.is_symlink():
+            raise LibraryError(f"{path} is a symbolic link: adapters are copied as plain files only")
+        if path.is_file() and path.name != CARD_NAME and (allow_pickle or path.suffix != ".bin"):
+            files.append(path)
+    return files
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
