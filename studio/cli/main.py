@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 from studio import __version__
-from studio.cli import estimate_command, info_commands, train_commands
+from studio.cli import estimate_command, info_commands, library_commands, train_commands
 from studio.cli.job_building import add_train_flags
 
 
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(func=train_commands.cmd_generate)
+
+    library_commands.add_library_parser(sub)
 
     p = sub.add_parser("runs", help="list past runs with status and final loss")
     p.add_argument("--json", action="store_true")

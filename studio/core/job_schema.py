@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from studio.core.jobs import JOB_KINDS, Job, TrainJob
+from studio.core.jobs import JOB_KINDS, ExportJob, Job, MergeJob, TrainJob
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -169,7 +169,29 @@ def validate(job: Job) -> list[Issue]:
     issues: list[Issue] = []
     if isinstance(job, TrainJob):
         _validate_train(job, issues)
+    elif isinstance(job, MergeJob):
+        _validate_merge(job, issues)
+    elif isinstance(job, ExportJob):
+        if not job.adapter:
+            issues.append(Issue("adapter", "is required: a library reference (name/v2) or an adapter folder"))
+        if not job.output_dir:
+            issues.append(Issue("output_dir", "is required: the folder the merged model is written to"))
     return issues
+
+
+def _validate_merge(job: MergeJob, issues: list[Issue]) -> None:
+    from studio.core.merging import COMBINATIONS, WITH_DENSITY
+
+    if len(job.adapters) < 2:
+        issues.append(Issue("adapters", f"needs two or more adapters, got {len(job.adapters)}"))
+    if len(job.weights) != len(job.adapters):
+        issues.append(Issue("weights", f"needs one weight per adapter ({len(job.adapters)}), got {len(job.weights)}"))
+    if job.combination not in COMBINATIONS:
+        close = difflib.get_close_matches(job.combination, COMBINATIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        issues.append(Issue("combination", f"must be one of {', '.join(COMBINATIONS)}, got {job.combination!r}{hint}"))
+    if job.combination in WITH_DENSITY and not 0.0 < job.density <= 1.0:
+        issues.append(Issue("density", f"must be in (0, 1], got {job.density}; 0.5 is typical"))
 
 
 def _positive_int(issues: list[Issue], name: str, value: int, tip: str) -> None:

@@ -129,6 +129,7 @@ class TrainingSettings:
 class OutputSettings:
     name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
     save_merged: bool = _f(False, "Also save the base model with the adapter merged in.")
+    add_to_library: bool = _f(True, "Add the adapter to the library when the run ends (also a stopped run).")
 
 
 @dataclass
@@ -172,19 +173,21 @@ class EvalJob:
 class MergeJob:
     kind: Literal["merge"] = "merge"
     model: ModelSettings = field(default_factory=ModelSettings)
-    adapters: list[str] = _f([], "Adapter folders to combine (two or more).")
-    weights: list[float] = _f([], "One weight per adapter.")
-    combination: str = _f("linear", "peft combination type: linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune.")
-    density: float = _f(0.5, "Share of weights kept by ties/dare/magnitude_prune.")
-    name: str = _f("", "Name of the merged adapter.")
+    adapters: list[str] = _f([], "Adapters to combine (two or more): library references (name/v2) or folders.")
+    weights: list[float] = _f([], "One weight per adapter, e.g. 0.7 and 0.3.")
+    combination: str = _f("linear", "peft combination type: linear, cat, svd, ties, dare_linear, dare_ties, "
+                                    "magnitude_prune.")
+    density: float = _f(0.5, "Share of weights kept by ties/dare/magnitude_prune (0-1]; 0.5 is typical.")
+    name: str = _f("", "Name of the merged adapter in the library (empty = merged-<first adapter>).")
 
 
 @dataclass
 class ExportJob:
     kind: Literal["export"] = "export"
     model: ModelSettings = field(default_factory=ModelSettings)
-    adapter: str = _f("", "Adapter folder to merge into the base model.")
+    adapter: str = _f("", "Adapter to merge into the base model: a library reference (name/v2) or a folder.")
     output_dir: str = _f("", "Folder for the merged model (safetensors, tokenizer, generation config).")
+    max_shard_size: str = _f("2GB", "Largest safetensors shard, e.g. 2GB or 500MB.")
 
 
 Job = TrainJob | GenerateJob | EvalJob | MergeJob | ExportJob

@@ -8,6 +8,7 @@ from __future__ import annotations
 from studio.core import protocol
 from studio.core.datasets import DatasetError
 from studio.core.job_schema import JobError
+from studio.core.library import LibraryError
 from studio.core.models import ModelError
 
 OOM_HINT = ("lower training.batch_size (raise grad_accum to keep the effective batch), enable "
@@ -34,7 +35,10 @@ def classify(exc: BaseException) -> protocol.Error:
     if isinstance(exc, FloatingPointError):
         return protocol.Error(kind="internal", message=str(exc),
                               hint="lower training.learning_rate, keep max_grad_norm at 1.0, or use bf16/fp32 instead of fp16")
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, LibraryError):
+        return protocol.Error(kind="config", message=str(exc),
+                              hint="`lora-studio library list` shows the adapters; give NAME/vN or a folder")
+    if isinstance(exc, FileNotFoundError | FileExistsError):
         return protocol.Error(kind="config", message=str(exc), hint="check the paths in the job")
     return protocol.Error(kind="internal", message=f"{type(exc).__name__}: {_first_line(exc)}",
                           hint="see worker.log in the run folder for the full traceback")

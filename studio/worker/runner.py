@@ -98,12 +98,40 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
     if job.kind == "train":
         from studio.engine.training import run_training
 
-        return run_training(job, run_dir, emit, control)
+        outputs = run_training(job, run_dir, emit, control)
+        if job.output.add_to_library:
+            outputs["library_ref"] = _add_to_library(run_dir, emit)
+        return outputs
     if job.kind == "generate":
         from studio.engine.generation import run_generation
 
         return run_generation(job, emit)
-    raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; train and generate run now")])
+    if job.kind == "merge":
+        from studio.engine.merging import run_merge
+
+        return run_merge(job, emit)
+    if job.kind == "export":
+        from studio.engine.merging import run_export
+
+        return run_export(job, emit)
+    raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; train, generate, merge and "
+                                  "export run now")])
+
+
+def _add_to_library(run_dir: Path, emit) -> str | None:
+    """The finished run's adapter as the next library version (a failure is a warning:
+    the adapter is safe in the run folder either way)."""
+    from studio.core.library import Library, LibraryError
+
+    try:
+        library = Library()
+        try:
+            return library.add_run(run_dir).ref
+        finally:
+            library.close()
+    except (LibraryError, OSError) as exc:
+        emit(protocol.Warning(f"the adapter was not added to the library: {exc}"))
+        return None
 
 
 def _run(job, run_dir: Path, events_out) -> int:

@@ -52,9 +52,12 @@ def test_list_defaults_are_not_shared_between_instances():
     assert b.target_modules == ["auto"]
 
 
+MINIMAL = {"merge": {"adapters": ["a", "b"], "weights": [0.5, 0.5]}, "export": {"adapter": "a", "output_dir": "out"}}
+
+
 @pytest.mark.parametrize("kind", sorted(JOB_KINDS))
 def test_every_kind_round_trips_through_dumps(kind):
-    job = job_from_dict({"kind": kind})
+    job = job_from_dict({"kind": kind, **MINIMAL.get(kind, {})})
     assert isinstance(job, JOB_KINDS[kind])
     again = job_from_dict(json.loads(dumps(job)))
     assert again == job
@@ -119,7 +122,7 @@ def test_other_kinds_load_their_own_fields():
     merge = job_from_dict({"kind": "merge", "adapters": ["a", "b"], "weights": [1, 0.5]})
     assert isinstance(merge, MergeJob) and merge.weights == [1.0, 0.5]
     assert isinstance(job_from_dict({"kind": "eval"}), EvalJob)
-    assert isinstance(job_from_dict({"kind": "export", "adapter": "x"}), ExportJob)
+    assert isinstance(job_from_dict({"kind": "export", "adapter": "x", "output_dir": "o"}), ExportJob)
 
 
 # -- validation messages -----------------------------------------------------

@@ -3,7 +3,15 @@
 from studio.core.library.diff import diff_cards
 from studio.core.library.importing import ImportResult, import_adapter, safe_members
 from studio.core.library.index import Entry, LibraryIndex
-from studio.core.library.store import Library, LibraryError, clean_name, parse_ref, read_card
+from studio.core.library.store import (
+    Library,
+    LibraryError,
+    base_model_setting,
+    clean_name,
+    locate_adapter,
+    parse_ref,
+    read_card,
+)
 
-__all__ = ["Entry", "ImportResult", "Library", "LibraryError", "LibraryIndex", "clean_name", "diff_cards",
-           "import_adapter", "parse_ref", "read_card", "safe_members"]
+__all__ = ["Entry", "ImportResult", "Library", "LibraryError", "LibraryIndex", "base_model_setting", "clean_name",
+           "diff_cards", "import_adapter", "locate_adapter", "parse_ref", "read_card", "safe_members"]

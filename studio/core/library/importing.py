@@ -98,6 +98,19 @@ def matching_models(shapes: dict[str, tuple[int, int, int]], models: list[ModelI
     return out
 
 
+def _named_base(config: dict[str, Any]) -> list[ModelInfo]:
+    """The base model the adapter names, when that path exists on this machine."""
+    from studio.core.models import inspect_model
+
+    named = str(config.get("base_model_name_or_path") or "")
+    if not named or not Path(named).expanduser().exists():
+        return []
+    try:
+        return [inspect_model(Path(named).expanduser())]
+    except (ModelError, OSError):
+        return []
+
+
 def import_adapter(library: Library, source: Path, *, name: str | None = None, allow_pickle: bool = False,
                    known_models: list[ModelInfo] | None = None) -> ImportResult:
     source = Path(source).expanduser()
@@ -117,7 +130,7 @@ def import_adapter(library: Library, source: Path, *, name: str | None = None, a
                 shapes = adapter_shapes(folder)
             except ModelError as exc:
                 raise LibraryError(str(exc)) from None
-            matches = matching_models(shapes, known_models or [])
+            matches = matching_models(shapes, [*_named_base(config), *(known_models or [])])
             base = matches[0] if matches else None
             if not matches:
                 described = ", ".join(f"{m} {i}→{o}" for m, (i, o, _r) in sorted(shapes.items())[:4])

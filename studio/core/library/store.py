@@ -439,3 +439,28 @@ def _float(value: Any) -> float | None:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, str | None]:
+    """(folder, library ref or None) for a job's adapter setting: a folder, or NAME[/vN]."""
+    path = Path(setting).expanduser()
+    if (path / "adapter_config.json").is_file():
+        return path, None
+    library = library or Library()
+    try:
+        resolved = library.resolve(setting)
+    except LibraryError as exc:
+        raise LibraryError(f"{setting!r} is neither an adapter folder nor in the library: {exc}") from None
+    return resolved.path_obj, resolved.entry.ref
+
+
+def base_model_setting(card: dict[str, Any]) -> str | None:
+    """The ``model.path`` a job needs to load an adapter's base, from its card."""
+    base = card.get("base_model") or {}
+    if base.get("id") == "bundled":
+        return "bundled"
+    for key in ("path", "hf_folder", "id"):
+        value = base.get(key)
+        if value and Path(str(value)).expanduser().exists():
+            return str(value)
+    return None

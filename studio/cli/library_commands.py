@@ -1,0 +1,239 @@
+"""``lora-studio library …``, ``merge`` and ``export``: the adapter library, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from studio.cli.run_job import run_job
+from studio.core import protocol, runs
+from studio.core.job_schema import JobError, job_from_dict
+from studio.core.library import (
+    Library,
+    LibraryError,
+    base_model_setting,
+    diff_cards,
+    import_adapter,
+    locate_adapter,
+    read_card,
+)
+from studio.core.merging import COMBINATIONS
+from studio.core.models import discover_models
+
+
+def add_library_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("library", help="the adapter library: list, show, diff, tag, rm, restore, export, import")
+    lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
+    q = lsub.add_parser("list", help="adapters and versions (filters combine)")
+    q.add_argument("--search", default="", help="text in the name, dataset, notes, tags or base model")
+    q.add_argument("--base", default="")
+    q.add_argument("--method", default="")
+    q.add_argument("--tag", default="")
+    q.add_argument("--trash", action="store_true", help="list the trash instead")
+    q.add_argument("--json", action="store_true")
+    q = lsub.add_parser("show", help="one version's card and lineage")
+    q.add_argument("ref", help="NAME or NAME/vN")
+    q.add_argument("--json", action="store_true")
+    q = lsub.add_parser("diff", help="what differs between two versions")
+    q.add_argument("a")
+    q.add_argument("b")
+    q = lsub.add_parser("tag", help="add or remove tags")
+    q.add_argument("ref")
+    q.add_argument("tags", nargs="*")
+    q.add_argument("--remove", action="append", default=[])
+    q = lsub.add_parser("notes", help="set a version's notes")
+    q.add_argument("ref")
+    q.add_argument("text")
+    q = lsub.add_parser("rename", help="rename an adapter (all its versions)")
+    q.add_argument("name")
+    q.add_argument("new_name")
+    q = lsub.add_parser("rm", help="move a version to the trash")
+    q.add_argument("ref")
+    q = lsub.add_parser("restore", help="bring a version back from the trash")
+    q.add_argument("ref")
+    q = lsub.add_parser("export", help="copy a version out (a folder, or a .zip), PEFT-loadable")
+    q.add_argument("ref")
+    q.add_argument("destination")
+    q = lsub.add_parser("import", help="import a PEFT adapter folder or .zip")
+    q.add_argument("source")
+    q.add_argument("--name")
+    q.add_argument("--allow-pickle", action="store_true",
+                   help="accept adapter_model.bin (pickle: can run code; only from a source you trust)")
+    lsub.add_parser("reindex", help="rebuild the index from the version folders")
+    p.set_defaults(func=cmd_library)
+
+    p = sub.add_parser("merge", help="combine adapters into a new library version (peft add_weighted_adapter)")
+    p.add_argument("adapters", nargs="+", help="library refs (NAME/vN) or adapter folders")
+    p.add_argument("--weights", help="comma-separated, one per adapter (default: equal)")
+    p.add_argument("--combination", default="linear", choices=COMBINATIONS)
+    p.add_argument("--density", type=float, default=0.5, help="ties/dare/magnitude_prune: share of weights kept")
+    p.add_argument("--name", default="")
+    p.add_argument("--model", help="base model (default: the first adapter's)")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("export", help="merge an adapter into its base model and save the full model")
+    p.add_argument("adapter", help="library ref (NAME/vN) or adapter folder")
+    p.add_argument("output_dir")
+    p.add_argument("--model", help="base model (default: the adapter's)")
+    p.add_argument("--max-shard-size", default="2GB")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_library(args: argparse.Namespace, console: Console) -> int:
+    library = Library()
+    try:
+        return ACTIONS[args.library_command](library, args, console) or 0
+    except LibraryError as exc:
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        return protocol.EXIT_BAD_JOB
+    finally:
+        library.close()
+
+
+def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
+    entries = library.search(text=args.search, base=args.base, method=args.method, tag=args.tag, trashed=args.trash)
+    if args.json:
+        console.print_json(json.dumps([e.__dict__ for e in entries]))
+        return 0
+    table = Table(title="Adapter library" + (" (trash)" if args.trash else ""))
+    for column in ("ref", "base model", "method", "rank", "dataset", "loss", "size", "tags"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.ref, escape(e.base_name or e.base_id), e.method, str(e.rank or "?"),
+                      escape(Path(e.dataset).name if e.dataset else "—"),
+                      f"{e.train_loss:.4f}" if e.train_loss is not None else "—", _size(e.size_bytes),
+                      escape(", ".join(e.tags)))
+    console.print(table if entries else "The library is empty: finished runs land here, or use "
+                                        "`lora-studio library import`.")
+    return 0
+
+
+def _show(library: Library, args: argparse.Namespace, console: Console) -> int:
+    resolved = library.resolve(args.ref)
+    card = read_card(resolved.path_obj)
+    ancestors, children = library.lineage(resolved.entry.ref)
+    if args.json:
+        console.print_json(json.dumps({"ref": resolved.entry.ref, "path": str(resolved.path_obj), "card": card,
+                                       "ancestors": ancestors, "children": [c.ref for c in children]}))
+        return 0
+    console.print(f"[bold]{resolved.entry.ref}[/bold]  {escape(str(resolved.path_obj))}")
+    console.print_json(json.dumps(card))
+    console.print("parents: " + (", ".join(p for p, _ in ancestors[:len(resolved.entry.parents)]) or "none"))
+    console.print("children: " + (", ".join(c.ref for c in children) or "none"))
+    return 0
+
+
+def _diff(library: Library, args: argparse.Namespace, console: Console) -> int:
+    rows = diff_cards(library.card(args.a), library.card(args.b))
+    table = Table(title=f"{args.a} vs {args.b}")
+    for column in ("field", args.a, args.b):
+        table.add_column(escape(column))
+    for key, a, b in rows:
+        table.add_row(key, escape(json.dumps(a)), escape(json.dumps(b)))
+    console.print(table if rows else "No differences in hyperparameters, dataset or metrics.")
+    return 0
+
+
+def _tag(library: Library, args: argparse.Namespace, console: Console) -> int:
+    entry = library.tag(args.ref, add=args.tags, remove=args.remove)
+    console.print(f"{entry.ref}: tags {', '.join(entry.tags) or 'none'}")
+    return 0
+
+
+def _notes(library: Library, args: argparse.Namespace, console: Console) -> int:
+    console.print(f"{library.set_notes(args.ref, args.text).ref}: notes saved")
+    return 0
+
+
+def _rename(library: Library, args: argparse.Namespace, console: Console) -> int:
+    entries = library.rename(args.name, args.new_name)
+    console.print(f"renamed {args.name} → {args.new_name} ({len(entries)} version(s))")
+    return 0
+
+
+def _rm(library: Library, args: argparse.Namespace, console: Console) -> int:
+    entry = library.delete(args.ref)
+    console.print(f"{entry.ref} moved to the trash (`lora-studio library restore {entry.ref}` brings it back)")
+    return 0
+
+
+def _restore(library: Library, args: argparse.Namespace, console: Console) -> int:
+    console.print(f"{library.restore(args.ref).ref} restored")
+    return 0
+
+
+def _export(library: Library, args: argparse.Namespace, console: Console) -> int:
+    console.print(f"exported to {library.export(args.ref, Path(args.destination))}")
+    return 0
+
+
+def _import(library: Library, args: argparse.Namespace, console: Console) -> int:
+    result = import_adapter(library, Path(args.source), name=args.name, allow_pickle=args.allow_pickle,
+                            known_models=discover_models())
+    console.print(f"imported as [bold]{result.entry.ref}[/bold]"
+                  + (f" (base model: {escape(result.base.name)})" if result.base else ""))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    return 0
+
+
+def _reindex(library: Library, args: argparse.Namespace, console: Console) -> int:
+    console.print(f"index rebuilt: {library.rebuild()} version(s)")
+    return 0
+
+
+ACTIONS = {"list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
+           "restore": _restore, "export": _export, "import": _import, "reindex": _reindex}
+
+
+def cmd_merge(args: argparse.Namespace, console: Console) -> int:
+    weights = [float(w) for w in args.weights.split(",")] if args.weights else [1 / len(args.adapters)] * len(
+        args.adapters)
+    data = {"kind": "merge", "adapters": args.adapters, "weights": weights, "combination": args.combination,
+            "density": args.density, "name": args.name}
+    return _run(data, args, console, args.adapters[0], "merge")
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    data = {"kind": "export", "adapter": args.adapter, "output_dir": args.output_dir,
+            "max_shard_size": args.max_shard_size}
+    return _run(data, args, console, args.adapter, "export")
+
+
+def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: str, label: str) -> int:
+    try:
+        model = args.model or _base_of(first_adapter)
+        job = job_from_dict({**data, "model": {"path": model}}, source="command line")
+    except (JobError, LibraryError) as exc:
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        return protocol.EXIT_BAD_JOB
+    run_dir = runs.create_run_dir(label)
+    outcome, _events = run_job(job, run_dir, console, quiet=False, show_log=args.verbose)
+    if isinstance(outcome.final, protocol.Done):
+        outputs = outcome.final.outputs or {}
+        if outputs.get("library_ref"):
+            console.print(f"merged into [bold]{outputs['library_ref']}[/bold] (rank {outputs.get('rank')})")
+        if outputs.get("output_dir"):
+            console.print(f"full model saved to [bold]{escape(outputs['output_dir'])}[/bold] "
+                          f"({len(outputs.get('shards', []))} shard(s)); reloaded with transformers: logits within "
+                          f"{outputs.get('max_logit_difference', 0):.1e} of base + adapter")
+    return outcome.exit_code
+
+
+def _base_of(adapter: str) -> str:
+    folder, _ref = locate_adapter(adapter)
+    model = base_model_setting(read_card(folder))
+    if model is None:
+        raise LibraryError(f"{adapter}: its card does not name a base model found here; pass --model")
+    return model
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"

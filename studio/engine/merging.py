@@ -1,0 +1,133 @@
+"""Merge jobs: combine adapters into a new library version, or merge one into the base.
+
+Both are peft's own operations (``add_weighted_adapter``, ``merge_and_unload``); this
+module only loads, orders, saves atomically and checks. An export is checked by
+reloading it with plain transformers and comparing its logits with base + adapter.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import peft
+import torch
+import transformers
+
+from studio.core import atomic, protocol
+from studio.core.job_schema import Issue, JobError
+from studio.core.jobs import ExportJob, MergeJob
+from studio.core.library import Library, locate_adapter, read_card
+from studio.core.merging import WITH_DENSITY, adapter_summary, plan
+from studio.core.resources import eval_prompts
+from studio.engine.training import load_base
+
+Emit = Callable[[protocol.Event], None]
+CHECK_TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 2e-2}
+
+
+def run_merge(job: MergeJob, emit: Emit) -> dict[str, Any]:
+    library = Library()
+    located = [locate_adapter(a, library) for a in job.adapters]
+    cards = [read_card(folder) for folder, _ref in located]
+    summaries = [adapter_summary(card or _config(folder)) for card, (folder, _r) in zip(cards, located, strict=True)]
+    merge_plan = plan(job.combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], job.weights,
+                      job.density)
+    if merge_plan.problems:
+        raise JobError([Issue("adapters", problem) for problem in merge_plan.problems], "the merge")
+    base = load_base(job.model, emit)
+    emit(protocol.Phase("merging", done=0, total=len(located)))
+    names = [f"a{i}" for i in range(len(located))]
+    model = peft.PeftModel.from_pretrained(base.model, str(located[0][0]), adapter_name=names[0])
+    for index, (name, (folder, _ref)) in enumerate(zip(names[1:], located[1:], strict=True), start=1):
+        model.load_adapter(str(folder), adapter_name=name)
+        emit(protocol.Phase("merging", done=index, total=len(located)))
+    kwargs: dict[str, Any] = {"combination_type": job.combination}
+    if job.combination in WITH_DENSITY:
+        kwargs["density"] = job.density
+    model.add_weighted_adapter(names, list(job.weights), adapter_name="merged", **kwargs)
+    model.set_adapter("merged")
+    for name in names:
+        model.delete_adapter(name)
+    emit(protocol.Phase("saving"))
+    parents = [ref or str(folder) for folder, ref in located]
+    first = cards[0] or {}
+    with tempfile.TemporaryDirectory(prefix=".merge-", dir=library.root) as tmp:
+        model.save_pretrained(tmp, selected_adapters=["merged"])
+        saved = Path(tmp) / "merged" if (Path(tmp) / "merged").is_dir() else Path(tmp)
+        config = read_card(saved) or _config(saved)
+        card = {
+            "card_version": 1,
+            "name": job.name or f"merged-{Path(parents[0]).name.split('/')[0]}",
+            "base_model": first.get("base_model") or {"id": job.model.path},
+            "method": f"merge ({job.combination})",
+            "lora": {"r": config.get("r"), "alpha": config.get("lora_alpha")},
+            "peft_config": config,
+            "merge": {"combination": job.combination, "weights": list(job.weights),
+                      "density": job.density if job.combination in WITH_DENSITY else None, "adapters": parents},
+            "dataset": {"path": " + ".join(str((c or {}).get("dataset", {}).get("path", "?")) for c in cards)},
+            "metrics": {},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        entry = library.add(saved, card, parents=parents)
+    return {"adapter_path": entry.path, "library_ref": entry.ref, "rank": merge_plan.rank}
+
+
+def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
+    """Merge an adapter into its base, save the full model, then prove the copy is right."""
+    folder, ref = locate_adapter(job.adapter)
+    base = load_base(job.model, emit)
+    tokenizer = base.tokenizer
+    emit(protocol.Phase("merging"))
+    model = peft.PeftModel.from_pretrained(base.model, str(folder))
+    model.eval()
+    ids = _check_inputs(tokenizer)
+    with torch.no_grad():
+        expected = model(input_ids=ids.to(model.device)).logits.float().cpu()
+    merged = model.merge_and_unload()
+    output = Path(job.output_dir).expanduser()
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} exists and is not empty: choose a new folder")
+    emit(protocol.Phase("saving", detail=str(output)))
+    with atomic.staged_dir(output) as stage:
+        merged.save_pretrained(stage, safe_serialization=True, max_shard_size=job.max_shard_size)
+        tokenizer.save_pretrained(stage)
+        merged.generation_config.save_pretrained(stage)
+        card = read_card(folder)
+        if card:
+            atomic.write_json(stage / "lora_studio_card.json", {**card, "merged_into_base": True})
+    emit(protocol.Phase("evaluating", detail="reloading the export with plain transformers"))
+    dtype = next(merged.parameters()).dtype
+    del model, merged
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(output, dtype=dtype)
+    reloaded.eval()
+    with torch.no_grad():
+        actual = reloaded(input_ids=ids.to(reloaded.device)).logits.float().cpu()
+    difference = float((actual - expected).abs().max())
+    tolerance = CHECK_TOLERANCE.get(dtype, 5e-2)
+    if difference > tolerance:
+        shutil.rmtree(output, ignore_errors=True)
+        raise RuntimeError(f"the exported model's logits differ from base + adapter by {difference:.2e} "
+                           f"(> {tolerance:g}); the export was removed")
+    shards = sorted(p.name for p in output.glob("*.safetensors"))
+    return {"output_dir": str(output), "adapter": ref or str(folder), "shards": shards,
+            "max_logit_difference": difference, "tolerance": tolerance, "dtype": str(dtype).replace("torch.", "")}
+
+
+def _check_inputs(tokenizer) -> torch.Tensor:
+    """A few held-out prompts as one sequence (no padding to disagree about)."""
+    text = "\n".join(eval_prompts()[:3]) or "Hello"
+    return tokenizer(text, return_tensors="pt")["input_ids"]
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
