@@ -62,7 +62,7 @@ def run_merge(job: MergeJob, emit: Emit) -> dict[str, Any]:
         config = read_card(saved) or _config(saved)
         card = {
             "card_version": 1,
-            "name": job.name or f"merged-{Path(parents[0]).name.split('/')[0]}",
+            "name": job.name or f"merged-{_name_of(located[0])}",
             "base_model": first.get("base_model") or {"id": job.model.path},
             "method": f"merge ({job.combination})",
             "lora": {"r": config.get("r"), "alpha": config.get("lora_alpha")},
@@ -116,6 +116,13 @@ def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
     shards = sorted(p.name for p in output.glob("*.safetensors"))
     return {"output_dir": str(output), "adapter": ref or str(folder), "shards": shards,
             "max_logit_difference": difference, "tolerance": tolerance, "dtype": str(dtype).replace("torch.", "")}
+
+
+def _name_of(located: tuple[Path, str | None]) -> str:
+    folder, ref = located
+    if ref:
+        return ref.split("/")[0]
+    return folder.parent.name if folder.name == "adapter" else folder.name
 
 
 def _check_inputs(tokenizer) -> torch.Tensor:

@@ -20,6 +20,8 @@ class AppState(QObject):
     job_changed = Signal(object)  # TrainJob
     run_started = Signal(str)  # run folder
     page_requested = Signal(str)  # page name, e.g. "Monitor"
+    library_changed = Signal()  # a version was added, changed, moved or removed
+    merge_requested = Signal(list, str)  # library refs to preselect on Merge; "merge" or "export"
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()

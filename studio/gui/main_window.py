@@ -25,6 +25,8 @@ from studio import __version__
 from studio.core import runs
 from studio.gui.app_state import AppState
 from studio.gui.pages.datasets_page import DatasetsPage
+from studio.gui.pages.library_page import LibraryPage
+from studio.gui.pages.merge_page import MergePage
 from studio.gui.pages.models_page import ModelsPage
 from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.pages.placeholder_page import PlaceholderPage
@@ -33,8 +35,6 @@ from studio.gui.pages.train_page import TrainPage
 
 PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
 LATER = {
-    "Library": "Every adapter you trained, versioned, with lineage, tags, import and export.",
-    "Merge": "Combine adapters (linear, TIES, DARE …) or merge one into its base model and export it.",
     "Compare": "Side-by-side answers, perplexity and loss curves of several adapters.",
     "Settings": "Model folders, defaults and the system check (doctor).",
 }
@@ -57,8 +57,11 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.state)
         self.monitor_page = MonitorPage(self.state)
         self.runs_page = RunsPage(self.state)
+        self.library_page = LibraryPage(self.state)
+        self.merge_page = MergePage(self.state)
         built = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
-                 "Monitor": self.monitor_page, "Runs": self.runs_page}
+                 "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
+                 "Merge": self.merge_page}
         for name in PAGE_NAMES:
             page = built.get(name) or PlaceholderPage(self.state, name, LATER[name])
             self.pages[name] = page

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 
-import pytest
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM

@@ -1,0 +1,353 @@
+"""Library page: every adapter version, its card, run curve and lineage, and every action.
+
+Listing reads the index (synced with the folders) in a pool thread. The actions are
+the CLI's (core.library), run here because each is a rename or a small write;
+export and import copy files and run in the pool. Merging and "merge into base"
+are worker jobs on the Merge page.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.library import Entry, Library, LibraryError, diff_cards, import_adapter
+from studio.core.models import discover_models
+from studio.gui.app_state import AppState
+from studio.gui.background import run_in_background
+from studio.gui.widgets.adapter_details import AdapterDetails
+from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.library_table import LibraryTable
+from studio.gui.widgets.page_title import page_title
+
+METHOD_FILTERS = ("any method", "lora", "dora", "rslora", "qlora", "merge")
+
+
+def _load(filters: dict) -> list[Entry]:
+    library = Library()  # its own SQLite connection: this runs in a pool thread
+    try:
+        return library.search(**filters)
+    finally:
+        library.close()
+
+
+class LibraryPage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.library = Library()
+        self.entries: list[Entry] = []
+        self._generation = 0
+        self.table = LibraryTable()
+        self.details = AdapterDetails()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search name, dataset, notes, tags, base model…")
+        self.method_filter = QComboBox()
+        self.method_filter.addItems(METHOD_FILTERS)
+        self.trash_box = QCheckBox("Trash")
+        self.trash_box.setToolTip("Show deleted versions (they can be restored)")
+        self.count = QLabel()
+        self.message = IssueList()
+        self.buttons: dict[str, QPushButton] = {}
+        self._build()
+        self.search.textChanged.connect(lambda _t: self.refresh())
+        self.method_filter.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.trash_box.toggled.connect(lambda _c: self.refresh())
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.details.lineage.ref_clicked.connect(self.show_ref)
+        state.library_changed.connect(self.refresh)
+        self.refresh(background=False)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        title, subtitle = page_title("Library", "Every adapter you trained, imported or merged, with its versions. "
+                                                "Select one to see its card, the loss of its run and its lineage.")
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.method_filter)
+        filters.addWidget(self.trash_box)
+        filters.addWidget(self.count)
+        actions = QHBoxLayout()
+        for key, text, tip, slot in (
+            ("import", "Import…", "Import a PEFT adapter folder or .zip", self._ask_import),
+            ("export", "Export…", "Copy the version out as a folder or .zip that PeftModel loads", self._ask_export),
+            ("tag", "Tags…", "Add or remove tags (comma-separated)", self._ask_tags),
+            ("notes", "Notes…", "Write a note on this version", self._ask_notes),
+            ("rename", "Rename…", "Rename the adapter (all its versions)", self._ask_rename),
+            ("delete", "Delete", "Move the selected versions to the trash", self.delete_selected),
+            ("restore", "Restore", "Bring the selected versions back from the trash", self.restore_selected),
+            ("diff", "Diff", "Compare the cards of two selected versions", self._show_diff),
+            ("merge", "Merge…", "Combine the selected adapters on the Merge page", self._request_merge),
+            ("export_model", "Merge into base…", "Merge this adapter into its base model and save the full model",
+             self._request_export),
+            ("reindex", "Reindex", "Rebuild the index from the version folders", self.reindex),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            actions.addWidget(button)
+        actions.addStretch(1)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(filters)
+        column.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(actions)
+        layout.addWidget(self.message)
+        layout.addWidget(splitter, 1)
+        self._update_buttons()
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def filters(self) -> dict:
+        method = self.method_filter.currentText()
+        return {"text": self.search.text().strip(), "method": "" if method == METHOD_FILTERS[0] else method,
+                "trashed": self.trash_box.isChecked()}
+
+    def refresh(self, background: bool = True) -> None:
+        self._generation += 1
+        generation = self._generation
+        if not background:
+            self._show(generation, _load(self.filters()))
+            return
+        run_in_background(_load, self.filters(), on_done=lambda entries: self._show(generation, entries),
+                          on_error=lambda exc: self.message.show_note(f"Could not read the library: {exc}",
+                                                                      error=True))
+
+    def _show(self, generation: int, entries: list[Entry]) -> None:
+        if generation != self._generation:
+            return  # a newer filter's answer is coming
+        self.entries = entries
+        self.table.set_entries(entries)
+        total = len(entries)
+        self.count.setText(f"{total} version{'s' * (total != 1)}")
+        if not entries and not any(self.filters().values()):
+            self.message.show_note("The library is empty: every finished training run lands here, "
+                                   "or import an adapter.")
+        self._on_selection()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.refresh()
+
+    # -- selection and details -----------------------------------------------------------------
+
+    def selected(self) -> list[Entry]:
+        refs = self.table.selected_refs()
+        return [e for e in self.entries if e.ref in refs]
+
+    def show_ref(self, ref: str) -> None:
+        if not self.table.select_ref(ref):
+            self.search.clear()
+            self.trash_box.setChecked(False)
+            self.refresh(background=False)
+            self.table.select_ref(ref)
+
+    def _on_selection(self) -> None:
+        chosen = self.selected()
+        entry = chosen[0] if len(chosen) == 1 else None
+        if entry is None:
+            self.details.show_entry(None, {}, [], [])
+        else:
+            try:
+                resolved = self.library.resolve(entry.ref, trashed=entry.trashed)
+                card = json.loads((resolved.path_obj / "card.json").read_text(encoding="utf-8"))
+            except (LibraryError, OSError, ValueError):
+                card = {}
+            children = [c.ref for c in self.library.index.children(entry.ref)]
+            self.details.show_entry(entry, card, entry.parents, children)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected()
+        trash = self.trash_box.isChecked()
+        one = len(chosen) == 1
+        enabled = {"import": not trash, "export": one and not trash, "tag": one and not trash,
+                   "notes": one and not trash, "rename": one and not trash, "delete": bool(chosen) and not trash,
+                   "restore": bool(chosen) and trash, "diff": len(chosen) == 2, "merge": len(chosen) >= 2 and not trash,
+                   "export_model": one and not trash, "reindex": True}
+        for key, button in self.buttons.items():
+            button.setEnabled(enabled[key])
+
+    # -- actions (each also callable from tests and scripts) -------------------------------------
+
+    def _changed(self, note: str) -> None:
+        self.message.show_note(note, ok=True)
+        self.state.library_changed.emit()  # refreshes this page too
+
+    def _failed(self, exc: Exception) -> None:
+        self.message.show_note(str(exc), error=True)
+
+    def tag_selected(self, text: str) -> None:
+        entry = self.selected()[0]
+        wanted = [t.strip() for t in text.split(",") if t.strip()]
+        try:
+            self.library.tag(entry.ref, add=wanted, remove=[t for t in entry.tags if t not in wanted])
+        except LibraryError as exc:
+            self._failed(exc)
+            return
+        self._changed(f"{entry.ref}: tags {', '.join(wanted) or 'none'}")
+
+    def set_notes(self, text: str) -> None:
+        entry = self.selected()[0]
+        self.library.set_notes(entry.ref, text)
+        self._changed(f"{entry.ref}: notes saved")
+
+    def rename_selected(self, new_name: str) -> bool:
+        entry = self.selected()[0]
+        try:
+            self.library.rename(entry.name, new_name)
+        except LibraryError as exc:
+            self._failed(exc)
+            return False
+        self._changed(f"Renamed {entry.name} to {new_name}")
+        return True
+
+    def delete_selected(self) -> None:
+        refs = [e.ref for e in self.selected()]
+        for ref in refs:
+            self.library.delete(ref)
+        self._changed(f"Moved {', '.join(refs)} to the trash (tick Trash to restore)")
+
+    def restore_selected(self) -> None:
+        refs = [e.ref for e in self.selected()]
+        try:
+            for ref in refs:
+                self.library.restore(ref)
+        except LibraryError as exc:
+            self._failed(exc)
+            return
+        self._changed(f"Restored {', '.join(refs)}")
+
+    def reindex(self) -> None:
+        self._changed(f"Index rebuilt from the folders: {self.library.rebuild()} version(s)")
+
+    def export_selected(self, destination: str | Path) -> None:
+        entry = self.selected()[0]
+
+        def export() -> Path:
+            library = Library()
+            try:
+                return library.export(entry.ref, Path(destination))
+            finally:
+                library.close()
+
+        self.message.show_note(f"Exporting {entry.ref}…")
+        run_in_background(export, on_done=lambda path: self.message.show_note(f"Exported {entry.ref} to {path}",
+                                                                               ok=True),
+                          on_error=self._failed)
+
+    def import_path(self, source: str | Path, allow_pickle: bool = False) -> None:
+        def do_import():
+            library = Library()
+            try:
+                return import_adapter(library, Path(source), allow_pickle=allow_pickle,
+                                      known_models=discover_models())
+            finally:
+                library.close()
+
+        def done(result) -> None:
+            warnings = " ".join(f"Warning: {w}." for w in result.warnings)
+            self._changed(f"Imported as {result.entry.ref}. {warnings}".strip())
+            self.show_ref(result.entry.ref)
+
+        self.message.show_note(f"Importing {source}…")
+        run_in_background(do_import, on_done=done, on_error=self._failed)
+
+    def diff_rows(self) -> list[tuple[str, object, object]]:
+        a, b = self.selected()[:2]
+        return diff_cards(self.library.card(a.ref) if not a.trashed else {}, self.library.card(b.ref)
+                          if not b.trashed else {})
+
+    # -- dialogs ---------------------------------------------------------------------------------
+
+    def _ask_tags(self) -> None:
+        entry = self.selected()[0]
+        text, ok = QInputDialog.getText(self, "Tags", f"Tags of {entry.ref} (comma-separated):",
+                                        text=", ".join(entry.tags))
+        if ok:
+            self.tag_selected(text)
+
+    def _ask_notes(self) -> None:
+        entry = self.selected()[0]
+        text, ok = QInputDialog.getMultiLineText(self, "Notes", f"Notes on {entry.ref}:", entry.notes)
+        if ok:
+            self.set_notes(text)
+
+    def _ask_rename(self) -> None:
+        entry = self.selected()[0]
+        text, ok = QInputDialog.getText(self, "Rename", f"New name for {entry.name} (all versions):",
+                                        text=entry.name)
+        if ok and text.strip() and text.strip() != entry.name:
+            self.rename_selected(text.strip())
+
+    def _ask_export(self) -> None:
+        entry = self.selected()[0]
+        path, _ = QFileDialog.getSaveFileName(self, "Export adapter", f"{entry.name}-v{entry.version}.zip",
+                                              "Zip archive (*.zip);;Folder (*)")
+        if path:
+            self.export_selected(path)
+
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import adapter (.zip)", "", "Zip archive (*.zip)")
+        if not path:
+            path = QFileDialog.getExistingDirectory(self, "Or import an adapter folder")
+        if path:
+            self.import_path(path)
+
+    def _show_diff(self) -> None:
+        a, b = self.selected()[:2]
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"{a.ref} vs {b.ref}")
+        table = QTableWidget(0, 3, dialog)
+        table.setHorizontalHeaderLabels(["field", a.ref, b.ref])
+        for key, left, right in self.diff_rows():
+            row = table.rowCount()
+            table.insertRow(row)
+            for column, value in enumerate((key, json.dumps(left), json.dumps(right))):
+                table.setItem(row, column, QTableWidgetItem(str(value)))
+        table.resizeColumnsToContents()
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        dialog.resize(720, 420)
+        dialog.show()
+
+    def _request_merge(self) -> None:
+        self.state.merge_requested.emit([e.ref for e in self.selected()], "merge")
+        self.state.page_requested.emit("Merge")
+
+    def _request_export(self) -> None:
+        self.state.merge_requested.emit([e.ref for e in self.selected()], "export")
+        self.state.page_requested.emit("Merge")
+
+

@@ -1,0 +1,294 @@
+"""Merge page: combine library adapters with weights, or merge one into its base model.
+
+Both run as worker jobs (the window never loads torch); this page follows the run
+folder for progress and lands the result in the library. The preview (rank, size,
+problems) comes from core.merging before anything starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import protocol
+from studio.core.job_schema import JobError, job_from_dict
+from studio.core.library import Entry, Library, LibraryError, base_model_setting, read_card
+from studio.core.merging import COMBINATIONS, HELP, WITH_DENSITY, adapter_summary, plan
+from studio.gui import run_launcher
+from studio.gui.app_state import AppState
+from studio.gui.run_follower import RunFollower
+from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.page_title import page_title
+
+USE, REF, RANK, BASE, WEIGHT = range(5)
+
+
+class MergePage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.library = Library()
+        self.entries: list[Entry] = []
+        self.follower: RunFollower | None = None
+        self.run_dir: Path | None = None
+        self.result: dict[str, Any] | None = None
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Use", "Adapter", "Rank", "Base model", "Weight"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(REF, QHeaderView.ResizeMode.Stretch)
+        self.combination = QComboBox()
+        for name in COMBINATIONS:
+            self.combination.addItem(name)
+            self.combination.setItemData(self.combination.count() - 1, HELP[name], Qt.ItemDataRole.ToolTipRole)
+        self.density = QDoubleSpinBox()
+        self.density.setRange(0.01, 1.0)
+        self.density.setSingleStep(0.05)
+        self.density.setValue(0.5)
+        self.density.setToolTip("Share of weights kept by ties / dare / magnitude_prune; 0.5 is typical")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("merged-<first adapter>")
+        self.preview = QLabel()
+        self.preview.setWordWrap(True)
+        self.merge_button = QPushButton("Merge into a new library version")
+        self.export_adapter = QComboBox()
+        self.export_dir = QLineEdit()
+        self.export_dir.setPlaceholderText("folder for the full model")
+        self.browse = QPushButton("Browse…")
+        self.export_button = QPushButton("Merge into base and export")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.message = IssueList()
+        self._build()
+        self.combination.currentIndexChanged.connect(lambda _i: self.update_preview())
+        self.density.valueChanged.connect(lambda _v: self.update_preview())
+        self.table.itemChanged.connect(lambda _item: self.update_preview())
+        self.merge_button.clicked.connect(self.start_merge)
+        self.export_button.clicked.connect(self.start_export)
+        self.browse.clicked.connect(self._browse)
+        self.export_dir.textChanged.connect(lambda _t: self.update_preview())
+        state.library_changed.connect(self.reload)
+        state.merge_requested.connect(self.preselect)
+        self.reload()
+
+    def _build(self) -> None:
+        title, subtitle = page_title("Merge", "Combine adapters of one base model into a new one (peft's weighted "
+                                              "merge), or merge an adapter into its base and save the full model.")
+        combine = QGroupBox("Combine adapters")
+        form = QFormLayout()
+        form.addRow("Method", self.combination)
+        form.addRow("Density", self.density)
+        form.addRow("Name", self.name)
+        combine_layout = QVBoxLayout(combine)
+        combine_layout.addWidget(QLabel("Tick two or more adapters and give each a weight:"))
+        combine_layout.addWidget(self.table, 1)
+        combine_layout.addLayout(form)
+        combine_layout.addWidget(self.preview)
+        combine_layout.addWidget(self.merge_button)
+        export = QGroupBox("Merge into the base model and export")
+        export_form = QFormLayout(export)
+        export_form.addRow("Adapter", self.export_adapter)
+        row = QHBoxLayout()
+        row.addWidget(self.export_dir, 1)
+        row.addWidget(self.browse)
+        export_form.addRow("Output folder", row)
+        export_form.addRow(QLabel("Saved as sharded safetensors with the tokenizer and generation config, then "
+                                  "reloaded with plain transformers and checked against base + adapter."))
+        export_form.addRow(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addWidget(combine, 3)
+        layout.addWidget(export)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+
+    # -- the adapters ------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        checked = set(self.checked_refs())
+        weights = {ref: w for ref, w in zip(self.checked_refs(), self.weights(), strict=True)}
+        self.entries = self.library.entries()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.entries))
+        for row, entry in enumerate(self.entries):
+            use = QTableWidgetItem()
+            use.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            use.setCheckState(Qt.CheckState.Checked if entry.ref in checked else Qt.CheckState.Unchecked)
+            self.table.setItem(row, USE, use)
+            for column, text in ((REF, entry.ref), (RANK, str(entry.rank or "?")),
+                                 (BASE, entry.base_name or Path(entry.base_id).name or "?")):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(row, column, item)
+            spin = QDoubleSpinBox()
+            spin.setRange(-2.0, 2.0)
+            spin.setSingleStep(0.1)
+            spin.setValue(weights.get(entry.ref, 1.0))
+            spin.valueChanged.connect(lambda _v: self.update_preview())
+            self.table.setCellWidget(row, WEIGHT, spin)
+        self.table.blockSignals(False)
+        current = self.export_adapter.currentText()
+        self.export_adapter.clear()
+        self.export_adapter.addItems([e.ref for e in self.entries])
+        if current:
+            self.export_adapter.setCurrentText(current)
+        self.update_preview()
+
+    def preselect(self, refs: list[str], mode: str) -> None:
+        self.reload()
+        if mode == "export" and refs:
+            self.export_adapter.setCurrentText(refs[0])
+            return
+        self.table.blockSignals(True)
+        for row, entry in enumerate(self.entries):
+            state = Qt.CheckState.Checked if entry.ref in refs else Qt.CheckState.Unchecked
+            self.table.item(row, USE).setCheckState(state)
+        self.table.blockSignals(False)
+        self.update_preview()
+
+    def set_weight(self, ref: str, weight: float) -> None:
+        row = next(r for r, e in enumerate(self.entries) if e.ref == ref)
+        self.table.cellWidget(row, WEIGHT).setValue(weight)
+
+    def check(self, ref: str, on: bool = True) -> None:
+        row = next(r for r, e in enumerate(self.entries) if e.ref == ref)
+        self.table.item(row, USE).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def checked_refs(self) -> list[str]:
+        return [self.table.item(r, REF).text() for r in range(self.table.rowCount())
+                if self.table.item(r, USE) is not None and self.table.item(r, USE).checkState() == Qt.CheckState.Checked]
+
+    def weights(self) -> list[float]:
+        return [self.table.cellWidget(r, WEIGHT).value() for r in range(self.table.rowCount())
+                if self.table.item(r, USE) is not None and self.table.item(r, USE).checkState() == Qt.CheckState.Checked]
+
+    # -- preview -----------------------------------------------------------------------------------
+
+    def update_preview(self) -> None:
+        combination = self.combination.currentText()
+        self.density.setEnabled(combination in WITH_DENSITY)
+        chosen = [e for e in self.entries if e.ref in self.checked_refs()]
+        summaries = [adapter_summary(read_card(Path(e.path))) for e in chosen]
+        merge_plan = plan(combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], self.weights(),
+                          self.density.value())
+        problems = list(merge_plan.problems)
+        bases = {e.base_id or e.base_name for e in chosen}
+        if len(bases) > 1:
+            problems.append("the adapters were trained on different base models")
+        busy = self.follower is not None
+        if problems:
+            self.preview.setText("<span style='color:#c62828'>" + "<br>".join(problems) + "</span>")
+        elif chosen:
+            size = sum(e.size_bytes for e in chosen[:1]) * (merge_plan.rank or 1) / max(1, summaries[0][0] or 1)
+            self.preview.setText(f"Result: rank <b>{merge_plan.rank}</b> on {', '.join(merge_plan.target_modules)}; "
+                                 f"about <b>{size / 2**20:.1f} MiB</b>. {HELP[combination].capitalize()}.")
+        self.merge_button.setEnabled(not problems and not busy)
+        self.export_button.setEnabled(bool(self.export_adapter.currentText()) and bool(self.export_dir.text().strip())
+                                      and not busy)
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def _base_of(self, ref: str) -> str:
+        folder = self.library.resolve(ref).path_obj
+        model = base_model_setting(read_card(folder))
+        return model or self.state.job.model.path
+
+    def start_merge(self) -> Path | None:
+        refs = self.checked_refs()
+        data = {"kind": "merge", "adapters": refs, "weights": self.weights(),
+                "combination": self.combination.currentText(), "density": self.density.value(),
+                "name": self.name.text().strip()}
+        return self._start(data, refs[0] if refs else "")
+
+    def start_export(self) -> Path | None:
+        ref = self.export_adapter.currentText()
+        data = {"kind": "export", "adapter": ref, "output_dir": self.export_dir.text().strip()}
+        return self._start(data, ref)
+
+    def _start(self, data: dict[str, Any], first: str) -> Path | None:
+        try:
+            job = job_from_dict({**data, "model": {"path": self._base_of(first)}}, source="this merge")
+            self.run_dir = run_launcher.start_run(job, label=data["kind"])
+        except (JobError, LibraryError, run_launcher.LaunchError, OSError) as exc:
+            self.message.show_note(str(exc), error=True)
+            return None
+        self.result = None
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self.progress.show()
+        self.message.show_note(f"Running {data['kind']} job {self.run_dir.name}…")
+        follower = RunFollower(self.run_dir, parent=self)
+        follower.events.connect(self._on_events)
+        follower.finished.connect(self._on_finished)
+        self.follower = follower.start()
+        self.update_preview()
+        return self.run_dir
+
+    def _on_events(self, events: list[protocol.Event]) -> None:
+        for event in events:
+            if isinstance(event, protocol.Phase):
+                if event.total:
+                    self.progress.setRange(0, int(event.total))
+                    self.progress.setValue(int(event.done or 0))
+                else:
+                    self.progress.setRange(0, 0)
+                self.progress.setFormat(event.name.replace("_", " ") + (f": {event.detail}" if event.detail else ""))
+
+    def _on_finished(self, status: str, final: object) -> None:
+        if self.follower is not None:
+            self.follower.dispose()
+            self.follower = None
+        self.progress.hide()
+        if isinstance(final, protocol.Done):
+            self.result = final.outputs or {}
+            if self.result.get("library_ref"):
+                self.message.show_note(f"Merged into {self.result['library_ref']} (rank {self.result.get('rank')}); "
+                                       "it is in the Library.", ok=True)
+            else:
+                self.message.show_note(
+                    f"Saved the full model to {self.result.get('output_dir')}: reloaded with transformers, its logits "
+                    f"are within {self.result.get('max_logit_difference', 0):.1e} of base + adapter.", ok=True)
+            self.state.library_changed.emit()
+        elif isinstance(final, protocol.Error):
+            self.message.show_note(f"The job failed ({final.kind}): {final.message}", error=True)
+        else:
+            self.message.show_note(f"The job ended without a result ({status}); see worker.log in {self.run_dir}",
+                                   error=True)
+        self.update_preview()
+
+    def busy(self) -> bool:
+        return self.follower is not None
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the merged model")
+        if folder:
+            self.export_dir.setText(str(Path(folder) / self.export_adapter.currentText().replace("/", "-")))
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.follower is None:
+            self.reload()
+
+

@@ -1,0 +1,104 @@
+"""The Library page's table: one row per adapter version, sortable, numbers as numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from studio.core.library import Entry
+
+COLUMNS = ("Name", "Version", "Base model", "Method", "Rank", "Dataset", "Loss", "Perplexity", "Size", "Created",
+           "Tags")
+REF_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class _Item(QTableWidgetItem):
+    def __init__(self, text: str, key: object):
+        super().__init__(text)
+        self.setData(Qt.ItemDataRole.UserRole, key)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        if mine is None or theirs is None:
+            return mine is not None  # empty cells last
+        try:
+            return mine < theirs
+        except TypeError:
+            return str(mine) < str(theirs)
+
+
+class LibraryTable(QTableWidget):
+    open_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.setAlternatingRowColors(True)
+        self.setSortingEnabled(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Dataset"), QHeaderView.ResizeMode.Stretch)
+        self.cellDoubleClicked.connect(lambda row, _c: self._emit_open(row))
+
+    def set_entries(self, entries: list[Entry]) -> None:
+        selected = set(self.selected_refs())
+        self.setSortingEnabled(False)
+        self.setRowCount(len(entries))
+        for row, entry in enumerate(entries):
+            for column, (text, key) in enumerate(_cells(entry)):
+                item = _Item(text, key)
+                item.setData(REF_ROLE, entry.ref)
+                if column == 0:
+                    item.setToolTip(entry.path)
+                self.setItem(row, column, item)
+        self.setSortingEnabled(True)
+        self.clearSelection()
+        for row in range(self.rowCount()):
+            if self.ref_at(row) in selected:
+                self.selectRow(row)
+
+    def ref_at(self, row: int) -> str:
+        item = self.item(row, 0)
+        return str(item.data(REF_ROLE)) if item is not None else ""
+
+    def selected_refs(self) -> list[str]:
+        rows = sorted({index.row() for index in self.selectedIndexes()})
+        return [self.ref_at(row) for row in rows]
+
+    def select_ref(self, ref: str) -> bool:
+        for row in range(self.rowCount()):
+            if self.ref_at(row) == ref:
+                self.selectRow(row)
+                return True
+        return False
+
+    def _emit_open(self, row: int) -> None:
+        self.open_requested.emit(self.ref_at(row))
+
+
+def _cells(e: Entry) -> list[tuple[str, object]]:
+    dataset = Path(e.dataset).name if e.dataset and e.dataset != "bundled" else (e.dataset or "—")
+    return [
+        (e.name, e.name), (f"v{e.version}", e.version), (e.base_name or Path(e.base_id).name or "—", e.base_name),
+        (e.method, e.method), (str(e.rank) if e.rank else "—", e.rank), (dataset, dataset),
+        (f"{e.train_loss:.4f}" if e.train_loss is not None else "—", e.train_loss),
+        (f"{e.perplexity:.2f}" if e.perplexity is not None else "—", e.perplexity),
+        (_size(e.size_bytes), e.size_bytes), (e.created[:16].replace("T", " "), e.created),
+        (", ".join(e.tags), ", ".join(e.tags)),
+    ]
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"

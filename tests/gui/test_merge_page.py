@@ -1,0 +1,71 @@
+"""Merge page with real adapters: two tiny runs trained here, merged and exported by workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.core.library import Library
+from studio.gui.pages.merge_page import MergePage
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def train(model_dir: Path, seed: int) -> None:
+    args = [sys.executable, "-m", "studio.cli.main", "train", "--model", str(model_dir), "--max-steps", "3",
+            "--max-rows", "24", "--rank", "8", "--lr", "1e-2", "--max-length", "96", "--device", "cpu",
+            "--name", "pirate", "--seed", str(seed), "--quiet"]
+    result = subprocess.run(args, cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def page(qtbot, state, tiny_model_dir):
+    for seed in (1, 2):
+        train(tiny_model_dir, seed)
+    widget = MergePage(state)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 760)
+    widget.show()
+    return widget
+
+
+@pytest.mark.slow
+def test_merge_two_adapters_then_export_one_into_the_base(page, qtbot, tmp_path):
+    assert [e.ref for e in page.entries] == ["pirate/v1", "pirate/v2"]
+    assert not page.merge_button.isEnabled()  # nothing ticked yet
+    page.check("pirate/v1")
+    page.check("pirate/v2")
+    page.set_weight("pirate/v1", 0.7)
+    page.set_weight("pirate/v2", 0.3)
+    page.combination.setCurrentText("cat")
+    assert "rank <b>16</b>" in page.preview.text() and page.merge_button.isEnabled()
+    page.combination.setCurrentText("ties")
+    assert page.density.isEnabled()
+    page.combination.setCurrentText("linear")
+    assert not page.density.isEnabled() and "rank <b>8</b>" in page.preview.text()
+
+    page.merge_button.click()
+    assert page.busy() and not page.merge_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=180_000)
+    assert page.result and page.result["library_ref"] == "merged-pirate/v1", page.message.text()
+    assert "Merged into merged-pirate/v1" in page.message.text()
+    library = Library()
+    merged = library.resolve("merged-pirate/v1").entry
+    assert merged.parents == ["pirate/v1", "pirate/v2"] and merged.method == "merge (linear)"
+    assert library.card("merged-pirate/v1")["merge"]["weights"] == [0.7, 0.3]
+    assert "merged-pirate/v1" in [e.ref for e in page.entries]  # the list followed the library
+
+    page.export_adapter.setCurrentText("merged-pirate/v1")
+    out = tmp_path / "full-model"
+    page.export_dir.setText(str(out))
+    page.export_button.click()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=180_000)
+    assert page.result and page.result.get("output_dir") == str(out), page.message.text()
+    assert "reloaded with transformers" in page.message.text()
+    assert (out / "config.json").exists() and (out / "tokenizer.json").exists()
+    assert page.result["max_logit_difference"] < 1e-3
