@@ -30,6 +30,26 @@ def train_example_run(home: Path) -> None:
                     "--name", "captain-lora"], env=env, check=True, cwd=ROOT)
 
 
+def fill_library(home: Path) -> None:
+    """The example run in the library, and a merge of it (so the lineage has two nodes)."""
+    env = dict(os.environ, LORA_STUDIO_HOME=str(home))
+    sys.path.insert(0, str(ROOT))
+    os.environ["LORA_STUDIO_HOME"] = str(home)
+    from studio.core import runs
+    from studio.core.library import Library
+
+    library = Library()
+    if not library.entries():
+        for run in runs.list_runs():
+            if run.status == "done":
+                library.add_run(run.path)
+    refs = [e.ref for e in library.entries()]
+    library.close()
+    if refs and not any(r.startswith("merged-") for r in refs):
+        subprocess.run([sys.executable, "-m", "studio.cli.main", "merge", refs[0], refs[0], "--combination", "cat",
+                        "--weights", "0.6,0.4"], env=env, check=True, cwd=ROOT)
+
+
 def settle(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -47,6 +67,7 @@ def main() -> None:
     os.environ["LORA_STUDIO_HOME"] = str(home)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     train_example_run(home)
+    fill_library(home)
 
     from PySide6.QtCore import QSettings
 
@@ -70,6 +91,14 @@ def main() -> None:
     finished = [r for r in runs.list_runs() if r.status == "done"]
     if finished:
         window.monitor_page.follow(finished[0].path)
+    trained = [e for e in window.library_page.entries if e.run_id]
+    if trained:  # the trained one: its card, loss curve, and the merge made from it
+        window.library_page.table.select_ref(trained[0].ref)
+    merge = window.merge_page
+    merge.reload()
+    for entry in merge.entries[:2]:
+        merge.check(entry.ref)
+    merge.combination.setCurrentText("cat")  # ranks differ: cat (or svd) is what works
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = "-dark" if args.dark else ""
     for name in PAGE_NAMES:

@@ -52,10 +52,13 @@ class MergePage(QWidget):
         self.follower: RunFollower | None = None
         self.run_dir: Path | None = None
         self.result: dict[str, Any] | None = None
+        self._filling = False
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Use", "Adapter", "Rank", "Base model", "Weight"])
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(REF, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(REF, QHeaderView.ResizeMode.Stretch)
         self.combination = QComboBox()
         for name in COMBINATIONS:
             self.combination.addItem(name)
@@ -82,7 +85,7 @@ class MergePage(QWidget):
         self._build()
         self.combination.currentIndexChanged.connect(lambda _i: self.update_preview())
         self.density.valueChanged.connect(lambda _v: self.update_preview())
-        self.table.itemChanged.connect(lambda _item: self.update_preview())
+        self.table.itemChanged.connect(lambda _item: None if self._filling else self.update_preview())
         self.merge_button.clicked.connect(self.start_merge)
         self.export_button.clicked.connect(self.start_export)
         self.browse.clicked.connect(self._browse)
@@ -130,7 +133,8 @@ class MergePage(QWidget):
         checked = set(self.checked_refs())
         weights = {ref: w for ref, w in zip(self.checked_refs(), self.weights(), strict=True)}
         self.entries = self.library.entries()
-        self.table.blockSignals(True)
+        self._filling = True
+        self.table.setRowCount(0)  # drops the old weight boxes too
         self.table.setRowCount(len(self.entries))
         for row, entry in enumerate(self.entries):
             use = QTableWidgetItem()
@@ -148,7 +152,7 @@ class MergePage(QWidget):
             spin.setValue(weights.get(entry.ref, 1.0))
             spin.valueChanged.connect(lambda _v: self.update_preview())
             self.table.setCellWidget(row, WEIGHT, spin)
-        self.table.blockSignals(False)
+        self._filling = False
         current = self.export_adapter.currentText()
         self.export_adapter.clear()
         self.export_adapter.addItems([e.ref for e in self.entries])
@@ -161,11 +165,11 @@ class MergePage(QWidget):
         if mode == "export" and refs:
             self.export_adapter.setCurrentText(refs[0])
             return
-        self.table.blockSignals(True)
+        self._filling = True
         for row, entry in enumerate(self.entries):
             state = Qt.CheckState.Checked if entry.ref in refs else Qt.CheckState.Unchecked
             self.table.item(row, USE).setCheckState(state)
-        self.table.blockSignals(False)
+        self._filling = False
         self.update_preview()
 
     def set_weight(self, ref: str, weight: float) -> None:

@@ -59,8 +59,8 @@ def card_html(entry: Entry, card: dict[str, Any]) -> str:
         ("Method", card.get("method", "?")),
         ("Rank / alpha", f"{lora.get('r', '?')} / {lora.get('alpha', '?')}"),
         ("Modules", ", ".join((card.get("peft_config") or {}).get("target_modules") or []) or "?"),
-        ("Dataset", f"{Path(str(dataset.get('path') or '—')).name} ({dataset.get('rows_train', '?')} rows)"
-         if dataset else "—"),
+        ("Dataset", Path(str(dataset.get("path") or "—")).name
+         + (f" ({dataset['rows_train']} rows)" if dataset.get("rows_train") else "") if dataset else "—"),
         ("Learning rate / steps", f"{training.get('learning_rate', '?')} / {metrics.get('steps', '?')}"
          if training else "—"),
         ("Train / eval loss", f"{_num(metrics.get('train_loss'))} / {_num(metrics.get('eval_loss'))}"),

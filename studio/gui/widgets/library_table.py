@@ -50,6 +50,7 @@ class LibraryTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Dataset"), QHeaderView.ResizeMode.Stretch)
+        self.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.cellDoubleClicked.connect(lambda row, _c: self._emit_open(row))
 
     def set_entries(self, entries: list[Entry]) -> None:
