@@ -38,6 +38,7 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "save_steps": ("training", "save_steps"),
     "device": ("training", "device"),
     "name": ("output", "name"),
+    "continue_from": ("lora", "continue_from"),
 }
 
 
@@ -65,6 +66,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-steps", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--name", help="adapter name")
+    parser.add_argument("--continue-from", metavar="ADAPTER",
+                        help="keep training a library adapter (NAME/vN) or adapter folder; lands as its next version")
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

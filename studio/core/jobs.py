@@ -79,6 +79,10 @@ class LoraSettings:
     loraplus_lr_ratio: float = _f(
         0.0, "LoRA+: learning rate of B = ratio x that of A (0 = off; 16 is the paper's value)."
     )
+    continue_from: str = _f(
+        "", "Keep training an existing adapter (library NAME/vN or a folder) instead of a new one; its rank "
+            "and modules are kept, and the result is its next version with it as parent."
+    )
 
     def method_label(self, quantization: str = "none") -> str:
         """A short name for the method, e.g. ``qlora+dora`` (for cards and run lists)."""

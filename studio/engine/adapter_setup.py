@@ -41,8 +41,10 @@ def lora_config(settings: LoraSettings, model_config: dict[str, Any]) -> peft.Lo
     )
 
 
-def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, quantized: bool):
-    """Freeze the base, add the adapter, and prepare checkpointing / k-bit training."""
+def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, quantized: bool,
+                  continue_from: Path | None = None):
+    """Freeze the base, add the adapter (or load one to keep training), and prepare
+    checkpointing / k-bit training."""
     if gradient_checkpointing:
         # Reentrant checkpointing needs inputs that require grad when the embeddings
         # are frozen; non-reentrant does not, and is the one torch recommends.
@@ -53,6 +55,8 @@ def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, q
         # fp32, measured 2x slower and 19% more memory on a 1B QLoRA (GPU_NOTES.md).
         for param in model.parameters():
             param.requires_grad_(False)
+    if continue_from is not None:
+        return peft.PeftModel.from_pretrained(model, str(continue_from), is_trainable=True)
     config = lora_config(settings, model.config.to_dict())
     peft_model = peft.get_peft_model(model, config)
     return peft_model

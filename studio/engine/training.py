@@ -22,6 +22,7 @@ from transformers import Trainer, TrainingArguments
 from studio.core import atomic, cards, protocol, runs
 from studio.core.datasets import load_dataset_file, split_train_eval
 from studio.core.jobs import ModelSettings, TrainJob
+from studio.core.library import locate_adapter
 from studio.core.models import inspect_model
 from studio.core.resources import resolve_dataset_path
 from studio.engine import adapter_setup, data_prep, hardware, memory_report, model_loading
@@ -128,8 +129,15 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
                               f"to {job.training.max_length} tokens and were skipped"))
 
+    parent_folder, parent = _continued(job)
     model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
-                                        quantized=job.model.quantization != "none")
+                                        quantized=job.model.quantization != "none", continue_from=parent_folder)
+    if parent_folder is not None:  # the card describes the adapter really trained: the parent's shape
+        parent_config = model.peft_config["default"]
+        job.lora.r, job.lora.alpha = parent_config.r, parent_config.lora_alpha
+        job.lora.dropout = parent_config.lora_dropout
+        job.lora.target_modules = sorted(parent_config.target_modules)
+        job.lora.use_dora, job.lora.use_rslora = bool(parent_config.use_dora), bool(parent_config.use_rslora)
     trainable, total = adapter_setup.trainable_parameters(model)
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
     steps = total_steps(len(prepared.train), job)
@@ -177,7 +185,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable))
 
     emit(protocol.Phase("saving"))
-    name = job.output.name or _default_name(base.source, data_path)
+    name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
+        base.source, data_path)
     adapter_dir = run_dir / runs.ADAPTER_NAME
     peft_config = _json_safe(model.peft_config["default"].to_dict())
     card = cards.build_card(
@@ -185,7 +194,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         dataset={"path": str(data_path), "format": loaded.format, "fingerprint": loaded.fingerprint,
                  "rows": loaded.rows_total, "rows_train": len(prepared.train),
                  "rows_eval": len(prepared.eval or []), "train_on": job.dataset.train_on},
-        metrics=metrics,
+        metrics=metrics, parents=[parent] if parent else None,
     )
     with atomic.staged_dir(adapter_dir) as stage:
         adapter_setup.save_adapter(model, stage, initial_adapter)
@@ -199,6 +208,14 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         "stopped": control.stop_requested,
     }
     return TrainResult(model, tokenizer, outputs)
+
+
+def _continued(job: TrainJob) -> tuple[Path | None, str | None]:
+    """(folder, lineage reference) of the adapter this run keeps training, if any."""
+    if not job.lora.continue_from:
+        return None, None
+    folder, ref = locate_adapter(job.lora.continue_from)
+    return folder, ref or str(folder)
 
 
 def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:

@@ -122,3 +122,16 @@ def test_export_merges_into_the_base_and_reloads_with_plain_transformers(library
     expected = logits(tiny_model_dir, library.resolve(first).entry.path)
     assert torch.allclose(logits(folder), expected, atol=1e-3)  # plain transformers, no peft
     library.close()
+
+
+def test_continued_training_is_the_next_version_with_its_parent(library_home, tiny_model_dir, tmp_path):
+    first, _ = library_home
+    run_dir = tmp_path / "more"
+    job = tiny_job(tiny_model_dir, training={"max_steps": 3}, lora={"continue_from": first, "r": 4})
+    result = train(job, run_dir, Recorder(), JobControl())
+    library = Library()
+    entry = library.add_run(run_dir)
+    assert (entry.name, entry.version, entry.parents) == ("alpha", 2, [first])  # the next version of its history
+    assert entry.rank == 8 == library.card(entry.ref)["peft_config"]["r"]  # the parent's rank, not the job's r=4
+    assert result.outputs["metrics"]["trainable_parameters"] > 0
+    library.close()

@@ -131,3 +131,12 @@ def test_diff_of_two_selected_versions(page):
     assert page.buttons["diff"].isEnabled() and page.buttons["merge"].isEnabled()
     rows = {key: (a, b) for key, a, b in page.diff_rows()}
     assert sorted(rows["metrics.train_loss"]) == [0.9, 1.2]
+
+
+def test_train_more_sets_up_the_train_page(page, state):
+    pages: list[str] = []
+    state.page_requested.connect(pages.append)
+    page.table.select_ref("pirate/v2")
+    page.train_more()
+    assert state.job.lora.continue_from == "pirate/v2" and state.job.model.path == "bundled"
+    assert pages == ["Train"]

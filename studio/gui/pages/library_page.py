@@ -8,6 +8,7 @@ are worker jobs on the Merge page.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -30,7 +31,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.library import Entry, Library, LibraryError, diff_cards, import_adapter
+from studio.core.library import (
+    Entry,
+    Library,
+    LibraryError,
+    base_model_setting,
+    diff_cards,
+    import_adapter,
+)
 from studio.core.models import discover_models
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
@@ -98,6 +106,8 @@ class LibraryPage(QWidget):
             ("restore", "Restore", "Bring the selected versions back from the trash", self.restore_selected),
             ("diff", "Diff", "Compare the cards of two selected versions", self._show_diff),
             ("merge", "Merge…", "Combine the selected adapters on the Merge page", self._request_merge),
+            ("train_more", "Train more…", "Keep training this adapter on the Train page (its next version)",
+             self.train_more),
             ("export_model", "Merge into base…", "Merge this adapter into its base model and save the full model",
              self._request_export),
             ("reindex", "Reindex", "Rebuild the index from the version folders", self.reindex),
@@ -196,7 +206,7 @@ class LibraryPage(QWidget):
         enabled = {"import": not trash, "export": one and not trash, "tag": one and not trash,
                    "notes": one and not trash, "rename": one and not trash, "delete": bool(chosen) and not trash,
                    "restore": bool(chosen) and trash, "diff": len(chosen) == 2, "merge": len(chosen) >= 2 and not trash,
-                   "export_model": one and not trash, "reindex": True}
+                   "export_model": one and not trash, "train_more": one and not trash, "reindex": True}
         for key, button in self.buttons.items():
             button.setEnabled(enabled[key])
 
@@ -342,6 +352,18 @@ class LibraryPage(QWidget):
         layout.addWidget(table)
         dialog.resize(720, 420)
         dialog.show()
+
+    def train_more(self) -> None:
+        """Set the Train page up to continue this adapter on its own base model."""
+        entry = self.selected()[0]
+        job = copy.deepcopy(self.state.job)
+        job.lora.continue_from = entry.ref
+        job.output.name = ""
+        model = base_model_setting(self.library.card(entry.ref))
+        if model:
+            job.model.path = model
+        self.state.set_job(job)
+        self.state.page_requested.emit("Train")
 
     def _request_merge(self) -> None:
         self.state.merge_requested.emit([e.ref for e in self.selected()], "merge")

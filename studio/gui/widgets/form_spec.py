@@ -62,6 +62,8 @@ SPECS: dict[str, FieldSpec] = {
     "dataset.max_rows": FieldSpec("Max rows", special="all"),
     "output.name": FieldSpec("Adapter name", placeholder="from the model and dataset"),
     "output.save_merged": FieldSpec("Also save the merged model"),
+    "output.add_to_library": FieldSpec("Add to the library"),
+    "lora.continue_from": FieldSpec("Continue adapter", placeholder="library NAME/vN or folder (optional)"),
     "model.trust_remote_code": FieldSpec("Trust remote code"),
 }
 
@@ -80,7 +82,7 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ("Evaluation and checkpoints", ("training.eval_steps", "training.save_steps",
                                         "training.save_total_limit", "training.sample_steps",
                                         "training.sample_prompt")),
-        ("Output", ("output.name", "output.save_merged")),
+        ("Output", ("output.name", "lora.continue_from", "output.add_to_library", "output.save_merged")),
         ("Advanced", ("training.weight_decay", "training.max_grad_norm", "training.logging_steps",
                       "training.resume_from", "model.trust_remote_code")),
     ),
