@@ -6,33 +6,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
 from studio.core.library import Entry
+from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 
 COLUMNS = ("Name", "Version", "Base model", "Method", "Rank", "Dataset", "Loss", "Perplexity", "Size", "Created",
            "Tags")
-REF_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-class _Item(QTableWidgetItem):
-    def __init__(self, text: str, key: object):
-        super().__init__(text)
-        self.setData(Qt.ItemDataRole.UserRole, key)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        if mine is None or theirs is None:
-            return mine is not None  # empty cells last
-        try:
-            return mine < theirs
-        except TypeError:
-            return str(mine) < str(theirs)
+REF_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class LibraryTable(QTableWidget):
@@ -40,16 +23,7 @@ class LibraryTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.verticalHeader().hide()
-        self.setAlternatingRowColors(True)
-        self.setSortingEnabled(True)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("Dataset"), QHeaderView.ResizeMode.Stretch)
+        style_list_table(self, COLUMNS, stretch="Dataset")
         self.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.cellDoubleClicked.connect(lambda row, _c: self._emit_open(row))
 
@@ -59,7 +33,7 @@ class LibraryTable(QTableWidget):
         self.setRowCount(len(entries))
         for row, entry in enumerate(entries):
             for column, (text, key) in enumerate(_cells(entry)):
-                item = _Item(text, key)
+                item = SortKeyItem(text, key)
                 item.setData(REF_ROLE, entry.ref)
                 if column == 0:
                     item.setToolTip(entry.path)

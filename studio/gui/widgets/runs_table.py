@@ -13,21 +13,18 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
 from studio.core.runs import RunSummary
+from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import colours
 from studio.gui.widgets.run_header import duration
 
 COLUMNS = ("Run", "Status", "Method", "Model", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)", "Duration",
            "Created")
 STATUS_COLOUR = {"done": 2, "running": 0, "stopped": 5, "failed": 3, "cancelled": None}  # chart colour index
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
@@ -37,38 +34,13 @@ class RunRow:
     duration_s: float | None  # first to last event
 
 
-class _Item(QTableWidgetItem):
-    """Sorts by a key (numbers as numbers), not by the text shown."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
-        if mine is None or theirs is None:
-            return (mine is None) > (theirs is None)  # empty cells sort last
-        return mine < theirs
-
-
 class RunsTable(QTableWidget):
     open_requested = Signal(Path)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
-        self.verticalHeader().setVisible(False)
-        self.verticalHeader().setDefaultSectionSize(26)
-        header = self.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column in range(len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.setSortingEnabled(True)
-        self.sortItems(8, Qt.SortOrder.DescendingOrder)
+        style_list_table(self, COLUMNS, stretch="Run")
+        self.sortItems(COLUMNS.index("Created"), Qt.SortOrder.DescendingOrder)
         self.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
         self._shown: list[tuple] = []
         self.rows: dict[Path, RunRow] = {}
@@ -89,8 +61,7 @@ class RunsTable(QTableWidget):
         palette = colours()
         for r, (row, values) in enumerate(zip(rows, cells, strict=True)):
             for c, (text, key) in enumerate(values):
-                item = _Item(text)
-                item.setData(SORT_ROLE, key)
+                item = SortKeyItem(text, key)
                 item.setData(PATH_ROLE, str(row.summary.path))
                 if c in (4, 5, 6, 7):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
