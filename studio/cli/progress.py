@@ -48,7 +48,8 @@ class EventPrinter:
             elif event.name == "paused":
                 out.print("[yellow]paused[/yellow] (send resume to continue)")
             if event.detail or event.name != "training":
-                out.print(f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip())
+                count = f" {event.done}/{event.total}" if event.total and event.name != "training" else ""
+                out.print(f"[cyan]{event.name}[/cyan]{count} {escape(event.detail or '')}".rstrip())
         elif isinstance(event, protocol.Step):
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="")
