@@ -237,3 +237,64 @@ def _base_of(adapter: str) -> str:
 
 def _size(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
+
+
+def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="perplexity, ROUGE-L and exact match of the base and adapters on a dataset")
+    p.add_argument("--adapter", action="append", default=[], help="library ref or folder (repeatable)")
+    p.add_argument("--model", help="base model (default: the first adapter's, else bundled)")
+    p.add_argument("--dataset", default="bundled")
+    p.add_argument("--format", default="auto")
+    p.add_argument("--split", choices=["eval", "all"], default="eval",
+                   help="the held-out split training used (same seed/fraction), or every row")
+    p.add_argument("--max-rows", type=int, default=0)
+    p.add_argument("--generate-rows", type=int, default=16, help="rows each model answers for ROUGE-L / EM")
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    try:
+        model = args.model or (_base_of(args.adapter[0]) if args.adapter else "bundled")
+        job = job_from_dict({"kind": "eval", "model": {"path": model}, "adapters": args.adapter,
+                             "dataset": {"path": args.dataset, "format": args.format, "max_rows": args.max_rows},
+                             "split": args.split, "generate_rows": args.generate_rows, "max_length": args.max_length},
+                            source="command line")
+    except (JobError, LibraryError) as exc:
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        return protocol.EXIT_BAD_JOB
+    run_dir = runs.create_run_dir("eval")
+    outcome, _events = run_job(job, run_dir, console, quiet=args.json, show_log=args.verbose)
+    if not isinstance(outcome.final, protocol.Done):
+        return outcome.exit_code
+    results = (outcome.final.outputs or {}).get("results", [])
+    if args.json:
+        console.print_json(json.dumps(results))
+        return 0
+    table = Table(title=f"Evaluation on {escape(args.dataset)} ({args.split} split)")
+    columns = (("model", None), ("eval loss", "eval_loss"), ("perplexity", "perplexity"), ("ROUGE-L", "rouge_l"),
+               ("exact match", "exact_match"))
+    for title, _key in columns:
+        table.add_column(title)
+    best = {key: best_value(results, key) for _t, key in columns if key}
+    for row in results:
+        cells = [escape(row["adapter"])]
+        for _title, key in columns[1:]:
+            value = row.get(key)
+            text = "—" if value is None else f"{value:.4f}"
+            cells.append(f"[bold green]{text}[/bold green]" if value is not None and value == best[key] else text)
+        table.add_row(*cells)
+    console.print(table)
+    return 0
+
+
+LOWER_IS_BETTER = {"eval_loss", "perplexity"}
+
+
+def best_value(results: list[dict], key: str) -> float | None:
+    values = [r[key] for r in results if isinstance(r.get(key), int | float)]
+    if not values:
+        return None
+    return min(values) if key in LOWER_IS_BETTER else max(values)

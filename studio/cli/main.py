@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=train_commands.cmd_generate)
 
     library_commands.add_library_parser(sub)
+    library_commands.add_eval_parser(sub)
 
     p = sub.add_parser("runs", help="list past runs with status and final loss")
     p.add_argument("--json", action="store_true")

@@ -107,7 +107,9 @@ def show_answers(console: Console, samples: list[protocol.Sample]) -> None:
 
 def _short(label: str) -> str:
     path = Path(label)
-    return label if label == "base" else (f"{path.parent.name}/{path.name}" if path.name == runs.ADAPTER_NAME else path.name)
+    if label == "base" or not path.is_absolute():  # "base" or a library reference such as pirate/v2
+        return label
+    return (f"{path.parent.name}/{path.name}" if path.name == runs.ADAPTER_NAME else path.name)
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:

@@ -17,11 +17,11 @@ SOCKET_NAME = "control.sock"
 _MAX_SOCKET_PATH = 100  # AF_UNIX paths are capped near 107 bytes
 
 
-def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0) -> dict:
+def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0, **payload) -> dict:
     """Returns the worker's reply, e.g. ``{"ok": true, "cmd": "stop"}``; raises OSError
     when no worker listens (it has finished, or died)."""
     path = Path(run_dir) / SOCKET_NAME
-    line = protocol.encode_command(cmd).encode()  # validates the name first
+    line = protocol.encode_command(cmd, **payload).encode()  # validates the name first
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout_s)
         if len(str(path)) < _MAX_SOCKET_PATH:

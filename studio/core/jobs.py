@@ -159,8 +159,19 @@ class SamplingSettings:
 class GenerateJob:
     kind: Literal["generate"] = "generate"
     model: ModelSettings = field(default_factory=ModelSettings)
-    adapters: list[str] = _f([], "Adapter folders to compare (empty = the base model alone).")
+    adapters: list[str] = _f([], "Adapters to compare: library references (name/v2) or folders (empty = base alone).")
     prompts: list[str] = _f([], "Prompts, each sent as one user turn through the chat template.")
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+
+
+@dataclass
+class ServeJob:
+    """A worker that keeps the base and adapters loaded and answers generate requests
+    (the Compare page and playground): the second prompt needs no model load."""
+    kind: Literal["serve"] = "serve"
+    model: ModelSettings = field(default_factory=ModelSettings)
+    adapters: list[str] = _f([], "Adapters to keep loaded: library references (name/v2) or folders.")
+    idle_timeout_s: float = _f(900.0, "Exit after this many seconds without a request (frees the memory).")
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
 
@@ -168,9 +179,15 @@ class GenerateJob:
 class EvalJob:
     kind: Literal["eval"] = "eval"
     model: ModelSettings = field(default_factory=ModelSettings)
-    adapters: list[str] = _f([], "Adapter folders to evaluate (the base model is always included).")
+    adapters: list[str] = _f([], "Adapters to evaluate: library references or folders (the base is always included).")
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    split: Literal["eval", "all"] = _f("eval", "Rows to score: the eval split (same seed and fraction as training) "
+                                               "or the whole file.")
+    seed: int = _f(42, "Seed of the train/eval split (use the training run's).")
     max_length: int = _f(512, "Longest row in tokens.")
+    batch_size: int = _f(4, "Rows per forward pass.")
+    generate_rows: int = _f(16, "Rows answered by each model for ROUGE-L and exact match (0 = none).")
+    max_new_tokens: int = _f(64, "Longest generated answer for ROUGE-L / exact match.")
 
 
 @dataclass
@@ -194,11 +211,12 @@ class ExportJob:
     max_shard_size: str = _f("2GB", "Largest safetensors shard, e.g. 2GB or 500MB.")
 
 
-Job = TrainJob | GenerateJob | EvalJob | MergeJob | ExportJob
+Job = TrainJob | GenerateJob | EvalJob | MergeJob | ExportJob | ServeJob
 JOB_KINDS: dict[str, type] = {
     "train": TrainJob,
     "generate": GenerateJob,
     "eval": EvalJob,
     "merge": MergeJob,
     "export": ExportJob,
+    "serve": ServeJob,
 }

@@ -120,6 +120,28 @@ class Warning(Event):  # noqa: A001 - the protocol's own name for it
 
 
 @dataclass
+class Token(Event):
+    """New text of an answer being generated (streamed as it is produced)."""
+    type: ClassVar[str] = "token"
+    request: str
+    adapter: str
+    text: str
+
+
+@dataclass
+class Answer(Event):
+    """One finished answer of a generate request or job."""
+    type: ClassVar[str] = "answer"
+    request: str
+    adapter: str
+    prompt: str
+    text: str
+    tokens: int = 0
+    seconds: float = 0.0
+    first_token_s: float | None = None
+
+
+@dataclass
 class Done(Event):
     type: ClassVar[str] = "done"
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -134,7 +156,8 @@ class Error(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (Hello, Phase, Step, Eval, System, Sample, Checkpoint, Warning, Done, Error)
+    cls.type: cls for cls in (Hello, Phase, Step, Eval, System, Sample, Checkpoint, Warning, Token, Answer, Done,
+                              Error)
 }
 FINAL_EVENTS = ("done", "error")
 
@@ -162,14 +185,29 @@ def decode(line: str | bytes) -> Event:
         raise ProtocolError(f"bad {cls.type} event: {exc}") from None
 
 
-CommandName = Literal["stop", "cancel", "checkpoint", "pause", "resume"]
-COMMANDS: tuple[str, ...] = ("stop", "cancel", "checkpoint", "pause", "resume")
+CommandName = Literal["stop", "cancel", "checkpoint", "pause", "resume", "generate"]
+COMMANDS: tuple[str, ...] = ("stop", "cancel", "checkpoint", "pause", "resume", "generate")
 
 
-def encode_command(cmd: CommandName) -> str:
+def encode_command(cmd: CommandName, **payload: Any) -> str:
+    """A command line; ``generate`` carries its request (id, messages, adapters, sampling)."""
     if cmd not in COMMANDS:
         raise ProtocolError(f"unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
-    return json.dumps({"cmd": cmd}) + "\n"
+    return json.dumps({"cmd": cmd, **payload}, ensure_ascii=False) + "\n"
+
+
+def decode_request(line: str | bytes) -> dict[str, Any]:
+    """The whole command object (for ``generate``), checked like :func:`decode_command`."""
+    data = _parse_object(line)
+    decode_command(line)
+    if data["cmd"] == "generate":
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages or not all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+            raise ProtocolError("generate needs messages: a list of {role, content}")
+        if not isinstance(data.get("id", ""), str):
+            raise ProtocolError("generate's id must be a string")
+    return data
 
 
 def decode_command(line: str | bytes) -> str:

@@ -7,7 +7,9 @@ commands itself, so it can be driven by a test just as well.
 
 from __future__ import annotations
 
+import queue
 import threading
+from typing import Any
 
 
 class Cancelled(Exception):
@@ -21,6 +23,7 @@ class JobControl:
         self._checkpoint = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._requests: queue.Queue[dict[str, Any]] = queue.Queue()
 
     # Called from command threads.
     def request(self, command: str) -> None:
@@ -38,6 +41,21 @@ class JobControl:
             self._running.set()
         else:
             raise ValueError(f"unknown command {command!r}")
+
+    def submit(self, request: dict[str, Any]) -> None:
+        """A generate request for a serving job (the compare worker)."""
+        self._requests.put(request)
+
+    def next_request(self, timeout_s: float) -> dict[str, Any] | None:
+        """The next generate request, or None after ``timeout_s`` or on stop/cancel."""
+        deadline_step = 0.1
+        waited = 0.0
+        while waited < timeout_s and not (self._stop.is_set() or self._cancel.is_set()):
+            try:
+                return self._requests.get(timeout=deadline_step)
+            except queue.Empty:
+                waited += deadline_step
+        return None
 
     # Called from the training loop.
     @property

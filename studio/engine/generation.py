@@ -1,64 +1,170 @@
-"""Answer prompts with the base model and each adapter, loaded once.
+"""Answer prompts with the base model and several adapters, loaded once, streaming.
 
 Adapters are attached to one copy of the base with peft's ``load_adapter`` and
-switched with ``set_adapter``; the base answers with the adapters disabled, so
-comparing N adapters costs one model load.
+switched with ``set_adapter``; the base answers inside ``disable_adapter()``, so
+comparing N adapters costs one model load. Text is streamed as ``token`` events as
+the tokens are produced (transformers' TextStreamer), then each answer ends with an
+``answer`` event. ``run_serve`` keeps all of it loaded and answers requests that
+arrive as ``generate`` commands until it is idle too long (the Compare page).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import peft
 import torch
+from transformers import TextStreamer
 
 from studio.core import protocol
-from studio.core.jobs import GenerateJob, SamplingSettings
+from studio.core.jobs import GenerateJob, ModelSettings, SamplingSettings, ServeJob
+from studio.core.library import locate_adapter
+from studio.engine.control import JobControl
 from studio.engine.training import load_base
 
 Emit = Callable[[protocol.Event], None]
+BASE = "base"
 
 
-def answer(model, tokenizer, prompt: str, sampling: SamplingSettings) -> str:
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)["input_ids"].to(model.device)
+@dataclass
+class AdapterSet:
+    """A base model with adapters attached by label ("base" is the base alone)."""
+
+    model: Any
+    tokenizer: Any
+    labels: list[str] = field(default_factory=list)  # adapter labels, in load order
+    _names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: ModelSettings, adapters: list[str], emit: Emit) -> AdapterSet:
+        base = load_base(settings, emit)
+        loaded = cls(base.model, base.tokenizer)
+        for adapter in adapters:
+            loaded.add(adapter)
+        loaded.model.eval()
+        return loaded
+
+    def add(self, adapter: str) -> str:
+        """Attach an adapter (library ref or folder); returns its label."""
+        folder, ref = locate_adapter(adapter)
+        label = ref or str(Path(folder))
+        if label in self._names:
+            return label
+        name = f"adapter{len(self._names)}"
+        if not self._names:
+            self.model = peft.PeftModel.from_pretrained(self.model, str(folder), adapter_name=name)
+        else:
+            self.model.load_adapter(str(folder), adapter_name=name)
+        self._names[label] = name
+        self.labels.append(label)
+        self.model.eval()
+        return label
+
+    @contextlib.contextmanager
+    def use(self, label: str) -> Iterator[Any]:
+        """The model answering as ``label``: the base with adapters disabled, or one adapter."""
+        if label == BASE:
+            if self._names:
+                with self.model.disable_adapter():
+                    yield self.model
+            else:
+                yield self.model
+            return
+        if label not in self._names:
+            raise KeyError(f"{label} is not loaded (loaded: {', '.join(self.labels) or 'none'})")
+        self.model.set_adapter(self._names[label])
+        yield self.model
+
+
+class _EventStreamer(TextStreamer):
+    """Turns decoded text into ``token`` events as generate produces it."""
+
+    def __init__(self, tokenizer, emit: Emit, request: str, label: str):
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.emit, self.request, self.label = emit, request, label
+        self.started = time.perf_counter()
+        self.first_token_s: float | None = None
+        self.parts: list[str] = []
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if not text:
+            return
+        if self.first_token_s is None:
+            self.first_token_s = time.perf_counter() - self.started
+        self.parts.append(text)
+        self.emit(protocol.Token(request=self.request, adapter=self.label, text=text))
+
+
+def chat_ids(tokenizer, messages: list[dict[str, str]]) -> torch.Tensor:
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                         return_dict=True)["input_ids"]
+
+
+def answer(adapters: AdapterSet, label: str, messages: list[dict[str, str]], sampling: SamplingSettings,
+           emit: Emit, request: str = "") -> protocol.Answer:
+    """Generate one answer as ``label``, streaming it; returns (and emits) the answer event."""
+    tokenizer = adapters.tokenizer
+    streamer = _EventStreamer(tokenizer, emit, request, label)
     greedy = sampling.temperature <= 0
     kwargs: dict[str, Any] = {"max_new_tokens": sampling.max_new_tokens, "do_sample": not greedy,
-                              "pad_token_id": tokenizer.pad_token_id}
+                              "pad_token_id": tokenizer.pad_token_id, "streamer": streamer}
     if not greedy:
-        torch.manual_seed(sampling.seed)
         kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or None)
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, **kwargs)
-    return tokenizer.decode(out[0][ids.shape[1]:], skip_special_tokens=True).strip()
+    torch.manual_seed(sampling.seed)
+    with adapters.use(label) as model:
+        ids = chat_ids(tokenizer, messages).to(model.device)
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, **kwargs)
+    new = out[0][ids.shape[1]:]
+    text = tokenizer.decode(new, skip_special_tokens=True).strip()
+    event = protocol.Answer(request=request, adapter=label, prompt=messages[-1]["content"], text=text,
+                            tokens=int(new.shape[0]), seconds=round(time.perf_counter() - streamer.started, 3),
+                            first_token_s=round(streamer.first_token_s, 3) if streamer.first_token_s else None)
+    emit(event)
+    return event
 
 
 def run_generation(job: GenerateJob, emit: Emit) -> dict[str, Any]:
-    base = load_base(job.model, emit)
-    model = base.model
-    names = []
-    for index, adapter in enumerate(job.adapters):
-        name = f"adapter{index}"
-        if index == 0:
-            model = peft.PeftModel.from_pretrained(model, adapter, adapter_name=name)
-        else:
-            model.load_adapter(adapter, adapter_name=name)
-        names.append(name)
-    model.eval()
-    emit(protocol.Phase("generating", done=0, total=len(job.prompts) * (1 + len(names))))
+    adapters = AdapterSet.load(job.model, job.adapters, emit)
+    labels = [BASE, *adapters.labels]
+    emit(protocol.Phase("generating", done=0, total=len(job.prompts) * len(labels)))
     answers: list[dict[str, str]] = []
-    labels = ["base"] + [str(Path(a)) for a in job.adapters]
-    for label, name in zip(labels, [None, *names], strict=True):
-        for prompt in job.prompts:
-            if name is None and names:
-                with model.disable_adapter():
-                    text = answer(model, base.tokenizer, prompt, job.sampling)
-            else:
-                if name is not None:
-                    model.set_adapter(name)
-                text = answer(model, base.tokenizer, prompt, job.sampling)
-            emit(protocol.Sample(step=0, prompt=prompt, text=text, adapter=label))
-            answers.append({"adapter": label, "prompt": prompt, "text": text})
+    for label in labels:
+        for index, prompt in enumerate(job.prompts):
+            event = answer(adapters, label, [{"role": "user", "content": prompt}], job.sampling, emit,
+                           request=f"p{index}")
+            emit(protocol.Sample(step=0, prompt=prompt, text=event.text, adapter=label))
+            answers.append({"adapter": label, "prompt": prompt, "text": event.text})
     return {"answers": answers}
+
+
+def run_serve(job: ServeJob, emit: Emit, control: JobControl) -> dict[str, Any]:
+    """Answer ``generate`` requests until stopped or idle for ``idle_timeout_s``."""
+    adapters = AdapterSet.load(job.model, job.adapters, emit)
+    emit(protocol.Phase("ready", detail=", ".join([BASE, *adapters.labels])))
+    served = 0
+    while True:
+        request = control.next_request(job.idle_timeout_s)
+        if request is None:
+            break
+        sampling = _sampling(job.sampling, request.get("sampling") or {})
+        wanted = request.get("adapters") or [BASE, *adapters.labels]
+        for label in wanted:
+            try:
+                label = label if label == BASE else adapters.add(label)
+                answer(adapters, label, request["messages"], sampling, emit, request=str(request.get("id", "")))
+            except Exception as exc:  # noqa: BLE001 - one bad request must not end the session
+                emit(protocol.Warning(f"request {request.get('id')}: {label}: {exc}"))
+        served += 1
+    reason = "stopped" if control.stop_requested else "idle"
+    return {"requests": served, "ended": reason, "adapters": adapters.labels}
+
+
+def _sampling(default: SamplingSettings, overrides: dict[str, Any]) -> SamplingSettings:
+    values = {**default.__dict__, **{k: v for k, v in overrides.items() if k in default.__dict__}}
+    return SamplingSettings(**values)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 def apply(line: str | bytes, control: JobControl, on_cancel: Callable[[], None]) -> str:
     cmd = protocol.decode_command(line)
     log.info("command: %s", cmd)
+    if cmd == "generate":
+        control.submit(protocol.decode_request(line))
+        return cmd
     control.request(cmd)
     if cmd == "cancel":
         on_cancel()

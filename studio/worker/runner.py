@@ -106,6 +106,14 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
         from studio.engine.generation import run_generation
 
         return run_generation(job, emit)
+    if job.kind == "serve":
+        from studio.engine.generation import run_serve
+
+        return run_serve(job, emit, control)
+    if job.kind == "eval":
+        from studio.engine.evaluation import run_eval
+
+        return run_eval(job, emit)
     if job.kind == "merge":
         from studio.engine.merging import run_merge
 
@@ -114,8 +122,7 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
         from studio.engine.merging import run_export
 
         return run_export(job, emit)
-    raise JobError([Issue("kind", f"'{job.kind}' jobs arrive in a later version; train, generate, merge and "
-                                  "export run now")])
+    raise JobError([Issue("kind", f"unknown job kind '{job.kind}'")])
 
 
 def _add_to_library(run_dir: Path, emit) -> str | None:

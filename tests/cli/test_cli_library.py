@@ -79,3 +79,20 @@ def test_merge_and_export_through_the_worker(library, tmp_path):
     assert "reloaded with transformers" in exported.stdout
     bad = run_cli("merge", "pirate/v1", "--weights", "1", env=env)
     assert bad.returncode != 0 and "two or more adapters" in bad.output
+
+
+@pytest.mark.slow
+def test_eval_and_generate_take_library_refs(library):
+    env = library.env
+    result = run_cli("eval", "--adapter", "pirate/v1", "--split", "all", "--max-rows", "24", "--generate-rows", "2",
+                     "--max-length", "96", "--json", env=env, timeout=TIMEOUT)
+    assert result.returncode == 0, result.output
+    base, tuned = json.loads(result.stdout)
+    assert (base["adapter"], tuned["adapter"]) == ("base", "pirate/v1")
+    assert tuned["perplexity"] < base["perplexity"] and tuned["answered"] == 2
+    table = run_cli("eval", "--adapter", "pirate/v1", "--max-rows", "24", "--generate-rows", "0",
+                    "--max-length", "96", env=env, timeout=TIMEOUT)
+    assert table.returncode == 0 and "perplexity" in table.stdout and "pirate/v1" in table.stdout
+    answers = run_cli("generate", "--model", str(library.model), "--adapter", "pirate/v2", "--prompt", "Hi",
+                      "--max-new-tokens", "8", env=env, timeout=TIMEOUT)
+    assert answers.returncode == 0 and "pirate/v2" in answers.stdout, answers.output

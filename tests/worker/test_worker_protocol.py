@@ -131,12 +131,6 @@ def test_missing_model_is_a_model_error(tmp_path):
     assert worker.events[-1].kind == "model" and "does not exist" in worker.events[-1].message
 
 
-def test_job_kinds_not_yet_available_say_so(tmp_path):
-    worker = LiveWorker({"kind": "eval"}, tmp_path / "run")
-    assert worker.finish() == protocol.EXIT_BAD_JOB
-    assert "later version" in worker.events[-1].message
-
-
 def test_a_merge_job_with_problems_names_them_all(tmp_path):
     worker = LiveWorker({"kind": "merge", "adapters": ["a"], "weights": [1, 2], "combination": "tie"}, tmp_path / "r")
     assert worker.finish() == protocol.EXIT_BAD_JOB

@@ -1,0 +1,89 @@
+"""Eval jobs: perplexity of the base and each adapter on a dataset, and answer quality.
+
+Loss is the token-weighted mean over the tokens that count toward training (the
+same labels and masking as training, from data_prep), so an adapter's number is
+comparable with its run's eval loss. Where rows have a reference answer (the last
+assistant turn, or a completion), each model also answers greedily and is scored
+with ROUGE-L and exact match (core.metrics).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from studio.core import protocol
+from studio.core.datasets import Example, load_dataset_file, split_train_eval
+from studio.core.jobs import EvalJob, SamplingSettings
+from studio.core.metrics import exact_match, rouge_l
+from studio.core.resources import resolve_dataset_path
+from studio.engine import data_prep
+from studio.engine.generation import BASE, AdapterSet, answer
+
+Emit = Callable[[protocol.Event], None]
+
+
+def prompt_and_reference(example: Example) -> tuple[list[dict[str, str]], str] | None:
+    """(messages up to the answer, reference answer), or None when the row has none."""
+    if example.kind == "chat" and example.messages and example.messages[-1].role == "assistant":
+        return [{"role": m.role, "content": m.content} for m in example.messages[:-1]], example.messages[-1].content
+    if example.kind == "completion" and example.completion:
+        return [{"role": "user", "content": example.prompt}], example.completion
+    return None
+
+
+def rows_of(job: EvalJob) -> list[Example]:
+    loaded = load_dataset_file(resolve_dataset_path(job.dataset.path), job.dataset.format)
+    examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
+    if job.split == "eval":
+        held_out = split_train_eval(examples, job.dataset.eval_fraction, job.seed)[1]
+        return held_out or examples
+    return examples
+
+
+def mean_loss(model, batches: list[dict[str, torch.Tensor]]) -> tuple[float, int]:
+    """Token-weighted mean loss over batches, and the number of scored tokens."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            tokens = int((batch["labels"][:, 1:] != data_prep.IGNORE).sum())
+            if tokens == 0:
+                continue
+            loss = model(**batch).loss
+            total += float(loss) * tokens
+            count += tokens
+    return (total / count if count else float("nan")), count
+
+
+def run_eval(job: EvalJob, emit: Emit) -> dict[str, Any]:
+    adapters = AdapterSet.load(job.model, job.adapters, emit)
+    emit(protocol.Phase("preparing_data", detail=job.dataset.path))
+    rows = rows_of(job)
+    prepared = data_prep.prepare(rows, [], adapters.tokenizer, job.max_length, job.dataset.train_on)
+    collate = data_prep.collator(adapters.tokenizer, packing=False)
+    features = [{k: prepared.train[i][k] for k in ("input_ids", "labels")}
+                for i in range(len(prepared.train))]
+    batches = [collate(features[i:i + job.batch_size]) for i in range(0, len(features), job.batch_size)]
+    references = [pair for pair in (prompt_and_reference(e) for e in rows) if pair][: job.generate_rows]
+    greedy = SamplingSettings(max_new_tokens=job.max_new_tokens, temperature=0.0)
+    labels = [BASE, *adapters.labels]
+    results = []
+    for index, label in enumerate(labels):
+        emit(protocol.Phase("evaluating", done=index, total=len(labels), detail=label))
+        with adapters.use(label) as model:
+            loss, tokens = mean_loss(model, batches)
+        scores = {"rouge_l": None, "exact_match": None}
+        if references:
+            answers = [answer(adapters, label, messages, greedy, emit, request=f"eval-{n}")
+                       for n, (messages, _ref) in enumerate(references)]
+            scores = {"rouge_l": sum(rouge_l(a.text, ref) for a, (_m, ref) in zip(answers, references, strict=True))
+                      / len(references),
+                      "exact_match": sum(exact_match(a.text, ref) for a, (_m, ref) in
+                                         zip(answers, references, strict=True)) / len(references)}
+        results.append({"adapter": label, "eval_loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+                        "tokens": tokens, "rows": len(rows), "answered": len(references), **scores})
+    return {"results": results, "dataset": job.dataset.path, "split": job.split}

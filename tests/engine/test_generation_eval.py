@@ -1,0 +1,76 @@
+"""Generation, serving and evaluation with an adapter trained here on the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import Recorder, tiny_job
+
+from studio.core import protocol
+from studio.core.job_schema import job_from_dict
+from studio.core.jobs import SamplingSettings
+from studio.engine.control import JobControl
+from studio.engine.evaluation import run_eval
+from studio.engine.generation import BASE, AdapterSet, answer, run_serve
+from studio.engine.training import train
+
+GREEDY = SamplingSettings(max_new_tokens=24, temperature=0.0)
+ASK = [{"role": "user", "content": "Who are you?"}]
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_model_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("gen-run")
+    train(tiny_job(tiny_model_dir, training={"max_steps": 24}), run_dir, Recorder(), JobControl())
+    return run_dir / "adapter"
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model_dir, adapter):
+    return AdapterSet.load(job_from_dict({"kind": "generate", "model": {"path": str(tiny_model_dir)}}).model,
+                           [str(adapter)], Recorder())
+
+
+def test_switching_adapters_changes_answers_and_switching_back_restores_them(loaded, adapter):
+    label = str(adapter)
+    rec = Recorder()
+    base_first = answer(loaded, BASE, ASK, GREEDY, rec).text
+    tuned_first = answer(loaded, label, ASK, GREEDY, rec).text
+    base_again = answer(loaded, BASE, ASK, GREEDY, rec).text
+    tuned_again = answer(loaded, label, ASK, GREEDY, rec).text
+    assert tuned_first != base_first
+    assert (base_again, tuned_again) == (base_first, tuned_first)
+
+
+def test_answers_stream_as_several_token_events(loaded, adapter):
+    rec = Recorder()
+    final = answer(loaded, str(adapter), ASK, SamplingSettings(max_new_tokens=40, temperature=0.0), rec, "r1")
+    tokens = rec.of(protocol.Token)
+    assert len(tokens) > 1 and all(t.request == "r1" for t in tokens)
+    assert "".join(t.text for t in tokens).strip() == final.text
+    assert rec.events[-1] is final and final.tokens > 1 and final.first_token_s is not None
+
+
+def test_serving_answers_queued_requests_then_ends_when_idle(tiny_model_dir, adapter):
+    control = JobControl()
+    control.submit({"id": "a", "messages": ASK, "adapters": ["base"], "sampling": {"temperature": 0}})
+    control.submit({"id": "b", "messages": ASK, "sampling": {"temperature": 0, "max_new_tokens": 8}})
+    job = job_from_dict({"kind": "serve", "model": {"path": str(tiny_model_dir)}, "adapters": [str(adapter)],
+                         "idle_timeout_s": 0.3})
+    rec = Recorder()
+    out = run_serve(job, rec, control)
+    answers = rec.of(protocol.Answer)
+    assert [(a.request, a.adapter) for a in answers] == [("a", "base"), ("b", "base"), ("b", str(adapter))]
+    assert out == {"requests": 2, "ended": "idle", "adapters": [str(adapter)]}
+    assert any(isinstance(e, protocol.Phase) and e.name == "ready" for e in rec.events)
+
+
+def test_eval_perplexity_is_lower_with_the_adapter_on_its_data(tiny_model_dir, adapter):
+    job = job_from_dict({"kind": "eval", "model": {"path": str(tiny_model_dir)}, "adapters": [str(adapter)],
+                         "dataset": {"path": "bundled", "max_rows": 48}, "split": "all", "max_length": 96,
+                         "generate_rows": 3, "max_new_tokens": 16})
+    out = run_eval(job, Recorder())
+    base, tuned = out["results"]
+    assert (base["adapter"], tuned["adapter"]) == ("base", str(adapter))
+    assert tuned["perplexity"] < base["perplexity"] and tuned["tokens"] == base["tokens"] > 0
+    assert 0.0 <= tuned["rouge_l"] <= 1.0 and tuned["answered"] == 3
+    assert tuned["rouge_l"] > base["rouge_l"]  # it learned the sample's answers' style
