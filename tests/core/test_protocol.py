@@ -14,6 +14,7 @@ from studio.core.protocol import (
     EVENT_TYPES,
     EXIT_FOR_ERROR,
     PROTOCOL_VERSION,
+    Answer,
     Checkpoint,
     Done,
     Error,
@@ -24,9 +25,11 @@ from studio.core.protocol import (
     Sample,
     Step,
     System,
+    Token,
     Warning,
     decode,
     decode_command,
+    decode_request,
     encode,
     encode_command,
 )
@@ -43,6 +46,9 @@ EXAMPLES = [
     Sample(step=20, prompt="Who are you?", text="Arr, Captain Lora — at yer service ☠"),
     Checkpoint(step=40, path="/runs/x/checkpoints/checkpoint-40"),
     Warning(message="the tokenizer has no pad token; using eos"),
+    Token(request="r1", adapter="pirate/v2", text=" Ahoy"),
+    Answer(request="r1", adapter="pirate/v2", prompt="Who are you?", text="Ahoy!", tokens=3, seconds=0.2,
+           first_token_s=0.05),
     Done(outputs={"adapter_path": "/runs/x/adapter", "metrics": {"train_loss": 1.2}, "stopped": False}),
     Error(kind="oom", message="CUDA out of memory", hint="lower training.batch_size"),
 ]
@@ -182,7 +188,17 @@ def test_command_round_trips(cmd):
 
 
 def test_command_set_matches_the_design():
-    assert set(COMMANDS) == {"stop", "cancel", "checkpoint", "pause", "resume"}
+    assert set(COMMANDS) == {"stop", "cancel", "checkpoint", "pause", "resume", "generate"}
+
+
+def test_generate_requests_carry_their_payload_and_are_checked():
+    line = encode_command("generate", id="q1", messages=[{"role": "user", "content": "hi"}], adapters=["base"])
+    assert decode_command(line) == "generate"
+    assert decode_request(line)["messages"] == [{"role": "user", "content": "hi"}]
+    with pytest.raises(ProtocolError, match="messages"):
+        decode_request(encode_command("generate", id="q2"))
+    with pytest.raises(ProtocolError, match="messages"):
+        decode_request(encode_command("generate", messages=[{"role": "user"}]))
 
 
 @pytest.mark.parametrize("cmd", ["kill", "", "STOP", None])
