@@ -50,6 +50,42 @@ def fill_library(home: Path) -> None:
                         "--weights", "0.6,0.4"], env=env, check=True, cwd=ROOT)
 
 
+def wait(app, done, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if done():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def prepare_compare(app, window) -> None:
+    """Base vs the trained adapter on a held-out prompt, scored on the sample's eval split;
+    the report is copied to docs/compare_report_example.md."""
+    import shutil
+
+    page = window.compare_page
+    trained = [e.ref for e in window.library_page.entries if e.run_id]
+    if not trained:
+        return
+    page.reload_choices()
+    page.set_adapters(trained[:1])
+    page.temperature.setValue(0.0)
+    page.max_tokens.setValue(48)
+    for prompt in page.prompt_picker.model().stringList() if hasattr(page.prompt_picker.model(), "stringList") \
+            else [page.prompt_picker.itemText(i) for i in range(1, 3)]:
+        page.prompt.setPlainText(prompt)
+        page.ask()
+        wait(app, lambda: not page.busy(), 300)
+    page.evaluate()
+    wait(app, lambda: not page.evaluating(), 900)
+    report = page.save_report()
+    if report is not None:
+        shutil.copyfile(report, ROOT / "docs" / "compare_report_example.md")
+    page.tabs.setCurrentIndex(0)
+
+
 def settle(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -99,6 +135,7 @@ def main() -> None:
     for entry in merge.entries[:2]:
         merge.check(entry.ref)
     merge.combination.setCurrentText("cat")  # ranks differ: cat (or svd) is what works
+    prepare_compare(app, window)
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = "-dark" if args.dark else ""
     for name in PAGE_NAMES:
@@ -107,6 +144,7 @@ def main() -> None:
         path = OUT / f"{name.lower()}{suffix}.png"
         window.grab().save(str(path))
         print(f"saved {path.relative_to(ROOT)}")
+    window.compare_page.shutdown()
 
 
 if __name__ == "__main__":

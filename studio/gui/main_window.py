@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from studio import __version__
 from studio.core import runs
 from studio.gui.app_state import AppState
+from studio.gui.pages.compare_page import ComparePage
 from studio.gui.pages.datasets_page import DatasetsPage
 from studio.gui.pages.library_page import LibraryPage
 from studio.gui.pages.merge_page import MergePage
@@ -35,7 +36,6 @@ from studio.gui.pages.train_page import TrainPage
 
 PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
 LATER = {
-    "Compare": "Side-by-side answers, perplexity and loss curves of several adapters.",
     "Settings": "Model folders, defaults and the system check (doctor).",
 }
 
@@ -59,9 +59,10 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(self.state)
         self.library_page = LibraryPage(self.state)
         self.merge_page = MergePage(self.state)
+        self.compare_page = ComparePage(self.state)
         built = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
                  "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
-                 "Merge": self.merge_page}
+                 "Merge": self.merge_page, "Compare": self.compare_page}
         for name in PAGE_NAMES:
             page = built.get(name) or PlaceholderPage(self.state, name, LATER[name])
             self.pages[name] = page
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
             return
         self.state.settings.setValue("window/geometry", self.saveGeometry())
         self.state.settings.sync()
+        self.compare_page.shutdown()  # the compare worker only serves this window
         event.accept()
 
     def _confirm_close(self, run_dir: Path) -> bool:

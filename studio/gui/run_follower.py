@@ -9,6 +9,7 @@ many events came, which keeps the GUI thread free under 10,000 events/s.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -54,10 +55,12 @@ class RunFollower(QObject):
         """Stop, cut every connection, and let Qt delete it (a page switching runs)."""
         self._timer.stop()
         for signal in (self.events, self.log, self.bad_line, self.finished):
-            try:
-                signal.disconnect()
-            except (RuntimeError, TypeError):
-                pass  # nothing was connected
+            with warnings.catch_warnings():  # PySide warns (not raises) when nothing was connected
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
         self.deleteLater()
 
     def poll(self) -> None:

@@ -36,6 +36,7 @@ LOCK_NAME = ".lock"
 INDEX_NAME = "index.sqlite"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
+RESERVED_NAMES = {"reports"}  # library/reports/ holds saved comparisons
 
 
 class LibraryError(ValueError):
@@ -45,6 +46,8 @@ class LibraryError(ValueError):
 def clean_name(name: str) -> str:
     """A folder-safe adapter name: letters, digits, '.', '_' and '-'."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")[:80]
+    if cleaned.lower() in RESERVED_NAMES:
+        raise LibraryError(f"{name!r} is reserved in the library folder: choose another adapter name")
     if not cleaned or not NAME_RE.match(cleaned):
         raise LibraryError(f"{name!r} is not a usable adapter name: use letters, digits, '.', '_' or '-'")
     return cleaned

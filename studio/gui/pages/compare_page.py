@@ -1,0 +1,431 @@
+"""Compare page: the base and up to four adapters answer the same prompt side by side.
+
+Answers stream from one warm ``serve`` worker (gui.compare_session); an ``eval`` job
+fills the metrics table (best per column highlighted); the adapters' card
+differences and their runs' loss curves are one tab away; blind A/B hides and
+shuffles the columns and tallies the user's picks; the whole comparison saves as a
+Markdown report in the library. The Playground tab chats with one model.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import compare_report, paths, protocol
+from studio.core.compare_report import METRIC_COLUMNS, Comparison
+from studio.core.job_schema import JobError, job_from_dict
+from studio.core.library import Library, LibraryError, base_model_setting, locate_adapter, read_card
+from studio.core.resources import eval_prompts
+from studio.gui import run_launcher
+from studio.gui.app_state import AppState
+from studio.gui.compare_session import CompareSession
+from studio.gui.run_follower import RunFollower
+from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.loss_overlay import LossOverlay
+from studio.gui.widgets.page_title import page_title
+from studio.gui.widgets.playground import Playground
+
+BASE = "base"
+SLOTS = 4
+NONE = "(none)"
+BEST = QColor(76, 175, 80, 90)
+
+
+class CompareColumn(QGroupBox):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = ""
+        self.view = QTextBrowser()
+        self.vote = QPushButton("This one is better")
+        self.vote.hide()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.vote)
+
+    def start(self, model: str, title: str) -> None:
+        self.model = model
+        self.setTitle(title)
+        self.view.clear()
+
+    def add(self, text: str) -> None:
+        cursor = self.view.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        cursor.insertText(text)
+        self.view.setTextCursor(cursor)
+
+    def text(self) -> str:
+        return self.view.toPlainText()
+
+
+class ComparePage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.session = CompareSession(self)
+        self.request: str | None = None
+        self.comparison: Comparison | None = None
+        self.eval_follower: RunFollower | None = None
+        self.pending: set[str] = set()
+        self.base_box = QCheckBox("Base model alone")
+        self.base_box.setChecked(True)
+        self.slots = [QComboBox() for _ in range(SLOTS)]
+        for combo in self.slots:
+            combo.setEditable(True)  # a library reference, or a folder (a checkpoint, say)
+            combo.setMinimumWidth(170)
+        self.base_label = QLabel()
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Type a prompt, or pick one below")
+        self.prompt.setMaximumHeight(70)
+        self.prompt_picker = QComboBox()
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setToolTip("0 = greedy: the same answer every time")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(1, 4096)
+        self.max_tokens.setValue(96)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.blind = QCheckBox("Blind A/B")
+        self.blind.setToolTip("Hide which model wrote which answer and shuffle them; pick the better one")
+        self.ask_button = QPushButton("Ask")
+        self.evaluate_button = QPushButton("Evaluate on the dataset")
+        self.report_button = QPushButton("Save report")
+        self.columns = [CompareColumn() for _ in range(SLOTS + 1)]
+        self.metrics = QTableWidget(0, 1 + len(METRIC_COLUMNS))
+        self.metrics.setHorizontalHeaderLabels(["model", *(t for t, _k in METRIC_COLUMNS)])
+        self.diff_table = QTableWidget(0, 1)
+        self.curves = LossOverlay()
+        self.playground = Playground(self.session, self.base_model)
+        self.tally: dict[str, int] = {}
+        self.status = IssueList()
+        self._build()
+        self.ask_button.clicked.connect(lambda: self.ask())
+        self.evaluate_button.clicked.connect(lambda: self.evaluate())
+        self.report_button.clicked.connect(lambda: self.save_report())
+        self.prompt_picker.activated.connect(self._pick_prompt)
+        self.session.token.connect(self._on_token)
+        self.session.answer.connect(self._on_answer)
+        self.session.warning.connect(lambda text: self.status.show_note(text, error=True))
+        self.session.ended.connect(self._on_session_end)
+        for column in self.columns:
+            column.vote.clicked.connect(lambda _=False, c=column: self.vote(c.model))
+        for combo in self.slots:
+            combo.currentTextChanged.connect(lambda _t: self._models_changed())
+        state.library_changed.connect(self.reload_choices)
+        self.reload_choices()
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        title, subtitle = page_title("Compare", "Ask the base model and up to four adapters the same question and "
+                                                "read the answers side by side; score them on a dataset.")
+        models = QHBoxLayout()
+        models.addWidget(self.base_box)
+        for index, combo in enumerate(self.slots):
+            models.addWidget(QLabel(f"Adapter {index + 1}"))
+            models.addWidget(combo, 1)
+        sampling = QHBoxLayout()
+        sampling.addWidget(self.prompt_picker, 1)
+        for label, widget in (("Temperature", self.temperature), ("Max tokens", self.max_tokens),
+                              ("Seed", self.seed)):
+            sampling.addWidget(QLabel(label))
+            sampling.addWidget(widget)
+        sampling.addWidget(self.blind)
+        sampling.addWidget(self.ask_button)
+        answers = QWidget()
+        grid = QGridLayout(answers)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for index, column in enumerate(self.columns):
+            grid.addWidget(column, 0, index)
+        metrics = QWidget()
+        metrics_layout = QVBoxLayout(metrics)
+        metrics_layout.addWidget(self.metrics)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(answers, "Answers")
+        self.tabs.addTab(metrics, "Metrics")
+        self.tabs.addTab(self.diff_table, "Config diff")
+        self.tabs.addTab(self.curves, "Loss curves")
+        self.tabs.addTab(self.playground, "Playground")
+        actions = QHBoxLayout()
+        actions.addWidget(self.base_label, 1)
+        actions.addWidget(self.evaluate_button)
+        actions.addWidget(self.report_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(models)
+        layout.addWidget(self.prompt)
+        layout.addLayout(sampling)
+        layout.addLayout(actions)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+
+    # -- choosing ----------------------------------------------------------------------------------
+
+    def reload_choices(self) -> None:
+        library = Library()
+        try:
+            refs = [e.ref for e in library.entries()]
+        finally:
+            library.close()
+        for combo in self.slots:
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([NONE, *refs])
+            combo.setCurrentText(current if current else NONE)
+            combo.blockSignals(False)
+        self.prompt_picker.clear()
+        self.prompt_picker.addItem("Pick a held-out prompt…")
+        self.prompt_picker.addItems(eval_prompts())
+        self._models_changed()
+
+    def set_adapters(self, adapters: list[str]) -> None:
+        for combo, adapter in zip(self.slots, [*adapters, *([NONE] * SLOTS)], strict=False):
+            combo.setCurrentText(adapter)
+
+    def add_adapter(self, adapter: str) -> None:
+        """Put an adapter (e.g. a checkpoint folder from Runs) into the first free slot."""
+        free = next((c for c in self.slots if c.currentText() in ("", NONE)), self.slots[-1])
+        free.setCurrentText(adapter)
+
+    def adapters(self) -> list[str]:
+        return list(dict.fromkeys(c.currentText().strip() for c in self.slots
+                                  if c.currentText().strip() not in ("", NONE)))
+
+    def models(self) -> list[str]:
+        return ([BASE] if self.base_box.isChecked() else []) + self.adapters()
+
+    def base_model(self) -> str:
+        """The base the adapters were trained on (the first one's card), else the chosen model."""
+        for adapter in self.adapters():
+            try:
+                folder, _ref = locate_adapter(adapter)
+            except LibraryError:
+                continue
+            found = base_model_setting(read_card(folder)) or _config_base(folder)
+            if found:
+                return found
+        return self.state.job.model.path
+
+    def _models_changed(self) -> None:
+        self.base_label.setText(f"Base model: <b>{Path(self.base_model()).name}</b>")
+        cards = {}
+        for adapter in self.adapters():
+            try:
+                cards[adapter] = read_card(locate_adapter(adapter)[0])
+            except LibraryError:
+                pass
+        rows = compare_report.diff_many(cards) if len(cards) > 1 else []
+        self.diff_table.clear()
+        self.diff_table.setColumnCount(1 + len(cards))
+        self.diff_table.setHorizontalHeaderLabels(["field", *cards])
+        self.diff_table.setRowCount(len(rows))
+        for row, (key, values) in enumerate(rows):
+            for column, value in enumerate([key, *values]):
+                self.diff_table.setItem(row, column, QTableWidgetItem(str(value)))
+        self.diff_table.resizeColumnsToContents()
+        run_dirs = [paths.runs_dir() / c["run_id"] for c in cards.values()
+                    if c.get("run_id") and (paths.runs_dir() / c["run_id"]).is_dir()]
+        self.curves.show_runs(run_dirs)
+        self.playground.set_models(self.models() or [BASE])
+
+    def _pick_prompt(self, index: int) -> None:
+        if index > 0:
+            self.prompt.setPlainText(self.prompt_picker.itemText(index))
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def sampling(self) -> dict[str, Any]:
+        return {"temperature": self.temperature.value(), "max_new_tokens": self.max_tokens.value(),
+                "seed": self.seed.value()}
+
+    def ask(self, prompt: str | None = None) -> str | None:
+        prompt = (prompt if prompt is not None else self.prompt.toPlainText()).strip()
+        models = self.models()
+        if not prompt or not models:
+            self.status.show_note("Type a prompt and choose at least one model.", error=True)
+            return None
+        try:
+            self.session.ensure(self.base_model())
+        except (JobError, run_launcher.LaunchError, OSError) as exc:
+            self.status.show_note(f"Could not start the compare worker: {exc}", error=True)
+            return None
+        order = list(models)
+        if self.blind.isChecked():
+            random.shuffle(order)
+        for index, column in enumerate(self.columns):
+            if index < len(order):
+                title = f"Answer {chr(65 + index)}" if self.blind.isChecked() else order[index]
+                column.start(order[index], title)
+                column.show()
+                column.vote.setVisible(self.blind.isChecked())
+                column.vote.setEnabled(False)
+            else:
+                column.hide()
+        if self.comparison is None or self.comparison.base != self.base_model():
+            self.comparison = Comparison(self.base_model(), models, self.sampling())
+        self.comparison.models = list(dict.fromkeys([*self.comparison.models, *models]))
+        self.comparison.sampling = self.sampling()
+        self.pending = set(models)
+        self.request = self.session.ask([{"role": "user", "content": prompt}], models, self.sampling())
+        self.status.show_note("Loading the model…" if not self.session.is_ready else "Answering…")
+        self.ask_button.setEnabled(False)
+        self.tabs.setCurrentIndex(0)
+        return self.request
+
+    def busy(self) -> bool:
+        return bool(self.pending)
+
+    def _column(self, model: str) -> CompareColumn | None:
+        return next((c for c in self.columns if c.model == model and not c.isHidden()), None)
+
+    def _on_token(self, request: str, model: str, text: str) -> None:
+        if request == self.request and (column := self._column(model)) is not None:
+            column.add(text)
+
+    def _on_answer(self, event: protocol.Answer) -> None:
+        if event.request != self.request:
+            self.playground.on_answer(event)
+            return
+        column = self._column(event.adapter)
+        if column is not None:
+            column.view.setPlainText(event.text)
+        if self.comparison is not None:
+            self.comparison.answers.append({"prompt": event.prompt, "model": event.adapter, "text": event.text,
+                                            "tokens": event.tokens, "seconds": event.seconds})
+        self.pending.discard(event.adapter)
+        if not self.pending:
+            self.ask_button.setEnabled(True)
+            self.status.show_note("Done. Ask again: the models stay loaded." + (
+                " Pick the better answer." if self.blind.isChecked() else ""), ok=True)
+            for column in self.columns:
+                column.vote.setEnabled(True)
+
+    def vote(self, model: str) -> None:
+        """Blind mode: this answer won this prompt; then reveal who wrote what."""
+        self.tally[model] = self.tally.get(model, 0) + 1
+        if self.comparison is not None:
+            self.comparison.blind_votes = dict(self.tally)
+        for column in self.columns:
+            column.vote.setEnabled(False)
+            if not column.isHidden():
+                column.setTitle(f"{column.title()}: {column.model}")
+        self.status.show_note("Tally: " + ", ".join(f"{m} {n}" for m, n in self.tally.items()), ok=True)
+
+    def _on_session_end(self, message: str) -> None:
+        if self.pending:
+            self.status.show_note(message, error=True)
+        self.pending.clear()
+        self.ask_button.setEnabled(True)
+
+    # -- evaluating --------------------------------------------------------------------------------
+
+    def evaluate(self) -> Path | None:
+        try:
+            job = job_from_dict({"kind": "eval", "model": {"path": self.base_model()}, "adapters": self.adapters(),
+                                 "dataset": {"path": self.state.dataset_path, "format": self.state.dataset_format},
+                                 "generate_rows": 8}, source="this comparison")
+            run_dir = run_launcher.start_run(job, label="eval")
+        except (JobError, run_launcher.LaunchError, OSError) as exc:
+            self.status.show_note(f"Could not start the evaluation: {exc}", error=True)
+            return None
+        self.status.show_note(f"Evaluating on {self.state.dataset_path} (run {run_dir.name})…")
+        self.evaluate_button.setEnabled(False)
+        follower = RunFollower(run_dir, parent=self)
+        follower.finished.connect(self._on_evaluated)
+        self.eval_follower = follower.start()
+        return run_dir
+
+    def evaluating(self) -> bool:
+        return self.eval_follower is not None
+
+    def _on_evaluated(self, status: str, final: object) -> None:
+        if self.eval_follower is not None:
+            self.eval_follower.dispose()
+            self.eval_follower = None
+        self.evaluate_button.setEnabled(True)
+        if not isinstance(final, protocol.Done):
+            message = final.message if isinstance(final, protocol.Error) else status
+            self.status.show_note(f"The evaluation failed: {message}", error=True)
+            return
+        results = (final.outputs or {}).get("results", [])
+        self.show_metrics(results)
+        if self.comparison is None:
+            self.comparison = Comparison(self.base_model(), [r["adapter"] for r in results], self.sampling())
+        self.comparison.metrics = results
+        self.status.show_note("Evaluated: best in each column highlighted.", ok=True)
+        self.tabs.setCurrentIndex(1)
+
+    def show_metrics(self, results: list[dict[str, Any]]) -> None:
+        self.metrics.setRowCount(len(results))
+        winners = {key: compare_report.best(results, key) for _t, key in METRIC_COLUMNS}
+        for row, result in enumerate(results):
+            self.metrics.setItem(row, 0, QTableWidgetItem(result["adapter"]))
+            for column, (_title, key) in enumerate(METRIC_COLUMNS, start=1):
+                value = result.get(key)
+                item = QTableWidgetItem("—" if value is None else f"{value:.4f}")
+                if value is not None and value == winners[key]:
+                    item.setBackground(BEST)
+                    item.setToolTip("best in this column")
+                self.metrics.setItem(row, column, item)
+        self.metrics.resizeColumnsToContents()
+
+    def save_report(self) -> Path | None:
+        if self.comparison is None:
+            self.status.show_note("Ask something or evaluate first: there is nothing to report yet.", error=True)
+            return None
+        cards = {}
+        for adapter in self.adapters():
+            try:
+                cards[adapter] = read_card(locate_adapter(adapter)[0])
+            except LibraryError:
+                pass
+        self.comparison.diff = compare_report.diff_many(cards) if len(cards) > 1 else []
+        path = compare_report.save(self.comparison)
+        self.status.show_note(f"Report saved: {path}", ok=True)
+        return path
+
+    def shutdown(self) -> None:
+        """Stop the compare worker (the window is closing)."""
+        self.session.stop()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._models_changed()
+
+
+def _config_base(folder: Path) -> str | None:
+    import json
+
+    try:
+        named = json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        return None
+    return named if named and Path(named).exists() else None
+
+

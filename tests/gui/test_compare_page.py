@@ -1,0 +1,81 @@
+"""Compare page with a real warm worker and real adapters trained here on the tiny model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.core import runs
+from studio.gui.pages.compare_page import ComparePage
+
+REPO = Path(__file__).resolve().parents[2]
+LONG = 180_000
+
+
+def train(model_dir: Path, seed: int) -> None:
+    args = [sys.executable, "-m", "studio.cli.main", "train", "--model", str(model_dir), "--max-steps", "12",
+            "--max-rows", "48", "--rank", "8", "--lr", "1e-2", "--max-length", "96", "--device", "cpu",
+            "--name", "pirate", "--seed", str(seed), "--quiet"]
+    result = subprocess.run(args, cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def page(qtbot, state, tiny_model_dir, studio_home):
+    for seed in (1, 2):
+        train(tiny_model_dir, seed)
+    state.set_dataset("bundled")
+    widget = ComparePage(state)
+    qtbot.addWidget(widget)
+    widget.resize(1280, 800)
+    widget.show()
+    yield widget
+    widget.shutdown()
+    qtbot.waitUntil(lambda: not any(runs.is_locked(p) for p in (studio_home / "runs").iterdir()), timeout=60_000)
+
+
+@pytest.mark.slow
+def test_side_by_side_blind_eval_report_and_playground(page, qtbot, tiny_model_dir):
+    page.set_adapters(["pirate/v1", "pirate/v2"])
+    assert page.models() == ["base", "pirate/v1", "pirate/v2"]
+    assert page.base_model() == str(tiny_model_dir)
+    assert page.diff_table.rowCount() >= 1  # the seeds differ at least
+    page.temperature.setValue(0.0)
+    page.max_tokens.setValue(16)
+    assert page.ask("Who are you?")
+    qtbot.waitUntil(lambda: not page.busy(), timeout=LONG)
+    texts = {c.model: c.text() for c in page.columns if c.isVisible()}
+    assert set(texts) == {"base", "pirate/v1", "pirate/v2"} and all(texts.values())
+    assert texts["pirate/v1"] != texts["base"]
+    assert len(page.comparison.answers) == 3
+
+    page.blind.setChecked(True)  # warm now: the same worker answers again
+    assert page.ask("Who are you?")
+    titles = [c.title() for c in page.columns if c.isVisible()]
+    assert titles == ["Answer A", "Answer B", "Answer C"]
+    qtbot.waitUntil(lambda: not page.busy(), timeout=60_000)
+    winner = next(c for c in page.columns if c.isVisible())
+    assert winner.vote.isEnabled()
+    winner.vote.click()
+    assert page.tally == {winner.model: 1} and winner.model in winner.title()
+
+    page.evaluate()
+    qtbot.waitUntil(lambda: not page.evaluating(), timeout=LONG)
+    assert page.metrics.rowCount() == 3, page.status.text()
+    highlighted = [page.metrics.item(r, 2).toolTip() for r in range(3)]
+    assert highlighted.count("best in this column") == 1
+
+    report = page.save_report()
+    text = report.read_text()
+    assert "## Answers" in text and "## Metrics" in text and "## Blind A/B" in text and "pirate/v2" in text
+
+    page.playground.model.setCurrentText("pirate/v1")
+    assert page.playground.send("Hello there")
+    qtbot.waitUntil(lambda: not page.playground.busy(), timeout=60_000)
+    assert page.playground.send("And who are you?")
+    qtbot.waitUntil(lambda: not page.playground.busy(), timeout=60_000)
+    assert [m["role"] for m in page.playground.history] == ["user", "assistant", "user", "assistant"]
