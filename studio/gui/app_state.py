@@ -21,7 +21,8 @@ class AppState(QObject):
     run_started = Signal(str)  # run folder
     page_requested = Signal(str)  # page name, e.g. "Monitor"
     library_changed = Signal()  # a version was added, changed, moved or removed
-    merge_requested = Signal(list, str)  # library refs to preselect on Merge; "merge" or "export"
+    merge_requested = Signal(list, str)
+    compare_requested = Signal(str)  # an adapter or checkpoint folder to add on the Compare page  # library refs to preselect on Merge; "merge" or "export"
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()

@@ -77,6 +77,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(body)
         self.state.run_started.connect(self._on_run_started)
+        self.state.compare_requested.connect(self._on_compare_requested)
+        for view in (self.monitor_page.view, self.runs_page.view):
+            view.checkpoint_clicked.connect(self.state.compare_requested.emit)
         self.state.page_requested.connect(self.show_page)
         for index, name in enumerate(PAGE_NAMES[:9], start=1):
             QShortcut(QKeySequence(f"Ctrl+{index}"), self, activated=lambda n=name: self.show_page(n))
@@ -94,6 +97,10 @@ class MainWindow(QMainWindow):
         if row >= 0:
             self.stack.setCurrentIndex(row)
             self.state.settings.setValue("window/page", PAGE_NAMES[row])
+
+    def _on_compare_requested(self, adapter: str) -> None:
+        self.compare_page.add_adapter(adapter)
+        self.show_page("Compare")
 
     def _on_run_started(self, run_dir: str) -> None:
         self.monitor_page.follow(Path(run_dir))

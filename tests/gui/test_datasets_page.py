@@ -136,3 +136,10 @@ def test_a_dataset_chosen_elsewhere_is_shown(qtbot, page, state, tmp_path):
     settle(qtbot, page)
     assert page.dataset is not None and page.dataset.format == "prompt_completion"
     assert state.dataset_path == str(other)
+
+
+def test_compare_prompts_come_from_the_eval_split():
+    from studio.gui.pages.compare_page import dataset_prompts
+
+    prompts = dataset_prompts("bundled", "auto")
+    assert 1 <= len(prompts) <= 20 and all(isinstance(p, str) and p for p in prompts)

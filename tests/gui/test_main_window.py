@@ -58,3 +58,31 @@ def test_an_x11_plugin_that_cannot_load_is_named(tmp_path, monkeypatch):
     assert str(broken) in (missing_x11_libraries(broken) or "")
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no X11 in use: nothing to check
     assert missing_x11_libraries(broken) is None
+
+
+def test_clicking_a_checkpoint_marker_adds_it_to_compare(window, tmp_path):
+    from PySide6.QtCore import QPointF
+    from library_support import make_adapter
+
+    from studio.core import protocol
+
+    folder = make_adapter(tmp_path / "run" / "checkpoints" / "checkpoint-20")
+    gone = tmp_path / "run" / "checkpoints" / "checkpoint-10"
+    view = window.runs_page.view
+    view.reset(tmp_path / "run", live=False)
+    view.add_events([protocol.Step(step=s, total_steps=30, epoch=0.1, loss=2.0 - s / 30, lr=1e-4)
+                     for s in range(1, 25)] + [protocol.Checkpoint(step=10, path=str(gone)),
+                                               protocol.Checkpoint(step=20, path=str(folder))])
+
+    class Point:
+        def __init__(self, x: float):
+            self._x = x
+
+        def pos(self) -> QPointF:
+            return QPointF(self._x, 1.0)
+
+    assert view.open_checkpoint([Point(11.0)]) is None  # rotated away: said in the log, nothing opened
+    marker = view.charts.loss.curves["checkpoint"]
+    marker.sigPointsClicked.emit(marker, [Point(19.6)], None)  # what pyqtgraph sends on a click
+    assert window.current_page_name() == "Compare"
+    assert window.compare_page.adapters() == [str(folder)]

@@ -40,6 +40,7 @@ from studio.core.library import Library, LibraryError, base_model_setting, locat
 from studio.core.resources import eval_prompts
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
+from studio.gui.background import run_in_background
 from studio.gui.compare_session import CompareSession
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
@@ -200,9 +201,16 @@ class ComparePage(QWidget):
             combo.setCurrentText(current if current else NONE)
             combo.blockSignals(False)
         self.prompt_picker.clear()
-        self.prompt_picker.addItem("Pick a held-out prompt…")
+        self.prompt_picker.addItem("Pick a prompt (held-out, or from the dataset's eval split)…")
         self.prompt_picker.addItems(eval_prompts())
+        job = self.state.job
+        run_in_background(dataset_prompts, self.state.dataset_path, self.state.dataset_format,
+                          job.dataset.eval_fraction, job.training.seed, on_done=self._add_dataset_prompts, on_error=lambda _exc: None)
         self._models_changed()
+
+    def _add_dataset_prompts(self, prompts: list[str]) -> None:
+        known = {self.prompt_picker.itemText(i) for i in range(self.prompt_picker.count())}
+        self.prompt_picker.addItems([p for p in prompts if p not in known])
 
     def set_adapters(self, adapters: list[str]) -> None:
         for combo, adapter in zip(self.slots, [*adapters, *([NONE] * SLOTS)], strict=False):
@@ -417,6 +425,21 @@ class ComparePage(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self._models_changed()
+
+
+def dataset_prompts(path: str, fmt: str, eval_fraction: float = 0.1, seed: int = 42, limit: int = 20) -> list[str]:
+    """The user turns of the dataset's eval split (what training did not see), for the picker."""
+    from studio.core.datasets import load_dataset_file, split_train_eval
+    from studio.core.resources import resolve_dataset_path
+
+    examples = load_dataset_file(resolve_dataset_path(path), fmt, on_error="skip").examples
+    held_out = split_train_eval(examples, eval_fraction, seed)[1] or examples
+    prompts = []
+    for example in held_out:
+        users = [m.content for m in example.messages if m.role == "user"] or [example.prompt]
+        if users and users[-1].strip():
+            prompts.append(users[-1].strip())
+    return prompts[:limit]
 
 
 def _config_base(folder: Path) -> str | None:

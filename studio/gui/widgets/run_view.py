@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from studio.core import protocol, runs
@@ -30,8 +30,11 @@ LOG_TAIL_BYTES = 64 * 1024  # enough for the log view's last 500 lines
 
 
 class RunView(QWidget):
+    checkpoint_clicked = Signal(str)  # the folder of a checkpoint marker the user clicked
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.checkpoints: dict[int, str] = {}  # step -> checkpoint folder
         self.header = RunHeader()
         self.banner = StatusBanner()
         self.charts = RunCharts()
@@ -47,6 +50,9 @@ class RunView(QWidget):
         self._replay_timer = QTimer(self)
         self._replay_timer.setInterval(0)
         self._replay_timer.timeout.connect(self._replay_slice)
+        marker = self.charts.loss.curves["checkpoint"]
+        marker.sigPointsClicked.connect(lambda _item, points, _ev: self.open_checkpoint(points))
+        marker.setToolTip("Click a checkpoint to compare it or chat with it (Compare page)")
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(_titled("Log", self.log))
@@ -71,6 +77,7 @@ class RunView(QWidget):
 
     def reset(self, run_dir: Path | None, live: bool) -> None:
         self._replay_timer.stop()
+        self.checkpoints = {}
         self.run_dir = Path(run_dir) if run_dir else None
         self.hello = self.final = None
         self.status = "running" if live else ""
@@ -94,6 +101,7 @@ class RunView(QWidget):
                 notes.append(f"[warning] {event.message}")
             elif event.type == "checkpoint":
                 notes.append(f"[checkpoint] step {event.step}: {event.path}")
+                self.checkpoints[int(event.step)] = str(event.path)
             elif event.type in protocol.FINAL_EVENTS:
                 self.final = event
         if notes:
@@ -136,6 +144,19 @@ class RunView(QWidget):
                 self.add_bad_line(f"{self._bad_lines} line(s) were not valid events")
             self.add_log(_tail(self.run_dir / runs.LOG_NAME) or _tail(self.run_dir / runs.LAUNCH_LOG_NAME))
             self.header.finish(self.status)  # the phase events replayed since moved it on
+
+    def open_checkpoint(self, points) -> str | None:
+        """The clicked checkpoint marker's folder, handed on if it still exists (older ones
+        are removed as training keeps only the last few)."""
+        if not points or not self.checkpoints:
+            return None
+        step = min(self.checkpoints, key=lambda s: abs(s - points[0].pos().x()))
+        folder = self.checkpoints[step]
+        if not (Path(folder) / "adapter_config.json").is_file():
+            self.log.append_lines([f"[checkpoint] step {step} is no longer on disk ({folder})"])
+            return None
+        self.checkpoint_clicked.emit(folder)
+        return folder
 
     def add_log(self, text: str) -> None:
         self.log.append_text(text)
