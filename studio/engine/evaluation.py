@@ -4,7 +4,7 @@ Loss is the token-weighted mean over the tokens that count toward training (the
 same labels and masking as training, from data_prep), so an adapter's number is
 comparable with its run's eval loss. Where rows have a reference answer (the last
 assistant turn, or a completion), each model also answers greedily and is scored
-with ROUGE-L and exact match (core.metrics).
+with ROUGE-L (the rouge-score package) and exact match (core.metrics).
 """
 
 from __future__ import annotations
@@ -18,12 +18,23 @@ import torch
 from studio.core import protocol
 from studio.core.datasets import Example, load_dataset_file, split_train_eval
 from studio.core.jobs import EvalJob, SamplingSettings
-from studio.core.metrics import exact_match, rouge_l
+from studio.core.metrics import exact_match
 from studio.core.resources import resolve_dataset_path
 from studio.engine import data_prep
 from studio.engine.generation import BASE, AdapterSet, answer
 
 Emit = Callable[[protocol.Event], None]
+_scorer = None
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 with rouge-score's defaults (lowercase, alphanumeric tokens, no stemming)."""
+    global _scorer
+    if _scorer is None:
+        from rouge_score import rouge_scorer
+
+        _scorer = rouge_scorer.RougeScorer(["rougeL"])
+    return float(_scorer.score(reference, prediction)["rougeL"].fmeasure)
 
 
 def prompt_and_reference(example: Example) -> tuple[list[dict[str, str]], str] | None:

@@ -74,3 +74,10 @@ def test_eval_perplexity_is_lower_with_the_adapter_on_its_data(tiny_model_dir, a
     assert tuned["perplexity"] < base["perplexity"] and tuned["tokens"] == base["tokens"] > 0
     assert 0.0 <= tuned["rouge_l"] <= 1.0 and tuned["answered"] == 3
     assert tuned["rouge_l"] > base["rouge_l"]  # it learned the sample's answers' style
+
+
+def test_rouge_l_is_rouge_scores():
+    from studio.engine.evaluation import rouge_l
+
+    assert rouge_l("police killed the gunman", "police kill the gunman") == pytest.approx(0.75)
+    assert rouge_l("The Cat, sat!", "the cat sat") == 1.0 and rouge_l("x y", "a b") == 0.0

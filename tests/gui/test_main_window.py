@@ -61,8 +61,8 @@ def test_an_x11_plugin_that_cannot_load_is_named(tmp_path, monkeypatch):
 
 
 def test_clicking_a_checkpoint_marker_adds_it_to_compare(window, tmp_path):
-    from PySide6.QtCore import QPointF
     from library_support import make_adapter
+    from PySide6.QtCore import QPointF
 
     from studio.core import protocol
 
