@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     library_commands.add_library_parser(sub)
     library_commands.add_eval_parser(sub)
 
+    sub.add_parser("bench", help="GPU benchmark: plain transformers+peft vs our fast path (NVIDIA GPU)",
+                   add_help=False)  # its arguments are the benchmark's own: see cmd_bench
+
     p = sub.add_parser("runs", help="list past runs with status and final loss")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=info_commands.cmd_runs)
@@ -75,7 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_bench(rest: list[str]) -> int:
+    """Runs in its own process: the CLI never imports the engine (or torch) itself."""
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "studio.engine.bench", *rest])
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return run_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -50,6 +50,14 @@ DORA_BYTES_PER_OUTPUT = 6  # per token, per output feature of each DoRA layer
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit values + 8-bit absmax per 64 + fp32 per 256 blocks
 INT8_BYTES_PER_PARAM = 1.0
 OPTIMIZER_BYTES = {"adamw_torch": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
+# Families whose loss the engine's GPU fast path fuses (Liger): no logits tensor is built.
+FUSED_LOSS_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
+                              "phi3", "granite", "olmo2"})
+
+
+def uses_fused_loss(job: TrainJob, config: dict[str, Any]) -> bool:
+    """What the engine does on an NVIDIA GPU with liger-kernel installed (the gpu extra)."""
+    return job.training.fast_path and str(config.get("model_type")) in FUSED_LOSS_TYPES
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def _process_gpu_bytes(index: int) -> int | None:
     return None
 
 
-def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_parameters: int | None) -> dict[str, Any]:
+def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_parameters: int | None,
+                       fused_loss: bool = False) -> dict[str, Any]:
     """Measured peak (bytes), the estimate for the same job, and how far apart they are."""
     if not torch.cuda.is_available():
         return {}
@@ -48,7 +49,7 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
         "gpu_total_bytes": torch.cuda.get_device_properties(device).total_memory,
     }
     try:
-        estimate = vram.estimate(job, model_config, num_parameters=num_parameters)
+        estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=fused_loss)
     except vram.EstimateError as exc:
         log.info("no VRAM estimate for this model: %s", exc)
         return metrics

@@ -25,7 +25,14 @@ from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
 from studio.core.models import inspect_model
 from studio.core.resources import resolve_dataset_path
-from studio.engine import adapter_setup, data_prep, hardware, memory_report, model_loading
+from studio.engine import (
+    adapter_setup,
+    data_prep,
+    fast_path,
+    hardware,
+    memory_report,
+    model_loading,
+)
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
 
@@ -61,8 +68,9 @@ def total_steps(rows: int, job: TrainJob) -> int:
 
 
 def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
-                       has_eval: bool) -> TrainingArguments:
+                       has_eval: bool, path: fast_path.FastPath | None = None) -> TrainingArguments:
     tr = job.training
+    path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
     kwargs: dict[str, Any] = dict(
         output_dir=str(Path(run_dir) / runs.CHECKPOINTS_NAME),
         per_device_train_batch_size=tr.batch_size,
@@ -86,7 +94,8 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         use_cpu=hw.device == "cpu",
         seed=tr.seed,
         data_seed=tr.seed,
-        optim=tr.optimizer,
+        optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
+        use_liger_kernel=path.liger,
         report_to=[],
         disable_tqdm=True,
         remove_unused_columns=False,
@@ -146,7 +155,11 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
-    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None)
+    path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
+                            [len(ids) for ids in prepared.train["input_ids"]])
+    fast_path.apply_globals(path)
+    emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
+    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path)
     optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
                                               job.training.weight_decay, job.training.optimizer)
     callback = ProtocolCallback(emit, control, sampler=_sampler(model, tokenizer, job.training.sample_prompt),
@@ -156,7 +169,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=data_prep.collator(tokenizer, job.training.packing),
+        data_collator=data_prep.collator(tokenizer, path.packing),
         callbacks=[callback],
         optimizers=(optimizer, None),
     )
@@ -182,7 +195,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
             eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
-        metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable))
+        metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
+                                                        fused_loss=path.liger))
 
     emit(protocol.Phase("saving"))
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(

@@ -1,0 +1,206 @@
+"""Side-by-side speed and memory: plain transformers + peft vs the engine's fast path.
+
+``python -m studio.engine.bench`` (or ``lora-studio bench``) builds Llama-shaped models
+with random weights on the GPU (no download) and trains the same examples, in the same
+order, both ways, each configuration in a fresh process:
+
+* baseline: what peft's and transformers' docs show: ``get_peft_model`` with LoRA on
+  all linear layers, ``Trainer`` in bf16 with SDPA attention and batches padded by
+  ``DataCollatorForSeq2Seq``;
+* ours: the engine's own ``apply_adapter``, ``training_arguments`` and collator with
+  the fast path it picks for the GPU (engine.fast_path).
+
+Tokens/s counts real (non-padding) tokens after two warm-up steps; peak memory is
+the allocator's peak plus NVML's outside-allocator memory; MFU uses 4 x parameters
+per token (frozen base: no weight gradients) against the GPU's bf16 dense peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "1b-variable": {"shape": "llama-3.2-1b", "data": "variable", "batch": 8, "seq": 2048, "ckpt": False},
+    "1b-fixed": {"shape": "llama-3.2-1b", "data": "fixed", "batch": 8, "seq": 2048, "ckpt": False},
+    "8b-fixed": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True},
+    "8b-qlora": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True, "quant": "4bit",
+                 "only": "ours"},
+}
+PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def lengths(count: int, seq: int, seed: int = 0) -> list[int]:
+    """Chat-like lengths: most 50-600 tokens (lognormal, median ~245), a tail to ``seq``."""
+    import random
+
+    rng = random.Random(seed)
+    return [max(32, min(seq, int(rng.lognormvariate(math.log(245), 0.75)))) for _ in range(count)]
+
+
+def examples(cfg: dict[str, Any], vocab: int, steps: int) -> list[dict[str, list[int]]]:
+    import random
+
+    rng = random.Random(1)
+    count = cfg["batch"] * steps
+    sizes = lengths(count, cfg["seq"]) if cfg["data"] == "variable" else [cfg["seq"]] * count
+    rows = []
+    for size in sizes:
+        ids = [rng.randrange(10, vocab) for _ in range(size)]
+        rows.append({"input_ids": ids, "labels": list(ids)})
+    return rows
+
+
+def pad_tokenizer():
+    """The smallest tokenizer the collators accept (they only need the pad id)."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1}, unk_token="<unk>"))
+    return PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", unk_token="<unk>")
+
+
+class Timer:
+    """Step end times (after a CUDA sync) and the real tokens of each step."""
+
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        timer = self
+
+        class Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                import torch
+
+                torch.cuda.synchronize()
+                timer.ends.append(time.perf_counter())
+                logs = state.log_history
+                if logs and "loss" in logs[-1]:
+                    timer.losses.append(float(logs[-1]["loss"]))
+
+        self.callback = Callback()
+        self.ends: list[float] = []
+        self.losses: list[float] = []
+
+
+def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
+    import peft
+    import torch
+    import transformers
+
+    from studio.core.jobs import LoraSettings, TrainJob
+    from studio.core.reference_shapes import MODEL_SHAPES
+    from studio.engine import adapter_setup, data_prep, fast_path, hardware, memory_report
+    from studio.engine.training import training_arguments
+
+    cfg = CONFIGS[name]
+    shape = MODEL_SHAPES[cfg["shape"]]
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(**shape), dtype=torch.bfloat16)
+    params = sum(p.numel() for p in model.parameters())
+    if cfg.get("quant") == "4bit":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+        from measure_vram import quantize_linears_4bit
+
+        quantize_linears_4bit(model, torch.bfloat16)
+    rows = examples(cfg, shape["vocab_size"], steps)
+    real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + cfg["batch"]]) for i in range(0, len(rows), cfg["batch"])]
+    tokenizer = pad_tokenizer()
+    timer = Timer()
+    job = TrainJob()
+    tr = job.training
+    tr.batch_size, tr.max_steps, tr.max_length, tr.gradient_checkpointing = cfg["batch"], steps, cfg["seq"], cfg["ckpt"]
+    tr.learning_rate, tr.logging_steps, tr.warmup_ratio = 1e-4, 1, 0.0
+    job.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
+    hw = hardware.Hardware("cuda", "bf16")
+    if mode == "baseline":
+        if cfg["ckpt"]:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
+        model = peft.get_peft_model(model, peft.LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
+                                                           target_modules="all-linear", task_type="CAUSAL_LM"))
+        args = transformers.TrainingArguments(
+            output_dir="/tmp/bench-baseline", per_device_train_batch_size=cfg["batch"], max_steps=steps,
+            learning_rate=1e-4, bf16=True, logging_steps=1, report_to=[], save_strategy="no",
+            lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
+        collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+        path_text = "plain transformers + peft (padded, SDPA)"
+    else:
+        model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
+        path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows])
+        fast_path.apply_globals(path)
+        args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path)
+        args.lr_scheduler_type = "constant"
+        collator = data_prep.collator(tokenizer, path.packing)
+        path_text = path.describe()
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
+                                   callbacks=[timer.callback])
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, **cfg}
+    try:
+        trainer.train()
+    except torch.cuda.OutOfMemoryError as exc:
+        out.update(oom=True, error=str(exc)[:200])
+        return out
+    warm = 2
+    seconds = timer.ends[-1] - timer.ends[warm - 1]
+    tokens = sum(real_tokens[warm:len(timer.ends)])
+    gpu = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), 989e12)
+    metrics = memory_report.gpu_memory_metrics(job, shape, None)
+    out.update(
+        gpu=gpu, versions={"torch": torch.__version__, "transformers": transformers.__version__,
+                           "peft": peft.__version__},
+        tokens_per_s=round(tokens / seconds), step_s=round(seconds / (len(timer.ends) - warm), 3),
+        peak_allocated_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
+        peak_total_gib=round(metrics["peak_memory_bytes"] / 2**30, 2),
+        mfu=round(4 * params * tokens / seconds / peak, 3),
+        padding_share=round(1 - sum(real_tokens) / (len(real_tokens) * cfg["batch"] * max(
+            len(r["input_ids"]) for r in rows)), 3) if cfg["data"] == "variable" else 0.0,
+        loss_last3=round(sum(timer.losses[-3:]) / max(1, len(timer.losses[-3:])), 4),
+        wall_s=round(time.perf_counter() - started, 1),
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lora-studio bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--out", type=Path, default=Path("bench_results.jsonl"))
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print("RESULT " + json.dumps(run_one(args.one[0], args.one[1], args.steps)), flush=True)
+        return 0
+    for name in args.configs.split(","):
+        modes = [CONFIGS[name]["only"]] if CONFIGS[name].get("only") else ["baseline", "ours"]
+        for mode in modes:
+            proc = subprocess.run([sys.executable, "-m", "studio.engine.bench", "--steps", str(args.steps),
+                                   "--one", name, mode], capture_output=True, text=True, env=os.environ.copy())
+            found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+            if not found:
+                print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", flush=True)
+                continue
+            result = json.loads(found[-1])
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(result) + "\n")
+            print(f"{name:12s} {mode:8s} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
+                  f"{result.get('peak_total_gib', '?')} GiB  MFU {result.get('mfu', '?')}  loss "
+                  f"{result.get('loss_last3', '?')}  [{result['path']}]", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
