@@ -134,6 +134,7 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
         path_text = "plain transformers + peft (padded, SDPA)"
     else:
+        tr.compile = mode == "ours-compile"
         model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
         path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows])
         fast_path.apply_globals(path)
@@ -179,13 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path("bench_results.jsonl"))
+    parser.add_argument("--modes", default="", help="e.g. ours,ours-compile (default: baseline and ours)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print("RESULT " + json.dumps(run_one(args.one[0], args.one[1], args.steps)), flush=True)
         return 0
     for name in args.configs.split(","):
-        modes = [CONFIGS[name]["only"]] if CONFIGS[name].get("only") else ["baseline", "ours"]
+        modes = args.modes.split(",") if args.modes else (
+            [CONFIGS[name]["only"]] if CONFIGS[name].get("only") else ["baseline", "ours"])
         for mode in modes:
             proc = subprocess.run([sys.executable, "-m", "studio.engine.bench", "--steps", str(args.steps),
                                    "--one", name, mode], capture_output=True, text=True, env=os.environ.copy())

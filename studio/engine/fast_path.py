@@ -30,11 +30,12 @@ class FastPath:
     liger: bool
     fused_adamw: bool
     tf32: bool
+    compile: bool = False
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}",
                  f"liger {'on' if self.liger else 'off'}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
-                 f"tf32 {'on' if self.tf32 else 'off'}"]
+                 f"tf32 {'on' if self.tf32 else 'off'}"] + (["torch.compile"] if self.compile else [])
         return ", ".join(parts)
 
 
@@ -58,9 +59,12 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
     return FastPath(
         packing=tr.packing or (on_gpu and wasteful),
-        liger=on_gpu and model_type in LIGER_TYPES and liger_installed(),
+        # torch.compile + Liger crashed on an H100 (illegal memory access in Liger's fused
+        # cross-entropy backward, docs/benchmarks.md): compile means no Liger.
+        liger=on_gpu and not tr.compile and model_type in LIGER_TYPES and liger_installed(),
         fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
         tf32=on_gpu,
+        compile=hw.device == "cuda" and tr.compile,
     )
 
 

@@ -96,6 +96,7 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         data_seed=tr.seed,
         optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
         use_liger_kernel=path.liger,
+        torch_compile=path.compile,
         report_to=[],
         disable_tqdm=True,
         remove_unused_columns=False,

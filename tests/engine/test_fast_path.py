@@ -59,3 +59,11 @@ def test_the_engine_reports_its_path_on_cpu(tiny_model_dir, tmp_path):
     train(tiny_job(tiny_model_dir, training={"max_steps": 1}), tmp_path / "run", rec, JobControl())
     details = [e.detail for e in rec.of(protocol.Phase) if e.detail and e.detail.startswith("fast path")]
     assert details == ["fast path: packing off (padded batches), liger off, optimizer as set, tf32 off"]
+
+
+def test_compile_is_opt_in_and_replaces_liger(monkeypatch):
+    monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    assert not fast_path.choose(job(), GPU, "llama").compile
+    compiled = fast_path.choose(job(compile=True), GPU, "llama")
+    assert compiled.compile and not compiled.liger and "torch.compile" in compiled.describe()
+    assert not fast_path.choose(job(compile=True), CPU, "llama").compile
