@@ -65,6 +65,8 @@ SPECS: dict[str, FieldSpec] = {
     "output.add_to_library": FieldSpec("Add to the library"),
     "lora.continue_from": FieldSpec("Continue adapter", placeholder="library NAME/vN or folder (optional)"),
     "model.trust_remote_code": FieldSpec("Trust remote code"),
+    "training.fast_path": FieldSpec("GPU fast path"),
+    "training.compile": FieldSpec("torch.compile"),
 }
 
 # (group title, fields), in two columns: what most runs change on the left.
@@ -84,7 +86,8 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
                                         "training.sample_prompt")),
         ("Output", ("output.name", "lora.continue_from", "output.add_to_library", "output.save_merged")),
         ("Advanced", ("training.weight_decay", "training.max_grad_norm", "training.logging_steps",
-                      "training.resume_from", "model.trust_remote_code")),
+                      "training.resume_from", "training.fast_path", "training.compile",
+                      "model.trust_remote_code")),
     ),
 )
 
