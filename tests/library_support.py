@@ -41,3 +41,17 @@ def make_adapter(folder: Path, r: int = 4, modules: dict[str, tuple[int, int]] |
     if card is not None:
         (folder / "card.json").write_text(json.dumps(card))
     return folder
+
+
+def cli_train(model_dir: Path, seed: int, steps: int = 3, name: str = "pirate", rows: int = 24) -> None:
+    """A real `lora-studio train` on the tiny model; the finished run lands in the library."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    args = [sys.executable, "-m", "studio.cli.main", "train", "--model", str(model_dir), "--max-steps", str(steps),
+            "--max-rows", str(rows), "--rank", "8", "--lr", "1e-2", "--max-length", "96", "--device", "cpu",
+            "--name", name, "--seed", str(seed), "--quiet"]
+    result = subprocess.run(args, cwd=repo, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

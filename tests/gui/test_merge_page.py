@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from library_support import cli_train
 
 from studio.core.library import Library
 from studio.gui.pages.merge_page import MergePage
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def train(model_dir: Path, seed: int) -> None:
-    args = [sys.executable, "-m", "studio.cli.main", "train", "--model", str(model_dir), "--max-steps", "3",
-            "--max-rows", "24", "--rank", "8", "--lr", "1e-2", "--max-length", "96", "--device", "cpu",
-            "--name", "pirate", "--seed", str(seed), "--quiet"]
-    result = subprocess.run(args, cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture
 def page(qtbot, state, tiny_model_dir):
     for seed in (1, 2):
-        train(tiny_model_dir, seed)
+        cli_train(tiny_model_dir, seed, steps=3, rows=24)
     widget = MergePage(state)
     qtbot.addWidget(widget)
     widget.resize(1100, 760)
