@@ -18,6 +18,7 @@ per token (frozen base: no weight gradients) against the GPU's bf16 dense peak.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -137,6 +138,9 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
         tr.compile = mode == "ours-compile"
         model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
         path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows])
+        if "nopack" in mode or "noliger" in mode:  # ablations: which part of the path does what
+            path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
+                                       liger=path.liger and "noliger" not in mode)
         fast_path.apply_globals(path)
         args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path)
         args.lr_scheduler_type = "constant"
