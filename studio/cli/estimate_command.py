@@ -31,8 +31,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         if source is None:
             raise ModelError("the bundled model is missing: run `make run` or `make test` once to install it")
         model = inspect_model(source)
-        options = dict(num_parameters=model.num_parameters, gpus=args.gpus, strategy=args.strategy,
-                       fused_loss=vram.uses_fused_loss(job, model.config))
+        options = dict(num_parameters=model.num_parameters, gpus=args.gpus, strategy=args.strategy)
         estimate = vram.estimate(job, model.config, **options)
     except (JobError, ModelError, vram.EstimateError, OSError) as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")

@@ -54,10 +54,9 @@ OPTIMIZER_BYTES = {"adamw_torch": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
 FUSED_LOSS_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text",
                               "phi3", "granite", "olmo2"})
 
-
-def uses_fused_loss(job: TrainJob, config: dict[str, Any]) -> bool:
-    """What the engine does on an NVIDIA GPU with liger-kernel installed (the gpu extra)."""
-    return job.training.fast_path and str(config.get("model_type")) in FUSED_LOSS_TYPES
+# Before a run the estimate counts the logits: the fast path fuses the loss only for padded
+# (fixed-length) batches, which depends on the data. After a run the engine records the
+# estimate for the path it really took next to the measured peak.
 
 
 @dataclass(frozen=True)

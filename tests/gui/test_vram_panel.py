@@ -43,8 +43,7 @@ def test_estimate_follows_the_form_and_equals_core(page, state, eight_b):
     set_field(page, "training.batch_size", 2)
     set_field(page, "training.max_length", 1024)
     panel = page.vram_panel
-    expected = vram.estimate(page.current_job(), eight_b.config, num_parameters=eight_b.num_parameters,
-                             fused_loss=True)
+    expected = vram.estimate(page.current_job(), eight_b.config, num_parameters=eight_b.num_parameters)
     assert panel.estimate == expected and panel.bar.estimate == expected
     assert vram.format_bytes(expected.total) in panel.verdict.text()
     assert all(vram.format_bytes(p.bytes) in panel.legend.text() for p in expected.parts)

@@ -105,8 +105,7 @@ class VramPanel(QGroupBox):
             return "Fix the problems below to see the estimate."
         if job.training.device == "cpu":
             return "Training on the CPU: no GPU memory is used."
-        options = {"num_parameters": getattr(model, "num_parameters", None),
-                   "fused_loss": vram.uses_fused_loss(job, model.config)}
+        options = {"num_parameters": getattr(model, "num_parameters", None)}
         try:
             self.estimate = vram.estimate(job, model.config, **options)
         except vram.EstimateError as exc:
