@@ -65,6 +65,7 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--allow-pickle", action="store_true",
                    help="accept adapter_model.bin (pickle: can run code; only from a source you trust)")
     lsub.add_parser("reindex", help="rebuild the index from the version folders")
+    lsub.add_parser("check", help="compare the index with the folders and check every version's files")
     p.set_defaults(func=cmd_library)
 
     p = sub.add_parser("merge", help="combine adapters into a new library version (peft add_weighted_adapter)")
@@ -189,7 +190,16 @@ def _reindex(library: Library, args: argparse.Namespace, console: Console) -> in
     return 0
 
 
-ACTIONS = {"list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
+def _check(library: Library, args: argparse.Namespace, console: Console) -> int:
+    problems = library.check()
+    for problem in problems:
+        console.print(f"[red]problem:[/red] {escape(problem)}")
+    console.print(f"{len(library.scan())} version(s) checked: "
+                  + ("consistent" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
+ACTIONS = {"check": _check, "list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
            "restore": _restore, "export": _export, "import": _import, "reindex": _reindex}
 
 

@@ -59,6 +59,8 @@ def test_tag_diff_trash_restore_export_import_reindex(library, tmp_path):
     assert "warning" not in imported.stdout  # the tiny model is known (its folder was used to train)
     (library.home / "library" / "index.sqlite").unlink()
     assert "3 version(s)" in run_cli("library", "reindex", env=env).stdout
+    checked = run_cli("library", "check", env=env)
+    assert checked.returncode == 0 and "consistent" in checked.stdout
     missing = run_cli("library", "show", "ghost", env=env)
     assert missing.returncode != 0 and "no adapter named 'ghost'" in missing.output
 

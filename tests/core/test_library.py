@@ -177,3 +177,28 @@ def test_bad_names_and_refs_are_clear(library, tmp_path):
     with pytest.raises(LibraryError, match="no adapter_config.json"):
         library.add(tmp_path, card())
     assert library.add(make_adapter(tmp_path / "a"), card("my adapter!")).name == "my-adapter"
+
+
+def test_check_finds_what_a_crash_or_a_hand_edit_left(library, tmp_path):
+    library.add(make_adapter(tmp_path / "a"), card())
+    second = library.add(make_adapter(tmp_path / "b"), card())
+    assert library.check() == []
+    (Path(second.path) / "adapter_model.safetensors").unlink()
+    stray = make_adapter(library.root / "stray" / "v1", card={"name": "stray", "version": 1})
+    problems = library.check()
+    assert any("captain/v2: no adapter weights" in p for p in problems)
+    assert any("stray/v1: in the folders but not in the index" in p for p in problems)
+    library.rebuild()
+    assert [p for p in library.check() if "stray" in p] == [] and stray.exists()
+
+
+def test_a_zip_bomb_is_refused(library, tmp_path):
+    source = make_adapter(tmp_path / "a")
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as handle:
+        for file in source.iterdir():
+            handle.write(file, file.name)
+        handle.writestr("padding.bin", b"\0" * (8 << 20))  # 8 MiB of zeros: ~1000x compression
+    with pytest.raises(LibraryError, match="zip bomb"):
+        import_adapter(library, bomb)
+    assert library.entries() == []

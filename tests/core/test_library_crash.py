@@ -58,6 +58,7 @@ def assert_consistent(root: Path) -> int:
             assert (folder / "adapter_config.json").is_file() and (folder / "adapter_model.safetensors").is_file()
             card = json.loads((folder / "card.json").read_text())  # never half a card
             assert (card["name"], card["version"]) == (entry.name, entry.version)
+        assert library.check() == []
         return len(entries)
     finally:
         library.close()

@@ -26,6 +26,8 @@ from studio.core.models.info import ModelError, ModelInfo
 from studio.core.presets import linear_shapes
 
 MAX_UNPACKED_BYTES = 20 * 2**30
+MAX_RATIO = 200  # safetensors of random-ish floats compress ~1.1x; 200x is a zip bomb
+RATIO_FLOOR_BYTES = 1 << 20  # small files (configs) may compress well
 
 
 @dataclass
@@ -49,6 +51,9 @@ def safe_members(archive: zipfile.ZipFile, source: Path) -> list[tuple[zipfile.Z
             raise LibraryError(f"{source}: refused: the zip entry {name!r} is a symbolic link")
         if info.is_dir():
             continue
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise LibraryError(f"{source}: refused: {name!r} would unpack {info.file_size / info.compress_size:.0f} "
+                               "times larger than it is stored (a zip bomb?)")
         total += info.file_size
         if total > MAX_UNPACKED_BYTES:
             raise LibraryError(f"{source}: refused: it unpacks to more than {MAX_UNPACKED_BYTES >> 30} GiB")

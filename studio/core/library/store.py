@@ -223,6 +223,32 @@ class Library:
             if known is None or known.trashed != trashed or known.path != str(folder) or known.card_mtime != mtime:
                 self.index.upsert(self.entry_for(folder, trashed))
 
+    def check(self) -> list[str]:
+        """Problems between the index and the folders, and in the folders (empty = consistent)."""
+        problems = []
+        with self.locked():
+            on_disk = {e.ref: e for e in self.scan()}
+            indexed = {e.ref: e for e in self.index.all(include_trashed=True)}
+        for ref in sorted(set(on_disk) - set(indexed)):
+            problems.append(f"{ref}: in the folders but not in the index (`lora-studio library reindex` adds it)")
+        for ref in sorted(set(indexed) - set(on_disk)):
+            problems.append(f"{ref}: in the index but its folder is gone (`lora-studio library reindex` drops it)")
+        for ref, entry in sorted(on_disk.items()):
+            folder = Path(entry.path)
+            if not (folder / "adapter_config.json").is_file():
+                problems.append(f"{ref}: adapter_config.json is missing")
+            if not any((folder / name).is_file() for name in WEIGHT_FILES):
+                problems.append(f"{ref}: no adapter weights")
+            card = read_card(folder)
+            if not card:
+                problems.append(f"{ref}: card.json is missing or not valid JSON")
+            elif (card.get("name"), card.get("version")) != (entry.name, entry.version):
+                problems.append(f"{ref}: card.json says {card.get('name')}/v{card.get('version')}")
+            known = indexed.get(ref)
+            if known is not None and (known.trashed != entry.trashed or known.path != entry.path):
+                problems.append(f"{ref}: the index has an old location for it")
+        return problems
+
     def rebuild(self) -> int:
         """Recreate the whole index from the folders; returns the number of versions."""
         with self.locked():
