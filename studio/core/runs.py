@@ -88,14 +88,22 @@ def hold_lock(run_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def newest_live_run(root: Path | None = None) -> Path | None:
-    """The newest run a live worker holds, looking at lock files only (cheap at start-up)."""
+def newest_live_run(root: Path | None = None, kind: str = "train") -> Path | None:
+    """The newest run of this job kind a live worker holds, from lock files and job.json
+    only (cheap at start-up). Compare, eval and merge workers are not training runs."""
     root = root or paths.runs_dir()
     if not root.exists():
         return None
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
                      key=lambda p: p.name, reverse=True)
-    return next((p for p in folders if is_locked(p)), None)
+    return next((p for p in folders if is_locked(p) and _job_kind(p) == kind), None)
+
+
+def _job_kind(run_dir: Path) -> str | None:
+    try:
+        return str(json.loads((run_dir / JOB_NAME).read_text(encoding="utf-8")).get("kind", "train"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def is_locked(run_dir: Path) -> bool:

@@ -334,3 +334,18 @@ def test_list_runs_of_created_folders(tmp_path: Path, monkeypatch: pytest.Monkey
         fake_clock(monkeypatch, base + offset)
         made.append(runs.create_run_dir("m", root=tmp_path))
     assert [r.path for r in runs.list_runs(tmp_path)] == made[::-1]
+
+
+def test_newest_live_run_is_a_training_run(studio_home: Path):
+    import json as _json
+
+    from studio.core import runs as _runs
+
+    training = _runs.create_run_dir("train")
+    (training / _runs.JOB_NAME).write_text(_json.dumps({"kind": "train"}))
+    serving = _runs.create_run_dir("compare")  # newer, but a compare worker
+    (serving / _runs.JOB_NAME).write_text(_json.dumps({"kind": "serve"}))
+    with _runs.hold_lock(training), _runs.hold_lock(serving):
+        assert _runs.newest_live_run() == training
+        assert _runs.newest_live_run(kind="serve") == serving
+    assert _runs.newest_live_run() is None
