@@ -38,7 +38,7 @@ def fill_library(home: Path) -> None:
     from studio.core import runs
     from studio.core.library import Library
 
-    library = Library()
+    library = Library()  # closed below, before the merge subprocess writes
     if not library.entries():
         for run in runs.list_runs():
             if run.status == "done":

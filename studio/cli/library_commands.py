@@ -12,11 +12,12 @@ from rich.table import Table
 
 from studio.cli.run_job import run_job
 from studio.core import protocol, runs
+from studio.core.compare_report import METRIC_COLUMNS, best
 from studio.core.job_schema import JobError, job_from_dict
 from studio.core.library import (
     Library,
     LibraryError,
-    base_model_setting,
+    base_model_of,
     diff_cards,
     import_adapter,
     locate_adapter,
@@ -88,14 +89,12 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_library(args: argparse.Namespace, console: Console) -> int:
-    library = Library()
-    try:
-        return ACTIONS[args.library_command](library, args, console) or 0
-    except LibraryError as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
-        return protocol.EXIT_BAD_JOB
-    finally:
-        library.close()
+    with Library() as library:
+        try:
+            return ACTIONS[args.library_command](library, args, console) or 0
+        except LibraryError as exc:
+            console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+            return protocol.EXIT_BAD_JOB
 
 
 def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
@@ -239,7 +238,7 @@ def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: 
 
 def _base_of(adapter: str) -> str:
     folder, _ref = locate_adapter(adapter)
-    model = base_model_setting(read_card(folder))
+    model = base_model_of(folder)
     if model is None:
         raise LibraryError(f"{adapter}: its card does not name a base model found here; pass --model")
     return model
@@ -284,27 +283,17 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
         console.print_json(json.dumps(results))
         return 0
     table = Table(title=f"Evaluation on {escape(args.dataset)} ({args.split} split)")
-    columns = (("model", None), ("eval loss", "eval_loss"), ("perplexity", "perplexity"), ("ROUGE-L", "rouge_l"),
-               ("exact match", "exact_match"))
-    for title, _key in columns:
+    table.add_column("model")
+    for title, _key in METRIC_COLUMNS:
         table.add_column(title)
-    best = {key: best_value(results, key) for _t, key in columns if key}
+    winners = {key: best(results, key) for _t, key in METRIC_COLUMNS}
     for row in results:
         cells = [escape(row["adapter"])]
-        for _title, key in columns[1:]:
+        for _title, key in METRIC_COLUMNS:
             value = row.get(key)
             text = "—" if value is None else f"{value:.4f}"
-            cells.append(f"[bold green]{text}[/bold green]" if value is not None and value == best[key] else text)
+            cells.append(f"[bold green]{text}[/bold green]" if value is not None and value == winners[key] else text)
         table.add_row(*cells)
     console.print(table)
     return 0
 
-
-LOWER_IS_BETTER = {"eval_loss", "perplexity"}
-
-
-def best_value(results: list[dict], key: str) -> float | None:
-    values = [r[key] for r in results if isinstance(r.get(key), int | float)]
-    if not values:
-        return None
-    return min(values) if key in LOWER_IS_BETTER else max(values)

@@ -21,7 +21,7 @@ import transformers
 from studio.core import atomic, protocol
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import ExportJob, MergeJob
-from studio.core.library import Library, locate_adapter, read_card
+from studio.core.library import Library, locate_adapter, read_adapter_config, read_card
 from studio.core.merging import WITH_DENSITY, adapter_summary, plan
 from studio.core.resources import eval_prompts
 from studio.engine.training import load_base
@@ -31,10 +31,14 @@ CHECK_TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 2e-
 
 
 def run_merge(job: MergeJob, emit: Emit) -> dict[str, Any]:
-    library = Library()
+    with Library() as library:
+        return _merge(job, emit, library)
+
+
+def _merge(job: MergeJob, emit: Emit, library: Library) -> dict[str, Any]:
     located = [locate_adapter(a, library) for a in job.adapters]
     cards = [read_card(folder) for folder, _ref in located]
-    summaries = [adapter_summary(card or _config(folder)) for card, (folder, _r) in zip(cards, located, strict=True)]
+    summaries = [adapter_summary(card or read_adapter_config(folder)) for card, (folder, _r) in zip(cards, located, strict=True)]
     merge_plan = plan(job.combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], job.weights,
                       job.density)
     if merge_plan.problems:
@@ -59,7 +63,7 @@ def run_merge(job: MergeJob, emit: Emit) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=".merge-", dir=library.root) as tmp:
         model.save_pretrained(tmp, selected_adapters=["merged"])
         saved = Path(tmp) / "merged" if (Path(tmp) / "merged").is_dir() else Path(tmp)
-        config = read_card(saved) or _config(saved)
+        config = read_card(saved) or read_adapter_config(saved)
         card = {
             "card_version": 1,
             "name": job.name or f"merged-{_name_of(located[0])}",
@@ -129,12 +133,3 @@ def _check_inputs(tokenizer) -> torch.Tensor:
     """A few held-out prompts as one sequence (no padding to disagree about)."""
     text = "\n".join(eval_prompts()[:3]) or "Hello"
     return tokenizer(text, return_tensors="pt")["input_ids"]
-
-
-def _config(folder: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

@@ -131,11 +131,8 @@ def _add_to_library(run_dir: Path, emit) -> str | None:
     from studio.core.library import Library, LibraryError
 
     try:
-        library = Library()
-        try:
+        with Library() as library:
             return library.add_run(run_dir).ref
-        finally:
-            library.close()
     except (LibraryError, OSError) as exc:
         emit(protocol.Warning(f"the adapter was not added to the library: {exc}"))
         return None

@@ -6,12 +6,14 @@ from studio.core.library.index import Entry, LibraryIndex
 from studio.core.library.store import (
     Library,
     LibraryError,
+    base_model_of,
     base_model_setting,
     clean_name,
     locate_adapter,
     parse_ref,
+    read_adapter_config,
     read_card,
 )
 
-__all__ = ["Entry", "ImportResult", "Library", "LibraryError", "LibraryIndex", "base_model_setting", "clean_name",
-           "diff_cards", "import_adapter", "locate_adapter", "parse_ref", "read_card", "safe_members"]
+__all__ = ["Entry", "ImportResult", "Library", "LibraryError", "LibraryIndex", "base_model_of", "base_model_setting", "clean_name",
+           "diff_cards", "import_adapter", "locate_adapter", "parse_ref", "read_adapter_config", "read_card", "safe_members"]

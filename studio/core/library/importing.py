@@ -10,7 +10,6 @@ base models, and a mismatch is a warning the user sees.
 
 from __future__ import annotations
 
-import json
 import shutil
 import stat
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from studio.core.library.index import Entry
-from studio.core.library.store import Library, LibraryError, adapter_files
+from studio.core.library.store import Library, LibraryError, adapter_files, read_adapter_config
 from studio.core.models.config_reader import read_safetensors_header
 from studio.core.models.info import ModelError, ModelInfo
 from studio.core.presets import linear_shapes
@@ -124,10 +123,9 @@ def import_adapter(library: Library, source: Path, *, name: str | None = None, a
     with tempfile.TemporaryDirectory(prefix=".import-", dir=library.root) as tmp:
         folder = _unpack(source, Path(tmp)) if source.is_file() else source
         files = adapter_files(folder, allow_pickle)  # checks adapter_config and the pickle rule
-        try:
-            config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise LibraryError(f"{source}: adapter_config.json is not valid JSON ({exc})") from None
+        config = read_adapter_config(folder)
+        if not config:
+            raise LibraryError(f"{source}: adapter_config.json is not a valid JSON object")
         warnings: list[str] = []
         base = None
         if (folder / "adapter_model.safetensors").is_file():

@@ -88,6 +88,12 @@ class Library:
     def close(self) -> None:
         self.index.close()
 
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- locking ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -103,9 +109,6 @@ class Library:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     # -- reading ---------------------------------------------------------------------------------
-
-    def folder(self, ref: str, trashed: bool = False) -> Path:
-        return self.resolve(ref, trashed=trashed).path_obj
 
     def resolve(self, ref: str, trashed: bool = False) -> ResolvedEntry:
         """The entry ``ref`` names (NAME means its newest version)."""
@@ -481,6 +484,25 @@ def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, 
     except LibraryError as exc:
         raise LibraryError(f"{setting!r} is neither an adapter folder nor in the library: {exc}") from None
     return resolved.path_obj, resolved.entry.ref
+
+
+def read_adapter_config(folder: Path) -> dict[str, Any]:
+    """A PEFT folder's adapter_config.json ({} when missing or unreadable)."""
+    try:
+        config = json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def base_model_of(folder: Path) -> str | None:
+    """The ``model.path`` that loads an adapter's base: from its card, else the path its
+    adapter_config.json names, when either exists on this machine."""
+    from_card = base_model_setting(read_card(folder))
+    if from_card:
+        return from_card
+    named = str(read_adapter_config(folder).get("base_model_name_or_path") or "")
+    return named if named and Path(named).expanduser().exists() else None
 
 
 def base_model_setting(card: dict[str, Any]) -> str | None:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from studio.core import compare_report, paths, protocol
 from studio.core.compare_report import METRIC_COLUMNS, Comparison
 from studio.core.job_schema import JobError, job_from_dict
-from studio.core.library import Library, LibraryError, base_model_setting, locate_adapter, read_card
+from studio.core.library import Library, LibraryError, base_model_of, locate_adapter, read_card
 from studio.core.resources import eval_prompts
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -188,11 +188,8 @@ class ComparePage(QWidget):
     # -- choosing ----------------------------------------------------------------------------------
 
     def reload_choices(self) -> None:
-        library = Library()
-        try:
+        with Library() as library:
             refs = [e.ref for e in library.entries()]
-        finally:
-            library.close()
         for combo in self.slots:
             current = combo.currentText()
             combo.blockSignals(True)
@@ -235,19 +232,24 @@ class ComparePage(QWidget):
                 folder, _ref = locate_adapter(adapter)
             except LibraryError:
                 continue
-            found = base_model_setting(read_card(folder)) or _config_base(folder)
+            found = base_model_of(folder)
             if found:
                 return found
         return self.state.job.model.path
 
-    def _models_changed(self) -> None:
-        self.base_label.setText(f"Base model: <b>{Path(self.base_model()).name}</b>")
+    def cards(self) -> dict[str, dict[str, Any]]:
+        """card.json of each chosen adapter that can be found (a typo'd folder has none)."""
         cards = {}
         for adapter in self.adapters():
             try:
                 cards[adapter] = read_card(locate_adapter(adapter)[0])
             except LibraryError:
                 pass
+        return cards
+
+    def _models_changed(self) -> None:
+        self.base_label.setText(f"Base model: <b>{Path(self.base_model()).name}</b>")
+        cards = self.cards()
         rows = compare_report.diff_many(cards) if len(cards) > 1 else []
         self.diff_table.clear()
         self.diff_table.setColumnCount(1 + len(cards))
@@ -407,12 +409,7 @@ class ComparePage(QWidget):
         if self.comparison is None:
             self.status.show_note("Ask something or evaluate first: there is nothing to report yet.", error=True)
             return None
-        cards = {}
-        for adapter in self.adapters():
-            try:
-                cards[adapter] = read_card(locate_adapter(adapter)[0])
-            except LibraryError:
-                pass
+        cards = self.cards()
         self.comparison.diff = compare_report.diff_many(cards) if len(cards) > 1 else []
         path = compare_report.save(self.comparison)
         self.status.show_note(f"Report saved: {path}", ok=True)
@@ -440,15 +437,3 @@ def dataset_prompts(path: str, fmt: str, eval_fraction: float = 0.1, seed: int =
         if users and users[-1].strip():
             prompts.append(users[-1].strip())
     return prompts[:limit]
-
-
-def _config_base(folder: Path) -> str | None:
-    import json
-
-    try:
-        named = json.loads((Path(folder) / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    except (OSError, ValueError):
-        return None
-    return named if named and Path(named).exists() else None
-
-

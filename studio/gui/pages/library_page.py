@@ -35,9 +35,10 @@ from studio.core.library import (
     Entry,
     Library,
     LibraryError,
-    base_model_setting,
+    base_model_of,
     diff_cards,
     import_adapter,
+    read_card,
 )
 from studio.core.models import discover_models
 from studio.gui.app_state import AppState
@@ -51,11 +52,8 @@ METHOD_FILTERS = ("any method", "lora", "dora", "rslora", "qlora", "merge")
 
 
 def _load(filters: dict) -> list[Entry]:
-    library = Library()  # its own SQLite connection: this runs in a pool thread
-    try:
+    with Library() as library:  # its own SQLite connection: this runs in a pool thread
         return library.search(**filters)
-    finally:
-        library.close()
 
 
 class LibraryPage(QWidget):
@@ -191,9 +189,8 @@ class LibraryPage(QWidget):
             self.details.show_entry(None, {}, [], [])
         else:
             try:
-                resolved = self.library.resolve(entry.ref, trashed=entry.trashed)
-                card = json.loads((resolved.path_obj / "card.json").read_text(encoding="utf-8"))
-            except (LibraryError, OSError, ValueError):
+                card = read_card(self.library.resolve(entry.ref, trashed=entry.trashed).path_obj)
+            except LibraryError:
                 card = {}
             children = [c.ref for c in self.library.index.children(entry.ref)]
             self.details.show_entry(entry, card, entry.parents, children)
@@ -267,11 +264,8 @@ class LibraryPage(QWidget):
         entry = self.selected()[0]
 
         def export() -> Path:
-            library = Library()
-            try:
+            with Library() as library:  # its own SQLite connection: this runs in a pool thread
                 return library.export(entry.ref, Path(destination))
-            finally:
-                library.close()
 
         self.message.show_note(f"Exporting {entry.ref}…")
         run_in_background(export, on_done=lambda path: self.message.show_note(f"Exported {entry.ref} to {path}",
@@ -280,12 +274,9 @@ class LibraryPage(QWidget):
 
     def import_path(self, source: str | Path, allow_pickle: bool = False) -> None:
         def do_import():
-            library = Library()
-            try:
+            with Library() as library:
                 return import_adapter(library, Path(source), allow_pickle=allow_pickle,
                                       known_models=discover_models())
-            finally:
-                library.close()
 
         def done(result) -> None:
             warnings = " ".join(f"Warning: {w}." for w in result.warnings)
@@ -359,7 +350,7 @@ class LibraryPage(QWidget):
         job = copy.deepcopy(self.state.job)
         job.lora.continue_from = entry.ref
         job.output.name = ""
-        model = base_model_setting(self.library.card(entry.ref))
+        model = base_model_of(self.library.resolve(entry.ref).path_obj)
         if model:
             job.model.path = model
         self.state.set_job(job)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import protocol
 from studio.core.job_schema import JobError, job_from_dict
-from studio.core.library import Entry, Library, LibraryError, base_model_setting, read_card
+from studio.core.library import Entry, Library, LibraryError, base_model_of, read_card
 from studio.core.merging import COMBINATIONS, HELP, WITH_DENSITY, adapter_summary, plan
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -180,13 +180,15 @@ class MergePage(QWidget):
         row = next(r for r, e in enumerate(self.entries) if e.ref == ref)
         self.table.item(row, USE).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
-    def checked_refs(self) -> list[str]:
-        return [self.table.item(r, REF).text() for r in range(self.table.rowCount())
+    def _checked_rows(self) -> list[int]:
+        return [r for r in range(self.table.rowCount())
                 if self.table.item(r, USE) is not None and self.table.item(r, USE).checkState() == Qt.CheckState.Checked]
 
+    def checked_refs(self) -> list[str]:
+        return [self.table.item(r, REF).text() for r in self._checked_rows()]
+
     def weights(self) -> list[float]:
-        return [self.table.cellWidget(r, WEIGHT).value() for r in range(self.table.rowCount())
-                if self.table.item(r, USE) is not None and self.table.item(r, USE).checkState() == Qt.CheckState.Checked]
+        return [self.table.cellWidget(r, WEIGHT).value() for r in self._checked_rows()]
 
     # -- preview -----------------------------------------------------------------------------------
 
@@ -215,9 +217,7 @@ class MergePage(QWidget):
     # -- jobs --------------------------------------------------------------------------------------
 
     def _base_of(self, ref: str) -> str:
-        folder = self.library.resolve(ref).path_obj
-        model = base_model_setting(read_card(folder))
-        return model or self.state.job.model.path
+        return base_model_of(self.library.resolve(ref).path_obj) or self.state.job.model.path
 
     def start_merge(self) -> Path | None:
         refs = self.checked_refs()
