@@ -35,18 +35,16 @@ VARIANTS = {
 
 def build_model(folder: Path, shape: str) -> Path:
     import torch
-    import transformers
     from tiny_model import build_tiny_model
+
+    from studio.engine.random_model import random_llama
 
     tiny = build_tiny_model(folder.parent / "tiny")
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (tiny / name).exists():
             shutil.copy(tiny / name, folder / name)
-    config = transformers.LlamaConfig(**MODEL_SHAPES[shape])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    with torch.device(device):
-        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model = random_llama(MODEL_SHAPES[shape], device="cuda" if torch.cuda.is_available() else "cpu")
     model.save_pretrained(folder)
     del model
     return folder

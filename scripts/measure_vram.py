@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -83,59 +82,19 @@ CONFIGS: list[dict] = [
 STEPS = 4
 
 
-def quantize_linears_4bit(model, compute_dtype) -> None:
-    """Swap every decoder Linear for bitsandbytes' Linear4bit (NF4, double quant), as
-    transformers' BitsAndBytesConfig loader does; embeddings, norms and lm_head stay bf16."""
-    import bitsandbytes as bnb
-    import torch
-
-    for layer in model.model.layers:
-        for parent in list(layer.modules()):
-            for child_name, child in list(parent.named_children()):
-                if not isinstance(child, torch.nn.Linear):
-                    continue
-                quant = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
-                                          compute_dtype=compute_dtype, compress_statistics=True, quant_type="nf4",
-                                          device="meta")
-                quant.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4",
-                                                 compress_statistics=True).to("cuda")
-                setattr(parent, child_name, quant)
-                del child
-    torch.cuda.empty_cache()
-
-
-def process_gpu_bytes() -> int | None:
-    """This process's memory on the GPU as the driver sees it (context included)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-        for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
-            if proc.pid == os.getpid() and proc.usedGpuMemory:
-                return int(proc.usedGpuMemory)
-    except Exception:  # noqa: BLE001 - a measurement, not a requirement
-        return None
-    return None
-
-
 def measure_one(cfg: dict) -> dict:
     import torch
     import transformers
     from torch.utils.data import Dataset
 
     from studio.core.jobs import LoraSettings, TrainJob
-    from studio.engine import adapter_setup, hardware
+    from studio.engine import adapter_setup, hardware, memory_report
+    from studio.engine.random_model import random_llama
     from studio.engine.training import training_arguments
 
     shape = MODEL_SHAPES[cfg["model"]]
-    config = transformers.LlamaConfig(**shape)
-    torch.manual_seed(0)
     start = time.time()
-    with torch.device("cuda"):
-        model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    if cfg.get("quant") == "4bit":
-        quantize_linears_4bit(model, torch.bfloat16)
+    model = random_llama(shape, cfg.get("quant", "none"))
     torch.cuda.synchronize()
     weights_allocated = torch.cuda.memory_allocated()
 
@@ -176,7 +135,7 @@ def measure_one(cfg: dict) -> dict:
         out.update(oom=True, error=str(exc)[:300])
     seconds = time.time() - step_start
     reserved_now = torch.cuda.memory_reserved()
-    driver = process_gpu_bytes()
+    driver = memory_report.process_gpu_bytes(0)
     props = torch.cuda.get_device_properties(0)
     out.update(
         gpu=props.name, gpu_total_bytes=props.total_memory,

@@ -99,18 +99,14 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
     from studio.core.jobs import LoraSettings, TrainJob
     from studio.core.reference_shapes import MODEL_SHAPES
     from studio.engine import adapter_setup, data_prep, fast_path, hardware, memory_report
+    from studio.engine.random_model import quantize_linears_4bit, random_llama
     from studio.engine.training import training_arguments
 
     cfg = CONFIGS[name]
     shape = MODEL_SHAPES[cfg["shape"]]
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(**shape), dtype=torch.bfloat16)
-    params = sum(p.numel() for p in model.parameters())
+    model = random_llama(shape)
+    params = sum(p.numel() for p in model.parameters())  # before 4-bit packing halves the count
     if cfg.get("quant") == "4bit":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-        from measure_vram import quantize_linears_4bit
-
         quantize_linears_4bit(model, torch.bfloat16)
     rows = examples(cfg, shape["vocab_size"], steps)
     real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + cfg["batch"]]) for i in range(0, len(rows), cfg["batch"])]

@@ -20,7 +20,7 @@ from studio.core.jobs import TrainJob
 log = logging.getLogger(__name__)
 
 
-def _process_gpu_bytes(index: int) -> int | None:
+def process_gpu_bytes(index: int) -> int | None:
     try:
         import pynvml
 
@@ -41,7 +41,7 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
         return {}
     device = torch.cuda.current_device()
     reserved_peak = torch.cuda.max_memory_reserved(device)
-    process = _process_gpu_bytes(device)
+    process = process_gpu_bytes(device)
     outside = process - torch.cuda.memory_reserved(device) if process else vram.CUDA_CONTEXT_BYTES
     metrics: dict[str, Any] = {
         "peak_memory_reserved_bytes": reserved_peak,

@@ -67,3 +67,14 @@ def test_compile_is_opt_in_and_replaces_liger(monkeypatch):
     compiled = fast_path.choose(job(compile=True), GPU, "llama")
     assert compiled.compile and not compiled.liger and "torch.compile" in compiled.describe()
     assert not fast_path.choose(job(compile=True), CPU, "llama").compile
+
+
+def test_random_llama_has_the_shape_it_is_given():
+    from studio.core.presets import count_lora_parameters
+    from studio.engine.random_model import random_llama
+
+    shape = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128, "tie_word_embeddings": False}
+    model = random_llama(shape, device="cpu")
+    assert model.config.num_hidden_layers == 2 and model.lm_head.weight.shape == (128, 64)
+    assert count_lora_parameters(shape, ["auto"], 4) > 0
