@@ -247,6 +247,30 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
             issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
+    _validate_distributed(job, issues)
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))
+
+
+def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:
+    dist, device = job.distributed, job.training.device
+    if any(index < 0 for index in dist.gpus):
+        issues.append(Issue("distributed.gpus", f"GPU indices must be >= 0, got {dist.gpus}"))
+    if len(set(dist.gpus)) != len(dist.gpus):
+        issues.append(Issue("distributed.gpus", f"names a GPU twice: {dist.gpus}"))
+    if dist.gpus and device == "cpu":
+        issues.append(Issue("distributed.gpus", "lists GPUs, but training.device is 'cpu'"))
+    if dist.cpu_processes < 0:
+        issues.append(Issue("distributed.cpu_processes", f"must be >= 0, got {dist.cpu_processes}"))
+    if dist.cpu_processes > 1 and (device == "cuda" or dist.gpus):
+        issues.append(Issue("distributed.cpu_processes", "is for CPU training; on GPUs list them in distributed.gpus"))
+    if dist.nnodes < 1:
+        issues.append(Issue("distributed.nnodes", f"must be >= 1, got {dist.nnodes}"))
+    elif not 0 <= dist.node_rank < dist.nnodes:
+        issues.append(Issue("distributed.node_rank", f"must be in [0, {dist.nnodes - 1}], got {dist.node_rank}"))
+    if dist.nnodes > 1 and not dist.rdzv_endpoint:
+        issues.append(Issue("distributed.rdzv_endpoint", "is required when nnodes > 1: host:port of node 0"))
+    if dist.strategy == "fsdp" and job.lora.init in ("pissa", "olora"):
+        issues.append(Issue("distributed.strategy", f"fsdp can't start {job.lora.init}: it rewrites the full base "
+                                                    "weights, which fsdp shards; use ddp"))

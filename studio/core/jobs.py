@@ -18,6 +18,7 @@ Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
 TrainOn = Literal["responses", "all"]
 DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text"]
 Device = Literal["auto", "cpu", "cuda"]
+Strategy = Literal["auto", "ddp", "fsdp"]
 
 
 def _f(default, help: str, **kw):  # noqa: A002 - "help" is peft's name for it too
@@ -134,6 +135,21 @@ class TrainingSettings:
 
 
 @dataclass
+class DistributedSettings:
+    gpus: list[int] = _f([], "GPU indices to train on (nvidia-smi numbering); two or more start one process per "
+                             "GPU through torchrun. Empty = one GPU (the first) or the CPU.")
+    strategy: Strategy = _f("auto", "ddp: each GPU holds the whole model, batches are split (fastest when it fits); "
+                                    "fsdp: weights, gradients and optimizer states are sharded across GPUs (for "
+                                    "models that don't fit one card); auto picks ddp unless the estimate "
+                                    "does not fit one GPU.")
+    cpu_processes: int = _f(0, "On the CPU: train in this many processes (gloo backend); 0 or 1 = one process.")
+    nnodes: int = _f(1, "Machines taking part (torchrun --nnodes); more than 1 needs rdzv_endpoint.")
+    node_rank: int = _f(0, "This machine's number among nnodes (0 = the one that reports and saves).")
+    rdzv_endpoint: str = _f("", "host:port where the machines meet (torchrun --rdzv-endpoint); "
+                                "empty = this machine alone.")
+
+
+@dataclass
 class OutputSettings:
     name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
     save_merged: bool = _f(False, "Also save the base model with the adapter merged in.")
@@ -147,6 +163,7 @@ class TrainJob:
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 
 

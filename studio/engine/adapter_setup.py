@@ -78,8 +78,11 @@ def save_initial_adapter(model, settings: LoraSettings, run_dir: Path) -> Path |
     return folder
 
 
-def save_adapter(model, folder: Path, initial_adapter: Path | None) -> None:
-    if initial_adapter is None:
+def save_adapter(model, folder: Path, initial_adapter: Path | None, state_dict: dict | None = None) -> None:
+    """``state_dict``: the gathered weights of a sharded (FSDP) model."""
+    if state_dict is not None:
+        model.save_pretrained(folder, state_dict=state_dict)
+    elif initial_adapter is None:
         model.save_pretrained(folder)
     else:
         # Saved as a rank-2r LoRA of (trained - initial), valid on the original base.

@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from studio.core import protocol
+from studio.engine import distributed
 from studio.engine.control import Cancelled, JobControl
 
 
@@ -40,19 +41,28 @@ class ProtocolCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.job.cancel_requested:
             raise Cancelled()
-        if self.job.paused:
+        paused = self.job.paused
+        if paused:
             self.emit(protocol.Phase("paused", done=state.global_step, total=state.max_steps))
-            self.job.wait_while_paused()
+        if distributed.active():
+            # Every rank must stop, save and pause at the same step: act on what all agree.
+            agreed = distributed.agree(self.job)
+            self._apply_requests(control, agreed.stop, agreed.checkpoint)
+        else:
+            if paused:
+                self.job.wait_while_paused()
+            self._apply_requests(control)
+        if paused:
             self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
-        self._apply_requests(control)
         if self.sampler and self.sample_steps and state.global_step % self.sample_steps == 0:
             prompt, text = self.sampler()
             self.emit(protocol.Sample(step=state.global_step, prompt=prompt, text=text))
 
-    def _apply_requests(self, control) -> None:
-        if self.job.take_checkpoint_request():
+    def _apply_requests(self, control, stop: bool | None = None, checkpoint: bool | None = None) -> None:
+        """Act on stop/checkpoint: the live flags by default, the agreed ones across ranks."""
+        if self.job.take_checkpoint_request() if checkpoint is None else checkpoint:
             control.should_save = True
-        if self.job.stop_requested and not control.should_training_stop:
+        if (self.job.stop_requested if stop is None else stop) and not control.should_training_stop:
             # Stop = finish this step, then save: a checkpoint too, so the run can resume.
             control.should_training_stop = True
             control.should_save = True
@@ -85,7 +95,8 @@ class ProtocolCallback(TrainerCallback):
             elapsed_s=round(elapsed, 3),
             eta_s=None if eta is None else round(eta, 1),
         ))
-        self._apply_requests(control)  # a command that arrived during this step acts now
+        if not distributed.active():  # across ranks, commands act only where all agree (step end)
+            self._apply_requests(control)  # a command that arrived during this step acts now
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         loss = (metrics or {}).get("eval_loss")

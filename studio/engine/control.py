@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -24,6 +25,12 @@ class JobControl:
         self._running = threading.Event()
         self._running.set()
         self._requests: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Called with every command after it is applied (the multi-process launcher
+        passes them on to rank 0)."""
+        self._listeners.append(listener)
 
     # Called from command threads.
     def request(self, command: str) -> None:
@@ -41,6 +48,8 @@ class JobControl:
             self._running.set()
         else:
             raise ValueError(f"unknown command {command!r}")
+        for listener in self._listeners:
+            listener(command)
 
     def submit(self, request: dict[str, Any]) -> None:
         """A generate request for a serving job (the compare worker)."""

@@ -52,8 +52,12 @@ def padding_share(lengths: list[int], batch_size: int) -> float:
     return 1 - sum(lengths) / padded
 
 
-def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None) -> FastPath:
-    """Packing only where padding would waste >10% (fixed-length rows gain nothing from it)."""
+def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None,
+           sharded: bool = False) -> FastPath:
+    """Packing only where padding would waste >10% (fixed-length rows gain nothing from it).
+
+    ``sharded`` (FSDP): no Liger; its fused loss reads the lm_head weight directly,
+    which FSDP keeps as a flat shard outside the forward pass."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
@@ -63,7 +67,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
         # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed
         # of packing alone, so it serves padded (fixed-length) batches only; and torch.compile
         # with Liger crashed (illegal memory access in its fused cross-entropy backward).
-        liger=on_gpu and not packing and not tr.compile and model_type in LIGER_TYPES and liger_installed(),
+        liger=on_gpu and not packing and not tr.compile and not sharded and model_type in LIGER_TYPES and liger_installed(),
         fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
         tf32=on_gpu,
         compile=hw.device == "cuda" and tr.compile,

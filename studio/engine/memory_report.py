@@ -35,8 +35,9 @@ def process_gpu_bytes(index: int) -> int | None:
 
 
 def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_parameters: int | None,
-                       fused_loss: bool = False) -> dict[str, Any]:
-    """Measured peak (bytes), the estimate for the same job, and how far apart they are."""
+                       fused_loss: bool = False, gpus: int = 1, strategy: str = "single") -> dict[str, Any]:
+    """Measured peak (bytes), the estimate for the same job, and how far apart they are
+    (of this process's GPU: one of ``gpus`` under ``strategy``)."""
     if not torch.cuda.is_available():
         return {}
     device = torch.cuda.current_device()
@@ -49,7 +50,8 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
         "gpu_total_bytes": torch.cuda.get_device_properties(device).total_memory,
     }
     try:
-        estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=fused_loss)
+        estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=fused_loss,
+                                 gpus=gpus, strategy="fsdp" if strategy == "fsdp" else "ddp")
     except vram.EstimateError as exc:
         log.info("no VRAM estimate for this model: %s", exc)
         return metrics

@@ -101,7 +101,9 @@ def load_tokenizer(folder: Path, trust_remote_code: bool = False):
 
 
 def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
-               trust_remote_code: bool = False):
+               trust_remote_code: bool = False, sharded: bool = False):
+    """``sharded`` (FSDP): 4-bit weights are stored in the compute dtype, so FSDP can
+    flatten them with the other weights (peft's and bitsandbytes' FSDP-QLoRA recipe)."""
     kwargs: dict[str, object] = {"dtype": hardware.dtype, "trust_remote_code": trust_remote_code}
     if quantization != "none":
         if hardware.device != "cuda":
@@ -112,6 +114,7 @@ def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=hardware.dtype,
+            **({"bnb_4bit_quant_storage": hardware.dtype} if sharded else {}),
         )
     if hardware.device == "cuda":
         kwargs["device_map"] = {"": torch.cuda.current_device()}

@@ -28,6 +28,7 @@ from studio.core.resources import resolve_dataset_path
 from studio.engine import (
     adapter_setup,
     data_prep,
+    distributed,
     fast_path,
     hardware,
     memory_report,
@@ -49,13 +50,29 @@ class Loaded:
     hw: hardware.Hardware
 
 
-def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precision: str = "auto") -> Loaded:
+@dataclass(frozen=True)
+class Parallel:
+    """How this process shares the job with others (torchrun): "ddp" or "fsdp"."""
+    strategy: str = "single"
+    backend: str = ""
+
+    @property
+    def sharded(self) -> bool:
+        return self.strategy == "fsdp"
+
+
+def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precision: str = "auto",
+              sharded: bool = False) -> Loaded:
     emit(protocol.Phase("loading_model", detail=settings.path))
     source = model_loading.resolve_model_path(settings.path)
-    folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
+    if distributed.is_main_process():
+        folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
+    distributed.barrier()  # a .gguf is converted once, by rank 0, before the others look for it
+    folder = model_loading.ensure_hf_folder(source)
     hw = hardware.choose(device, precision)
     tokenizer = model_loading.load_tokenizer(folder, settings.trust_remote_code)
-    model = model_loading.load_model(folder, hw, settings.quantization, settings.trust_remote_code)
+    model = model_loading.load_model(folder, hw, settings.quantization, settings.trust_remote_code,
+                                     sharded=sharded)
     return Loaded(model, tokenizer, folder, source, hw)
 
 
@@ -68,7 +85,8 @@ def total_steps(rows: int, job: TrainJob) -> int:
 
 
 def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
-                       has_eval: bool, path: fast_path.FastPath | None = None) -> TrainingArguments:
+                       has_eval: bool, path: fast_path.FastPath | None = None,
+                       extra: dict[str, Any] | None = None) -> TrainingArguments:
     tr = job.training
     path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
     kwargs: dict[str, Any] = dict(
@@ -102,6 +120,7 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         remove_unused_columns=False,
         dataloader_num_workers=0,
         include_num_input_tokens_seen="non_padding",
+        **(extra or {}),
     )
     try:
         return TrainingArguments(**kwargs)
@@ -117,16 +136,23 @@ class TrainResult:
     outputs: dict[str, Any]  # the ``done`` event's outputs
 
 
-def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> dict[str, Any]:
+def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
+                 parallel: Parallel | None = None) -> dict[str, Any]:
     """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs."""
-    return train(job, run_dir, emit, control).outputs
+    return train(job, run_dir, emit, control, parallel).outputs
 
 
-def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> TrainResult:
-    """Load, prepare, train, evaluate and save; the model stays available to the caller."""
+def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
+          parallel: Parallel | None = None) -> TrainResult:
+    """Load, prepare, train, evaluate and save; the model stays available to the caller.
+
+    Under torchrun (``parallel``) every rank runs this; only rank 0 writes the adapter.
+    """
     run_dir = Path(run_dir)
+    parallel = parallel or Parallel()
+    main = distributed.is_main_process()
     transformers.set_seed(job.training.seed)
-    base = load_base(job.model, emit, job.training.device, job.training.precision)
+    base = load_base(job.model, emit, job.training.device, job.training.precision, sharded=parallel.sharded)
     model, tokenizer = base.model, base.tokenizer
 
     emit(protocol.Phase("preparing_data", detail=job.dataset.path))
@@ -149,7 +175,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         job.lora.target_modules = sorted(parent_config.target_modules)
         job.lora.use_dora, job.lora.use_rslora = bool(parent_config.use_dora), bool(parent_config.use_rslora)
     trainable, total = adapter_setup.trainable_parameters(model)
-    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
+    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
     steps = total_steps(len(prepared.train), job)
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
                         detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
@@ -157,14 +183,18 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
     path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
-                            [len(ids) for ids in prepared.train["input_ids"]])
+                            [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded)
     fast_path.apply_globals(path)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
-    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path)
+    extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, job.model.quantization != "none",
+                                          job.training.gradient_checkpointing,
+                                          distributed.decoder_layer_classes(model))
+    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path, extra)
     optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
                                               job.training.weight_decay, job.training.optimizer)
-    callback = ProtocolCallback(emit, control, sampler=_sampler(model, tokenizer, job.training.sample_prompt),
-                                sample_steps=job.training.sample_steps)
+    # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
+    sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
+    callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps)
     trainer = Trainer(
         model=model,
         args=args,
@@ -195,11 +225,19 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
             emit(protocol.Phase("evaluating"))
             eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
+    world = distributed.current().world_size
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
-                                                        fused_loss=path.liger))
+                                                        fused_loss=path.liger, gpus=world,
+                                                        strategy=parallel.strategy))
+    if world > 1:
+        metrics.update(processes=world, strategy=parallel.strategy)
 
     emit(protocol.Phase("saving"))
+    # Sharded weights are gathered by every rank together; rank 0 alone writes them.
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if parallel.sharded else None
+    if not main:
+        return TrainResult(model, tokenizer, {"metrics": metrics, "stopped": control.stop_requested})
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
         base.source, data_path)
     adapter_dir = run_dir / runs.ADAPTER_NAME
@@ -212,7 +250,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl) -> Trai
         metrics=metrics, parents=[parent] if parent else None,
     )
     with atomic.staged_dir(adapter_dir) as stage:
-        adapter_setup.save_adapter(model, stage, initial_adapter)
+        adapter_setup.save_adapter(model, stage, initial_adapter, state_dict)
         atomic.write_json(stage / "card.json", card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
     outputs = {

@@ -17,19 +17,21 @@ from studio.core import protocol
 
 
 class Emitter:
-    def __init__(self, stdout: IO[str], events_path: Path):
+    def __init__(self, stdout: IO[str], events_path: Path | None):
         self._stdout: IO[str] | None = stdout
-        self._file = open(events_path, "a", encoding="utf-8")  # noqa: SIM115 - lives with the worker
+        # None: stdout only (rank 0 of a multi-process run; the launcher writes the file).
+        self._file = open(events_path, "a", encoding="utf-8") if events_path else None  # noqa: SIM115
         self._lock = threading.Lock()
 
     def __call__(self, event: protocol.Event) -> None:
         line = protocol.encode(event)
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
-            if event.type in protocol.FINAL_EVENTS:
-                with contextlib.suppress(OSError):
-                    os.fsync(self._file.fileno())
+            if self._file is not None:
+                self._file.write(line)
+                self._file.flush()
+                if event.type in protocol.FINAL_EVENTS:
+                    with contextlib.suppress(OSError):
+                        os.fsync(self._file.fileno())
             if self._stdout is not None:
                 try:
                     self._stdout.write(line)
@@ -43,4 +45,5 @@ class Emitter:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()

@@ -19,7 +19,10 @@ def classify(exc: BaseException) -> protocol.Error:
     from studio.engine.control import Cancelled
     from studio.engine.hardware import is_out_of_memory
     from studio.engine.model_loading import ModelLoadError
+    from studio.worker.rank_launcher import RankFailed
 
+    if isinstance(exc, RankFailed):
+        return exc.error  # a rank already said what went wrong
     if isinstance(exc, Cancelled):
         return protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved")
     if isinstance(exc, JobError):

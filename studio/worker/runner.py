@@ -96,6 +96,11 @@ def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
 
 def _dispatch(job, run_dir: Path, emit, control) -> dict:
     if job.kind == "train":
+        plan = _launch_plan(job)
+        if plan.distributed:
+            from studio.worker.rank_launcher import run_ranks
+
+            return run_ranks(job, run_dir, plan, emit, control)  # rank 0 adds it to the library
         from studio.engine.training import run_training
 
         outputs = run_training(job, run_dir, emit, control)
@@ -123,6 +128,31 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
 
         return run_export(job, emit)
     raise JobError([Issue("kind", f"unknown job kind '{job.kind}'")])
+
+
+def _launch_plan(job):
+    """One process, or torchrun over several; ``auto`` takes FSDP only when the
+    estimate says one of the chosen GPUs can't hold the job."""
+    from studio.core import launch_plan
+
+    return launch_plan.plan(job, fits_one_gpu=_fits_one_gpu(job) if job.distributed.gpus else None)
+
+
+def _fits_one_gpu(job) -> bool | None:
+    from studio.core import gpus, vram
+    from studio.core.models import bundled_model_path, inspect_model
+
+    cards = [gpu for gpu in gpus.visible_gpus() if gpu.index in job.distributed.gpus]
+    if not cards or job.distributed.strategy != "auto":
+        return None
+    try:
+        source = bundled_model_path() if job.model.path == "bundled" else Path(job.model.path).expanduser()
+        model = inspect_model(source)
+        estimate = vram.estimate(job, model.config, num_parameters=model.num_parameters)
+    except Exception as exc:  # noqa: BLE001 - no estimate: keep DDP, the usual choice
+        log.info("no estimate to choose ddp or fsdp: %s", exc)
+        return None
+    return estimate.total <= min(card.total_bytes for card in cards)
 
 
 def _add_to_library(run_dir: Path, emit) -> str | None:
