@@ -58,6 +58,8 @@ def plan(job: TrainJob, fits_one_gpu: bool | None = None) -> LaunchPlan:
         strategy = "fsdp" if fits_one_gpu is False and backend == "nccl" else "ddp"
     else:
         strategy = dist.strategy
+    if backend == "gloo":
+        strategy = "ddp"  # accelerate shards (FSDP) on GPUs only; CPU processes replicate
     master = _endpoint(dist.rdzv_endpoint) if dist.nnodes > 1 else None
     return LaunchPlan(nproc, max(1, dist.nnodes), dist.node_rank, strategy, backend, tuple(dist.gpus), master)
 

@@ -26,6 +26,7 @@ MODEL_SHAPES: dict[str, dict[str, Any]] = {
     "llama-3.2-3b": _llama(3072, 8192, 28, 24, 8, 128256, True),
     "llama-2-7b": _llama(4096, 11008, 32, 32, 32, 32000, False),
     "llama-3.1-8b": _llama(4096, 14336, 32, 32, 8, 128256, False),
+    "llama-3.1-70b": _llama(8192, 28672, 80, 64, 8, 128256, False),
 }
 
 

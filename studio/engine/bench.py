@@ -34,6 +34,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "8b-fixed": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True},
     "8b-qlora": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True, "quant": "4bit",
                  "only": "ours"},
+    # Several GPUs (--gpus N, under torchrun): ours only; compare with the same config on one GPU.
+    "70b-qlora": {"shape": "llama-3.1-70b", "data": "fixed", "batch": 1, "seq": 2048, "ckpt": True, "quant": "4bit",
+                  "only": "ours"},
 }
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -91,35 +94,47 @@ class Timer:
         self.losses: list[float] = []
 
 
-def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
-    import peft
-    import torch
-    import transformers
+def llama_parameters(shape: dict[str, Any]) -> int:
+    h, i, kv = shape["hidden_size"], shape["intermediate_size"], shape["num_key_value_heads"] * shape["head_dim"]
+    layer = 2 * h * h + 2 * h * kv + 3 * h * i + 2 * h
+    embeddings = shape["vocab_size"] * h * (1 if shape["tie_word_embeddings"] else 2)
+    return shape["num_hidden_layers"] * layer + embeddings + h
 
+
+def bench_job(cfg: dict[str, Any], steps: int):
+    """The TrainJob our side runs: LoRA r=16 on all linear layers, constant lr 1e-4."""
     from studio.core.jobs import LoraSettings, TrainJob
-    from studio.core.reference_shapes import MODEL_SHAPES
-    from studio.engine import adapter_setup, data_prep, fast_path, hardware, memory_report
-    from studio.engine.random_model import quantize_linears_4bit, random_llama
-    from studio.engine.training import training_arguments
 
-    cfg = CONFIGS[name]
-    shape = MODEL_SHAPES[cfg["shape"]]
-    model = random_llama(shape)
-    params = sum(p.numel() for p in model.parameters())  # before 4-bit packing halves the count
-    if cfg.get("quant") == "4bit":
-        quantize_linears_4bit(model, torch.bfloat16)
-    rows = examples(cfg, shape["vocab_size"], steps)
-    real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + cfg["batch"]]) for i in range(0, len(rows), cfg["batch"])]
-    tokenizer = pad_tokenizer()
-    timer = Timer()
     job = TrainJob()
     tr = job.training
     tr.batch_size, tr.max_steps, tr.max_length, tr.gradient_checkpointing = cfg["batch"], steps, cfg["seq"], cfg["ckpt"]
     tr.learning_rate, tr.logging_steps, tr.warmup_ratio = 1e-4, 1, 0.0
+    job.model.quantization = cfg.get("quant", "none")
     job.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
+    return job
+
+
+def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[int]]], strategy: str = "single"):
+    """(model, TrainingArguments, collator, description, fast path) for the baseline or ours.
+
+    The QLoRA baseline follows peft's docs: ``prepare_model_for_kbit_training`` (which
+    also turns on checkpointing), then ``get_peft_model``."""
+    import peft
+    import transformers
+
+    from studio.engine import adapter_setup, data_prep, distributed, fast_path, hardware
+    from studio.engine.training import training_arguments
+
+    tokenizer = pad_tokenizer()
+    tr = job.training
+    steps = tr.max_steps
     hw = hardware.Hardware("cuda", "bf16")
+    path = None
     if mode == "baseline":
-        if cfg["ckpt"]:
+        if cfg.get("quant") == "4bit":
+            model.is_loaded_in_4bit = True  # what from_pretrained(quantization_config=...) sets
+            model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg["ckpt"])
+        elif cfg["ckpt"]:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.enable_input_require_grads()
         model = peft.get_peft_model(model, peft.LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
@@ -129,25 +144,54 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
             learning_rate=1e-4, bf16=True, logging_steps=1, report_to=[], save_strategy="no",
             lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-        path_text = "plain transformers + peft (padded, SDPA)"
-    else:
-        tr.compile = mode == "ours-compile"
-        model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
-        path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows])
-        if "nopack" in mode or "noliger" in mode:  # ablations: which part of the path does what
-            path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
-                                       liger=path.liger and "noliger" not in mode)
-        fast_path.apply_globals(path)
-        args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path)
-        args.lr_scheduler_type = "constant"
-        collator = data_prep.collator(tokenizer, path.packing)
-        path_text = path.describe()
+        return model, args, collator, "plain transformers + peft (padded, SDPA)", path
+    tr.compile = mode == "ours-compile"
+    model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
+    path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp")
+    if "nopack" in mode or "noliger" in mode:  # ablations: which part of the path does what
+        path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
+                                   liger=path.liger and "noliger" not in mode)
+    fast_path.apply_globals(path)
+    extra = distributed.trainer_arguments(strategy, "nccl", cfg.get("quant") == "4bit", cfg["ckpt"],
+                                          distributed.decoder_layer_classes(model))
+    args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
+    args.lr_scheduler_type = "constant"
+    collator = data_prep.collator(tokenizer, path.packing)
+    return model, args, collator, path.describe(), path
+
+
+def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[str, Any]:
+    import peft
+    import torch
+    import transformers
+
+    from studio.core.reference_shapes import MODEL_SHAPES
+    from studio.engine import distributed, memory_report
+    from studio.engine.random_model import random_llama
+
+    cfg = CONFIGS[name]
+    shape = MODEL_SHAPES[cfg["shape"]]
+    rank = distributed.current()
+    if rank.world_size > 1:  # under torchrun: one GPU each, the same random weights (same seed)
+        torch.cuda.set_device(rank.local_rank)
+        torch.distributed.init_process_group("nccl")
+        assert cfg["data"] == "fixed", "several GPUs are benchmarked on fixed-length data"
+    model = random_llama(shape, cfg.get("quant", "none"), device=f"cuda:{rank.local_rank}",
+                         quant_storage=torch.bfloat16 if strategy == "fsdp" else torch.uint8)
+    params = llama_parameters(shape)
+    rows = examples(cfg, shape["vocab_size"], steps * rank.world_size)
+    global_batch = cfg["batch"] * rank.world_size
+    real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + global_batch]) for i in range(0, len(rows), global_batch)]
+    timer = Timer()
+    job = bench_job(cfg, steps)
+    model, args, collator, path_text, path = setup(mode, model, job, cfg, rows, strategy)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
                                    callbacks=[timer.callback])
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, **cfg}
+    out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, "gpus": rank.world_size,
+                           "strategy": strategy, **cfg}
     try:
         trainer.train()
     except torch.cuda.OutOfMemoryError as exc:
@@ -158,7 +202,8 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
     tokens = sum(real_tokens[warm:len(timer.ends)])
     gpu = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), 989e12)
-    metrics = memory_report.gpu_memory_metrics(job, shape, None)
+    metrics = memory_report.gpu_memory_metrics(job, shape, None, fused_loss=mode != "baseline" and path.liger,
+                                               gpus=rank.world_size, strategy=strategy)
     out.update(
         gpu=gpu, versions={"torch": torch.__version__, "transformers": transformers.__version__,
                            "peft": peft.__version__},
@@ -166,7 +211,8 @@ def run_one(name: str, mode: str, steps: int) -> dict[str, Any]:
         peak_allocated_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
         peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
         peak_total_gib=round(metrics["peak_memory_bytes"] / 2**30, 2),
-        mfu=round(4 * params * tokens / seconds / peak, 3),
+        mfu=round(4 * params * tokens / seconds / peak / rank.world_size, 3),
+        estimated_total_gib=round(metrics.get("estimated_peak_bytes", 0) / 2**30, 2),
         padding_share=round(1 - sum(real_tokens) / (len(real_tokens) * cfg["batch"] * max(
             len(r["input_ids"]) for r in rows)), 3) if cfg["data"] == "variable" else 0.0,
         loss_last3=round(sum(timer.losses[-3:]) / max(1, len(timer.losses[-3:])), 4),
@@ -181,17 +227,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path("bench_results.jsonl"))
     parser.add_argument("--modes", default="", help="e.g. ours,ours-compile (default: baseline and ours)")
+    parser.add_argument("--gpus", type=int, default=1, help="train each config on this many GPUs (torchrun)")
+    parser.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp", help="with --gpus > 1")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print("RESULT " + json.dumps(run_one(args.one[0], args.one[1], args.steps)), flush=True)
+        result = run_one(args.one[0], args.one[1], args.steps, args.strategy if args.gpus > 1 else "single")
+        if int(os.environ.get("RANK", 0)) == 0:
+            print("RESULT " + json.dumps(result), flush=True)
         return 0
     for name in args.configs.split(","):
         modes = args.modes.split(",") if args.modes else (
             [CONFIGS[name]["only"]] if CONFIGS[name].get("only") else ["baseline", "ours"])
         for mode in modes:
-            proc = subprocess.run([sys.executable, "-m", "studio.engine.bench", "--steps", str(args.steps),
-                                   "--one", name, mode], capture_output=True, text=True, env=os.environ.copy())
+            launcher = [sys.executable] if args.gpus == 1 else [
+                sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
+            proc = subprocess.run([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps),
+                                   "--gpus", str(args.gpus), "--strategy", args.strategy, "--one", name, mode],
+                                  capture_output=True, text=True, env=os.environ.copy())
             found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if not found:
                 print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", flush=True)
@@ -199,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             result = json.loads(found[-1])
             with open(args.out, "a") as handle:
                 handle.write(json.dumps(result) + "\n")
-            print(f"{name:12s} {mode:8s} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
+            print(f"{name:12s} {mode:8s} x{args.gpus} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
                   f"{result.get('peak_total_gib', '?')} GiB  MFU {result.get('mfu', '?')}  loss "
                   f"{result.get('loss_last3', '?')}  [{result['path']}]", flush=True)
     return 0

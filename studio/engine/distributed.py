@@ -85,7 +85,7 @@ def trainer_arguments(strategy: str, backend: str, quantized: bool, gradient_che
     config: dict[str, Any] = {
         "transformer_layer_cls_to_wrap": layer_classes,
         "use_orig_params": False,  # the frozen base and the adapter live in separate flat params
-        "sync_module_states": True,
+        "sync_module_states": False,  # every rank loads the same weights itself
         "cpu_ram_efficient_loading": False,
         "activation_checkpointing": False,  # the model's own checkpointing is on when asked
         "state_dict_type": "FULL_STATE_DICT",
