@@ -94,7 +94,9 @@ def rank_environment(launch: LaunchPlan, base: dict[str, str] | None = None) -> 
     CPU's threads shared between CPU processes instead of each taking all of them."""
     env = dict(os.environ if base is None else base)
     if launch.gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, launch.gpus))
+        visible = [g for g in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+        # Indices count within what this process may see, as nvidia-smi's do when nothing is hidden.
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(visible[i] if i < len(visible) else str(i) for i in launch.gpus)
     elif launch.backend == "gloo":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // launch.nproc_per_node)))

@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                 sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
             proc = subprocess.run([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps),
                                    "--gpus", str(args.gpus), "--strategy", args.strategy, "--one", name, mode],
-                                  capture_output=True, text=True, env=os.environ.copy())
+                                  capture_output=True, text=True,
+                                  env=os.environ if args.gpus > 1 else {**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
             found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if not found:
                 print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", flush=True)

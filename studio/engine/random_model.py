@@ -37,7 +37,8 @@ def random_llama(shape: dict[str, Any], quantization: str = "none", device: str 
         model.model.layers.append(layer)
         if index % 8 == 0:
             torch.cuda.empty_cache()
-    model.model.rotary_emb = type(model.model.rotary_emb)(config=config, device=device)
+    with torch.device(device):  # its inverse frequencies are not weights: to_empty left them blank
+        model.model.rotary_emb = type(model.model.rotary_emb)(config=config)
     return model
 
 
@@ -66,6 +67,7 @@ def quantize_linears_4bit(model, compute_dtype, quant_storage: torch.dtype = tor
                 quant.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4",
                                                  compress_statistics=True, quant_storage=quant_storage).to(
                                                      child.weight.device)
-                setattr(parent, child_name, quant)
+                quant.quant_state = quant.weight.quant_state  # FSDP's flattening drops it from the weight;
+                setattr(parent, child_name, quant)          # bitsandbytes restores it from the module
                 del child
     torch.cuda.empty_cache()

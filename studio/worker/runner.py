@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir.mkdir(parents=True, exist_ok=True)
         return _fail_early(events_out, run_dir, exc)
 
+    _one_gpu_per_process(job)
     run_dir = args.run_dir or runs.create_run_dir(f"{Path(job.model.path).stem}")
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -82,6 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         error = protocol.Error(kind="config", message=f"another worker is already running in {run_dir}")
         events_out.write(protocol.encode(error))
         return protocol.EXIT_BAD_JOB
+
+
+def _one_gpu_per_process(job) -> None:
+    """A single-process job sees one GPU (the one it names, else the first), set before
+    torch starts CUDA: on a machine with several, the Trainer would otherwise spread
+    the batch over all of them with DataParallel, which breaks on device-mapped
+    models. Several GPUs are torchrun's job (distributed.gpus)."""
+    gpus = getattr(getattr(job, "distributed", None), "gpus", [])
+    if len(gpus) > 1:
+        return  # the launcher gives each rank its GPUs
+    visible = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpus[0]] if gpus[0] < len(visible) else str(gpus[0])
+    elif visible:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[0]
+    elif os.environ.get("CUDA_VISIBLE_DEVICES") is None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "0"
 
 
 def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
