@@ -36,3 +36,29 @@ def visible_gpus() -> tuple[Gpu, ...]:
     except Exception:  # noqa: BLE001
         return tuple(found)
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class GpuUse:
+    index: int
+    used_bytes: int
+    util_percent: int
+
+
+def current_use() -> dict[int, GpuUse]:
+    """Memory in use and utilisation of each GPU now (for the Train page's GPU list)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no driver: nothing in use
+        return {}
+    found: dict[int, GpuUse] = {}
+    try:
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            found[index] = GpuUse(index, int(pynvml.nvmlDeviceGetMemoryInfo(handle).used),
+                                  int(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+    except Exception:  # noqa: BLE001
+        return found
+    return found

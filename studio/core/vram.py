@@ -186,11 +186,16 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     adapter = grads = trainable * 4  # peft keeps adapter weights in fp32
     states = trainable * optimizer_bytes
     gpus = max(1, gpus)
+    whole_weights, loading = weights, 0.0
     if gpus > 1 and strategy == "fsdp":
         largest_layer = sum(i * o for i, o in shapes.values()) * per_linear
         weights = weights / gpus + 2 * largest_layer  # the shard, plus a gathered layer and the next one
         adapter, grads, states = adapter / gpus, grads / gpus, states / gpus
-        notes.append("FSDP: weights and adapter state sharded over the GPUs; not measured yet.")
+        # Each GPU loads the whole model, then flattens it into its shard: measured on 2 H100s
+        # (70B-shaped QLoRA, docs/multi-gpu.md) the allocator peaked at whole + shard then.
+        loading = whole_weights + weights - 2 * largest_layer
+        notes.append("FSDP: weights and adapter state sharded over the GPUs; each GPU first loads the whole "
+                     "model (measured on one 70B-shaped QLoRA run).")
     elif gpus > 1:
         strategy = "ddp"
         grads *= 2  # DDP's flat gradient buckets beside the gradients
@@ -213,6 +218,10 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
              "cached blocks and fragmentation"),
         Part("context", "CUDA context", CUDA_CONTEXT_BYTES, "driver, kernels and library handles"),
     )
+    training_peak = sum(p.bytes for p in parts)
+    if loading + CUDA_CONTEXT_BYTES > training_peak:
+        parts += (Part("loading", "Loading before sharding", int(loading + CUDA_CONTEXT_BYTES - training_peak),
+                       "the whole model on each GPU until FSDP shards it"),)
     return Estimate(parts, tuple(notes), gpus, strategy)
 
 

@@ -27,6 +27,7 @@ class FieldSpec:
 # The two fields the form draws itself (not one widget per dataclass field).
 METHOD = "method"
 TARGET_MODULES = "lora.target_modules"
+GPUS = "distributed.gpus"
 
 SPECS: dict[str, FieldSpec] = {
     METHOD: FieldSpec("Method"),
@@ -67,6 +68,8 @@ SPECS: dict[str, FieldSpec] = {
     "model.trust_remote_code": FieldSpec("Trust remote code"),
     "training.fast_path": FieldSpec("GPU fast path"),
     "training.compile": FieldSpec("torch.compile"),
+    GPUS: FieldSpec("Train on"),
+    "distributed.strategy": FieldSpec("Several GPUs"),
 }
 
 # (group title, fields), in two columns: what most runs change on the left.
@@ -81,6 +84,7 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ("Batch and memory", ("training.batch_size", "training.grad_accum", "training.max_length",
                               "training.precision", "training.device", "training.packing",
                               "training.gradient_checkpointing")),
+        ("GPUs", (GPUS, "distributed.strategy")),
         ("Evaluation and checkpoints", ("training.eval_steps", "training.save_steps",
                                         "training.save_total_limit", "training.sample_steps",
                                         "training.sample_prompt")),
@@ -99,4 +103,6 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "dataset.train_on": {"responses": "responses only", "all": "every token"},
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
+    "distributed.strategy": {"auto": "auto (DDP when the model fits one GPU)", "ddp": "DDP: a copy on each GPU",
+                             "fsdp": "FSDP: shard the model across GPUs"},
 }

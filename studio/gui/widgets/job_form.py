@@ -28,7 +28,8 @@ from studio.core.job_schema import Issue, to_dict
 from studio.core.jobs import LoraSettings, TrainJob
 from studio.core.methods import METHOD_HELP, METHOD_LABELS, METHODS, apply_method, detect_method
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
-from studio.gui.widgets.form_spec import COLUMNS, METHOD, METHOD_FIELDS, SPECS, TARGET_MODULES
+from studio.gui.widgets.form_spec import COLUMNS, GPUS, METHOD, METHOD_FIELDS, SPECS, TARGET_MODULES
+from studio.gui.widgets.gpu_picker import GpuPicker
 from studio.gui.widgets.target_modules_picker import TargetModulesPicker
 
 CUSTOM = "custom"  # the Method box's entry for a combination loaded from a file
@@ -45,6 +46,7 @@ class JobForm(QWidget):
         self.bindings: dict[str, FieldBinding] = {}
         self.method_combo = self._method_combo()
         self.target_modules = TargetModulesPicker(field_info(TARGET_MODULES)[1])
+        self.gpu_picker = GpuPicker(field_info(GPUS)[1])
         columns = QHBoxLayout(self)
         columns.setContentsMargins(0, 0, 0, 0)
         columns.setSpacing(16)
@@ -154,9 +156,9 @@ class JobForm(QWidget):
             label.setBuddy(combo)
             return FieldBinding(METHOD, label, combo, combo.currentData, self._set_method,
                                 combo.currentIndexChanged)
-        if name == TARGET_MODULES:
-            picker = self.target_modules
-            label = QLabel(SPECS[TARGET_MODULES].label)
+        if name in (TARGET_MODULES, GPUS):
+            picker = self.target_modules if name == TARGET_MODULES else self.gpu_picker
+            label = QLabel(SPECS[name].label)
             label.setToolTip(picker.toolTip())
             return FieldBinding(name, label, picker, picker.value, picker.set_value, picker.changed)
         return None

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import gpus, vram
+from studio.core import gpus, launch_plan, vram
 from studio.core.jobs import TrainJob
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
@@ -105,19 +105,25 @@ class VramPanel(QGroupBox):
             return "Fix the problems below to see the estimate."
         if job.training.device == "cpu":
             return "Training on the CPU: no GPU memory is used."
-        options = {"num_parameters": getattr(model, "num_parameters", None)}
+        options: dict[str, Any] = {"num_parameters": getattr(model, "num_parameters", None)}
         try:
             self.estimate = vram.estimate(job, model.config, **options)
+            plan = launch_plan.plan(job, fits_one_gpu=self.estimate.total <= self.capacity())
+            if plan.distributed and plan.backend == "nccl":  # per GPU, for the strategy the worker will take
+                options.update(gpus=plan.nproc_per_node, strategy=plan.strategy)
+                self.estimate = vram.estimate(job, model.config, **options)
         except vram.EstimateError as exc:
             return f"No estimate: {html.escape(str(exc))}."
         total, capacity = self.estimate.total, self.capacity()
         card = html.escape(self.card_combo.currentText().split(" (")[0])
+        each = (f"<br>Per GPU: {self.estimate.gpus} GPUs, {self.estimate.strategy.upper()}."
+                if self.estimate.gpus > 1 else "")
         if total <= capacity:
             return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
-                    f"{vram.format_bytes(capacity - total)} to spare.")
+                    f"{vram.format_bytes(capacity - total)} to spare.{each}")
         self.suggestions = vram.suggest(job, model.config, capacity, limit=MAX_SUGGESTIONS, **options)
         return (f"<b style='color:#d62728'>{vram.format_bytes(total)}</b> peak: does not fit {card} "
-                f"({vram.format_bytes(total - capacity)} too much)." + (" Try:" if self.suggestions else ""))
+                f"({vram.format_bytes(total - capacity)} too much).{each}" + (" Try:" if self.suggestions else ""))
 
     def _show_suggestions(self) -> None:
         while self.suggestion_rows.count():
