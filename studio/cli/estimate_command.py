@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.job_building import build_train_job
-from studio.core import gpus, protocol, vram
+from studio.core import gpus, launch_plan, protocol, vram
 from studio.core.job_schema import JobError
 from studio.core.models import ModelError, bundled_model_path, inspect_model
 
@@ -19,8 +19,6 @@ from studio.core.models import ModelError, bundled_model_path, inspect_model
 def add_estimate_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-memory", type=float, metavar="GIB",
                         help="compare with a card of this many GiB (default: this machine's first GPU)")
-    parser.add_argument("--gpus", type=int, default=1, help="GPUs to spread the job over")
-    parser.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp", help="how several GPUs share it")
     parser.add_argument("--json", action="store_true")
 
 
@@ -31,12 +29,12 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         if source is None:
             raise ModelError("the bundled model is missing: run `make run` or `make test` once to install it")
         model = inspect_model(source)
-        options = dict(num_parameters=model.num_parameters, gpus=args.gpus, strategy=args.strategy)
-        estimate = vram.estimate(job, model.config, **options)
+        capacity, card = _capacity(args)
+        # Several GPUs (--gpus 0,1): the estimate of each, for the strategy the worker will take.
+        estimate, options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)
     except (JobError, ModelError, vram.EstimateError, OSError) as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
-    capacity, card = _capacity(args)
     suggestions = vram.suggest(job, model.config, capacity, **options) if capacity else []
     if args.json:
         console.print_json(json.dumps({**estimate.as_dict(), "model": model.name, "capacity_bytes": capacity,

@@ -39,7 +39,16 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "device": ("training", "device"),
     "name": ("output", "name"),
     "continue_from": ("lora", "continue_from"),
+    "gpus": ("distributed", "gpus"),
+    "strategy": ("distributed", "strategy"),
 }
+
+
+def _indices(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected GPU indices such as 0,1; got {text!r}") from None
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +77,9 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="adapter name")
     parser.add_argument("--continue-from", metavar="ADAPTER",
                         help="keep training a library adapter (NAME/vN) or adapter folder; lands as its next version")
+    parser.add_argument("--gpus", type=_indices, metavar="0,1",
+                        help="GPUs to train on; two or more run one process per GPU (torchrun)")
+    parser.add_argument("--strategy", choices=["auto", "ddp", "fsdp"], help="how several GPUs share the job")
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from studio.core import vram
 from studio.core.jobs import TrainJob
 
 RANK_MODULE = "studio.worker.rank"
@@ -102,3 +103,17 @@ def rank_environment(launch: LaunchPlan, base: dict[str, str] | None = None) -> 
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // launch.nproc_per_node)))
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def per_gpu_estimate(job: TrainJob, config: dict, num_parameters: int | None,
+                     capacity: int | None) -> tuple[vram.Estimate, dict]:
+    """The memory estimate of one GPU for the plan the worker will take (``auto`` picks
+    FSDP only when one GPU of ``capacity`` can't hold the job), and the estimate's options
+    (for ``vram.suggest``)."""
+    options: dict = {"num_parameters": num_parameters}
+    estimate = vram.estimate(job, config, **options)
+    launch = plan(job, fits_one_gpu=None if capacity is None else estimate.total <= capacity)
+    if launch.distributed and launch.backend == "nccl":
+        options.update(gpus=launch.nproc_per_node, strategy=launch.strategy)
+        estimate = vram.estimate(job, config, **options)
+    return estimate, options

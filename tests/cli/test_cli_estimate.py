@@ -49,3 +49,25 @@ def test_too_small_a_card_gets_suggestions_that_fit(tmp_path):
 def test_a_bad_flag_value_is_named():
     result = run_cli("estimate", "--rank", "-3")
     assert result.returncode != 0 and "lora.r" in result.output
+
+
+def test_two_gpus_estimate_each_gpu_and_auto_shards_only_what_does_not_fit():
+    model = inspect_model(bundled_model_path())
+    roomy = json.loads(run_cli("estimate", "--json", "--gpus", "0,1", "--gpu-memory", "80").stdout)
+    assert (roomy["gpus"], roomy["strategy"]) == (2, "ddp")
+    job = TrainJob()
+    job.distributed.gpus = [0, 1]
+    expected = vram.estimate(job, model.config, num_parameters=model.num_parameters, gpus=2, strategy="ddp")
+    assert roomy["total_bytes"] == expected.total
+    # A card too small for the whole job: auto shards it (FSDP), and says so in the table.
+    tight = run_cli("estimate", "--gpus", "0,1", "--gpu-memory", "1", "--batch-size", "16", "--max-length", "2048")
+    assert tight.returncode == 0, tight.output
+    assert "2 GPUs (fsdp)" in tight.stdout
+    forced = json.loads(run_cli("estimate", "--json", "--gpus", "0,1", "--strategy", "ddp", "--gpu-memory", "1",
+                                "--batch-size", "16", "--max-length", "2048").stdout)
+    assert forced["strategy"] == "ddp"
+
+
+def test_bad_gpu_indices_are_a_clear_error():
+    result = run_cli("estimate", "--gpus", "0,x")
+    assert result.returncode != 0 and "GPU indices" in result.output

@@ -105,13 +105,9 @@ class VramPanel(QGroupBox):
             return "Fix the problems below to see the estimate."
         if job.training.device == "cpu":
             return "Training on the CPU: no GPU memory is used."
-        options: dict[str, Any] = {"num_parameters": getattr(model, "num_parameters", None)}
         try:
-            self.estimate = vram.estimate(job, model.config, **options)
-            plan = launch_plan.plan(job, fits_one_gpu=self.estimate.total <= self.capacity())
-            if plan.distributed and plan.backend == "nccl":  # per GPU, for the strategy the worker will take
-                options.update(gpus=plan.nproc_per_node, strategy=plan.strategy)
-                self.estimate = vram.estimate(job, model.config, **options)
+            self.estimate, options = launch_plan.per_gpu_estimate(
+                job, model.config, getattr(model, "num_parameters", None), self.capacity())
         except vram.EstimateError as exc:
             return f"No estimate: {html.escape(str(exc))}."
         total, capacity = self.estimate.total, self.capacity()
