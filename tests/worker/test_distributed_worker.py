@@ -66,9 +66,10 @@ def test_two_processes_train_the_same_adapter_as_one_with_the_same_global_batch(
     assert [protocol.decode(line).type for line in lines].count("done") == 1
 
 
-def test_stop_reaches_every_rank_and_leaves_a_resumable_checkpoint(tiny_model_dir, tmp_path):
-    worker = LiveWorker(tiny_job(tiny_model_dir, training={"batch_size": 2}, distributed={"cpu_processes": 2},
-                                 output={"add_to_library": False}), tmp_path / "run")
+def test_stop_reaches_every_rank_and_the_run_resumes_on_both(tiny_model_dir, tmp_path):
+    job = tiny_job(tiny_model_dir, training={"batch_size": 2}, distributed={"cpu_processes": 2},
+                   output={"add_to_library": False})
+    worker = LiveWorker(job, tmp_path / "run")
     worker.wait_for(lambda e: is_step(e) and e.step >= 2)
     pids = [p.pid for p in ranks_of(worker).values()]
     assert len(pids) == 2
@@ -80,6 +81,12 @@ def test_stop_reaches_every_rank_and_leaves_a_resumable_checkpoint(tiny_model_di
     assert runs.latest_checkpoint(tmp_path / "run").name == f"checkpoint-{last}"
     assert runs.summarize(tmp_path / "run").status == "stopped"
     assert_nothing_left(pids)
+
+    job["training"].update(resume_from="latest", max_steps=last + 3)
+    resumed = LiveWorker(job, tmp_path / "run")
+    assert resumed.finish() == protocol.EXIT_OK
+    assert [e.step for e in resumed.of(protocol.Step)] == [last + 1, last + 2, last + 3]
+    assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").exists()
 
 
 def test_a_rank_that_dies_ends_the_run_with_an_error_naming_it(tiny_model_dir, tmp_path):
@@ -95,10 +102,18 @@ def test_a_rank_that_dies_ends_the_run_with_an_error_naming_it(tiny_model_dir, t
     assert_nothing_left([p.pid for p in ranks.values()])
 
 
-def test_cancel_ends_every_rank_at_once(tiny_model_dir, tmp_path):
+def test_pause_holds_every_rank_then_cancel_ends_them_at_once(tiny_model_dir, tmp_path):
     worker = LiveWorker(tiny_job(tiny_model_dir, training={"batch_size": 2}, distributed={"cpu_processes": 2},
                                  output={"add_to_library": False}), tmp_path / "run")
     worker.wait_for(is_step)
+    worker.send("pause")
+    worker.wait_for(lambda e: isinstance(e, protocol.Phase) and e.name == "paused")
+    time.sleep(0.5)  # a step already under way may still report
+    held = len(worker.of(protocol.Step))
+    time.sleep(1.5)
+    assert len(worker.of(protocol.Step)) == held  # no rank ran ahead
+    worker.send("resume")
+    worker.wait_for(lambda e: is_step(e) and e.step > held + 1)
     pids = [p.pid for p in ranks_of(worker).values()]
     worker.send("cancel")
     error = worker.wait_for(lambda e: isinstance(e, protocol.Error))
