@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an adapter (defaults: bundled model + bundled sample)")
     add_train_flags(p)
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    p.add_argument("--hang-timeout", type=float, default=600.0, metavar="S",
+                   help="warn when training makes no progress for S seconds (0 = never)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
     p.set_defaults(func=train_commands.cmd_train)

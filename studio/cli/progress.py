@@ -63,8 +63,8 @@ class EventPrinter:
                 eta = f", eta {event.eta_s:.0f}s" if event.eta_s is not None else ""
                 out.print(f"step {event.step}/{event.total_steps}: {info}{eta}")
         elif isinstance(event, protocol.Eval):
-            out.print(f"[green]eval[/green] step {event.step}: loss {event.eval_loss:.4f}, "
-                      f"perplexity {event.perplexity:.2f}")
+            out.print(f"[green]eval[/green] step {event.step}: loss {_number(event.eval_loss, '.4f')}, "
+                      f"perplexity {_number(event.perplexity, '.2f')}")
         elif isinstance(event, protocol.Sample):
             # Prompts, generated text and adapter paths are data, not markup ("[/INST]").
             who = escape(f" [{event.adapter}]") if event.adapter else ""
@@ -78,3 +78,8 @@ class EventPrinter:
             out.print(f"[red bold]error ({event.kind}):[/red bold] {escape(event.message)}")
             if event.hint:
                 out.print(f"[red]hint:[/red] {escape(event.hint)}")
+
+
+def _number(value: float | None, spec: str) -> str:
+    """A metric that JSON could not carry (NaN, inf arrive as null) reads as n/a."""
+    return "n/a" if value is None else format(value, spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -10,13 +11,18 @@ from rich.console import Console
 from studio.cli.progress import EventPrinter
 from studio.cli.worker_process import Outcome, WorkerProcess
 from studio.core import protocol, runs
+from studio.core.hang_watch import DEFAULT_TIMEOUT_S, HangWatch
 from studio.core.jobs import Job
 
 
 def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
-            show_log: bool = False) -> tuple[Outcome, list[protocol.Event]]:
+            show_log: bool = False, hang_timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Outcome, list[protocol.Event]]:
     worker = WorkerProcess(job, run_dir, show_log=show_log)
     interrupts = 0
+    watch = HangWatch(hang_timeout_s)
+    finished = threading.Event()
+    threading.Thread(target=_watch_for_hang, args=(watch, finished, console, run_dir), name="hang-watch",
+                     daemon=True).start()
 
     def on_interrupt(_signum, _frame) -> None:
         nonlocal interrupts
@@ -33,6 +39,7 @@ def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
     try:
         with EventPrinter(console, quiet=quiet) as printer:
             for event in worker.events():
+                watch.seen(event)
                 seen.append(event)
                 if not isinstance(event, protocol.System):
                     printer.show(event)
@@ -43,6 +50,7 @@ def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
         worker.send("stop")
         raise
     finally:
+        finished.set()
         signal.signal(signal.SIGINT, previous)
     if outcome.died:
         runs.record_death(run_dir, outcome.signal_name or f"exit status {outcome.exit_code}")
@@ -52,3 +60,13 @@ def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
         if outcome.exit_code == 0:
             outcome.exit_code = protocol.EXIT_INTERNAL
     return outcome, seen
+
+
+def _watch_for_hang(watch: HangWatch, finished: threading.Event, console: Console, run_dir: Path) -> None:
+    """Say once per stall that the worker may be hung, and how to end it."""
+    while not finished.wait(1.0):
+        idle = watch.stalled_for()
+        if idle is not None and not watch.reported:
+            watch.reported = True
+            console.print(f"[yellow bold]{watch.message(idle)}.[/yellow bold] Wait, or end it: Ctrl-C twice, or "
+                          f"`lora-studio stop {run_dir.name} --command cancel` (the last checkpoint is kept).")

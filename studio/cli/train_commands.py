@@ -37,7 +37,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
-    outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
+    outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose,
+                               hang_timeout_s=args.hang_timeout)
     final = outcome.final
     if isinstance(final, protocol.Done):
         _print_result(console, final.outputs)
@@ -63,6 +64,7 @@ def _resume_job(run_dir: Path) -> TrainJob:
                                 "(train with --save-steps N to write them)")
     data = to_dict(job)
     data["training"]["resume_from"] = "latest"
+    data["faults"]["inject"] = ""  # a drill strikes once: the resumed run is the real one
     return job_from_dict(data, source=str(run_dir / runs.JOB_NAME))
 
 
@@ -145,6 +147,17 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return gen_outcome.exit_code
 
 
+def _ended_cancelled(run_dir: Path, wait_s: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if runs.summarize(run_dir).status == "cancelled":
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def cmd_stop(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = runs.resolve_run(args.run)
@@ -155,6 +168,9 @@ def cmd_stop(args: argparse.Namespace, console: Console) -> int:
     try:
         reply = control_client.send_command(run_dir, cmd)
     except OSError as exc:
+        if cmd == "cancel" and _ended_cancelled(run_dir):
+            console.print(json.dumps({"ok": True, "cmd": cmd}))  # it exits at once, before any reply
+            return 0
         console.print(f"[red]no worker is listening in {escape(str(run_dir))}[/red] ({escape(str(exc))}); "
                       f"status: {runs.summarize(run_dir).status}")
         return 1

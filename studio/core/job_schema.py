@@ -248,6 +248,13 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
     _validate_distributed(job, issues)
+    if job.faults.inject:
+        from studio.core.faults import FaultError, parse_fault
+
+        try:
+            parse_fault(job.faults.inject)
+        except FaultError as exc:
+            issues.append(Issue("faults.inject", str(exc)))
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))

@@ -19,6 +19,7 @@ TrainOn = Literal["responses", "all"]
 DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text"]
 Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
+OnNan = Literal["stop", "skip"]
 
 
 def _f(default, help: str, **kw):  # noqa: A002 - "help" is peft's name for it too
@@ -124,6 +125,8 @@ class TrainingSettings:
                               "slow first one; leave off for variable lengths.")
     optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
     seed: int = _f(42, "Random seed for data order, split and adapter init.")
+    on_nan: OnNan = _f("stop", "A loss that is NaN or infinite: 'stop' ends the run with the step named (the last "
+                               "checkpoint is kept, nothing bad reaches the weights); 'skip' drops that batch and goes on.")
     eval_steps: int = _f(0, "Evaluate every N steps (0 = only at the end).")
     save_steps: int = _f(0, "Save a resumable checkpoint every N steps (0 = only when asked or at the end).")
     save_total_limit: int = _f(2, "Keep at most this many checkpoints.")
@@ -150,6 +153,12 @@ class DistributedSettings:
 
 
 @dataclass
+class FaultSettings:
+    inject: str = _f("", "For tests and drills only: fail on purpose as 'KIND@STEP', KIND one of oom, nan, hang, "
+                         "crash, disk_full (disk_full@0 fails while the adapter is saved). Empty = never.")
+
+
+@dataclass
 class OutputSettings:
     name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
     save_merged: bool = _f(False, "Also save the base model with the adapter merged in.")
@@ -165,6 +174,7 @@ class TrainJob:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 @dataclass

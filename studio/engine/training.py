@@ -17,9 +17,10 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import Trainer, TrainingArguments
+from transformers import TrainingArguments
 
 from studio.core import atomic, cards, protocol, runs
+from studio.core.faults import parse_fault
 from studio.core.datasets import load_dataset_file, split_train_eval
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
@@ -36,6 +37,7 @@ from studio.engine import (
 )
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
+from studio.engine.guarded_trainer import GuardedTrainer, fail_saving_if_drilled
 
 log = logging.getLogger(__name__)
 Emit = Callable[[protocol.Event], None]
@@ -195,7 +197,9 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
     sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
     callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps)
-    trainer = Trainer(
+    fault = parse_fault(job.faults.inject)
+    trainer = GuardedTrainer(
+        on_nan=job.training.on_nan, fault=fault, emit=emit,
         model=model,
         args=args,
         train_dataset=prepared.train,
@@ -208,16 +212,24 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     resume = _resume_path(job, run_dir)
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if resume is not None and _completed(resume, steps):
+        # The run had finished training and failed while saving (a full disk, a crash):
+        # take the weights from the last checkpoint instead of training past max_steps.
+        training_loss = _adopt_checkpoint(trainer, resume, callback)
+        emit(protocol.Phase("training", done=steps, total=steps, detail=f"all {steps} steps were done in {resume.name}"))
+    else:
+        training_loss = float(trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss)
 
     metrics: dict[str, Any] = {
         "train_loss": callback.last_loss,
-        "mean_train_loss": float(result.training_loss),
+        "mean_train_loss": training_loss,
         "steps": trainer.state.global_step,
         "train_tokens": prepared.train_tokens,
         "trainable_parameters": trainable,
         "total_parameters": total,
     }
+    if trainer.skipped_steps:
+        metrics["skipped_steps"] = trainer.skipped_steps
     if prepared.eval is not None:
         if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
@@ -251,6 +263,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     )
     with atomic.staged_dir(adapter_dir) as stage:
         adapter_setup.save_adapter(model, stage, initial_adapter, state_dict)
+        fail_saving_if_drilled(fault, trainer.state.global_step, stage)
         atomic.write_json(stage / "card.json", card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
     outputs = {
@@ -281,6 +294,24 @@ def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:
     if not (path / "trainer_state.json").exists():
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
     return path
+
+
+def _completed(checkpoint: Path, steps: int) -> bool:
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state.get("global_step", 0)) >= steps
+
+
+def _adopt_checkpoint(trainer, checkpoint: Path, callback: ProtocolCallback) -> float:
+    """Load a final checkpoint's adapter and state; returns its mean training loss."""
+    import peft
+    from safetensors.torch import load_file
+
+    peft.set_peft_model_state_dict(trainer.model, load_file(str(checkpoint / "adapter_model.safetensors")))
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    trainer.state.global_step = int(state["global_step"])
+    losses = [row["loss"] for row in state.get("log_history", []) if "loss" in row]
+    callback.last_loss = losses[-1] if losses else None
+    return float(sum(losses) / len(losses)) if losses else float("nan")
 
 
 def _sampler(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:

@@ -5,6 +5,8 @@ The kind decides the exit status (DESIGN.md); the hint says what to change.
 
 from __future__ import annotations
 
+import errno
+
 from studio.core import protocol
 from studio.core.datasets import DatasetError
 from studio.core.job_schema import JobError
@@ -38,6 +40,11 @@ def classify(exc: BaseException) -> protocol.Error:
     if isinstance(exc, FloatingPointError):
         return protocol.Error(kind="internal", message=str(exc),
                               hint="lower training.learning_rate, keep max_grad_norm at 1.0, or use bf16/fp32 instead of fp16")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return protocol.Error(kind="internal", message=f"the disk is full{where}; nothing half-written was kept",
+                              hint="free some space, then `lora-studio train --resume RUN` continues from the last "
+                                   "checkpoint")
     if isinstance(exc, LibraryError):
         return protocol.Error(kind="config", message=str(exc),
                               hint="`lora-studio library list` shows the adapters; give NAME/vN or a folder")

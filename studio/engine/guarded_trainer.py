@@ -1,0 +1,94 @@
+"""The Trainer the engine runs: it checks every loss before it reaches the weights.
+
+A NaN or infinite loss either stops the run at that step (``training.on_nan =
+"stop"``: the adapter and the last checkpoint stay as they were) or drops that
+batch (``"skip"``: its gradient is zero; a warning names the step). Checking each
+micro-batch costs one host sync per forward pass.
+
+It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
+crash strike inside the step they name, so the real handling paths run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import torch
+from transformers import Trainer
+
+from studio.core import protocol
+from studio.core.faults import Fault
+
+log = logging.getLogger(__name__)
+
+
+class GuardedTrainer(Trainer):
+    def __init__(self, *args, on_nan: str = "stop", fault: Fault | None = None,
+                 emit: Callable[[protocol.Event], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_nan = on_nan
+        self.fault = fault
+        self.emit = emit or (lambda _event: None)
+        self.skipped_steps: list[int] = []
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        step = self.state.global_step + 1
+        if model.training:
+            self._drill(step)
+        result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                      num_items_in_batch=num_items_in_batch)
+        if not model.training:
+            return result
+        loss = result[0] if return_outputs else result
+        if self.fault is not None and self.fault.strikes("nan", step):
+            loss = loss * float("nan")
+        if bool(torch.isfinite(loss.detach())):
+            return (loss, *result[1:]) if return_outputs else loss
+        if self.on_nan == "stop":
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; nothing from that step reached "
+                                     f"the weights, and the last checkpoint is intact")
+        if not self.skipped_steps or self.skipped_steps[-1] != step:
+            self.skipped_steps.append(step)
+            self.emit(protocol.Warning(f"step {step}: the loss was {loss.item()}; that batch was skipped "
+                                       f"(training.on_nan = skip)"))
+        zero = self._no_gradient(model, loss)
+        return (zero, *result[1:]) if return_outputs else zero
+
+    @staticmethod
+    def _no_gradient(model, loss):
+        """A zero loss whose backward leaves the weights alone. Alone, a fresh leaf: no
+        gradient at all, so the optimizer skips every weight (momentum too). Under DDP
+        every rank must produce a gradient for every trainable weight, so zeros are tied
+        to each of them instead. Never ``loss * 0``: NaN x 0 is NaN in the backward."""
+        from studio.engine import distributed
+
+        if not distributed.active():
+            return torch.zeros((), device=loss.device, dtype=loss.dtype, requires_grad=True)
+        return sum(p.reshape(-1)[:1].sum() * 0.0 for p in model.parameters() if p.requires_grad)
+
+    def _drill(self, step: int) -> None:
+        fault = self.fault
+        if fault is None or fault.step != step:
+            return
+        if fault.kind == "oom":
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (fault drill at step {step}). Tried to allocate "
+                                              f"2.00 GiB")
+        if fault.kind == "hang":
+            log.warning("fault drill: hanging at step %d", step)
+            while True:
+                time.sleep(3600)
+        if fault.kind == "crash":
+            log.warning("fault drill: crashing at step %d", step)
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def fail_saving_if_drilled(fault: Fault | None, step: int, folder) -> None:
+    """disk_full@N: the adapter save (after step N) fails as a full disk would, mid-write."""
+    if fault is not None and fault.kind == "disk_full" and step >= fault.step:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device (fault drill)", str(folder))
