@@ -20,8 +20,8 @@ import transformers
 from transformers import TrainingArguments
 
 from studio.core import atomic, cards, protocol, runs
-from studio.core.faults import parse_fault
 from studio.core.datasets import load_dataset_file, split_train_eval
+from studio.core.faults import parse_fault
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
 from studio.core.models import inspect_model
