@@ -154,3 +154,19 @@ def test_oom_fix_for_a_batch_of_one_shortens_the_rows():
     assert fixed["gradient_checkpointing"] is True
     halved = oom_fix({"training": {"batch_size": 8, "grad_accum": 1, "max_length": 2048}})["training"]
     assert (halved["batch_size"], halved["grad_accum"], halved["max_length"]) == (4, 2, 2048)
+
+
+def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_model_dir):
+    job = tiny_job_dict(tiny_model_dir, save_steps=2)
+    job["faults"] = {"inject": "hang@3"}
+    page.hang.timeout_s = 2.0  # the setting (monitor/hang_timeout_s) is 600 s by default
+    run_dir = start_run(job_from_dict(job))
+    page.follow(run_dir)
+    qtbot.waitUntil(lambda: page.view.banner.title.text() == "The worker may be hung", timeout=LONG)
+    assert "No progress for" in page.view.banner.text() and "since step 2" in page.view.banner.text()
+    assert page.view.banner.action.isVisible() and page.view.banner.action.text() == "End the worker"
+    page.grab().save("/tmp/monitor_hang.png")
+    qtbot.mouseClick(page.view.banner.action, Qt.MouseButton.LeftButton)
+    wait_until_over(qtbot, page, run_dir)
+    assert page.view.status == "cancelled" == runs.summarize(run_dir).status
+    assert runs.latest_checkpoint(run_dir).name == "checkpoint-2"

@@ -8,13 +8,18 @@ memory it offers to start it again with the usual fix applied.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from studio.core import protocol, runs
+from studio.core.hang_watch import DEFAULT_TIMEOUT_S, HangWatch
 from studio.core.job_schema import JobError, job_from_dict
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -37,6 +42,9 @@ def oom_fix(job: dict[str, Any]) -> dict[str, Any]:
     training["gradient_checkpointing"] = True
     training.pop("resume_from", None)  # a new run starts fresh
     return fixed
+
+
+HUNG_TITLE = "The worker may be hung"
 
 
 class MonitorPage(QWidget):
@@ -68,6 +76,12 @@ class MonitorPage(QWidget):
         self.view.header.title.setText("No run yet")
         self.view.header.detail.setText("Start one on the Train page, or open one from Runs.")
         self._set_controls(False)
+        # A worker whose training loop stops (deadlock, dead GPU) still sends system events:
+        # watch for progress, and offer to end it.
+        self.hang = HangWatch(float(state.settings.value("monitor/hang_timeout_s", DEFAULT_TIMEOUT_S)))
+        self.hang_timer = QTimer(self)
+        self.hang_timer.setInterval(1000)
+        self.hang_timer.timeout.connect(self._check_hang)
 
     # -- following ---------------------------------------------------------------
     def follow(self, run_dir: Path) -> None:
@@ -84,6 +98,8 @@ class MonitorPage(QWidget):
         follower.finished.connect(self._on_finished)
         self.follower = follower
         self._set_controls(True)
+        self.hang = HangWatch(self.hang.timeout_s)
+        self.hang_timer.start()
         follower.start()
 
     def active_run(self) -> Path | None:
@@ -96,12 +112,37 @@ class MonitorPage(QWidget):
         return self.view.hello.pid if self.view.hello is not None else None
 
     def _on_events(self, events: list[protocol.Event]) -> None:
+        for event in events:
+            self.hang.seen(event)
+        if self.hang.reported is False and self.view.banner.title.text() == HUNG_TITLE:
+            self.view.banner.clear()  # it moved again
         self.view.add_events(events)
         phase = next((e for e in reversed(events) if e.type == "phase"), None)
         if phase is not None and phase.name in ("paused", "training"):
             self._show_paused(phase.name == "paused")
 
+    def _check_hang(self) -> None:
+        idle = self.hang.stalled_for()
+        if idle is None or self.hang.reported or self.active_run() is None:
+            return
+        self.hang.reported = True
+        self.view.banner.show_message(
+            "warning", HUNG_TITLE, self.hang.message(idle).split(":")[0].capitalize() + ".",
+            "Wait if a step can take this long; otherwise end it: the last checkpoint is kept.")
+        self.view.banner.set_action("End the worker", self.kill_hung_worker)
+
+    def kill_hung_worker(self) -> None:
+        """Cancel through the control socket; a worker too stuck to answer is killed."""
+        if self.active_run() is None:
+            return
+        if run_launcher.send(self.run_dir, "cancel") is not None and (pid := self.worker_pid()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        self._set_controls(False)
+        self.view.header.detail.setText("Ending the worker…")
+
     def _on_finished(self, status: str, final: object) -> None:
+        self.hang_timer.stop()
         self.view.finish(status, final if isinstance(final, protocol.Event) else None)
         self._set_controls(False)
         final = self.view.final
