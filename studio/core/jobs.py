@@ -41,6 +41,10 @@ class ModelSettings:
     trust_remote_code: bool = _f(
         False, "Run Python code shipped with the model. Only for models you trust."
     )
+    allow_pickle: bool = _f(
+        False, "Load weights stored as pickle (pytorch_model.bin) when the folder has no safetensors. A pickle "
+               "can run code; they are read with torch's weights_only loader, but only allow it for models you trust."
+    )
 
 
 @dataclass

@@ -18,7 +18,7 @@ import transformers
 from studio.core import atomic, paths
 from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE
 from studio.core.models import bundled_model_path
-from studio.engine.hardware import Hardware
+from studio.engine.hardware import Hardware, is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,10 @@ def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: No
 
 
 def load_tokenizer(folder: Path, trust_remote_code: bool = False):
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"cannot load the tokenizer in {folder}: {str(exc).strip().splitlines()[0]}") from exc
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
@@ -120,6 +123,8 @@ def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
         kwargs["device_map"] = {"": torch.cuda.current_device()}
     try:
         model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"cannot load the model in {folder}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - the loader's own errors are many; name the folder
+        if is_out_of_memory(exc):
+            raise
+        raise ModelLoadError(f"cannot load the model in {folder}: {str(exc).strip().splitlines()[0]}") from exc
     return model

@@ -24,7 +24,7 @@ from studio.core.datasets import load_dataset_file, split_train_eval
 from studio.core.faults import parse_fault
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
-from studio.core.models import inspect_model
+from studio.core.models import check_loadable, inspect_model
 from studio.core.resources import resolve_dataset_path
 from studio.engine import (
     adapter_setup,
@@ -71,6 +71,10 @@ def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precisi
         folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
     distributed.barrier()  # a .gguf is converted once, by rank 0, before the others look for it
     folder = model_loading.ensure_hf_folder(source)
+    check_loadable(folder, settings.allow_pickle)  # a broken folder is named here, not deep in the loader
+    if settings.trust_remote_code:
+        emit(protocol.Warning(f"model.trust_remote_code is on: Python code shipped with {folder.name} runs in "
+                              "this worker. Only for models you trust."))
     hw = hardware.choose(device, precision)
     tokenizer = model_loading.load_tokenizer(folder, settings.trust_remote_code)
     model = model_loading.load_model(folder, hw, settings.quantization, settings.trust_remote_code,

@@ -8,6 +8,7 @@ from studio.core.models.config_reader import estimate_num_parameters, read_safet
 from studio.core.models.discovery import (
     BUNDLED_ID,
     bundled_model_path,
+    check_loadable,
     default_hf_cache_dir,
     discover_models,
     discover_models_with_problems,
@@ -22,6 +23,7 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "bundled_model_path",
+    "check_loadable",
     "default_hf_cache_dir",
     "discover_models",
     "discover_models_with_problems",

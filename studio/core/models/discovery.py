@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from studio.core.models.config_reader import read_folder
+from studio.core.models.config_reader import INDEX_FILE, read_folder, weight_files
 from studio.core.models.gguf_reader import read_gguf
 from studio.core.models.info import ModelError, ModelInfo
 
@@ -194,3 +194,23 @@ def _expand(path: Path) -> Iterator[tuple[Path, str]]:
             yield path, f"{path}: no config.json, no .gguf file and no subfolder with config.json"
         for child in found:
             yield child, ""
+
+
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+
+
+def check_loadable(folder: Path, allow_pickle: bool = False) -> ModelInfo:
+    """Refuse, with the file named, a model folder that would fail (or run code) deep
+    inside the loader: broken config.json, missing shards, a truncated safetensors file,
+    or weights only as pickle (which can run code when loaded) unless ``allow_pickle``."""
+    info = inspect_model(folder)
+    if info.source != "folder" or weight_files(info.path):
+        return info
+    pickles = sorted({p.name for pattern in PICKLE_PATTERNS for p in info.path.glob(pattern)})
+    if not pickles:
+        raise ModelError(f"{info.path}: no weights (model.safetensors, or shards listed in {INDEX_FILE})")
+    if not allow_pickle:
+        raise ModelError(f"{info.path}: the weights are pickle files only ({', '.join(pickles)}); loading a pickle "
+                         "can run code hidden in it. Convert them to safetensors, or allow pickle for this model "
+                         "(model.allow_pickle) if you trust where it came from")
+    return info

@@ -66,6 +66,8 @@ SPECS: dict[str, FieldSpec] = {
     "output.add_to_library": FieldSpec("Add to the library"),
     "lora.continue_from": FieldSpec("Continue adapter", placeholder="library NAME/vN or folder (optional)"),
     "model.trust_remote_code": FieldSpec("Trust remote code"),
+    "model.allow_pickle": FieldSpec("Allow pickle weights"),
+    "training.on_nan": FieldSpec("On a NaN loss"),
     "training.fast_path": FieldSpec("GPU fast path"),
     "training.compile": FieldSpec("torch.compile"),
     GPUS: FieldSpec("Train on"),
@@ -91,7 +93,7 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ("Output", ("output.name", "lora.continue_from", "output.add_to_library", "output.save_merged")),
         ("Advanced", ("training.weight_decay", "training.max_grad_norm", "training.logging_steps",
                       "training.resume_from", "training.fast_path", "training.compile",
-                      "model.trust_remote_code")),
+                      "training.on_nan", "model.trust_remote_code", "model.allow_pickle")),
     ),
 )
 
@@ -103,6 +105,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "dataset.train_on": {"responses": "responses only", "all": "every token"},
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
+    "training.on_nan": {"stop": "stop the run", "skip": "skip that batch"},
     "distributed.strategy": {"auto": "auto (DDP when the model fits one GPU)", "ddp": "DDP: a copy on each GPU",
                              "fsdp": "FSDP: shard the model across GPUs"},
 }
