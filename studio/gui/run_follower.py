@@ -8,6 +8,7 @@ many events came, which keeps the GUI thread free under 10,000 events/s.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -106,6 +107,13 @@ class RunFollower(QObject):
         path = self.run_dir / runs.EVENTS_NAME
         try:
             with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < self._events_pos:
+                    # Someone cut the file (a disk cleaner, a user): what was lost is lost;
+                    # say so and go on with what the worker appends from here.
+                    self.bad_line.emit(f"the events file shrank from {self._events_pos:,} to {size:,} bytes; "
+                                       "following what is written from here on")
+                    self._events_pos, self._partial = size, b""
                 handle.seek(self._events_pos)
                 # A bounded bite per tick: reattaching to a long run catches up over a
                 # few ticks instead of freezing the window while it decodes everything.

@@ -170,3 +170,21 @@ def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_mode
     wait_until_over(qtbot, page, run_dir)
     assert page.view.status == "cancelled" == runs.summarize(run_dir).status
     assert runs.latest_checkpoint(run_dir).name == "checkpoint-2"
+
+
+def test_a_truncated_events_file_is_said_and_following_goes_on(page, qtbot):
+    run_dir = runs.create_run_dir("truncated")
+
+    def step(i: int) -> str:
+        return protocol.encode(protocol.Step(step=i, total_steps=10, epoch=i / 10, loss=2.0 / i, lr=1e-3))
+
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)), step(1), step(2), step(3))
+    page.follow(run_dir)
+    loss = page.view.charts.loss
+    qtbot.waitUntil(lambda: loss.point_count("loss") == 3, timeout=5000)
+    (run_dir / runs.EVENTS_NAME).write_bytes(b"")  # cut to nothing under the follower's feet
+    written(run_dir, step(4))
+    qtbot.waitUntil(lambda: "events file shrank" in page.view.log.toPlainText(), timeout=5000)
+    written(run_dir, step(5), protocol.encode(protocol.Done(outputs={"adapter_path": "/x/adapter"})))
+    qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
+    assert loss.point_count("loss") >= 4 and page.view.status == "done"
