@@ -188,3 +188,32 @@ def test_a_truncated_events_file_is_said_and_following_goes_on(page, qtbot):
     written(run_dir, step(5), protocol.encode(protocol.Done(outputs={"adapter_path": "/x/adapter"})))
     qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
     assert loss.point_count("loss") >= 4 and page.view.status == "done"
+
+
+def test_a_flood_of_events_is_all_shown_while_the_window_keeps_answering(page, qtbot):
+    """20,000 events written as fast as a thread can: every step is drawn, and a timer on
+    the GUI thread keeps firing throughout (the stall itself is measured by
+    scripts/bench_gui_events.py, not timed here)."""
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    run_dir = runs.create_run_dir("flood")
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)))
+    total = 20_000
+    lines = [protocol.encode(protocol.Step(step=i, total_steps=total, epoch=i / total, loss=1.0 + 1.0 / i, lr=1e-3))
+             for i in range(1, total + 1)]
+    ticks = []
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(lambda: ticks.append(1))
+    heartbeat.start()
+    page.follow(run_dir)
+    writer = threading.Thread(target=lambda: [written(run_dir, *lines[i:i + 500]) for i in range(0, total, 500)])
+    writer.start()
+    loss = page.view.charts.loss
+    qtbot.waitUntil(lambda: loss.point_count("loss") == total, timeout=LONG)
+    writer.join()
+    heartbeat.stop()
+    assert len(ticks) >= 5  # the event loop ran between the follower's batches
+    assert page.view.header.phase.text() and page.active_run() == run_dir
