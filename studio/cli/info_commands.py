@@ -111,3 +111,24 @@ def _param_count(n: int | None) -> str:
 def _fmt(value: float | None) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "-"
 
+
+
+DOCTOR_STYLE = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red bold]fail[/red bold]",
+                "info": "[blue]info[/blue]"}
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    """Exit 1 when a check fails (a warning alone still exits 0)."""
+    from studio.core import doctor
+
+    checks = doctor.run_checks()
+    if args.json:
+        console.print_json(doctor.as_json(checks))
+    else:
+        table = Table(title="LoRA Studio system check")
+        for column in ("check", "", "what was found", "fix"):
+            table.add_column(column)
+        for check in checks:
+            table.add_row(check.name, DOCTOR_STYLE[check.status], escape(check.detail), escape(check.fix))
+        console.print(table)
+    return 1 if doctor.worst(checks) == doctor.FAIL else 0

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel", action="store_true", help="same as --command cancel")
     p.set_defaults(func=train_commands.cmd_stop)
 
+    p = sub.add_parser("doctor", help="check Python, torch, the driver and GPUs, optional kernels, disk, the bundled "
+                                      "model; each problem with its fix")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=info_commands.cmd_doctor)
+
     p = sub.add_parser("demo", help="train the bundled model on the sample and show before/after")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--quiet", "-q", action="store_true")

@@ -62,3 +62,33 @@ def current_use() -> dict[int, GpuUse]:
     except Exception:  # noqa: BLE001
         return found
     return found
+
+
+def _nvml(query):
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no library or driver
+        return None
+    try:
+        return query(pynvml)
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def driver_version() -> str | None:
+    """The NVIDIA driver's version, or None without one."""
+    value = _nvml(lambda nv: nv.nvmlSystemGetDriverVersion())
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def compute_capability(index: int) -> str | None:
+    """'9.0' for an H100; None when NVML can't say."""
+    pair = _nvml(lambda nv: nv.nvmlDeviceGetCudaComputeCapability(nv.nvmlDeviceGetHandleByIndex(index)))
+    return f"{pair[0]}.{pair[1]}" if pair else None

@@ -31,13 +31,12 @@ from studio.gui.pages.merge_page import MergePage
 from studio.gui.pages.models_page import ModelsPage
 from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.pages.placeholder_page import PlaceholderPage
+from studio.gui.pages.settings_page import SettingsPage
 from studio.gui.pages.runs_page import RunsPage
 from studio.gui.pages.train_page import TrainPage
 
 PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
-LATER = {
-    "Settings": "Model folders, defaults and the system check (doctor).",
-}
+LATER: dict[str, str] = {}  # pages whose feature lands in a later version
 
 
 class MainWindow(QMainWindow):
@@ -60,7 +59,8 @@ class MainWindow(QMainWindow):
         self.library_page = LibraryPage(self.state)
         self.merge_page = MergePage(self.state)
         self.compare_page = ComparePage(self.state)
-        built = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
+        self.settings_page = SettingsPage(self.state)
+        built = {"Settings": self.settings_page, "Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
                  "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
                  "Merge": self.merge_page, "Compare": self.compare_page}
         for name in PAGE_NAMES:

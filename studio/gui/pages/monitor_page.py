@@ -98,7 +98,8 @@ class MonitorPage(QWidget):
         follower.finished.connect(self._on_finished)
         self.follower = follower
         self._set_controls(True)
-        self.hang = HangWatch(self.hang.timeout_s)
+        timeout = float(self.state.settings.value("monitor/hang_timeout_s", self.hang.timeout_s))
+        self.hang = HangWatch(timeout)
         self.hang_timer.start()
         follower.start()
 
