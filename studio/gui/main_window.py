@@ -31,8 +31,8 @@ from studio.gui.pages.merge_page import MergePage
 from studio.gui.pages.models_page import ModelsPage
 from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.pages.placeholder_page import PlaceholderPage
-from studio.gui.pages.settings_page import SettingsPage
 from studio.gui.pages.runs_page import RunsPage
+from studio.gui.pages.settings_page import SettingsPage
 from studio.gui.pages.train_page import TrainPage
 
 PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
