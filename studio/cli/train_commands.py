@@ -15,6 +15,7 @@ from studio.cli.run_job import run_job
 from studio.core import control_client, protocol, runs
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
+from studio.core.presets import demo_settings
 from studio.core.resources import eval_prompts
 
 
@@ -117,16 +118,9 @@ def _short(label: str) -> str:
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     """Train the bundled model on the bundled sample, then show answers before and after."""
     job = TrainJob()
-    # ~40 steps of 4 rows at a high LoRA learning rate: about a minute and a half on
-    # two CPU cores, enough for the Captain Lora style to show on held-out prompts.
-    job.training.max_steps = args.steps
-    job.training.batch_size = 4
-    job.training.learning_rate = 1e-3
-    job.training.max_length = 128
-    job.training.warmup_ratio = 0.05
-    job.training.save_steps = max(1, args.steps // 2)
-    job.lora.r, job.lora.alpha = 16, 32
-    job.output.name = "captain-lora-demo"
+    for dotted, value in demo_settings(args.steps).items():  # shared with the GUI's first-run guide
+        section, field = dotted.split(".")
+        setattr(getattr(job, section), field, value)
     run_dir = runs.create_run_dir("demo")
     console.rule("1/2 training the bundled model on the Captain Lora sample")
     console.print(f"run folder: {run_dir}")

@@ -63,6 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     from studio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(guide=True)
     window.show()
     return app.exec()

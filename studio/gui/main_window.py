@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 from studio import __version__
 from studio.core import runs
 from studio.gui.app_state import AppState
+from studio.gui.first_run_guide import DONE_KEY, FirstRunGuide, Step
+from studio.gui.page_help import PAGE_HELP, help_html
 from studio.gui.pages.compare_page import ComparePage
 from studio.gui.pages.datasets_page import DatasetsPage
 from studio.gui.pages.library_page import LibraryPage
@@ -40,7 +42,7 @@ LATER: dict[str, str] = {}  # pages whose feature lands in a later version
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, state: AppState | None = None, reattach: bool = True):
+    def __init__(self, state: AppState | None = None, reattach: bool = True, guide: bool = False):
         super().__init__()
         self.state = state or AppState()
         self.setWindowTitle(f"LoRA Studio {__version__}")
@@ -67,7 +69,7 @@ class MainWindow(QMainWindow):
             page = built.get(name) or PlaceholderPage(self.state, name, LATER[name])
             self.pages[name] = page
             self.stack.addWidget(page)
-            QListWidgetItem(name, self.nav)
+            QListWidgetItem(name, self.nav).setToolTip(PAGE_HELP.get(name, ""))
         self.nav.currentRowChanged.connect(self._show_row)
         body = QWidget()
         layout = QHBoxLayout(body)
@@ -83,9 +85,69 @@ class MainWindow(QMainWindow):
         self.state.page_requested.connect(self.show_page)
         for index, name in enumerate(PAGE_NAMES[:9], start=1):
             QShortcut(QKeySequence(f"Ctrl+{index}"), self, activated=lambda n=name: self.show_page(n))
+        for keys in ("Ctrl+Return", "F5"):
+            QShortcut(QKeySequence(keys), self, activated=self.start_training)
+        for keys in ("Shift+F5", "Ctrl+."):
+            QShortcut(QKeySequence(keys), self, activated=self.monitor_page.stop_run)
+        QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self.monitor_page.toggle_pause)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents), self, activated=self.show_help)
+        self.settings_page.show_guide.connect(self.show_guide)
         self._restore()
         if reattach:
             self.reattach_running()
+        if guide and not self.state.settings.value(DONE_KEY, False, type=bool):
+            self.show_guide()
+
+    def show_guide(self) -> FirstRunGuide:
+        """The first-run guide (shown once on the first start; Settings shows it again)."""
+        from studio.core.models import bundled_model_path, inspect_model
+        from studio.core.presets import demo_settings
+
+        def use_bundled_model() -> bool:
+            path = bundled_model_path()
+            if path is None:
+                return False
+            self.state.set_model(inspect_model(path))
+            self.show_page("Models")
+            return True
+
+        def use_sample() -> bool:
+            self.state.set_dataset("bundled", "auto")
+            self.show_page("Datasets")
+            return True
+
+        def use_quick_settings() -> bool:
+            self.train_page.form.set_values(demo_settings())
+            self.show_page("Train")
+            return True
+
+        steps = [
+            Step("Use the bundled model", "SmolLM2-135M-Instruct, shipped with the app (Models page).",
+                 use_bundled_model),
+            Step("Use the sample dataset", "327 chats in a pirate captain's voice (Datasets page).", use_sample),
+            Step("Use quick settings", "40 steps of LoRA rank 16: about two minutes on a CPU (Train page: the "
+                                       "memory estimate and every setting are there).", use_quick_settings),
+            Step("Start training", "A worker process trains; the Monitor page shows it live. Ctrl+Return "
+                                   "starts a run from any page next time.", lambda: self.start_training() is not None),
+        ]
+        self.guide = FirstRunGuide(steps, lambda: self.state.settings.setValue(DONE_KEY, True), self)
+        self.guide.show()
+        return self.guide
+
+    def start_training(self) -> Path | None:
+        """The start shortcut: the Train page's job, if it has no problems."""
+        if not self.train_page.start_button.isEnabled():
+            self.show_page("Train")  # the problems are listed there
+            return None
+        return self.train_page.start_training()
+
+    def show_help(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("What is this?")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(help_html(self.current_page_name()))
+        box.open()
+        self.help_box = box
 
     def show_page(self, name: str) -> None:
         self.nav.setCurrentRow(PAGE_NAMES.index(name))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import paths, protocol, runs
 from studio.gui.app_state import AppState
+from studio.gui.page_help import PAGE_HELP
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.loss_overlay import LossOverlay
 from studio.gui.widgets.run_view import RunView
@@ -60,7 +61,9 @@ class RunsPage(QWidget):
         self.overlay_button = _button("Overlay loss curves", lambda: self.overlay(),
                                       "Draw the loss of the selected runs on one chart")
         bar = QHBoxLayout()
-        bar.addWidget(_heading("Runs"))
+        heading = _heading("Runs")
+        heading.setToolTip(PAGE_HELP["Runs"])
+        bar.addWidget(heading)
         bar.addWidget(self.count)
         bar.addStretch(1)
         for button in (self.refresh_button, self.open_button, self.live_button, self.overlay_button):

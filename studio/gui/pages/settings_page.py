@@ -3,6 +3,7 @@ preferences. The check runs off the GUI thread: torch is asked in a child proces
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -31,6 +32,8 @@ HANG_KEY = "monitor/hang_timeout_s"
 
 
 class SettingsPage(QWidget):
+    show_guide = Signal()
+
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -74,6 +77,11 @@ class SettingsPage(QWidget):
         home = QLabel(str(paths.home()))
         home.setToolTip("Runs, the library and converted models live here; set LORA_STUDIO_HOME to move it.")
         form.addRow("Home folder", home)
+        guide = QPushButton("Show the first-run guide")
+        guide.setToolTip("Train the bundled model on the sample dataset in four clicks")
+        guide.clicked.connect(self.show_guide)
+        guide.setMaximumWidth(240)
+        form.addRow("New here?", guide)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)

@@ -34,6 +34,7 @@ from studio.core.models import ModelError, bundled_model_path, inspect_model
 from studio.core.presets import Preset
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
+from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_form import JobForm
 from studio.gui.widgets.job_preview import JobPreview
@@ -269,6 +270,7 @@ class TrainPage(QWidget):
 
     def _build(self) -> None:
         title = QLabel("<h2 style='margin:0'>Train</h2>")
+        title.setToolTip(PAGE_HELP["Train"])
         self.context_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
