@@ -84,6 +84,8 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir")
     p.add_argument("--model", help="base model (default: the adapter's)")
     p.add_argument("--max-shard-size", default="2GB")
+    p.add_argument("--gguf", default="", metavar="f16,q8_0",
+                   help="also write GGUF files (llama.cpp, Ollama) with a Modelfile; Llama-family models")
     p.add_argument("--verbose", "-v", action="store_true")
     p.set_defaults(func=cmd_export)
 
@@ -212,7 +214,7 @@ def cmd_merge(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     data = {"kind": "export", "adapter": args.adapter, "output_dir": args.output_dir,
-            "max_shard_size": args.max_shard_size}
+            "max_shard_size": args.max_shard_size, "gguf": [k.strip() for k in args.gguf.split(",") if k.strip()]}
     return _run(data, args, console, args.adapter, "export")
 
 
@@ -233,6 +235,10 @@ def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: 
             console.print(f"full model saved to [bold]{escape(outputs['output_dir'])}[/bold] "
                           f"({len(outputs.get('shards', []))} shard(s)); reloaded with transformers: logits within "
                           f"{outputs.get('max_logit_difference', 0):.1e} of base + adapter")
+        for written in outputs.get("gguf", []):
+            check = "same greedy answers" if written["same_greedy_answers"] else "[yellow]answers differ[/yellow]"
+            console.print(f"GGUF {written['type']}: {escape(written['file'])} ({written['bytes'] / 2**20:.0f} MiB), "
+                          f"reloaded with transformers: {check}; Modelfile beside it (ollama create NAME -f Modelfile)")
     return outcome.exit_code
 
 

@@ -176,6 +176,9 @@ def validate(job: Job) -> list[Issue]:
             issues.append(Issue("adapter", "is required: a library reference (name/v2) or an adapter folder"))
         if not job.output_dir:
             issues.append(Issue("output_dir", "is required: the folder the merged model is written to"))
+        for index, kind in enumerate(job.gguf):
+            if kind not in ("f16", "q8_0"):
+                issues.append(Issue(f"gguf[{index}]", f"must be f16 or q8_0, got {kind!r}"))
     return issues
 
 

@@ -244,6 +244,8 @@ class ExportJob:
     adapter: str = _f("", "Adapter to merge into the base model: a library reference (name/v2) or a folder.")
     output_dir: str = _f("", "Folder for the merged model (safetensors, tokenizer, generation config).")
     max_shard_size: str = _f("2GB", "Largest safetensors shard, e.g. 2GB or 500MB.")
+    gguf: list[str] = _f([], "Also write GGUF files for llama.cpp and Ollama: f16 and/or q8_0 (Llama-family "
+                             "models), with an Ollama Modelfile; each is reloaded and checked.")
 
 
 Job = TrainJob | GenerateJob | EvalJob | MergeJob | ExportJob | ServeJob

@@ -7,6 +7,7 @@ reloading it with plain transformers and comparing its logits with base + adapte
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -118,8 +119,44 @@ def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
         raise RuntimeError(f"the exported model's logits differ from base + adapter by {difference:.2e} "
                            f"(> {tolerance:g}); the export was removed")
     shards = sorted(p.name for p in output.glob("*.safetensors"))
-    return {"output_dir": str(output), "adapter": ref or str(folder), "shards": shards,
-            "max_logit_difference": difference, "tolerance": tolerance, "dtype": str(dtype).replace("torch.", "")}
+    outputs = {"output_dir": str(output), "adapter": ref or str(folder), "shards": shards,
+               "max_logit_difference": difference, "tolerance": tolerance, "dtype": str(dtype).replace("torch.", "")}
+    if job.gguf:
+        outputs["gguf"] = _export_gguf(reloaded, tokenizer, output, job.gguf, (ref or folder.name), emit)
+    return outputs
+
+
+GGUF_CHECK_PROMPTS = ["Who are you?", "What is 7 plus 5?", "Name a colour of the sea."]
+
+
+def _export_gguf(model, tokenizer, output: Path, kinds: list[str], name: str, emit: Emit) -> list[dict[str, Any]]:
+    """Each GGUF beside the merged model, reloaded with transformers and checked: greedy
+    answers to a few prompts must equal the merged model's (f16 must; q8_0 is reported)."""
+    from studio.engine import gguf_export
+
+    stem = str(name).replace("/", "-")
+    model = model.float()
+    expected = gguf_export.greedy_tokens(model, tokenizer, GGUF_CHECK_PROMPTS)
+    written = []
+    for kind in kinds:
+        path = output / f"{stem}-{kind}.gguf"
+        emit(protocol.Phase("saving", detail=f"GGUF {kind}: {path.name}"))
+        temporary = output / f".{path.name}.tmp"
+        gguf_export.write_gguf(model, tokenizer, temporary, kind, name=stem)
+        os.replace(temporary, path)
+        emit(protocol.Phase("evaluating", detail=f"reloading {path.name} with transformers"))
+        back = transformers.AutoModelForCausalLM.from_pretrained(output, gguf_file=path.name, dtype=torch.float32)
+        same = gguf_export.greedy_tokens(back.eval(), tokenizer, GGUF_CHECK_PROMPTS) == expected
+        del back
+        if kind == "f16" and not same:
+            path.unlink()
+            raise RuntimeError(f"the f16 GGUF answers differently from the merged model; {path.name} was removed")
+        if not same:
+            emit(protocol.Warning(f"{path.name}: q8_0 rounding changed a greedy answer on the check prompts"))
+        written.append({**gguf_export.describe(path), "type": kind, "same_greedy_answers": same})
+    chosen = next((w for w in written if w["type"] == "q8_0"), written[0])  # Ollama gets the smaller one
+    atomic.write_text(output / "Modelfile", gguf_export.modelfile(Path(chosen["file"]).name, tokenizer))
+    return written
 
 
 def _name_of(located: tuple[Path, str | None]) -> str:

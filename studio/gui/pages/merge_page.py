@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -78,6 +79,11 @@ class MergePage(QWidget):
         self.export_dir.setPlaceholderText("folder for the full model")
         self.browse = QPushButton("Browse…")
         self.export_button = QPushButton("Merge into base and export")
+        self.gguf_boxes = {kind: QCheckBox(label) for kind, label in
+                           (("q8_0", "q8_0 (half the size)"), ("f16", "f16"))}
+        for box in self.gguf_boxes.values():
+            box.setToolTip("A GGUF file for llama.cpp and Ollama (Llama-family models), with an Ollama Modelfile; "
+                           "reloaded with transformers and checked against the merged model.")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -117,6 +123,11 @@ class MergePage(QWidget):
         export_form.addRow("Output folder", row)
         export_form.addRow(QLabel("Saved as sharded safetensors with the tokenizer and generation config, then "
                                   "reloaded with plain transformers and checked against base + adapter."))
+        gguf_row = QHBoxLayout()
+        for box in self.gguf_boxes.values():
+            gguf_row.addWidget(box)
+        gguf_row.addStretch(1)
+        export_form.addRow("Also as GGUF", gguf_row)
         export_form.addRow(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
@@ -228,7 +239,8 @@ class MergePage(QWidget):
 
     def start_export(self) -> Path | None:
         ref = self.export_adapter.currentText()
-        data = {"kind": "export", "adapter": ref, "output_dir": self.export_dir.text().strip()}
+        data = {"kind": "export", "adapter": ref, "output_dir": self.export_dir.text().strip(),
+                "gguf": [kind for kind, box in self.gguf_boxes.items() if box.isChecked()]}
         return self._start(data, ref)
 
     def _start(self, data: dict[str, Any], first: str) -> Path | None:
