@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The gpu extra (bitsandbytes, liger-kernel) only where an NVIDIA GPU answers.
 EXTRAS := $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo dev,gpu; else echo dev; fi)
 
-.PHONY: setup run test demo lint clean
+.PHONY: setup run test demo lint clean install-desktop package
 
 $(STAMP): pyproject.toml packaging/install_torch.sh
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/lora-studio demo
+
+# The app in this user's application menu (a .desktop entry, icons, AppStream metainfo).
+install-desktop: setup
+	bash packaging/install_desktop.sh $(VENV)/bin/lora-studio
+
+# A runnable GUI bundle in dist/lora-studio/ (PyInstaller, one folder; workers run with
+# the bundle's own Python). Several GB with torch; takes minutes.
+package: setup
+	$(PY) -m pip install -q 'pyinstaller>=6.10'
+	$(VENV)/bin/pyinstaller packaging/lora-studio.spec --distpath dist --workpath build/pyinstaller --noconfirm
+	@echo "bundle: dist/lora-studio/lora-studio"
 
 lint: setup
 	$(VENV)/bin/ruff check studio tests

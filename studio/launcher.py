@@ -11,6 +11,13 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--run-module"] and len(args) >= 2:
+        # The PyInstaller bundle starts its workers this way (studio/core/processes.py).
+        import runpy
+
+        sys.argv = [args[1], *args[2:]]
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+        return 0
     if not args or args[0] == "gui":
         from studio.gui.app import main as gui_main
 

@@ -89,7 +89,9 @@ def run_bench(rest: list[str]) -> int:
     """Runs in its own process: the CLI never imports the engine (or torch) itself."""
     import subprocess
 
-    return subprocess.call([sys.executable, "-m", "studio.engine.bench", *rest])
+    from studio.core.processes import module_argv
+
+    return subprocess.call(module_argv("studio.engine.bench", *rest))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from studio.core import protocol, runs
 from studio.core.job_schema import dumps
 from studio.core.jobs import Job
+from studio.core.processes import module_argv
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Outcome:
 
 
 def worker_command(job_path: Path, run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "studio.worker", str(job_path), "--run-dir", str(run_dir)]
+    return module_argv("studio.worker", str(job_path), "--run-dir", str(run_dir))
 
 
 class WorkerProcess:

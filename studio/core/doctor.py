@@ -18,21 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from studio.core import gpus, paths
+from studio.core.processes import module_argv
 from studio.core.vram import format_bytes
 
 OK, WARN, FAIL, INFO = "ok", "warn", "fail", "info"
 MIN_FREE_BYTES = 10 * 2**30
-TORCH_PROBE = """
-import json, torch
-out = {"version": torch.__version__, "cuda_build": torch.version.cuda, "cuda": torch.cuda.is_available(),
-       "devices": [], "bf16": False}
-if out["cuda"]:
-    out["bf16"] = torch.cuda.is_bf16_supported()
-    for i in range(torch.cuda.device_count()):
-        p = torch.cuda.get_device_properties(i)
-        out["devices"].append({"name": p.name, "capability": f"{p.major}.{p.minor}", "memory": p.total_memory})
-print(json.dumps(out))
-"""
+
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,8 @@ def _python() -> Check:
 
 def _probe_torch(timeout_s: float) -> dict | None:
     try:
-        out = subprocess.run([sys.executable, "-c", TORCH_PROBE], capture_output=True, text=True, timeout=timeout_s)
+        out = subprocess.run(module_argv("studio.engine.torch_probe"), capture_output=True, text=True,
+                             timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]

@@ -22,3 +22,8 @@ def resolve_dataset_path(setting: str) -> Path:
 def eval_prompts() -> list[str]:
     """Held-out prompts (not in the sample) that show what training changed."""
     return json.loads((SAMPLE_DIR / "eval_prompts.json").read_text(encoding="utf-8"))
+
+
+def desktop_dir() -> Path:
+    """The .desktop entry, AppStream metainfo and icons (``make install-desktop`` copies them)."""
+    return RESOURCES / "desktop"

@@ -46,8 +46,21 @@ def create_app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("LoRA Studio")
     app.setApplicationName("lora-studio")
+    app.setDesktopFileName("lora-studio")  # Wayland/X11 match the window to lora-studio.desktop
+    app.setWindowIcon(_icon())
     theme.apply(app)
     return app
+
+
+def _icon():
+    from PySide6.QtGui import QIcon
+
+    from studio.core.resources import desktop_dir
+
+    icon = QIcon()
+    for png in sorted((desktop_dir() / "icons").glob("lora-studio-*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,6 @@ never kills a run, and a window opened later controls it exactly as well.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess
@@ -16,14 +15,15 @@ from PySide6.QtCore import QProcess
 from studio.core import atomic, control_client, runs
 from studio.core.job_schema import dumps
 from studio.core.jobs import Job
+from studio.core.processes import module_argv
 
 
 class LaunchError(RuntimeError):
     pass
 
 
-def worker_arguments(job_path: Path, run_dir: Path) -> list[str]:
-    return ["-m", "studio.worker", str(job_path), "--run-dir", str(run_dir)]
+def worker_argv(job_path: Path, run_dir: Path) -> list[str]:
+    return module_argv("studio.worker", str(job_path), "--run-dir", str(run_dir))
 
 
 def start_run(job: Job, label: str = "") -> Path:
@@ -32,8 +32,9 @@ def start_run(job: Job, label: str = "") -> Path:
     job_path = run_dir / runs.JOB_NAME
     atomic.write_text(job_path, dumps(job))
     process = QProcess()
-    process.setProgram(sys.executable)
-    process.setArguments(worker_arguments(job_path, run_dir))
+    argv = worker_argv(job_path, run_dir)
+    process.setProgram(argv[0])
+    process.setArguments(argv[1:])
     process.setStandardInputFile(QProcess.nullDevice())
     process.setStandardOutputFile(QProcess.nullDevice())
     # The worker keeps worker.log itself once it runs; anything it prints before that
