@@ -132,3 +132,25 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
             table.add_row(check.name, DOCTOR_STYLE[check.status], escape(check.detail), escape(check.fix))
         console.print(table)
     return 1 if doctor.worst(checks) == doctor.FAIL else 0
+
+
+def cmd_download(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from studio.core import hub
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(f"downloading {args.repo}", total=None)
+
+        def progress(done: int, total: int, _file: str) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        try:
+            folder = hub.download_model(args.repo, args.revision, progress)
+        except hub.HubError as exc:
+            console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+            return 1
+    console.print(f"downloaded [bold]{escape(args.repo)}[/bold] to {escape(str(folder))}; "
+                  f"train on it with `lora-studio train --model {escape(str(folder))}`")
+    return 0

@@ -57,6 +57,11 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("ref")
     q = lsub.add_parser("restore", help="bring a version back from the trash")
     q.add_argument("ref")
+    q = lsub.add_parser("push", help="upload a version to a Hugging Face Hub model repo, with a model card")
+    q.add_argument("ref", help="NAME or NAME/vN")
+    q.add_argument("repo", help="owner/name of the model repo (created when missing)")
+    q.add_argument("--public", action="store_true", help="make a new repo public (default: private)")
+
     q = lsub.add_parser("export", help="copy a version out (a folder, or a .zip), PEFT-loadable")
     q.add_argument("ref")
     q.add_argument("destination")
@@ -171,6 +176,19 @@ def _restore(library: Library, args: argparse.Namespace, console: Console) -> in
     return 0
 
 
+def _push(library: Library, args: argparse.Namespace, console: Console) -> int:
+    from studio.core import hub
+
+    resolved = library.resolve(args.ref)
+    try:
+        url = hub.push_adapter(Path(resolved.entry.path), args.repo, private=not args.public)
+    except hub.HubError as exc:
+        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        return 1
+    console.print(f"pushed {resolved.entry.ref} to {url}")
+    return 0
+
+
 def _export(library: Library, args: argparse.Namespace, console: Console) -> int:
     console.print(f"exported to {library.export(args.ref, Path(args.destination))}")
     return 0
@@ -201,7 +219,7 @@ def _check(library: Library, args: argparse.Namespace, console: Console) -> int:
 
 
 ACTIONS = {"check": _check, "list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
-           "restore": _restore, "export": _export, "import": _import, "reindex": _reindex}
+           "restore": _restore, "export": _export, "push": _push, "import": _import, "reindex": _reindex}
 
 
 def cmd_merge(args: argparse.Namespace, console: Console) -> int:

@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel", action="store_true", help="same as --command cancel")
     p.set_defaults(func=train_commands.cmd_stop)
 
+    p = sub.add_parser("download", help="download a model from the Hugging Face Hub into its cache (resumes)")
+    p.add_argument("repo", help="owner/name, e.g. HuggingFaceTB/SmolLM2-360M-Instruct")
+    p.add_argument("--revision", help="branch, tag or commit (default: main)")
+    p.set_defaults(func=info_commands.cmd_download)
+
     p = sub.add_parser("doctor", help="check Python, torch, the driver and GPUs, optional kernels, disk, the bundled "
                                       "model; each problem with its fix")
     p.add_argument("--json", action="store_true")

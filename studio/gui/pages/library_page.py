@@ -97,6 +97,8 @@ class LibraryPage(QWidget):
         for key, text, tip, slot in (
             ("import", "Import…", "Import a PEFT adapter folder or .zip", self._ask_import),
             ("export", "Export…", "Copy the version out as a folder or .zip that PeftModel loads", self._ask_export),
+            ("push", "Push to Hub…", "Upload the version to a Hugging Face Hub model repo, with a model card from "
+                                     "its card (needs `huggingface-cli login`)", self._ask_push),
             ("tag", "Tags…", "Add or remove tags (comma-separated)", self._ask_tags),
             ("notes", "Notes…", "Write a note on this version", self._ask_notes),
             ("rename", "Rename…", "Rename the adapter (all its versions)", self._ask_rename),
@@ -203,7 +205,8 @@ class LibraryPage(QWidget):
         enabled = {"import": not trash, "export": one and not trash, "tag": one and not trash,
                    "notes": one and not trash, "rename": one and not trash, "delete": bool(chosen) and not trash,
                    "restore": bool(chosen) and trash, "diff": len(chosen) == 2, "merge": len(chosen) >= 2 and not trash,
-                   "export_model": one and not trash, "train_more": one and not trash, "reindex": True}
+                   "export_model": one and not trash, "train_more": one and not trash, "reindex": True,
+                   "push": one and not trash}
         for key, button in self.buttons.items():
             button.setEnabled(enabled[key])
 
@@ -271,6 +274,23 @@ class LibraryPage(QWidget):
         run_in_background(export, on_done=lambda path: self.message.show_note(f"Exported {entry.ref} to {path}",
                                                                                ok=True),
                           on_error=self._failed)
+
+    def push_selected(self, repo_id: str, private: bool = True) -> None:
+        """Upload the selected version to ``repo_id`` off the GUI thread."""
+        from studio.core import hub
+
+        entry = self.selected()[0]
+        self.message.show_note(f"Pushing {entry.ref} to {repo_id}…")
+        run_in_background(hub.push_adapter, Path(entry.path), repo_id, private,
+                          on_done=lambda url: self.message.show_note(f"Pushed {entry.ref} to {url}", ok=True),
+                          on_error=self._failed)
+
+    def _ask_push(self) -> None:
+        entry = self.selected()[0]
+        text, ok = QInputDialog.getText(self, "Push to the Hugging Face Hub",
+                                        f"Model repo for {entry.ref} (owner/name; created private when missing):")
+        if ok and text.strip():
+            self.push_selected(text.strip())
 
     def import_path(self, source: str | Path, allow_pickle: bool = False) -> None:
         def do_import():

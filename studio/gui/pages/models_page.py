@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from studio.core.models import BUNDLED_ID, ModelInfo, discover_models_with_problems
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
+from studio.gui.widgets.hub_download import HubDownload
 from studio.gui.widgets.model_details import SOURCE_LABELS, ModelDetails, short_count
 from studio.gui.widgets.page_title import page_title
 
@@ -196,10 +197,14 @@ class ModelsPage(QWidget):
         splitter.setSizes([700, 360])
         splitter.setChildrenCollapsible(False)
 
+        self.hub_download = HubDownload()
+        self.hub_download.downloaded.connect(lambda _folder: self.scan())  # the cache is scanned: it shows up
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(14)
         layout.addLayout(header)
+        layout.addWidget(self.hub_download)
         layout.addWidget(splitter, 1)
 
     # -- results --------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""The Hugging Face Hub: download a base model into the usual cache, push an adapter.
+
+huggingface_hub does the work (resumable downloads into the shared cache, the token
+from ``HF_TOKEN`` or ``huggingface-cli login``, uploads); this module adds what a
+person needs around it: a check of the repo id before any request, a fast and plain
+"offline" instead of a minute of retries, the gated-model message with its link, and
+an adapter's model card written from its ``card.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+from studio.core import cards
+from studio.core.models.discovery import default_hf_cache_dir
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+# What a model needs to train here: weights in safetensors, config, tokenizer, chat template.
+MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.tiktoken", "*.txt", "*.jinja", "*.py"]
+REACH_TIMEOUT_S = 3.0
+Progress = Callable[[int, int, str], None]  # (bytes done, bytes total, file)
+
+
+class HubError(RuntimeError):
+    """A Hub operation that can't be done, with what to do about it."""
+
+
+def check_repo_id(repo_id: str) -> str:
+    repo_id = repo_id.strip().removeprefix("https://huggingface.co/").strip("/")
+    if not REPO_ID.match(repo_id) or ".." in repo_id:
+        raise HubError(f"{repo_id!r} is not a Hub repo id: expected owner/name, e.g. HuggingFaceTB/SmolLM2-360M-Instruct")
+    return repo_id
+
+
+def endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def ensure_online() -> None:
+    """Fail in seconds, with the reason, where huggingface_hub would retry for a minute."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise HubError("offline mode is on (HF_HUB_OFFLINE=1): unset it to use the Hugging Face Hub")
+    url = urlparse(endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise HubError(f"cannot reach {url.hostname} ({exc.strerror or exc}): this machine looks offline; "
+                       "models already in the Hugging Face cache are listed on the Models page") from None
+
+
+def download_model(repo_id: str, revision: str | None = None, progress: Progress | None = None) -> Path:
+    """Download (or finish downloading) a model into the Hugging Face cache; its folder."""
+    repo_id = check_repo_id(repo_id)
+    ensure_online()
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(repo_id, revision=revision, cache_dir=default_hf_cache_dir(),
+                                   allow_patterns=MODEL_FILES, tqdm_class=_progress_class(progress))
+    except Exception as exc:  # noqa: BLE001 - the Hub's errors are many; say what each means
+        raise HubError(_explain(exc, repo_id)) from exc
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise HubError(f"{repo_id} has no config.json: not a transformers model (a GGUF-only repo? download the "
+                       ".gguf file and add it on the Models page)")
+    if not any(folder.glob("*.safetensors")):
+        raise HubError(f"{repo_id} has no safetensors weights; LoRA Studio does not load pickle weights from the Hub")
+    return folder
+
+
+def stage_adapter_for_push(folder: Path, repo_id: str) -> Path:
+    """A temporary copy of an adapter version with a Hub model card (README.md) from its card.json."""
+    from studio.core.library import read_card
+
+    card = read_card(folder) or {}
+    stage = Path(tempfile.mkdtemp(prefix="lora-studio-push-"))
+    for item in Path(folder).iterdir():
+        if item.is_file() and item.name != "README.md":
+            shutil.copy2(item, stage / item.name)
+    (stage / "README.md").write_text(hub_model_card(card, repo_id), encoding="utf-8")
+    return stage
+
+
+def hub_model_card(card: dict, repo_id: str) -> str:
+    base = card.get("base_model", {}) or {}
+    base_id = base.get("model_id") or base.get("id") or ""
+    tags = ["lora", "peft", "lora-studio", *(card.get("tags") or [])]
+    front = ["---", "library_name: peft", f"tags: [{', '.join(tags)}]"]
+    if base_id and "/" in str(base_id) and not str(base_id).startswith(("/", "path:", "gguf:")):
+        front.append(f"base_model: {base_id}")
+    front.append("---")
+    if "lora" in card:
+        body = cards.card_readme(card)
+    else:  # an imported adapter's card may hold little more than its name
+        body = (f"A LoRA adapter{f' for {base_id}' if base_id else ''}, kept with LoRA Studio. Load it with "
+                "`peft.PeftModel.from_pretrained(base_model, repo_id)`.\n")
+    return "\n".join(front) + f"\n\n# {repo_id}\n\n" + body
+
+
+def push_adapter(folder: Path, repo_id: str, private: bool = True) -> str:
+    """Upload an adapter version (with its model card) to a model repo; the repo's URL."""
+    repo_id = check_repo_id(repo_id)
+    ensure_online()
+    from huggingface_hub import HfApi
+
+    stage = stage_adapter_for_push(folder, repo_id)
+    try:
+        api = HfApi(endpoint=endpoint())
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(stage), repo_id=repo_id, commit_message="Upload adapter from LoRA Studio")
+    except Exception as exc:  # noqa: BLE001
+        raise HubError(_explain(exc, repo_id)) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return f"{endpoint()}/{repo_id}"
+
+
+def _explain(exc: BaseException, repo_id: str) -> str:
+    name = type(exc).__name__
+    if name == "GatedRepoError":
+        return (f"{repo_id} is gated: accept its terms at {endpoint()}/{repo_id} while logged in, then log in here "
+                "(`huggingface-cli login`, or set HF_TOKEN) and download again")
+    if name == "RepositoryNotFoundError":
+        return f"{repo_id} was not found on the Hub (or it is private: log in with `huggingface-cli login`)"
+    if name == "RevisionNotFoundError":
+        return f"{repo_id} has no such revision"
+    if name in ("LocalTokenNotFoundError",) or "401" in str(exc) or "403" in str(exc):
+        return f"the Hub refused the request for {repo_id}: log in with `huggingface-cli login` (or set HF_TOKEN) " \
+               "with a token that may write there"
+    if name in ("LocalEntryNotFoundError", "ConnectionError", "ConnectTimeout", "ReadTimeout") or "connect" in \
+            str(exc).lower():
+        return f"lost the connection to the Hub ({name}); run again to resume where it stopped"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    return f"{name}: {first}"
+
+
+def _progress_class(progress: Progress | None):
+    if progress is None:
+        return None
+    from tqdm.auto import tqdm
+
+    class Reporter(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - our caller draws the progress
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            super().update(n)
+            progress(int(self.n), int(self.total or 0), str(self.desc or ""))
+
+    return Reporter
