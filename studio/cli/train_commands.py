@@ -141,7 +141,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return gen_outcome.exit_code
 
 
-def _ended_cancelled(run_dir: Path, wait_s: float = 5.0) -> bool:
+def _ended_cancelled(run_dir: Path, wait_s: float = 25.0) -> bool:
     import time
 
     deadline = time.monotonic() + wait_s

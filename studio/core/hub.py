@@ -156,6 +156,7 @@ def _progress_class(progress: Progress | None):
 
         def update(self, n=1):
             super().update(n)
-            progress(int(self.n), int(self.total or 0), str(self.desc or ""))
+            if self.unit == "B":  # huggingface_hub also draws a count of files: bytes only
+                progress(int(self.n), int(self.total or 0), str(self.desc or ""))
 
     return Reporter

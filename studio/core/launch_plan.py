@@ -9,9 +9,10 @@ groups (DDP or FSDP through the Trainer); nothing here moves tensors.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
-from studio.core import vram
+from studio.core import processes, vram
 from studio.core.jobs import TrainJob
 
 RANK_MODULE = "studio.worker.rank"
@@ -56,7 +57,9 @@ def plan(job: TrainJob, fits_one_gpu: bool | None = None) -> LaunchPlan:
     if world <= 1:
         strategy = "single"
     elif dist.strategy == "auto":
-        strategy = "fsdp" if fits_one_gpu is False and backend == "nccl" else "ddp"
+        # PiSSA/OLoRA rewrite the whole base, which FSDP shards: they stay on DDP.
+        shardable = backend == "nccl" and job.lora.init not in ("pissa", "olora")
+        strategy = "fsdp" if fits_one_gpu is False and shardable else "ddp"
     else:
         strategy = dist.strategy
     if backend == "gloo":
@@ -78,16 +81,19 @@ def torchrun_command(launch: LaunchPlan, python: str, job_path: str, run_dir: st
     Several machines use a static rendezvous at node 0 (``--master-addr``), so global
     rank 0, the one that reports and saves, is always on ``node_rank`` 0.
     """
-    argv = [python, "-m", "torch.distributed.run", "--nproc-per-node", str(launch.nproc_per_node),
-            "--max-restarts", "0"]
+    frozen = python == sys.executable and processes.frozen()
+    runner = [python, processes.RUN_MODULE_FLAG] if frozen else [python, "-m"]
+    argv = [*runner, "torch.distributed.run", "--nproc-per-node", str(launch.nproc_per_node), "--max-restarts", "0"]
     if launch.master is None:
         argv += ["--standalone"]
     else:
         host, port = launch.master
         argv += ["--nnodes", str(launch.nnodes), "--node-rank", str(launch.node_rank),
                  "--master-addr", host, "--master-port", str(port)]
-    return argv + ["-m", RANK_MODULE, job_path, "--run-dir", run_dir,
-                   "--strategy", launch.strategy, "--backend", launch.backend]
+    # The PyInstaller bundle has no `python -m`: torchrun starts its own executable instead.
+    script = ["--no-python", python, processes.RUN_MODULE_FLAG, RANK_MODULE] if frozen else ["-m", RANK_MODULE]
+    return argv + [*script, job_path, "--run-dir", run_dir, "--strategy", launch.strategy, "--backend",
+                   launch.backend]
 
 
 def rank_environment(launch: LaunchPlan, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -95,9 +101,10 @@ def rank_environment(launch: LaunchPlan, base: dict[str, str] | None = None) -> 
     CPU's threads shared between CPU processes instead of each taking all of them."""
     env = dict(os.environ if base is None else base)
     if launch.gpus:
-        visible = [g for g in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
-        # Indices count within what this process may see, as nvidia-smi's do when nothing is hidden.
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(visible[i] if i < len(visible) else str(i) for i in launch.gpus)
+        # The indices are nvidia-smi's (NVML, PCI bus order), as the Train page lists them;
+        # CUDA counts fastest-first unless told to use the same order.
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, launch.gpus))
     elif launch.backend == "gloo":
         env["CUDA_VISIBLE_DEVICES"] = ""
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // launch.nproc_per_node)))

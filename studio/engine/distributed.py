@@ -62,15 +62,17 @@ def agree(control: JobControl, poll_s: float = 0.2) -> Requests:
     """
     on_gpu = "nccl" in str(dist.get_backend())
     device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+    asked_checkpoint = False  # a checkpoint asked for during a pause is kept for after it
     while True:
         local = [control.stop_requested, control.take_checkpoint_request(), control.paused]
         flags = torch.tensor([float(v) for v in local], device=device)
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
         stop, checkpoint, pause = (bool(v) for v in flags.tolist())
+        asked_checkpoint = asked_checkpoint or checkpoint
         if stop:
             control.request("stop")  # every rank now knows, and saves alike
         if not pause or stop:
-            return Requests(stop=stop, checkpoint=checkpoint)
+            return Requests(stop=stop, checkpoint=asked_checkpoint)
         time.sleep(poll_s)
 
 

@@ -90,8 +90,10 @@ def _tokenizer(writer: gguf.GGUFWriter, tokenizer) -> None:
     """A byte-level BPE tokenizer (GPT-2 style, as Llama 3, SmolLM and Qwen use)."""
     data = json.loads(tokenizer.backend_tokenizer.to_str())
     model = data.get("model", {})
-    if model.get("type") != "BPE":
-        raise GGUFExportError(f"GGUF export writes byte-level BPE tokenizers; this one is {model.get('type')!r}")
+    if model.get("type") != "BPE" or "ByteLevel" not in json.dumps(data.get("pre_tokenizer") or {}):
+        raise GGUFExportError("GGUF export writes byte-level BPE tokenizers (Llama 3, SmolLM, Qwen style); this "
+                              "one is SentencePiece-style (Llama 2, Mistral): export as safetensors and convert "
+                              "with llama.cpp's convert_hf_to_gguf.py")
     size = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)
     tokens = tokenizer.convert_ids_to_tokens(list(range(size)))
     special = set(tokenizer.all_special_ids)
@@ -106,7 +108,7 @@ def _tokenizer(writer: gguf.GGUFWriter, tokenizer) -> None:
             types.append(gguf.TokenType.NORMAL)
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre(_pre_tokenizer(tokenizer, size))
     writer.add_token_list([t if t is not None else f"[PAD{i}]" for i, t in enumerate(tokens)])
     writer.add_token_types(types)
     writer.add_token_merges(merges)
@@ -120,6 +122,17 @@ def _tokenizer(writer: gguf.GGUFWriter, tokenizer) -> None:
     writer.add_add_space_prefix(False)
     if getattr(tokenizer, "chat_template", None):
         writer.add_chat_template(tokenizer.chat_template)
+
+
+def _pre_tokenizer(tokenizer, vocab: int) -> str:
+    """llama.cpp's name for how text is split before BPE (digits, punctuation): it knows
+    each family's by name; the ones this export can tell apart, else its default."""
+    source = str(getattr(tokenizer, "name_or_path", "")).lower()
+    if "smollm" in source or vocab == 49152:
+        return "smollm"
+    if vocab in (128000, 128256):
+        return "llama-bpe"
+    return "default"
 
 
 def _permute(weights: np.ndarray, heads: int, kv_heads: int) -> np.ndarray:

@@ -48,7 +48,7 @@ class GuardedTrainer(Trainer):
             loss = loss * float("nan")
         if bool(torch.isfinite(loss.detach())):
             return (loss, *result[1:]) if return_outputs else loss
-        if self.on_nan == "stop":
+        if self.on_nan == "stop" or self.is_fsdp_enabled:  # FSDP: no safe partial backward to skip with
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}; nothing from that step reached "
                                      f"the weights, and the last checkpoint is intact")
         if not self.skipped_steps or self.skipped_steps[-1] != step:
@@ -58,15 +58,15 @@ class GuardedTrainer(Trainer):
         zero = self._no_gradient(model, loss)
         return (zero, *result[1:]) if return_outputs else zero
 
-    @staticmethod
-    def _no_gradient(model, loss):
+    def _no_gradient(self, model, loss):
         """A zero loss whose backward leaves the weights alone. Alone, a fresh leaf: no
         gradient at all, so the optimizer skips every weight (momentum too). Under DDP
-        every rank must produce a gradient for every trainable weight, so zeros are tied
-        to each of them instead. Never ``loss * 0``: NaN x 0 is NaN in the backward."""
+        every rank must produce a gradient for every trainable weight, and fp16's grad
+        scaler needs gradients to check, so zeros are tied to each weight there instead.
+        Never ``loss * 0``: NaN x 0 is NaN in the backward."""
         from studio.engine import distributed
 
-        if not distributed.active():
+        if not distributed.active() and not self.args.fp16:
             return torch.zeros((), device=loss.device, dtype=loss.dtype, requires_grad=True)
         return sum(p.reshape(-1)[:1].sum() * 0.0 for p in model.parameters() if p.requires_grad)
 

@@ -82,11 +82,12 @@ def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precisi
     return Loaded(model, tokenizer, folder, source, hw)
 
 
-def total_steps(rows: int, job: TrainJob) -> int:
+def total_steps(rows: int, job: TrainJob, processes: int = 1) -> int:
+    """Optimizer steps for the job; each step takes batch x accumulation rows on every process."""
     tr = job.training
     if tr.max_steps > 0:
         return tr.max_steps
-    per_epoch = max(1, math.ceil(rows / tr.batch_size / tr.grad_accum))
+    per_epoch = max(1, math.ceil(rows / tr.batch_size / tr.grad_accum / max(1, processes)))
     return max(1, math.ceil(per_epoch * tr.epochs))
 
 
@@ -182,7 +183,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         job.lora.use_dora, job.lora.use_rslora = bool(parent_config.use_dora), bool(parent_config.use_rslora)
     trainable, total = adapter_setup.trainable_parameters(model)
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
-    steps = total_steps(len(prepared.train), job)
+    steps = total_steps(len(prepared.train), job, distributed.current().world_size)
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
                         detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "

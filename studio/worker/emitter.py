@@ -22,10 +22,13 @@ class Emitter:
         # None: stdout only (rank 0 of a multi-process run; the launcher writes the file).
         self._file = open(events_path, "a", encoding="utf-8") if events_path else None  # noqa: SIM115
         self._lock = threading.Lock()
+        self._closed = False
 
     def __call__(self, event: protocol.Event) -> None:
         line = protocol.encode(event)
         with self._lock:
+            if self._closed:
+                return  # the run has ended: a late event (a cancel racing the end) is dropped
             if self._file is not None:
                 self._file.write(line)
                 self._file.flush()
@@ -45,5 +48,6 @@ class Emitter:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._file is not None:
                 self._file.close()

@@ -48,10 +48,18 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
     log.info("launching: %s", " ".join(argv))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace", env=launch_plan.rank_environment(plan),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
     stderr_tail: list[str] = []
-    threading.Thread(target=_copy_stderr, args=(proc, stderr_tail), name="ranks-stderr", daemon=True).start()
-    control.add_listener(lambda cmd: _forward(proc, cmd))
+    copier = threading.Thread(target=_copy_stderr, args=(proc, stderr_tail), name="ranks-stderr", daemon=True)
+    copier.start()
+    cancelled = threading.Event()
+
+    def forward(cmd: str) -> None:
+        if cmd == "cancel":
+            cancelled.set()
+        _forward(proc, cmd)
+
+    control.add_listener(forward)
     final: protocol.Event | None = None
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -68,6 +76,11 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
             continue
         emit(event)
     code = proc.wait()
+    copier.join(timeout=10)  # torchrun's root-cause summary is the last thing it writes
+    if cancelled.is_set():
+        from studio.engine.control import Cancelled
+
+        raise Cancelled()
     if isinstance(final, protocol.Done):
         return dict(final.outputs)
     death = _root_cause(stderr_tail)
@@ -81,6 +94,15 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
         kind="internal", message=f"{death.describe() if death else f'a training process died (torchrun exit {code})'}"
                                  f"{after}",
         hint="see worker.log in the run folder; a killed process often means the machine ran out of RAM"))
+
+
+def _die_with_parent() -> None:
+    """torchrun (and through it every rank) ends when this worker ends, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _forward(proc: subprocess.Popen, cmd: str) -> None:

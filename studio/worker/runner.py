@@ -94,8 +94,9 @@ def _one_gpu_per_process(job) -> None:
     if len(gpus) > 1:
         return  # the launcher gives each rank its GPUs
     visible = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
-    if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpus[0]] if gpus[0] < len(visible) else str(gpus[0])
+    if gpus:  # an nvidia-smi index, as the Train page lists them
+        os.environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus[0])
     elif visible:
         os.environ["CUDA_VISIBLE_DEVICES"] = visible[0]
     elif os.environ.get("CUDA_VISIBLE_DEVICES") is None:

@@ -36,7 +36,8 @@ def test_cpu_processes_use_gloo_and_share_the_threads():
 
 def test_the_chosen_gpus_are_the_only_ones_the_ranks_see():
     plan = launch_plan.plan(job(gpus=[2, 5]))
-    assert launch_plan.rank_environment(plan, {})["CUDA_VISIBLE_DEVICES"] == "2,5"
+    env = launch_plan.rank_environment(plan, {"CUDA_VISIBLE_DEVICES": "1,2,3"})
+    assert env["CUDA_VISIBLE_DEVICES"] == "2,5" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"  # nvidia-smi's numbers
     argv = launch_plan.torchrun_command(plan, "py", "/r/job.json", "/r")
     assert argv[:3] == ["py", "-m", "torch.distributed.run"]
     assert argv[argv.index("--nproc-per-node") + 1] == "2" and "--standalone" in argv
@@ -73,3 +74,9 @@ def test_impossible_settings_name_their_field(distributed, training, field):
 def test_fsdp_refuses_pissa_which_rewrites_the_whole_base():
     with pytest.raises(JobError, match="distributed.strategy"):
         job_from_dict({"kind": "train", "lora": {"init": "pissa"}, "distributed": {"strategy": "fsdp"}})
+
+
+def test_auto_keeps_pissa_on_ddp_even_when_the_model_does_not_fit_one_gpu():
+    job = job_from_dict({"kind": "train", "lora": {"init": "pissa"}, "distributed": {"gpus": [0, 1]}})
+    assert launch_plan.plan(job, fits_one_gpu=False).strategy == "ddp"
+
