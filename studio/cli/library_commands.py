@@ -254,7 +254,8 @@ def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: 
                           f"({len(outputs.get('shards', []))} shard(s)); reloaded with transformers: logits within "
                           f"{outputs.get('max_logit_difference', 0):.1e} of base + adapter")
         for written in outputs.get("gguf", []):
-            check = "same greedy answers" if written["same_greedy_answers"] else "[yellow]answers differ[/yellow]"
+            check = "same greedy answers" if written["same_greedy_answers"] else \
+                f"[yellow]{written['greedy_agreement']:.0%} of next-token picks agree[/yellow]"
             console.print(f"GGUF {written['type']}: {escape(written['file'])} ({written['bytes'] / 2**20:.0f} MiB), "
                           f"reloaded with transformers: {check}; Modelfile beside it (ollama create NAME -f Modelfile)")
     return outcome.exit_code

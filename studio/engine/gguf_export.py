@@ -185,6 +185,31 @@ def greedy_tokens(model, tokenizer, prompts: list[str], max_new_tokens: int = 16
     return out
 
 
+def greedy_agreement(model, tokenizer, prompts: list[str], answers: list[list[int]]) -> float:
+    """Share of the answer tokens that ``model`` would also pick greedily, fed the same
+    prefix each time (one early rounding difference does not count against every later token)."""
+    agree = total = 0
+    for prompt, answer in zip(prompts, answers, strict=True):
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            return_tensors="pt", return_dict=True)["input_ids"]
+        full = torch.cat([ids, torch.tensor([answer], dtype=ids.dtype)], dim=1)
+        with torch.no_grad():
+            picks = model(input_ids=full).logits[0, ids.shape[1] - 1:-1].argmax(-1).tolist()
+        agree += sum(a == b for a, b in zip(picks, answer, strict=True))
+        total += len(answer)
+    return agree / total if total else 1.0
+
+
+def same_tokens(ours, theirs, prompts: list[str]) -> bool:
+    """Whether two tokenizers give the same ids for each prompt in ``ours``'s chat format."""
+    for prompt in prompts:
+        text = ours.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                        tokenize=False)
+        if ours(text, add_special_tokens=False)["input_ids"] != theirs(text, add_special_tokens=False)["input_ids"]:
+            return False
+    return True
+
+
 def describe(path: Path) -> dict[str, Any]:
     reader = gguf.GGUFReader(str(path))
     return {"file": str(path), "bytes": path.stat().st_size, "tensors": len(reader.tensors)}

@@ -147,15 +147,21 @@ def _export_gguf(model, tokenizer, output: Path, kinds: list[str], name: str, em
         emit(protocol.Phase("evaluating", detail=f"reloading {path.name} with transformers"))
         back = transformers.AutoModelForCausalLM.from_pretrained(output, gguf_file=path.name, dtype=torch.float32)
         back_tokenizer = transformers.AutoTokenizer.from_pretrained(output, gguf_file=path.name)
-        # The file's own tokenizer, not ours: a wrong vocabulary or merges would show here.
-        same = gguf_export.greedy_tokens(back.eval(), back_tokenizer, GGUF_CHECK_PROMPTS) == expected
+        # The file's own tokenizer must split the chat-formatted prompts as ours does (a wrong
+        # vocabulary or merges show here); the model must then answer alike.
+        tokens_same = gguf_export.same_tokens(tokenizer, back_tokenizer, GGUF_CHECK_PROMPTS)
+        same = tokens_same and gguf_export.greedy_tokens(back.eval(), tokenizer, GGUF_CHECK_PROMPTS) == expected
+        agreement = gguf_export.greedy_agreement(back, tokenizer, GGUF_CHECK_PROMPTS, expected)
         del back
-        if kind == "f16" and not same:
+        if not tokens_same or (kind == "f16" and not same):
             path.unlink()
-            raise RuntimeError(f"the f16 GGUF answers differently from the merged model; {path.name} was removed")
+            raise RuntimeError(f"the {kind} GGUF {'tokenizes' if not tokens_same else 'answers'} differently from "
+                               f"the merged model; {path.name} was removed")
         if not same:
-            emit(protocol.Warning(f"{path.name}: q8_0 rounding changed a greedy answer on the check prompts"))
-        written.append({**gguf_export.describe(path), "type": kind, "same_greedy_answers": same})
+            emit(protocol.Warning(f"{path.name}: q8_0 rounding changed a greedy answer on the check prompts "
+                                  f"({agreement:.0%} of next-token picks agree)"))
+        written.append({**gguf_export.describe(path), "type": kind, "same_greedy_answers": same,
+                        "greedy_agreement": round(agreement, 4)})
     chosen = next((w for w in written if w["type"] == "q8_0"), written[0])  # Ollama gets the smaller one
     atomic.write_text(output / "Modelfile", gguf_export.modelfile(Path(chosen["file"]).name, tokenizer))
     return written
