@@ -93,7 +93,11 @@ class LibraryPage(QWidget):
         filters.addWidget(self.method_filter)
         filters.addWidget(self.trash_box)
         filters.addWidget(self.count)
-        actions = QHBoxLayout()
+        # Two rows: what moves a version in or out, then what edits or organises it.
+        moving, editing = QHBoxLayout(), QHBoxLayout()
+        actions = QVBoxLayout()
+        actions.addLayout(moving)
+        actions.addLayout(editing)
         for key, text, tip, slot in (
             ("import", "Import…", "Import a PEFT adapter folder or .zip", self._ask_import),
             ("export", "Export…", "Copy the version out as a folder or .zip that PeftModel loads", self._ask_export),
@@ -116,8 +120,10 @@ class LibraryPage(QWidget):
             button.setToolTip(tip)
             button.clicked.connect(slot)
             self.buttons[key] = button
-            actions.addWidget(button)
-        actions.addStretch(1)
+            row = moving if key in ("import", "export", "push", "export_model", "merge", "train_more") else editing
+            row.addWidget(button)
+        moving.addStretch(1)
+        editing.addStretch(1)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
