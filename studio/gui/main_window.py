@@ -32,13 +32,11 @@ from studio.gui.pages.library_page import LibraryPage
 from studio.gui.pages.merge_page import MergePage
 from studio.gui.pages.models_page import ModelsPage
 from studio.gui.pages.monitor_page import MonitorPage
-from studio.gui.pages.placeholder_page import PlaceholderPage
 from studio.gui.pages.runs_page import RunsPage
 from studio.gui.pages.settings_page import SettingsPage
 from studio.gui.pages.train_page import TrainPage
 
 PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
-LATER: dict[str, str] = {}  # pages whose feature lands in a later version
 
 
 class MainWindow(QMainWindow):
@@ -52,7 +50,6 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(168)
         self.nav.setSpacing(2)
         self.stack = QStackedWidget()
-        self.pages: dict[str, QWidget] = {}
         self.models_page = ModelsPage(self.state)
         self.datasets_page = DatasetsPage(self.state)
         self.train_page = TrainPage(self.state)
@@ -62,12 +59,11 @@ class MainWindow(QMainWindow):
         self.merge_page = MergePage(self.state)
         self.compare_page = ComparePage(self.state)
         self.settings_page = SettingsPage(self.state)
-        built = {"Settings": self.settings_page, "Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
-                 "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
-                 "Merge": self.merge_page, "Compare": self.compare_page}
+        self.pages: dict[str, QWidget] = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
+                                          "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
+                                          "Merge": self.merge_page, "Compare": self.compare_page, "Settings": self.settings_page}
         for name in PAGE_NAMES:
-            page = built.get(name) or PlaceholderPage(self.state, name, LATER[name])
-            self.pages[name] = page
+            page = self.pages[name]
             self.stack.addWidget(page)
             QListWidgetItem(name, self.nav).setToolTip(PAGE_HELP.get(name, ""))
         self.nav.currentRowChanged.connect(self._show_row)
