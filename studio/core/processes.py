@@ -8,8 +8,11 @@ worker, probe and benchmark process starts through here.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 
+PR_SET_PDEATHSIG = 1
 RUN_MODULE_FLAG = "--run-module"
 
 
@@ -22,3 +25,13 @@ def module_argv(module: str, *args: str) -> list[str]:
     if frozen():
         return [sys.executable, RUN_MODULE_FLAG, module, *args]
     return [sys.executable, "-m", module, *args]
+
+
+def die_with_parent() -> None:
+    """Linux: this process is killed when the one that started it ends, even by SIGKILL
+    (torchrun with its worker, each rank with torchrun): no GPU process outlives a run."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

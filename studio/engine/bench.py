@@ -152,8 +152,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
                                    liger=path.liger and "noliger" not in mode)
     fast_path.apply_globals(path)
-    extra = distributed.trainer_arguments(strategy, "nccl", cfg.get("quant") == "4bit", cfg["ckpt"],
-                                          distributed.decoder_layer_classes(model))
+    extra = distributed.trainer_arguments(strategy, "nccl", distributed.decoder_layer_classes(model))
     args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
     args.lr_scheduler_type = "constant"
     collator = data_prep.collator(tokenizer, path.packing)

@@ -19,8 +19,6 @@ import torch.distributed as dist
 
 from studio.engine.control import JobControl
 
-FLAGS = ("stop", "checkpoint", "pause")
-
 
 @dataclass(frozen=True)
 class Rank:
@@ -76,8 +74,7 @@ def agree(control: JobControl, poll_s: float = 0.2) -> Requests:
         time.sleep(poll_s)
 
 
-def trainer_arguments(strategy: str, backend: str, quantized: bool, gradient_checkpointing: bool,
-                      layer_classes: list[str]) -> dict[str, Any]:
+def trainer_arguments(strategy: str, backend: str, layer_classes: list[str]) -> dict[str, Any]:
     """TrainingArguments for DDP or FSDP, following peft's and accelerate's guides."""
     if strategy == "ddp":
         # LoRA leaves most parameters frozen; telling DDP so skips a graph walk per step.

@@ -67,10 +67,11 @@ def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precisi
               sharded: bool = False) -> Loaded:
     emit(protocol.Phase("loading_model", detail=settings.path))
     source = model_loading.resolve_model_path(settings.path)
+    folder = None
     if distributed.is_main_process():
         folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
     distributed.barrier()  # a .gguf is converted once, by rank 0, before the others look for it
-    folder = model_loading.ensure_hf_folder(source)
+    folder = folder or model_loading.ensure_hf_folder(source)
     check_loadable(folder, settings.allow_pickle)  # a broken folder is named here, not deep in the loader
     if settings.trust_remote_code:
         emit(protocol.Warning(f"model.trust_remote_code is on: Python code shipped with {folder.name} runs in "
@@ -183,7 +184,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         job.lora.use_dora, job.lora.use_rslora = bool(parent_config.use_dora), bool(parent_config.use_rslora)
     trainable, total = adapter_setup.trainable_parameters(model)
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
-    steps = total_steps(len(prepared.train), job, distributed.current().world_size)
+    world = distributed.current().world_size
+    steps = total_steps(len(prepared.train), job, world)
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
                         detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
@@ -193,9 +195,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                             [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded)
     fast_path.apply_globals(path)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
-    extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, job.model.quantization != "none",
-                                          job.training.gradient_checkpointing,
-                                          distributed.decoder_layer_classes(model))
+    extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, distributed.decoder_layer_classes(model))
     args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path, extra)
     optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
                                               job.training.weight_decay, job.training.optimizer)
@@ -242,7 +242,6 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
             emit(protocol.Phase("evaluating"))
             eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
-    world = distributed.current().world_size
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
                                                         fused_loss=path.liger, gpus=world,

@@ -9,27 +9,17 @@ leaves GPU processes behind.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
 
 from studio.core import protocol
 from studio.core.job_schema import load_job
+from studio.core.processes import die_with_parent
 
 log = logging.getLogger("studio.worker.rank")
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp")
     parser.add_argument("--backend", choices=["nccl", "gloo"], default="nccl")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from studio.core import launch_plan, protocol, runs
 from studio.core.jobs import TrainJob
+from studio.core.processes import die_with_parent
 from studio.engine.control import JobControl
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
     log.info("launching: %s", " ".join(argv))
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace", env=launch_plan.rank_environment(plan),
-                            start_new_session=True, preexec_fn=_die_with_parent)
+                            start_new_session=True, preexec_fn=die_with_parent)
     stderr_tail: list[str] = []
     copier = threading.Thread(target=_copy_stderr, args=(proc, stderr_tail), name="ranks-stderr", daemon=True)
     copier.start()
@@ -94,15 +95,6 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
         kind="internal", message=f"{death.describe() if death else f'a training process died (torchrun exit {code})'}"
                                  f"{after}",
         hint="see worker.log in the run folder; a killed process often means the machine ran out of RAM"))
-
-
-def _die_with_parent() -> None:
-    """torchrun (and through it every rank) ends when this worker ends, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _forward(proc: subprocess.Popen, cmd: str) -> None:
