@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from studio.core.reference_shapes import MODEL_SHAPES  # noqa: E402 - after the path tweak
+from studio.engine.bench import run_isolated  # noqa: E402
 
 # name, model, method, rank, batch, seq, checkpointing, extra settings; group A/B split the
 # list into two calls that each fit in ten minutes.
@@ -171,15 +171,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for cfg in chosen:
         began = time.time()
-        proc = subprocess.run([sys.executable, __file__, "--one", json.dumps(cfg)], capture_output=True, text=True,
-                              cwd=ROOT, timeout=300)
-        lines = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if not lines:
-            print(f"{cfg['name']}: FAILED (exit {proc.returncode})\n{proc.stderr[-2500:]}", flush=True)
+        result = run_isolated([sys.executable, __file__, "--one", json.dumps(cfg)], cfg["name"], args.out, cwd=ROOT,
+                              timeout=300)
+        if result is None:
             continue
-        result = json.loads(lines[-1])
-        with open(args.out, "a") as handle:
-            handle.write(json.dumps(result) + "\n")
         gib = 2**30
         print(f"{cfg['name']}: peak reserved {result['peak_reserved_bytes'] / gib:.2f} GiB, allocated "
               f"{result['peak_allocated_bytes'] / gib:.2f}, outside {(result['outside_allocator_bytes'] or 0) / gib:.2f}"

@@ -220,6 +220,20 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[
     return out
 
 
+def run_isolated(argv: list[str], label: str, out: Path, **popen: Any) -> dict[str, Any] | None:
+    """Run one measurement in a fresh process (a clean GPU), read its ``RESULT {json}`` line
+    and append it to ``out``; None (and the tail of its stderr, printed) when it failed."""
+    proc = subprocess.run(argv, capture_output=True, text=True, **popen)
+    found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not found:
+        print(f"{label}: FAILED (exit {proc.returncode})\n{proc.stderr[-2500:]}", flush=True)
+        return None
+    result = json.loads(found[-1])
+    with open(out, "a") as handle:
+        handle.write(json.dumps(result) + "\n")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lora-studio bench", description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS))
@@ -241,17 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes:
             launcher = [sys.executable] if args.gpus == 1 else [
                 sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
-            proc = subprocess.run([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps),
-                                   "--gpus", str(args.gpus), "--strategy", args.strategy, "--one", name, mode],
-                                  capture_output=True, text=True,
+            result = run_isolated([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps), "--gpus",
+                                   str(args.gpus), "--strategy", args.strategy, "--one", name, mode],
+                                  f"{name} {mode}", args.out,
                                   env=os.environ if args.gpus > 1 else {**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
-            found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-            if not found:
-                print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", flush=True)
+            if result is None:
                 continue
-            result = json.loads(found[-1])
-            with open(args.out, "a") as handle:
-                handle.write(json.dumps(result) + "\n")
             print(f"{name:12s} {mode:8s} x{args.gpus} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
                   f"{result.get('peak_total_gib', '?')} GiB  MFU {result.get('mfu', '?')}  loss "
                   f"{result.get('loss_last3', '?')}  [{result['path']}]", flush=True)
