@@ -47,21 +47,18 @@ class GpuUse:
 
 def current_use() -> dict[int, GpuUse]:
     """Memory in use and utilisation of each GPU now (for the Train page's GPU list)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:  # noqa: BLE001 - no driver: nothing in use
-        return {}
-    found: dict[int, GpuUse] = {}
-    try:
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            found[index] = GpuUse(index, int(pynvml.nvmlDeviceGetMemoryInfo(handle).used),
-                                  int(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu))
-    except Exception:  # noqa: BLE001
+    def query(nv) -> dict[int, GpuUse]:
+        found: dict[int, GpuUse] = {}
+        try:
+            for index in range(nv.nvmlDeviceGetCount()):
+                handle = nv.nvmlDeviceGetHandleByIndex(index)
+                found[index] = GpuUse(index, int(nv.nvmlDeviceGetMemoryInfo(handle).used),
+                                      int(nv.nvmlDeviceGetUtilizationRates(handle).gpu))
+        except Exception:  # noqa: BLE001 - what was read before the failure still counts
+            pass
         return found
-    return found
+
+    return _nvml(query) or {}
 
 
 def _nvml(query):
