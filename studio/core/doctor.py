@@ -39,7 +39,7 @@ def run_checks(torch_timeout_s: float = 60.0) -> list[Check]:
     cards = gpus.visible_gpus()
     torch_info = _probe_torch(torch_timeout_s)
     checks = [_python(), _torch(torch_info, cards), _driver(cards)]
-    checks += [_gpu(card, torch_info) for card in cards]
+    checks += [_gpu(card) for card in cards]
     checks += [_optional("bitsandbytes", "QLoRA (4-bit) and 8-bit optimizers", bool(cards)),
                _optional("liger-kernel", "fused kernels of the GPU fast path", bool(cards)),
                _optional("flash-attn", "FlashAttention (optional; SDPA is used otherwise)", False),
@@ -96,7 +96,7 @@ def _driver(cards: tuple[gpus.Gpu, ...]) -> Check:
     return Check("NVIDIA driver", OK, f"{version}, {len(cards)} GPU(s)")
 
 
-def _gpu(card: gpus.Gpu, torch_info: dict | None) -> Check:
+def _gpu(card: gpus.Gpu) -> Check:
     capability = gpus.compute_capability(card.index)
     detail = f"{card.name}, {format_bytes(card.total_bytes)}" + (f", compute capability {capability}"
                                                                   if capability else "")

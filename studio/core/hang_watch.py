@@ -43,6 +43,10 @@ class HangWatch:
         idle = (time.monotonic() if now is None else now) - self.last_progress
         return idle if idle >= self.timeout_s else None
 
-    def message(self, idle: float) -> str:
+    def stall(self, idle: float) -> str:
+        """'no progress for 12 s since step 40' (or 'while evaluating')."""
         where = f" since step {self.last_step}" if self.last_step is not None else f" while {self.phase}"
-        return f"no progress for {idle:.0f} s{where}: the worker may be hung"
+        return f"no progress for {idle:.0f} s{where}"
+
+    def message(self, idle: float) -> str:
+        return f"{self.stall(idle)}: the worker may be hung"

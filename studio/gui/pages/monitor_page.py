@@ -128,7 +128,7 @@ class MonitorPage(QWidget):
             return
         self.hang.reported = True
         self.view.banner.show_message(
-            "warning", HUNG_TITLE, self.hang.message(idle).split(":")[0].capitalize() + ".",
+            "warning", HUNG_TITLE, self.hang.stall(idle).capitalize() + ".",
             "Wait if a step can take this long; otherwise end it: the last checkpoint is kept.")
         self.view.banner.set_action("End the worker", self.kill_hung_worker)
 
