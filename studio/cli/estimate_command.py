@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,7 +12,7 @@ from rich.table import Table
 from studio.cli.job_building import build_train_job
 from studio.core import gpus, launch_plan, protocol, vram
 from studio.core.job_schema import JobError
-from studio.core.models import ModelError, bundled_model_path, inspect_model
+from studio.core.models import ModelError, inspect_model, model_source
 
 
 def add_estimate_flags(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +24,7 @@ def add_estimate_flags(parser: argparse.ArgumentParser) -> None:
 def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     try:
         job = build_train_job(args)
-        source = bundled_model_path() if job.model.path == "bundled" else Path(job.model.path).expanduser()
-        if source is None:
-            raise ModelError("the bundled model is missing: run `make run` or `make test` once to install it")
-        model = inspect_model(source)
+        model = inspect_model(model_source(job.model.path))
         capacity, card = _capacity(args)
         # Several GPUs (--gpus 0,1): the estimate of each, for the strategy the worker will take.
         estimate, options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)

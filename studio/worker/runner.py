@@ -159,14 +159,13 @@ def _launch_plan(job):
 
 def _fits_one_gpu(job) -> bool | None:
     from studio.core import gpus, vram
-    from studio.core.models import bundled_model_path, inspect_model
+    from studio.core.models import inspect_model, model_source
 
     cards = [gpu for gpu in gpus.visible_gpus() if gpu.index in job.distributed.gpus]
     if not cards or job.distributed.strategy != "auto":
         return None
     try:
-        source = bundled_model_path() if job.model.path == "bundled" else Path(job.model.path).expanduser()
-        model = inspect_model(source)
+        model = inspect_model(model_source(job.model.path))
         estimate = vram.estimate(job, model.config, num_parameters=model.num_parameters)
     except Exception as exc:  # noqa: BLE001 - no estimate: keep DDP, the usual choice
         log.info("no estimate to choose ddp or fsdp: %s", exc)

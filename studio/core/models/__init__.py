@@ -13,6 +13,7 @@ from studio.core.models.discovery import (
     discover_models,
     discover_models_with_problems,
     inspect_model,
+    model_source,
 )
 from studio.core.models.gguf_reader import GGUFMetadata, read_gguf_metadata
 from studio.core.models.info import ModelError, ModelInfo
@@ -29,6 +30,7 @@ __all__ = [
     "discover_models_with_problems",
     "estimate_num_parameters",
     "inspect_model",
+    "model_source",
     "read_gguf_metadata",
     "read_safetensors_header",
 ]

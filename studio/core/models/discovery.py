@@ -196,6 +196,16 @@ def _expand(path: Path) -> Iterator[tuple[Path, str]]:
             yield child, ""
 
 
+def model_source(setting: str) -> Path:
+    """The folder or .gguf file a job's ``model.path`` names ('bundled': the shipped model)."""
+    if setting == "bundled":
+        found = bundled_model_path()
+        if found is None:
+            raise ModelError("the bundled model is missing: run `make run` or `make test` once to install it")
+        return found
+    return Path(setting).expanduser()
+
+
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from studio.core import atomic, job_toml, runs
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
-from studio.core.models import ModelError, bundled_model_path, inspect_model
+from studio.core.models import ModelError, inspect_model, model_source
 from studio.core.presets import Preset
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -228,7 +228,7 @@ class TrainPage(QWidget):
         if _is_selected(self.state.model, job.model.path):
             return
         try:
-            info = inspect_model(bundled_model_path() if job.model.path == "bundled" else Path(job.model.path))
+            info = inspect_model(model_source(job.model.path))
         except (ModelError, OSError):
             return  # the job keeps its path; the worker says clearly if the model is missing
         self.state.settings.setValue(TUNED_FOR_KEY, info.id)  # the file's values win over a preset
