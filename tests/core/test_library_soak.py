@@ -42,6 +42,8 @@ if journal_path.exists():
     for line in journal_path.read_text().splitlines():
         rec = json.loads(line)
         if "intent" in rec:
+            if pending is not None and pending.get("ref"):
+                uncertain.add(pending["ref"])  # an earlier life was killed mid-operation on it
             pending = rec
             continue
         pending, done = None, done + 1
