@@ -119,6 +119,8 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
         return _build(hint, value, name + ".", issues)
     if origin is Literal:
         choices = get_args(hint)
+        if isinstance(value, bool) and {"on", "off"} <= set(choices):  # a switch written as true/false
+            value = "on" if value else "off"
         if value not in choices:
             issues.append(Issue(name, f"must be one of {', '.join(map(str, choices))}, got {_show(value)}"))
             return _BAD
@@ -230,6 +232,12 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("training.learning_rate", f"must be in (0, 1), got {tr.learning_rate}; 2e-4 is typical"))
     if not 0 <= tr.warmup_ratio < 1:
         issues.append(Issue("training.warmup_ratio", f"must be in [0, 1), got {tr.warmup_ratio}"))
+    if tr.memory_limit_gib < 0:
+        issues.append(Issue("training.memory_limit_gib", f"must be >= 0 GiB (0 = the card's free memory), "
+                                                        f"got {tr.memory_limit_gib}"))
+    if tr.offload_activations and not tr.gradient_checkpointing:
+        issues.append(Issue("training.offload_activations", "offloads the inputs of checkpointed layers: it "
+                                                            "needs training.gradient_checkpointing on"))
     for name in ("weight_decay", "max_grad_norm"):
         if getattr(tr, name) < 0:
             issues.append(Issue(f"training.{name}", f"must be >= 0, got {getattr(tr, name)}"))

@@ -20,6 +20,7 @@ DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_comple
 Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
+Switch = Literal["auto", "on", "off"]
 
 
 def _f(default, help: str, **kw):  # noqa: A002 - "help" is peft's name for it too
@@ -120,13 +121,20 @@ class TrainingSettings:
     max_length: int = _f(512, "Longest row in tokens; longer rows are truncated.")
     packing: bool = _f(False, "Pack several short rows into one sequence to waste no padding.")
     gradient_checkpointing: bool = _f(
-        False, "Recompute activations in the backward pass: much less memory, ~25% slower."
+        False, "Recompute activations in the backward pass: much less memory, ~25% slower. On an NVIDIA GPU "
+               "only as many layers as the memory needs are checkpointed (see memory_limit_gib)."
     )
+    memory_limit_gib: float = _f(0.0, "GPU memory this run may use, in GiB (0 = what the card has free). With "
+                                     "gradient checkpointing, the fewest layers that keep the estimate under it "
+                                     "are checkpointed; the rest run at full speed.")
+    offload_activations: bool = _f(False, "With gradient checkpointing: keep each checkpointed layer's input in "
+                                          "(pinned) CPU memory instead of on the GPU, for the longest sequences.")
     precision: Precision = _f("auto", "Number format: auto picks bf16 on recent GPUs, fp16 on older, fp32 on CPU.")
     fast_path: bool = _f(True, "On NVIDIA GPUs: padding-free packing, Liger fused kernels (never builds the full "
                                "logits), fused AdamW and TF32. Off = plain transformers + peft.")
-    compile: bool = _f(False, "torch.compile the model on an NVIDIA GPU: faster steps on fixed-length data after a "
-                              "slow first one; leave off for variable lengths.")
+    compile: Switch = _f("auto", "torch.compile each decoder layer on an NVIDIA GPU. auto: on fixed-length "
+                                 "(unpacked) batches of an unquantized model, where it was measured faster; on: "
+                                 "always; off: never. The first step is slower while it compiles.")
     optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
     seed: int = _f(42, "Random seed for data order, split and adapter init.")
     on_nan: OnNan = _f("stop", "A loss that is NaN or infinite: 'stop' ends the run with the step named (the last "

@@ -44,6 +44,12 @@ RECOMPUTE_SHARE = 0.288  # of one layer's activations alive while checkpointing 
 RECOMPUTE_SHARE_RESERVED = 0.391
 OTHER_BYTES = 46.84  # per token x hidden: embeddings, final norm, hidden-state gradients
 OTHER_BYTES_RESERVED = 87.50
+# A torch.compile'd decoder layer keeps this share of what the eager layer keeps (inductor
+# recomputes the cheap pointwise work instead of saving it). Measured on an H200
+# (docs/gpu_runs/bench_h200_first.jsonl): 0.78 on the 1B without checkpointing; 0.69 on the 8B,
+# where 6 layers left out of checkpointing added 7.79 GiB and the eager model says 11.34. The
+# larger one, so that the estimate errs high.
+COMPILED_LAYER_SHARE = 0.78
 CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
 
 DORA_BYTES_PER_OUTPUT = 6  # per token, per output feature of each DoRA layer
@@ -141,8 +147,12 @@ def layer_bytes(d: _Dims, shapes: dict[str, tuple[int, int]], modules: list[str]
 
 
 def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | None = None, gpus: int = 1,
-             strategy: Strategy = "single", fused_loss: bool = False) -> Estimate:
-    """Peak memory per GPU for ``job`` on the model described by ``config`` (config.json)."""
+             strategy: Strategy = "single", fused_loss: bool = False, checkpointed_layers: int | None = None,
+             compiled: bool = False) -> Estimate:
+    """Peak memory per GPU for ``job`` on the model described by ``config`` (config.json).
+
+    ``checkpointed_layers``: how many decoder layers recompute in the backward pass (all of
+    them with gradient checkpointing unless told); ``compiled``: the layers run torch.compile'd."""
     shapes = linear_shapes(config)
     if shapes is None:
         raise EstimateError(f"no layer shapes known for model_type {config.get('model_type')!r}")
@@ -168,12 +178,15 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     optimizer_bytes = OPTIMIZER_BYTES.get(tr.optimizer, 8)
     tokens = tr.batch_size * tr.max_length
     per_layer = layer_bytes(d, shapes, modules, lora.dropout, lora.use_dora)
-    if tr.gradient_checkpointing:
-        kept = tokens * d.layers * 2 * d.hidden
-        activations = kept + RECOMPUTE_SHARE * tokens * per_layer
-        activations_reserved = kept + RECOMPUTE_SHARE_RESERVED * tokens * per_layer
-    else:
-        activations = activations_reserved = tokens * d.layers * per_layer
+    kept_layer = per_layer * (COMPILED_LAYER_SHARE if compiled else 1.0)
+    checkpointed = 0 if not tr.gradient_checkpointing else d.layers if checkpointed_layers is None else max(
+        0, min(d.layers, checkpointed_layers))
+    # A checkpointed layer keeps its bf16 input (on the CPU when offloaded); the others keep everything.
+    inputs = 0 if tr.offload_activations else tokens * checkpointed * 2 * d.hidden
+    activations = activations_reserved = inputs + tokens * (d.layers - checkpointed) * kept_layer
+    if checkpointed:  # one layer at a time is recomputed
+        activations += RECOMPUTE_SHARE * tokens * per_layer
+        activations_reserved += RECOMPUTE_SHARE_RESERVED * tokens * per_layer
     activations += OTHER_BYTES * tokens * d.hidden
     activations_reserved += OTHER_BYTES_RESERVED * tokens * d.hidden
     logits = 0.0 if fused_loss else LOGITS_BYTES * tokens * d.vocab
@@ -210,7 +223,7 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         Part("gradients", "Gradients", int(grads), "fp32, adapter only"),
         Part("optimizer", "Optimizer states", int(states), f"{tr.optimizer}: {optimizer_bytes} bytes/parameter"),
         Part("activations", "Activations", int(activations * scale),
-             f"{tokens:,} tokens/step" + (", checkpointed" if tr.gradient_checkpointing else "")),
+             f"{tokens:,} tokens/step" + _checkpoint_note(checkpointed, d.layers, tr.offload_activations)),
         Part("logits", "Logits and loss", int(logits * scale),
              "fused loss: none kept" if fused_loss else f"{tokens:,} x {d.vocab:,} vocabulary"),
         Part("allocator", "Allocator overhead",
@@ -223,6 +236,27 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         parts += (Part("loading", "Loading before sharding", int(loading + CUDA_CONTEXT_BYTES - training_peak),
                        "the whole model on each GPU until FSDP shards it"),)
     return Estimate(parts, tuple(notes), gpus, strategy)
+
+
+def _checkpoint_note(checkpointed: int, layers: int, offloaded: bool) -> str:
+    if not checkpointed:
+        return ""
+    which = "checkpointed" if checkpointed == layers else f"{checkpointed} of {layers} layers checkpointed"
+    return f", {which}" + (", inputs on the CPU" if offloaded else "")
+
+
+def checkpointed_layers_needed(job: TrainJob, config: dict[str, Any], budget_bytes: int, **options: Any) -> int:
+    """The fewest decoder layers to checkpoint for the estimate to stay within ``budget_bytes``.
+
+    Every layer left out of checkpointing saves its recompute (about a third of its step
+    time) and costs its activations; the engine spends the memory the budget leaves on
+    that. All layers when even full checkpointing does not fit (the run may still fit:
+    the estimate errs high). ``options`` go to ``estimate``."""
+    layers = num_layers(config)
+    for k in range(layers + 1):
+        if estimate(job, config, checkpointed_layers=k, **options).total <= budget_bytes:
+            return k
+    return layers
 
 
 def format_bytes(n: float) -> str:

@@ -32,8 +32,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "1b-variable": {"shape": "llama-3.2-1b", "data": "variable", "batch": 8, "seq": 2048, "ckpt": False},
     "1b-fixed": {"shape": "llama-3.2-1b", "data": "fixed", "batch": 8, "seq": 2048, "ckpt": False},
     "8b-fixed": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True},
+    # QLoRA's target is half the bf16 baseline's peak: that is its memory limit when 8b-fixed ran first.
     "8b-qlora": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True, "quant": "4bit",
-                 "only": "ours"},
+                 "only": "ours", "limit_from": "8b-fixed", "limit_share": 0.5},
     # Several GPUs (--gpus N, under torchrun): ours only; compare with the same config on one GPU.
     "70b-qlora": {"shape": "llama-3.1-70b", "data": "fixed", "batch": 1, "seq": 2048, "ckpt": True, "quant": "4bit",
                   "only": "ours"},
@@ -101,14 +102,17 @@ def llama_parameters(shape: dict[str, Any]) -> int:
     return shape["num_hidden_layers"] * layer + embeddings + h
 
 
-def bench_job(cfg: dict[str, Any], steps: int):
-    """The TrainJob our side runs: LoRA r=16 on all linear layers, constant lr 1e-4."""
+def bench_job(cfg: dict[str, Any], steps: int, memory_limit_gib: float = 0.0):
+    """The TrainJob our side runs: LoRA r=16 on all linear layers, constant lr 1e-4; with
+    ``memory_limit_gib`` (the baseline's measured peak) it checkpoints only the layers that
+    limit needs."""
     from studio.core.jobs import LoraSettings, TrainJob
 
     job = TrainJob()
     tr = job.training
     tr.batch_size, tr.max_steps, tr.max_length, tr.gradient_checkpointing = cfg["batch"], steps, cfg["seq"], cfg["ckpt"]
     tr.learning_rate, tr.logging_steps, tr.warmup_ratio = 1e-4, 1, 0.0
+    tr.memory_limit_gib = memory_limit_gib
     job.model.quantization = cfg.get("quant", "none")
     job.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
     return job
@@ -122,7 +126,14 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     import peft
     import transformers
 
-    from studio.engine import adapter_setup, data_prep, distributed, fast_path, hardware
+    from studio.engine import (
+        adapter_setup,
+        data_prep,
+        distributed,
+        fast_path,
+        hardware,
+        layer_setup,
+    )
     from studio.engine.training import training_arguments
 
     tokenizer = pad_tokenizer()
@@ -145,13 +156,19 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
             lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
         return model, args, collator, "plain transformers + peft (padded, SDPA)", path
-    tr.compile = mode == "ours-compile"
+    # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
+    # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit).
+    tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
     path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp")
-    if "nopack" in mode or "noliger" in mode:  # ablations: which part of the path does what
+    if "nopack" in mode or "noliger" in mode:
         path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
                                    liger=path.liger and "noliger" not in mode)
+    if "allckpt" not in mode and tr.memory_limit_gib > 0:  # the comparisons are against the baseline's peak
+        path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), None, hw,
+                                            distributed.current().world_size, strategy == "fsdp")
     fast_path.apply_globals(path)
+    layer_setup.apply(model, path)
     extra = distributed.trainer_arguments(strategy, "nccl", distributed.decoder_layer_classes(model))
     args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
     args.lr_scheduler_type = "constant"
@@ -159,7 +176,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     return model, args, collator, path.describe(), path
 
 
-def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[str, Any]:
+def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_limit_gib: float = 0.0) -> dict[str, Any]:
     import peft
     import torch
     import transformers
@@ -182,7 +199,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[
     global_batch = cfg["batch"] * rank.world_size
     real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + global_batch]) for i in range(0, len(rows), global_batch)]
     timer = Timer()
-    job = bench_job(cfg, steps)
+    job = bench_job(cfg, steps, memory_limit_gib)
     model, args, collator, path_text, path = setup(mode, model, job, cfg, rows, strategy)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
                                    callbacks=[timer.callback])
@@ -190,7 +207,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, "gpus": rank.world_size,
-                           "strategy": strategy, **cfg}
+                           "strategy": strategy, "memory_limit_gib": memory_limit_gib, **cfg}
     try:
         trainer.train()
     except torch.cuda.OutOfMemoryError as exc:
@@ -202,7 +219,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[
     gpu = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), 989e12)
     metrics = memory_report.gpu_memory_metrics(job, shape, None, fused_loss=mode != "baseline" and path.liger,
-                                               gpus=rank.world_size, strategy=strategy)
+                                               gpus=rank.world_size, strategy=strategy, path=path)
     out.update(
         gpu=gpu, versions={"torch": torch.__version__, "transformers": transformers.__version__,
                            "peft": peft.__version__},
@@ -216,6 +233,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single") -> dict[
             len(r["input_ids"]) for r in rows)), 3) if cfg["data"] == "variable" else 0.0,
         loss_last3=round(sum(timer.losses[-3:]) / max(1, len(timer.losses[-3:])), 4),
         wall_s=round(time.perf_counter() - started, 1),
+        first_step_s=round(timer.ends[0] - started, 1),  # compiling, for the compiled paths
     )
     return out
 
@@ -242,25 +260,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="", help="e.g. ours,ours-compile (default: baseline and ours)")
     parser.add_argument("--gpus", type=int, default=1, help="train each config on this many GPUs (torchrun)")
     parser.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp", help="with --gpus > 1")
+    parser.add_argument("--memory-limit-gib", type=float, default=None,
+                        help="our runs' memory limit (default: the baseline's measured peak, when it ran first)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        result = run_one(args.one[0], args.one[1], args.steps, args.strategy if args.gpus > 1 else "single")
+        result = run_one(args.one[0], args.one[1], args.steps, args.strategy if args.gpus > 1 else "single",
+                         args.memory_limit_gib or 0.0)
         if int(os.environ.get("RANK", 0)) == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return 0
+    baseline_peaks: dict[str, float] = {}
     for name in args.configs.split(","):
         modes = args.modes.split(",") if args.modes else (
             [CONFIGS[name]["only"]] if CONFIGS[name].get("only") else ["baseline", "ours"])
+        limit = args.memory_limit_gib
+        if limit is None and CONFIGS[name].get("limit_from") in baseline_peaks:
+            limit = round(baseline_peaks[CONFIGS[name]["limit_from"]] * CONFIGS[name]["limit_share"], 2)
         for mode in modes:
             launcher = [sys.executable] if args.gpus == 1 else [
                 sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
+            limit_args = ["--memory-limit-gib", str(limit)] if limit and mode != "baseline" else []
             result = run_isolated([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps), "--gpus",
-                                   str(args.gpus), "--strategy", args.strategy, "--one", name, mode],
+                                   str(args.gpus), "--strategy", args.strategy, *limit_args, "--one", name, mode],
                                   f"{name} {mode}", args.out,
                                   env=os.environ if args.gpus > 1 else {**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
             if result is None:
                 continue
+            if mode == "baseline" and result.get("peak_total_gib"):
+                baseline_peaks[name] = result["peak_total_gib"]
+                limit = limit or result["peak_total_gib"]  # ours may use what the baseline used, no more
             print(f"{name:12s} {mode:8s} x{args.gpus} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
                   f"{result.get('peak_total_gib', '?')} GiB  MFU {result.get('mfu', '?')}  loss "
                   f"{result.get('loss_last3', '?')}  [{result['path']}]", flush=True)

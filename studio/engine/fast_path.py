@@ -2,8 +2,14 @@
 
 * padding-free packing (DataCollatorWithFlattening: one row per batch, position ids
   restarting per example, so attention never crosses examples and no token is padding);
-* Liger's fused kernels when installed, on padded batches (RMSNorm, RoPE, SwiGLU, and the
-  fused linear cross-entropy that never builds the batch x vocabulary logits tensor);
+* Liger's fused linear cross-entropy when installed, on padded batches (the batch x
+  vocabulary logits tensor is never built), with its RMSNorm/RoPE/SwiGLU kernels unless
+  the layers are compiled;
+* torch.compile of each decoder layer (one compiled graph serves them all) on padded
+  batches of an unquantized model: inductor fuses the norms, RoPE, SwiGLU and LoRA's
+  dropout/scale/add, and keeps fewer activations;
+* gradient checkpointing of only as many layers as the memory needs (core.vram's
+  estimate against the card or ``training.memory_limit_gib``);
 * fused AdamW and TF32 matmuls.
 Everything degrades cleanly: no CUDA, no liger, or ``training.fast_path = false`` give
 the plain transformers + peft path. The choice is reported in a phase event.
@@ -12,31 +18,55 @@ the plain transformers + peft path. The choice is reported in a phase event.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
+from studio.core import vram
 from studio.core.jobs import TrainJob
 from studio.core.vram import FUSED_LOSS_TYPES
 from studio.engine.hardware import Hardware
 
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
 LIGER_TYPES = FUSED_LOSS_TYPES
+# What the automatic budget leaves free of the card's memory: the estimate's worst error
+# was 3.6% (docs/vram_validation.md), and other programs may start on the card meanwhile.
+AUTO_BUDGET_SHARE = 0.9
 
 
 @dataclass(frozen=True)
 class FastPath:
     packing: bool
-    liger: bool
+    liger: bool  # Liger's fused loss; its layer kernels too unless ``compile``
     fused_adamw: bool
     tf32: bool
-    compile: bool = False
+    compile: bool = False  # each decoder layer torch.compile'd
+    checkpointed: int | None = None  # decoder layers checkpointed; None: all, if the job checkpoints
+    layers: int = 0
+    budget_bytes: int = 0  # what ``checkpointed`` was chosen against
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}",
-                 f"liger {'on' if self.liger else 'off'}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
-                 f"tf32 {'on' if self.tf32 else 'off'}"] + (["torch.compile"] if self.compile else [])
+                 f"liger {self._liger_text()}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
+                 f"tf32 {'on' if self.tf32 else 'off'}"]
+        if self.compile:
+            parts.append("torch.compile on each decoder layer")
+        if self.checkpointed is not None:
+            parts.append(f"checkpointing {self.checkpointed} of {self.layers} layers to stay within "
+                         f"{vram.format_bytes(self.budget_bytes)}")
         return ", ".join(parts)
+
+    def _liger_text(self) -> str:
+        if not self.liger:
+            return "off"
+        return "fused loss only (layers compiled)" if self.compile else "on"
+
+    def liger_config(self) -> dict[str, bool]:
+        """Which of Liger's kernels to apply (transformers' ``liger_kernel_config``)."""
+        layers = self.liger and not self.compile
+        return {"fused_linear_cross_entropy": self.liger, "cross_entropy": False, "rms_norm": layers,
+                "rope": layers, "swiglu": layers}
 
 
 def liger_installed() -> bool:
@@ -62,16 +92,44 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
     packing = tr.packing or (on_gpu and wasteful)
-    return FastPath(
-        packing=packing,
-        # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed
-        # of packing alone, so it serves padded (fixed-length) batches only; and torch.compile
-        # with Liger crashed (illegal memory access in its fused cross-entropy backward).
-        liger=on_gpu and not packing and not tr.compile and not sharded and model_type in LIGER_TYPES and liger_installed(),
-        fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
-        tf32=on_gpu,
-        compile=hw.device == "cuda" and tr.compile,
-    )
+    # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed of
+    # packing alone, so it serves padded (fixed-length) batches only.
+    liger = on_gpu and not packing and not sharded and model_type in LIGER_TYPES and liger_installed()
+    # Packed rows change shape every step (a recompile each); 4-bit layers and DoRA were not measured.
+    automatic = (on_gpu and not packing and not sharded and job.model.quantization == "none"
+                 and not job.lora.use_dora)
+    # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
+    compiled = hw.device == "cuda" and not tr.offload_activations and (
+        tr.compile == "on" or (tr.compile == "auto" and automatic))
+    return FastPath(packing=packing, liger=liger, fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
+                    tf32=on_gpu, compile=compiled)
+
+
+def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,
+                       hw: Hardware, gpus: int = 1, sharded: bool = False) -> FastPath:
+    """How many decoder layers to checkpoint: the fewest whose estimate fits the budget
+    (``training.memory_limit_gib``, else 90% of what this process can have of the card).
+
+    Only on the fast path on a GPU, without FSDP; elsewhere every layer is checkpointed."""
+    tr = job.training
+    if not tr.gradient_checkpointing or hw.device != "cuda" or not tr.fast_path or sharded:
+        return path
+    budget = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else available_bytes()
+    try:
+        needed = vram.checkpointed_layers_needed(job, config, budget, num_parameters=num_parameters,
+                                                 fused_loss=path.liger, compiled=path.compile, gpus=gpus,
+                                                 strategy="ddp" if gpus > 1 else "single")
+    except vram.EstimateError:
+        return path
+    from studio.core.presets import num_layers
+
+    return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget)
+
+
+def available_bytes() -> int:
+    """What this process may fill of its card: free memory plus what it already holds."""
+    free, _total = torch.cuda.mem_get_info()
+    return int(AUTO_BUDGET_SHARE * (free + torch.cuda.memory_reserved() + vram.CUDA_CONTEXT_BYTES))
 
 
 def apply_globals(path: FastPath) -> None:

@@ -16,6 +16,7 @@ import torch
 
 from studio.core import vram
 from studio.core.jobs import TrainJob
+from studio.engine.fast_path import FastPath
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ def process_gpu_bytes(index: int) -> int | None:
 
 
 def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_parameters: int | None,
-                       fused_loss: bool = False, gpus: int = 1, strategy: str = "single") -> dict[str, Any]:
+                       fused_loss: bool = False, gpus: int = 1, strategy: str = "single",
+                       path: FastPath | None = None) -> dict[str, Any]:
     """Measured peak (bytes), the estimate for the same job, and how far apart they are
-    (of this process's GPU: one of ``gpus`` under ``strategy``)."""
+    (of this process's GPU: one of ``gpus`` under ``strategy``; ``path``: the fast path
+    taken, for its compiled and checkpointed layers)."""
     if not torch.cuda.is_available():
         return {}
     device = torch.cuda.current_device()
@@ -51,7 +54,9 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
     }
     try:
         estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=fused_loss,
-                                 gpus=gpus, strategy="fsdp" if strategy == "fsdp" else "ddp")
+                                 gpus=gpus, strategy="fsdp" if strategy == "fsdp" else "ddp",
+                                 checkpointed_layers=path.checkpointed if path else None,
+                                 compiled=bool(path and path.compile))
     except vram.EstimateError as exc:
         log.info("no VRAM estimate for this model: %s", exc)
         return metrics

@@ -32,6 +32,7 @@ from studio.engine import (
     distributed,
     fast_path,
     hardware,
+    layer_setup,
     memory_report,
     model_loading,
 )
@@ -122,7 +123,7 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         data_seed=tr.seed,
         optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
         use_liger_kernel=path.liger,
-        torch_compile=path.compile,
+        liger_kernel_config=path.liger_config() if path.liger else None,
         report_to=[],
         disable_tqdm=True,
         remove_unused_columns=False,
@@ -193,7 +194,10 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
 
     path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
                             [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded)
+    path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
+                                        parallel.sharded)
     fast_path.apply_globals(path)
+    layer_setup.apply(model, path, offload=job.training.gradient_checkpointing and job.training.offload_activations)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
     extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, distributed.decoder_layer_classes(model))
     args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path, extra)
@@ -245,7 +249,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
                                                         fused_loss=path.liger, gpus=world,
-                                                        strategy=parallel.strategy))
+                                                        strategy=parallel.strategy, path=path))
     if world > 1:
         metrics.update(processes=world, strategy=parallel.strategy)
 

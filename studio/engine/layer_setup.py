@@ -1,0 +1,84 @@
+"""The fast path's changes to the decoder layers: which recompute, which compile, and
+checkpointed inputs kept on the CPU.
+
+Per-layer checkpointing uses transformers' own switch (``GradientCheckpointingLayer``'s
+``gradient_checkpointing``): the first ``k`` layers recompute, the rest keep their
+activations. The first ones, because a layer is recomputed only when the backward pass
+reaches it, after the later layers' activations are already freed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from studio.engine.fast_path import FastPath
+
+
+def decoder_layers(model) -> list[torch.nn.Module]:
+    """The checkpointable decoder layers, in order (under peft's wrappers too)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+def apply(model, path: FastPath, offload: bool = False) -> None:
+    layers = decoder_layers(model)
+    if path.checkpointed is not None:
+        for index, layer in enumerate(layers):
+            if index >= path.checkpointed:
+                layer.gradient_checkpointing = False
+    if offload:
+        for layer in layers:
+            if layer.gradient_checkpointing:
+                layer._gradient_checkpointing_func = offloaded_checkpoint
+    if path.compile:
+        for layer in layers:
+            # One compiled graph serves every layer (their parameters are inputs, not constants);
+            # a checkpointed and a plain layer are two graphs.
+            layer.compile()
+
+
+def offloaded_checkpoint(function, *args):
+    """Like torch.utils.checkpoint, but the layer's tensor inputs wait in pinned CPU memory
+    until the backward pass recomputes it (the GPU keeps nothing of the layer)."""
+    return _Offloaded.apply(function, *args)
+
+
+class _Offloaded(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, function, *args):
+        ctx.function = function
+        ctx.device = next((a.device for a in args if torch.is_tensor(a)), torch.device("cpu"))
+        ctx.rng = (torch.get_rng_state(), torch.cuda.get_rng_state(ctx.device) if ctx.device.type == "cuda" else None)
+        ctx.autocast = (torch.is_autocast_enabled(ctx.device.type), torch.get_autocast_dtype(ctx.device.type))
+        ctx.kept = [_to_host(a) if torch.is_tensor(a) else a for a in args]
+        ctx.needs_grad = [torch.is_tensor(a) and a.requires_grad for a in args]
+        with torch.no_grad():
+            return function(*args)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        inputs = [a.to(ctx.device, non_blocking=True).requires_grad_(need) if torch.is_tensor(a) else a
+                  for a, need in zip(ctx.kept, ctx.needs_grad, strict=True)]
+        cuda = [ctx.device] if ctx.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # the same dropout masks as the forward pass
+            torch.set_rng_state(ctx.rng[0])
+            if cuda:
+                torch.cuda.set_rng_state(ctx.rng[1], ctx.device)
+            with torch.enable_grad(), torch.autocast(ctx.device.type, enabled=ctx.autocast[0],
+                                                     dtype=ctx.autocast[1]):
+                outputs = ctx.function(*inputs)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        pairs = [(o, g) for o, g in zip(outputs, grads, strict=False)
+                 if torch.is_tensor(o) and o.requires_grad and g is not None]
+        torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
+        return (None, *[a.grad if torch.is_tensor(a) and need else None
+                        for a, need in zip(inputs, ctx.needs_grad, strict=True)])
+
+
+def _to_host(tensor: torch.Tensor) -> torch.Tensor:
+    if tensor.device.type != "cuda":
+        return tensor.detach().clone()
+    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+    host.copy_(tensor.detach(), non_blocking=True)
+    return host
