@@ -132,9 +132,9 @@ class TrainingSettings:
     precision: Precision = _f("auto", "Number format: auto picks bf16 on recent GPUs, fp16 on older, fp32 on CPU.")
     fast_path: bool = _f(True, "On NVIDIA GPUs: padding-free packing, Liger fused kernels (never builds the full "
                                "logits), fused AdamW and TF32. Off = plain transformers + peft.")
-    compile: Switch = _f("auto", "torch.compile each decoder layer on an NVIDIA GPU. auto: on fixed-length "
-                                 "(unpacked) batches of an unquantized model, where it was measured faster; on: "
-                                 "always; off: never. The first step is slower while it compiles.")
+    compile: Switch = _f("auto", "torch.compile each decoder layer on an NVIDIA GPU. auto: where it was measured "
+                                 "faster (bf16 and 4-bit LoRA, padded or packed rows; not DoRA, 8-bit or FSDP); "
+                                 "on: always; off: never. The first step is slower while it compiles.")
     optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
     seed: int = _f(42, "Random seed for data order, split and adapter init.")
     on_nan: OnNan = _f("stop", "A loss that is NaN or infinite: 'stop' ends the run with the step named (the last "

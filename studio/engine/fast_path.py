@@ -5,9 +5,10 @@
 * Liger's fused linear cross-entropy when installed, on padded batches (the batch x
   vocabulary logits tensor is never built), with its RMSNorm/RoPE/SwiGLU kernels unless
   the layers are compiled;
-* torch.compile of each decoder layer (one compiled graph serves them all) on padded
-  batches of an unquantized model: inductor fuses the norms, RoPE, SwiGLU and LoRA's
-  dropout/scale/add, and keeps fewer activations;
+* torch.compile of each decoder layer (one compiled graph serves them all; packed rows,
+  whose length changes every step, compile with dynamic shapes): inductor fuses the
+  norms, RoPE, SwiGLU and LoRA's dropout/scale/add, keeps fewer activations, and
+  launches far fewer kernels, which is what bounds short packed steps;
 * gradient checkpointing of only as many layers as the memory needs (core.vram's
   estimate against the card or ``training.memory_limit_gib``);
 * fused AdamW and TF32 matmuls.
@@ -17,6 +18,7 @@ the plain transformers + peft path. The choice is reported in a phase event.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from dataclasses import dataclass, replace
 from typing import Any
@@ -69,6 +71,14 @@ class FastPath:
                 "rope": layers, "swiglu": layers}
 
 
+def _bitsandbytes_at_least(major: int, minor: int) -> bool:
+    try:
+        found = importlib.metadata.version("bitsandbytes").split(".")
+        return (int(found[0]), int(found[1])) >= (major, minor)
+    except (importlib.metadata.PackageNotFoundError, ValueError, IndexError):
+        return False
+
+
 def liger_installed() -> bool:
     return importlib.util.find_spec("liger_kernel") is not None
 
@@ -95,9 +105,11 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed of
     # packing alone, so it serves padded (fixed-length) batches only.
     liger = on_gpu and not packing and not sharded and model_type in LIGER_TYPES and liger_installed()
-    # Packed rows change shape every step (a recompile each); 4-bit layers and DoRA were not measured.
-    automatic = (on_gpu and not packing and not sharded and job.model.quantization == "none"
-                 and not job.lora.use_dora)
+    # Measured faster on an H200 for bf16 (fixed and packed rows) and for 4-bit NF4 with
+    # bitsandbytes 0.50; DoRA and 8-bit were not measured.
+    quantization = job.model.quantization
+    automatic = on_gpu and not sharded and not job.lora.use_dora and (
+        quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50)))
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))

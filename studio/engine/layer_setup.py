@@ -34,8 +34,9 @@ def apply(model, path: FastPath, offload: bool = False) -> None:
     if path.compile:
         for layer in layers:
             # One compiled graph serves every layer (their parameters are inputs, not constants);
-            # a checkpointed and a plain layer are two graphs.
-            layer.compile()
+            # a checkpointed and a plain layer are two graphs. Packed rows change length every
+            # step: dynamic shapes from the start instead of a recompile per length.
+            layer.compile(dynamic=True if path.packing else None)
 
 
 def offloaded_checkpoint(function, *args):
