@@ -85,8 +85,35 @@ def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_leng
 def collator(tokenizer, packing: bool):
     """Padding-free flattening when packing (position ids restart per example), else padding."""
     if packing:
-        return DataCollatorWithFlattening()
+        return PackedCollator(tokenizer.pad_token_id or 0)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE, pad_to_multiple_of=8)
+
+
+class PackedCollator:
+    """DataCollatorWithFlattening, its row rounded up to a multiple of 8 tokens.
+
+    The few filler tokens form their own sequence (position ids restart at 0, labels
+    -100), so they attend to nothing real and count toward no loss. A row length that
+    is a multiple of 8 keeps the fused attention kernels' alignment, and with it one
+    compiled graph for every length."""
+
+    def __init__(self, pad_id: int, multiple: int = 8):
+        self.flatten = DataCollatorWithFlattening()
+        self.pad_id, self.multiple = pad_id, multiple
+
+    def __call__(self, features):
+        import torch
+
+        batch = self.flatten(features)
+        length = batch["input_ids"].shape[1]
+        extra = -length % self.multiple
+        if extra:
+            fill = {"input_ids": torch.full((1, extra), self.pad_id), "labels": torch.full((1, extra), IGNORE),
+                    "position_ids": torch.arange(extra)[None]}
+            for key, tail in fill.items():
+                if key in batch:
+                    batch[key] = torch.cat([batch[key], tail.to(batch[key].dtype)], dim=1)
+        return batch
 
 
 def _as_dict(example: Example) -> dict[str, Any]:
