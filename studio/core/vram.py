@@ -50,7 +50,10 @@ OTHER_BYTES_RESERVED = 87.50
 # where 6 layers left out of checkpointing added 7.79 GiB and the eager model says 11.34. The
 # larger one, so that the estimate errs high.
 COMPILED_LAYER_SHARE = 0.78
-CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
+CUDA_CONTEXT_BYTES = int(0.74 * GIB)
+# The share of a card that partial checkpointing plans to fill when no memory limit is set: the
+# estimate's worst error was 3.6% (docs/vram_validation.md), and other programs may start meanwhile.
+AUTO_BUDGET_SHARE = 0.9  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
 
 DORA_BYTES_PER_OUTPUT = 6  # per token, per output feature of each DoRA layer
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit values + 8-bit absmax per 64 + fp32 per 256 blocks
@@ -252,6 +255,7 @@ def checkpointed_layers_needed(job: TrainJob, config: dict[str, Any], budget_byt
     time) and costs its activations; the engine spends the memory the budget leaves on
     that. All layers when even full checkpointing does not fit (the run may still fit:
     the estimate errs high). ``options`` go to ``estimate``."""
+    estimate(job, config, **options)  # an unknown architecture raises EstimateError here
     layers = num_layers(config)
     for k in range(layers + 1):
         if estimate(job, config, checkpointed_layers=k, **options).total <= budget_bytes:

@@ -32,9 +32,6 @@ from studio.engine.hardware import Hardware
 
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
 LIGER_TYPES = FUSED_LOSS_TYPES
-# What the automatic budget leaves free of the card's memory: the estimate's worst error
-# was 3.6% (docs/vram_validation.md), and other programs may start on the card meanwhile.
-AUTO_BUDGET_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,7 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
 def available_bytes() -> int:
     """What this process may fill of its card: free memory plus what it already holds."""
     free, _total = torch.cuda.mem_get_info()
-    return int(AUTO_BUDGET_SHARE * (free + torch.cuda.memory_reserved() + vram.CUDA_CONTEXT_BYTES))
+    return int(vram.AUTO_BUDGET_SHARE * (free + torch.cuda.memory_reserved() + vram.CUDA_CONTEXT_BYTES))
 
 
 def apply_globals(path: FastPath) -> None:

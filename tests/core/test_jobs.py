@@ -151,6 +151,22 @@ def test_every_problem_is_reported_at_once():
     assert "7 problem(s)" in text
 
 
+def test_compile_is_a_switch_and_old_true_false_files_still_load():
+    assert job_from_dict({}).training.compile == "auto"
+    assert job_from_dict({"training": {"compile": True}}).training.compile == "on"
+    assert job_from_dict({"training": {"compile": False}}).training.compile == "off"
+    assert "training.compile must be one of auto, on, off, got 'fast'" in problems({"training": {"compile": "fast"}})
+
+
+def test_memory_limit_and_offload_are_checked():
+    assert "training.memory_limit_gib must be >= 0 GiB" in problems({"training": {"memory_limit_gib": -1}})
+    text = problems({"training": {"offload_activations": True}})
+    assert "training.offload_activations" in text and "needs training.gradient_checkpointing on" in text
+    job = job_from_dict({"training": {"offload_activations": True, "gradient_checkpointing": True,
+                                      "memory_limit_gib": 22.5}})
+    assert job.training.memory_limit_gib == 22.5 and job.training.offload_activations
+
+
 def test_wrong_type_is_reported_once_not_again_by_the_range_check():
     with pytest.raises(JobError) as info:
         job_from_dict({"lora": {"r": "8"}})

@@ -80,10 +80,28 @@ def test_packing_flattens_with_restarting_positions(tokenizer):
             encode_example(chat(("user", "yo"), ("assistant", "Ahoy! ⚓")), tokenizer, 64)]
     batch = collator(tokenizer, packing=True)([{"input_ids": r.input_ids, "labels": r.labels} for r in rows])
     n0, n1 = len(rows[0].input_ids), len(rows[1].input_ids)
-    assert batch["input_ids"].shape == (1, n0 + n1)
+    filler = -(n0 + n1) % 8
+    assert batch["input_ids"].shape == (1, n0 + n1 + filler) and batch["input_ids"].shape[1] % 8 == 0
     positions = batch["position_ids"][0].tolist()
-    assert positions == list(range(n0)) + list(range(n1))
+    assert positions == list(range(n0)) + list(range(n1)) + list(range(filler))  # the filler is its own sequence
     assert batch["labels"][0, n0].item() == IGNORE  # no loss across the example boundary
+    assert (batch["labels"][0, n0 + n1:] == IGNORE).all()
+
+
+def test_packing_filler_changes_no_loss(tokenizer, tiny_model_dir):
+    """The rounded-up row gives the loss of the plain flattened one (the filler attends to
+    nothing real and is not scored)."""
+    import torch
+    from transformers import AutoModelForCausalLM, DataCollatorWithFlattening
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+    rows = [encode_example(chat(("user", "hi"), ("assistant", "Ahoy!")), tokenizer, 64),
+            encode_example(chat(("user", "where is the ship now"), ("assistant", "Ahoy! ⚓ yes")), tokenizer, 64)]
+    features = [{"input_ids": r.input_ids, "labels": r.labels} for r in rows]
+    rounded, plain = collator(tokenizer, packing=True)(features), DataCollatorWithFlattening()(features)
+    assert rounded["input_ids"].shape[1] > plain["input_ids"].shape[1]  # this pair does need filler
+    with torch.no_grad():
+        assert model(**rounded).loss.item() == pytest.approx(model(**plain).loss.item(), abs=1e-5)
 
 
 def test_core_jinja_render_matches_transformers(tokenizer):

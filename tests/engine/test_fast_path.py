@@ -29,8 +29,8 @@ def test_gpu_packs_only_wasteful_batches_and_fuses(monkeypatch):
     variable = fast_path.choose(job(batch_size=4), GPU, "llama", [50, 600, 80, 2048, 120, 90, 300, 64])
     assert variable.packing and not variable.liger and variable.fused_adamw and variable.tf32  # measured faster
     fixed = fast_path.choose(job(batch_size=4), GPU, "llama", [2048] * 8)
-    assert not fixed.packing and fixed.liger
-    assert "padding-free" in variable.describe() and "liger on" in fixed.describe()
+    assert not fixed.packing and fixed.liger and fixed.compile
+    assert "padding-free" in variable.describe() and "liger fused loss only" in fixed.describe()
 
 
 def test_no_liger_installed_or_unknown_family_or_switched_off(monkeypatch):
@@ -61,12 +61,79 @@ def test_the_engine_reports_its_path_on_cpu(tiny_model_dir, tmp_path):
     assert details == ["fast path: packing off (padded batches), liger off, optimizer as set, tf32 off"]
 
 
-def test_compile_is_opt_in_and_replaces_liger(monkeypatch):
+def dora() -> TrainJob:
+    result = job()
+    result.lora.use_dora = True
+    return result
+
+
+def quantized(kind: str) -> TrainJob:
+    result = job()
+    result.model.quantization = kind
+    return result
+
+
+def test_compile_is_automatic_where_it_was_measured_faster(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
-    assert not fast_path.choose(job(), GPU, "llama").compile
-    compiled = fast_path.choose(job(compile=True), GPU, "llama")
-    assert compiled.compile and not compiled.liger and "torch.compile" in compiled.describe()
-    assert not fast_path.choose(job(compile=True), CPU, "llama").compile
+    monkeypatch.setattr(fast_path, "_bitsandbytes_at_least", lambda major, minor: True)
+    assert fast_path.choose(job(), GPU, "llama", [512] * 8).compile  # padded bf16
+    assert fast_path.choose(job(), GPU, "llama", [50, 900, 70, 30]).compile  # packed bf16
+    assert fast_path.choose(quantized("4bit"), GPU, "llama").compile
+    for unmeasured in (dora(), quantized("8bit")):
+        assert not fast_path.choose(unmeasured, GPU, "llama").compile
+    assert not fast_path.choose(job(), GPU, "llama", sharded=True).compile
+    assert not fast_path.choose(job(compile="off"), GPU, "llama").compile
+    forced = dora()
+    forced.training.compile = "on"
+    assert fast_path.choose(forced, GPU, "llama").compile
+    assert not fast_path.choose(job(compile="on"), CPU, "llama").compile
+    assert not fast_path.choose(job(gradient_checkpointing=True, offload_activations=True), GPU, "llama").compile
+    monkeypatch.setattr(fast_path, "_bitsandbytes_at_least", lambda major, minor: False)  # older bitsandbytes
+    assert not fast_path.choose(quantized("4bit"), GPU, "llama").compile
+
+
+def test_compiled_layers_take_only_ligers_fused_loss(monkeypatch):
+    monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    compiled = fast_path.choose(job(), GPU, "llama", [512] * 8)
+    assert compiled.liger_config() == {"fused_linear_cross_entropy": True, "cross_entropy": False,
+                                       "rms_norm": False, "rope": False, "swiglu": False}
+    eager = fast_path.choose(job(compile="off"), GPU, "llama", [512] * 8)
+    assert eager.liger_config()["rms_norm"] and eager.liger_config()["fused_linear_cross_entropy"]
+    assert "liger on" in eager.describe() and "torch.compile" not in eager.describe()
+
+
+def test_bitsandbytes_version_check_without_bitsandbytes():
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        assert not fast_path._bitsandbytes_at_least(0, 50)
+    assert not fast_path._bitsandbytes_at_least(999, 0)
+
+
+def eight_b() -> dict:
+    from studio.core.reference_shapes import MODEL_SHAPES
+
+    return MODEL_SHAPES["llama-3.1-8b"]
+
+
+def test_checkpointing_is_planned_per_layer_against_the_memory_limit(monkeypatch):
+    monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    tight = job(gradient_checkpointing=True, batch_size=4, max_length=2048, memory_limit_gib=34.85)
+    path = fast_path.choose(tight, GPU, "llama", [2048] * 8)
+    planned = fast_path.plan_checkpointing(path, tight, eight_b(), None, GPU)
+    assert 0 < planned.checkpointed < 32 and planned.layers == 32
+    assert f"checkpointing {planned.checkpointed} of 32 layers to stay within 34.8 GiB" in planned.describe()
+    roomy = job(gradient_checkpointing=True, batch_size=4, max_length=2048, memory_limit_gib=120)
+    assert fast_path.plan_checkpointing(path, roomy, eight_b(), None, GPU).checkpointed == 0
+    # Elsewhere every layer is checkpointed, as the job says.
+    assert fast_path.plan_checkpointing(path, tight, eight_b(), None, CPU).checkpointed is None
+    assert fast_path.plan_checkpointing(path, tight, eight_b(), None, GPU, sharded=True).checkpointed is None
+    plain = job(gradient_checkpointing=False, memory_limit_gib=34.85)
+    assert fast_path.plan_checkpointing(path, plain, eight_b(), None, GPU).checkpointed is None
+    off = job(gradient_checkpointing=True, fast_path=False, memory_limit_gib=34.85)
+    assert fast_path.plan_checkpointing(path, off, eight_b(), None, GPU).checkpointed is None
+    unknown = {"model_type": "mystery", "hidden_size": 8, "vocab_size": 8}
+    assert fast_path.plan_checkpointing(path, tight, unknown, None, GPU).checkpointed is None
 
 
 def test_random_llama_has_the_shape_it_is_given():

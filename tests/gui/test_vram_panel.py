@@ -125,3 +125,23 @@ def test_ticking_two_gpus_estimates_each_gpu_for_the_strategy_the_worker_takes(q
 def test_a_job_naming_gpus_this_machine_lacks_keeps_them(page):
     page.form.set_job_data({"distributed": {"gpus": [2, 3]}})
     assert page.form.job_data()["distributed"]["gpus"] == [2, 3]
+
+
+def test_with_room_to_spare_it_says_how_many_layers_the_gpu_will_checkpoint(page, state, eight_b):
+    state.set_model(eight_b)
+    set_field(page, "training.batch_size", 4)
+    set_field(page, "training.max_length", 2048)
+    set_field(page, "training.gradient_checkpointing", True)
+    choose_card(page, 80)
+    panel = page.vram_panel
+    job = page.current_job()
+    needed = vram.checkpointed_layers_needed(job, eight_b.config, int(0.9 * 80 * vram.GIB),
+                                             num_parameters=eight_b.num_parameters)
+    assert 0 <= needed < 32
+    assert f"only {needed} of 32 layers will be checkpointed" in panel.verdict.text()
+    set_field(page, "training.memory_limit_gib", 40)  # a cap the user set: more layers recompute
+    capped = vram.checkpointed_layers_needed(page.current_job(), eight_b.config, 40 * vram.GIB,
+                                             num_parameters=eight_b.num_parameters)
+    assert capped > needed and f"only {capped} of 32" in panel.verdict.text()
+    set_field(page, "training.gradient_checkpointing", False)
+    assert "will be checkpointed" not in panel.verdict.text()

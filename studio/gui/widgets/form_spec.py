@@ -70,6 +70,9 @@ SPECS: dict[str, FieldSpec] = {
     "training.on_nan": FieldSpec("On a NaN loss"),
     "training.fast_path": FieldSpec("GPU fast path"),
     "training.compile": FieldSpec("torch.compile"),
+    "training.memory_limit_gib": FieldSpec("GPU memory limit", 0, 4096, decimals=1, step=1, special="the whole card",
+                                           suffix=" GiB"),
+    "training.offload_activations": FieldSpec("Offload checkpoints to CPU"),
     GPUS: FieldSpec("Train on"),
     "distributed.strategy": FieldSpec("Several GPUs"),
 }
@@ -85,7 +88,8 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     (
         ("Batch and memory", ("training.batch_size", "training.grad_accum", "training.max_length",
                               "training.precision", "training.device", "training.packing",
-                              "training.gradient_checkpointing")),
+                              "training.gradient_checkpointing", "training.memory_limit_gib",
+                              "training.offload_activations")),
         ("GPUs", (GPUS, "distributed.strategy")),
         ("Evaluation and checkpoints", ("training.eval_steps", "training.save_steps",
                                         "training.save_total_limit", "training.sample_steps",
@@ -106,6 +110,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
     "training.on_nan": {"stop": "stop the run", "skip": "skip that batch"},
+    "training.compile": {"auto": "auto (where measured faster)", "on": "always", "off": "never"},
     "distributed.strategy": {"auto": "auto (DDP when the model fits one GPU)", "ddp": "DDP: a copy on each GPU",
                              "fsdp": "FSDP: shard the model across GPUs"},
 }

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import gpus, launch_plan, vram
 from studio.core.jobs import TrainJob
+from studio.core.presets import num_layers
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
 CARD_KEY = "estimate/card"
@@ -116,7 +117,8 @@ class VramPanel(QGroupBox):
                 if self.estimate.gpus > 1 else "")
         if total <= capacity:
             return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
-                    f"{vram.format_bytes(capacity - total)} to spare.{each}")
+                    f"{vram.format_bytes(capacity - total)} to spare.{each}"
+                    + _partial_checkpointing_note(job, model.config, capacity, options))
         self.suggestions = vram.suggest(job, model.config, capacity, limit=MAX_SUGGESTIONS, **options)
         return (f"<b style='color:#d62728'>{vram.format_bytes(total)}</b> peak: does not fit {card} "
                 f"({vram.format_bytes(total - capacity)} too much).{each}" + (" Try:" if self.suggestions else ""))
@@ -151,3 +153,18 @@ class VramPanel(QGroupBox):
     def _card_changed(self) -> None:
         self.settings.setValue(CARD_KEY, self.card_combo.currentText())
         self.show_job(self._model, self._job)
+
+
+def _partial_checkpointing_note(job: TrainJob, config: dict, capacity: int, options: dict) -> str:
+    """With room to spare, the GPU fast path checkpoints fewer layers: say how many."""
+    tr = job.training
+    if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp":
+        return ""
+    limit = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else int(vram.AUTO_BUDGET_SHARE * capacity)
+    layers = num_layers(config)
+    needed = vram.checkpointed_layers_needed(job, config, min(limit, capacity), **options)
+    if needed >= layers:
+        return ""
+    estimate = vram.estimate(job, config, checkpointed_layers=needed, **options)
+    return (f"<br>On an NVIDIA GPU only {needed} of {layers} layers will be checkpointed, to use the room for "
+            f"speed: about <b>{vram.format_bytes(estimate.total)}</b>.")
