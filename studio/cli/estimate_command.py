@@ -32,8 +32,13 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     suggestions = vram.suggest(job, model.config, capacity, **options) if capacity else []
+    fits = capacity is None or estimate.total <= capacity
+    partial = vram.partial_checkpointing(job, model.config, capacity, **options) if capacity and fits else None
     if args.json:
         console.print_json(json.dumps({**estimate.as_dict(), "model": model.name, "capacity_bytes": capacity,
+                                       "partial_checkpointing": partial and {
+                                           "checkpointed_layers": partial.checkpointed, "layers": partial.layers,
+                                           "total_bytes": partial.estimate.total},
                                        "fits": capacity is None or estimate.total <= capacity,
                                        "suggestions": [{"label": s.label, "edits": s.edits, "fits": s.fits,
                                                         "total_bytes": s.estimate.total} for s in suggestions]}))
@@ -55,6 +60,8 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     if estimate.total <= capacity:
         console.print(f"[green]Fits[/green] {card} ({vram.format_bytes(capacity)}), "
                       f"{vram.format_bytes(capacity - estimate.total)} to spare.")
+        if partial:
+            console.print(escape(partial.sentence()))
         return 0
     console.print(f"[red]Does not fit[/red] {card} ({vram.format_bytes(capacity)}): "
                   f"{vram.format_bytes(estimate.total - capacity)} too much. Try:")

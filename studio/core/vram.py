@@ -263,6 +263,34 @@ def checkpointed_layers_needed(job: TrainJob, config: dict[str, Any], budget_byt
     return layers
 
 
+@dataclass(frozen=True)
+class PartialCheckpointing:
+    checkpointed: int
+    layers: int
+    estimate: Estimate
+
+    def sentence(self) -> str:
+        return (f"On an NVIDIA GPU only {self.checkpointed} of {self.layers} layers will be checkpointed, to use "
+                f"the room for speed: about {format_bytes(self.estimate.total)}.")
+
+
+def partial_checkpointing(job: TrainJob, config: dict[str, Any], capacity: int,
+                          **options: Any) -> PartialCheckpointing | None:
+    """What the GPU fast path will do with a checkpointed job that has room to spare on a
+    card of ``capacity`` (within ``training.memory_limit_gib`` when set); None when every
+    layer stays checkpointed. The estimate before a run counts the logits and eager layers:
+    the run itself may fuse the loss and compile, and then checkpoints fewer."""
+    tr = job.training
+    if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp":
+        return None
+    budget = int(tr.memory_limit_gib * GIB) if tr.memory_limit_gib > 0 else int(AUTO_BUDGET_SHARE * capacity)
+    needed = checkpointed_layers_needed(job, config, min(budget, capacity), **options)
+    layers = num_layers(config)
+    if needed >= layers:
+        return None
+    return PartialCheckpointing(needed, layers, estimate(job, config, checkpointed_layers=needed, **options))
+
+
 def format_bytes(n: float) -> str:
     return f"{n / GIB:.1f} GiB" if n >= 0.1 * GIB else f"{n / 2**20:.0f} MiB"
 

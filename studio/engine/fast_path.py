@@ -76,6 +76,10 @@ def _bitsandbytes_at_least(major: int, minor: int) -> bool:
         return False
 
 
+def triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
 def liger_installed() -> bool:
     return importlib.util.find_spec("liger_kernel") is not None
 
@@ -105,8 +109,9 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Measured faster on an H200 for bf16 (fixed and packed rows) and for 4-bit NF4 with
     # bitsandbytes 0.50; DoRA and 8-bit were not measured.
     quantization = job.model.quantization
-    automatic = on_gpu and not sharded and not job.lora.use_dora and (
-        quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50)))
+    # Inductor's GPU kernels are Triton's: bf16 cards (Ampere and later) were measured.
+    automatic = (on_gpu and hw.precision == "bf16" and not sharded and not job.lora.use_dora and triton_installed()
+                 and (quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50))))
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))

@@ -9,6 +9,8 @@ reaches it, after the later layers' activations are already freed.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from studio.engine.fast_path import FastPath
@@ -32,11 +34,20 @@ def apply(model, path: FastPath, offload: bool = False) -> None:
             if layer.gradient_checkpointing:
                 layer._gradient_checkpointing_func = offloaded_checkpoint
     if path.compile:
+        # A graph inductor can't compile runs eagerly (with a warning) instead of ending the run.
+        torch._dynamo.config.suppress_errors = True
         for layer in layers:
             # One compiled graph serves every layer (their parameters are inputs, not constants);
             # a checkpointed and a plain layer are two graphs. Packed rows change length every
             # step: dynamic shapes from the start instead of a recompile per length.
             layer.compile(dynamic=True if path.packing else None)
+
+
+def eager():
+    """A context in which compiled layers run eagerly: a sample's token-by-token generate()
+    would otherwise compile new graphs for shapes it uses once."""
+    set_stance = getattr(torch.compiler, "set_stance", None)  # torch >= 2.6
+    return set_stance("force_eager") if set_stance else contextlib.nullcontext()
 
 
 def offloaded_checkpoint(function, *args):

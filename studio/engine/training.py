@@ -330,7 +330,7 @@ def _sampler(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:
             ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                 add_generation_prompt=True, return_tensors="pt",
                                                 return_dict=True)["input_ids"].to(model.device)
-            with torch.no_grad():
+            with torch.no_grad(), layer_setup.eager():
                 out = model.generate(input_ids=ids, max_new_tokens=32, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id)
             return prompt, tokenizer.decode(out[0][ids.shape[1]:], skip_special_tokens=True)

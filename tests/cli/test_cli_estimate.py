@@ -34,6 +34,19 @@ def test_json_equals_the_core_estimate_for_the_same_flags():
     assert shown["fits"] is True and shown["suggestions"] == []
 
 
+def test_a_checkpointed_job_with_room_to_spare_says_how_many_layers_a_gpu_checkpoints():
+    flags = ("estimate", "--gpu-memory", "24", "--batch-size", "8", "--max-length", "1024", "--gradient-checkpointing")
+    result = run_cli(*flags, "--json")
+    shown = json.loads(result.stdout)["partial_checkpointing"]
+    model = inspect_model(bundled_model_path())
+    assert shown["layers"] == model.config["num_hidden_layers"] and shown["checkpointed_layers"] < shown["layers"]
+    assert shown["total_bytes"] <= 0.9 * 24 * 2**30
+    text = run_cli(*flags).stdout
+    assert f"only {shown['checkpointed_layers']} of {shown['layers']} layers will be checkpointed" in text
+    plain = json.loads(run_cli("estimate", "--gpu-memory", "24", "--json").stdout)
+    assert plain["partial_checkpointing"] is None
+
+
 def test_too_small_a_card_gets_suggestions_that_fit(tmp_path):
     job_file = tmp_path / "job.toml"
     job_file.write_text("[training]\nbatch_size = 16\nmax_length = 2048\n")

@@ -26,6 +26,7 @@ def test_cpu_keeps_the_plain_path():
 
 def test_gpu_packs_only_wasteful_batches_and_fuses(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
     variable = fast_path.choose(job(batch_size=4), GPU, "llama", [50, 600, 80, 2048, 120, 90, 300, 64])
     assert variable.packing and not variable.liger and variable.fused_adamw and variable.tf32  # measured faster
     fixed = fast_path.choose(job(batch_size=4), GPU, "llama", [2048] * 8)
@@ -76,7 +77,9 @@ def quantized(kind: str) -> TrainJob:
 def test_compile_is_automatic_where_it_was_measured_faster(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
     monkeypatch.setattr(fast_path, "_bitsandbytes_at_least", lambda major, minor: True)
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
     assert fast_path.choose(job(), GPU, "llama", [512] * 8).compile  # padded bf16
+    assert not fast_path.choose(job(), Hardware("cuda", "fp16"), "llama", [512] * 8).compile  # not measured
     assert fast_path.choose(job(), GPU, "llama", [50, 900, 70, 30]).compile  # packed bf16
     assert fast_path.choose(quantized("4bit"), GPU, "llama").compile
     for unmeasured in (dora(), quantized("8bit")):
@@ -90,10 +93,13 @@ def test_compile_is_automatic_where_it_was_measured_faster(monkeypatch):
     assert not fast_path.choose(job(gradient_checkpointing=True, offload_activations=True), GPU, "llama").compile
     monkeypatch.setattr(fast_path, "_bitsandbytes_at_least", lambda major, minor: False)  # older bitsandbytes
     assert not fast_path.choose(quantized("4bit"), GPU, "llama").compile
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: False)
+    assert not fast_path.choose(job(), GPU, "llama").compile
 
 
 def test_compiled_layers_take_only_ligers_fused_loss(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
     compiled = fast_path.choose(job(), GPU, "llama", [512] * 8)
     assert compiled.liger_config() == {"fused_linear_cross_entropy": True, "cross_entropy": False,
                                        "rms_norm": False, "rope": False, "swiglu": False}
@@ -118,6 +124,7 @@ def eight_b() -> dict:
 
 def test_checkpointing_is_planned_per_layer_against_the_memory_limit(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
     tight = job(gradient_checkpointing=True, batch_size=4, max_length=2048, memory_limit_gib=34.85)
     path = fast_path.choose(tight, GPU, "llama", [2048] * 8)
     planned = fast_path.plan_checkpointing(path, tight, eight_b(), None, GPU)

@@ -119,6 +119,14 @@ def test_compiled_layers_train_to_the_same_losses():
             optimizer.step()
             optimizer.zero_grad()
             losses[compiled].append(loss.item())
+        if compiled:  # a sample's generate() runs the compiled layers eagerly: no new graphs
+            from torch._dynamo.utils import counters
+
+            graphs = counters["stats"]["unique_graphs"]
+            with torch.no_grad(), layer_setup.eager():
+                model.eval()
+                model.generate(input_ids=ids[:1, :4], max_new_tokens=3, do_sample=False)
+            assert counters["stats"]["unique_graphs"] == graphs > 0
     assert losses[True] == pytest.approx(losses[False], abs=1e-4)
     assert losses[True][-1] < losses[True][0]
 

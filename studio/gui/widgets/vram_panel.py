@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from studio.core import gpus, launch_plan, vram
 from studio.core.jobs import TrainJob
-from studio.core.presets import num_layers
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
 CARD_KEY = "estimate/card"
@@ -157,14 +156,5 @@ class VramPanel(QGroupBox):
 
 def _partial_checkpointing_note(job: TrainJob, config: dict, capacity: int, options: dict) -> str:
     """With room to spare, the GPU fast path checkpoints fewer layers: say how many."""
-    tr = job.training
-    if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp":
-        return ""
-    limit = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else int(vram.AUTO_BUDGET_SHARE * capacity)
-    layers = num_layers(config)
-    needed = vram.checkpointed_layers_needed(job, config, min(limit, capacity), **options)
-    if needed >= layers:
-        return ""
-    estimate = vram.estimate(job, config, checkpointed_layers=needed, **options)
-    return (f"<br>On an NVIDIA GPU only {needed} of {layers} layers will be checkpointed, to use the room for "
-            f"speed: about <b>{vram.format_bytes(estimate.total)}</b>.")
+    partial = vram.partial_checkpointing(job, config, capacity, **options)
+    return f"<br>{html.escape(partial.sentence())}" if partial else ""
