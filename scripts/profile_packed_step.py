@@ -24,12 +24,15 @@ batches = [{k: v.cuda() for k, v in collate(rows[i:i + 8]).items()} for i in ran
 
 
 def step(batch, parts):
-    torch.cuda.synchronize(); t0 = time.perf_counter()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         loss = model(**batch).loss
-    torch.cuda.synchronize(); t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    t1 = time.perf_counter()
     loss.backward()
-    torch.cuda.synchronize(); parts.append((t1 - t0, time.perf_counter() - t1, batch["input_ids"].shape[1]))
+    torch.cuda.synchronize()
+    parts.append((t1 - t0, time.perf_counter() - t1, batch["input_ids"].shape[1]))
 
 
 warm = []
