@@ -123,6 +123,9 @@ def _number_spin(spin: QAbstractSpinBox, spec: FieldSpec) -> None:
 
 def _combo(name: str, spec: FieldSpec, choices: tuple[Any, ...]) -> FieldBinding:
     combo = QComboBox()
+    # The column's width must not follow its longest choice: the popup still shows it whole.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
     words = CHOICE_LABELS.get(name, {})
     for choice in choices:
         combo.addItem(words.get(choice, str(choice)), choice)
