@@ -58,8 +58,7 @@ def agree(control: JobControl, poll_s: float = 0.2) -> Requests:
     A pause keeps every rank in this loop, all-reducing every ``poll_s``, so a long
     pause never trips the process group's timeout.
     """
-    on_gpu = "nccl" in str(dist.get_backend())
-    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
+    device = _collective_device()
     asked_checkpoint = False  # a checkpoint asked for during a pause is kept for after it
     while True:
         local = [control.stop_requested, control.take_checkpoint_request(), control.paused]
@@ -72,6 +71,21 @@ def agree(control: JobControl, poll_s: float = 0.2) -> Requests:
         if not pause or stop:
             return Requests(stop=stop, checkpoint=asked_checkpoint)
         time.sleep(poll_s)
+
+
+def largest(value: int) -> int:
+    """The largest of every rank's ``value`` (so that all ranks take the same plan, the
+    most careful one); the value itself in a single process."""
+    if not active():
+        return value
+    shared = torch.tensor([float(value)], device=_collective_device())
+    dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+    return int(shared.item())
+
+
+def _collective_device() -> torch.device:
+    on_gpu = "nccl" in str(dist.get_backend())
+    return torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
 
 
 def trainer_arguments(strategy: str, backend: str, layer_classes: list[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ both given by the worker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -196,6 +197,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                             [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded)
     path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
                                         parallel.sharded)
+    if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
+        path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
     fast_path.apply_globals(path)
     layer_setup.apply(model, path, offload=job.training.gradient_checkpointing and job.training.offload_activations)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
