@@ -133,7 +133,7 @@ class TrainingSettings:
     fast_path: bool = _f(True, "On NVIDIA GPUs: padding-free packing, Liger fused kernels (never builds the full "
                                "logits), fused AdamW and TF32. Off = plain transformers + peft.")
     compile: Switch = _f("auto", "torch.compile each decoder layer on an NVIDIA GPU. auto: where it was measured "
-                                 "faster (bf16 and 4-bit LoRA, padded or packed rows; not DoRA, 8-bit or FSDP); "
+                                 "faster (bf16 and 4-bit LoRA, padded or packed rows; one GPU; not DoRA or 8-bit); "
                                  "on: always; off: never. The first step is slower while it compiles.")
     optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
     seed: int = _f(42, "Random seed for data order, split and adapter init.")

@@ -160,7 +160,8 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit).
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
-    path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp")
+    path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
+                            processes=distributed.current().world_size)
     if "nopack" in mode or "noliger" in mode:
         path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
                                    liger=path.liger and "noliger" not in mode)

@@ -94,11 +94,12 @@ def padding_share(lengths: list[int], batch_size: int) -> float:
 
 
 def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None,
-           sharded: bool = False) -> FastPath:
+           sharded: bool = False, processes: int = 1) -> FastPath:
     """Packing only where padding would waste >10% (fixed-length rows gain nothing from it).
 
     ``sharded`` (FSDP): no Liger; its fused loss reads the lm_head weight directly,
-    which FSDP keeps as a flat shard outside the forward pass."""
+    which FSDP keeps as a flat shard outside the forward pass. ``processes``: how many
+    train together (torchrun); compiled layers were measured on one only."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
@@ -110,7 +111,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # bitsandbytes 0.50; DoRA and 8-bit were not measured.
     quantization = job.model.quantization
     # Inductor's GPU kernels are Triton's: bf16 cards (Ampere and later) were measured.
-    automatic = (on_gpu and hw.precision == "bf16" and not sharded and not job.lora.use_dora and triton_installed()
+    automatic = (on_gpu and hw.precision == "bf16" and processes == 1 and not job.lora.use_dora and triton_installed()
                  and (quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50))))
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     compiled = hw.device == "cuda" and not tr.offload_activations and (

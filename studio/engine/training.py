@@ -194,7 +194,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
     path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
-                            [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded)
+                            [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded,
+                            processes=world)
     path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
                                         parallel.sharded)
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs

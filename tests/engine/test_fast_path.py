@@ -84,7 +84,8 @@ def test_compile_is_automatic_where_it_was_measured_faster(monkeypatch):
     assert fast_path.choose(quantized("4bit"), GPU, "llama").compile
     for unmeasured in (dora(), quantized("8bit")):
         assert not fast_path.choose(unmeasured, GPU, "llama").compile
-    assert not fast_path.choose(job(), GPU, "llama", sharded=True).compile
+    assert not fast_path.choose(job(), GPU, "llama", sharded=True, processes=2).compile
+    assert not fast_path.choose(job(), GPU, "llama", processes=2).compile  # DDP: not measured yet
     assert not fast_path.choose(job(compile="off"), GPU, "llama").compile
     forced = dora()
     forced.training.compile = "on"
