@@ -157,8 +157,10 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
         return model, args, collator, "plain transformers + peft (padded, SDPA)", path
     # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
-    # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit).
+    # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
+    # (checkpointed layers' inputs in CPU memory).
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
+    tr.offload_activations = "offload" in mode and cfg["ckpt"]
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
     path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
                             processes=distributed.current().world_size)

@@ -78,7 +78,7 @@ def search(config: str, mode: str, start: int, step: int, limit: int) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.engine.bench_longest", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="8b-qlora")
-    parser.add_argument("--mode", default="ours", choices=["baseline", "ours"])
+    parser.add_argument("--mode", default="ours", choices=["baseline", "ours", "ours-offload"])
     parser.add_argument("--start", type=int, default=4096)
     parser.add_argument("--step", type=int, default=2048)
     parser.add_argument("--limit", type=int, default=262144)

@@ -44,6 +44,7 @@ class FastPath:
     checkpointed: int | None = None  # decoder layers checkpointed; None: all, if the job checkpoints
     layers: int = 0
     budget_bytes: int = 0  # what ``checkpointed`` was chosen against
+    offload: bool = False  # checkpointed layers keep their inputs in CPU memory
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}",
@@ -54,6 +55,8 @@ class FastPath:
         if self.checkpointed is not None:
             parts.append(f"checkpointing {self.checkpointed} of {self.layers} layers to stay within "
                          f"{vram.format_bytes(self.budget_bytes)}")
+        if self.offload:
+            parts.append("checkpointed inputs in CPU memory")
         return ", ".join(parts)
 
     def _liger_text(self) -> str:
@@ -117,7 +120,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
     return FastPath(packing=packing, liger=liger, fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
-                    tf32=on_gpu, compile=compiled)
+                    tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations)
 
 
 def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,

@@ -23,13 +23,13 @@ def decoder_layers(model) -> list[torch.nn.Module]:
     return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
 
 
-def apply(model, path: FastPath, offload: bool = False) -> None:
+def apply(model, path: FastPath) -> None:
     layers = decoder_layers(model)
     if path.checkpointed is not None:
         for index, layer in enumerate(layers):
             if index >= path.checkpointed:
                 layer.gradient_checkpointing = False
-    if offload:
+    if path.offload:
         for layer in layers:
             if layer.gradient_checkpointing:
                 layer._gradient_checkpointing_func = offloaded_checkpoint

@@ -80,7 +80,7 @@ def test_fewer_checkpointed_layers_keep_more_and_compute_the_same_gradients():
 def test_offloaded_checkpoints_replay_the_dropout_masks_and_match_plain_backward():
     plain = gradients(lora_model(dropout=0.2, checkpointing=False))
     model = lora_model(dropout=0.2)
-    layer_setup.apply(model, PLAIN, offload=True)
+    layer_setup.apply(model, dataclasses.replace(PLAIN, offload=True))
     assert all(layer._gradient_checkpointing_func is layer_setup.offloaded_checkpoint
                for layer in layer_setup.decoder_layers(model))
     offloaded = gradients(model)
@@ -92,7 +92,7 @@ def test_offloaded_checkpoints_replay_the_dropout_masks_and_match_plain_backward
 
 def test_offloading_leaves_the_callers_random_stream_alone():
     model = lora_model(dropout=0.2)
-    layer_setup.apply(model, PLAIN, offload=True)
+    layer_setup.apply(model, dataclasses.replace(PLAIN, offload=True))
     torch.manual_seed(3)
     ids = batch()
     model(input_ids=ids, labels=ids).loss.backward()
@@ -136,6 +136,7 @@ def test_a_run_with_offloaded_checkpoints_trains_like_one_without(tiny_model_dir
     (dropout on) gives the same loss curve, and the loss drops."""
     from helpers import Recorder, tiny_job
 
+    from studio.core import protocol
     from studio.engine.control import JobControl
     from studio.engine.training import train
 
@@ -146,5 +147,7 @@ def test_a_run_with_offloaded_checkpoints_trains_like_one_without(tiny_model_dir
                        training={"max_steps": 8, "gradient_checkpointing": True, "offload_activations": offload})
         train(job, tmp_path / f"run-{offload}", rec, JobControl())
         curves[offload] = rec.losses()
+        said = [e.detail for e in rec.of(protocol.Phase) if e.detail and e.detail.startswith("fast path")]
+        assert ("checkpointed inputs in CPU memory" in said[0]) == offload
     assert curves[True] == pytest.approx(curves[False], abs=1e-4)
     assert sum(curves[True][-3:]) < sum(curves[True][:3])
