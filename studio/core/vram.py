@@ -50,10 +50,10 @@ OTHER_BYTES_RESERVED = 87.50
 # where 6 layers left out of checkpointing added 7.79 GiB and the eager model says 11.34. The
 # larger one, so that the estimate errs high.
 COMPILED_LAYER_SHARE = 0.78
-CUDA_CONTEXT_BYTES = int(0.74 * GIB)
+CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
 # The share of a card that partial checkpointing plans to fill when no memory limit is set: the
 # estimate's worst error was 3.6% (docs/vram_validation.md), and other programs may start meanwhile.
-AUTO_BUDGET_SHARE = 0.9  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
+AUTO_BUDGET_SHARE = 0.9
 
 DORA_BYTES_PER_OUTPUT = 6  # per token, per output feature of each DoRA layer
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit values + 8-bit absmax per 64 + fp32 per 256 blocks
@@ -270,8 +270,9 @@ class PartialCheckpointing:
     estimate: Estimate
 
     def sentence(self) -> str:
-        return (f"On an NVIDIA GPU only {self.checkpointed} of {self.layers} layers will be checkpointed, to use "
-                f"the room for speed: about {format_bytes(self.estimate.total)}.")
+        return (f"On an NVIDIA GPU at most {self.checkpointed} of {self.layers} layers will be checkpointed, to "
+                f"use the room for speed: about {format_bytes(self.estimate.total)} (fewer where the run fuses "
+                f"the loss or compiles the layers).")
 
 
 def partial_checkpointing(job: TrainJob, config: dict[str, Any], capacity: int,

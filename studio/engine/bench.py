@@ -171,7 +171,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), None, hw,
                                             distributed.current().world_size, strategy == "fsdp")
     fast_path.apply_globals(path)
-    layer_setup.apply(model, path)
+    path = layer_setup.apply(model, path)
     extra = distributed.trainer_arguments(strategy, "nccl", distributed.decoder_layer_classes(model))
     args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
     args.lr_scheduler_type = "constant"

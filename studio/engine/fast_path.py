@@ -68,7 +68,7 @@ class FastPath:
         """Which of Liger's kernels to apply (transformers' ``liger_kernel_config``)."""
         layers = self.liger and not self.compile
         return {"fused_linear_cross_entropy": self.liger, "cross_entropy": False, "rms_norm": layers,
-                "rope": layers, "swiglu": layers}
+                "rope": layers, "swiglu": layers, "geglu": layers}
 
 
 def _bitsandbytes_at_least(major: int, minor: int) -> bool:
@@ -132,7 +132,10 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
     tr = job.training
     if not tr.gradient_checkpointing or hw.device != "cuda" or not tr.fast_path or sharded:
         return path
-    budget = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else available_bytes()
+    card = available_bytes() if torch.cuda.is_available() else None
+    budget = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else card or 0
+    if card is not None:
+        budget = min(budget, card)  # a limit above what the card has is no limit
     try:
         needed = vram.checkpointed_layers_needed(job, config, budget, num_parameters=num_parameters,
                                                  fused_loss=path.liger, compiled=path.compile, gpus=gpus,

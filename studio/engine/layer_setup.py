@@ -10,8 +10,10 @@ reaches it, after the later layers' activations are already freed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import torch
+import torch.utils.checkpoint
 
 from studio.engine.fast_path import FastPath
 
@@ -23,8 +25,15 @@ def decoder_layers(model) -> list[torch.nn.Module]:
     return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
 
 
-def apply(model, path: FastPath) -> None:
+def apply(model, path: FastPath) -> FastPath:
+    """Apply ``path`` to the model's decoder layers; returns the path really taken (none of
+    the layer changes when the model has no transformers checkpointing layers, and every
+    layer checkpointed when their count is not the one planned for)."""
     layers = decoder_layers(model)
+    if not layers:
+        return dataclasses.replace(path, compile=False, checkpointed=None, offload=False)
+    if path.checkpointed is not None and len(layers) != path.layers:
+        path = dataclasses.replace(path, checkpointed=None)
     if path.checkpointed is not None:
         for index, layer in enumerate(layers):
             if index >= path.checkpointed:
@@ -34,13 +43,17 @@ def apply(model, path: FastPath) -> None:
             if layer.gradient_checkpointing:
                 layer._gradient_checkpointing_func = offloaded_checkpoint
     if path.compile:
-        # A graph inductor can't compile runs eagerly (with a warning) instead of ending the run.
+        # A graph inductor can't compile runs eagerly (dynamo warns) instead of ending the run;
+        # train/eval, checkpointed or not and the first layer's input are separate graphs of
+        # the one code object the layers share: room for all of them.
         torch._dynamo.config.suppress_errors = True
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
         for layer in layers:
             # One compiled graph serves every layer (their parameters are inputs, not constants);
             # a checkpointed and a plain layer are two graphs. Packed rows change length every
             # step: dynamic shapes from the start instead of a recompile per length.
             layer.compile(dynamic=True if path.packing else None)
+    return path
 
 
 def eager():
@@ -52,7 +65,12 @@ def eager():
 
 def offloaded_checkpoint(function, *args):
     """Like torch.utils.checkpoint, but the layer's tensor inputs wait in pinned CPU memory
-    until the backward pass recomputes it (the GPU keeps nothing of the layer)."""
+    until the backward pass recomputes it (the GPU keeps nothing of the layer).
+
+    An autograd function's output needs a grad-requiring input to be part of the graph at
+    all; without one (frozen embeddings and no input grads) torch's own checkpoint serves."""
+    if not any(torch.is_tensor(a) and a.requires_grad for a in args):
+        return torch.utils.checkpoint.checkpoint(function, *args, use_reentrant=False)
     return _Offloaded.apply(function, *args)
 
 

@@ -201,7 +201,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
         path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
     fast_path.apply_globals(path)
-    layer_setup.apply(model, path)
+    path = layer_setup.apply(model, path)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
     extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, distributed.decoder_layer_classes(model))
     args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path, extra)

@@ -42,7 +42,7 @@ def test_a_checkpointed_job_with_room_to_spare_says_how_many_layers_a_gpu_checkp
     assert shown["layers"] == model.config["num_hidden_layers"] and shown["checkpointed_layers"] < shown["layers"]
     assert shown["total_bytes"] <= 0.9 * 24 * 2**30
     text = run_cli(*flags).stdout
-    assert f"only {shown['checkpointed_layers']} of {shown['layers']} layers will be checkpointed" in text
+    assert f"at most {shown['checkpointed_layers']} of {shown['layers']} layers will be checkpointed" in text
     plain = json.loads(run_cli("estimate", "--gpu-memory", "24", "--json").stdout)
     assert plain["partial_checkpointing"] is None
 

@@ -103,7 +103,7 @@ def test_compiled_layers_take_only_ligers_fused_loss(monkeypatch):
     monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
     compiled = fast_path.choose(job(), GPU, "llama", [512] * 8)
     assert compiled.liger_config() == {"fused_linear_cross_entropy": True, "cross_entropy": False,
-                                       "rms_norm": False, "rope": False, "swiglu": False}
+                                       "rms_norm": False, "rope": False, "swiglu": False, "geglu": False}
     eager = fast_path.choose(job(compile="off"), GPU, "llama", [512] * 8)
     assert eager.liger_config()["rms_norm"] and eager.liger_config()["fused_linear_cross_entropy"]
     assert "liger on" in eager.describe() and "torch.compile" not in eager.describe()

@@ -138,10 +138,10 @@ def test_with_room_to_spare_it_says_how_many_layers_the_gpu_will_checkpoint(page
     needed = vram.checkpointed_layers_needed(job, eight_b.config, int(0.9 * 80 * vram.GIB),
                                              num_parameters=eight_b.num_parameters)
     assert 0 <= needed < 32
-    assert f"only {needed} of 32 layers will be checkpointed" in panel.verdict.text()
+    assert f"at most {needed} of 32 layers will be checkpointed" in panel.verdict.text()
     set_field(page, "training.memory_limit_gib", 40)  # a cap the user set: more layers recompute
     capped = vram.checkpointed_layers_needed(page.current_job(), eight_b.config, 40 * vram.GIB,
                                              num_parameters=eight_b.num_parameters)
-    assert capped > needed and f"only {capped} of 32" in panel.verdict.text()
+    assert capped > needed and f"at most {capped} of 32" in panel.verdict.text()
     set_field(page, "training.gradient_checkpointing", False)
     assert "will be checkpointed" not in panel.verdict.text()
