@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp", help="with --gpus > 1")
     parser.add_argument("--memory-limit-gib", type=float, default=None,
                         help="our runs' memory limit (default: the baseline's measured peak, when it ran first)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each configuration's modes this many times, interleaved (the first pass also "
+                             "warms the machine's kernel caches)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -280,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.memory_limit_gib
         if limit is None and CONFIGS[name].get("limit_from") in baseline_peaks:
             limit = round(baseline_peaks[CONFIGS[name]["limit_from"]] * CONFIGS[name]["limit_share"], 2)
-        for mode in modes:
+        for mode in modes * max(1, args.repeat):
             launcher = [sys.executable] if args.gpus == 1 else [
                 sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
             limit_args = ["--memory-limit-gib", str(limit)] if limit and mode != "baseline" else []
