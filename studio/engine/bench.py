@@ -158,9 +158,11 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         return model, args, collator, "plain transformers + peft (padded, SDPA)", path
     # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
-    # (checkpointed layers' inputs in CPU memory).
+    # (checkpointed layers' inputs in CPU memory), -flex (flex attention).
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
     tr.offload_activations = "offload" in mode and cfg["ckpt"]
+    if "flex" in mode:  # packed rows through flex attention: a block mask, no materialized one
+        model.set_attn_implementation("flex_attention")
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
     path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
                             processes=distributed.current().world_size)
