@@ -119,8 +119,10 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
         return _build(hint, value, name + ".", issues)
     if origin is Literal:
         choices = get_args(hint)
-        if isinstance(value, bool) and {"on", "off"} <= set(choices):  # a switch written as true/false
-            value = "on" if value else "off"
+        if isinstance(value, bool) and {"auto", "on"} <= set(choices):
+            # A switch that was a bool in older job files (training.compile): true forced it on;
+            # false was the default (not forced), which is "auto" now.
+            value = "on" if value else "auto"
         if value not in choices:
             issues.append(Issue(name, f"must be one of {', '.join(map(str, choices))}, got {_show(value)}"))
             return _BAD

@@ -154,7 +154,9 @@ def test_every_problem_is_reported_at_once():
 def test_compile_is_a_switch_and_old_true_false_files_still_load():
     assert job_from_dict({}).training.compile == "auto"
     assert job_from_dict({"training": {"compile": True}}).training.compile == "on"
-    assert job_from_dict({"training": {"compile": False}}).training.compile == "off"
+    # false was the old default (saved in every job file and the Train page's last job): not forced
+    assert job_from_dict({"training": {"compile": False}}).training.compile == "auto"
+    assert job_from_dict({"training": {"compile": "off"}}).training.compile == "off"
     assert "training.compile must be one of auto, on, off, got 'fast'" in problems({"training": {"compile": "fast"}})
 
 
