@@ -10,18 +10,20 @@ import textwrap
 
 def test_two_ranks_take_the_largest_value(tmp_path):
     script = tmp_path / "agree.py"
-    script.write_text(textwrap.dedent("""
-        import os, torch.distributed as dist
+    script.write_text(textwrap.dedent(f"""
+        import os, pathlib, torch.distributed as dist
         from studio.engine import distributed
         dist.init_process_group("gloo")
-        print("AGREED", distributed.largest(3 + 20 * int(os.environ["RANK"])), flush=True)
+        rank = int(os.environ["RANK"])
+        agreed = distributed.largest(3 + 20 * rank)
+        pathlib.Path({str(tmp_path)!r}, f"rank{{rank}}.txt").write_text(str(agreed))  # one file each: no interleaving
         dist.destroy_process_group()
     """))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                              str(script)], capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(line for line in result.stdout.splitlines() if line.startswith("AGREED")) == ["AGREED 23"] * 2
+    assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)] == ["23", "23"]
 
 
 def test_one_process_keeps_its_value():
