@@ -39,7 +39,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
                                        "partial_checkpointing": partial and {
                                            "checkpointed_layers": partial.checkpointed, "layers": partial.layers,
                                            "total_bytes": partial.estimate.total},
-                                       "fits": capacity is None or estimate.total <= capacity,
+                                       "fits": fits,
                                        "suggestions": [{"label": s.label, "edits": s.edits, "fits": s.fits,
                                                         "total_bytes": s.estimate.total} for s in suggestions]}))
         return 0
@@ -57,7 +57,7 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
     if capacity is None:
         console.print("No NVIDIA GPU here: pass --gpu-memory GIB to check a card.")
         return 0
-    if estimate.total <= capacity:
+    if fits:
         console.print(f"[green]Fits[/green] {card} ({vram.format_bytes(capacity)}), "
                       f"{vram.format_bytes(capacity - estimate.total)} to spare.")
         if partial:

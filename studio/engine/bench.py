@@ -223,8 +223,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     tokens = sum(real_tokens[warm:len(timer.ends)])
     gpu = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), 989e12)
-    metrics = memory_report.gpu_memory_metrics(job, shape, None, fused_loss=mode != "baseline" and path.liger,
-                                               gpus=rank.world_size, strategy=strategy, path=path)
+    metrics = memory_report.gpu_memory_metrics(job, shape, None, gpus=rank.world_size, strategy=strategy, path=path)
     out.update(
         gpu=gpu, versions={"torch": torch.__version__, "transformers": transformers.__version__,
                            "peft": peft.__version__},

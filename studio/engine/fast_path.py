@@ -27,6 +27,7 @@ import torch
 
 from studio.core import vram
 from studio.core.jobs import TrainJob
+from studio.core.presets import num_layers
 from studio.core.vram import FUSED_LOSS_TYPES
 from studio.engine.hardware import Hardware
 
@@ -142,8 +143,6 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
                                                  strategy="ddp" if gpus > 1 else "single")
     except vram.EstimateError:
         return path
-    from studio.core.presets import num_layers
-
     return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget)
 
 

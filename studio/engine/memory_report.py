@@ -36,11 +36,10 @@ def process_gpu_bytes(index: int) -> int | None:
 
 
 def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_parameters: int | None,
-                       fused_loss: bool = False, gpus: int = 1, strategy: str = "single",
-                       path: FastPath | None = None) -> dict[str, Any]:
+                       gpus: int = 1, strategy: str = "single", path: FastPath | None = None) -> dict[str, Any]:
     """Measured peak (bytes), the estimate for the same job, and how far apart they are
     (of this process's GPU: one of ``gpus`` under ``strategy``; ``path``: the fast path
-    taken, for its compiled and checkpointed layers)."""
+    taken, for its fused loss, compiled and checkpointed layers; None: the plain path)."""
     if not torch.cuda.is_available():
         return {}
     device = torch.cuda.current_device()
@@ -53,7 +52,7 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
         "gpu_total_bytes": torch.cuda.get_device_properties(device).total_memory,
     }
     try:
-        estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=fused_loss,
+        estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=bool(path and path.liger),
                                  gpus=gpus, strategy="fsdp" if strategy == "fsdp" else "ddp",
                                  checkpointed_layers=path.checkpointed if path else None,
                                  compiled=bool(path and path.compile))

@@ -252,8 +252,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
-                                                        fused_loss=path.liger, gpus=world,
-                                                        strategy=parallel.strategy, path=path))
+                                                        gpus=world, strategy=parallel.strategy, path=path))
     if world > 1:
         metrics.update(processes=world, strategy=parallel.strategy)
 
