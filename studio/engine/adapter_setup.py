@@ -45,6 +45,10 @@ def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, q
                   continue_from: Path | None = None):
     """Freeze the base, add the adapter (or load one to keep training), and prepare
     checkpointing / k-bit training."""
+    # Training keeps no KV cache. With one (config.use_cache defaults to on, and only
+    # checkpointing turns it off) transformers skips its packed-sequence mask, and the
+    # examples of a packed row attend to each other.
+    model.config.use_cache = False
     if gradient_checkpointing:
         # Reentrant checkpointing needs inputs that require grad when the embeddings
         # are frozen; non-reentrant does not, and is the one torch recommends.

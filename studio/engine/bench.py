@@ -158,7 +158,8 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         return model, args, collator, "plain transformers + peft (padded, SDPA)", path
     # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
-    # (checkpointed layers' inputs in CPU memory), -flex (flex attention).
+    # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
+    # and a mask instead of the flash varlen kernel).
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
     tr.offload_activations = "offload" in mode and cfg["ckpt"]
     if "flex" in mode:  # packed rows through flex attention: a block mask, no materialized one
@@ -166,9 +167,11 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
     path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
                             processes=distributed.current().world_size)
-    if "nopack" in mode or "noliger" in mode:
+    if "nopack" in mode or "noliger" in mode or "flex" in mode or "sdpa" in mode:
         path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
-                                   liger=path.liger and "noliger" not in mode)
+                                   liger=path.liger and "noliger" not in mode,
+                                   attention="sdpa" if {"nopack", "flex", "sdpa"} & set(mode.split("-")) else
+                                   path.attention)
     if "allckpt" not in mode and tr.memory_limit_gib > 0:  # the comparisons are against the baseline's peak
         path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), None, hw,
                                             distributed.current().world_size, strategy == "fsdp")
@@ -177,7 +180,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     extra = distributed.trainer_arguments(strategy, "nccl", distributed.decoder_layer_classes(model))
     args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
     args.lr_scheduler_type = "constant"
-    collator = data_prep.collator(tokenizer, path.packing)
+    collator = data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen")
     return model, args, collator, path.describe(), path
 
 

@@ -82,10 +82,12 @@ def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_leng
     return PreparedData(train_ds, eval_ds if eval_ds is not None and len(eval_ds) else None, dropped, tokens)
 
 
-def collator(tokenizer, packing: bool):
-    """Padding-free flattening when packing (position ids restart per example), else padding."""
+def collator(tokenizer, packing: bool, boundaries: bool = False):
+    """Padding-free flattening when packing (position ids restart per example), else padding.
+
+    ``boundaries``: packed rows also carry their sequences' starts (engine.varlen_attention)."""
     if packing:
-        return PackedCollator(tokenizer.pad_token_id or 0)
+        return PackedCollator(tokenizer.pad_token_id or 0, boundaries=boundaries)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE, pad_to_multiple_of=8)
 
 
@@ -95,11 +97,14 @@ class PackedCollator:
     The few filler tokens form their own sequence (position ids restart at 0, labels
     -100), so they attend to nothing real and count toward no loss. A row length that
     is a multiple of 8 keeps the fused attention kernels' alignment, and with it one
-    compiled graph for every length."""
+    compiled graph for every length.
 
-    def __init__(self, pad_id: int, multiple: int = 8):
+    ``boundaries`` adds transformers' flash-attention keywords: ``cu_seq_lens_q``/``_k``
+    (each sequence's start, then the row's end) and ``max_length_q``/``_k``."""
+
+    def __init__(self, pad_id: int, multiple: int = 8, boundaries: bool = False):
         self.flatten = DataCollatorWithFlattening()
-        self.pad_id, self.multiple = pad_id, multiple
+        self.pad_id, self.multiple, self.boundaries = pad_id, multiple, boundaries
 
     def __call__(self, features):
         import torch
@@ -113,7 +118,18 @@ class PackedCollator:
             for key, tail in fill.items():
                 if key in batch:
                     batch[key] = torch.cat([batch[key], tail.to(batch[key].dtype)], dim=1)
+        if self.boundaries:
+            batch.update(sequence_boundaries(batch["position_ids"][0]))
         return batch
+
+
+def sequence_boundaries(positions) -> dict[str, Any]:
+    """Where each packed sequence starts (its position id is 0), for flash-attention varlen."""
+    import torch
+
+    starts = torch.cat([torch.nonzero(positions == 0).flatten(), torch.tensor([len(positions)])]).to(torch.int32)
+    longest = int((starts[1:] - starts[:-1]).max())
+    return {"cu_seq_lens_q": starts, "cu_seq_lens_k": starts, "max_length_q": longest, "max_length_k": longest}
 
 
 def _as_dict(example: Example) -> dict[str, Any]:

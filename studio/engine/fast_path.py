@@ -1,7 +1,9 @@
 """The GPU fast path: what the engine turns on by itself on an NVIDIA GPU, and why.
 
 * padding-free packing (DataCollatorWithFlattening: one row per batch, position ids
-  restarting per example, so attention never crosses examples and no token is padding);
+  restarting per example, so attention never crosses examples and no token is padding),
+  attended by PyTorch's flash-attention varlen kernel from the sequences' boundaries
+  where it runs (engine.varlen_attention), else by SDPA with a per-example mask;
 * Liger's fused linear cross-entropy when installed, on padded batches (the batch x
   vocabulary logits tensor is never built), with its RMSNorm/RoPE/SwiGLU kernels unless
   the layers are compiled;
@@ -29,6 +31,7 @@ from studio.core import vram
 from studio.core.jobs import TrainJob
 from studio.core.presets import num_layers
 from studio.core.vram import FUSED_LOSS_TYPES
+from studio.engine import varlen_attention
 from studio.engine.hardware import Hardware
 
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
@@ -46,9 +49,11 @@ class FastPath:
     layers: int = 0
     budget_bytes: int = 0  # what ``checkpointed`` was chosen against
     offload: bool = False  # checkpointed layers keep their inputs in CPU memory
+    attention: str = "sdpa"  # or "varlen": packed rows through the flash varlen kernel
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}",
+                 f"attention {self._attention_text()}",
                  f"liger {self._liger_text()}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
                  f"tf32 {'on' if self.tf32 else 'off'}"]
         if self.compile:
@@ -59,6 +64,11 @@ class FastPath:
         if self.offload:
             parts.append("checkpointed inputs in CPU memory")
         return ", ".join(parts)
+
+    def _attention_text(self) -> str:
+        if self.attention == "varlen":
+            return "flash varlen (by sequence boundaries, no mask)"
+        return "SDPA, a per-example mask" if self.packing else "SDPA"
 
     def _liger_text(self) -> str:
         if not self.liger:
@@ -120,8 +130,10 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
+    attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
     return FastPath(packing=packing, liger=liger, fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
-                    tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations)
+                    tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations,
+                    attention=attention)
 
 
 def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,

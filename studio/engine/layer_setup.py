@@ -15,6 +15,7 @@ import dataclasses
 import torch
 import torch.utils.checkpoint
 
+from studio.engine import varlen_attention
 from studio.engine.fast_path import FastPath
 
 
@@ -29,6 +30,8 @@ def apply(model, path: FastPath) -> FastPath:
     """Apply ``path`` to the model's decoder layers; returns the path really taken (none of
     the layer changes when the model has no transformers checkpointing layers, and every
     layer checkpointed when their count is not the one planned for)."""
+    if path.attention == "varlen":
+        varlen_attention.use(model)
     layers = decoder_layers(model)
     if not layers:
         return dataclasses.replace(path, compile=False, checkpointed=None, offload=False)

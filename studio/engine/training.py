@@ -217,7 +217,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=data_prep.collator(tokenizer, path.packing),
+        data_collator=data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen"),
         callbacks=[callback],
         optimizers=(optimizer, None),
     )

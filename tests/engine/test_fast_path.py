@@ -34,6 +34,18 @@ def test_gpu_packs_only_wasteful_batches_and_fuses(monkeypatch):
     assert "padding-free" in variable.describe() and "liger fused loss only" in fixed.describe()
 
 
+def test_packed_rows_attend_by_their_boundaries_where_the_flash_kernel_runs(monkeypatch):
+    wasteful = [50, 600, 80, 2048, 120, 90, 300, 64]
+    monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: True)
+    variable = fast_path.choose(job(batch_size=4), GPU, "llama", wasteful)
+    assert variable.attention == "varlen" and "flash varlen" in variable.describe()
+    assert fast_path.choose(job(batch_size=4), GPU, "llama", [2048] * 8).attention == "sdpa"  # not packed
+    assert fast_path.choose(job(packing=True), CPU, "llama").attention == "sdpa"
+    monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: False)  # torch < 2.9, pre-Ampere
+    older = fast_path.choose(job(batch_size=4), GPU, "llama", wasteful)
+    assert older.packing and older.attention == "sdpa" and "SDPA, a per-example mask" in older.describe()
+
+
 def test_no_liger_installed_or_unknown_family_or_switched_off(monkeypatch):
     monkeypatch.setattr(fast_path, "liger_installed", lambda: False)
     assert not fast_path.choose(job(), GPU, "llama").liger
@@ -59,7 +71,7 @@ def test_the_engine_reports_its_path_on_cpu(tiny_model_dir, tmp_path):
     rec = Recorder()
     train(tiny_job(tiny_model_dir, training={"max_steps": 1}), tmp_path / "run", rec, JobControl())
     details = [e.detail for e in rec.of(protocol.Phase) if e.detail and e.detail.startswith("fast path")]
-    assert details == ["fast path: packing off (padded batches), liger off, optimizer as set, tf32 off"]
+    assert details == ["fast path: packing off (padded batches), attention SDPA, liger off, optimizer as set, tf32 off"]
 
 
 def dora() -> TrainJob:
