@@ -114,7 +114,8 @@ def test_unknown_architecture_is_a_clear_error():
 # --- partial checkpointing and compiled layers (issue 8) --------------------------------------
 
 H200_RUNS = Path(__file__).resolve().parents[2] / "docs" / "gpu_runs"
-H200_ROWS = [json.loads(line) for name in ("bench_h200_first.jsonl", "bench_h200_final.jsonl")
+H200_ROWS = [json.loads(line) for name in ("bench_h200_first.jsonl", "bench_h200_final.jsonl",
+                                           "bench_h200_fourth.jsonl", "bench_h200_offload.jsonl")
              for line in (H200_RUNS / name).read_text().splitlines() if line.strip()]
 
 
@@ -127,6 +128,7 @@ def _bench_estimate(row):
     tr = result.training
     tr.batch_size, tr.max_length, tr.gradient_checkpointing = row["batch"], row["seq"], row["ckpt"]
     tr.precision, tr.memory_limit_gib = "bf16", row.get("memory_limit_gib", 0)
+    tr.offload_activations = "offload" in row["mode"]
     result.model.quantization = row.get("quant", "none")
     result.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
     found = re.search(r"checkpointing (\d+) of", row["path"])
@@ -138,9 +140,9 @@ def _bench_estimate(row):
 @pytest.mark.parametrize("row", [r for r in H200_ROWS if r["data"] == "fixed"],
                          ids=lambda r: f"{r['config']}-{r['mode']}-{r['path'][-40:]}")
 def test_estimate_covers_the_compiled_and_partly_checkpointed_h200_runs(row):
-    """bf16 runs within 5% of the measured peak; the 4-bit ones err high, never low."""
+    """bf16 runs within 5% of the measured peak; the 4-bit and offloaded ones err high, never low."""
     estimate, measured = _bench_estimate(row), row["peak_total_gib"]
-    if row.get("quant") == "4bit":
+    if row.get("quant") == "4bit" or "offload" in row["mode"]:
         assert measured <= estimate <= 1.2 * measured
     else:
         assert abs(estimate - measured) <= 0.05 * measured
