@@ -5,6 +5,8 @@ packed rows of chat-like lengths; prints the loss and the largest LoRA gradient
 difference of engine.varlen_attention's flash kernel against its reference kernel, eager
 and with compiled decoder layers, and how many graphs the compiled layers needed."""
 
+import copy
+
 import torch
 import transformers
 
@@ -22,15 +24,16 @@ batches = [{k: v.to(DEVICE) if torch.is_tensor(v) else v for k, v in collate(row
            for i in range(0, len(rows), 8)]
 
 
-def model_with(kernel, compiled: bool):
+def model_with(kernel, compiled: bool, varlen: bool = True):
     torch.manual_seed(0)
-    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16).to(DEVICE)
+    model = transformers.AutoModelForCausalLM.from_config(copy.deepcopy(config), dtype=torch.bfloat16).to(DEVICE)
     model = adapter_setup.apply_adapter(model, LoraSettings(r=16, alpha=32, dropout=0.0,
                                                             target_modules=["all-linear"]), False, False)
     for name, param in model.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.02)
-    varlen_attention.use(model, kernel=kernel)
+    if varlen:
+        varlen_attention.use(model, kernel=kernel)
     if compiled:
         for layer in layer_setup.decoder_layers(model):
             layer.compile(dynamic=True)
@@ -49,14 +52,25 @@ def run(model):
     return out
 
 
-want = run(model_with(varlen_attention.reference_kernel, False))
-for compiled in (False, True) if DEVICE == "cuda" else (False,):
-    torch._dynamo.reset()
-    got = run(model_with(None, compiled))
-    print("kernel:", getattr(varlen_attention._KERNEL, "__name__", "none (SDPA with the mask)"))
+def compare(label, got):
     for (lw, gw), (lg, gg), batch in zip(want, got, batches, strict=True):
         worst = max(float((gg[n] - gw[n]).abs().max() / (gw[n].abs().max() + 1e-12)) for n in gw)
-        print(f"compiled={compiled} tokens {batch['input_ids'].shape[1]}: loss flash {lg:.5f} reference {lw:.5f}, "
+        print(f"{label}, tokens {batch['input_ids'].shape[1]}: loss {lg:.5f} (one SDPA call per sequence: {lw:.5f}), "
               f"largest LoRA gradient difference {worst:.4f} of that gradient's largest value")
+
+
+want = run(model_with(varlen_attention.reference_kernel, False))
+# bf16 noise to judge the kernel's differences by: SDPA with transformers' per-example mask
+compare("SDPA + mask", run(model_with(None, False, varlen=False)))
+for compiled in (False, True) if DEVICE == "cuda" else (False,):
+    torch._dynamo.reset()
+    model = model_with(None, compiled)
+    calls = []
+    if not compiled and varlen_attention._KERNEL is not None:  # count the kernel's real calls (eager only)
+        kernel = varlen_attention._KERNEL
+        varlen_attention._KERNEL = lambda *args, kernel=kernel: calls.append(1) or kernel(*args)
+    got = run(model)
+    print("kernel:", getattr(varlen_attention._KERNEL, "__name__", "none"), f"({len(calls)} calls)" if calls else "")
+    compare(f"flash varlen{' compiled' if compiled else ''}", got)
     if compiled:
         print("compiled graphs:", torch._dynamo.utils.counters["stats"]["unique_graphs"])

@@ -30,8 +30,8 @@ def apply(model, path: FastPath) -> FastPath:
     """Apply ``path`` to the model's decoder layers; returns the path really taken (none of
     the layer changes when the model has no transformers checkpointing layers, and every
     layer checkpointed when their count is not the one planned for)."""
-    if path.attention == "varlen":
-        varlen_attention.use(model)
+    if path.attention == "varlen" and not varlen_attention.use(model):
+        path = dataclasses.replace(path, attention="sdpa")  # a model it does not suit keeps its attention
     layers = decoder_layers(model)
     if not layers:
         return dataclasses.replace(path, compile=False, checkpointed=None, offload=False)

@@ -21,7 +21,7 @@ VOCAB = 256
 @pytest.fixture(autouse=True)
 def restore_kernel():
     yield
-    varlen_attention._KERNEL = None
+    varlen_attention._KERNEL, varlen_attention._OPTIONS = None, {}
 
 
 def lora_model():
@@ -103,12 +103,10 @@ def test_attention_never_crosses_examples(attention):
     assert not torch.allclose(a[5:22], b[5:22])
 
 
-def test_batches_without_boundaries_go_through_sdpa_with_its_mask():
-    """Padded batches and generate() carry no boundaries: SDPA and its padding mask serve."""
+def test_padded_batches_go_through_sdpa_with_its_mask():
     sdpa_model = lora_model()
     model = lora_model()
-    varlen_attention.use(model, kernel=varlen_attention.reference_kernel)
-    varlen_attention._KERNEL = lambda *args: pytest.fail("the boundaries kernel ran on a padded batch")
+    varlen_attention.use(model, kernel=lambda *args: pytest.fail("the boundaries kernel ran on a padded batch"))
     ids = torch.randint(10, VOCAB, (2, 12), generator=torch.Generator().manual_seed(5))
     mask = torch.ones_like(ids)
     mask[1, :4] = 0  # left padding
@@ -116,14 +114,77 @@ def test_batches_without_boundaries_go_through_sdpa_with_its_mask():
         want = sdpa_model(input_ids=ids, attention_mask=mask).logits
         got = model(input_ids=ids, attention_mask=mask).logits
     torch.testing.assert_close(got[mask.bool()], want[mask.bool()])
-    varlen_attention._KERNEL = None
-    prompt = ids[:1, :6]
+
+
+def test_rows_without_boundaries_find_their_sequences_in_the_position_ids():
+    """No T x T mask is built for whole rows, so rows from any other collator (packed by
+    position ids, or plain unpadded batches) must still keep their sequences apart."""
+    sdpa_model, model = lora_model(), lora_model()
+    varlen_attention.use(model, kernel=varlen_attention.reference_kernel)
+    flattened = transformers.DataCollatorWithFlattening()(features())  # position ids only
+    plain = torch.randint(10, VOCAB, (3, 10), generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        torch.testing.assert_close(model(**flattened).logits, sdpa_model(**flattened).logits)
+        torch.testing.assert_close(model(input_ids=plain).logits, sdpa_model(input_ids=plain).logits)
+
+
+def test_generate_gives_what_sdpa_gives():
+    sdpa_model, model = lora_model(), lora_model()
+    varlen_attention.use(model, kernel=varlen_attention.reference_kernel)
+    prompt = torch.randint(10, VOCAB, (1, 6), generator=torch.Generator().manual_seed(5))
     assert model.generate(prompt, max_new_tokens=4, do_sample=False).tolist() == sdpa_model.generate(
         prompt, max_new_tokens=4, do_sample=False).tolist()
 
 
-def test_flash_kernel_only_on_a_gpu_with_bf16_or_fp16():
+def tiny(config_class, attention="sdpa", **extra):
+    config = config_class(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                          num_key_value_heads=2, vocab_size=VOCAB, **extra)
+    return transformers.AutoModelForCausalLM.from_config(config, attn_implementation=attention)
+
+
+@pytest.mark.parametrize(("build", "suits"), [
+    (lambda: tiny(transformers.LlamaConfig), True),
+    (lambda: tiny(transformers.Qwen2Config), True),  # its sliding window is off by default
+    (lambda: tiny(transformers.MistralConfig, sliding_window=16), False),
+    (lambda: tiny(transformers.Gemma2Config, attention="eager", head_dim=16), False),  # soft-capped
+    (lambda: tiny(transformers.LlamaConfig, attention="eager"), False),  # not SDPA to begin with
+    (lambda: tiny(transformers.LlamaConfig, attention_dropout=0.1), False),
+    (lambda: tiny(transformers.DeepseekV2Config, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16,
+                  kv_lora_rank=16, q_lora_rank=None, n_routed_experts=4, first_k_dense_replace=2), False),
+])
+def test_models_it_does_not_suit_keep_their_attention(build, suits):
+    import dataclasses
+
+    from studio.engine import layer_setup
+    from studio.engine.fast_path import FastPath
+
+    model = build()
+    before = model.config._attn_implementation
+    path = FastPath(packing=True, liger=False, fused_adamw=False, tf32=False, attention="varlen")
+    taken = layer_setup.apply(model, path)
+    assert (taken.attention == "varlen") == suits
+    assert model.config._attn_implementation == (varlen_attention.NAME if suits else before)
+    assert taken == (path if suits else dataclasses.replace(path, attention="sdpa"))
+
+
+def test_rows_the_flash_kernel_cannot_take_go_one_sequence_at_a_time():
+    """CPU or fp32 rows, and value heads of another size: one SDPA call per sequence."""
     varlen_attention._KERNEL = varlen_attention.flash_kernel
-    assert varlen_attention._kernel_for(torch.zeros(1, 2, 3, 4, dtype=torch.bfloat16)) is None  # CPU
+    cpu_bf16 = torch.zeros(1, 2, 3, 4, dtype=torch.bfloat16)
+    assert varlen_attention._kernel_for(cpu_bf16) is varlen_attention.reference_kernel
     if not torch.cuda.is_available():
         assert not varlen_attention.available()
+        varlen_attention._KERNEL = None
+        model, sdpa_model = lora_model(), lora_model()
+        assert varlen_attention.use(model) and varlen_attention._KERNEL is None  # no flash kernel here
+        batch = data_prep.PackedCollator(0, boundaries=True)(features())
+        with torch.no_grad():
+            torch.testing.assert_close(model(**batch).logits, sdpa_model(**batch).logits)
+    generator = torch.Generator().manual_seed(8)
+    q, k = torch.randn(1, 4, 10, 8, generator=generator), torch.randn(1, 2, 10, 8, generator=generator)
+    v = torch.randn(1, 2, 10, 6, generator=generator)  # value heads narrower than the keys'
+    starts = torch.tensor([0, 4, 10])
+    out, _ = varlen_attention.attention(torch.nn.Module(), q, k, v, None, cu_seq_lens_q=starts, max_length_q=6)
+    first = torch.nn.functional.scaled_dot_product_attention(q[:, :, :4], k[:, :, :4], v[:, :, :4], is_causal=True,
+                                                             enable_gqa=True)
+    torch.testing.assert_close(out[:, :4], first.transpose(1, 2))
