@@ -68,7 +68,7 @@ for compiled in (False, True) if DEVICE == "cuda" else (False,):
     calls = []
     if not compiled and varlen_attention._KERNEL is not None:  # count the kernel's real calls (eager only)
         kernel = varlen_attention._KERNEL
-        varlen_attention._KERNEL = lambda *args, kernel=kernel: calls.append(1) or kernel(*args)
+        varlen_attention._KERNEL = lambda *args, kernel=kernel, calls=calls: calls.append(1) or kernel(*args)
     got = run(model)
     print("kernel:", getattr(varlen_attention._KERNEL, "__name__", "none"), f"({len(calls)} calls)" if calls else "")
     compare(f"flash varlen{' compiled' if compiled else ''}", got)
