@@ -34,6 +34,14 @@ from studio.core.vram import FUSED_LOSS_TYPES
 from studio.engine import varlen_attention
 from studio.engine.hardware import Hardware
 
+# Families whose packed rows keep their examples apart (position ids restart per example and
+# transformers masks by them): tests/engine/test_packing_families.py checks each. OPT and Bloom
+# take positions from the attention mask instead, and their packed examples see each other.
+PACKING_TYPES = frozenset({
+    "llama", "gpt2", "gpt_bigcode", "gpt_neox", "falcon", "phi", "phi3", "starcoder2", "mistral", "mixtral",
+    "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2", "granite", "cohere", "smollm3", "exaone"})
+PACKING_LEAKS = frozenset({"opt", "bloom"})
+
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
 LIGER_TYPES = FUSED_LOSS_TYPES
 
@@ -50,9 +58,11 @@ class FastPath:
     budget_bytes: int = 0  # what ``checkpointed`` was chosen against
     offload: bool = False  # checkpointed layers keep their inputs in CPU memory
     attention: str = "sdpa"  # or "varlen": packed rows through the flash varlen kernel
+    packing_refused: bool = False  # asked for, but this family's packed examples would see each other
 
     def describe(self) -> str:
-        parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}",
+        parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}"
+                 + (" (this model family's packed examples would attend to each other)" if self.packing_refused else ""),
                  f"attention {self._attention_text()}",
                  f"liger {self._liger_text()}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
                  f"tf32 {'on' if self.tf32 else 'off'}"]
@@ -117,7 +127,9 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
-    packing = tr.packing or (on_gpu and wasteful)
+    packing = tr.packing or (on_gpu and wasteful and model_type in PACKING_TYPES)
+    refused = packing and model_type in PACKING_LEAKS
+    packing = packing and not refused
     # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed of
     # packing alone, so it serves padded (fixed-length) batches only.
     liger = on_gpu and not packing and not sharded and model_type in LIGER_TYPES and liger_installed()
@@ -131,7 +143,8 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
     attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
-    return FastPath(packing=packing, liger=liger, fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
+    return FastPath(packing=packing, packing_refused=refused, liger=liger,
+                    fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
                     tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations,
                     attention=attention)
 
