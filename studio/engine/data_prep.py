@@ -125,10 +125,9 @@ class PackedCollator:
 
 def sequence_boundaries(positions) -> dict[str, Any]:
     """Where each packed sequence starts (its position id is 0), for flash-attention varlen."""
-    import torch
+    from studio.engine.varlen_attention import row_boundaries
 
-    starts = torch.cat([torch.nonzero(positions == 0).flatten(), torch.tensor([len(positions)])]).to(torch.int32)
-    longest = int((starts[1:] - starts[:-1]).max())
+    starts, longest = row_boundaries(positions, 1, len(positions), positions.device)
     return {"cu_seq_lens_q": starts, "cu_seq_lens_k": starts, "max_length_q": longest, "max_length_k": longest}
 
 

@@ -182,7 +182,7 @@ def apply_globals(path: FastPath) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if path.packing and torch.cuda.is_available():
-        # Packed rows attend through a per-example mask, and each new row length made cuDNN's
+        # Packed rows through SDPA attend through a per-example mask, and each new row length made cuDNN's
         # attention build a new plan: ~4 ms of CPU per layer call, the bulk of a short packed
         # step (profiled on an H200, docs/gpu_runs/profile_packed_step.txt). The other fused
         # kernels take the mask without that.

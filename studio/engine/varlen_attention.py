@@ -90,7 +90,7 @@ def use(model, kernel=None) -> bool:
     return model.config._attn_implementation == NAME
 
 
-_KERNEL = None  # set by use(); None: every call goes to SDPA
+_KERNEL = None  # set by use(); None: whole rows go one SDPA call per sequence (reference_kernel)
 _OPTIONS: dict = {}  # the flash kernel's causal and grouped-query keywords
 
 
