@@ -250,6 +250,8 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("dataset.eval_fraction", f"must be in [0, 0.5], got {ds.eval_fraction}; 0.1 is typical"))
     if ds.max_rows < 0:
         issues.append(Issue("dataset.max_rows", f"must be >= 0 (0 = all), got {ds.max_rows}"))
+    if ds.eval_max_rows < 0:
+        issues.append(Issue("dataset.eval_max_rows", f"must be >= 0 (0 = all held-out rows), got {ds.eval_max_rows}"))
     needs_cuda = []
     if job.model.quantization != "none":
         needs_cuda.append(("model.quantization", f"{job.model.quantization} loading"))

@@ -37,6 +37,19 @@ def library_dir() -> Path:
     return _sub("library")
 
 
+def cache_dir() -> Path:
+    """Caches that outlive a run: torch.compile's (inductor's FX/AOT graphs, Triton's kernels)."""
+    return _sub("cache")
+
+
+def compile_cache_environment() -> dict[str, str]:
+    """Where inductor and Triton keep what they compiled, so the next run of the same model
+    loads its kernels instead of compiling them again (their defaults sit in /tmp, which a
+    reboot or a cleaner empties). Set before torch is imported."""
+    root = cache_dir()
+    return {"TORCHINDUCTOR_CACHE_DIR": str(root / "inductor"), "TRITON_CACHE_DIR": str(root / "triton")}
+
+
 def settings_file() -> Path:
     return home() / "settings.json"
 

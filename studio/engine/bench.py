@@ -272,8 +272,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each configuration's modes this many times, interleaved (the first pass also "
                              "warms the machine's kernel caches)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/lora-studio-job-bench"),
+                        help="job configs: where the model folders, data and homes go")
+    parser.add_argument("--tokenizer", type=Path, help="job configs: a tokenizer folder (default: the bundled "
+                                                       "model's)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    jobs = [name for name in args.configs.split(",") if name.startswith("job-")]
+    if jobs:  # what users wait for: whole jobs, command to adapter (engine.job_bench)
+        from studio.engine import job_bench
+
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        job_bench.run(jobs, args.modes.split(",") if args.modes else None, args.workdir,
+                      args.tokenizer or job_bench.default_tokenizer(), args.out)
+        args.configs = ",".join(name for name in args.configs.split(",") if not name.startswith("job-"))
+        if not args.configs:
+            return 0
     if args.one:
         result = run_one(args.one[0], args.one[1], args.steps, args.strategy if args.gpus > 1 else "single",
                          args.memory_limit_gib or 0.0)

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from studio.core import vram
+from studio.core import compile_choice, vram
 from studio.core.jobs import TrainJob
 from studio.core.presets import num_layers
 from studio.core.vram import FUSED_LOSS_TYPES
@@ -59,6 +59,8 @@ class FastPath:
     offload: bool = False  # checkpointed layers keep their inputs in CPU memory
     attention: str = "sdpa"  # or "varlen": packed rows through the flash varlen kernel
     packing_refused: bool = False  # asked for, but this family's packed examples would see each other
+    varying_lengths: bool = False  # padded batches of changing length: compile with dynamic shapes at once
+    compile_reason: str = ""  # why training.compile = auto did or did not compile
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}"
@@ -68,6 +70,8 @@ class FastPath:
                  f"tf32 {'on' if self.tf32 else 'off'}"]
         if self.compile:
             parts.append("torch.compile on each decoder layer")
+        if self.compile_reason:
+            parts.append(self.compile_reason)
         if self.checkpointed is not None:
             parts.append(f"checkpointing {self.checkpointed} of {self.layers} layers to stay within "
                          f"{vram.format_bytes(self.budget_bytes)}")
@@ -117,13 +121,23 @@ def padding_share(lengths: list[int], batch_size: int) -> float:
     return 1 - sum(lengths) / padded
 
 
+@dataclass(frozen=True)
+class JobSize:
+    """What the compile choice weighs (core.compile_choice): the job's micro-steps and its layers."""
+    micro_steps: int
+    layers: int
+    layer_parameters: int
+    cache_key: str  # the compiled layers' identity in <home>/cache/compiled.json
+
+
 def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None,
-           sharded: bool = False, processes: int = 1) -> FastPath:
+           sharded: bool = False, processes: int = 1, size: JobSize | None = None) -> FastPath:
     """Packing only where padding would waste >10% (fixed-length rows gain nothing from it).
 
     ``sharded`` (FSDP): no Liger; its fused loss reads the lm_head weight directly,
     which FSDP keeps as a flat shard outside the forward pass. ``processes``: how many
-    train together (torchrun); compiled layers were measured on one only."""
+    train together (torchrun); compiled layers were measured on one only. ``size``: with
+    it, ``compile = auto`` compiles only a job long enough to pay the compile back."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
@@ -140,13 +154,25 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     automatic = (on_gpu and hw.precision == "bf16" and processes == 1 and not job.lora.use_dora and triton_installed()
                  and (quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50))))
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
+    reason = ""
+    if tr.compile == "auto" and automatic and size is not None and not tr.offload_activations:
+        tokens = (sum(lengths) / len(lengths) if lengths else tr.max_length) * tr.batch_size
+        choice = compile_choice.choose(size.micro_steps, size.layers, size.layer_parameters, tokens,
+                                       compile_choice.was_compiled(cache_key(size, packing)))
+        automatic, reason = choice.compile, choice.reason
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
     attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
-    return FastPath(packing=packing, packing_refused=refused, liger=liger,
+    varying = compiled and (lengths is None or len(set(lengths)) > 1)
+    return FastPath(packing=packing, packing_refused=refused, liger=liger, varying_lengths=varying,
+                    compile_reason=reason,
                     fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
                     tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations,
                     attention=attention)
+
+
+def cache_key(size: JobSize, packing: bool) -> str:
+    return f"{size.cache_key}-{'packed' if packing else 'padded'}"
 
 
 def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,

@@ -55,8 +55,18 @@ def apply(model, path: FastPath) -> FastPath:
             # One compiled graph serves every layer (their parameters are inputs, not constants);
             # a checkpointed and a plain layer are two graphs. Packed rows change length every
             # step: dynamic shapes from the start instead of a recompile per length.
-            layer.compile(dynamic=True if path.packing else None)
+            layer.compile(dynamic=True if path.packing or path.varying_lengths else None)
     return path
+
+
+def compile_summary() -> str:
+    """What torch.compile spent, for the run's log: graphs, recompiles and seconds by stage."""
+    from torch._dynamo.utils import compile_times, counters
+
+    caches = {f"{group}.{name}": count for group in ("inductor", "aot_autograd") for name, count in
+              counters[group].items() if "cache" in name}
+    return (f"torch.compile: frames {dict(counters['frames'])}, stats {dict(counters['stats'])}, "
+            f"caches {caches}\n{compile_times(repr='str', aggregate=True)}")
 
 
 def eager():

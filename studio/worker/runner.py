@@ -15,7 +15,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from studio.core import atomic, protocol, runs
+from studio.core import atomic, paths, protocol, runs
 from studio.core.job_schema import Issue, JobError, dumps, load_job
 
 log = logging.getLogger("studio.worker")
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     # let a library reach for the Hub in the middle of a run.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    for name, value in paths.compile_cache_environment().items():
+        os.environ.setdefault(name, value)
     events_out = _take_stdout()
 
     try:

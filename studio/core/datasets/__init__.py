@@ -19,6 +19,7 @@ from .formats import (
 from .loading import (
     LoadedDataset,
     Preview,
+    evaluation_sample,
     file_fingerprint,
     load_dataset_file,
     preview,
@@ -49,6 +50,7 @@ __all__ = [
     "read_records",
     "render_plain",
     "split_sizes",
+    "evaluation_sample",
     "split_train_eval",
     "token_length_stats",
 ]

@@ -174,6 +174,14 @@ def split_sizes(n: int, eval_fraction: float) -> tuple[int, int]:
     return n - n_eval, n_eval
 
 
+def evaluation_sample(rows: Sequence[T], limit: int) -> list[T]:
+    """At most ``limit`` rows (0 = all), spread evenly over ``rows`` so a sorted or grouped
+    file is still represented: what the eval loss is measured on."""
+    if limit <= 0 or len(rows) <= limit:
+        return list(rows)
+    return [rows[i * len(rows) // limit] for i in range(limit)]
+
+
 def split_train_eval(
     examples: Sequence[T], eval_fraction: float, seed: int
 ) -> tuple[list[T], list[T]]:

@@ -61,6 +61,7 @@ SPECS: dict[str, FieldSpec] = {
     "dataset.train_on": FieldSpec("Train on"),
     "dataset.eval_fraction": FieldSpec("Eval fraction", 0, 0.5, decimals=3, step=0.01),
     "dataset.max_rows": FieldSpec("Max rows", special="all"),
+    "dataset.eval_max_rows": FieldSpec("Evaluate on at most", special="all held-out", suffix=" rows"),
     "output.name": FieldSpec("Adapter name", placeholder="from the model and dataset"),
     "output.save_merged": FieldSpec("Also save the merged model"),
     "output.add_to_library": FieldSpec("Add to the library"),
@@ -83,7 +84,7 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ("Adapter", (METHOD, "lora.r", "lora.alpha", "lora.dropout", TARGET_MODULES)),
         ("Optimisation", ("training.learning_rate", "training.lr_scheduler", "training.warmup_ratio",
                           "training.optimizer", "training.epochs", "training.max_steps", "training.seed")),
-        ("Data", ("dataset.train_on", "dataset.eval_fraction", "dataset.max_rows")),
+        ("Data", ("dataset.train_on", "dataset.eval_fraction", "dataset.eval_max_rows", "dataset.max_rows")),
     ),
     (
         ("Batch and memory", ("training.batch_size", "training.grad_accum", "training.max_length",

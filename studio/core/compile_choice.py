@@ -1,0 +1,83 @@
+"""Whether ``training.compile = auto`` compiles: only where the job pays the compile back.
+
+torch.compile of the decoder layers makes each step cheaper (fewer kernels, less Python),
+but compiling costs a fixed time before the first step: on an H200 84-102 s with empty
+caches and 46 s with inductor's cache warm, for 1B and 8B Llama shapes alike
+(../shared/GPU_NOTES.md). A 225-step job of short rows saves ~80 ms a step, 18 s in all,
+and waited twice as long as without compile. So the choice weighs the job's predicted
+micro-steps times the predicted saving per step against the predicted compile time, cold
+or warm by whether this home's cache has compiled the same layers before
+(``<home>/cache/compiled.json``, written after each compiled run).
+
+The saving per micro-step is per decoder layer: a fixed part (launches and Python the
+compiled graph removes, ~5 ms a layer on an H200 whatever the step's size) plus a part
+that grows with the step's work (fused norms, RoPE, SwiGLU and LoRA's scale-and-add:
+fitted to the 8B 4 x 2048 runs, 1.08 s eager vs 0.73 s compiled a step).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core import atomic, paths
+
+# Measured on one H200 (docs/benchmarks.md, job benchmarks): seconds from the training phase to the
+# first step, with empty compile caches and with the cache of an earlier run of the same layers.
+COMPILE_SECONDS = {"cold": 90.0, "warm": 46.0}
+SAVED_PER_LAYER_S = 5e-3  # per micro-step, from short-row steps: 150 ms eager vs 70 ms compiled, 16 layers
+SAVED_PER_LAYER_TOKEN_PARAMETER_S = 3.4e-15  # per token x parameter of one layer, from the 8B 4 x 2048 steps
+RECORD_NAME = "compiled.json"
+
+
+@dataclass(frozen=True)
+class CompileChoice:
+    compile: bool
+    reason: str
+    saving_s: float = 0.0
+    cost_s: float = 0.0
+
+
+def predicted_saving_s(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float) -> float:
+    per_step = layers * (SAVED_PER_LAYER_S + SAVED_PER_LAYER_TOKEN_PARAMETER_S * tokens_per_step * layer_parameters)
+    return micro_steps * per_step
+
+
+def choose(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float,
+           warm: bool) -> CompileChoice:
+    """Compile when the predicted saving over the whole job exceeds the compile time."""
+    saving = predicted_saving_s(micro_steps, layers, layer_parameters, tokens_per_step)
+    cost = COMPILE_SECONDS["warm" if warm else "cold"]
+    cache = "its compiled layers are cached" if warm else "nothing compiled is cached for this model yet"
+    if saving > cost:
+        return CompileChoice(True, f"compiling: {micro_steps} steps save ~{saving:.0f} s, compiling costs "
+                                   f"~{cost:.0f} s ({cache})", saving, cost)
+    return CompileChoice(False, f"not compiled: {micro_steps} steps would save ~{saving:.0f} s, compiling costs "
+                                f"~{cost:.0f} s ({cache}); training.compile = on compiles anyway", saving, cost)
+
+
+def record_path() -> Path:
+    return paths.cache_dir() / RECORD_NAME
+
+
+def was_compiled(key: str) -> bool:
+    """Whether a run in this home compiled layers of this key (its kernels are in the cache)."""
+    try:
+        return key in json.loads(record_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def remember(key: str) -> None:
+    """After a compiled run: the next one of the same key finds its kernels cached."""
+    try:
+        known = json.loads(record_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known[key] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        atomic.write_json(record_path(), known)
+    except OSError:
+        pass  # a read-only or full home: the next run is predicted cold, which is only slower to choose

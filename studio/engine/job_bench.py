@@ -1,0 +1,239 @@
+"""What users wait for: the time from ``lora-studio train`` to a saved adapter.
+
+``lora-studio bench --configs job-1b-alpaca-1k`` runs one job, at the app's defaults, as
+a user would: a Llama-shaped model folder with random weights (written once, with a
+real tokenizer), generated instruction data with real datasets' length statistics
+(core.bench_data), then each mode as its own command, timed from its start to its exit:
+
+* ``script``: a plain transformers + peft script (engine.plain_job), the usual alternative;
+* ``plain``: ``lora-studio train`` with ``training.fast_path = false``;
+* ``eager``: the fast path with ``training.compile = off``;
+* ``cold``: the defaults with empty compile caches (a fresh home: its ``cache/`` is empty);
+* ``warm``: the same job again, the caches kept;
+* ``cold-on`` / ``warm-on``: the same with ``training.compile = on`` (what compiling costs
+  and gives where ``auto`` would not compile).
+
+The worker's phases come from the run's events.jsonl (start, load, data, first step:
+compiling included, steps, eval, save, exit), the script's from its PHASE lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+JOB_CONFIGS: dict[str, dict[str, Any]] = {
+    "job-1b-alpaca-1k": {"shape": "llama-3.2-1b", "data": "alpaca", "rows": 1000},
+    "job-1b-alpaca-10k": {"shape": "llama-3.2-1b", "data": "alpaca", "rows": 10000},
+    "job-1b-chat-1k": {"shape": "llama-3.2-1b", "data": "chat", "rows": 1000},
+    "job-8b-alpaca-1k": {"shape": "llama-3.1-8b", "data": "alpaca", "rows": 1000},
+    "job-8b-qlora-alpaca-1k": {"shape": "llama-3.1-8b", "data": "alpaca", "rows": 1000, "quant": "4bit"},
+    # The CPU test's: every mode but the script (bf16 on a GPU) runs anywhere.
+    "job-tiny-alpaca-40": {"shape": "tiny", "data": "alpaca", "rows": 40},
+}
+MODES = ("script", "plain", "eager", "cold", "warm", "cold-on", "warm-on")
+DEFAULT_MODES = ("script", "plain", "cold", "warm")
+PHASES = ("start", "load", "data", "first_step", "steps", "eval", "save", "exit")
+# Sizes of the smallest shape the CPU test builds; its vocabulary must hold the tokenizer's ids.
+TINY_SHAPE = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 49152,
+              "tie_word_embeddings": True, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5,
+              "rope_theta": 10000.0}
+COMPILE_CACHE_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
+
+
+def shape_of(name: str) -> dict[str, Any]:
+    from studio.core.reference_shapes import MODEL_SHAPES
+
+    return dict(TINY_SHAPE) if name == "tiny" else dict(MODEL_SHAPES[name])
+
+
+def model_folder(workdir: Path, shape_name: str, tokenizer_dir: Path) -> Path:
+    """A model folder of the shape with random bf16 weights and ``tokenizer_dir``'s tokenizer;
+    written once per work folder (an 8B one is 16 GB)."""
+    folder = workdir / "models" / shape_name
+    if (folder / "config.json").exists():
+        return folder
+    import torch
+    import transformers
+
+    from studio.engine.random_model import random_llama
+
+    shape = {k: v for k, v in shape_of(shape_name).items() if k not in ("model_type", "architectures")}
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    shape.update(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                 pad_token_id=tokenizer.pad_token_id)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = random_llama(shape, device=device)
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    del model
+    staging.rename(folder)
+    return folder
+
+
+def data_file(workdir: Path, kind: str, rows: int) -> Path:
+    from studio.core import bench_data
+
+    folder = workdir / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "alpaca":
+        path = folder / f"alpaca-{rows}.json"
+        return path if path.exists() else bench_data.write_alpaca(path, rows)
+    path = folder / f"chat-{rows}.jsonl"
+    return path if path.exists() else bench_data.write_chat(path, rows)
+
+
+def command(mode: str, cfg: dict[str, Any], model: Path, data: Path, out: Path) -> list[str]:
+    if mode == "script":
+        return [sys.executable, "-m", "studio.engine.plain_job", "--model", str(model), "--data", str(data),
+                "--out", str(out), *(["--qlora"] if cfg.get("quant") == "4bit" else [])]
+    settings = ["output.name=bench"]
+    if cfg.get("quant"):
+        settings.append(f"model.quantization={cfg['quant']}")
+    if mode == "plain":
+        settings.append("training.fast_path=false")
+    if mode == "eager":
+        settings.append("training.compile=off")
+    if mode.endswith("-on"):
+        settings.append("training.compile=on")
+    flags = [part for setting in settings for part in ("--set", setting)]
+    return [sys.executable, "-m", "studio", "train", "--model", str(model), "--dataset", str(data), "--quiet", *flags]
+
+
+def home_for(workdir: Path, config: str, mode: str) -> Path:
+    """cold and warm share one home (warm finds cold's compile caches); cold empties it first."""
+    home = workdir / "homes" / config / mode.replace("cold", "ours").replace("warm", "ours")
+    if not mode.startswith("warm"):
+        shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def run_mode(config: str, mode: str, workdir: Path, tokenizer_dir: Path) -> dict[str, Any]:
+    cfg = JOB_CONFIGS[config]
+    model = model_folder(workdir, cfg["shape"], tokenizer_dir)
+    data = data_file(workdir, cfg["data"], cfg["rows"])
+    home = home_for(workdir, config, mode)
+    env = {k: v for k, v in os.environ.items() if k not in COMPILE_CACHE_VARIABLES}
+    env.update(LORA_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
+    argv = command(mode, cfg, model, data, home / "script-out")
+    started = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    ended = time.time()
+    result: dict[str, Any] = {"config": config, "mode": mode, "exit": proc.returncode,
+                              "wall_s": round(ended - started, 1), **cfg}
+    run_dir = latest_run(home)
+    if run_dir is not None and (run_dir / "worker.log").exists():  # kept for what torch.compile did
+        logs = workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        shutil.copy(run_dir / "worker.log", logs / f"{config}-{mode}.log")
+    if proc.returncode != 0:
+        result["error"] = (proc.stderr or proc.stdout)[-1500:]
+    elif mode == "script":
+        result.update(script_phases(proc.stdout, started, ended))
+    else:
+        result.update(worker_phases(events_of(run_dir), started, ended))
+    return result
+
+
+def latest_run(home: Path) -> Path | None:
+    runs = list((home / "runs").iterdir()) if (home / "runs").is_dir() else []
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def events_of(run_dir: Path) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def worker_phases(events: list[dict[str, Any]], started: float, ended: float) -> dict[str, Any]:
+    """Seconds in each phase of a worker's run, from its events' times."""
+    def first(kind: str, name: str | None = None) -> float | None:
+        return next((e["t"] for e in events if e["type"] == kind and (name is None or e.get("name") == name)), None)
+
+    steps = [e for e in events if e["type"] == "step"]
+    done = next(e for e in events if e["type"] == "done")
+    loading, preparing, training = first("phase", "loading_model"), first("phase", "preparing_data"), \
+        first("phase", "training")
+    saving = first("phase", "saving") or done["t"]
+    marks = {  # "eval": from the last step to saving (the final evaluation, when there is one)
+        "start": (started, loading), "load": (loading, preparing), "data": (preparing, training),
+        "first_step": (training, steps[0]["t"]), "steps": (steps[0]["t"], steps[-1]["t"]),
+        "eval": (steps[-1]["t"], saving), "save": (saving, done["t"]), "exit": (done["t"], ended),
+    }
+    metrics = done["outputs"].get("metrics", {})
+    tokens = metrics.get("train_tokens") or 0
+    steady_s = steps[-1]["t"] - steps[0]["t"]
+    return {
+        "phases": {k: round(b - a, 2) for k, (a, b) in marks.items()},
+        "steps": len(steps),
+        "steady_tokens_per_s": round(tokens * (len(steps) - 1) / len(steps) / steady_s) if steady_s > 0 else None,
+        "step_ms": round(1000 * steady_s / max(1, len(steps) - 1), 1),
+        "train_loss": metrics.get("train_loss"), "eval_loss": metrics.get("eval_loss"),
+        "peak_gib": round(metrics["peak_memory_bytes"] / 2**30, 2) if metrics.get("peak_memory_bytes") else None,
+        "path": next((e.get("detail", "")[len("fast path: "):] for e in events
+                      if e["type"] == "phase" and str(e.get("detail", "")).startswith("fast path: ")), ""),
+    }
+
+
+def script_phases(stdout: str, started: float, ended: float) -> dict[str, Any]:
+    marks = {}
+    out: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        if line.startswith("PHASE "):
+            _, name, t = line.split()
+            marks[name] = float(t)
+        elif line.startswith("RESULT "):
+            out.update(json.loads(line[7:]))
+    order = [("start", started, marks["imported"]), ("load", marks["imported"], marks["loaded"]),
+             ("data", marks["loaded"], marks["data"]), ("first_step", marks["data"], marks["first_step"]),
+             ("steps", marks["first_step"], marks["trained"]), ("eval", marks["trained"], marks["evaluated"]),
+             ("save", marks["evaluated"], marks["saved"]), ("exit", marks["saved"], ended)]
+    out["phases"] = {name: round(b - a, 2) for name, a, b in order}
+    out["step_ms"] = round(1000 * out["phases"]["steps"] / max(1, out.get("steps", 1) - 1), 1)
+    return out
+
+
+def report_line(result: dict[str, Any], reference: dict[str, Any] | None) -> str:
+    if result.get("exit"):
+        return f"{result['config']:24s} {result['mode']:7s} FAILED (exit {result['exit']})"
+    phases = " ".join(f"{k} {result['phases'][k]:.1f}" for k in PHASES)
+    ratio = f" = {result['wall_s'] / reference['wall_s']:.2f}x script" if reference and reference.get("wall_s") \
+        and not reference.get("exit") else ""
+    return (f"{result['config']:24s} {result['mode']:7s} {result['wall_s']:7.1f} s{ratio}  [{phases}]  "
+            f"{result.get('step_ms', '?')} ms/step, peak {result.get('peak_gib', '?')} GiB, "
+            f"loss {result.get('train_loss')}")
+
+
+def run(configs: list[str], modes: list[str] | None, workdir: Path, tokenizer_dir: Path, out: Path) -> list[dict]:
+    results = []
+    for config in configs:
+        chosen = modes or list(DEFAULT_MODES)
+        reference = None
+        for mode in chosen:
+            result = run_mode(config, mode, workdir, tokenizer_dir)
+            with open(out, "a") as handle:
+                handle.write(json.dumps(result) + "\n")
+            if mode == "script":
+                reference = result
+            print(report_line(result, reference), flush=True)
+            if result.get("error"):
+                print(result["error"], flush=True)
+            results.append(result)
+    return results
+
+
+def default_tokenizer() -> Path:
+    """The bundled model's tokenizer (SmolLM2's, ChatML template), converted once."""
+    from studio.engine import model_loading
+
+    return model_loading.ensure_hf_folder(model_loading.resolve_model_path("bundled"))
