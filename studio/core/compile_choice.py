@@ -26,8 +26,10 @@ from studio.core import atomic, paths
 
 # Measured on one H200 (docs/benchmarks.md, job benchmarks): seconds from the training phase to the
 # first step, with empty compile caches and with the cache of an earlier run of the same layers.
-COMPILE_SECONDS = {"cold": 90.0, "warm": 46.0}
-SAVED_PER_LAYER_S = 5e-3  # per micro-step, from short-row steps: 150 ms eager vs 70 ms compiled, 16 layers
+COMPILE_SECONDS = {"cold": 96.0, "warm": 47.0}
+# Per micro-step and decoder layer, the part that does not grow with the step: 1B bf16 short rows,
+# 126 ms eager vs 91-96 ms compiled over 16 layers; 8B 4-bit, 0.50 s vs 0.34 s over 32 layers.
+SAVED_PER_LAYER_S = {"bf16": 2e-3, "4bit": 5e-3}
 SAVED_PER_LAYER_TOKEN_PARAMETER_S = 3.4e-15  # per token x parameter of one layer, from the 8B 4 x 2048 steps
 RECORD_NAME = "compiled.json"
 
@@ -40,15 +42,16 @@ class CompileChoice:
     cost_s: float = 0.0
 
 
-def predicted_saving_s(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float) -> float:
-    per_step = layers * (SAVED_PER_LAYER_S + SAVED_PER_LAYER_TOKEN_PARAMETER_S * tokens_per_step * layer_parameters)
-    return micro_steps * per_step
+def predicted_saving_s(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float,
+                       quantized: bool = False) -> float:
+    fixed = SAVED_PER_LAYER_S["4bit" if quantized else "bf16"]
+    return micro_steps * layers * (fixed + SAVED_PER_LAYER_TOKEN_PARAMETER_S * tokens_per_step * layer_parameters)
 
 
 def choose(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float,
-           warm: bool) -> CompileChoice:
+           warm: bool, quantized: bool = False) -> CompileChoice:
     """Compile when the predicted saving over the whole job exceeds the compile time."""
-    saving = predicted_saving_s(micro_steps, layers, layer_parameters, tokens_per_step)
+    saving = predicted_saving_s(micro_steps, layers, layer_parameters, tokens_per_step, quantized)
     cost = COMPILE_SECONDS["warm" if warm else "cold"]
     cache = "its compiled layers are cached" if warm else "nothing compiled is cached for this model yet"
     if saving > cost:

@@ -158,7 +158,8 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     if tr.compile == "auto" and automatic and size is not None and not tr.offload_activations:
         tokens = (sum(lengths) / len(lengths) if lengths else tr.max_length) * tr.batch_size
         choice = compile_choice.choose(size.micro_steps, size.layers, size.layer_parameters, tokens,
-                                       compile_choice.was_compiled(cache_key(size, packing)))
+                                       compile_choice.was_compiled(cache_key(size, packing)),
+                                       quantized=quantization == "4bit")
         automatic, reason = choice.compile, choice.reason
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))

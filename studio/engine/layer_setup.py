@@ -51,6 +51,12 @@ def apply(model, path: FastPath) -> FastPath:
         # the one code object the layers share: room for all of them.
         torch._dynamo.config.suppress_errors = True
         torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        # The first layer's input comes from the frozen embeddings and needs no gradient, the
+        # others' do: two graphs, each compiled forward and backward (the H200's job log: 96 s of
+        # a cold compile for the pair). Asking the embeddings' output for a gradient gives every
+        # layer the one graph, for one extra input-gradient pass through the first layer.
+        if hasattr(model, "enable_input_require_grads"):
+            model.enable_input_require_grads()
         for layer in layers:
             # One compiled graph serves every layer (their parameters are inputs, not constants);
             # a checkpointed and a plain layer are two graphs. Packed rows change length every

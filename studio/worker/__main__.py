@@ -1,7 +1,5 @@
 """``python -m studio.worker JOB.json [--run-dir DIR]``: run one job (see runner)."""
 
-import sys
+from studio.worker.runner import exit_now, main
 
-from studio.worker.runner import main
-
-sys.exit(main())
+exit_now(main())

@@ -8,6 +8,7 @@ cannot corrupt the stream. Stderr is copied to ``worker.log`` in the run folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -48,7 +49,25 @@ def _tee_stderr(log_path: Path) -> None:
             except OSError:
                 pass
 
-    threading.Thread(target=pump, name="stderr-tee", daemon=True).start()
+    _TEE.append(threading.Thread(target=pump, name="stderr-tee", daemon=True))
+    _TEE[-1].start()
+
+
+_TEE: list[threading.Thread] = []
+
+
+def exit_now(code: int) -> None:
+    """End the process once its outputs are written: the run is over (events closed, adapter
+    and library entry on disk), and the interpreter's own teardown of torch, CUDA and the
+    loaded models took ~2 s more of every job (measured on a 2-core CPU and an H200)."""
+    for stream in (sys.stdout, sys.stderr, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if _TEE:  # the tee ends when fd 2, its pipe's last writer here, is closed: worker.log is complete
+        with contextlib.suppress(OSError):
+            os.close(2)
+        _TEE[0].join(timeout=2.0)
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

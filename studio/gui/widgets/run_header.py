@@ -18,6 +18,7 @@ from studio.core import protocol
 from studio.gui.widgets.metric_chart import colours
 
 PHASES = {"loading_model": "Loading model", "preparing_data": "Preparing data", "training": "Training",
+          "compiling": "Compiling (first steps are slower)",
           "evaluating": "Evaluating", "saving": "Saving", "paused": "Paused", "merging": "Merging",
           "generating": "Generating", "waiting": "Waiting for the worker",
           "done": "Done", "stopped": "Stopped", "failed": "Failed", "cancelled": "Cancelled",
