@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from studio.core import protocol
+
+
+class WorkerEtaColumn(ProgressColumn):
+    """The worker's own ETA (core.throughput: steady steps only), counted down between
+    its step events. Rich's TimeRemainingColumn would average the bar's progress since
+    it began, compile warm-up and pauses included."""
+
+    def render(self, task: Task) -> Text:
+        eta, at = task.fields.get("eta_s"), task.fields.get("eta_at")
+        if eta is None or at is None:
+            return Text("-:--:--", style="progress.remaining")
+        left = max(0.0, eta - (time.monotonic() - at))
+        return Text(str(timedelta(seconds=round(left))), style="progress.remaining")
 
 
 class EventPrinter:
@@ -19,12 +36,13 @@ class EventPrinter:
             TextColumn("{task.completed}/{task.total} steps"),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            WorkerEtaColumn(),
             console=console,
             transient=False,
             disable=quiet,
         )
         self.task = None
+        self.last_loss: float | None = None
 
     def __enter__(self) -> EventPrinter:
         self.progress.__enter__()
@@ -44,24 +62,37 @@ class EventPrinter:
             if event.name == "training" and event.total:
                 if self.task is None:
                     self.task = self.progress.add_task("training", total=event.total,
-                                                       completed=event.done or 0, info="")
+                                                       completed=event.done or 0, info="", eta_s=None)
             elif event.name == "paused":
+                if self.task is not None:  # no countdown while held; the next step brings a fresh ETA
+                    self.progress.update(self.task, eta_s=None)
                 out.print("[yellow]paused[/yellow] (send resume to continue)")
             if event.detail or event.name != "training":
-                count = f" {event.done}/{event.total}" if event.total and event.name != "training" else ""
+                counted = event.total and event.done is not None and event.name != "training"
+                count = f" {event.done}/{event.total}" if counted else ""  # "evaluating" has a total alone
                 out.print(f"[cyan]{event.name}[/cyan]{count} {escape(event.detail or '')}".rstrip())
         elif isinstance(event, protocol.Step):
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="")
             rate = f" {event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""
             info = f"loss {event.loss:.4f} lr {event.lr:.2e}{rate}"
-            self.progress.update(self.task, completed=event.step, total=event.total_steps, info=info)
+            self.last_loss = event.loss
+            self.progress.update(self.task, completed=event.step, total=event.total_steps, info=info,
+                                 eta_s=event.eta_s, eta_at=time.monotonic())
             # Without a terminal (CI logs, pipes) the bar does not redraw: print a line
             # about every 5% of the run instead.
             every = max(1, event.total_steps // 20)
             if not out.is_terminal and (event.step % every == 0 or event.step == 1):
                 eta = f", eta {event.eta_s:.0f}s" if event.eta_s is not None else ""
                 out.print(f"step {event.step}/{event.total_steps}: {info}{eta}")
+        elif isinstance(event, protocol.Done):
+            # The bar's last line stays on screen: it shows the run's real average, not
+            # the last step's rate.
+            average = (event.outputs.get("metrics") or {}).get("tokens_per_s")
+            if self.task is not None and isinstance(average, int | float):
+                loss = f"loss {self.last_loss:.4f} " if self.last_loss is not None else ""
+                self.progress.update(self.task, info=f"{loss}average {average:,.0f} tok/s", eta_s=0.0,
+                                     eta_at=time.monotonic())
         elif isinstance(event, protocol.Eval):
             out.print(f"[green]eval[/green] step {event.step}: loss {_number(event.eval_loss, '.4f')}, "
                       f"perplexity {_number(event.perplexity, '.2f')}")

@@ -78,6 +78,11 @@ def _print_result(console: Console, outputs: dict) -> None:
              if isinstance(value := metrics.get(key), int | float)]
     if parts:
         console.print("  " + ", ".join(parts))
+    average, seconds = metrics.get("tokens_per_s"), metrics.get("train_seconds")
+    if isinstance(average, int | float) and isinstance(seconds, int | float):
+        # The run's real average (core.throughput), never the last step's rate.
+        console.print(f"  {metrics.get('steps', '?')} steps in {seconds:,.1f} s of training: "
+                      f"{average:,.0f} tok/s on average (real tokens; warm-up, evals and saves in, pauses out)")
 
 
 def cmd_generate(args: argparse.Namespace, console: Console) -> int:

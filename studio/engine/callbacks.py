@@ -1,4 +1,8 @@
-"""The bridge from the Trainer's lifecycle to protocol events and user commands."""
+"""The bridge from the Trainer's lifecycle to protocol events and user commands.
+
+Speed figures come from core.throughput (one place for their arithmetic); this file
+feeds it the step times, pauses, interruptions and real token counts.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from studio.core import protocol
-from studio.engine import distributed
+from studio.core.throughput import Throughput
+from studio.engine import data_prep, distributed
 from studio.engine.control import Cancelled, JobControl
 
 
@@ -26,22 +31,60 @@ class ProtocolCallback(TrainerCallback):
         self.sample_steps = sample_steps
         self.fail_on_nan = fail_on_nan
         self.started = time.monotonic()
-        self.first_step: int | None = None
-        self.last_tokens = 0
-        self.last_time = self.started
         self.last_loss: float | None = None
         self.last_eval: tuple[int, float] | None = None  # (step, eval loss)
+        self.throughput = Throughput()
+        self.batches: data_prep.CountingCollator | None = None  # None: the Trainer counts tokens
+        self.trained_tokens = 0  # real tokens of the micro-batches trained so far (batches' count)
+        self._train_batches = 0  # batches still waiting in ``batches`` at the last step end
+
+    def counted(self, collator):
+        """``collator``, wrapped to count each batch's real tokens on the CPU (no host sync).
+
+        Under torchrun the Trainer's gathered count stays: each rank sees only its batches."""
+        if distributed.active():
+            return collator
+        self.batches = data_prep.CountingCollator(collator)
+        return self.batches
+
+    def _tokens(self, state) -> int:
+        if self.batches is None:
+            return getattr(state, "num_input_tokens_seen", 0) or 0
+        return self.trained_tokens
+
+    def _trained_one(self) -> None:
+        """A micro-batch went through: its tokens, built (and noted) earlier, count now."""
+        if self.batches is not None:
+            self.trained_tokens += self.batches.take()
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.started = self.last_time = time.monotonic()
-        self.first_step = state.global_step
-        self.last_tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+        self.started = time.monotonic()
+        self.throughput.start(state.global_step, self.started, self._tokens(state))
         self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
 
+    def on_substep_end(self, args, state, control, **kwargs):
+        self._trained_one()  # a micro-batch of gradient accumulation
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.throughput.finish(time.monotonic(), self._tokens(state))
+
+    def run_metrics(self) -> dict[str, float | int]:
+        """The ``done`` metrics on speed: the run's real average tokens/s, its training
+        wall time (pauses taken out) and the real tokens it trained; empty if it never trained."""
+        seconds, average = self.throughput.train_seconds, self.throughput.average_tokens_per_s()
+        if seconds is None or average is None:
+            return {}
+        return {"tokens_per_s": round(average, 1), "train_seconds": round(seconds, 3),
+                "tokens_trained": self.throughput.trained_tokens}
+
     def on_step_end(self, args, state, control, **kwargs):
+        self._trained_one()  # the step's last micro-batch
+        if self.batches is not None:
+            self._train_batches = len(self.batches.pending)
         if self.job.cancel_requested:
             raise Cancelled()
         paused = self.job.paused
+        held_from = time.monotonic()
         if paused:
             self.emit(protocol.Phase("paused", done=state.global_step, total=state.max_steps))
         if distributed.active():
@@ -53,8 +96,10 @@ class ProtocolCallback(TrainerCallback):
                 self.job.wait_while_paused()
             self._apply_requests(control)
         if paused:
+            self.throughput.pause(time.monotonic() - held_from)
             self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
         if self.sampler and self.sample_steps and state.global_step % self.sample_steps == 0:
+            self.throughput.interrupt()
             prompt, text = self.sampler()
             self.emit(protocol.Sample(step=state.global_step, prompt=prompt, text=text))
 
@@ -76,14 +121,9 @@ class ProtocolCallback(TrainerCallback):
             raise FloatingPointError(f"the loss became {loss} at step {state.global_step}")
         self.last_loss = loss
         now = time.monotonic()
-        tokens = getattr(state, "num_input_tokens_seen", 0) or 0
-        dt = now - self.last_time
-        tokens_per_s = (tokens - self.last_tokens) / dt if dt > 0 and tokens else None
-        self.last_tokens, self.last_time = tokens, now
-        elapsed = now - self.started
-        done = state.global_step - (self.first_step or 0)
-        left = state.max_steps - state.global_step
-        eta = elapsed / done * left if done > 0 else None
+        self.throughput.record(state.global_step, now, self._tokens(state))
+        tokens_per_s = self.throughput.tokens_per_s()
+        eta = self.throughput.eta_s(state.max_steps)
         self.emit(protocol.Step(
             step=state.global_step,
             total_steps=state.max_steps,
@@ -91,20 +131,24 @@ class ProtocolCallback(TrainerCallback):
             loss=loss,
             lr=float(logs.get("learning_rate", 0.0)),
             grad_norm=_maybe_float(logs.get("grad_norm")),
-            tokens_per_s=tokens_per_s,
-            elapsed_s=round(elapsed, 3),
+            tokens_per_s=None if tokens_per_s is None else round(tokens_per_s, 1),
+            elapsed_s=round(now - self.started, 3),
             eta_s=None if eta is None else round(eta, 1),
         ))
         if not distributed.active():  # across ranks, commands act only where all agree (step end)
             self._apply_requests(control)  # a command that arrived during this step acts now
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.throughput.interrupt()
+        if self.batches is not None:  # the eval batches, built since the step ended, trained nothing
+            self.batches.forget_after(self._train_batches)
         loss = (metrics or {}).get("eval_loss")
         if loss is not None:
             self.last_eval = (state.global_step, float(loss))
             self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss)))
 
     def on_save(self, args, state, control, **kwargs):
+        self.throughput.interrupt()
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         self.emit(protocol.Checkpoint(step=state.global_step, path=str(path)))
 

@@ -8,6 +8,7 @@ loss (``train_on="responses"``); everything else is labelled -100.
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,41 @@ class PackedCollator:
         if self.boundaries:
             batch.update(sequence_boundaries(batch["position_ids"][0]))
         return batch
+
+
+class CountingCollator:
+    """A collator that notes each batch's real tokens, on the CPU, as it builds it.
+
+    The Trainer's own count (``include_num_input_tokens_seen``) sums a tensor on the
+    GPU and reads it back: a host sync every micro-batch. The rows a collator is handed
+    are still unpadded, so their lengths are exactly the real tokens; the padding
+    (DataCollatorForSeq2Seq) and a packed row's filler sequence (PackedCollator) come
+    after. Counts wait in ``pending``, oldest first, until the batch is trained
+    (``take``): the dataloader builds one batch ahead, and eval batches pass through
+    the same collator (``forget_after``). Needs ``dataloader_num_workers=0``: a
+    worker process would keep its counts to itself."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.pending: deque[int] = deque()
+
+    def __call__(self, features):
+        self.pending.append(sum(len(f["input_ids"]) for f in features))
+        return self.inner(features)
+
+    def take(self) -> int:
+        """The real tokens of the oldest batch not yet trained."""
+        return self.pending.popleft() if self.pending else 0
+
+    def forget_after(self, kept: int) -> None:
+        """Drop every count but the oldest ``kept`` (batches built for an evaluation)."""
+        while len(self.pending) > kept:
+            self.pending.pop()
+
+    def __getattr__(self, name: str):
+        if name == "inner":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)  # e.g. the Trainer saves ``data_collator.tokenizer``
 
 
 def sequence_boundaries(positions) -> dict[str, Any]:

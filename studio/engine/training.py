@@ -20,8 +20,8 @@ import torch
 import transformers
 from transformers import TrainingArguments
 
-from studio.core import atomic, cards, protocol, runs
-from studio.core.datasets import load_dataset_file, split_train_eval
+from studio.core import atomic, cards, compile_choice, protocol, runs
+from studio.core.datasets import evaluation_sample, load_dataset_file, split_train_eval
 from studio.core.faults import parse_fault
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
@@ -129,13 +129,14 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        include_num_input_tokens_seen="non_padding",
+        # One process: the callback counts real tokens on the CPU (no host sync per batch).
+        include_num_input_tokens_seen="non_padding" if distributed.active() else "no",
         **(extra or {}),
     )
     try:
         return TrainingArguments(**kwargs)
     except (TypeError, ValueError):
-        kwargs["include_num_input_tokens_seen"] = True  # older transformers: a bool
+        kwargs["include_num_input_tokens_seen"] = kwargs["include_num_input_tokens_seen"] != "no"  # older: a bool
         return TrainingArguments(**kwargs)
 
 
@@ -169,7 +170,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     data_path = resolve_dataset_path(job.dataset.path)
     loaded = load_dataset_file(data_path, job.dataset.format)
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
-    train_rows, eval_rows = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
+    train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
+    eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)
     prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on)
     if prepared.dropped:
         emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
@@ -189,13 +191,15 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     world = distributed.current().world_size
     steps = total_steps(len(prepared.train), job, world)
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
-                        detail=f"{len(prepared.train)} train / {len(prepared.eval or [])} eval rows; "
+                        detail=f"{len(prepared.train)} train / {len(held_out)} held-out rows"
+                               f"{_evaluated(len(prepared.eval or []), len(held_out))}; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
+    size = _job_size(model, job, steps)
     path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
                             [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded,
-                            processes=world)
+                            processes=world, size=size)
     path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
                                         parallel.sharded)
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
@@ -217,7 +221,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen"),
+        data_collator=callback.counted(data_prep.collator(tokenizer, path.packing,
+                                                          boundaries=path.attention == "varlen")),
         callbacks=[callback],
         optimizers=(optimizer, None),
     )
@@ -232,6 +237,9 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         emit(protocol.Phase("training", done=steps, total=steps, detail=f"all {steps} steps were done in {resume.name}"))
     else:
         training_loss = float(trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss)
+    if path.compile:
+        log.info(layer_setup.compile_summary())
+        compile_choice.remember(fast_path.cache_key(size, path.packing))
 
     metrics: dict[str, Any] = {
         "train_loss": callback.last_loss,
@@ -240,6 +248,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         "train_tokens": prepared.train_tokens,
         "trainable_parameters": trainable,
         "total_parameters": total,
+        **callback.run_metrics(),  # tokens_per_s (the run's real average), train_seconds, tokens_trained
     }
     if trainer.skipped_steps:
         metrics["skipped_steps"] = trainer.skipped_steps
@@ -247,8 +256,9 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
         else:
-            emit(protocol.Phase("evaluating"))
-            eval_loss = float(trainer.evaluate()["eval_loss"])
+            emit(protocol.Phase("evaluating", total=len(prepared.eval)))
+            with layer_setup.eager():  # compiling eval-mode graphs for one pass costs more than it saves
+                eval_loss = float(trainer.evaluate()["eval_loss"])
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
@@ -269,7 +279,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         job, name=name, base=_base_info(job, base), run_id=run_dir.name, peft_config=peft_config,
         dataset={"path": str(data_path), "format": loaded.format, "fingerprint": loaded.fingerprint,
                  "rows": loaded.rows_total, "rows_train": len(prepared.train),
-                 "rows_eval": len(prepared.eval or []), "train_on": job.dataset.train_on},
+                 "rows_eval": len(prepared.eval or []), "rows_held_out": len(held_out),
+                 "train_on": job.dataset.train_on},
         metrics=metrics, parents=[parent] if parent else None,
     )
     with atomic.staged_dir(adapter_dir) as stage:
@@ -285,6 +296,20 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         "stopped": control.stop_requested,
     }
     return TrainResult(model, tokenizer, outputs)
+
+
+def _job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:
+    """The job's micro-steps and decoder layers, for the compile choice; the key names the
+    compiled layers (model, layer size, quantization, torch) in the compile cache's record."""
+    layers = layer_setup.decoder_layers(model)
+    per_layer = sum(p.numel() for p in layers[0].parameters()) if layers else 0
+    key = (f"{getattr(model.config, 'model_type', '')}-{len(layers)}x{per_layer}-{job.model.quantization}-"
+           f"torch{torch.__version__}")
+    return fast_path.JobSize(steps * job.training.grad_accum, len(layers), per_layer, key)
+
+
+def _evaluated(evaluated: int, held_out: int) -> str:
+    return f" ({evaluated} of them evaluated)" if evaluated < held_out else ""
 
 
 def _continued(job: TrainJob) -> tuple[Path | None, str | None]:

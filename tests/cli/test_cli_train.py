@@ -58,6 +58,9 @@ def test_train_succeeds_and_names_the_adapter(trained) -> None:
     assert f"run {run_dir.name}" in trained.result.stdout
     assert str(run_dir / "adapter") in trained.result.flat
     assert "done:" in trained.result.stdout
+    # The closing line is the run's real average (the done event's), not the last step's rate.
+    metrics = next(e for e in read_events(run_dir) if e["type"] == "done")["outputs"]["metrics"]
+    assert f"{metrics['tokens_per_s']:,.0f} tok/s on average" in trained.result.flat
     assert "Traceback" not in trained.result.output
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import torch
@@ -41,10 +43,58 @@ def test_events_cover_the_lifecycle(trained):
     steps = rec.of(protocol.Step)
     assert [s.step for s in steps] == list(range(1, 17))
     assert all(s.total_steps == 16 and s.lr > 0 and s.tokens_per_s for s in steps)
+    assert steps[0].eta_s is None and all(s.eta_s is not None for s in steps[1:]) and steps[-1].eta_s == 0.0
+    metrics = result.outputs["metrics"]  # the run's real average, for the CLI's closing line
+    assert metrics["tokens_trained"] > 0 and metrics["train_seconds"] > 0
+    assert metrics["tokens_per_s"] == pytest.approx(metrics["tokens_trained"] / metrics["train_seconds"], rel=1e-2)
     evals = rec.of(protocol.Eval)
     assert [e.step for e in evals] == [8, 16]
     assert evals[-1].perplexity == pytest.approx(torch.exp(torch.tensor(evals[-1].eval_loss)).item(), rel=1e-4)
     assert result.outputs["metrics"]["eval_loss"] == pytest.approx(evals[-1].eval_loss, rel=1e-3)
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_every_real_token_is_counted_once_on_the_cpu(tiny_model_dir, tmp_path, packing):
+    """Two whole epochs with accumulation and periodic evals: exactly twice the dataset's
+    tokens, so no padding, packing filler, eval batch or batch built ahead is counted."""
+    job = tiny_job(tiny_model_dir, training={"max_steps": 0, "epochs": 2, "grad_accum": 2, "eval_steps": 3,
+                                             "packing": packing})
+    rec = Recorder()
+    started = time.monotonic()
+    metrics = train(job, tmp_path, rec, JobControl()).outputs["metrics"]
+    wall = time.monotonic() - started
+    assert metrics["steps"] == 12 and metrics["tokens_trained"] == 2 * metrics["train_tokens"]
+    assert 0 < metrics["train_seconds"] < wall
+    assert metrics["tokens_per_s"] == pytest.approx(metrics["tokens_trained"] / metrics["train_seconds"], rel=1e-2)
+    rates = sorted(s.tokens_per_s for s in rec.of(protocol.Step))
+    typical = rates[len(rates) // 2]
+    # Steady steps run at least at the run's average (which also holds the warm-up and the
+    # evals); far above it would be a miscount. Loose: a loaded machine stalls at random.
+    assert rates[0] > 0 and 0.8 * metrics["tokens_per_s"] < typical < 20 * metrics["tokens_per_s"], (rates, metrics)
+
+
+def test_a_pause_is_not_training_time(tiny_model_dir, tmp_path):
+    """Held 2 s after step 4: not in train_seconds, nor in the next step's rate or ETA."""
+    control, rec = JobControl(), Recorder()
+    resume = threading.Timer(2.0, control.request, args=("resume",))
+
+    def emit(event):
+        rec(event)
+        if isinstance(event, protocol.Step) and event.step == 3:
+            control.request("pause")  # held at step 4's end, before its step event
+        if isinstance(event, protocol.Phase) and event.name == "paused":
+            resume.start()
+
+    started = time.monotonic()
+    metrics = train(tiny_job(tiny_model_dir), tmp_path, emit, control).outputs["metrics"]
+    wall = time.monotonic() - started
+    resume.join()
+    assert "paused" in [e.name for e in rec.of(protocol.Phase)]
+    assert metrics["train_seconds"] < wall - 2.0
+    steps = {s.step: s for s in rec.of(protocol.Step)}
+    rates = sorted(s.tokens_per_s for s in steps.values())
+    # Counted, the 2 s would give step 4 an ETA over 5 s (8 steps left) and a rate far lower.
+    assert steps[4].eta_s < 5.0 and steps[4].tokens_per_s > 0.2 * rates[len(rates) // 2], steps[4]
 
 
 def test_adapter_is_peft_format_with_card(trained, tiny_model_dir):

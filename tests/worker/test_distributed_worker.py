@@ -61,6 +61,10 @@ def test_two_processes_train_the_same_adapter_as_one_with_the_same_global_batch(
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-3
     done = pair.of(protocol.Done)[0]
     assert done.outputs["metrics"]["processes"] == 2 and done.outputs["metrics"]["strategy"] == "ddp"
+    # The same rows, counted by the Trainer across ranks here and on the CPU in one process.
+    alone = single.of(protocol.Done)[0].outputs["metrics"]
+    assert done.outputs["metrics"]["tokens_trained"] == alone["tokens_trained"] > 0
+    assert done.outputs["metrics"]["tokens_per_s"] > 0 and all(e.tokens_per_s for e in pair.of(protocol.Step))
     # The launcher alone writes the events file: one of each final event, lines intact.
     lines = (tmp_path / "pair" / runs.EVENTS_NAME).read_text(encoding="utf-8").splitlines()
     assert [protocol.decode(line).type for line in lines].count("done") == 1
