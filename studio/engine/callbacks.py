@@ -24,8 +24,9 @@ class ProtocolCallback(TrainerCallback):
 
     def __init__(self, emit: Callable[[protocol.Event], None], control: JobControl,
                  sampler: Callable[[], tuple[str, str]] | None = None, sample_steps: int = 0,
-                 fail_on_nan: bool = True):
+                 fail_on_nan: bool = True, compiling: bool = False):
         self.emit = emit
+        self.compiling = compiling  # the first step compiles the layers: said, so a slow start is no surprise
         self.job = control
         self.sampler = sampler
         self.sample_steps = sample_steps
@@ -61,6 +62,9 @@ class ProtocolCallback(TrainerCallback):
         self.started = time.monotonic()
         self.throughput.start(state.global_step, self.started, self._tokens(state))
         self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
+        if self.compiling:
+            self.emit(protocol.Phase("compiling", detail="torch.compile of the decoder layers: the first steps "
+                                                         "are slower"))
 
     def on_substep_end(self, args, state, control, **kwargs):
         self._trained_one()  # a micro-batch of gradient accumulation
@@ -79,6 +83,9 @@ class ProtocolCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self._trained_one()  # the step's last micro-batch
+        if self.compiling:
+            self.compiling = False
+            self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
         if self.batches is not None:
             self._train_batches = len(self.batches.pending)
         if self.job.cancel_requested:

@@ -171,13 +171,14 @@ def worker_phases(events: list[dict[str, Any]], started: float, ended: float) ->
         "eval": (steps[-1]["t"], saving), "save": (saving, done["t"]), "exit": (done["t"], ended),
     }
     metrics = done["outputs"].get("metrics", {})
-    tokens = metrics.get("train_tokens") or 0
+    tokens = metrics.get("tokens_trained") or metrics.get("train_tokens") or 0
     steady_s = steps[-1]["t"] - steps[0]["t"]
     return {
         "phases": {k: round(b - a, 2) for k, (a, b) in marks.items()},
         "steps": len(steps),
         "steady_tokens_per_s": round(tokens * (len(steps) - 1) / len(steps) / steady_s) if steady_s > 0 else None,
         "step_ms": round(1000 * steady_s / max(1, len(steps) - 1), 1),
+        "average_tokens_per_s": metrics.get("tokens_per_s"),  # the run's own: warm-up, eval and saves in it
         "train_loss": metrics.get("train_loss"), "eval_loss": metrics.get("eval_loss"),
         "peak_gib": round(metrics["peak_memory_bytes"] / 2**30, 2) if metrics.get("peak_memory_bytes") else None,
         "path": next((e.get("detail", "")[len("fast path: "):] for e in events

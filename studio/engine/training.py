@@ -213,7 +213,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                                               job.training.weight_decay, job.training.optimizer)
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
     sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
-    callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps)
+    callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps,
+                                compiling=path.compile)
     fault = parse_fault(job.faults.inject)
     trainer = GuardedTrainer(
         on_nan=job.training.on_nan, fault=fault, emit=emit,
