@@ -3,10 +3,13 @@
 A NaN or infinite loss either stops the run at that step (``training.on_nan =
 "stop"``: the adapter and the last checkpoint stay as they were) or drops that
 batch (``"skip"``: its gradient is zero; a warning names the step). Checking each
-micro-batch costs one host sync per forward pass.
+micro-batch costs one host sync per forward pass, and it has to come before the
+backward: after it, a skipped batch's NaN would already be summed into the gradients
+of the batches it accumulates with (and under DDP into every rank's).
 
 It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
-crash strike inside the step they name, so the real handling paths run.
+crash strike inside the step they name, so the real handling paths run, and spares
+each step the Trainer's walks over every module (engine.step_overhead).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from transformers import Trainer
 
 from studio.core import protocol
 from studio.core.faults import Fault
+from studio.engine.step_overhead import StepWalks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,26 @@ class GuardedTrainer(Trainer):
         self.fault = fault
         self.emit = emit or (lambda _event: None)
         self.skipped_steps: list[int] = []
+        self._walks = StepWalks()
+
+    def train(self, *args, **kwargs):
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self._walks.detach()  # the model leaves with its own methods
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if not (self.is_fsdp_enabled or self.is_deepspeed_enabled):
+            self._walks.attach(model)  # the model the loop drives (a DDP wrapper under torchrun)
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def floating_point_ops(self, inputs) -> int:
+        """The Trainer's estimate (6 x tokens x non-embedding parameters), the parameters
+        counted once a run instead of by two module walks at every micro-batch."""
+        main = getattr(self.model, "main_input_name", "input_ids")
+        if main not in inputs or not hasattr(self.model, "num_parameters"):
+            return super().floating_point_ops(inputs)
+        return 6 * inputs[main].numel() * self._walks.parameter_count(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         step = self.state.global_step + 1
