@@ -204,12 +204,14 @@ def script_phases(stdout: str, started: float, ended: float) -> dict[str, Any]:
     return out
 
 
-def report_line(result: dict[str, Any], reference: dict[str, Any] | None) -> str:
+def report_line(result: dict[str, Any], references: dict[str, dict[str, Any]]) -> str:
+    """One mode's line: its wall time, as a share of the script's and the plain path's (where
+    they ran before it in the same bench run), and its phases."""
     if result.get("exit"):
         return f"{result['config']:24s} {result['mode']:7s} FAILED (exit {result['exit']})"
     phases = " ".join(f"{k} {result['phases'][k]:.1f}" for k in PHASES)
-    ratio = f" = {result['wall_s'] / reference['wall_s']:.2f}x script" if reference and reference.get("wall_s") \
-        and not reference.get("exit") else ""
+    ratio = "".join(f" = {result['wall_s'] / ref['wall_s']:.2f}x {name}" for name, ref in references.items()
+                    if ref.get("wall_s") and not ref.get("exit") and ref is not result)
     return (f"{result['config']:24s} {result['mode']:7s} {result['wall_s']:7.1f} s{ratio}  [{phases}]  "
             f"{result.get('step_ms', '?')} ms/step, peak {result.get('peak_gib', '?')} GiB, "
             f"loss {result.get('train_loss')}")
@@ -219,14 +221,14 @@ def run(configs: list[str], modes: list[str] | None, workdir: Path, tokenizer_di
     results = []
     for config in configs:
         chosen = modes or list(DEFAULT_MODES)
-        reference = None
+        references: dict[str, dict[str, Any]] = {}
         for mode in chosen:
             result = run_mode(config, mode, workdir, tokenizer_dir)
             with open(out, "a") as handle:
                 handle.write(json.dumps(result) + "\n")
-            if mode == "script":
-                reference = result
-            print(report_line(result, reference), flush=True)
+            print(report_line(result, references), flush=True)
+            if mode in ("script", "plain"):
+                references[mode] = result
             if result.get("error"):
                 print(result["error"], flush=True)
             results.append(result)

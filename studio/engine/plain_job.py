@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     phase("evaluated")
     model.save_pretrained(f"{args.out}/adapter")
     phase("saved")
+    peak = torch.cuda.max_memory_reserved() / 2**30 if gpu else None  # the allocator's; the CUDA context is extra
     print("RESULT " + json.dumps({"steps": result.global_step, "train_loss": result.training_loss,
-                                  "eval_loss": metrics.get("eval_loss")}), flush=True)
+                                  "eval_loss": metrics.get("eval_loss"),
+                                  "peak_gib": None if peak is None else round(peak, 2)}), flush=True)
     return 0
 
 
