@@ -25,6 +25,7 @@ from transformers import Trainer
 
 from studio.core import protocol
 from studio.core.faults import Fault
+from studio.engine import layer_setup
 from studio.engine.step_overhead import StepWalks
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ class GuardedTrainer(Trainer):
         if main not in inputs or not hasattr(self.model, "num_parameters"):
             return super().floating_point_ops(inputs)
         return 6 * inputs[main].numel() * self._walks.parameter_count(self.model)
+
+    def evaluate(self, *args, **kwargs):
+        """Compiled layers evaluate eagerly: an eval-mode graph compiled for a pass over a few
+        hundred rows (dataset.eval_max_rows) costs more than it saves."""
+        with layer_setup.eager():
+            return super().evaluate(*args, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         step = self.state.global_step + 1

@@ -258,8 +258,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
         else:
             emit(protocol.Phase("evaluating", total=len(prepared.eval)))
-            with layer_setup.eager():  # compiling eval-mode graphs for one pass costs more than it saves
-                eval_loss = float(trainer.evaluate()["eval_loss"])
+            eval_loss = float(trainer.evaluate()["eval_loss"])  # eagerly (GuardedTrainer.evaluate)
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
         metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
