@@ -46,7 +46,8 @@ def example_segments(example: Example, render: Render, eos_token: str = "") -> l
         segments.append((before[len(done):], False))
         segments.append((after[len(before):], True))
         done = after
-    full = render(messages, False)
+    # A conversation that ends with the assistant's turn was rendered whole just above.
+    full = done if messages and messages[-1]["role"] == "assistant" and done else render(messages, False)
     if full.startswith(done) and len(full) > len(done):
         segments.append((full[len(done):], False))
     return [s for s in segments if s[0]]

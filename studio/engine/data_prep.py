@@ -29,14 +29,25 @@ class Encoded:
 
 def encode_example(example: Example, tokenizer, max_length: int, train_on: str = "responses") -> Encoded:
     """Token ids and labels for one example, truncated to ``max_length``."""
-    segments = _segments(example, tokenizer)
-    ids: list[int] = []
-    labels: list[int] = []
-    for text, trained in segments:
-        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
-        ids.extend(piece)
-        labels.extend(piece if trained or train_on == "all" else [IGNORE] * len(piece))
-    return Encoded(ids[:max_length], labels[:max_length])
+    return encode_examples([example], tokenizer, max_length, train_on)[0]
+
+
+def encode_examples(examples: list[Example], tokenizer, max_length: int, train_on: str = "responses") -> list[Encoded]:
+    """Token ids and labels for each example: every segment of every example tokenized in one
+    call (the Rust tokenizer's batch, on every core), not one call a segment."""
+    segmented = [_segments(example, tokenizer) for example in examples]
+    texts = [text for segments in segmented for text, _trained in segments]
+    pieces = iter(tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
+    out = []
+    for segments in segmented:
+        ids: list[int] = []
+        labels: list[int] = []
+        for _text, trained in segments:
+            piece = next(pieces)
+            ids.extend(piece)
+            labels.extend(piece if trained or train_on == "all" else [IGNORE] * len(piece))
+        out.append(Encoded(ids[:max_length], labels[:max_length]))
+    return out
 
 
 def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
@@ -65,11 +76,12 @@ def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_leng
             return None
         raw = datasets.Dataset.from_dict({"example": [json.dumps(_as_dict(e)) for e in examples]})
 
-        def encode(row: dict[str, Any]) -> dict[str, Any]:
-            enc = encode_example(_from_dict(json.loads(row["example"])), tokenizer, max_length, train_on)
-            return {"input_ids": enc.input_ids, "labels": enc.labels}
+        def encode(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
+            encoded = encode_examples([_from_dict(json.loads(row)) for row in rows["example"]], tokenizer,
+                                      max_length, train_on)
+            return {"input_ids": [e.input_ids for e in encoded], "labels": [e.labels for e in encoded]}
 
-        mapped = raw.map(encode, remove_columns=["example"], keep_in_memory=True)
+        mapped = raw.map(encode, batched=True, batch_size=1000, remove_columns=["example"], keep_in_memory=True)
         kept = mapped.filter(lambda row: any(label != IGNORE for label in row["labels"]), keep_in_memory=True)
         dropped += len(mapped) - len(kept)
         return kept

@@ -113,3 +113,20 @@ def test_core_jinja_render_matches_transformers(tokenizer):
         expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
         assert render_chat(tokenizer.chat_template, messages, generation_prompt,
                            eos_token=tokenizer.eos_token) == expected
+
+
+def test_a_batch_of_examples_encodes_as_each_would_alone(tokenizer):
+    """prepare() tokenizes every segment of a batch in one call: the ids and labels of each
+    example are those of tokenizing its segments one by one."""
+    from studio.engine.data_prep import _segments, encode_examples
+
+    examples = [chat(("user", f"What is {i} plus {i}?"), ("assistant", f"Ahoy! {2 * i} ⚓"),
+                     ("user", "Again?"), ("assistant", "Aye."))
+                for i in range(5)] + [chat(("system", "Be brief."), ("user", "hi"), ("assistant", "Ahoy!"))]
+    for example, batched in zip(examples, encode_examples(examples, tokenizer, 24), strict=True):
+        ids, labels = [], []
+        for text, trained in _segments(example, tokenizer):
+            piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids += piece
+            labels += piece if trained else [IGNORE] * len(piece)
+        assert (batched.input_ids, batched.labels) == (ids[:24], labels[:24])
