@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from studio.cli.advice import print_batch_tip
 from studio.cli.job_building import FLAG_FIELDS, build_train_job
 from studio.cli.run_job import run_job
 from studio.core import control_client, protocol, runs
@@ -37,6 +38,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     except FileNotFoundError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
+    print_batch_tip(job, console)  # a larger batch when the GPU would idle: offered, never applied
     console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
     outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose,
                                hang_timeout_s=args.hang_timeout)

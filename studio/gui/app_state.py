@@ -10,6 +10,7 @@ import copy
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from studio.core.datasets import TokenStats
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelInfo
 
@@ -17,6 +18,7 @@ from studio.core.models import ModelInfo
 class AppState(QObject):
     model_changed = Signal(object)  # ModelInfo | None
     dataset_changed = Signal(str, str)  # path, format ("auto" or a name)
+    token_stats_changed = Signal(object)  # TokenStats | None: the dataset's token lengths (Datasets page)
     job_changed = Signal(object)  # TrainJob
     run_started = Signal(str)  # run folder
     page_requested = Signal(str)  # page name, e.g. "Monitor"
@@ -31,6 +33,8 @@ class AppState(QObject):
         self.dataset_path: str = str(self.settings.value("dataset/path", "bundled"))
         self.dataset_format: str = str(self.settings.value("dataset/format", "auto"))
         self.job = TrainJob()
+        # Measured by the Datasets page with the model's tokenizer; None until then, or without one.
+        self.token_stats: TokenStats | None = None
 
     def set_model(self, model: ModelInfo | None) -> None:
         self.model = model
@@ -45,6 +49,10 @@ class AppState(QObject):
         self.settings.setValue("dataset/format", fmt)
         self.job.dataset.path, self.job.dataset.format = path, fmt
         self.dataset_changed.emit(path, fmt)
+
+    def set_token_stats(self, stats: TokenStats | None) -> None:
+        self.token_stats = stats
+        self.token_stats_changed.emit(stats)
 
     def set_job(self, job: TrainJob) -> None:
         self.job = copy.deepcopy(job)

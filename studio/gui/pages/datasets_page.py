@@ -184,6 +184,7 @@ class DatasetsPage(QWidget):
         self._pending += 1
         self._loading = True
         self.loading_label.show()
+        self.state.set_token_stats(None)  # the old file's lengths are not this one's
         fmt = self.selected_format()
         self.format_combo.setItemText(0, "auto")
         run_in_background(partial(load_dataset_file, on_error="skip"), resolve_dataset_path(self.setting), fmt,
@@ -244,6 +245,7 @@ class DatasetsPage(QWidget):
         if generation != self._token_generation or self.dataset is None:
             return
         self.report = report
+        self.state.set_token_stats(report.stats)
         if report.stats is None:
             self.histogram.show_message(report.note)
         else:

@@ -83,6 +83,7 @@ class TrainPage(QWidget):
         state.model_changed.connect(self._on_model_changed)
         state.dataset_changed.connect(self._on_dataset_changed)
         state.job_changed.connect(self._on_job_changed)
+        state.token_stats_changed.connect(self._show_memory)
         self._refresh()
 
     # -- what the form says ------------------------------------------------------
@@ -199,9 +200,13 @@ class TrainPage(QWidget):
                                      "Start a worker for this job; the Monitor page follows it.")
         self.preview.set_data(data)
         self.size_label.show_count(self.state.model, data["lora"])
-        self.vram_panel.show_job(self.state.model, self._job)
+        self._show_memory()
         self._show_context(data)
         self.state.settings.setValue(LAST_JOB_KEY, json.dumps(data))
+
+    def _show_memory(self, *_: Any) -> None:
+        """The memory estimate, and the batch advice from the dataset's token lengths."""
+        self.vram_panel.show_job(self.state.model, self._job, self.state.token_stats)
 
     def _on_model_changed(self, model: Any) -> None:
         if model is not None:  # state.set_model put the path in state.job; take it before a refresh replaces it

@@ -2,7 +2,9 @@
 
 The card is this machine's GPU when NVML finds one, else a common size the user picks
 (most people tune here and train elsewhere). Suggestions come from core.vram.suggest;
-"Apply" hands their edits to the Train form.
+"Apply" hands their edits to the Train form. A job that fits but leaves a known GPU mostly
+idle gets core.batch_advice's larger batch, with the predicted time before and after;
+"Use batch N" hands it to the form the same way (nothing changes until it is pressed).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import gpus, launch_plan, vram
+from studio.core import batch_advice, gpus, launch_plan, step_time, vram
+from studio.core.datasets import TokenStats
 from studio.core.jobs import TrainJob
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
@@ -42,6 +45,9 @@ class VramPanel(QGroupBox):
         self.settings = settings
         self.estimate: vram.Estimate | None = None
         self.suggestions: list[vram.Suggestion] = []
+        self.advice: batch_advice.BatchAdvice | None = None
+        self._tokens: TokenStats | None = None
+        self._mean_tokens: tuple[TokenStats | None, int, float] = (None, 0, 0.0)  # lengths, max_length, mean
         self._last: tuple[Any, ...] | None = None
         self._model: Any = None
         self._job: TrainJob | None = None
@@ -64,6 +70,14 @@ class VramPanel(QGroupBox):
                                "±4% (docs/vram_validation.md).")
         self.suggestion_rows = QVBoxLayout()
         self.suggestion_rows.setSpacing(2)
+        self.advice_label = QLabel()
+        self.advice_label.setWordWrap(True)
+        self.advice_button = QPushButton()
+        self.advice_button.clicked.connect(self._use_advice)
+        advice_row = QHBoxLayout()
+        advice_row.addWidget(self.advice_label, 1)
+        advice_row.addWidget(self.advice_button)
+        self._show_advice()
         card_row = QHBoxLayout()
         card_row.addWidget(QLabel("Card:"))
         card_row.addWidget(self.card_combo, 1)
@@ -73,6 +87,7 @@ class VramPanel(QGroupBox):
         layout.addWidget(self.bar)
         layout.addWidget(self.verdict)
         layout.addWidget(self.legend)
+        layout.addLayout(advice_row)
         layout.addLayout(self.suggestion_rows)
 
     # -- public ------------------------------------------------------------------------------
@@ -80,15 +95,17 @@ class VramPanel(QGroupBox):
     def capacity(self) -> int:
         return int(self.card_combo.currentData())
 
-    def show_job(self, model: Any, job: TrainJob | None) -> None:
-        """Redraw for this model and job (cheap when nothing changed)."""
-        self._model, self._job = model, job
-        key = (id(model), job, self.capacity())
+    def show_job(self, model: Any, job: TrainJob | None, tokens: TokenStats | None = None) -> None:
+        """Redraw for this model and job (cheap when nothing changed); ``tokens``: the dataset's
+        token lengths, for the batch advice (none without them)."""
+        self._model, self._job, self._tokens = model, job, tokens
+        key = (id(model), job, self.capacity(), id(tokens))
         if key == self._last:
             return
         self._last = key
-        self.estimate, self.suggestions = None, []
+        self.estimate, self.suggestions, self.advice = None, [], None
         message = self._compute(model, job)
+        self._show_advice()
         self.bar.show_estimate(self.estimate, self.capacity())
         self.legend.setVisible(self.estimate is not None)
         if self.estimate is not None:
@@ -115,6 +132,7 @@ class VramPanel(QGroupBox):
         each = (f"<br>Per GPU: {self.estimate.gpus} GPUs, {self.estimate.strategy.upper()}."
                 if self.estimate.gpus > 1 else "")
         if total <= capacity:
+            self.advice = self._advise(model, job, capacity)
             return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
                     f"{vram.format_bytes(capacity - total)} to spare.{each}"
                     + _partial_checkpointing_note(job, model.config, capacity, options))
@@ -141,6 +159,37 @@ class VramPanel(QGroupBox):
             row.addWidget(text, 1)
             row.addWidget(button)
             self.suggestion_rows.addLayout(row)
+
+    def _advise(self, model: Any, job: TrainJob, capacity: int) -> batch_advice.BatchAdvice | None:
+        """A larger batch when the job leaves the card mostly idle. The card's name (this
+        machine's GPU, or a reference card's label) says its speed; none without token lengths."""
+        tokens = self._tokens
+        if tokens is None or not tokens.count:
+            return None
+        measured, max_length, mean = self._mean_tokens
+        if measured is not tokens or max_length != job.training.max_length:  # milliseconds for a big file
+            mean = step_time.mean_row_tokens(tokens.lengths, job.training.max_length)
+            self._mean_tokens = (tokens, job.training.max_length, mean)
+        return batch_advice.advise(job, model.config, gpu_name=self.card_combo.currentText(), capacity_bytes=capacity,
+                                   rows=tokens.count, mean_tokens=mean,
+                                   num_parameters=getattr(model, "num_parameters", None))
+
+    def _show_advice(self) -> None:
+        advice = self.advice
+        self.advice_label.setVisible(advice is not None)
+        self.advice_button.setVisible(advice is not None)
+        if advice is None:
+            return
+        self.advice_label.setText(html.escape(advice.short()))
+        self.advice_label.setToolTip(advice.sentence() + " Predicted from the GPU's speed and the per-step "
+                                     "overhead measured on an H200; the time of the steps only.")
+        self.advice_button.setText(f"Use batch {advice.batch_size}")
+        self.advice_button.setToolTip(f"Set the batch size to {advice.batch_size}; the learning rate stays yours "
+                                      "to change.")
+
+    def _use_advice(self) -> None:
+        if self.advice is not None:
+            self.apply_requested.emit(dict(self.advice.edits))
 
     def suggestion_buttons(self) -> list[QPushButton]:
         buttons = []
