@@ -97,6 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--home", type=Path, help="reuse a home folder (keeps the trained run)")
     parser.add_argument("--dark", action="store_true")
+    parser.add_argument("--card", default="141 GB (H200)", help="the memory panel's card (its batch advice too)")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="lora-studio-shots-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -113,10 +114,13 @@ def main() -> None:
     from studio.gui.app import create_app
     from studio.gui.app_state import AppState
     from studio.gui.main_window import PAGE_NAMES, MainWindow
+    from studio.gui.widgets.vram_panel import CARD_KEY
 
     app = create_app()
     theme.apply(app, dark=args.dark)
-    state = AppState(QSettings(str(home / "gui-settings.ini"), QSettings.Format.IniFormat))
+    settings = QSettings(str(home / "gui-settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue(CARD_KEY, args.card)
+    state = AppState(settings)
     window = MainWindow(state, reattach=False)
     window.resize(1280, 800)
     window.show()
