@@ -128,7 +128,7 @@ def main() -> None:
     if hasattr(window.datasets_page, "open_path"):
         window.datasets_page.open_path(bundled_dataset_path())
     settle(app, 3.0)
-    finished = [r for r in runs.list_runs() if r.status == "done"]
+    finished = [r for r in runs.list_runs() if r.status == "done" and r.total_steps]  # the training run
     if finished:
         window.monitor_page.follow(finished[0].path)
     trained = [e for e in window.library_page.entries if e.run_id]
