@@ -207,7 +207,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     parts = []
     for key, label, spec in (("train_loss", "train loss", "{:.4f}"), ("eval_loss", "eval loss", "{:.4f}"),
                              ("perplexity", "perplexity", "{:.2f}"), ("steps", "steps", "{:,}"),
-                             ("train_tokens", "tokens", "{:,}")):
+                             ("train_tokens", "tokens", "{:,}"),
+                             ("tokens_per_s", "average tokens/s", "{:,.0f}")):  # the run's real average
         value = metrics.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             parts.append(f"{label} {spec.format(value)}")
