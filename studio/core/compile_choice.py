@@ -1,10 +1,11 @@
 """Whether ``training.compile = auto`` compiles: only where the job pays the compile back.
 
 torch.compile of the decoder layers makes each step cheaper (fewer kernels, less Python),
-but compiling costs a fixed time before the first step: on an H200 84-102 s with empty
-caches and 46 s with inductor's cache warm, for 1B and 8B Llama shapes alike
-(../shared/GPU_NOTES.md). A 225-step job of short rows saves ~80 ms a step, 18 s in all,
-and waited twice as long as without compile. So the choice weighs the job's predicted
+but compiling costs a fixed time before the first step: on an H200 69 s with empty caches
+and 45 s with inductor's cache warm (1B Llama shape, one graph for every layer; 96 s and
+47 s while the first layer had a graph of its own). A 225-step job of short rows saves
+~68 ms a step, 15 s in all, and waited twice as long as without compile
+(docs/benchmarks.md, the job benchmark). So the choice weighs the job's predicted
 micro-steps times the predicted saving per step against the predicted compile time, cold
 or warm by whether this home's cache has compiled the same layers before
 (``<home>/cache/compiled.json``, written after each compiled run).
@@ -26,10 +27,10 @@ from studio.core import atomic, paths
 
 # Measured on one H200 (docs/benchmarks.md, job benchmarks): seconds from the training phase to the
 # first step, with empty compile caches and with the cache of an earlier run of the same layers.
-COMPILE_SECONDS = {"cold": 96.0, "warm": 47.0}
+COMPILE_SECONDS = {"cold": 69.0, "warm": 45.0}
 # Per micro-step and decoder layer, the part that does not grow with the step: 1B bf16 short rows,
-# 126 ms eager vs 91-96 ms compiled over 16 layers; 8B 4-bit, 0.50 s vs 0.34 s over 32 layers.
-SAVED_PER_LAYER_S = {"bf16": 2e-3, "4bit": 5e-3}
+# 140 ms eager vs 68-76 ms compiled over 16 layers; 8B 4-bit, 0.50 s vs 0.34 s over 32 layers.
+SAVED_PER_LAYER_S = {"bf16": 4e-3, "4bit": 5e-3}
 SAVED_PER_LAYER_TOKEN_PARAMETER_S = 3.4e-15  # per token x parameter of one layer, from the 8B 4 x 2048 steps
 RECORD_NAME = "compiled.json"
 
