@@ -42,7 +42,8 @@ from median * exp(sigma^2 / 2):
 [5] OpenGVLab/LLaMA-Adapter issue 44. [6] thunlp/UltraChat README.
 [7] HuggingFaceH4/ultrachat_200k dataset card (train_sft split).
 
-Whole-row figures are of 1,000 rows, seed 0. A system message opens a quarter of the
+The figures from [2] and [3] were recalled from the papers, not re-read when this was
+written: check them before relying on one. Whole-row figures are of 1,000 rows, seed 0. A system message opens a quarter of the
 chat rows (ShareGPT has none; many newer sets always have one).
 """
 
