@@ -11,15 +11,14 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from studio.core import batch_advice, gpus, step_time, vram
+from studio.core import batch_advice, gpus, step_time
 from studio.core.datasets import (
-    DatasetError,
     evaluation_sample,
     load_dataset_file,
     token_length_stats,
 )
 from studio.core.jobs import TrainJob
-from studio.core.models import ModelError, inspect_model, model_source
+from studio.core.models import inspect_model, model_source
 from studio.core.resources import resolve_dataset_path
 
 # Rows whose token lengths give the mean: spread over the file, so a big one costs ~a second.
@@ -35,7 +34,7 @@ def print_batch_tip(job: TrainJob, console: Console) -> None:
     gpu = next((g for g in found if g.index == chosen), found[0])
     try:
         advice = _advice(job, gpu)
-    except (ModelError, DatasetError, vram.EstimateError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a tip that can't be worked out is no tip; the run goes on
         return
     if advice is not None:
         console.print(f"[yellow]tip:[/yellow] {escape(advice.sentence())} "

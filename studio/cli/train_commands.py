@@ -38,7 +38,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     except FileNotFoundError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
-    print_batch_tip(job, console)  # a larger batch when the GPU would idle: offered, never applied
+    if not args.quiet:  # a larger batch when the GPU would idle: offered, never applied
+        print_batch_tip(job, console)
     console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
     outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose,
                                hang_timeout_s=args.hang_timeout)

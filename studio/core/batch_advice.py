@@ -18,7 +18,7 @@ from typing import Any
 from studio.core import compile_choice, launch_plan, step_time, vram
 from studio.core.datasets import split_sizes
 from studio.core.jobs import TrainJob
-from studio.core.presets import count_lora_parameters, linear_shapes, num_layers
+from studio.core.presets import count_lora_parameters, num_layers
 
 IDLE_BUSY = 0.5  # below this share of compute in a step, overhead is most of it: the GPU is mostly idle
 MAX_BATCH = 64  # larger batches of short rows gain little more and leave few optimizer steps
@@ -137,8 +137,7 @@ class _Predictor:
         self.train_rows, self.mean_tokens, self.num_parameters = train_rows, mean_tokens, num_parameters
         lora = job.lora
         self.lora_parameters = count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora) or 0
-        shapes = linear_shapes(config) or {}
-        self.layer_parameters = sum(i * o for i, o in shapes.values())
+        self.layer_parameters = compile_choice.layer_parameters(config)
 
     def at(self, batch: int) -> TrainJob:
         return replace(self.job, training=replace(self.job.training, batch_size=batch))

@@ -43,6 +43,15 @@ class CompileChoice:
     cost_s: float = 0.0
 
 
+def layer_parameters(config: dict) -> int:
+    """Weights of one decoder layer's linear layers, from its config: what the saving's
+    token term scales with (the engine and the Train page's advice count them alike; a
+    4-bit layer's packed storage would count half)."""
+    from studio.core.presets import linear_shapes
+
+    return sum(i * o for i, o in (linear_shapes(config) or {}).values())
+
+
 def predicted_saving_s(micro_steps: int, layers: int, layer_parameters: int, tokens_per_step: float,
                        quantized: bool = False) -> float:
     fixed = SAVED_PER_LAYER_S["4bit" if quantized else "bf16"]

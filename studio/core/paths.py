@@ -45,8 +45,10 @@ def cache_dir() -> Path:
 def compile_cache_environment() -> dict[str, str]:
     """Where inductor and Triton keep what they compiled, so the next run of the same model
     loads its kernels instead of compiling them again (their defaults sit in /tmp, which a
-    reboot or a cleaner empties). Set before torch is imported."""
-    root = cache_dir()
+    reboot or a cleaner empties). Set before torch is imported. Nothing is created here:
+    inductor and Triton make their folders when they first compile, and a home where they
+    can't only compiles into memory."""
+    root = home() / "cache"
     return {"TORCHINDUCTOR_CACHE_DIR": str(root / "inductor"), "TRITON_CACHE_DIR": str(root / "triton")}
 
 

@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     jobs = [name for name in args.configs.split(",") if name.startswith("job-")]
+    if jobs and args.modes and len(jobs) < len(args.configs.split(",")):
+        parser.error("--modes names job modes (script, plain, cold, ...) or step modes (baseline, ours, ...): "
+                     "run job and step configs in separate calls")
     if jobs:  # what users wait for: whole jobs, command to adapter (engine.job_bench)
         from studio.engine import job_bench
 

@@ -155,16 +155,17 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
                  and (quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50))))
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     reason = ""
+    lengths_vary = lengths is None or len(set(lengths)) > 1
     if tr.compile == "auto" and automatic and size is not None and not tr.offload_activations:
         tokens = (sum(lengths) / len(lengths) if lengths else tr.max_length) * tr.batch_size
         choice = compile_choice.choose(size.micro_steps, size.layers, size.layer_parameters, tokens,
-                                       compile_choice.was_compiled(cache_key(size, packing)),
+                                       compile_choice.was_compiled(cache_key(size, packing, lengths_vary)),
                                        quantized=quantization == "4bit")
         automatic, reason = choice.compile, choice.reason
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
     attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
-    varying = compiled and (lengths is None or len(set(lengths)) > 1)
+    varying = compiled and lengths_vary
     return FastPath(packing=packing, packing_refused=refused, liger=liger, varying_lengths=varying,
                     compile_reason=reason,
                     fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
@@ -172,8 +173,11 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
                     attention=attention)
 
 
-def cache_key(size: JobSize, packing: bool) -> str:
-    return f"{size.cache_key}-{'packed' if packing else 'padded'}"
+def cache_key(size: JobSize, packing: bool, varying_lengths: bool = True) -> str:
+    """The compiled graphs' identity: packed rows and padded ones of changing length compile
+    with dynamic shapes, padded rows of one length with static ones."""
+    shapes = "packed" if packing else "padded" if varying_lengths else "padded-static"
+    return f"{size.cache_key}-{shapes}"
 
 
 def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,

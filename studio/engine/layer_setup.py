@@ -65,6 +65,13 @@ def apply(model, path: FastPath) -> FastPath:
     return path
 
 
+def compiled_graphs() -> int:
+    """Graphs torch.compile made in this process (0 when every attempt fell back to eager)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"].get("unique_graphs", 0))
+
+
 def compile_summary() -> str:
     """What torch.compile spent, for the run's log: graphs, recompiles and seconds by stage."""
     from torch._dynamo.utils import compile_times, counters

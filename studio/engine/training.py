@@ -240,7 +240,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         training_loss = float(trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss)
     if path.compile:
         log.info(layer_setup.compile_summary())
-        compile_choice.remember(fast_path.cache_key(size, path.packing))
+        if layer_setup.compiled_graphs():  # not when dynamo fell back to eager: nothing was cached
+            compile_choice.remember(fast_path.cache_key(size, path.packing, path.varying_lengths))
 
     metrics: dict[str, Any] = {
         "train_loss": callback.last_loss,
@@ -257,7 +258,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
         else:
-            emit(protocol.Phase("evaluating", total=len(prepared.eval)))
+            emit(protocol.Phase("evaluating", detail=f"{len(prepared.eval)} held-out rows"))
             eval_loss = float(trainer.evaluate()["eval_loss"])  # eagerly (GuardedTrainer.evaluate)
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     if base.hw.device == "cuda":
@@ -302,9 +303,11 @@ def _job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:
     """The job's micro-steps and decoder layers, for the compile choice; the key names the
     compiled layers (model, layer size, quantization, torch) in the compile cache's record."""
     layers = layer_setup.decoder_layers(model)
-    per_layer = sum(p.numel() for p in layers[0].parameters()) if layers else 0
+    per_layer = compile_choice.layer_parameters(model.config.to_dict()) or (
+        sum(p.numel() for p in layers[0].parameters()) if layers else 0)
+    dropout = "dropout" if job.lora.dropout > 0 else "nodropout"  # another graph
     key = (f"{getattr(model.config, 'model_type', '')}-{len(layers)}x{per_layer}-{job.model.quantization}-"
-           f"torch{torch.__version__}")
+           f"{dropout}-torch{torch.__version__}")
     return fast_path.JobSize(steps * job.training.grad_accum, len(layers), per_layer, key)
 
 

@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     # let a library reach for the Hub in the middle of a run.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    for name, value in paths.compile_cache_environment().items():
-        os.environ.setdefault(name, value)
+    with contextlib.suppress(OSError):  # an unusable home: compile caches stay torch's own
+        for name, value in paths.compile_cache_environment().items():
+            os.environ.setdefault(name, value)
     events_out = _take_stdout()
 
     try:

@@ -49,7 +49,7 @@ def test_train_prints_the_tip_before_the_run_and_changes_nothing(one_b_folder, a
                                                                   monkeypatch, capsys):
     monkeypatch.setattr(gpus, "visible_gpus", lambda: (H200,))
     monkeypatch.setenv("COLUMNS", "400")
-    main(["train", "--model", str(one_b_folder), "--dataset", str(alpaca_file), "--quiet"])
+    main(["train", "--model", str(one_b_folder), "--dataset", str(alpaca_file)])
     out = capsys.readouterr().out
     lines = out.splitlines()
     tips = [i for i, line in enumerate(lines) if line.startswith("tip: ")]
@@ -61,6 +61,9 @@ def test_train_prints_the_tip_before_the_run_and_changes_nothing(one_b_folder, a
     assert tips[0] < run_line  # before the run starts
     job = json.loads(next((studio_home / "runs").glob("*/job.json")).read_text(encoding="utf-8"))
     assert job["training"]["batch_size"] == 4 and job["training"]["learning_rate"] == 2e-4
+    # --quiet (scripts, the job benchmark): only what went wrong, and no time spent on a tip.
+    main(["train", "--model", str(one_b_folder), "--dataset", str(alpaca_file), "--quiet"])
+    assert "tip: " not in capsys.readouterr().out
 
 
 def tip_for(job: TrainJob) -> str:
