@@ -69,7 +69,17 @@ def _resume_job(run_dir: Path) -> TrainJob:
     data = to_dict(job)
     data["training"]["resume_from"] = "latest"
     data["faults"]["inject"] = ""  # a drill strikes once: the resumed run is the real one
+    if _saved_before_eval_sample(run_dir / runs.JOB_NAME):
+        data["dataset"]["eval_max_rows"] = 0  # it evaluated every held-out row: so does the rest of it
     return job_from_dict(data, source=str(run_dir / runs.JOB_NAME))
+
+
+def _saved_before_eval_sample(job_path: Path) -> bool:
+    """A run started before ``dataset.eval_max_rows`` existed (its job.json lacks it)."""
+    try:
+        return "eval_max_rows" not in json.loads(job_path.read_text(encoding="utf-8")).get("dataset", {})
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _print_result(console: Console, outputs: dict) -> None:

@@ -378,3 +378,18 @@ def test_resume_refuses_other_settings():
     result = run_cli("train", "--resume", "whatever", "--rank", "4", "--lr", "1e-3")
     assert result.returncode == 2
     assert "--rank" in result.stdout and "--lr" in result.stdout and "mid-run" in result.stdout
+
+
+def test_a_run_from_before_the_eval_sample_resumes_evaluating_every_held_out_row(trained) -> None:
+    """Its job.json has no dataset.eval_max_rows: its evaluations after the resume use the
+    same rows as before it, not a 200-row sample."""
+    from studio.cli.train_commands import _resume_job
+
+    assert trained.result.returncode == 0, trained.result.output
+    assert _resume_job(trained.run_dir).dataset.eval_max_rows == 200  # saved with the field
+    old = trained.home / "runs" / f"{trained.run_dir.name}-old"
+    shutil.copytree(trained.run_dir, old)
+    job = json.loads((old / "job.json").read_text(encoding="utf-8"))
+    del job["dataset"]["eval_max_rows"]
+    (old / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    assert _resume_job(old).dataset.eval_max_rows == 0
