@@ -179,7 +179,8 @@ class _Predictor:
             return False
         if tr.compile == "on":
             return True
-        if rate is None or not rate.bf16 or self.job.lora.use_dora or self.job.model.quantization not in ("none", "4bit"):
+        if rate is None or not compile_choice.measured_faster(rate.bf16, 1, self.job.lora.use_dora,
+                                                              self.job.model.quantization, kernels=True):
             return False
         return compile_choice.choose(micro_steps, num_layers(self.config), self.layer_parameters, tokens, warm=False,
                                      quantized=self.job.model.quantization == "4bit").compile

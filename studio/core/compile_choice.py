@@ -43,6 +43,14 @@ class CompileChoice:
     cost_s: float = 0.0
 
 
+def measured_faster(bf16: bool, processes: int, dora: bool, quantization: str, kernels: bool) -> bool:
+    """Where ``compile = auto`` may compile at all: where compiled layers were measured faster
+    on an H200, bf16 LoRA and 4-bit NF4 (bitsandbytes >= 0.50) on one process; not DoRA, 8-bit
+    or several processes (not measured). ``kernels``: Triton (and for 4-bit, that bitsandbytes)
+    is there: inductor's GPU kernels are Triton's."""
+    return bf16 and processes == 1 and not dora and quantization in ("none", "4bit") and kernels
+
+
 def layer_parameters(config: dict) -> int:
     """Weights of one decoder layer's linear layers, from its config: what the saving's
     token term scales with (the engine and the Train page's advice count them alike; a

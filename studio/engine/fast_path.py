@@ -147,12 +147,10 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed of
     # packing alone, so it serves padded (fixed-length) batches only.
     liger = on_gpu and not packing and not sharded and model_type in LIGER_TYPES and liger_installed()
-    # Measured faster on an H200 for bf16 (fixed and packed rows) and for 4-bit NF4 with
-    # bitsandbytes 0.50; DoRA and 8-bit were not measured.
     quantization = job.model.quantization
-    # Inductor's GPU kernels are Triton's: bf16 cards (Ampere and later) were measured.
-    automatic = (on_gpu and hw.precision == "bf16" and processes == 1 and not job.lora.use_dora and triton_installed()
-                 and (quantization == "none" or (quantization == "4bit" and _bitsandbytes_at_least(0, 50))))
+    kernels = triton_installed() and (quantization != "4bit" or _bitsandbytes_at_least(0, 50))
+    automatic = on_gpu and compile_choice.measured_faster(hw.precision == "bf16", processes, job.lora.use_dora,
+                                                          quantization, kernels)
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     reason = ""
     lengths_vary = lengths is None or len(set(lengths)) > 1
