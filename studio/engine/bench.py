@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     if jobs:  # what users wait for: whole jobs, command to adapter (engine.job_bench)
         from studio.engine import job_bench
 
+        unknown = sorted(set(args.modes.split(",") if args.modes else ()) - set(job_bench.MODES))
+        if unknown:  # an unknown name would run the defaults under another label
+            parser.error(f"unknown job mode(s) {', '.join(unknown)}; choose from {', '.join(job_bench.MODES)}")
+
         args.workdir.mkdir(parents=True, exist_ok=True)
         job_bench.run(jobs, args.modes.split(",") if args.modes else None, args.workdir,
                       args.tokenizer or job_bench.default_tokenizer(), args.out)
