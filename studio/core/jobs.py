@@ -139,6 +139,10 @@ class TrainingSettings:
     compile: Switch = _f("auto", "torch.compile each decoder layer on an NVIDIA GPU. auto: where it was measured "
                                  "faster (bf16 and 4-bit LoRA, padded or packed rows; one GPU; not DoRA or 8-bit); "
                                  "on: always; off: never. The first step is slower while it compiles.")
+    cuda_graphs: Switch = _f("auto", "Replay each training step as a CUDA graph on an NVIDIA GPU (packed rows, one "
+                                     "GPU, no gradient accumulation or checkpointed layer). auto: where steps are "
+                                     "short enough that launching kernels, not computing, takes their time; on: "
+                                     "wherever they can run; off: never.")
     optimizer: Optimizer = _f("adamw_torch", "adamw_8bit / paged_adamw_8bit save memory (need bitsandbytes + CUDA).")
     seed: int = _f(42, "Random seed for data order, split and adapter init.")
     on_nan: OnNan = _f("stop", "A loss that is NaN or infinite: 'stop' ends the run with the step named (the last "

@@ -95,17 +95,30 @@ def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_leng
     return PreparedData(train_ds, eval_ds if eval_ds is not None and len(eval_ds) else None, dropped, tokens)
 
 
-def collator(tokenizer, packing: bool, boundaries: bool = False):
+def collator(tokenizer, packing: bool, boundaries: bool = False, bucketed: bool = False):
     """Padding-free flattening when packing (position ids restart per example), else padding.
 
-    ``boundaries``: packed rows also carry their sequences' starts (engine.varlen_attention)."""
+    ``boundaries``: packed rows also carry their sequences' starts (engine.varlen_attention);
+    ``bucketed``: their lengths come from ``bucket_length``'s ladder (engine.step_graphs)."""
     if packing:
-        return PackedCollator(tokenizer.pad_token_id or 0, boundaries=boundaries)
+        return PackedCollator(tokenizer.pad_token_id or 0, boundaries=boundaries, bucketed=bucketed)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE, pad_to_multiple_of=8)
 
 
+def bucket_length(tokens: int) -> int:
+    """The shortest row of the ladder 64, 128, 192, 256, 320, 448, 576, 768, 960, 1216, ...
+    (each ~1.25x the last, in multiples of 64) longer than ``tokens``: a packed row padded
+    to it always ends in a filler sequence, and a job's rows come in few lengths, each one
+    CUDA graph (engine.step_graphs), for at most ~25% filler."""
+    length = 64
+    while length <= tokens:
+        length = max(length + 64, -(-length * 5 // 256) * 64)  # 1.25x, rounded up to 64
+    return length
+
+
 class PackedCollator:
-    """DataCollatorWithFlattening, its row rounded up to a multiple of 8 tokens.
+    """DataCollatorWithFlattening, its row rounded up to a multiple of 8 tokens (or, with
+    ``bucketed``, to ``bucket_length``'s ladder).
 
     The few filler tokens form their own sequence (position ids restart at 0, labels
     -100), so they attend to nothing real and count toward no loss. A row length that
@@ -115,16 +128,16 @@ class PackedCollator:
     ``boundaries`` adds transformers' flash-attention keywords: ``cu_seq_lens_q``/``_k``
     (each sequence's start, then the row's end) and ``max_length_q``/``_k``."""
 
-    def __init__(self, pad_id: int, multiple: int = 8, boundaries: bool = False):
+    def __init__(self, pad_id: int, multiple: int = 8, boundaries: bool = False, bucketed: bool = False):
         self.flatten = DataCollatorWithFlattening()
-        self.pad_id, self.multiple, self.boundaries = pad_id, multiple, boundaries
+        self.pad_id, self.multiple, self.boundaries, self.bucketed = pad_id, multiple, boundaries, bucketed
 
     def __call__(self, features):
         import torch
 
         batch = self.flatten(features)
         length = batch["input_ids"].shape[1]
-        extra = -length % self.multiple
+        extra = bucket_length(length) - length if self.bucketed else -length % self.multiple
         if extra:
             fill = {"input_ids": torch.full((1, extra), self.pad_id), "labels": torch.full((1, extra), IGNORE),
                     "position_ids": torch.arange(extra)[None]}

@@ -11,6 +11,9 @@
   whose length changes every step, compile with dynamic shapes): inductor fuses the
   norms, RoPE, SwiGLU and LoRA's dropout/scale/add, keeps fewer activations, and
   launches far fewer kernels, which is what bounds short packed steps;
+* CUDA graphs of each packed row length's forward and backward where the steps are short
+  (engine.step_graphs): a short step's time is launches and Python, not GPU work, and one
+  capture per length costs far less than compiling;
 * gradient checkpointing of only as many layers as the memory needs (core.vram's
   estimate against the card or ``training.memory_limit_gib``);
 * fused AdamW and TF32 matmuls.
@@ -42,6 +45,10 @@ PACKING_TYPES = frozenset({
     "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2", "granite", "cohere", "smollm3", "exaone"})
 PACKING_LEAKS = frozenset({"opt", "bloom"})
 
+# A step whose GPU computes less than this share of it is launch-bound (core.step_time.StepTime.busy):
+# CUDA graphs take its launches away for at most ~25% filler tokens of more GPU work.
+OVERHEAD_BOUND_BUSY = 0.5
+
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
 LIGER_TYPES = FUSED_LOSS_TYPES
 
@@ -61,6 +68,7 @@ class FastPath:
     packing_refused: bool = False  # asked for, but this family's packed examples would see each other
     varying_lengths: bool = False  # padded batches of changing length: compile with dynamic shapes at once
     compile_reason: str = ""  # why training.compile = auto did or did not compile
+    graphs: bool = False  # packed rows' forward and backward replayed as CUDA graphs (engine.step_graphs)
 
     def describe(self) -> str:
         parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}"
@@ -70,6 +78,8 @@ class FastPath:
                  f"tf32 {'on' if self.tf32 else 'off'}"]
         if self.compile:
             parts.append("torch.compile on each decoder layer")
+        if self.graphs:
+            parts.append("CUDA graphs of each row length's forward and backward")
         if self.compile_reason:
             parts.append(self.compile_reason)
         if self.checkpointed is not None:
@@ -131,13 +141,17 @@ class JobSize:
 
 
 def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None,
-           sharded: bool = False, processes: int = 1, size: JobSize | None = None) -> FastPath:
+           sharded: bool = False, processes: int = 1, size: JobSize | None = None,
+           overhead_bound: bool = False) -> FastPath:
     """Packing only where padding would waste >10% (fixed-length rows gain nothing from it).
 
     ``sharded`` (FSDP): no Liger; its fused loss reads the lm_head weight directly,
     which FSDP keeps as a flat shard outside the forward pass. ``processes``: how many
     train together (torchrun); compiled layers were measured on one only. ``size``: with
-    it, ``compile = auto`` compiles only a job long enough to pay the compile back."""
+    it, ``compile = auto`` compiles only a job long enough to pay the compile back.
+    ``overhead_bound``: the predicted step is mostly launches and Python (core.step_time),
+    so ``cuda_graphs = auto`` replays packed steps as CUDA graphs, and compile = auto,
+    whose gain there is the same overhead, does not compile."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
@@ -154,6 +168,11 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     reason = ""
     lengths_vary = lengths is None or len(set(lengths)) > 1
+    attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
+    graphs = (on_gpu and attention == "varlen" and processes == 1 and not sharded and tr.grad_accum == 1
+              and tr.compile != "on" and (tr.cuda_graphs == "on" or (tr.cuda_graphs == "auto" and overhead_bound)))
+    if tr.compile == "auto" and graphs:
+        automatic, reason = False, "no compile: CUDA graphs replay these short steps"
     if tr.compile == "auto" and automatic and size is not None and not tr.offload_activations:
         tokens = (sum(lengths) / len(lengths) if lengths else tr.max_length) * tr.batch_size
         choice = compile_choice.choose(size.micro_steps, size.layers, size.layer_parameters, tokens,
@@ -162,13 +181,27 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
         automatic, reason = choice.compile, choice.reason
     compiled = hw.device == "cuda" and not tr.offload_activations and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
-    attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
     varying = compiled and lengths_vary
     return FastPath(packing=packing, packing_refused=refused, liger=liger, varying_lengths=varying,
-                    compile_reason=reason,
+                    compile_reason=reason, graphs=graphs and not compiled,
                     fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
                     tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations,
                     attention=attention)
+
+
+def overhead_bound(job: TrainJob, config: dict[str, Any], lengths: list[int], lora_parameters: int) -> bool:
+    """Whether this GPU's steps of this job would be mostly launches and Python, not
+    computing (core.step_time's prediction for the job's mean micro-step; False where it
+    has no prediction: an unknown GPU or architecture)."""
+    from studio.core import step_time
+
+    if not torch.cuda.is_available() or not lengths:
+        return False
+    tokens = step_time.tokens_per_step(step_time.mean_row_tokens(lengths, job.training.max_length),
+                                       job.training.batch_size)
+    predicted = step_time.predict_step(config, tokens, torch.cuda.get_device_name(),
+                                       quantized=job.model.quantization == "4bit", lora_parameters=lora_parameters)
+    return predicted is not None and predicted.busy < OVERHEAD_BOUND_BUSY
 
 
 def cache_key(size: JobSize, packing: bool, varying_lengths: bool = True) -> str:
@@ -196,8 +229,10 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
                                                  fused_loss=path.liger, compiled=path.compile, gpus=gpus,
                                                  strategy="ddp" if gpus > 1 else "single")
     except vram.EstimateError:
-        return path
-    return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget)
+        return replace(path, graphs=False)  # every layer checkpointed: a recompute can't be captured
+    # A checkpointed layer's recompute saves and restores the RNG state, which no CUDA graph can capture.
+    return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget,
+                   graphs=path.graphs and needed == 0)
 
 
 def available_bytes() -> int:

@@ -7,7 +7,8 @@ micro-batch costs one host sync per forward pass, and it has to come before the
 backward: after it, a skipped batch's NaN would already be summed into the gradients
 of the batches it accumulates with (and under DDP into every rank's).
 
-It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
+Its training losses come from CUDA graphs where the fast path chose them
+(engine.step_graphs). It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
 crash strike inside the step they name, so the real handling paths run, and spares
 each step the Trainer's walks over every module (engine.step_overhead).
 """
@@ -26,6 +27,7 @@ from transformers import Trainer
 from studio.core import protocol
 from studio.core.faults import Fault
 from studio.engine import layer_setup
+from studio.engine.step_graphs import StepGraphs
 from studio.engine.step_overhead import StepWalks
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,12 @@ log = logging.getLogger(__name__)
 
 class GuardedTrainer(Trainer):
     def __init__(self, *args, on_nan: str = "stop", fault: Fault | None = None,
-                 emit: Callable[[protocol.Event], None] | None = None, **kwargs):
+                 emit: Callable[[protocol.Event], None] | None = None, graphs: StepGraphs | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.on_nan = on_nan
         self.fault = fault
+        self.graphs = graphs  # training steps replayed as CUDA graphs where they can be
         self.emit = emit or (lambda _event: None)
         self.skipped_steps: list[int] = []
         self._walks = StepWalks()
@@ -70,8 +74,12 @@ class GuardedTrainer(Trainer):
         step = self.state.global_step + 1
         if model.training:
             self._drill(step)
-        result = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                      num_items_in_batch=num_items_in_batch)
+        result = None
+        if self.graphs is not None and model.training and not return_outputs:
+            result = self.graphs.loss(model, inputs, num_items_in_batch)
+        if result is None:
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
         if not model.training:
             return result
         loss = result[0] if return_outputs else result

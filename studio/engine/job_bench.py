@@ -7,7 +7,8 @@ real tokenizer), generated instruction data with real datasets' length statistic
 
 * ``script``: a plain transformers + peft script (engine.plain_job), the usual alternative;
 * ``plain``: ``lora-studio train`` with ``training.fast_path = false``;
-* ``eager``: the fast path with ``training.compile = off``;
+* ``eager``: the fast path with ``training.compile = off`` and ``training.cuda_graphs = off``
+  (every kernel launched from Python);
 * ``cold``: the defaults with empty compile caches (a fresh home: its ``cache/`` is empty);
 * ``warm``: the same job again, the caches kept;
 * ``cold-on`` / ``warm-on``: the same with ``training.compile = on`` (what compiling costs
@@ -92,7 +93,8 @@ def data_file(workdir: Path, kind: str, rows: int) -> Path:
     return path if path.exists() else bench_data.write_chat(path, rows)
 
 
-def command(mode: str, cfg: dict[str, Any], model: Path, data: Path, out: Path) -> list[str]:
+def command(mode: str, cfg: dict[str, Any], model: Path, data: Path, out: Path,
+            extra: tuple[str, ...] = ()) -> list[str]:
     if mode == "script":
         return [sys.executable, "-m", "studio.engine.plain_job", "--model", str(model), "--data", str(data),
                 "--out", str(out), *(["--qlora"] if cfg.get("quant") == "4bit" else [])]
@@ -102,30 +104,37 @@ def command(mode: str, cfg: dict[str, Any], model: Path, data: Path, out: Path) 
     if mode == "plain":
         settings.append("training.fast_path=false")
     if mode == "eager":
-        settings.append("training.compile=off")
+        settings += ["training.compile=off", "training.cuda_graphs=off"]
     if mode.endswith("-on"):
         settings.append("training.compile=on")
+    settings += extra
     flags = [part for setting in settings for part in ("--set", setting)]
     return [sys.executable, "-m", "studio", "train", "--model", str(model), "--dataset", str(data), "--quiet", *flags]
 
 
+def home_path(workdir: Path, config: str, mode: str) -> Path:
+    return workdir / "homes" / config / mode.replace("cold", "ours").replace("warm", "ours")
+
+
 def home_for(workdir: Path, config: str, mode: str) -> Path:
     """cold and warm share one home (warm finds cold's compile caches); cold empties it first."""
-    home = workdir / "homes" / config / mode.replace("cold", "ours").replace("warm", "ours")
+    home = home_path(workdir, config, mode)
     if not mode.startswith("warm"):
         shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
     return home
 
 
-def run_mode(config: str, mode: str, workdir: Path, tokenizer_dir: Path) -> dict[str, Any]:
+def run_mode(config: str, mode: str, workdir: Path, tokenizer_dir: Path,
+             extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One mode's command, timed; ``extra``: more ``--set`` settings (a check's, not the defaults')."""
     cfg = JOB_CONFIGS[config]
     model = model_folder(workdir, cfg["shape"], tokenizer_dir)
     data = data_file(workdir, cfg["data"], cfg["rows"])
     home = home_for(workdir, config, mode)
     env = {k: v for k, v in os.environ.items() if k not in COMPILE_CACHE_VARIABLES}
     env.update(LORA_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
-    argv = command(mode, cfg, model, data, home / "script-out")
+    argv = command(mode, cfg, model, data, home / "script-out", extra)
     started = time.time()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     ended = time.time()
@@ -180,6 +189,7 @@ def worker_phases(events: list[dict[str, Any]], started: float, ended: float) ->
         "step_ms": round(1000 * steady_s / max(1, len(steps) - 1), 1),
         "average_tokens_per_s": metrics.get("tokens_per_s"),  # the run's own: warm-up, eval and saves in it
         "train_loss": metrics.get("train_loss"), "eval_loss": metrics.get("eval_loss"),
+        "graphed_steps": metrics.get("graphed_steps"),
         "peak_gib": round(metrics["peak_memory_bytes"] / 2**30, 2) if metrics.get("peak_memory_bytes") else None,
         "path": next((e.get("detail", "")[len("fast path: "):] for e in events
                       if e["type"] == "phase" and str(e.get("detail", "")).startswith("fast path: ")), ""),

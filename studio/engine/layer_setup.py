@@ -31,16 +31,20 @@ def apply(model, path: FastPath) -> FastPath:
     the layer changes when the model has no transformers checkpointing layers, and every
     layer checkpointed when their count is not the one planned for)."""
     if path.attention == "varlen" and not varlen_attention.use(model):
-        path = dataclasses.replace(path, attention="sdpa")  # a model it does not suit keeps its attention
+        # A model it does not suit keeps its attention, and its steps run eagerly (engine.step_graphs).
+        path = dataclasses.replace(path, attention="sdpa", graphs=False)
     layers = decoder_layers(model)
-    if not layers:
-        return dataclasses.replace(path, compile=False, checkpointed=None, offload=False)
+    if not layers:  # checkpointed, if at all, some other way: no graphs either
+        return dataclasses.replace(path, compile=False, checkpointed=None, offload=False, graphs=False)
     if path.checkpointed is not None and len(layers) != path.layers:
         path = dataclasses.replace(path, checkpointed=None)
     if path.checkpointed is not None:
         for index, layer in enumerate(layers):
             if index >= path.checkpointed:
                 layer.gradient_checkpointing = False
+    if path.graphs and any(layer.gradient_checkpointing for layer in layers):
+        # A checkpointed layer's recompute saves and restores the RNG state: no CUDA graph can capture it.
+        path = dataclasses.replace(path, graphs=False)
     if path.offload:
         for layer in layers:
             if layer.gradient_checkpointing:

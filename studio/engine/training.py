@@ -36,6 +36,7 @@ from studio.engine import (
     layer_setup,
     memory_report,
     model_loading,
+    step_graphs,
 )
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
@@ -197,9 +198,10 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
     size = _job_size(model, job, steps)
-    path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")),
-                            [len(ids) for ids in prepared.train["input_ids"]], sharded=parallel.sharded,
-                            processes=world, size=size)
+    lengths = [len(ids) for ids in prepared.train["input_ids"]]
+    path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")), lengths,
+                            sharded=parallel.sharded, processes=world, size=size,
+                            overhead_bound=fast_path.overhead_bound(job, model.config.to_dict(), lengths, trainable))
     path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
                                         parallel.sharded)
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
@@ -222,8 +224,9 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         args=args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=callback.counted(data_prep.collator(tokenizer, path.packing,
-                                                          boundaries=path.attention == "varlen")),
+        data_collator=callback.counted(data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen",
+                                                          bucketed=path.graphs)),
+        graphs=step_graphs.StepGraphs() if path.graphs else None,
         callbacks=[callback],
         optimizers=(optimizer, None),
     )
@@ -238,6 +241,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         emit(protocol.Phase("training", done=steps, total=steps, detail=f"all {steps} steps were done in {resume.name}"))
     else:
         training_loss = float(trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss)
+    if trainer.graphs is not None:
+        log.info(trainer.graphs.stats.describe())
     if path.compile:
         log.info(layer_setup.compile_summary())
         if layer_setup.compiled_graphs():  # not when dynamo fell back to eager: nothing was cached
@@ -254,6 +259,8 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     }
     if trainer.skipped_steps:
         metrics["skipped_steps"] = trainer.skipped_steps
+    if trainer.graphs is not None:
+        metrics["graphed_steps"] = trainer.graphs.stats.replayed
     if prepared.eval is not None:
         if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step

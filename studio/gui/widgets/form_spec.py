@@ -71,6 +71,7 @@ SPECS: dict[str, FieldSpec] = {
     "training.on_nan": FieldSpec("On a NaN loss"),
     "training.fast_path": FieldSpec("GPU fast path"),
     "training.compile": FieldSpec("torch.compile"),
+    "training.cuda_graphs": FieldSpec("CUDA graphs"),
     "training.memory_limit_gib": FieldSpec("GPU memory limit", 0, 4096, decimals=1, step=1, special="the whole card",
                                            suffix=" GiB"),
     "training.offload_activations": FieldSpec("Offload checkpoints to CPU"),
@@ -98,7 +99,7 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ("Output", ("output.name", "lora.continue_from", "output.add_to_library", "output.save_merged")),
         ("Advanced", ("training.weight_decay", "training.max_grad_norm", "training.logging_steps",
                       "training.resume_from", "training.fast_path", "training.compile",
-                      "training.on_nan", "model.trust_remote_code", "model.allow_pickle")),
+                      "training.cuda_graphs", "training.on_nan", "model.trust_remote_code", "model.allow_pickle")),
     ),
 )
 
@@ -112,6 +113,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
     "training.on_nan": {"stop": "stop the run", "skip": "skip that batch"},
     "training.compile": {"auto": "auto (where measured faster)", "on": "always", "off": "never"},
+    "training.cuda_graphs": {"auto": "auto (short steps)", "on": "always", "off": "never"},
     "distributed.strategy": {"auto": "auto (DDP when the model fits one GPU)", "ddp": "DDP: a copy on each GPU",
                              "fsdp": "FSDP: shard the model across GPUs"},
 }
