@@ -179,11 +179,13 @@ def worker_phases(events: list[dict[str, Any]], started: float, ended: float) ->
         "first_step": (training, steps[0]["t"]), "steps": (steps[0]["t"], steps[-1]["t"]),
         "eval": (steps[-1]["t"], saving), "save": (saving, done["t"]), "exit": (done["t"], ended),
     }
+    hello = first("hello")
     metrics = done["outputs"].get("metrics", {})
     tokens = metrics.get("tokens_trained") or metrics.get("train_tokens") or 0
     steady_s = steps[-1]["t"] - steps[0]["t"]
     return {
         "phases": {k: round(b - a, 2) for k, (a, b) in marks.items()},
+        "to_hello_s": round(hello - started, 2) if hello else None,  # of "start": the worker's process up
         "steps": len(steps),
         "steady_tokens_per_s": round(tokens * (len(steps) - 1) / len(steps) / steady_s) if steady_s > 0 else None,
         "step_ms": round(1000 * steady_s / max(1, len(steps) - 1), 1),
