@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -87,6 +88,10 @@ class StepGraphs:
 
     def _capture(self, model, key: tuple, args: tuple[torch.Tensor, ...]):
         started = time.perf_counter()
+        # make_graphed_callables warms up on a side stream, so autograd's gradient accumulators
+        # for the adapter remember that stream and note each later backward on the main one; the
+        # replays stay correct (scripts/check_step_graphs.py), and the note would fill the log.
+        warnings.filterwarnings("ignore", message="The AccumulateGrad node's stream does not match")
         try:
             if self._pool is None:
                 self._pool = torch.cuda.graph_pool_handle()
