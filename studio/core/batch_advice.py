@@ -150,11 +150,13 @@ class _Predictor:
         tr = self.job.training
         steps = step_time.optimizer_steps(self.train_rows, batch, tr.grad_accum, tr.epochs)
         tokens = step_time.tokens_per_step(self.mean_tokens, batch)
-        compiled = self._compiles(steps * tr.grad_accum, tokens)
-        step = step_time.predict_step(self.config, tokens, self.gpu_name, compiled=compiled,
-                                      quantized=self.job.model.quantization == "4bit",
-                                      lora_parameters=self.lora_parameters,
-                                      checkpointed_layers=self._checkpointed(batch))
+        checkpointed = self._checkpointed(batch)
+        shape = dict(quantized=self.job.model.quantization == "4bit", lora_parameters=self.lora_parameters,
+                     checkpointed_layers=checkpointed)
+        graphed = self._graphs(tokens, checkpointed)
+        compiled = not graphed and self._compiles(steps * tr.grad_accum, tokens)
+        step = step_time.predict_step(self.config, tokens * (step_time.GRAPH_FILLER if graphed else 1.0),
+                                      self.gpu_name, compiled=compiled, graphed=graphed, **shape)
         if step is None:
             return None
         compile_s = compile_choice.COMPILE_SECONDS["cold"] if compiled else 0.0
@@ -170,6 +172,17 @@ class _Predictor:
             return num_layers(self.config)
         return vram.checkpointed_layers_needed(self.at(batch), self.config, self.budget,
                                                num_parameters=self.num_parameters)
+
+    def _graphs(self, tokens: float, checkpointed: int) -> bool:
+        """Whether the run's steps will be CUDA graphs, as engine.fast_path.choose decides (on a
+        card with bf16, which the flash varlen kernel graphs need: Ampere and newer)."""
+        tr, rate = self.job.training, step_time.gpu_rate(self.gpu_name)
+        if (not tr.fast_path or tr.cuda_graphs == "off" or tr.compile == "on" or tr.grad_accum != 1
+                or checkpointed or rate is None or not rate.bf16):
+            return False
+        return tr.cuda_graphs == "on" or step_time.graphs_faster(
+            self.config, tokens, self.gpu_name, quantized=self.job.model.quantization == "4bit",
+            lora_parameters=self.lora_parameters)
 
     def _compiles(self, micro_steps: int, tokens: float) -> bool:
         """Whether the run's layers will be compiled, as engine.fast_path.choose decides

@@ -10,7 +10,7 @@ while the GPU runs earlier ones:
 
 * overhead, per micro-step: a fixed part (loss, optimizer, data) and a part per decoder
   layer (Python, kernel launches, LoRA's small kernels); torch.compile'd layers launch fewer
-  kernels; 4-bit weights add their dequantisation kernels; a checkpointed layer launches its
+  kernels; CUDA graphs launch none from Python, leaving the GPU's own time on small kernels; 4-bit weights add their dequantisation kernels; a checkpointed layer launches its
   forward twice;
 * compute: 4 x the parameters of the matmuls on the path (the decoder's linear layers and
   the lm_head: forward, plus the backward's input gradients; the frozen base needs no
@@ -24,7 +24,8 @@ large-step points by 8% and implies a higher rate; the cube-root blend fits all 
 Calibrated to the app's own runs on one H200 (random-weight Llama shapes, LoRA r=16 on every
 linear layer; ../shared/GPU_NOTES.md and issue 18): 1B (16 layers) at ~490 real tokens a
 step, 126 ms eager and 93 ms compiled; 1B at 8 x 2048, 356 and 237 ms; 8B (32 layers) at
-4 x 2048 compiled, 736 ms; 8B QLoRA at ~490 tokens, 0.50 s eager and 0.34 s compiled.
+4 x 2048 compiled, 736 ms; 8B QLoRA at ~490 tokens, 0.50 s eager and 0.34 s compiled; with CUDA graphs, 1B at ~490
+tokens ~30 ms, 8B ~87 ms and 8B QLoRA ~105 ms (2026-12-03, docs/benchmarks.md).
 tests/core/test_step_time.py checks every point. Only the H200's rate and the overheads
 (measured with the H200 machine's CPU) come from measurements; the other GPUs' rates are
 estimates (below).
@@ -41,8 +42,14 @@ from typing import Any
 from studio.core.presets import linear_shapes, num_layers
 
 OVERHEAD_BASE_S = 0.010  # per micro-step outside the layers: loss, optimizer, data (assumed; the fit can't separate it)
-OVERHEAD_PER_LAYER_S = {"eager": 7.2e-3, "compiled": 5.2e-3}  # fitted: 1B short rows, 126 vs 93 ms
-DEQUANT_PER_LAYER_S = {"eager": 8.1e-3, "compiled": 5.1e-3}  # 4-bit NF4 on top: 8B QLoRA, 0.50 vs 0.34 s
+# Fitted: 1B short rows, 126 ms eager vs 93 compiled; CUDA graphs (engine.step_graphs), what is left
+# of a layer's overhead is the GPU's own time on its small kernels: 1B ~30 ms and 8B ~87 ms a step.
+OVERHEAD_PER_LAYER_S = {"eager": 7.2e-3, "compiled": 5.2e-3, "graphed": 1.6e-3}
+# 4-bit NF4 on top: 8B QLoRA, 0.50 s eager vs 0.34 compiled vs ~0.105 graphed.
+DEQUANT_PER_LAYER_S = {"eager": 8.1e-3, "compiled": 5.1e-3, "graphed": 1.1e-3}
+# A graphed step's packed row is padded to a ladder of lengths (engine.data_prep.bucket_length):
+# 0-25% filler tokens, ~12% on average, computed like real ones.
+GRAPH_FILLER = 1.12
 RECOMPUTE_OVERHEAD_SHARE = 1 / 3  # a checkpointed layer launches its forward again (estimate, not measured)
 EAGER_COMPUTE_FACTOR = 1.5  # eager 1B 8 x 2048 steps are 1.5x the compiled ones: unfused pointwise work
 OVERLAP_POWER = 3  # how sharply the longer of overhead and compute takes over (fitted: 2 to 6 all within 4%)
@@ -121,20 +128,32 @@ def matmul_parameters(config: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def predict_step(config: dict[str, Any], tokens: float, gpu_name: str | None, *, compiled: bool = False,
-                 quantized: bool = False, lora_parameters: int = 0, checkpointed_layers: int = 0) -> StepTime | None:
-    """One micro-step of ``tokens`` real tokens on ``gpu_name``; None for an unknown GPU or model."""
+                 graphed: bool = False, quantized: bool = False, lora_parameters: int = 0,
+                 checkpointed_layers: int = 0) -> StepTime | None:
+    """One micro-step of ``tokens`` real tokens on ``gpu_name``, its layers eager, compiled or
+    replayed as CUDA graphs (eager kernels, launched at once); None for an unknown GPU or model."""
     rate, params = gpu_rate(gpu_name), matmul_parameters(config)
     if rate is None or params is None:
         return None
     layers = num_layers(config)
     decoder, head = params
-    mode = "compiled" if compiled else "eager"
+    mode = "compiled" if compiled else "graphed" if graphed else "eager"
     checkpointed = max(0, min(layers, checkpointed_layers))
     per_layer = OVERHEAD_PER_LAYER_S[mode] + (DEQUANT_PER_LAYER_S[mode] if quantized else 0.0)
     overhead = OVERHEAD_BASE_S + per_layer * (layers + RECOMPUTE_OVERHEAD_SHARE * checkpointed)
     flops = (4 * (decoder + head) + 2 * decoder * checkpointed / max(1, layers) + 6 * lora_parameters) * tokens
     compute = flops / rate.flops * (1.0 if compiled else EAGER_COMPUTE_FACTOR)
     return StepTime(overhead, compute)
+
+
+def graphs_faster(config: dict[str, Any], tokens: float, gpu_name: str | None, *, quantized: bool = False,
+                  lora_parameters: int = 0) -> bool:
+    """Whether CUDA graphs of these steps (their launches gone, their filler computed) beat
+    launching them eagerly; False where nothing is predicted (an unknown GPU or model)."""
+    shape = dict(quantized=quantized, lora_parameters=lora_parameters)
+    eager = predict_step(config, tokens, gpu_name, **shape)
+    graphed = predict_step(config, tokens * GRAPH_FILLER, gpu_name, graphed=True, **shape)
+    return eager is not None and graphed is not None and graphed.seconds < eager.seconds
 
 
 def mean_row_tokens(lengths: Sequence[int], max_length: int) -> float:

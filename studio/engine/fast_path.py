@@ -45,10 +45,6 @@ PACKING_TYPES = frozenset({
     "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2", "granite", "cohere", "smollm3", "exaone"})
 PACKING_LEAKS = frozenset({"opt", "bloom"})
 
-# A step whose GPU computes less than this share of it is launch-bound (core.step_time.StepTime.busy):
-# CUDA graphs take its launches away for at most ~25% filler tokens of more GPU work.
-OVERHEAD_BOUND_BUSY = 0.5
-
 # Model families Liger patches (its apply_liger_kernel_to_* functions); core's estimate agrees.
 LIGER_TYPES = FUSED_LOSS_TYPES
 
@@ -142,20 +138,27 @@ class JobSize:
 
 def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | None = None,
            sharded: bool = False, processes: int = 1, size: JobSize | None = None,
-           overhead_bound: bool = False) -> FastPath:
-    """Packing only where padding would waste >10% (fixed-length rows gain nothing from it).
+           graphs_faster: bool = False) -> FastPath:
+    """Packing where padding would waste >10%, or where the steps will be CUDA graphs (a
+    graph needs one packed row); rows of one length gain nothing from it otherwise.
 
     ``sharded`` (FSDP): no Liger; its fused loss reads the lm_head weight directly,
     which FSDP keeps as a flat shard outside the forward pass. ``processes``: how many
     train together (torchrun); compiled layers were measured on one only. ``size``: with
     it, ``compile = auto`` compiles only a job long enough to pay the compile back.
-    ``overhead_bound``: the predicted step is mostly launches and Python (core.step_time),
-    so ``cuda_graphs = auto`` replays packed steps as CUDA graphs, and compile = auto,
-    whose gain there is the same overhead, does not compile."""
+    ``graphs_faster``: the predicted step is faster as a CUDA graph (core.step_time): a
+    short step is mostly launches and Python, so ``cuda_graphs = auto`` replays packed
+    steps as graphs, and compile = auto, whose gain there is the same overhead, does not
+    compile."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
-    packing = tr.packing or (on_gpu and wasteful and model_type in PACKING_TYPES)
+    # Graphs replay packed rows through the flash varlen kernel, on one process, one micro-step
+    # an update, eager layers (engine.step_graphs says why each).
+    graphable = (on_gpu and varlen_attention.available() and model_type in PACKING_TYPES and processes == 1
+                 and not sharded and tr.grad_accum == 1 and tr.compile != "on"
+                 and (tr.cuda_graphs == "on" or (tr.cuda_graphs == "auto" and graphs_faster)))
+    packing = tr.packing or (on_gpu and (wasteful or graphable) and model_type in PACKING_TYPES)
     refused = packing and model_type in PACKING_LEAKS
     packing = packing and not refused
     # Measured on an H100 (docs/benchmarks.md): Liger on packed rows ran at 0.4x the speed of
@@ -169,8 +172,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     reason = ""
     lengths_vary = lengths is None or len(set(lengths)) > 1
     attention = "varlen" if packing and on_gpu and varlen_attention.available() else "sdpa"
-    graphs = (on_gpu and attention == "varlen" and processes == 1 and not sharded and tr.grad_accum == 1
-              and tr.compile != "on" and (tr.cuda_graphs == "on" or (tr.cuda_graphs == "auto" and overhead_bound)))
+    graphs = graphable and attention == "varlen"
     if tr.compile == "auto" and graphs:
         automatic, reason = False, "no compile: CUDA graphs replay these short steps"
     if tr.compile == "auto" and automatic and size is not None and not tr.offload_activations:
@@ -189,19 +191,17 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
                     attention=attention)
 
 
-def overhead_bound(job: TrainJob, config: dict[str, Any], lengths: list[int], lora_parameters: int) -> bool:
-    """Whether this GPU's steps of this job would be mostly launches and Python, not
-    computing (core.step_time's prediction for the job's mean micro-step; False where it
-    has no prediction: an unknown GPU or architecture)."""
+def graphs_faster(job: TrainJob, config: dict[str, Any], lengths: list[int], lora_parameters: int) -> bool:
+    """Whether this GPU runs the job's mean micro-step faster as a CUDA graph than launched
+    eagerly (core.step_time's prediction; False where it has none: an unknown GPU or model)."""
     from studio.core import step_time
 
     if not torch.cuda.is_available() or not lengths:
         return False
     tokens = step_time.tokens_per_step(step_time.mean_row_tokens(lengths, job.training.max_length),
                                        job.training.batch_size)
-    predicted = step_time.predict_step(config, tokens, torch.cuda.get_device_name(),
-                                       quantized=job.model.quantization == "4bit", lora_parameters=lora_parameters)
-    return predicted is not None and predicted.busy < OVERHEAD_BOUND_BUSY
+    return step_time.graphs_faster(config, tokens, torch.cuda.get_device_name(),
+                                   quantized=job.model.quantization == "4bit", lora_parameters=lora_parameters)
 
 
 def cache_key(size: JobSize, packing: bool, varying_lengths: bool = True) -> str:

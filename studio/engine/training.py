@@ -201,7 +201,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     lengths = [len(ids) for ids in prepared.train["input_ids"]]
     path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")), lengths,
                             sharded=parallel.sharded, processes=world, size=size,
-                            overhead_bound=fast_path.overhead_bound(job, model.config.to_dict(), lengths, trainable))
+                            graphs_faster=fast_path.graphs_faster(job, model.config.to_dict(), lengths, trainable))
     path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
                                         parallel.sharded)
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs

@@ -40,7 +40,7 @@ def alpaca_file(tmp_path: Path) -> Path:
     path = tmp_path / "alpaca.jsonl"
     rows = [{"instruction": f"Write a short note about topic number {i} for a new reader.", "input": "",
              "output": "Here is a short note: " + " ".join(f"word{j}" for j in range(i % 30 + 10))}
-            for i in range(1000)]
+            for i in range(10_000)]  # 2,250 steps: long enough for a tip, even with CUDA graphs
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -55,7 +55,7 @@ def test_train_prints_the_tip_before_the_run_and_changes_nothing(one_b_folder, a
     tips = [i for i, line in enumerate(lines) if line.startswith("tip: ")]
     assert len(tips) == 1, out
     tip = lines[tips[0]]
-    assert "The GPU will be mostly idle" in tip and "steps instead of 225" in tip and "learning rate" in tip
+    assert "The GPU will be mostly idle" in tip and "steps instead of 2,250" in tip and "learning rate" in tip
     assert "--batch-size" in tip and "nothing was changed" in tip
     run_line = next(i for i, line in enumerate(lines) if line.startswith("run "))
     assert tips[0] < run_line  # before the run starts

@@ -100,23 +100,28 @@ def test_a_capture_that_cannot_happen_leaves_the_run_eager():
 def test_short_steps_on_one_gpu_are_graphed(monkeypatch):
     monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: True)
     monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
-    short = fast_path.choose(job(), GPU, "llama", SHORT_ROWS, overhead_bound=True)
+    short = fast_path.choose(job(), GPU, "llama", SHORT_ROWS, graphs_faster=True)
     assert short.graphs and not short.compile and "CUDA graphs" in short.describe()
     assert "no compile: CUDA graphs replay these short steps" in short.describe()
     assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS).graphs  # GPU-bound steps: nothing to gain
     assert fast_path.choose(job(cuda_graphs="on"), GPU, "llama", SHORT_ROWS).graphs
     for refused in (job(cuda_graphs="off"), job(grad_accum=2), job(compile="on"), job(fast_path=False)):
-        assert not fast_path.choose(refused, GPU, "llama", SHORT_ROWS, overhead_bound=True).graphs
-    assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS, processes=2, overhead_bound=True).graphs
-    assert not fast_path.choose(job(), GPU, "llama", [512] * 8, overhead_bound=True).graphs  # padded rows
+        assert not fast_path.choose(refused, GPU, "llama", SHORT_ROWS, graphs_faster=True).graphs
+    assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS, processes=2, graphs_faster=True).graphs
+    # Rows of one length: packed all the same, since a graph takes one packed row (and the
+    # step is launches, not work); left padded, with Liger's fused loss, where the work dominates.
+    even = fast_path.choose(job(), GPU, "llama", [512] * 8, graphs_faster=True)
+    assert even.graphs and even.packing and not even.liger
+    assert not fast_path.choose(job(), GPU, "llama", [512] * 8).packing
+    assert not fast_path.choose(job(), GPU, "opt", SHORT_ROWS, graphs_faster=True).graphs  # packing would leak
     monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: False)
-    assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS, overhead_bound=True).graphs
+    assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS, graphs_faster=True).graphs
 
 
 def test_a_checkpointed_layer_turns_graphs_off(monkeypatch):
     monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: True)
     tight = job(gradient_checkpointing=True, memory_limit_gib=17.0)
-    path = fast_path.choose(tight, GPU, "llama", SHORT_ROWS, overhead_bound=True)
+    path = fast_path.choose(tight, GPU, "llama", SHORT_ROWS, graphs_faster=True)
     assert path.graphs
     assert not fast_path.plan_checkpointing(path, tight, eight_b(), None, GPU).graphs
     roomy = job(gradient_checkpointing=True, memory_limit_gib=120)
