@@ -96,8 +96,13 @@ class StepGraphs:
             if self._pool is None:
                 self._pool = torch.cuda.graph_pool_handle()
             step = _PackedLoss(model, longest=key[0])
+            # The caching allocator keeps blocks per stream: without these, the eager steps' cached
+            # blocks, the side-stream warm-up's and the graphs' pool would each hold a step's
+            # activations (8B short rows on an H200: 45.8 GiB peak against the plain path's 38.3).
+            torch.cuda.empty_cache()
             graphed = torch.cuda.make_graphed_callables(step, args, num_warmup_iters=1, allow_unused_input=True,
                                                         pool=self._pool)
+            torch.cuda.empty_cache()
         except Exception as exc:  # noqa: BLE001 - any capture failure means eager steps, never a failed run
             self.stats.off_reason = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("CUDA graph capture of a %d-token row failed; the rest of the run is eager: %s",
