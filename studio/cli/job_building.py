@@ -13,7 +13,7 @@ from typing import Any
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import Job, TrainJob
-from studio.core.methods import METHODS  # --method is a shorthand for the fields of each method
+from studio.core.methods import METHOD_LABELS, METHODS, apply_method
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
@@ -58,7 +58,10 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", help="dataset format (default: auto)")
     parser.add_argument("--eval-fraction", type=float)
     parser.add_argument("--max-rows", type=int)
-    parser.add_argument("--method", choices=sorted(METHODS), help="shorthand for a LoRA variant")
+    parser.add_argument("--method", choices=list(METHODS),
+                        help="the adapter method, as the Train page's Method box sets it (its fields replace the "
+                             "job file's method fields): " + ", ".join(f"{name} ({label})" for name, label in
+                                                                     METHOD_LABELS.items()))
     parser.add_argument("--rank", "-r", type=int)
     parser.add_argument("--alpha", type=float)
     parser.add_argument("--dropout", type=float)
@@ -89,7 +92,7 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
 def build_train_job(args: argparse.Namespace) -> Job:
     data: dict[str, Any] = to_dict(load_job(args.job)) if args.job else to_dict(TrainJob())
     if getattr(args, "method", None):
-        _merge(data, METHODS[args.method])
+        data = apply_method(data, args.method)  # exactly what the Train page's Method box does
     for dest, (section, name) in FLAG_FIELDS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -114,7 +117,3 @@ def build_train_job(args: argparse.Namespace) -> Job:
         raise JobError(issues, "command line")
     return job_from_dict(data, source=str(args.job) if args.job else "command line")
 
-
-def _merge(into: dict[str, Any], extra: dict[str, dict[str, Any]]) -> None:
-    for section, values in extra.items():
-        into.setdefault(section, {}).update(values)
