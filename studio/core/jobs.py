@@ -181,7 +181,8 @@ class FaultSettings:
 @dataclass
 class OutputSettings:
     name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
-    save_merged: bool = _f(False, "Also save the base model with the adapter merged in.")
+    save_merged: bool = _f(False, "Also save the base model with the adapter merged in: the run folder's merged/, "
+                                  "checked like `lora-studio export` (the base is loaded again in full precision).")
     add_to_library: bool = _f(True, "Add the adapter to the library when the run ends (also a stopped run).")
 
 

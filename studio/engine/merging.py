@@ -21,7 +21,7 @@ import transformers
 
 from studio.core import atomic, protocol
 from studio.core.job_schema import Issue, JobError
-from studio.core.jobs import ExportJob, MergeJob
+from studio.core.jobs import ExportJob, MergeJob, TrainJob
 from studio.core.library import Library, locate_adapter, read_adapter_config, read_card
 from studio.core.merging import WITH_DENSITY, adapter_summary, plan
 from studio.core.resources import eval_prompts
@@ -124,6 +124,31 @@ def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
     if job.gguf:
         outputs["gguf"] = _export_gguf(reloaded, tokenizer, output, job.gguf, (ref or folder.name), emit)
     return outputs
+
+
+def export_after_training(job: TrainJob, outputs: dict[str, Any], run_dir: Path, emit: Emit) -> dict[str, Any] | None:
+    """``output.save_merged``: the trained adapter merged into its base, beside it in the run
+    folder (``merged/``), by the same checked export as ``lora-studio export``. The base is
+    loaded again in full precision (a 4-bit base has no exact merge); a failure is a warning:
+    the adapter is saved either way. None when nothing was exported."""
+    import dataclasses
+    import gc
+
+    if outputs.get("stopped"):
+        emit(protocol.Warning("the run was stopped: the merged model was not saved (export the adapter from "
+                              "the library when you want it)"))
+        return None
+    gc.collect()  # the trained model has gone out of scope: its memory serves the export
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    export = ExportJob(model=dataclasses.replace(job.model, quantization="none"), adapter=outputs["adapter_path"],
+                       output_dir=str(run_dir / "merged"))
+    try:
+        return run_export(export, emit)
+    except (RuntimeError, OSError, ValueError) as exc:
+        emit(protocol.Warning(f"the merged model was not saved: {exc}; the adapter is saved, and "
+                              f"`lora-studio export` can merge it later"))
+        return None
 
 
 GGUF_CHECK_PROMPTS = ["Who are you?", "What is 7 plus 5?", "Name a colour of the sea."]

@@ -141,12 +141,19 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
         if plan.distributed:
             from studio.worker.rank_launcher import run_ranks
 
-            return run_ranks(job, run_dir, plan, emit, control)  # rank 0 adds it to the library
-        from studio.engine.training import run_training
+            outputs = run_ranks(job, run_dir, plan, emit, control)  # rank 0 adds it to the library
+        else:
+            from studio.engine.training import run_training
 
-        outputs = run_training(job, run_dir, emit, control)
-        if job.output.add_to_library:
-            outputs["library_ref"] = _add_to_library(run_dir, emit)
+            outputs = run_training(job, run_dir, emit, control)
+            if job.output.add_to_library:
+                outputs["library_ref"] = _add_to_library(run_dir, emit)
+        if job.output.save_merged and outputs.get("adapter_path"):
+            from studio.engine.merging import export_after_training
+
+            merged = export_after_training(job, outputs, run_dir, emit)
+            if merged is not None:
+                outputs["merged_path"] = merged["output_dir"]
         return outputs
     if job.kind == "generate":
         from studio.engine.generation import run_generation
