@@ -49,6 +49,12 @@ def create_app():
     app.setDesktopFileName("lora-studio")  # Wayland/X11 match the window to lora-studio.desktop
     app.setWindowIcon(_icon())
     theme.apply(app)
+    # Python's automatic collection runs in whichever thread allocates: in a pool thread
+    # (gui.background) it could destroy a widget there, and Qt crashes (seen in the suite).
+    # pyqtgraph's collector turns it off and collects on a timer in the GUI thread instead.
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    app._garbage_collector = GarbageCollector(interval=1.0)
     return app
 
 

@@ -202,3 +202,26 @@ def test_a_zip_bomb_is_refused(library, tmp_path):
     with pytest.raises(LibraryError, match="zip bomb"):
         import_adapter(library, bomb)
     assert library.entries() == []
+
+
+def test_looking_an_adapter_up_waits_for_no_writer(library, tmp_path):
+    """Opening the library and resolving a reference (what the Compare page does as the
+    user types) takes no write lock, so a writer holding the index does not stall it."""
+    import sqlite3
+    import time
+
+    from studio.core.library import locate_adapter
+
+    library.add(make_adapter(tmp_path / "a"), card())
+    writer = sqlite3.connect(library.index.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process mid-write (an import, a rename)
+    try:
+        started = time.monotonic()
+        with Library() as reader:
+            assert reader.resolve("captain").entry.ref == "captain/v1"
+        folder, ref = locate_adapter("captain/v1")
+        assert ref == "captain/v1" and folder.name == "v1"
+        assert time.monotonic() - started < 2.0  # the index's busy timeout is 10 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

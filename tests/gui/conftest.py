@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from pathlib import Path
@@ -19,7 +20,10 @@ def private_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def drain_background(qtbot):
-    """No background task of one test delivers into the next one's widgets."""
+    """No background task of one test delivers into the next one's widgets, and no widget
+    is garbage-collected in a pool thread (Qt crashes there): as in the app (gui.app), the
+    automatic collection is off while a test runs, and its garbage goes in the GUI thread."""
+    gc.disable()
     yield
     from PySide6.QtCore import QThreadPool
 
@@ -27,6 +31,8 @@ def drain_background(qtbot):
 
     QThreadPool.globalInstance().waitForDone(10_000)
     qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture

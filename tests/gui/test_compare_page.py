@@ -28,6 +28,7 @@ def page(qtbot, state, tiny_model_dir, studio_home):
 @pytest.mark.slow
 def test_side_by_side_blind_eval_report_and_playground(page, qtbot, tiny_model_dir):
     page.set_adapters(["pirate/v1", "pirate/v2"])
+    qtbot.waitUntil(lambda: not page.looking_up(), timeout=10_000)
     assert page.models() == ["base", "pirate/v1", "pirate/v2"]
     assert page.base_model() == str(tiny_model_dir)
     assert page.diff_table.rowCount() >= 1  # the seeds differ at least
@@ -66,3 +67,32 @@ def test_side_by_side_blind_eval_report_and_playground(page, qtbot, tiny_model_d
     assert page.playground.send("And who are you?")
     qtbot.waitUntil(lambda: not page.playground.busy(), timeout=60_000)
     assert [m["role"] for m in page.playground.history] == ["user", "assistant", "user", "assistant"]
+
+
+def test_typing_an_adapter_looks_it_up_once_off_the_gui_thread(qtbot, state, studio_home, monkeypatch):
+    """Each keystroke in an adapter box once opened the library on the GUI thread; now the
+    lookup waits for the typing to pause and runs in the thread pool."""
+    import threading
+
+    from studio.gui.pages import compare_page
+
+    calls = []
+    real = compare_page.look_up
+
+    def counted(adapters, fallback):
+        calls.append((list(adapters), threading.current_thread() is threading.main_thread()))
+        return real(adapters, fallback)
+
+    monkeypatch.setattr(compare_page, "look_up", counted)
+    page = ComparePage(state)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: not page.looking_up(), timeout=10_000)
+    page.slots[0].lineEdit().clear()
+    qtbot.waitUntil(lambda: not page.looking_up(), timeout=10_000)
+    calls.clear()
+    qtbot.keyClicks(page.slots[0].lineEdit(), "pirate/v9")
+    qtbot.waitUntil(lambda: not page.looking_up(), timeout=10_000)
+    assert calls == [(["pirate/v9"], False)]  # one lookup for nine keystrokes, in a pool thread
+    assert page.base_label.text().endswith(f"<b>{compare_page.Path(state.job.model.path).name}</b>")
+    page.shutdown()

@@ -78,6 +78,10 @@ class LibraryIndex:
         self._conn.close()
 
     def _create(self) -> None:
+        # An index of this schema takes no write lock to open: readers (the GUI's lookups,
+        # the CLI's listings) never wait for a writer, nor make one wait.
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         with self._transaction():
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS versions (ref TEXT PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT "

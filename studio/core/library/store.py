@@ -478,7 +478,9 @@ def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, 
     path = Path(setting).expanduser()
     if (path / "adapter_config.json").is_file():
         return path, None
-    library = library or Library()
+    if library is None:
+        with Library() as own:
+            return locate_adapter(setting, own)
     try:
         resolved = library.resolve(setting)
     except LibraryError as exc:

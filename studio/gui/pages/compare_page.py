@@ -9,10 +9,12 @@ Markdown report in the library. The Playground tab chats with one model.
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -52,6 +54,23 @@ BASE = "base"
 SLOTS = 4
 NONE = "(none)"
 BEST = QColor(76, 175, 80, 90)
+LOOKUP_DELAY_MS = 250  # after the last keystroke in an adapter box: one library lookup, not one per key
+
+
+def look_up(adapters: list[str], fallback: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(the base the adapters were trained on: the first one's card, else ``fallback``; the
+    card.json of each adapter that can be found). Reads files and the library index: off the
+    GUI thread while the user types (ComparePage schedules it)."""
+    base, cards = None, {}
+    with Library() as library:
+        for adapter in adapters:
+            try:
+                folder, _ref = locate_adapter(adapter, library)
+            except LibraryError:
+                continue  # a typo'd or half-typed name has no card
+            base = base or base_model_of(folder)
+            cards[adapter] = read_card(folder)
+    return base or fallback, cards
 
 
 class CompareColumn(QGroupBox):
@@ -133,8 +152,12 @@ class ComparePage(QWidget):
         self.session.ended.connect(self._on_session_end)
         for column in self.columns:
             column.vote.clicked.connect(lambda _=False, c=column: self.vote(c.model))
+        self._lookup_timer = QTimer(self, singleShot=True, interval=LOOKUP_DELAY_MS)
+        self._lookup_timer.timeout.connect(self._models_changed)
+        self._lookups = 0  # the newest lookup's number: an older one's answer is dropped
+        self._pending_lookup = False
         for combo in self.slots:
-            combo.currentTextChanged.connect(lambda _t: self._models_changed())
+            combo.currentTextChanged.connect(lambda _t: self._lookup_timer.start())
         state.library_changed.connect(self.reload_choices)
         self.reload_choices()
 
@@ -227,29 +250,35 @@ class ComparePage(QWidget):
 
     def base_model(self) -> str:
         """The base the adapters were trained on (the first one's card), else the chosen model."""
-        for adapter in self.adapters():
-            try:
-                folder, _ref = locate_adapter(adapter)
-            except LibraryError:
-                continue
-            found = base_model_of(folder)
-            if found:
-                return found
-        return self.state.job.model.path
+        return look_up(self.adapters(), self.state.job.model.path)[0]
 
     def cards(self) -> dict[str, dict[str, Any]]:
         """card.json of each chosen adapter that can be found (a typo'd folder has none)."""
-        cards = {}
-        for adapter in self.adapters():
-            try:
-                cards[adapter] = read_card(locate_adapter(adapter)[0])
-            except LibraryError:
-                pass
-        return cards
+        return look_up(self.adapters(), self.state.job.model.path)[1]
+
+    def looking_up(self) -> bool:
+        """A lookup is scheduled or running (tests wait for it)."""
+        return self._lookup_timer.isActive() or self._pending_lookup
 
     def _models_changed(self) -> None:
-        self.base_label.setText(f"Base model: <b>{Path(self.base_model()).name}</b>")
-        cards = self.cards()
+        self._lookup_timer.stop()
+        self._lookups += 1
+        self._pending_lookup = True
+        run_in_background(look_up, self.adapters(), self.state.job.model.path,
+                          on_done=functools.partial(self._show_models, self._lookups),
+                          on_error=functools.partial(self._lookup_failed, self._lookups))
+
+    def _lookup_failed(self, number: int, exc: BaseException) -> None:
+        if number == self._lookups:
+            self._pending_lookup = False
+            self.status.show_note(f"Could not read the library: {exc}", error=True)
+
+    def _show_models(self, number: int, found: tuple[str, dict[str, dict[str, Any]]]) -> None:
+        if number != self._lookups:
+            return  # the boxes changed since: a newer lookup is on its way
+        self._pending_lookup = False
+        base, cards = found
+        self.base_label.setText(f"Base model: <b>{Path(base).name}</b>")
         rows = compare_report.diff_many(cards) if len(cards) > 1 else []
         self.diff_table.clear()
         self.diff_table.setColumnCount(1 + len(cards))

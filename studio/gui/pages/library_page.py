@@ -60,7 +60,6 @@ class LibraryPage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.library = Library()
         self.entries: list[Entry] = []
         self._generation = 0
         self.table = LibraryTable()
@@ -196,11 +195,12 @@ class LibraryPage(QWidget):
         if entry is None:
             self.details.show_entry(None, {}, [], [])
         else:
-            try:
-                card = read_card(self.library.resolve(entry.ref, trashed=entry.trashed).path_obj)
-            except LibraryError:
-                card = {}
-            children = [c.ref for c in self.library.index.children(entry.ref)]
+            with Library() as library:
+                try:
+                    card = read_card(library.resolve(entry.ref, trashed=entry.trashed).path_obj)
+                except LibraryError:
+                    card = {}
+                children = [c.ref for c in library.index.children(entry.ref)]
             self.details.show_entry(entry, card, entry.parents, children)
         self._update_buttons()
 
@@ -229,7 +229,8 @@ class LibraryPage(QWidget):
         entry = self.selected()[0]
         wanted = [t.strip() for t in text.split(",") if t.strip()]
         try:
-            self.library.tag(entry.ref, add=wanted, remove=[t for t in entry.tags if t not in wanted])
+            with Library() as library:
+                library.tag(entry.ref, add=wanted, remove=[t for t in entry.tags if t not in wanted])
         except LibraryError as exc:
             self._failed(exc)
             return
@@ -237,13 +238,15 @@ class LibraryPage(QWidget):
 
     def set_notes(self, text: str) -> None:
         entry = self.selected()[0]
-        self.library.set_notes(entry.ref, text)
+        with Library() as library:
+            library.set_notes(entry.ref, text)
         self._changed(f"{entry.ref}: notes saved")
 
     def rename_selected(self, new_name: str) -> bool:
         entry = self.selected()[0]
         try:
-            self.library.rename(entry.name, new_name)
+            with Library() as library:
+                library.rename(entry.name, new_name)
         except LibraryError as exc:
             self._failed(exc)
             return False
@@ -252,22 +255,26 @@ class LibraryPage(QWidget):
 
     def delete_selected(self) -> None:
         refs = [e.ref for e in self.selected()]
-        for ref in refs:
-            self.library.delete(ref)
+        with Library() as library:
+            for ref in refs:
+                library.delete(ref)
         self._changed(f"Moved {', '.join(refs)} to the trash (tick Trash to restore)")
 
     def restore_selected(self) -> None:
         refs = [e.ref for e in self.selected()]
         try:
-            for ref in refs:
-                self.library.restore(ref)
+            with Library() as library:
+                for ref in refs:
+                    library.restore(ref)
         except LibraryError as exc:
             self._failed(exc)
             return
         self._changed(f"Restored {', '.join(refs)}")
 
     def reindex(self) -> None:
-        self._changed(f"Index rebuilt from the folders: {self.library.rebuild()} version(s)")
+        with Library() as library:
+            rebuilt = library.rebuild()
+        self._changed(f"Index rebuilt from the folders: {rebuilt} version(s)")
 
     def export_selected(self, destination: str | Path) -> None:
         entry = self.selected()[0]
@@ -314,8 +321,9 @@ class LibraryPage(QWidget):
 
     def diff_rows(self) -> list[tuple[str, object, object]]:
         a, b = self.selected()[:2]
-        return diff_cards(self.library.card(a.ref) if not a.trashed else {}, self.library.card(b.ref)
-                          if not b.trashed else {})
+        with Library() as library:
+            return diff_cards(library.card(a.ref) if not a.trashed else {},
+                              library.card(b.ref) if not b.trashed else {})
 
     # -- dialogs ---------------------------------------------------------------------------------
 
@@ -376,7 +384,8 @@ class LibraryPage(QWidget):
         job = copy.deepcopy(self.state.job)
         job.lora.continue_from = entry.ref
         job.output.name = ""
-        model = base_model_of(self.library.resolve(entry.ref).path_obj)
+        with Library() as library:
+            model = base_model_of(library.resolve(entry.ref).path_obj)
         if model:
             job.model.path = model
         self.state.set_job(job)

@@ -48,7 +48,6 @@ class MergePage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.library = Library()
         self.entries: list[Entry] = []
         self.follower: RunFollower | None = None
         self.run_dir: Path | None = None
@@ -143,7 +142,8 @@ class MergePage(QWidget):
     def reload(self) -> None:
         checked = set(self.checked_refs())
         weights = {ref: w for ref, w in zip(self.checked_refs(), self.weights(), strict=True)}
-        self.entries = self.library.entries()
+        with Library() as library:
+            self.entries = library.entries()
         self._filling = True
         self.table.setRowCount(0)  # drops the old weight boxes too
         self.table.setRowCount(len(self.entries))
@@ -228,7 +228,8 @@ class MergePage(QWidget):
     # -- jobs --------------------------------------------------------------------------------------
 
     def _base_of(self, ref: str) -> str:
-        return base_model_of(self.library.resolve(ref).path_obj) or self.state.job.model.path
+        with Library() as library:
+            return base_model_of(library.resolve(ref).path_obj) or self.state.job.model.path
 
     def start_merge(self) -> Path | None:
         refs = self.checked_refs()
