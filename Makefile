@@ -41,8 +41,9 @@ package: setup
 	@echo "bundle: dist/lora-studio/lora-studio"
 
 lint: setup
-	$(VENV)/bin/ruff check studio tests
+	$(VENV)/bin/ruff check studio tests scripts
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

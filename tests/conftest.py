@@ -1,10 +1,52 @@
-"""Fixtures shared by every test: a private LoRA Studio home per test."""
+"""Fixtures shared by every test: a private LoRA Studio home per test, and the quick tier's guard."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+
+# Command lines that start a worker or a training command: a test that runs one is marked
+# ``integration`` (the quick tier, ``-m "not integration and not slow"``, leaves it out).
+WORKER_COMMANDS = ("studio.worker", "studio.cli.main", "-m studio", "lora-studio", "torchrun")
+
+
+@pytest.fixture(autouse=True)
+def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test not marked ``integration`` the moment it starts a worker (a subprocess, or
+    the GUI's QProcess), so the quick tier stays quick and the marks stay true."""
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
+        return
+
+    def check(argv) -> None:
+        line = " ".join(map(str, argv)) if isinstance(argv, (list, tuple)) else str(argv)
+        if any(command in line for command in WORKER_COMMANDS):
+            pytest.fail(f"this test starts a worker ({line[:120]}): mark it integration", pytrace=False)
+
+    real_popen = subprocess.Popen.__init__
+
+    def popen(self, args, *rest, **kwargs):
+        check(args)
+        real_popen(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", popen)
+    qprocess = _qprocess()
+    if qprocess is not None:
+        real_start = qprocess.start
+
+        def start(self, program, arguments=(), *rest):
+            check([program, *arguments])
+            return real_start(self, program, arguments, *rest)
+
+        monkeypatch.setattr(qprocess, "start", start)
+
+
+def _qprocess():
+    import sys
+
+    qtcore = sys.modules.get("PySide6.QtCore")  # only where a test already brought Qt in
+    return getattr(qtcore, "QProcess", None)
 
 
 @pytest.fixture(autouse=True)

@@ -151,12 +151,12 @@ class _Predictor:
         steps = step_time.optimizer_steps(self.train_rows, batch, tr.grad_accum, tr.epochs)
         tokens = step_time.tokens_per_step(self.mean_tokens, batch)
         checkpointed = self._checkpointed(batch)
-        shape = dict(quantized=self.job.model.quantization == "4bit", lora_parameters=self.lora_parameters,
-                     checkpointed_layers=checkpointed)
         graphed = self._graphs(tokens, checkpointed)
         compiled = not graphed and self._compiles(steps * tr.grad_accum, tokens)
         step = step_time.predict_step(self.config, tokens * (step_time.GRAPH_FILLER if graphed else 1.0),
-                                      self.gpu_name, compiled=compiled, graphed=graphed, **shape)
+                                      self.gpu_name, compiled=compiled, graphed=graphed,
+                                      quantized=self.job.model.quantization == "4bit",
+                                      lora_parameters=self.lora_parameters, checkpointed_layers=checkpointed)
         if step is None:
             return None
         compile_s = compile_choice.COMPILE_SECONDS["cold"] if compiled else 0.0

@@ -64,11 +64,11 @@ def download_model(repo_id: str, revision: str | None = None, progress: Progress
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(repo_id, revision=revision, cache_dir=default_hf_cache_dir(),
-                                   allow_patterns=MODEL_FILES, tqdm_class=_progress_class(progress))
-    except Exception as exc:  # noqa: BLE001 - the Hub's errors are many; say what each means
+        downloaded = snapshot_download(repo_id, revision=revision, cache_dir=default_hf_cache_dir(),
+                                       allow_patterns=MODEL_FILES, tqdm_class=_progress_class(progress))
+    except Exception as exc:
         raise HubError(_explain(exc, repo_id)) from exc
-    folder = Path(folder)
+    folder = Path(downloaded)
     if not (folder / "config.json").is_file():
         raise HubError(f"{repo_id} has no config.json: not a transformers model (a GGUF-only repo? download the "
                        ".gguf file and add it on the Models page)")
@@ -117,7 +117,7 @@ def push_adapter(folder: Path, repo_id: str, private: bool = True) -> str:
         api = HfApi(endpoint=endpoint())
         api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(folder_path=str(stage), repo_id=repo_id, commit_message="Upload adapter from LoRA Studio")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise HubError(_explain(exc, repo_id)) from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -151,7 +151,7 @@ def _progress_class(progress: Progress | None):
     class Reporter(tqdm):
         def __init__(self, *args, **kwargs):
             kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - our caller draws the progress
+            kwargs["file"] = open(os.devnull, "w")
             super().__init__(*args, **kwargs)
 
         def update(self, n=1):

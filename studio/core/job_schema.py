@@ -112,7 +112,7 @@ _SCALARS: dict[type, tuple[Any, str]] = {
 
 def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
     origin = get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):  # a section's class, never an instance
         if not isinstance(value, dict):
             issues.append(Issue(name, f"must be a table/object, got {_show(value)}"))
             return _BAD

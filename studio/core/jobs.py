@@ -23,7 +23,7 @@ OnNan = Literal["stop", "skip"]
 Switch = Literal["auto", "on", "off"]
 
 
-def _f(default, help: str, **kw):  # noqa: A002 - "help" is peft's name for it too
+def _f(default, help: str, **kw):
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **kw})
     return field(default=default, metadata={"help": help, **kw})

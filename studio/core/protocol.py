@@ -114,7 +114,7 @@ class Checkpoint(Event):
 
 
 @dataclass
-class Warning(Event):  # noqa: A001 - the protocol's own name for it
+class Warning(Event):
     type: ClassVar[str] = "warning"
     message: str
 
@@ -189,8 +189,9 @@ CommandName = Literal["stop", "cancel", "checkpoint", "pause", "resume", "genera
 COMMANDS: tuple[str, ...] = ("stop", "cancel", "checkpoint", "pause", "resume", "generate")
 
 
-def encode_command(cmd: CommandName, **payload: Any) -> str:
-    """A command line; ``generate`` carries its request (id, messages, adapters, sampling)."""
+def encode_command(cmd: str, **payload: Any) -> str:
+    """A command line; ``generate`` carries its request (id, messages, adapters, sampling).
+    Any name is checked here (a CLI's or a socket client's string): a ``CommandName`` or an error."""
     if cmd not in COMMANDS:
         raise ProtocolError(f"unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
     return json.dumps({"cmd": cmd, **payload}, ensure_ascii=False) + "\n"

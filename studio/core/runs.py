@@ -75,7 +75,7 @@ def resolve_run(ref: str, root: Path | None = None) -> Path:
 @contextlib.contextmanager
 def hold_lock(run_dir: Path) -> Iterator[None]:
     """Held by the worker for its whole life; released by the OS if it dies."""
-    handle = open(Path(run_dir) / LOCK_NAME, "a+")  # noqa: SIM115 - held for the block
+    handle = open(Path(run_dir) / LOCK_NAME, "a+")
     try:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -123,7 +123,7 @@ def is_locked(run_dir: Path) -> bool:
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
     """Every complete event line; a torn last line (killed mid-write) is skipped."""
     path = Path(run_dir) / EVENTS_NAME
-    events = []
+    events: list[dict[str, Any]] = []
     if not path.exists():
         return events
     with open(path, encoding="utf-8", errors="replace") as handle:

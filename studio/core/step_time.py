@@ -150,9 +150,9 @@ def graphs_faster(config: dict[str, Any], tokens: float, gpu_name: str | None, *
                   lora_parameters: int = 0) -> bool:
     """Whether CUDA graphs of these steps (their launches gone, their filler computed) beat
     launching them eagerly; False where nothing is predicted (an unknown GPU or model)."""
-    shape = dict(quantized=quantized, lora_parameters=lora_parameters)
-    eager = predict_step(config, tokens, gpu_name, **shape)
-    graphed = predict_step(config, tokens * GRAPH_FILLER, gpu_name, graphed=True, **shape)
+    eager = predict_step(config, tokens, gpu_name, quantized=quantized, lora_parameters=lora_parameters)
+    graphed = predict_step(config, tokens * GRAPH_FILLER, gpu_name, graphed=True, quantized=quantized,
+                           lora_parameters=lora_parameters)
     return eager is not None and graphed is not None and graphed.seconds < eager.seconds
 
 

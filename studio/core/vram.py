@@ -174,7 +174,7 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     linear, other = _parameters(config, shapes, d, num_parameters)
     quant = job.model.quantization
     per_linear = {"4bit": NF4_BYTES_PER_PARAM, "8bit": INT8_BYTES_PER_PARAM}.get(quant, precision_bytes)
-    weights = linear * per_linear + other * precision_bytes
+    weights: float = linear * per_linear + other * precision_bytes
     if quant == "8bit":
         notes.append("8-bit base weights are counted at 1 byte per parameter; not measured on a GPU yet.")
 
@@ -199,8 +199,9 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     if lora.dropout == 0:
         notes.append("dropout 0: LoRA layers keep no mask (from the layer model; measured with 0.05).")
 
-    adapter = grads = trainable * 4  # peft keeps adapter weights in fp32
-    states = trainable * optimizer_bytes
+    adapter: float = trainable * 4  # peft keeps adapter weights in fp32
+    grads: float = adapter
+    states: float = trainable * optimizer_bytes
     gpus = max(1, gpus)
     whole_weights, loading = weights, 0.0
     if gpus > 1 and strategy == "fsdp":
@@ -219,7 +220,7 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     else:
         strategy = "single"
 
-    parts = (
+    parts: tuple[Part, ...] = (
         Part("weights", "Base weights", int(weights),
              {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")),
         Part("adapter", "Adapter weights", int(adapter), f"{trainable:,} parameters in fp32"),
@@ -308,7 +309,7 @@ class Suggestion:
 
 
 def _edited(job: TrainJob, edits: dict[str, Any]) -> TrainJob:
-    sections = {}
+    sections: dict[str, dict[str, Any]] = {}
     for dotted, value in edits.items():
         section, name = dotted.split(".")
         sections.setdefault(section, {})[name] = value

@@ -78,7 +78,7 @@ def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: No
         model = transformers.AutoModelForCausalLM.from_pretrained(
             str(path.parent), gguf_file=path.name, dtype=torch.float32
         )
-    except Exception as exc:  # noqa: BLE001 - any reader failure means an unreadable file
+    except Exception as exc:
         raise ModelLoadError(f"cannot read GGUF file {path}: {exc}") from exc
     # The weights are already dequantized to fp32; drop the GGUF marker so
     # save_pretrained writes plain safetensors.
@@ -123,7 +123,7 @@ def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
         kwargs["device_map"] = {"": torch.cuda.current_device()}
     try:
         model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the loader's own errors are many; name the folder
+    except Exception as exc:
         if is_out_of_memory(exc):
             raise
         raise ModelLoadError(f"cannot load the model in {folder}: {str(exc).strip().splitlines()[0]}") from exc

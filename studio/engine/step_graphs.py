@@ -32,7 +32,9 @@ import logging
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -63,9 +65,9 @@ class StepGraphs:
     """The training loss of a packed row through a captured graph, or None: run it eagerly."""
     sightings: int = SIGHTINGS_BEFORE_CAPTURE
     stats: GraphStats = field(default_factory=GraphStats)
-    _graphs: dict[tuple, object] = field(default_factory=dict)
+    _graphs: dict[tuple, Callable[..., torch.Tensor]] = field(default_factory=dict)
     _seen: Counter = field(default_factory=Counter)
-    _pool: object = None
+    _pool: Any = None  # torch.cuda.graph_pool_handle(), shared by every capture
 
     def loss(self, model, inputs: dict, num_items_in_batch=None) -> torch.Tensor | None:
         key = None if self.stats.off_reason else row_key(inputs, num_items_in_batch)
@@ -86,7 +88,7 @@ class StepGraphs:
         self.stats.replayed += 1
         return graphed(*args)
 
-    def _capture(self, model, key: tuple, args: tuple[torch.Tensor, ...]):
+    def _capture(self, model, key: tuple, args: tuple[torch.Tensor, ...]) -> Callable[..., torch.Tensor] | None:
         started = time.perf_counter()
         # make_graphed_callables warms up on a side stream, so autograd's gradient accumulators
         # for the adapter remember that stream and note each later backward on the main one; the
@@ -100,8 +102,8 @@ class StepGraphs:
             # blocks, the side-stream warm-up's and the graphs' pool would each hold a step's
             # activations (8B short rows on an H200: 45.8 GiB peak against the plain path's 38.3).
             torch.cuda.empty_cache()
-            graphed = torch.cuda.make_graphed_callables(step, args, num_warmup_iters=1, allow_unused_input=True,
-                                                        pool=self._pool)
+            graphed: Callable[..., torch.Tensor] = torch.cuda.make_graphed_callables(  # type: ignore[assignment]
+                step, args, num_warmup_iters=1, allow_unused_input=True, pool=self._pool)  # the module, its forward graphed
             torch.cuda.empty_cache()
         except Exception as exc:  # noqa: BLE001 - any capture failure means eager steps, never a failed run
             self.stats.off_reason = f"{type(exc).__name__}: {exc}"[:300]

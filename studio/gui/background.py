@@ -70,7 +70,7 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         try:
             result = self._fn(*self._args, **self._kwargs)
-        except Exception as exc:  # reported to the GUI, never raised in a pool thread
+        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never raised in a pool thread
             self._task.failed.emit(exc)
         else:
             self._task.succeeded.emit(result)

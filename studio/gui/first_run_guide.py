@@ -87,6 +87,6 @@ class FirstRunGuide(QDialog):
         else:
             self.status.setText("Training has started: the Monitor shows it live. The adapter lands in the Library.")
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event) -> None:
         self._on_close()
         super().closeEvent(event)

@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         page = str(self.state.settings.value("window/page", "Models"))
         self.show_page(page if page in PAGE_NAMES else "Models")
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         active = self.monitor_page.active_run()
         # Ask only while a worker really holds the run (it may have just ended).
         if active is not None and runs.is_locked(active) and not self._confirm_close(active):

@@ -20,7 +20,7 @@ class Emitter:
     def __init__(self, stdout: IO[str], events_path: Path | None):
         self._stdout: IO[str] | None = stdout
         # None: stdout only (rank 0 of a multi-process run; the launcher writes the file).
-        self._file = open(events_path, "a", encoding="utf-8") if events_path else None  # noqa: SIM115
+        self._file = open(events_path, "a", encoding="utf-8") if events_path else None
         self._lock = threading.Lock()
         self._closed = False
 

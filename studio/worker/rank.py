@@ -17,6 +17,7 @@ from pathlib import Path
 
 from studio.core import protocol
 from studio.core.job_schema import load_job
+from studio.core.jobs import TrainJob
 from studio.core.processes import die_with_parent
 
 log = logging.getLogger("studio.worker.rank")
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         from studio.worker import commands
 
         job = load_job(args.job)
+        if not isinstance(job, TrainJob):  # torchrun starts ranks for training jobs only
+            raise TypeError(f"a rank runs training jobs, not {job.kind!r}")
         if args.backend == "gloo":
             job.training.device = "cpu"
         else:

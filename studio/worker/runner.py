@@ -15,6 +15,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import TextIO
 
 from studio.core import atomic, paths, protocol, runs
 from studio.core.job_schema import Issue, JobError, dumps, load_job
@@ -22,7 +23,7 @@ from studio.core.job_schema import Issue, JobError, dumps, load_job
 log = logging.getLogger("studio.worker")
 
 
-def _take_stdout() -> object:
+def _take_stdout() -> TextIO:
     """A text stream on the real stdout; fd 1 then points at stderr."""
     events_fd = os.dup(1)
     os.dup2(2, 1)
@@ -38,7 +39,7 @@ def _tee_stderr(log_path: Path) -> None:
     os.close(write_fd)
     sys.stderr = os.fdopen(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stdout = sys.stderr
-    log_file = open(log_path, "ab")  # noqa: SIM115 - lives with the worker
+    log_file = open(log_path, "ab")
 
     def pump() -> None:
         while chunk := os.read(read_fd, 65536):
@@ -62,7 +63,8 @@ def exit_now(code: int) -> None:
     loaded models took ~2 s more of every job (measured on a 2-core CPU and an H200)."""
     for stream in (sys.stdout, sys.stderr, sys.__stderr__):
         with contextlib.suppress(Exception):
-            stream.flush()
+            if stream is not None:
+                stream.flush()
     if _TEE:  # the tee ends when fd 2, its pipe's last writer here, is closed: worker.log is complete
         with contextlib.suppress(OSError):
             os.close(2)

@@ -20,6 +20,8 @@ from studio.core import gpus
 from studio.core.jobs import TrainJob
 from studio.core.reference_shapes import MODEL_SHAPES
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 H200 = gpus.Gpu(0, "NVIDIA H200", 143_771_000_000)
 
 

@@ -11,6 +11,8 @@ from cli_support import cli_env, run_cli
 
 from studio import __version__
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 COMMANDS = ("models", "datasets", "train", "estimate", "generate", "runs", "stop", "demo")
 
 

@@ -23,6 +23,8 @@ from cli_support import (
     tiny_train_args,
 )
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 TRAIN_TIMEOUT = 300  # seconds; a run takes ~6 s on an idle 2-core machine
 
 

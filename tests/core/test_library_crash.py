@@ -21,6 +21,8 @@ import itertools, sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
 from studio.core.library import Library, LibraryError
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 lib = Library()
 src = Path(sys.argv[1])
 for i in itertools.count():

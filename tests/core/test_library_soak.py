@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, {here!r})
 from studio.core.library import Library, LibraryError
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 src, name, journal_path, seed, budget = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 live, trashed, done = [], [], 0
 uncertain = set()

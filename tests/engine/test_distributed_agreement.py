@@ -7,6 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 
 def test_two_ranks_take_the_largest_value(tmp_path):
     script = tmp_path / "agree.py"

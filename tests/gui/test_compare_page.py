@@ -8,6 +8,8 @@ from library_support import cli_train
 from studio.core import runs
 from studio.gui.pages.compare_page import ComparePage
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 LONG = 180_000
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -11,6 +12,8 @@ from studio.core import runs
 from studio.core.job_schema import job_from_dict
 from studio.gui.main_window import MainWindow
 from studio.gui.run_launcher import start_run
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
 
 def long_job(model_dir: Path):

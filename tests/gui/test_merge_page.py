@@ -8,6 +8,8 @@ from library_support import cli_train
 from studio.core.library import Library
 from studio.gui.pages.merge_page import MergePage
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 
 @pytest.fixture
 def page(qtbot, state, tiny_model_dir):

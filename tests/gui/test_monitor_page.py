@@ -16,6 +16,8 @@ from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.run_launcher import start_run
 from studio.worker.errors import OOM_HINT
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 LONG = 60_000  # ms: a worker's start (importing torch) is slow on a busy machine
 
 

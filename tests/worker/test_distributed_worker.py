@@ -14,6 +14,8 @@ from worker_harness import LiveWorker, tiny_job
 
 from studio.core import protocol, runs
 
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
+
 SHORT = {"max_steps": 6, "warmup_ratio": 0.0, "lr_scheduler": "constant", "logging_steps": 1}
 
 

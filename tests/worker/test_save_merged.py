@@ -3,12 +3,15 @@ against base + adapter like an export; a stopped run skips it with a warning."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 from worker_harness import LiveWorker, tiny_job
 
 from studio.core import protocol
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
 
 def test_a_finished_run_saves_the_merged_model_that_equals_base_plus_adapter(tiny_model_dir, tmp_path):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from worker_harness import LiveWorker
 
 from studio.core import control_client, protocol
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
 ASK = [{"role": "user", "content": "Who are you?"}]
 

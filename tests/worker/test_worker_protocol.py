@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 from worker_harness import LiveWorker, tiny_job
 
 from studio.core import control_client, protocol, runs
+
+pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
 
 def is_step(event) -> bool:

@@ -164,15 +164,18 @@ class _Row:
     def error(self, field: str | None, reason: str) -> DatasetError:
         return DatasetError(self.file, self.row, field, reason, unit=self.unit)
 
-    def string(
-        self, obj: dict, key: str, path: str, *, required: bool = True, allow_empty: bool = False
-    ) -> str | None:
-        """obj[key] as a string; None when optional and absent/null."""
+    def string(self, obj: dict, key: str, path: str, *, allow_empty: bool = False) -> str:
+        """obj[key] as a string; a missing or null value is this row's error."""
+        value = self.optional_string(obj, key, path, allow_empty=allow_empty)
+        if value is None:
+            raise self.error(path, "is null" if key in obj else "missing required field")
+        return value
+
+    def optional_string(self, obj: dict, key: str, path: str, *, allow_empty: bool = False) -> str | None:
+        """obj[key] as a string; None when absent or null."""
         value = obj.get(key)
         if value is None:
-            if not required:
-                return None
-            raise self.error(path, "is null" if key in obj else "missing required field")
+            return None
         if not isinstance(value, str):
             raise self.error(path, f"expected a string, got {type_name(value)}")
         if not allow_empty and not value.strip():
@@ -190,9 +193,9 @@ class _Row:
 
 def _alpaca(row: _Row, data: dict) -> Example:
     instruction = row.string(data, "instruction", "instruction")
-    extra = row.string(data, "input", "input", required=False, allow_empty=True)
+    extra = row.optional_string(data, "input", "input", allow_empty=True)
     output = row.string(data, "output", "output")
-    system = row.string(data, "system", "system", required=False, allow_empty=True)
+    system = row.optional_string(data, "system", "system", allow_empty=True)
     user = instruction + ("\n\n" + extra if extra and extra.strip() else "")
     messages = [Message("user", user), Message("assistant", output)]
     if system and system.strip():
@@ -202,7 +205,7 @@ def _alpaca(row: _Row, data: dict) -> Example:
 
 def _sharegpt(row: _Row, data: dict) -> Example:
     turns: list[tuple[Message, str]] = []
-    system = row.string(data, "system", "system", required=False, allow_empty=True)
+    system = row.optional_string(data, "system", "system", allow_empty=True)
     if system and system.strip():
         turns.append((Message("system", system), "system"))
     for i, turn in enumerate(row.items(data, "conversations")):

@@ -55,7 +55,7 @@ def load_tokenizer(tokenizer_json_path: str | Path):
         raise FileNotFoundError(f"tokenizer file not found: {path}")
     try:
         tokenizer = Tokenizer.from_file(str(path))
-    except Exception as e:  # tokenizers raises a bare Exception on a malformed file
+    except Exception as e:  # noqa: BLE001 - tokenizers raises a bare Exception on a malformed file
         raise ValueError(f"{path.name}: not a readable tokenizer.json: {e}") from None
     # Some tokenizer.json files ship with truncation or padding enabled; either
     # would hide the very lengths we are measuring.

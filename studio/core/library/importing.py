@@ -77,7 +77,8 @@ def _unpack(source: Path, into: Path) -> Path:
 def adapter_shapes(folder: Path) -> dict[str, tuple[int, int, int]]:
     """module name -> (in, out, rank) from the adapter's safetensors header."""
     header = read_safetensors_header(folder / "adapter_model.safetensors")
-    a_shapes, b_shapes = {}, {}
+    a_shapes: dict[str, list[int]] = {}
+    b_shapes: dict[str, list[int]] = {}
     for tensor, entry in header.items():
         for marker, into in ((".lora_A.", a_shapes), (".lora_B.", b_shapes)):
             if marker in tensor:

@@ -140,7 +140,7 @@ class LibraryIndex:
     def search(self, text: str = "", base: str = "", method: str = "", tag: str = "",
                trashed: bool = False) -> list[Entry]:
         """Versions matching every filter given (text: name, dataset, notes, tags, base)."""
-        clauses, args = ["trashed = ?"], [int(trashed)]
+        clauses, args = ["trashed = ?"], [int(trashed)]  # type: list[str], list[int | str]
         if text:
             clauses.append("(name LIKE ? OR dataset LIKE ? OR notes LIKE ? OR tags LIKE ? OR base_name LIKE ?)")
             args += [f"%{text}%"] * 5

@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -327,7 +327,7 @@ class Library:
             self.index.upsert(entry)
         return entry
 
-    def tag(self, ref: str, add: list[str] = (), remove: list[str] = ()) -> Entry:
+    def tag(self, ref: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> Entry:
         tags = [t for t in self.resolve(ref).entry.tags if t not in remove]
         tags += [t for t in add if t and t not in tags]
         return self.update_card(ref, tags=tags)

@@ -9,6 +9,7 @@ the good models and, on request, a (path, reason) list the GUI can show.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -106,7 +107,7 @@ def discover_models_with_problems(
         except OSError as exc:  # a file vanished or became unreadable mid-scan
             problems.append((path, f"{path}: cannot read: {exc}"))
             return
-        except Exception as exc:  # a bug or an odd file: one candidate must not hide the rest
+        except Exception as exc:  # noqa: BLE001 - a bug or an odd file: one candidate must not hide the rest
             problems.append((path, f"{path}: unexpected {type(exc).__name__}: {exc}"))
             return
         key = os.path.realpath(info.path)
@@ -124,26 +125,22 @@ def discover_models_with_problems(
         if snapshot is None:
             problems.append((repo_dir, problem))
         elif (snapshot / "config.json").is_file():
-            add(
-                snapshot,
-                lambda s=snapshot, r=repo: read_folder(
-                    s, id=f"hf:{r}@{s.name}", name=r, source="hf_cache"
-                ),
-            )
+            add(snapshot, functools.partial(read_folder, snapshot, id=f"hf:{repo}@{snapshot.name}", name=repo,
+                                            source="hf_cache"))
         else:
             ggufs = sorted(snapshot.glob("*.gguf"))
             if not ggufs:
                 reason = "no config.json or .gguf file (not a model, or an incomplete download)"
                 problems.append((snapshot, f"{snapshot}: {reason}"))
             for file in ggufs:
-                add(file, lambda f=file: inspect_model(f))
+                add(file, functools.partial(inspect_model, file))
 
     for raw in extra_paths:
         for candidate, problem in _expand(Path(os.path.abspath(Path(raw).expanduser()))):
             if problem:
                 problems.append((candidate, problem))
             else:
-                add(candidate, lambda c=candidate: inspect_model(c))
+                add(candidate, functools.partial(inspect_model, candidate))
     return models, problems
 
 

@@ -46,7 +46,7 @@ ARCHITECTURES: dict[str, tuple[str, str]] = {
     "olmo": ("olmo", "OlmoForCausalLM"),
 }
 
-_SCALARS = {
+_SCALARS: dict[int, str] = {
     GGUFValueType.UINT8: "B",
     GGUFValueType.INT8: "b",
     GGUFValueType.UINT16: "H",
@@ -90,7 +90,7 @@ class GGUFMetadata:
         """'Q4_1', 'F16', …: from general.file_type, else the commonest tensor type."""
         code = self.fields.get(Keys.General.FILE_TYPE)
         try:
-            name = LlamaFileType(code).name
+            name = LlamaFileType(code).name if isinstance(code, int) else ""
         except ValueError:
             name = ""
         if name and name != "GUESSED":

@@ -448,7 +448,7 @@ class ComparePage(QWidget):
         """Stop the compare worker (the window is closing)."""
         self.session.stop()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._models_changed()
 

@@ -172,7 +172,7 @@ class LibraryPage(QWidget):
                                    "or import an adapter.")
         self._on_selection()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.refresh()
 

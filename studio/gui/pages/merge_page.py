@@ -303,7 +303,7 @@ class MergePage(QWidget):
         if folder:
             self.export_dir.setText(str(Path(folder) / self.export_adapter.currentText().replace("/", "-")))
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.follower is None:
             self.reload()

@@ -91,7 +91,7 @@ class SettingsPage(QWidget):
         layout.addWidget(prefs)
         self._running = False
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self.checks and not self._running:
             self.refresh()

@@ -89,7 +89,7 @@ class ExampleView(QWidget):
             return
         try:
             where, self.segments = self._source(self.spin.value() - 1)
-        except Exception as exc:  # a template that refuses this row: say so, keep the page alive
+        except Exception as exc:  # noqa: BLE001 - a template that refuses this row: say so, keep the page alive
             self.segments = []
             self.where_label.setText("")
             self.text.setHtml(f"<p><b>The chat template cannot render this example:</b> {html.escape(str(exc))}</p>")

@@ -58,7 +58,7 @@ class _WheelGuard(QObject):
     """Let the wheel scroll the page unless the spin box or combo has focus:
     scrolling past a form must never change a value by accident."""
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
             event.ignore()
             return True

@@ -33,13 +33,13 @@ class LineageView(QWidget):
         self.setFixedHeight(rows * (BOX_H + GAP) - GAP + 2 * PAD)
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(320, self.height())
 
     def boxes(self) -> list[tuple[str, QRectF]]:
         return list(self._boxes)
 
-    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         width = (self.width() - 2 * PAD - 2 * 24) / 3
@@ -79,7 +79,7 @@ class LineageView(QWidget):
             painter.drawText(QRectF(PAD, 0, width, self.height()), Qt.AlignmentFlag.AlignCenter, "no parents")
         painter.end()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         for ref, rect in self._boxes:
             if rect.contains(event.position()) and ref != self.current:
                 self.ref_clicked.emit(ref)

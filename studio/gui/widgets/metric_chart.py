@@ -108,7 +108,7 @@ class MetricChart(QWidget):
         self.setMinimumSize(180, 130)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - pyqtgraph's name
+    def getPlotItem(self) -> pg.PlotItem:
         return self.plot_widget.getPlotItem()
 
     def add_curve(self, name: str, colour: str, label: str | None = None, width: float = 1.0,

@@ -137,7 +137,7 @@ class RunCharts(QWidget):
         if any(self._stale(chart) for chart in (self.loss, *self._others) if chart.isVisible()):
             self._timer.start()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.schedule()
 

@@ -28,10 +28,10 @@ class ScientificSpinBox(QDoubleSpinBox):
         self.setDecimals(12)  # Qt rounds stored values to this many decimals
         self.setRange(0.0, 1.0)
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return format_scientific(value)
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+    def valueFromText(self, text: str) -> float:
         try:
             return float(text)
         except ValueError:
@@ -49,7 +49,7 @@ class ScientificSpinBox(QDoubleSpinBox):
             return QValidator.State.Acceptable, text, pos
         return QValidator.State.Intermediate, text, pos
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+    def stepBy(self, steps: int) -> None:
         value = self.value()
         for _ in range(abs(steps)):
             value = self._next(value, up=steps > 0)

@@ -28,7 +28,7 @@ class VramBar(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMouseTracking(True)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(300, 22)
 
     def show_estimate(self, estimate: Estimate | None, capacity: int | None) -> None:
@@ -55,7 +55,7 @@ class VramBar(QWidget):
             return None
         return 1 + (self.width() - 2) * self.capacity / max(self.estimate.total, self.capacity)
 
-    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         track = self.palette().mid().color()
@@ -70,7 +70,7 @@ class VramBar(QWidget):
             painter.drawLine(int(x), 0, int(x), self.height())
         painter.end()
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseMoveEvent(self, event) -> None:
         for key, rect in self.segments():
             if rect.contains(event.position()):
                 part = self.estimate.part(key) if self.estimate else None
