@@ -7,27 +7,36 @@ from pathlib import Path
 
 import pytest
 
-# Command lines that start a worker or a training command: a test that runs one is marked
-# ``integration`` (the quick tier, ``-m "not integration and not slow"``, leaves it out).
-WORKER_COMMANDS = ("studio.worker", "studio.cli.main", "-m studio", "lora-studio", "torchrun")
+# What starts a worker or a training command: a test that runs one is marked ``integration``
+# (the quick tier, ``-m "not integration and not slow"``, leaves it out).
+WORKER_MODULES = {"studio", "studio.worker", "studio.cli.main"}
+WORKER_PROGRAMS = {"lora-studio", "torchrun"}
+
+
+def starts_a_worker(argv) -> bool:
+    words = [str(a) for a in argv] if isinstance(argv, (list, tuple)) else str(argv).split()
+    modules = {words[i + 1] for i, word in enumerate(words[:-1]) if word == "-m"}
+    return bool(modules & WORKER_MODULES) or any(Path(w).name in WORKER_PROGRAMS for w in words)
 
 
 @pytest.fixture(autouse=True)
-def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail a test not marked ``integration`` the moment it starts a worker (a subprocess, or
-    the GUI's QProcess), so the quick tier stays quick and the marks stay true."""
+def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Fail a test not marked ``integration`` (or ``slow``) that starts a worker, through a
+    subprocess or the GUI's QProcess, so the quick tier stays quick and the marks stay true.
+    The start itself goes ahead (it may be in a pool thread); the test fails at its end."""
     if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
+        yield
         return
+    started: list[str] = []
 
-    def check(argv) -> None:
-        line = " ".join(map(str, argv)) if isinstance(argv, (list, tuple)) else str(argv)
-        if any(command in line for command in WORKER_COMMANDS):
-            pytest.fail(f"this test starts a worker ({line[:120]}): mark it integration", pytrace=False)
+    def note(argv) -> None:
+        if starts_a_worker(argv):
+            started.append(" ".join(map(str, argv if isinstance(argv, (list, tuple)) else [argv]))[:160])
 
     real_popen = subprocess.Popen.__init__
 
     def popen(self, args, *rest, **kwargs):
-        check(args)
+        note(args)
         real_popen(self, args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", popen)
@@ -36,10 +45,13 @@ def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         real_start = qprocess.start
 
         def start(self, program, arguments=(), *rest):
-            check([program, *arguments])
+            note([program, *arguments])
             return real_start(self, program, arguments, *rest)
 
         monkeypatch.setattr(qprocess, "start", start)
+    yield
+    if started:
+        pytest.fail(f"this test starts a worker ({started[0]}): mark it integration", pytrace=False)
 
 
 def _qprocess():

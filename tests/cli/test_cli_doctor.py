@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cli_support import run_cli
 
 from studio.core import doctor, gpus
 
 
+@pytest.mark.integration  # runs lora-studio in a subprocess
 def test_doctor_on_this_machine_reports_every_check():
     result = run_cli("doctor", "--json")
     assert result.returncode == 0, result.output

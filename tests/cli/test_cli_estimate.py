@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cli_support import run_cli
 
 from studio.core import vram
 from studio.core.jobs import TrainJob
 from studio.core.models import bundled_model_path, inspect_model
+
+pytestmark = pytest.mark.integration  # starts lora-studio processes (tests/conftest.py's quick-tier guard)
 
 
 def test_table_shows_every_part_and_the_total():

@@ -13,6 +13,8 @@ from cli_support import cli_env, live_train, read_events, run_cli, tiny_train_ar
 
 from studio.core import runs
 
+pytestmark = pytest.mark.integration  # starts lora-studio processes (tests/conftest.py's quick-tier guard)
+
 STEPS, SAVE_EVERY = 8, 2
 TIMEOUT = 240
 

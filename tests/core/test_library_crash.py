@@ -11,18 +11,21 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from library_support import make_adapter
 
 from studio.core.library import Library
+
+pytestmark = pytest.mark.integration  # starts processes (tests/conftest.py's quick-tier guard)
 
 HERE = Path(__file__).resolve().parent
 WRITER = """
 import itertools, sys
 from pathlib import Path
+
+import pytest
 sys.path.insert(0, {here!r})
 from studio.core.library import Library, LibraryError
-
-pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 lib = Library()
 src = Path(sys.argv[1])
 for i in itertools.count():

@@ -25,6 +25,8 @@ from library_support import make_adapter
 
 from studio.core.library import Library
 
+pytestmark = pytest.mark.integration  # starts processes (tests/conftest.py's quick-tier guard)
+
 HERE = Path(__file__).resolve().parent
 PROCESSES, OPERATIONS = 3, 1_000
 
@@ -33,8 +35,6 @@ import json, os, random, sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
 from studio.core.library import Library, LibraryError
-
-pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
 src, name, journal_path, seed, budget = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 live, trashed, done = [], [], 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from studio.gui.main_window import PAGE_NAMES, MainWindow
 
 
@@ -39,6 +41,7 @@ def test_the_gui_never_imports_torch():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.integration  # runs lora-studio in a subprocess
 def test_no_display_says_so_in_one_line():
     env = {k: v for k, v in __import__("os").environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
