@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def starts_a_worker(argv) -> bool:
 @pytest.fixture(autouse=True)
 def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Fail a test not marked ``integration`` (or ``slow``) that starts a worker, through a
-    subprocess or the GUI's QProcess, so the quick tier stays quick and the marks stay true.
+    subprocess or the GUI's launcher, so the quick tier stays quick and the marks stay true.
     The start itself goes ahead (it may be in a pool thread); the test fails at its end."""
     if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
         yield
@@ -40,25 +41,19 @@ def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         real_popen(self, args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", popen)
-    qprocess = _qprocess()
-    if qprocess is not None:
-        real_start = qprocess.start
+    launcher = sys.modules.get("studio.gui.run_launcher")  # the GUI's detached QProcess starts
+    if launcher is not None:  # (PySide's methods can't be patched: its argv is caught instead)
+        real_argv = launcher.worker_argv
 
-        def start(self, program, arguments=(), *rest):
-            note([program, *arguments])
-            return real_start(self, program, arguments, *rest)
+        def worker_argv(*args, **kwargs):
+            argv = real_argv(*args, **kwargs)
+            note(argv)
+            return argv
 
-        monkeypatch.setattr(qprocess, "start", start)
+        monkeypatch.setattr(launcher, "worker_argv", worker_argv)
     yield
     if started:
         pytest.fail(f"this test starts a worker ({started[0]}): mark it integration", pytrace=False)
-
-
-def _qprocess():
-    import sys
-
-    qtcore = sys.modules.get("PySide6.QtCore")  # only where a test already brought Qt in
-    return getattr(qtcore, "QProcess", None)
 
 
 @pytest.fixture(autouse=True)

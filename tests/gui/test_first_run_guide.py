@@ -3,6 +3,7 @@ the page on screen; the start shortcut starts the Train page's job."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from studio.core import runs
@@ -14,6 +15,7 @@ from studio.gui.page_help import PAGE_HELP
 LONG = 60_000
 
 
+@pytest.mark.integration  # starts a worker
 def test_four_clicks_start_training_the_bundled_model_on_the_sample(qtbot, state):
     window = MainWindow(state, reattach=False, guide=True)
     qtbot.addWidget(window)

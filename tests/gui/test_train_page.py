@@ -227,6 +227,7 @@ def test_scientific_spin_box_reads_and_steps_like_a_learning_rate(qtbot):
     assert box.valueFromText("5e-5") == pytest.approx(5e-5)
 
 
+@pytest.mark.integration  # starts a worker
 def test_start_launches_a_real_worker(page, state, tiny, qtbot):
     state.set_model(tiny)
     set_field(page, "training.max_steps", 2)
