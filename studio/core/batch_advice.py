@@ -176,13 +176,13 @@ class _Predictor:
     def _graphs(self, tokens: float, checkpointed: int) -> bool:
         """Whether the run's steps will be CUDA graphs, as engine.fast_path.choose decides (on a
         card with bf16, which the flash varlen kernel graphs need: Ampere and newer)."""
-        tr, rate = self.job.training, step_time.gpu_rate(self.gpu_name)
-        if (not tr.fast_path or tr.cuda_graphs == "off" or tr.compile == "on" or tr.grad_accum != 1
-                or checkpointed or rate is None or not rate.bf16):
+        rate = step_time.gpu_rate(self.gpu_name)
+        if checkpointed or rate is None or not rate.bf16:
             return False
-        return tr.cuda_graphs == "on" or step_time.graphs_faster(
-            self.config, tokens, self.gpu_name, quantized=self.job.model.quantization == "4bit",
-            lora_parameters=self.lora_parameters)
+        faster = step_time.graphs_faster(self.config, tokens, self.gpu_name,
+                                         quantized=self.job.model.quantization == "4bit",
+                                         lora_parameters=self.lora_parameters)
+        return step_time.graphs_wanted(self.job.training, faster)
 
     def _compiles(self, micro_steps: int, tokens: float) -> bool:
         """Whether the run's layers will be compiled, as engine.fast_path.choose decides

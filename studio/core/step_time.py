@@ -156,6 +156,15 @@ def graphs_faster(config: dict[str, Any], tokens: float, gpu_name: str | None, *
     return eager is not None and graphed is not None and graphed.seconds < eager.seconds
 
 
+def graphs_wanted(training: Any, faster: bool) -> bool:
+    """Whether the job's settings let its steps be CUDA graphs (the fast path, one micro-step an
+    update, layers not compiled) and ask for them: ``cuda_graphs = on``, or ``auto`` where
+    ``graphs_faster``. The engine (engine.fast_path) and the batch advice both ask this; each
+    adds what it knows of the machine."""
+    return (training.fast_path and training.grad_accum == 1 and training.compile != "on"
+            and (training.cuda_graphs == "on" or (training.cuda_graphs == "auto" and faster)))
+
+
 def mean_row_tokens(lengths: Sequence[int], max_length: int) -> float:
     """Mean real tokens of a row after truncation to ``max_length``."""
     return sum(min(n, max_length) for n in lengths) / len(lengths) if lengths else 0.0

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from studio.core import compile_choice, vram
+from studio.core import compile_choice, step_time, vram
 from studio.core.jobs import TrainJob
 from studio.core.presets import num_layers
 from studio.core.vram import FUSED_LOSS_TYPES
@@ -156,8 +156,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Graphs replay packed rows through the flash varlen kernel, on one process, one micro-step
     # an update, eager layers (engine.step_graphs says why each).
     graphable = (on_gpu and varlen_attention.available() and model_type in PACKING_TYPES and processes == 1
-                 and not sharded and tr.grad_accum == 1 and tr.compile != "on"
-                 and (tr.cuda_graphs == "on" or (tr.cuda_graphs == "auto" and graphs_faster)))
+                 and not sharded and step_time.graphs_wanted(tr, graphs_faster))
     packing = tr.packing or (on_gpu and (wasteful or graphable) and model_type in PACKING_TYPES)
     refused = packing and model_type in PACKING_LEAKS
     packing = packing and not refused
@@ -194,8 +193,6 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
 def graphs_faster(job: TrainJob, config: dict[str, Any], lengths: list[int], lora_parameters: int) -> bool:
     """Whether this GPU runs the job's mean micro-step faster as a CUDA graph than launched
     eagerly (core.step_time's prediction; False where it has none: an unknown GPU or model)."""
-    from studio.core import step_time
-
     if not torch.cuda.is_available() or not lengths:
         return False
     tokens = step_time.tokens_per_step(step_time.mean_row_tokens(lengths, job.training.max_length),

@@ -7,6 +7,8 @@ reloading it with plain transformers and comparing its logits with base + adapte
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import os
 import shutil
 import tempfile
@@ -131,9 +133,6 @@ def export_after_training(job: TrainJob, outputs: dict[str, Any], run_dir: Path,
     folder (``merged/``), by the same checked export as ``lora-studio export``. The base is
     loaded again in full precision (a 4-bit base has no exact merge); a failure is a warning:
     the adapter is saved either way. None when nothing was exported."""
-    import dataclasses
-    import gc
-
     if outputs.get("stopped"):
         emit(protocol.Warning("the run was stopped: the merged model was not saved (export the adapter from "
                               "the library when you want it)"))

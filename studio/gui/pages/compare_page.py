@@ -309,8 +309,9 @@ class ComparePage(QWidget):
         if not prompt or not models:
             self.status.show_note("Type a prompt and choose at least one model.", error=True)
             return None
+        base = self.base_model()  # one library lookup for the whole question
         try:
-            self.session.ensure(self.base_model())
+            self.session.ensure(base)
         except (JobError, run_launcher.LaunchError, OSError) as exc:
             self.status.show_note(f"Could not start the compare worker: {exc}", error=True)
             return None
@@ -326,8 +327,8 @@ class ComparePage(QWidget):
                 column.vote.setEnabled(False)
             else:
                 column.hide()
-        if self.comparison is None or self.comparison.base != self.base_model():
-            self.comparison = Comparison(self.base_model(), models, self.sampling())
+        if self.comparison is None or self.comparison.base != base:
+            self.comparison = Comparison(base, models, self.sampling())
         self.comparison.models = list(dict.fromkeys([*self.comparison.models, *models]))
         self.comparison.sampling = self.sampling()
         self.pending = set(models)
