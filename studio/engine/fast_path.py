@@ -226,10 +226,9 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
                                                  fused_loss=path.liger, compiled=path.compile, gpus=gpus,
                                                  strategy="ddp" if gpus > 1 else "single")
     except vram.EstimateError:
-        return replace(path, graphs=False)  # every layer checkpointed: a recompute can't be captured
-    # A checkpointed layer's recompute saves and restores the RNG state, which no CUDA graph can capture.
-    return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget,
-                   graphs=path.graphs and needed == 0)
+        return path
+    # Graphs where any layer recomputes are turned off where the layers are set (engine.layer_setup.apply).
+    return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget)
 
 
 def available_bytes() -> int:

@@ -9,12 +9,14 @@ that a capture which cannot happen (this machine has no CUDA) leaves eager steps
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from studio.engine import data_prep, fast_path, step_graphs, varlen_attention
+from studio.engine import data_prep, fast_path, layer_setup, step_graphs, varlen_attention
 from studio.engine.hardware import Hardware
-from tests.engine.test_fast_path import eight_b, job
+from tests.engine.test_fast_path import job
 from tests.engine.test_varlen_attention import features, lora_model, loss_and_gradients
 
 GPU = Hardware("cuda", "bf16")
@@ -118,13 +120,15 @@ def test_short_steps_on_one_gpu_are_graphed(monkeypatch):
     assert not fast_path.choose(job(), GPU, "llama", SHORT_ROWS, graphs_faster=True).graphs
 
 
-def test_a_checkpointed_layer_turns_graphs_off(monkeypatch):
-    monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: True)
-    tight = job(gradient_checkpointing=True, memory_limit_gib=17.0)
-    path = fast_path.choose(tight, GPU, "llama", SHORT_ROWS, graphs_faster=True)
-    assert path.graphs
-    assert not fast_path.plan_checkpointing(path, tight, eight_b(), None, GPU).graphs
-    roomy = job(gradient_checkpointing=True, memory_limit_gib=120)
-    assert fast_path.plan_checkpointing(path, roomy, eight_b(), None, GPU).graphs
-    unknown = {"model_type": "mystery", "hidden_size": 8, "vocab_size": 8}
-    assert not fast_path.plan_checkpointing(path, tight, unknown, None, GPU).graphs
+def test_a_checkpointed_layer_turns_graphs_off():
+    """Whatever checkpoints a layer (the plan against a memory limit, a layer count the plan
+    did not expect, no plan at all), the layers as set decide: a recompute saves and restores
+    the RNG state, which no capture can hold."""
+    from tests.engine.test_layer_setup import LAYERS, PLAIN, lora_model
+
+    graphed = dataclasses.replace(PLAIN, graphs=True)
+    assert layer_setup.apply(lora_model(), dataclasses.replace(graphed, checkpointed=0, layers=LAYERS)).graphs
+    assert not layer_setup.apply(lora_model(), dataclasses.replace(graphed, checkpointed=1, layers=LAYERS)).graphs
+    assert not layer_setup.apply(lora_model(), dataclasses.replace(graphed, checkpointed=0, layers=32)).graphs
+    assert not layer_setup.apply(lora_model(), graphed).graphs  # no plan: every layer checkpointed
+    assert layer_setup.apply(lora_model(checkpointing=False), graphed).graphs
