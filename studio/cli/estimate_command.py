@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.job_building import build_train_job
-from studio.core import gpus, launch_plan, protocol, vram
+from studio.core import gpus, launch_plan, protocol, step_time, vram
 from studio.core.job_schema import JobError
 from studio.core.models import ModelError, inspect_model, model_source
 
@@ -27,7 +27,9 @@ def cmd_estimate(args: argparse.Namespace, console: Console) -> int:
         model = inspect_model(model_source(job.model.path))
         capacity, card = _capacity(args)
         # Several GPUs (--gpus 0,1): the estimate of each, for the strategy the worker will take.
-        estimate, options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)
+        # CUDA graphs' pool where the job asks for graphs outright (their auto choice needs the data's lengths).
+        graphs = step_time.graphs_expected(job, model.config, card, None)
+        estimate, options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity, graphs)
     except (JobError, ModelError, vram.EstimateError, OSError) as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB

@@ -92,7 +92,8 @@ def advise(job: TrainJob, config: dict[str, Any], *, gpu_name: str | None, capac
         int(vram.AUTO_BUDGET_SHARE * capacity_bytes)
     predict = _Predictor(job, config, gpu_name, budget, train_rows, mean_tokens, num_parameters)
     try:
-        if launch_plan.per_gpu_estimate(job, config, num_parameters, capacity_bytes)[0].total > capacity_bytes:
+        if launch_plan.per_gpu_estimate(job, config, num_parameters, capacity_bytes,
+                                        graphs=predict.graphs_at(tr.batch_size))[0].total > capacity_bytes:
             return None  # the memory panel offers smaller jobs first
         before = predict(tr.batch_size)
     except vram.EstimateError:
@@ -144,7 +145,11 @@ class _Predictor:
 
     def fits(self, batch: int) -> bool:
         job = self.at(batch)
-        return launch_plan.per_gpu_estimate(job, self.config, self.num_parameters, None)[0].total <= self.budget
+        return launch_plan.per_gpu_estimate(job, self.config, self.num_parameters, None,
+                                            graphs=self.graphs_at(batch))[0].total <= self.budget
+
+    def graphs_at(self, batch: int) -> bool:
+        return self._graphs(step_time.tokens_per_step(self.mean_tokens, batch), self._checkpointed(batch))
 
     def __call__(self, batch: int) -> _Timed | None:
         tr = self.job.training
@@ -174,15 +179,7 @@ class _Predictor:
                                                num_parameters=self.num_parameters)
 
     def _graphs(self, tokens: float, checkpointed: int) -> bool:
-        """Whether the run's steps will be CUDA graphs, as engine.fast_path.choose decides (on a
-        card with bf16, which the flash varlen kernel graphs need: Ampere and newer)."""
-        rate = step_time.gpu_rate(self.gpu_name)
-        if checkpointed or rate is None or not rate.bf16:
-            return False
-        faster = step_time.graphs_faster(self.config, tokens, self.gpu_name,
-                                         quantized=self.job.model.quantization == "4bit",
-                                         lora_parameters=self.lora_parameters)
-        return step_time.graphs_wanted(self.job.training, faster)
+        return step_time.graphs_expected(self.job, self.config, self.gpu_name, tokens, checkpointed)
 
     def _compiles(self, micro_steps: int, tokens: float) -> bool:
         """Whether the run's layers will be compiled, as engine.fast_path.choose decides

@@ -113,11 +113,11 @@ def rank_environment(launch: LaunchPlan, base: dict[str, str] | None = None) -> 
 
 
 def per_gpu_estimate(job: TrainJob, config: dict, num_parameters: int | None,
-                     capacity: int | None) -> tuple[vram.Estimate, dict]:
+                     capacity: int | None, graphs: bool = False) -> tuple[vram.Estimate, dict]:
     """The memory estimate of one GPU for the plan the worker will take (``auto`` picks
     FSDP only when one GPU of ``capacity`` can't hold the job), and the estimate's options
-    (for ``vram.suggest``)."""
-    options: dict = {"num_parameters": num_parameters}
+    (for ``vram.suggest``); ``graphs``: the steps will be CUDA graphs (core.step_time.graphs_expected)."""
+    options: dict = {"num_parameters": num_parameters, "graphs": graphs}
     estimate = vram.estimate(job, config, **options)
     launch = plan(job, fits_one_gpu=None if capacity is None else estimate.total <= capacity)
     if launch.distributed and launch.backend == "nccl":

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from studio.core.presets import linear_shapes, num_layers
+from studio.core.presets import count_lora_parameters, linear_shapes, num_layers
 
 OVERHEAD_BASE_S = 0.010  # per micro-step outside the layers: loss, optimizer, data (assumed; the fit can't separate it)
 # Fitted: 1B short rows, 126 ms eager vs 93 compiled; CUDA graphs (engine.step_graphs), what is left
@@ -163,6 +163,22 @@ def graphs_wanted(training: Any, faster: bool) -> bool:
     adds what it knows of the machine."""
     return (training.fast_path and training.grad_accum == 1 and training.compile != "on"
             and (training.cuda_graphs == "on" or (training.cuda_graphs == "auto" and faster)))
+
+
+def graphs_expected(job: Any, config: dict[str, Any], gpu_name: str | None, tokens: float | None,
+                    checkpointed: int = 0) -> bool:
+    """Whether ``job``'s steps of ``tokens`` real tokens will be CUDA graphs on the GPU
+    ``gpu_name``, as engine.fast_path.choose decides: a card with bf16 (the flash varlen
+    kernel's), no checkpointed layer, and ``graphs_wanted``. ``tokens`` None (no dataset
+    statistics yet): only where the job asks for graphs outright."""
+    rate = gpu_rate(gpu_name)
+    if checkpointed or rate is None or not rate.bf16:
+        return False
+    lora = job.lora
+    faster = tokens is not None and graphs_faster(
+        config, tokens, gpu_name, quantized=job.model.quantization == "4bit",
+        lora_parameters=count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora) or 0)
+    return graphs_wanted(job.training, faster)
 
 
 def mean_row_tokens(lengths: Sequence[int], max_length: int) -> float:

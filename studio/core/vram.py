@@ -50,6 +50,12 @@ OTHER_BYTES_RESERVED = 87.50
 # where 6 layers left out of checkpointing added 7.79 GiB and the eager model says 11.34. The
 # larger one, so that the estimate errs high.
 COMPILED_LAYER_SHARE = 0.78
+# CUDA graphs of the steps (engine.step_graphs) keep the captured steps' activations and logits
+# in their own pool, beside the caching allocator's blocks for the eager steps. Measured on an
+# H200 (docs/gpu_runs/graphs/job_bench_h200_graphs.jsonl: 1,000 alpaca rows, batch 4 x 512):
+# the graphed runs' peak less this estimate without graphs was 0.70 of (activations + logits)
+# on the 1B, 0.53 on the 8B and 0.50 on the 8B QLoRA; the largest, so the estimate errs high.
+GRAPH_POOL_SHARE = 0.70
 CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
 # The share of a card that partial checkpointing plans to fill when no memory limit is set: the
 # estimate's worst error was 3.6% (docs/vram_validation.md), and other programs may start meanwhile.
@@ -151,11 +157,12 @@ def layer_bytes(d: _Dims, shapes: dict[str, tuple[int, int]], modules: list[str]
 
 def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | None = None, gpus: int = 1,
              strategy: Strategy = "single", fused_loss: bool = False, checkpointed_layers: int | None = None,
-             compiled: bool = False) -> Estimate:
+             compiled: bool = False, graphs: bool = False) -> Estimate:
     """Peak memory per GPU for ``job`` on the model described by ``config`` (config.json).
 
     ``checkpointed_layers``: how many decoder layers recompute in the backward pass (all of
-    them with gradient checkpointing unless told); ``compiled``: the layers run torch.compile'd."""
+    them with gradient checkpointing unless told); ``compiled``: the layers run torch.compile'd;
+    ``graphs``: the steps are CUDA graphs (core.step_time.graphs_wanted), whose pool is extra."""
     shapes = linear_shapes(config)
     if shapes is None:
         raise EstimateError(f"no layer shapes known for model_type {config.get('model_type')!r}")
@@ -235,6 +242,9 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
              "cached blocks and fragmentation"),
         Part("context", "CUDA context", CUDA_CONTEXT_BYTES, "driver, kernels and library handles"),
     )
+    if graphs:
+        parts += (Part("graphs", "CUDA graphs' pool", int(GRAPH_POOL_SHARE * (activations + logits) * scale),
+                       "the captured steps' activations, beside the eager steps'"),)
     training_peak = sum(p.bytes for p in parts)
     if loading + CUDA_CONTEXT_BYTES > training_peak:
         parts += (Part("loading", "Loading before sharding", int(loading + CUDA_CONTEXT_BYTES - training_peak),

@@ -28,10 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.engine import kernel_profile
+
 CONFIGS: dict[str, dict[str, Any]] = {
     "1b-variable": {"shape": "llama-3.2-1b", "data": "variable", "batch": 8, "seq": 2048, "ckpt": False},
     "1b-fixed": {"shape": "llama-3.2-1b", "data": "fixed", "batch": 8, "seq": 2048, "ckpt": False},
     "8b-fixed": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True},
+    "8b-fixed-4k": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 2, "seq": 4096, "ckpt": True},
     # QLoRA's target is half the bf16 baseline's peak: that is its memory limit when 8b-fixed ran first.
     "8b-qlora": {"shape": "llama-3.1-8b", "data": "fixed", "batch": 4, "seq": 2048, "ckpt": True, "quant": "4bit",
                  "only": "ours", "limit_from": "8b-fixed", "limit_share": 0.5},
@@ -73,9 +76,10 @@ def pad_tokenizer():
 
 
 class Timer:
-    """Step end times (after a CUDA sync) and the real tokens of each step."""
+    """Step end times (after a CUDA sync) and the real tokens of each step; with
+    ``profile_from``, torch.profiler records the steps after that one (engine.kernel_profile)."""
 
-    def __init__(self):
+    def __init__(self, profile_from: int | None = None):
         from transformers import TrainerCallback
 
         timer = self
@@ -89,10 +93,18 @@ class Timer:
                 logs = state.log_history
                 if logs and "loss" in logs[-1]:
                     timer.losses.append(float(logs[-1]["loss"]))
+                if state.global_step == profile_from:
+                    timer.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+                    timer.profiler.start()
+
+            def on_train_end(self, args, state, control, **kwargs):
+                if timer.profiler is not None:
+                    timer.profiler.stop()
 
         self.callback = Callback()
         self.ends: list[float] = []
         self.losses: list[float] = []
+        self.profiler: Any = None
 
 
 def llama_parameters(shape: dict[str, Any]) -> int:
@@ -159,7 +171,10 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
     # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
-    # and a mask instead of the flash varlen kernel).
+    # and a mask instead of the flash varlen kernel), -nodrop (LoRA dropout 0), -cudnn (SDPA tries
+    # cuDNN's attention first; run_one sets it).
+    if "nodrop" in mode:
+        job.lora.dropout = 0.0
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
     tr.offload_activations = "offload" in mode and cfg["ckpt"]
     if "flex" in mode:  # packed rows through flex attention: a block mask, no materialized one
@@ -184,10 +199,16 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     return model, args, collator, path.describe(), path
 
 
-def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_limit_gib: float = 0.0) -> dict[str, Any]:
+def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_limit_gib: float = 0.0,
+            profile_steps: int = 0) -> dict[str, Any]:
+    """One configuration in one mode; ``profile_steps``: the last this many steps run under
+    torch.profiler (left out of tokens/s) and the result says where their time went."""
+    import contextlib
+
     import peft
     import torch
     import transformers
+    from torch.nn.attention import SDPBackend, sdpa_kernel
 
     from studio.core.reference_shapes import MODEL_SHAPES
     from studio.engine import distributed, memory_report
@@ -206,7 +227,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     rows = examples(cfg, shape["vocab_size"], steps * rank.world_size)
     global_batch = cfg["batch"] * rank.world_size
     real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + global_batch]) for i in range(0, len(rows), global_batch)]
-    timer = Timer()
+    timer = Timer(steps - profile_steps if profile_steps else None)
     job = bench_job(cfg, steps, memory_limit_gib)
     model, args, collator, path_text, path = setup(mode, model, job, cfg, rows, strategy)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
@@ -216,21 +237,31 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     started = time.perf_counter()
     out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, "gpus": rank.world_size,
                            "strategy": strategy, "memory_limit_gib": memory_limit_gib, **cfg}
+    cudnn_first = sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                               SDPBackend.MATH], set_priority=True) if "cudnn" in mode else contextlib.nullcontext()
     try:
-        trainer.train()
+        with cudnn_first:
+            trainer.train()
     except torch.cuda.OutOfMemoryError as exc:
         out.update(oom=True, error=str(exc)[:200])
         return out
     warm = 2
-    seconds = timer.ends[-1] - timer.ends[warm - 1]
-    tokens = sum(real_tokens[warm:len(timer.ends)])
+    timed = len(timer.ends) - profile_steps
+    seconds = timer.ends[timed - 1] - timer.ends[warm - 1]
+    tokens = sum(real_tokens[warm:timed])
+    if profile_steps:
+        linear = params - shape["vocab_size"] * shape["hidden_size"] * (0 if shape["tie_word_embeddings"] else 1)
+        out["profile"] = kernel_profile.summarize(
+            kernel_profile.kernels_of(timer.profiler), profile_steps,
+            1000 * (timer.ends[-1] - timer.ends[timed - 1]),
+            4 * linear * sum(real_tokens[timed:len(timer.ends)]) / profile_steps)
     gpu = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_BF16_FLOPS.items() if k in gpu), 989e12)
     metrics = memory_report.gpu_memory_metrics(job, shape, None, gpus=rank.world_size, strategy=strategy, path=path)
     out.update(
         gpu=gpu, versions={"torch": torch.__version__, "transformers": transformers.__version__,
                            "peft": peft.__version__},
-        tokens_per_s=round(tokens / seconds), step_s=round(seconds / (len(timer.ends) - warm), 3),
+        tokens_per_s=round(tokens / seconds), step_s=round(seconds / (timed - warm), 3),
         peak_allocated_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
         peak_reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
         peak_total_gib=round(metrics["peak_memory_bytes"] / 2**30, 2),
@@ -276,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="job configs: where the model folders, data and homes go")
     parser.add_argument("--tokenizer", type=Path, help="job configs: a tokenizer folder (default: the bundled "
                                                        "model's)")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="step configs: run the last STEPS steps under torch.profiler and say where their GPU "
+                             "time went (left out of tokens/s)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     jobs = [name for name in args.configs.split(",") if name.startswith("job-")]
@@ -297,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if args.one:
         result = run_one(args.one[0], args.one[1], args.steps, args.strategy if args.gpus > 1 else "single",
-                         args.memory_limit_gib or 0.0)
+                         args.memory_limit_gib or 0.0, args.profile)
         if int(os.environ.get("RANK", 0)) == 0:
             print("RESULT " + json.dumps(result), flush=True)
         return 0
@@ -313,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                 sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.gpus)]
             limit_args = ["--memory-limit-gib", str(limit)] if limit and mode != "baseline" else []
             result = run_isolated([*launcher, "-m", "studio.engine.bench", "--steps", str(args.steps), "--gpus",
-                                   str(args.gpus), "--strategy", args.strategy, *limit_args, "--one", name, mode],
+                                   str(args.gpus), "--strategy", args.strategy, *limit_args,
+                                   "--profile", str(args.profile), "--one", name, mode],
                                   f"{name} {mode}", args.out,
                                   env=os.environ if args.gpus > 1 else {**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
             if result is None:
@@ -324,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:12s} {mode:8s} x{args.gpus} {result.get('tokens_per_s', 'OOM'):>8} tok/s  peak "
                   f"{result.get('peak_total_gib', '?')} GiB  MFU {result.get('mfu', '?')}  loss "
                   f"{result.get('loss_last3', '?')}  [{result['path']}]", flush=True)
+            if result.get("profile"):
+                print(kernel_profile.report(result["profile"]), flush=True)
     return 0
 
 

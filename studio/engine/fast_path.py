@@ -221,10 +221,14 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
     budget = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else card or 0
     if card is not None:
         budget = min(budget, card)  # a limit above what the card has is no limit
+    options = {"num_parameters": num_parameters, "fused_loss": path.liger, "compiled": path.compile, "gpus": gpus,
+               "strategy": "ddp" if gpus > 1 else "single"}
     try:
-        needed = vram.checkpointed_layers_needed(job, config, budget, num_parameters=num_parameters,
-                                                 fused_loss=path.liger, compiled=path.compile, gpus=gpus,
-                                                 strategy="ddp" if gpus > 1 else "single")
+        needed = vram.checkpointed_layers_needed(job, config, budget, graphs=path.graphs, **options)
+        if needed and path.graphs and not vram.checkpointed_layers_needed(job, config, budget, **options):
+            # Only the graphs' pool would make layers recompute: eager steps, nothing recomputed.
+            path, needed = replace(path, graphs=False, compile_reason="no CUDA graphs: their memory would need "
+                                                                      "checkpointed layers"), 0
     except vram.EstimateError:
         return path
     # Graphs where any layer recomputes are turned off where the layers are set (engine.layer_setup.apply).

@@ -55,7 +55,7 @@ def gpu_memory_metrics(job: TrainJob, model_config: dict[str, Any], num_paramete
         estimate = vram.estimate(job, model_config, num_parameters=num_parameters, fused_loss=bool(path and path.liger),
                                  gpus=gpus, strategy="fsdp" if strategy == "fsdp" else "ddp",
                                  checkpointed_layers=path.checkpointed if path else None,
-                                 compiled=bool(path and path.compile))
+                                 compiled=bool(path and path.compile), graphs=bool(path and path.graphs))
     except vram.EstimateError as exc:
         log.info("no VRAM estimate for this model: %s", exc)
         return metrics

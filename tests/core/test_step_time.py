@@ -200,3 +200,29 @@ def test_8b_qlora_on_a_24_gb_card_is_left_alone():
 
 def test_a_small_saving_is_not_worth_a_tip():
     assert advise(short_rows_job(), rows=60) is None  # 14 steps: a few seconds in all
+
+
+def test_graphs_expected_as_the_engine_decides():
+    """Short steps on an H200 are graphs; a checkpointed layer, graphs off, an unknown or
+    fp16-only card, or compiled layers are not; without the data's lengths only ``on`` counts."""
+    config = MODEL_SHAPES["llama-3.2-1b"]
+    short = 4 * ALPACA_MEAN
+    assert step_time.graphs_expected(short_rows_job(), config, H200, short)
+    assert not step_time.graphs_expected(short_rows_job(), config, H200, short, checkpointed=4)
+    assert not step_time.graphs_expected(short_rows_job(cuda_graphs="off"), config, H200, short)
+    assert not step_time.graphs_expected(short_rows_job(compile="on"), config, H200, short)
+    assert not step_time.graphs_expected(short_rows_job(), config, "AMD Instinct MI300X", short)
+    assert not step_time.graphs_expected(short_rows_job(), config, "Tesla T4", short)
+    assert not step_time.graphs_expected(short_rows_job(), config, H200, None)
+    assert step_time.graphs_expected(short_rows_job(cuda_graphs="on"), config, H200, None)
+
+
+def test_the_estimate_counts_the_graphs_pool_where_steps_will_be_graphs():
+    """The batch advice's memory check and the Train page's estimate add the graphs' pool for
+    graphed steps (tests/core/test_vram.py checks its size against the H200 runs)."""
+    job = short_rows_job()
+    config = MODEL_SHAPES["llama-3.2-1b"]
+    with_pool = launch_plan.per_gpu_estimate(job, config, None, H200_BYTES, graphs=True)[0]
+    without = launch_plan.per_gpu_estimate(job, config, None, H200_BYTES)[0]
+    assert with_pool.total > without.total and with_pool.part("graphs").bytes > 0
+    assert all(p.key != "graphs" for p in without.parts)

@@ -199,3 +199,25 @@ def test_compile_choice_without_a_readable_record(monkeypatch, tmp_path):
     assert not compile_choice.was_compiled("anything")
     compile_choice.remember("anything")  # a broken record is replaced, not a crash
     assert compile_choice.was_compiled("anything")
+
+
+def test_graphs_give_way_where_only_their_pool_would_need_recomputing():
+    """The 1B default job: ~11 GiB eager, ~16 GiB with the graphs' pool. Under a 13 GiB limit
+    the steps run eagerly with nothing checkpointed rather than graphed with layers recomputed."""
+    from dataclasses import replace
+
+    from studio.core.reference_shapes import MODEL_SHAPES
+
+    one_b = dict(MODEL_SHAPES["llama-3.2-1b"])
+    graphed = replace(fast_path.FastPath(packing=True, liger=False, fused_adamw=True, tf32=True), graphs=True,
+                      attention="varlen")
+    tight = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=13), one_b,
+                                         None, GPU)
+    assert not tight.graphs and tight.checkpointed == 0
+    assert "no CUDA graphs: their memory would need checkpointed layers" in tight.describe()
+    roomy = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=40), one_b,
+                                         None, GPU)
+    assert roomy.graphs and roomy.checkpointed == 0
+    small = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=8), one_b,
+                                         None, GPU)
+    assert small.checkpointed > 0  # too small either way: layers recompute (and layer_setup turns graphs off)

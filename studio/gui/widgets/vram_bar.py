@@ -16,6 +16,7 @@ from studio.core.vram import Estimate, format_bytes
 PART_COLORS = {
     "weights": "#4c78a8", "adapter": "#f58518", "gradients": "#e45756", "optimizer": "#b279a2",
     "activations": "#54a24b", "logits": "#eeca3b", "allocator": "#9d9da0", "context": "#6f6f73",
+    "graphs": "#72b7b2", "loading": "#bab0ac",
 }
 
 
@@ -82,7 +83,8 @@ class VramBar(QWidget):
 
 
 SHORT_LABELS = {"weights": "Weights", "adapter": "Adapter", "gradients": "Gradients", "optimizer": "Optimizer",
-                "activations": "Activations", "logits": "Logits, loss", "allocator": "Allocator", "context": "CUDA"}
+                "activations": "Activations", "logits": "Logits, loss", "allocator": "Allocator", "context": "CUDA",
+                "graphs": "CUDA graphs", "loading": "Loading"}
 
 
 def legend_html(estimate: Estimate) -> str:

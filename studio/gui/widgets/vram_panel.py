@@ -122,9 +122,13 @@ class VramPanel(QGroupBox):
             return "Fix the problems below to see the estimate."
         if job.training.device == "cpu":
             return "Training on the CPU: no GPU memory is used."
+        mean = self._mean_row_tokens(job)
+        graphs = step_time.graphs_expected(job, model.config, self.card_combo.currentText(),
+                                           None if mean is None else step_time.tokens_per_step(
+                                               mean, job.training.batch_size))
         try:
             self.estimate, options = launch_plan.per_gpu_estimate(
-                job, model.config, getattr(model, "num_parameters", None), self.capacity())
+                job, model.config, getattr(model, "num_parameters", None), self.capacity(), graphs=graphs)
         except vram.EstimateError as exc:
             return f"No estimate: {html.escape(str(exc))}."
         total, capacity = self.estimate.total, self.capacity()
@@ -132,7 +136,7 @@ class VramPanel(QGroupBox):
         each = (f"<br>Per GPU: {self.estimate.gpus} GPUs, {self.estimate.strategy.upper()}."
                 if self.estimate.gpus > 1 else "")
         if total <= capacity:
-            self.advice = self._advise(model, job, capacity)
+            self.advice = self._advise(model, job, capacity, mean)
             return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
                     f"{vram.format_bytes(capacity - total)} to spare.{each}"
                     + _partial_checkpointing_note(job, model.config, capacity, options))
@@ -160,9 +164,8 @@ class VramPanel(QGroupBox):
             row.addWidget(button)
             self.suggestion_rows.addLayout(row)
 
-    def _advise(self, model: Any, job: TrainJob, capacity: int) -> batch_advice.BatchAdvice | None:
-        """A larger batch when the job leaves the card mostly idle. The card's name (this
-        machine's GPU, or a reference card's label) says its speed; none without token lengths."""
+    def _mean_row_tokens(self, job: TrainJob) -> float | None:
+        """The dataset's mean real tokens a row at the job's max length; None without token lengths."""
         tokens = self._tokens
         if tokens is None or not tokens.count:
             return None
@@ -170,8 +173,16 @@ class VramPanel(QGroupBox):
         if measured is not tokens or max_length != job.training.max_length:  # milliseconds for a big file
             mean = step_time.mean_row_tokens(tokens.lengths, job.training.max_length)
             self._mean_tokens = (tokens, job.training.max_length, mean)
+        return mean
+
+    def _advise(self, model: Any, job: TrainJob, capacity: int,
+                mean: float | None) -> batch_advice.BatchAdvice | None:
+        """A larger batch when the job leaves the card mostly idle. The card's name (this
+        machine's GPU, or a reference card's label) says its speed; none without token lengths."""
+        if mean is None or self._tokens is None:
+            return None
         return batch_advice.advise(job, model.config, gpu_name=self.card_combo.currentText(), capacity_bytes=capacity,
-                                   rows=tokens.count, mean_tokens=mean,
+                                   rows=self._tokens.count, mean_tokens=mean,
                                    num_parameters=getattr(model, "num_parameters", None))
 
     def _show_advice(self) -> None:
