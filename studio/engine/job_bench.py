@@ -6,6 +6,10 @@ real tokenizer), generated instruction data with real datasets' length statistic
 (core.bench_data), then each mode as its own command, timed from its start to its exit:
 
 * ``script``: a plain transformers + peft script (engine.plain_job), the usual alternative;
+* ``unsloth``: the same job with Unsloth as its docs show it (engine.unsloth_job), what users
+  would pick instead; a comparison only, never a dependency: it runs where Unsloth's packages
+  are, on the path or in the folder ``LORA_STUDIO_UNSLOTH_PATH`` names (scripts/unsloth_site.sh
+  unpacks the carried ones there), and is left out of the default modes;
 * ``plain``: ``lora-studio train`` with ``training.fast_path = false``;
 * ``eager``: the fast path with ``training.compile = off`` and ``training.cuda_graphs = off``
   (every kernel launched from Python);
@@ -15,7 +19,7 @@ real tokenizer), generated instruction data with real datasets' length statistic
   and gives where ``auto`` would not compile).
 
 The worker's phases come from the run's events.jsonl (start, load, data, first step:
-compiling included, steps, eval, save, exit), the script's from its PHASE lines.
+compiling included, steps, eval, save, exit), the scripts' from their PHASE lines.
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ JOB_CONFIGS: dict[str, dict[str, Any]] = {
     # The CPU test's: every mode but the script (bf16 on a GPU) runs anywhere.
     "job-tiny-alpaca-40": {"shape": "tiny", "data": "alpaca", "rows": 40},
 }
-MODES = ("script", "plain", "eager", "cold", "warm", "cold-on", "warm-on")
+MODES = ("script", "unsloth", "plain", "eager", "cold", "warm", "cold-on", "warm-on")
 DEFAULT_MODES = ("script", "plain", "cold", "warm")
+SCRIPT_MODULES = {"script": "studio.engine.plain_job", "unsloth": "studio.engine.unsloth_job"}
+UNSLOTH_PATH_VARIABLE = "LORA_STUDIO_UNSLOTH_PATH"  # a folder holding Unsloth and what it needs
+UNSLOTH_UNAVAILABLE = 3  # engine.unsloth_job's exit where Unsloth cannot be imported (not imported here)
 PHASES = ("start", "load", "data", "first_step", "steps", "eval", "save", "exit")
 # Sizes of the smallest shape the CPU test builds; its vocabulary must hold the tokenizer's ids.
 TINY_SHAPE = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
@@ -95,8 +102,8 @@ def data_file(workdir: Path, kind: str, rows: int) -> Path:
 
 def command(mode: str, cfg: dict[str, Any], model: Path, data: Path, out: Path,
             extra: tuple[str, ...] = ()) -> list[str]:
-    if mode == "script":
-        return [sys.executable, "-m", "studio.engine.plain_job", "--model", str(model), "--data", str(data),
+    if mode in SCRIPT_MODULES:
+        return [sys.executable, "-m", SCRIPT_MODULES[mode], "--model", str(model), "--data", str(data),
                 "--out", str(out), *(["--qlora"] if cfg.get("quant") == "4bit" else [])]
     settings = ["output.name=bench"]
     if cfg.get("quant"):
@@ -134,6 +141,8 @@ def run_mode(config: str, mode: str, workdir: Path, tokenizer_dir: Path,
     home = home_for(workdir, config, mode)
     env = {k: v for k, v in os.environ.items() if k not in COMPILE_CACHE_VARIABLES}
     env.update(LORA_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
+    if mode == "unsloth":
+        env.update(unsloth_environment(env, home))
     argv = command(mode, cfg, model, data, home / "script-out", extra)
     started = time.time()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
@@ -146,12 +155,34 @@ def run_mode(config: str, mode: str, workdir: Path, tokenizer_dir: Path,
         logs.mkdir(exist_ok=True)
         shutil.copy(run_dir / "worker.log", logs / f"{config}-{mode}.log")
     if proc.returncode != 0:
-        result["error"] = (proc.stderr or proc.stdout)[-1500:]
-    elif mode == "script":
+        result["error"] = (proc.stderr or proc.stdout)[-1500:]  # the traceback's end and its message
+        if mode == "unsloth" and proc.returncode == UNSLOTH_UNAVAILABLE:
+            result["unavailable"] = True  # a comparison that could not run here, not our failure
+    elif mode in SCRIPT_MODULES:
         result.update(script_phases(proc.stdout, started, ended))
     else:
         result.update(worker_phases(events_of(run_dir), started, ended))
     return result
+
+
+def unsloth_environment(env: dict[str, str], home: Path) -> dict[str, str]:
+    """What the ``unsloth`` mode's command runs with besides ``env``: the folder that
+    ``LORA_STUDIO_UNSLOTH_PATH`` names first on its path (where set), Unsloth's compiled
+    modules in the mode's home (emptied for each run, like a first run's; not the working
+    folder), and no network: the model is a local folder, and Unsloth's statistics and Hub
+    look-ups would only wait on a machine that reaches nothing."""
+    extra = {"UNSLOTH_COMPILE_LOCATION": str(home / "unsloth_compiled_cache"), "HF_HUB_OFFLINE": "1",
+             "UNSLOTH_DISABLE_STATISTICS": "1"}
+    folder = env.get(UNSLOTH_PATH_VARIABLE)
+    if folder:
+        extra["PYTHONPATH"] = os.pathsep.join(p for p in (folder, env.get("PYTHONPATH")) if p)
+    return extra
+
+
+def failure_reason(result: dict[str, Any]) -> str:
+    """The last line of a failed command's output: the exception and its message, as a rule."""
+    lines = [line.strip() for line in str(result.get("error", "")).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def latest_run(home: Path) -> Path | None:
@@ -217,10 +248,12 @@ def script_phases(stdout: str, started: float, ended: float) -> dict[str, Any]:
 
 
 def report_line(result: dict[str, Any], references: dict[str, dict[str, Any]]) -> str:
-    """One mode's line: its wall time, as a share of the script's and the plain path's (where
-    they ran before it in the same bench run), and its phases."""
+    """One mode's line: its wall time, as a share of the script's, Unsloth's and the plain path's
+    (where they ran before it in the same bench run), and its phases; a failed one's reason."""
     if result.get("exit"):
-        return f"{result['config']:24s} {result['mode']:7s} FAILED (exit {result['exit']})"
+        reason = failure_reason(result)
+        return f"{result['config']:24s} {result['mode']:7s} FAILED (exit {result['exit']})" + \
+            (f": {reason}" if reason else "")
     phases = " ".join(f"{k} {result['phases'][k]:.1f}" for k in PHASES)
     ratio = "".join(f" = {result['wall_s'] / ref['wall_s']:.2f}x {name}" for name, ref in references.items()
                     if ref.get("wall_s") and not ref.get("exit") and ref is not result)
@@ -239,9 +272,9 @@ def run(configs: list[str], modes: list[str] | None, workdir: Path, tokenizer_di
             with open(out, "a") as handle:
                 handle.write(json.dumps(result) + "\n")
             print(report_line(result, references), flush=True)
-            if mode in ("script", "plain"):
+            if mode in ("script", "unsloth", "plain"):
                 references[mode] = result
-            if result.get("error"):
+            if result.get("error") and not result.get("unavailable"):  # the reason is on the line
                 print(result["error"], flush=True)
             results.append(result)
     return results
