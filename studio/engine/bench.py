@@ -172,7 +172,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
     # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
     # and a mask instead of the flash varlen kernel), -nodrop (LoRA dropout 0), -cudnn (SDPA tries
-    # cuDNN's attention first; run_one sets it).
+    # cuDNN's attention first; run_one sets it), -nocast (LoRA layers keep their bf16 input, no fp32 copy).
     if "nodrop" in mode:
         job.lora.dropout = 0.0
     tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
@@ -180,6 +180,10 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     if "flex" in mode:  # packed rows through flex attention: a block mask, no materialized one
         model.set_attn_implementation("flex_attention")
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
+    if "nocast" in mode:  # LoRA reads the bf16 input as it is (autocast runs its matmuls in bf16 anyway)
+        for module in model.modules():
+            if isinstance(module, peft.tuners.tuners_utils.BaseTunerLayer):
+                module.cast_input_dtype_enabled = False
     path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
                             processes=distributed.current().world_size)
     if "nopack" in mode or "noliger" in mode or "flex" in mode or "sdpa" in mode:
