@@ -90,7 +90,7 @@ def measure_one(cfg: dict) -> dict:
     from studio.core.jobs import LoraSettings, TrainJob
     from studio.engine import adapter_setup, hardware, memory_report
     from studio.engine.random_model import random_llama
-    from studio.engine.training import training_arguments
+    from studio.engine.step_setup import training_arguments
 
     shape = MODEL_SHAPES[cfg["model"]]
     start = time.time()

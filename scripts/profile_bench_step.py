@@ -23,7 +23,8 @@ cfg = bench.CONFIGS[name]
 shape = MODEL_SHAPES[cfg["shape"]]
 rows = bench.examples(cfg, shape["vocab_size"], steps)
 job = bench.bench_job(cfg, steps)
-model, args, collator, described, _ = bench.setup(mode, random_llama(shape, device="cuda"), job, cfg, rows)
+model, trainer_class, trainer_kwargs, described, _ = bench.setup(mode, random_llama(shape, device="cuda"), job, cfg,
+                                                                 rows)
 print(described)
 profiler, ends = cProfile.Profile(), []
 
@@ -38,8 +39,7 @@ class Profiled(transformers.TrainerCallback):
             profiler.disable()
 
 
-trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
-                               callbacks=[Profiled()])
+trainer = trainer_class(model=model, train_dataset=rows, callbacks=[Profiled()], **trainer_kwargs)
 trainer.train()
 print("step ms:", [round((b - a) * 1000) for a, b in zip(ends, ends[1:], strict=False)][3:])
 for order in ("tottime", "cumulative"):

@@ -106,7 +106,7 @@ def ours(model, data, steps: int, out: Path, clock: StepClock, cls: type | None 
     from studio.engine import adapter_setup, data_prep, hardware
     from studio.engine.callbacks import ProtocolCallback
     from studio.engine.control import JobControl
-    from studio.engine.training import training_arguments
+    from studio.engine.step_setup import training_arguments
 
     device = model.device.type
     job = job_from_dict({"model": {"path": "proxy"}, "dataset": {"path": "proxy"},

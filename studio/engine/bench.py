@@ -7,8 +7,8 @@ order, both ways, each configuration in a fresh process:
 * baseline: what peft's and transformers' docs show: ``get_peft_model`` with LoRA on
   all linear layers, ``Trainer`` in bf16 with SDPA attention and batches padded by
   ``DataCollatorForSeq2Seq``;
-* ours: the engine's own ``apply_adapter``, ``training_arguments`` and collator with
-  the fast path it picks for the GPU (engine.fast_path).
+* ours: the worker's own step (engine.step_setup: the fast path it picks for the GPU,
+  its Trainer, optimizer, collator and CUDA graphs), set up by the same function.
 
 Tokens/s counts real (non-padding) tokens after two warm-up steps; peak memory is
 the allocator's peak plus NVML's outside-allocator memory; MFU uses 4 x parameters
@@ -88,7 +88,8 @@ class Timer:
             def on_step_end(self, args, state, control, **kwargs):
                 import torch
 
-                torch.cuda.synchronize()
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
                 timer.ends.append(time.perf_counter())
                 logs = state.log_history
                 if logs and "loss" in logs[-1]:
@@ -123,36 +124,33 @@ def bench_job(cfg: dict[str, Any], steps: int, memory_limit_gib: float = 0.0):
     job = TrainJob()
     tr = job.training
     tr.batch_size, tr.max_steps, tr.max_length, tr.gradient_checkpointing = cfg["batch"], steps, cfg["seq"], cfg["ckpt"]
-    tr.learning_rate, tr.logging_steps, tr.warmup_ratio = 1e-4, 1, 0.0
+    tr.learning_rate, tr.logging_steps, tr.warmup_ratio, tr.lr_scheduler = 1e-4, 1, 0.0, "constant"
     tr.memory_limit_gib = memory_limit_gib
     job.model.quantization = cfg.get("quant", "none")
     job.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
     return job
 
 
-def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[int]]], strategy: str = "single"):
-    """(model, TrainingArguments, collator, description, fast path) for the baseline or ours.
+def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[int]]], strategy: str = "single",
+          hw=None):
+    """(model, Trainer class, its keyword arguments, description, fast path) for the baseline or ours.
 
+    Ours is the worker's own step (engine.step_setup: the same fast path, Trainer, optimizer,
+    collator and CUDA graphs), for a job of this many steps: ``compile = auto`` then decides
+    as it would for such a job; the ``-compile`` modes compile whatever it decides.
     The QLoRA baseline follows peft's docs: ``prepare_model_for_kbit_training`` (which
-    also turns on checkpointing), then ``get_peft_model``."""
+    also turns on checkpointing), then ``get_peft_model``. ``hw``: a GPU in bf16 unless told
+    (the CPU test's)."""
     import peft
     import transformers
 
-    from studio.engine import (
-        adapter_setup,
-        data_prep,
-        distributed,
-        fast_path,
-        hardware,
-        layer_setup,
-    )
-    from studio.engine.training import training_arguments
+    from studio.engine import adapter_setup, hardware, step_setup
+    from studio.engine.guarded_trainer import GuardedTrainer
 
     tokenizer = pad_tokenizer()
     tr = job.training
     steps = tr.max_steps
-    hw = hardware.Hardware("cuda", "bf16")
-    path = None
+    hw = hw or hardware.Hardware("cuda", "bf16")
     if mode == "baseline":
         if cfg.get("quant") == "4bit":
             model.is_loaded_in_4bit = True  # what from_pretrained(quantization_config=...) sets
@@ -164,43 +162,46 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
                                                            target_modules="all-linear", task_type="CAUSAL_LM"))
         args = transformers.TrainingArguments(
             output_dir="/tmp/bench-baseline", per_device_train_batch_size=cfg["batch"], max_steps=steps,
-            learning_rate=1e-4, bf16=True, logging_steps=1, report_to=[], save_strategy="no",
+            learning_rate=job.training.learning_rate, bf16=hw.precision == "bf16", use_cpu=hw.device == "cpu",
+            logging_steps=1, report_to=[], save_strategy="no",
             lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-        return model, args, collator, "plain transformers + peft (padded, SDPA)", path
+        return (model, transformers.Trainer, {"args": args, "data_collator": collator},
+                "plain transformers + peft (padded, SDPA)", None)
     # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
     # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
     # and a mask instead of the flash varlen kernel), -nodrop (LoRA dropout 0), -cudnn (SDPA tries
     # cuDNN's attention first; run_one sets it), -nocast (LoRA layers keep their bf16 input, no fp32 copy).
-    if "nodrop" in mode:
+    parts = set(mode.split("-"))
+    if "nodrop" in parts:
         job.lora.dropout = 0.0
-    tr.compile = "off" if "eager" in mode else "on" if "compile" in mode else "auto"
-    tr.offload_activations = "offload" in mode and cfg["ckpt"]
-    if "flex" in mode:  # packed rows through flex attention: a block mask, no materialized one
+    tr.compile = "off" if "eager" in parts else "on" if "compile" in parts else "auto"
+    tr.offload_activations = "offload" in parts and cfg["ckpt"]
+    if "allckpt" in parts:
+        tr.memory_limit_gib = 0.01  # a limit nothing fits: every layer checkpointed
+    if "flex" in parts:  # packed rows through flex attention: a block mask, no materialized one
         model.set_attn_implementation("flex_attention")
     model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
-    if "nocast" in mode:  # LoRA reads the bf16 input as it is (autocast runs its matmuls in bf16 anyway)
+    if "nocast" in parts:  # LoRA reads the bf16 input as it is (autocast runs its matmuls in bf16 anyway)
         for module in model.modules():
             if isinstance(module, peft.tuners.tuners_utils.BaseTunerLayer):
                 module.cast_input_dtype_enabled = False
-    path = fast_path.choose(job, hw, "llama", [len(r["input_ids"]) for r in rows], sharded=strategy == "fsdp",
-                            processes=distributed.current().world_size)
-    if "nopack" in mode or "noliger" in mode or "flex" in mode or "sdpa" in mode:
-        path = dataclasses.replace(path, packing=path.packing and "nopack" not in mode,
-                                   liger=path.liger and "noliger" not in mode,
-                                   attention="sdpa" if {"nopack", "flex", "sdpa"} & set(mode.split("-")) else
-                                   path.attention)
-    if "allckpt" not in mode and tr.memory_limit_gib > 0:  # the comparisons are against the baseline's peak
-        path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), None, hw,
-                                            distributed.current().world_size, strategy == "fsdp")
-    fast_path.apply_globals(path)
-    path = layer_setup.apply(model, path)
-    extra = distributed.trainer_arguments(strategy, "nccl", distributed.decoder_layer_classes(model))
-    args = training_arguments(job, Path("/tmp/bench-ours"), hw, steps, has_eval=False, path=path, extra=extra)
-    args.lr_scheduler_type = "constant"
-    collator = data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen")
-    return model, args, collator, path.describe(), path
+    trainable, total = adapter_setup.trainable_parameters(model)
+
+    def ablate(path):
+        if not {"nopack", "noliger", "flex", "sdpa"} & parts:
+            return path
+        return dataclasses.replace(path, packing=path.packing and "nopack" not in parts,
+                                   liger=path.liger and "noliger" not in parts,
+                                   attention="sdpa" if {"nopack", "flex", "sdpa"} & parts else path.attention)
+
+    made = step_setup.prepare(model, tokenizer, job, Path("/tmp/bench-ours"), hw,
+                              lengths=[len(r["input_ids"]) for r in rows], steps=steps, has_eval=False,
+                              trainable=trainable, total=total, strategy=strategy, adjust=ablate)
+    kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
+              "graphs": made.graphs}
+    return model, GuardedTrainer, kwargs, made.path.describe(), made.path
 
 
 def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_limit_gib: float = 0.0,
@@ -233,9 +234,8 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + global_batch]) for i in range(0, len(rows), global_batch)]
     timer = Timer(steps - profile_steps if profile_steps else None)
     job = bench_job(cfg, steps, memory_limit_gib)
-    model, args, collator, path_text, path = setup(mode, model, job, cfg, rows, strategy)
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
-                                   callbacks=[timer.callback])
+    model, trainer_class, trainer_kwargs, path_text, path = setup(mode, model, job, cfg, rows, strategy)
+    trainer = trainer_class(model=model, train_dataset=rows, callbacks=[timer.callback], **trainer_kwargs)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()

@@ -7,7 +7,6 @@ both given by the worker.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -18,7 +17,6 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import TrainingArguments
 
 from studio.core import atomic, cards, compile_choice, protocol, runs
 from studio.core.datasets import evaluation_sample, load_dataset_file, split_train_eval
@@ -36,7 +34,7 @@ from studio.engine import (
     layer_setup,
     memory_report,
     model_loading,
-    step_graphs,
+    step_setup,
 )
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
@@ -95,52 +93,6 @@ def total_steps(rows: int, job: TrainJob, processes: int = 1) -> int:
     return max(1, math.ceil(per_epoch * tr.epochs))
 
 
-def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
-                       has_eval: bool, path: fast_path.FastPath | None = None,
-                       extra: dict[str, Any] | None = None) -> TrainingArguments:
-    tr = job.training
-    path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(Path(run_dir) / runs.CHECKPOINTS_NAME),
-        per_device_train_batch_size=tr.batch_size,
-        per_device_eval_batch_size=tr.batch_size,
-        gradient_accumulation_steps=tr.grad_accum,
-        learning_rate=tr.learning_rate,
-        max_steps=steps,
-        lr_scheduler_type=tr.lr_scheduler,
-        warmup_steps=math.ceil(tr.warmup_ratio * steps),
-        weight_decay=tr.weight_decay,
-        max_grad_norm=tr.max_grad_norm if tr.max_grad_norm > 0 else 1e9,
-        logging_strategy="steps",
-        logging_steps=tr.logging_steps,
-        save_strategy="steps" if tr.save_steps > 0 else "no",
-        save_steps=tr.save_steps if tr.save_steps > 0 else 500,
-        save_total_limit=tr.save_total_limit,
-        eval_strategy="steps" if has_eval and tr.eval_steps > 0 else "no",
-        eval_steps=tr.eval_steps if tr.eval_steps > 0 else None,
-        bf16=hw.precision == "bf16",
-        fp16=hw.precision == "fp16",
-        use_cpu=hw.device == "cpu",
-        seed=tr.seed,
-        data_seed=tr.seed,
-        optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
-        use_liger_kernel=path.liger,
-        liger_kernel_config=path.liger_config() if path.liger else None,
-        report_to=[],
-        disable_tqdm=True,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        # One process: the callback counts real tokens on the CPU (no host sync per batch).
-        include_num_input_tokens_seen="non_padding" if distributed.active() else "no",
-        **(extra or {}),
-    )
-    try:
-        return TrainingArguments(**kwargs)
-    except (TypeError, ValueError):
-        kwargs["include_num_input_tokens_seen"] = kwargs["include_num_input_tokens_seen"] != "no"  # older: a bool
-        return TrainingArguments(**kwargs)
-
-
 @dataclass
 class TrainResult:
     model: Any  # the trained PeftModel, still in memory
@@ -197,22 +149,12 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
-    size = _job_size(model, job, steps)
-    lengths = [len(ids) for ids in prepared.train["input_ids"]]
-    path = fast_path.choose(job, base.hw, str(getattr(model.config, "model_type", "")), lengths,
-                            sharded=parallel.sharded, processes=world, size=size,
-                            graphs_faster=fast_path.graphs_faster(job, model.config.to_dict(), lengths, trainable))
-    path = fast_path.plan_checkpointing(path, job, model.config.to_dict(), total - trainable, base.hw, world,
-                                        parallel.sharded)
-    if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
-        path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
-    fast_path.apply_globals(path)
-    path = layer_setup.apply(model, path)
+    setup = step_setup.prepare(model, tokenizer, job, run_dir, base.hw,
+                               lengths=[len(ids) for ids in prepared.train["input_ids"]], steps=steps,
+                               has_eval=prepared.eval is not None, trainable=trainable, total=total,
+                               strategy=parallel.strategy, backend=parallel.backend)
+    path = setup.path
     emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
-    extra = distributed.trainer_arguments(parallel.strategy, parallel.backend, distributed.decoder_layer_classes(model))
-    args = training_arguments(job, run_dir, base.hw, steps, prepared.eval is not None, path, extra)
-    optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
-                                              job.training.weight_decay, job.training.optimizer)
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
     sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
     callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps,
@@ -221,14 +163,13 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     trainer = GuardedTrainer(
         on_nan=job.training.on_nan, fault=fault, emit=emit,
         model=model,
-        args=args,
+        args=setup.args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=callback.counted(data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen",
-                                                          bucketed=path.graphs)),
-        graphs=step_graphs.StepGraphs() if path.graphs else None,
+        data_collator=callback.counted(setup.collator),
+        graphs=setup.graphs,
         callbacks=[callback],
-        optimizers=(optimizer, None),
+        optimizers=(setup.optimizer, None),
     )
     trainer.remove_callback(transformers.PrinterCallback)
     resume = _resume_path(job, run_dir)
@@ -246,7 +187,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     if path.compile:
         log.info(layer_setup.compile_summary())
         if layer_setup.compiled_graphs():  # not when dynamo fell back to eager: nothing was cached
-            compile_choice.remember(fast_path.cache_key(size, path.packing, path.varying_lengths))
+            compile_choice.remember(fast_path.cache_key(setup.size, path.packing, path.varying_lengths))
 
     metrics: dict[str, Any] = {
         "train_loss": callback.last_loss,
@@ -304,18 +245,6 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         "stopped": control.stop_requested,
     }
     return TrainResult(model, tokenizer, outputs)
-
-
-def _job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:
-    """The job's micro-steps and decoder layers, for the compile choice; the key names the
-    compiled layers (model, layer size, quantization, torch) in the compile cache's record."""
-    layers = layer_setup.decoder_layers(model)
-    per_layer = compile_choice.layer_parameters(model.config.to_dict()) or (
-        sum(p.numel() for p in layers[0].parameters()) if layers else 0)
-    dropout = "dropout" if job.lora.dropout > 0 else "nodropout"  # another graph
-    key = (f"{getattr(model.config, 'model_type', '')}-{len(layers)}x{per_layer}-{job.model.quantization}-"
-           f"{dropout}-torch{torch.__version__}")
-    return fast_path.JobSize(steps * job.training.grad_accum, len(layers), per_layer, key)
 
 
 def _evaluated(evaluated: int, held_out: int) -> str:

@@ -1,0 +1,132 @@
+"""How a training step is set up, once, for the worker and the benchmark alike.
+
+Given a model with its adapter, the job and the rows' lengths, this chooses the fast path
+(engine.fast_path), plans the checkpointed layers, applies both to the model, and builds what
+the Trainer takes: its arguments, the optimizer, the collator and the CUDA graphs. The worker
+(engine.training) and ``lora-studio bench`` (engine.bench) both call it, so the benchmark
+measures the step users get, not a copy of it that can drift (issue 19: the copy it had
+lacked CUDA graphs and the bucketed collator).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainingArguments
+
+from studio.core import compile_choice, runs
+from studio.core.jobs import TrainJob
+from studio.engine import (
+    adapter_setup,
+    data_prep,
+    distributed,
+    fast_path,
+    hardware,
+    layer_setup,
+    step_graphs,
+)
+
+
+@dataclass(frozen=True)
+class StepSetup:
+    path: fast_path.FastPath  # as applied to the model
+    size: fast_path.JobSize  # the compile choice's view of the job (and its cache key)
+    args: TrainingArguments
+    optimizer: Any  # LoRA+'s, or None: the Trainer builds the one ``args`` names
+    collator: Callable
+    graphs: step_graphs.StepGraphs | None
+
+
+def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardware, *, lengths: list[int],
+            steps: int, has_eval: bool, trainable: int, total: int, strategy: str = "single",
+            backend: str = "nccl", adjust: Callable[[fast_path.FastPath], fast_path.FastPath] | None = None,
+            ) -> StepSetup:
+    """The fast path chosen for this job and machine and applied to ``model``, and the
+    Trainer's parts. ``adjust``: a change to the chosen path before it is applied (the
+    benchmark's ablations; the worker passes none)."""
+    sharded = strategy == "fsdp"
+    world = distributed.current().world_size
+    config = model.config.to_dict()
+    size = job_size(model, job, steps)
+    path = fast_path.choose(job, hw, str(getattr(model.config, "model_type", "")), lengths, sharded=sharded,
+                            processes=world, size=size,
+                            graphs_faster=fast_path.graphs_faster(job, config, lengths, trainable))
+    if adjust is not None:
+        path = adjust(path)
+    path = fast_path.plan_checkpointing(path, job, config, total - trainable, hw, world, sharded)
+    if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
+        path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
+    fast_path.apply_globals(path)
+    path = layer_setup.apply(model, path)
+    extra = distributed.trainer_arguments(strategy, backend, distributed.decoder_layer_classes(model))
+    args = training_arguments(job, run_dir, hw, steps, has_eval, path, extra)
+    optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
+                                              job.training.weight_decay, job.training.optimizer)
+    collator = data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen",
+                                  bucketed=path.graphs)
+    return StepSetup(path, size, args, optimizer, collator, step_graphs.StepGraphs() if path.graphs else None)
+
+
+def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
+                       has_eval: bool, path: fast_path.FastPath | None = None,
+                       extra: dict[str, Any] | None = None) -> TrainingArguments:
+    tr = job.training
+    path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(Path(run_dir) / runs.CHECKPOINTS_NAME),
+        per_device_train_batch_size=tr.batch_size,
+        per_device_eval_batch_size=tr.batch_size,
+        gradient_accumulation_steps=tr.grad_accum,
+        learning_rate=tr.learning_rate,
+        max_steps=steps,
+        lr_scheduler_type=tr.lr_scheduler,
+        warmup_steps=math.ceil(tr.warmup_ratio * steps),
+        weight_decay=tr.weight_decay,
+        max_grad_norm=tr.max_grad_norm if tr.max_grad_norm > 0 else 1e9,
+        logging_strategy="steps",
+        logging_steps=tr.logging_steps,
+        save_strategy="steps" if tr.save_steps > 0 else "no",
+        save_steps=tr.save_steps if tr.save_steps > 0 else 500,
+        save_total_limit=tr.save_total_limit,
+        eval_strategy="steps" if has_eval and tr.eval_steps > 0 else "no",
+        eval_steps=tr.eval_steps if tr.eval_steps > 0 else None,
+        bf16=hw.precision == "bf16",
+        fp16=hw.precision == "fp16",
+        use_cpu=hw.device == "cpu",
+        seed=tr.seed,
+        data_seed=tr.seed,
+        optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
+        use_liger_kernel=path.liger,
+        liger_kernel_config=path.liger_config() if path.liger else None,
+        report_to=[],
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        # One process: the callback counts real tokens on the CPU (no host sync per batch).
+        include_num_input_tokens_seen="non_padding" if distributed.active() else "no",
+        **(extra or {}),
+    )
+    try:
+        return TrainingArguments(**kwargs)
+    except (TypeError, ValueError):
+        kwargs["include_num_input_tokens_seen"] = kwargs["include_num_input_tokens_seen"] != "no"  # older: a bool
+        return TrainingArguments(**kwargs)
+
+
+
+def job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:
+    """The job's micro-steps and decoder layers, for the compile choice; the key names the
+    compiled layers (model, layer size, quantization, torch) in the compile cache's record."""
+    layers = layer_setup.decoder_layers(model)
+    per_layer = compile_choice.layer_parameters(model.config.to_dict()) or (
+        sum(p.numel() for p in layers[0].parameters()) if layers else 0)
+    dropout = "dropout" if job.lora.dropout > 0 else "nodropout"  # another graph
+    key = (f"{getattr(model.config, 'model_type', '')}-{len(layers)}x{per_layer}-{job.model.quantization}-"
+           f"{dropout}-torch{torch.__version__}")
+    return fast_path.JobSize(steps * job.training.grad_accum, len(layers), per_layer, key)
