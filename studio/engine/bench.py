@@ -42,6 +42,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "70b-qlora": {"shape": "llama-3.1-70b", "data": "fixed", "batch": 1, "seq": 2048, "ckpt": True, "quant": "4bit",
                   "only": "ours"},
 }
+LONG_JOB_STEPS = 10_000  # the job ours is chosen for (setup)
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
@@ -136,8 +137,9 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     """(model, Trainer class, its keyword arguments, description, fast path) for the baseline or ours.
 
     Ours is the worker's own step (engine.step_setup: the same fast path, Trainer, optimizer,
-    collator and CUDA graphs), for a job of this many steps: ``compile = auto`` then decides
-    as it would for such a job; the ``-compile`` modes compile whatever it decides.
+    collator and CUDA graphs), chosen as for a long job (``LONG_JOB_STEPS``: the steady steps
+    this measures are what such a job is made of; ``compile = auto`` weighs its compile
+    against that many steps); the ``-compile`` modes compile whatever it decides.
     The QLoRA baseline follows peft's docs: ``prepare_model_for_kbit_training`` (which
     also turns on checkpointing), then ``get_peft_model``. ``hw``: a GPU in bf16 unless told
     (the CPU test's)."""
@@ -198,7 +200,8 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
 
     made = step_setup.prepare(model, tokenizer, job, Path("/tmp/bench-ours"), hw,
                               lengths=[len(r["input_ids"]) for r in rows], steps=steps, has_eval=False,
-                              trainable=trainable, total=total, strategy=strategy, adjust=ablate)
+                              trainable=trainable, total=total, strategy=strategy, adjust=ablate,
+                              choice_steps=LONG_JOB_STEPS)
     kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
               "graphs": made.graphs}
     return model, GuardedTrainer, kwargs, made.path.describe(), made.path
@@ -249,7 +252,9 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     except torch.cuda.OutOfMemoryError as exc:
         out.update(oom=True, error=str(exc)[:200])
         return out
-    warm = 2
+    # Steady steps: after two, or after the first quarter where CUDA graphs are captured (each
+    # packed row length runs eagerly once and is captured the next time it is seen).
+    warm = max(2, len(timer.ends) // 4) if getattr(trainer, "graphs", None) is not None else 2
     timed = len(timer.ends) - profile_steps
     seconds = timer.ends[timed - 1] - timer.ends[warm - 1]
     tokens = sum(real_tokens[warm:timed])
@@ -276,6 +281,8 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
         loss_last3=round(sum(timer.losses[-3:]) / max(1, len(timer.losses[-3:])), 4),
         wall_s=round(time.perf_counter() - started, 1),
         first_step_s=round(timer.ends[0] - started, 1),  # compiling, for the compiled paths
+        warm_steps=warm,
+        graphed_steps=trainer.graphs.stats.replayed if getattr(trainer, "graphs", None) is not None else None,
     )
     return out
 

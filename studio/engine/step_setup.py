@@ -46,14 +46,15 @@ class StepSetup:
 def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardware, *, lengths: list[int],
             steps: int, has_eval: bool, trainable: int, total: int, strategy: str = "single",
             backend: str = "nccl", adjust: Callable[[fast_path.FastPath], fast_path.FastPath] | None = None,
-            ) -> StepSetup:
+            choice_steps: int | None = None) -> StepSetup:
     """The fast path chosen for this job and machine and applied to ``model``, and the
-    Trainer's parts. ``adjust``: a change to the chosen path before it is applied (the
-    benchmark's ablations; the worker passes none)."""
+    Trainer's parts. ``adjust``: a change to the chosen path before it is applied;
+    ``choice_steps``: the steps the compile choice weighs, if not the job's (the benchmark
+    measures steady steps on behalf of long jobs; the worker passes neither)."""
     sharded = strategy == "fsdp"
     world = distributed.current().world_size
     config = model.config.to_dict()
-    size = job_size(model, job, steps)
+    size = job_size(model, job, choice_steps or steps)
     path = fast_path.choose(job, hw, str(getattr(model.config, "model_type", "")), lengths, sharded=sharded,
                             processes=world, size=size,
                             graphs_faster=fast_path.graphs_faster(job, config, lengths, trainable))
