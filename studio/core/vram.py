@@ -51,11 +51,13 @@ OTHER_BYTES_RESERVED = 87.50
 # larger one, so that the estimate errs high.
 COMPILED_LAYER_SHARE = 0.78
 # CUDA graphs of the steps (engine.step_graphs) keep the captured steps' activations and logits
-# in their own pool, beside the caching allocator's blocks for the eager steps. Measured on an
-# H200 (docs/gpu_runs/graphs/job_bench_h200_graphs.jsonl: 1,000 alpaca rows, batch 4 x 512):
-# the graphed runs' peak less this estimate without graphs was 0.70 of (activations + logits)
-# on the 1B, 0.53 on the 8B and 0.50 on the 8B QLoRA; the largest, so the estimate errs high.
-GRAPH_POOL_SHARE = 0.70
+# in their own pool, beside the caching allocator's blocks for the eager steps, and their rows
+# are padded up to ~25% longer (the length ladder). Measured on an H200, the graphed runs' peak
+# less this estimate without graphs, as a share of its (activations + logits): 1,000 chat rows
+# all cut at max length (1B, docs/gpu_runs/session5/jobs.jsonl) 1.39; 1,000 alpaca rows, whose
+# steps are shorter (docs/gpu_runs/graphs/): 1B 0.70, 8B 0.53, 8B QLoRA 0.50. The largest, so
+# the estimate errs high (by up to half for short rows: it knows only the longest a step can be).
+GRAPH_POOL_SHARE = 1.39
 CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels, cuBLAS (H100, CUDA 13)
 # The share of a card that partial checkpointing plans to fill when no memory limit is set: the
 # estimate's worst error was 3.6% (docs/vram_validation.md), and other programs may start meanwhile.

