@@ -88,8 +88,7 @@ def advise(job: TrainJob, config: dict[str, Any], *, gpu_name: str | None, capac
         train_rows = split_sizes(min(rows, job.dataset.max_rows or rows), job.dataset.eval_fraction)[0]
     except ValueError:
         return None
-    budget = min(capacity_bytes, int(tr.memory_limit_gib * vram.GIB)) if tr.memory_limit_gib > 0 else \
-        int(vram.AUTO_BUDGET_SHARE * capacity_bytes)
+    budget = vram.budget_bytes(job, capacity_bytes)
     predict = _Predictor(job, config, gpu_name, budget, train_rows, mean_tokens, num_parameters)
     try:
         if launch_plan.per_gpu_estimate(job, config, num_parameters, capacity_bytes,
@@ -111,6 +110,8 @@ def advise(job: TrainJob, config: dict[str, Any], *, gpu_name: str | None, capac
     if not timed:
         return None
     best = max(before.seconds - t.seconds for t in timed)
+    if best <= 0:
+        return None  # every larger batch is slower (its steps too large for CUDA graphs on this card)
     chosen = next(t for t in timed if before.seconds - t.seconds >= NEAR_BEST * best)
     saving = before.seconds - chosen.seconds
     if saving < MIN_SAVING_S or saving < MIN_SAVING_SHARE * before.seconds:
@@ -149,14 +150,14 @@ class _Predictor:
                                             graphs=self.graphs_at(batch))[0].total <= self.budget
 
     def graphs_at(self, batch: int) -> bool:
-        return self._graphs(step_time.tokens_per_step(self.mean_tokens, batch), self._checkpointed(batch))
+        return self._graphs(batch, step_time.tokens_per_step(self.mean_tokens, batch), self._checkpointed(batch))
 
     def __call__(self, batch: int) -> _Timed | None:
         tr = self.job.training
         steps = step_time.optimizer_steps(self.train_rows, batch, tr.grad_accum, tr.epochs)
         tokens = step_time.tokens_per_step(self.mean_tokens, batch)
         checkpointed = self._checkpointed(batch)
-        graphed = self._graphs(tokens, checkpointed)
+        graphed = self._graphs(batch, tokens, checkpointed)
         compiled = not graphed and self._compiles(steps * tr.grad_accum, tokens)
         step = step_time.predict_step(self.config, tokens * (step_time.GRAPH_FILLER if graphed else 1.0),
                                       self.gpu_name, compiled=compiled, graphed=graphed,
@@ -178,8 +179,10 @@ class _Predictor:
         return vram.checkpointed_layers_needed(self.at(batch), self.config, self.budget,
                                                num_parameters=self.num_parameters)
 
-    def _graphs(self, tokens: float, checkpointed: int) -> bool:
-        return step_time.graphs_expected(self.job, self.config, self.gpu_name, tokens, checkpointed)
+    def _graphs(self, batch: int, tokens: float, checkpointed: int) -> bool:
+        """Whether the run's steps will be CUDA graphs at ``batch``: expected, and their pool fits."""
+        return (step_time.graphs_expected(self.job, self.config, self.gpu_name, tokens, checkpointed)
+                and vram.graphs_fit(self.at(batch), self.config, self.budget, num_parameters=self.num_parameters))
 
     def _compiles(self, micro_steps: int, tokens: float) -> bool:
         """Whether the run's layers will be compiled, as engine.fast_path.choose decides

@@ -117,7 +117,10 @@ def per_gpu_estimate(job: TrainJob, config: dict, num_parameters: int | None,
     """The memory estimate of one GPU for the plan the worker will take (``auto`` picks
     FSDP only when one GPU of ``capacity`` can't hold the job), and the estimate's options
     (for ``vram.suggest``); ``graphs``: the steps will be CUDA graphs (core.step_time.graphs_expected)."""
-    options: dict = {"num_parameters": num_parameters, "graphs": graphs}
+    options: dict = {"num_parameters": num_parameters}
+    # Graphs whose pool would not fit are turned off by the engine: count them only where they fit.
+    options["graphs"] = graphs and (capacity is None or vram.graphs_fit(job, config, vram.budget_bytes(job, capacity),
+                                                                          **options))
     estimate = vram.estimate(job, config, **options)
     launch = plan(job, fits_one_gpu=None if capacity is None else estimate.total <= capacity)
     if launch.distributed and launch.backend == "nccl":

@@ -261,6 +261,19 @@ def _checkpoint_note(checkpointed: int, layers: int, offloaded: bool) -> str:
     return f", {which}" + (", inputs on the CPU" if offloaded else "")
 
 
+def budget_bytes(job: TrainJob, capacity: int) -> int:
+    """What a run plans to fill of a card of ``capacity``: the job's memory limit, else
+    ``AUTO_BUDGET_SHARE`` of the card (engine.fast_path measures what is free instead)."""
+    limit = job.training.memory_limit_gib
+    return min(capacity, int(limit * GIB)) if limit > 0 else int(AUTO_BUDGET_SHARE * capacity)
+
+
+def graphs_fit(job: TrainJob, config: dict[str, Any], budget_bytes: int, **options: Any) -> bool:
+    """Whether CUDA graphs' pool fits ``budget_bytes`` beside the job with nothing checkpointed
+    (graphs need every layer kept); where it does not, the engine runs the steps eagerly."""
+    return estimate(job, config, graphs=True, checkpointed_layers=0, **options).total <= budget_bytes
+
+
 def checkpointed_layers_needed(job: TrainJob, config: dict[str, Any], budget_bytes: int, **options: Any) -> int:
     """The fewest decoder layers to checkpoint for the estimate to stay within ``budget_bytes``.
 

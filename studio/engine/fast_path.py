@@ -211,11 +211,12 @@ def cache_key(size: JobSize, packing: bool, varying_lengths: bool = True) -> str
 def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], num_parameters: int | None,
                        hw: Hardware, gpus: int = 1, sharded: bool = False) -> FastPath:
     """How many decoder layers to checkpoint: the fewest whose estimate fits the budget
-    (``training.memory_limit_gib``, else 90% of what this process can have of the card).
+    (``training.memory_limit_gib``, else 90% of what this process can have of the card);
+    and CUDA graphs only where their pool fits it too (else eager steps, which need less).
 
     Only on the fast path on a GPU, without FSDP; elsewhere every layer is checkpointed."""
     tr = job.training
-    if not tr.gradient_checkpointing or hw.device != "cuda" or not tr.fast_path or sharded:
+    if hw.device != "cuda" or not tr.fast_path or sharded:
         return path
     card = available_bytes() if torch.cuda.is_available() else None
     budget = int(tr.memory_limit_gib * vram.GIB) if tr.memory_limit_gib > 0 else card or 0
@@ -224,14 +225,15 @@ def plan_checkpointing(path: FastPath, job: TrainJob, config: dict[str, Any], nu
     options = {"num_parameters": num_parameters, "fused_loss": path.liger, "compiled": path.compile, "gpus": gpus,
                "strategy": "ddp" if gpus > 1 else "single"}
     try:
-        needed = vram.checkpointed_layers_needed(job, config, budget, graphs=path.graphs, **options)
-        if needed and path.graphs and not vram.checkpointed_layers_needed(job, config, budget, **options):
-            # Only the graphs' pool would make layers recompute: eager steps, nothing recomputed.
-            path, needed = replace(path, graphs=False, compile_reason="no CUDA graphs: their memory would need "
-                                                                      "checkpointed layers"), 0
+        if path.graphs and not vram.graphs_fit(job, config, budget, **options):
+            path = replace(path, graphs=False, compile_reason="no CUDA graphs: their memory would not fit "
+                                                              f"{vram.format_bytes(budget)}")
+        if not tr.gradient_checkpointing:
+            return path
+        needed = vram.checkpointed_layers_needed(job, config, budget, **options)
     except vram.EstimateError:
         return path
-    # Graphs where any layer recomputes are turned off where the layers are set (engine.layer_setup.apply).
+    # Graphs stay on only where nothing recomputes (engine.layer_setup.apply turns them off otherwise).
     return replace(path, checkpointed=needed, layers=num_layers(config), budget_bytes=budget)
 
 

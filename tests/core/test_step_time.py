@@ -226,3 +226,14 @@ def test_the_estimate_counts_the_graphs_pool_where_steps_will_be_graphs():
     without = launch_plan.per_gpu_estimate(job, config, None, H200_BYTES)[0]
     assert with_pool.total > without.total and with_pool.part("graphs").bytes > 0
     assert all(p.key != "graphs" for p in without.parts)
+
+
+def test_a_card_too_small_for_the_graphs_pool_is_estimated_without_it():
+    """On a 16 GB card the 1B default job's graphs' pool would not fit: the engine runs it
+    eagerly (engine.fast_path.plan_checkpointing), and the estimate says so instead of
+    'does not fit'."""
+    job, config = short_rows_job(), MODEL_SHAPES["llama-3.2-1b"]
+    small = 16 * vram.GIB
+    estimate = launch_plan.per_gpu_estimate(job, config, None, small, graphs=True)[0]
+    assert all(p.key != "graphs" for p in estimate.parts) and estimate.total <= vram.budget_bytes(job, small)
+    assert launch_plan.per_gpu_estimate(job, config, None, H200_BYTES, graphs=True)[0].part("graphs").bytes > 0

@@ -201,9 +201,10 @@ def test_compile_choice_without_a_readable_record(monkeypatch, tmp_path):
     assert compile_choice.was_compiled("anything")
 
 
-def test_graphs_give_way_where_only_their_pool_would_need_recomputing():
-    """The 1B default job: ~11 GiB eager, ~16 GiB with the graphs' pool. Under a 13 GiB limit
-    the steps run eagerly with nothing checkpointed rather than graphed with layers recomputed."""
+def test_graphs_give_way_where_their_pool_would_not_fit():
+    """The 1B default job: ~11 GiB eager, ~21 GiB with the graphs' pool. Under a 16 GiB limit
+    the steps run eagerly with nothing checkpointed rather than graphed with layers recomputed,
+    also where the job checkpoints nothing."""
     from dataclasses import replace
 
     from studio.core.reference_shapes import MODEL_SHAPES
@@ -211,13 +212,14 @@ def test_graphs_give_way_where_only_their_pool_would_need_recomputing():
     one_b = dict(MODEL_SHAPES["llama-3.2-1b"])
     graphed = replace(fast_path.FastPath(packing=True, liger=False, fused_adamw=True, tf32=True), graphs=True,
                       attention="varlen")
-    tight = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=13), one_b,
-                                         None, GPU)
-    assert not tight.graphs and tight.checkpointed == 0
-    assert "no CUDA graphs: their memory would need checkpointed layers" in tight.describe()
+    for checkpointing in (True, False):
+        tight = fast_path.plan_checkpointing(
+            graphed, job(gradient_checkpointing=checkpointing, memory_limit_gib=16), one_b, None, GPU)
+        assert not tight.graphs and tight.checkpointed == (0 if checkpointing else None)
+        assert "no CUDA graphs: their memory would not fit 16.0 GiB" in tight.describe()
     roomy = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=40), one_b,
                                          None, GPU)
     assert roomy.graphs and roomy.checkpointed == 0
     small = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=8), one_b,
                                          None, GPU)
-    assert small.checkpointed > 0  # too small either way: layers recompute (and layer_setup turns graphs off)
+    assert not small.graphs and small.checkpointed > 0  # too small either way: layers recompute
