@@ -145,6 +145,10 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
 
             outputs = run_ranks(job, run_dir, plan, emit, control)  # rank 0 adds it to the library
         else:
+            from studio.worker.lean_imports import leave_out
+
+            left_out = leave_out(job)  # before the engine imports peft and transformers
+            log.info("not imported, unused by this job: %s", ", ".join(left_out) or "nothing")
             from studio.engine.training import run_training
 
             outputs = run_training(job, run_dir, emit, control)
