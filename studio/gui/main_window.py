@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -91,8 +91,15 @@ class MainWindow(QMainWindow):
         self._restore()
         if reattach:
             self.reattach_running()
-        if guide and not self.state.settings.value(DONE_KEY, False, type=bool):
-            self.show_guide()
+        # Shown once the window is on screen: a dialog shown before its parent is mapped is put
+        # behind it by window managers, and a new user would never see it.
+        self._guide_pending = guide and not self.state.settings.value(DONE_KEY, False, type=bool)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._guide_pending:
+            self._guide_pending = False
+            QTimer.singleShot(0, self.show_guide)
 
     def show_guide(self) -> FirstRunGuide:
         """The first-run guide (shown once on the first start; Settings shows it again)."""
@@ -128,6 +135,8 @@ class MainWindow(QMainWindow):
         ]
         self.guide = FirstRunGuide(steps, lambda: self.state.settings.setValue(DONE_KEY, True), self)
         self.guide.show()
+        self.guide.raise_()
+        self.guide.activateWindow()
         return self.guide
 
     def start_training(self) -> Path | None:

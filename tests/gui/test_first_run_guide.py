@@ -20,6 +20,7 @@ def test_four_clicks_start_training_the_bundled_model_on_the_sample(qtbot, state
     window = MainWindow(state, reattach=False, guide=True)
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: getattr(window, "guide", None) is not None and window.guide.isVisible())
     guide = window.guide
     assert guide.isVisible() and [b.isEnabled() for b in guide.buttons] == [True, False, False, False]
     guide.grab().save("/tmp/first_run_guide.png")
@@ -42,6 +43,21 @@ def test_four_clicks_start_training_the_bundled_model_on_the_sample(qtbot, state
     again = MainWindow(state, reattach=False, guide=True)  # once is enough
     qtbot.addWidget(again)
     assert getattr(again, "guide", None) is None
+
+
+def test_the_guide_opens_once_the_window_is_on_screen_and_in_front(qtbot, state):
+    """Shown from the constructor, before the window was mapped, the guide went behind it."""
+    window = MainWindow(state, reattach=False, guide=True)
+    qtbot.addWidget(window)
+    assert getattr(window, "guide", None) is None
+    window.show()
+    qtbot.waitUntil(lambda: getattr(window, "guide", None) is not None and window.guide.isVisible())
+    assert window.guide.parent() is window  # a child dialog stays above its window
+    window.guide.close()
+    window.hide()
+    window.show()  # shown again: no second guide
+    qtbot.wait(50)
+    assert not window.guide.isVisible()
 
 
 def test_f1_explains_the_page_and_lists_the_shortcuts(qtbot, state):
