@@ -140,3 +140,19 @@ def test_train_more_sets_up_the_train_page(page, state):
     page.train_more()
     assert state.job.lora.continue_from == "pirate/v2" and state.job.model.path == "bundled"
     assert pages == ["Train"]
+
+
+def test_the_empty_note_goes_once_adapters_arrive(qtbot, state, tmp_path):
+    """Opened on an empty library, the page said so; after a run landed it kept saying so above
+    the new adapters."""
+    from studio.gui.pages.library_page import EMPTY_NOTE
+
+    widget = LibraryPage(state)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitUntil(lambda: tasks_in_flight() == 0 and widget.message.lines() == [EMPTY_NOTE], timeout=5000)
+    with Library() as library:
+        library.add(make_adapter(tmp_path / "a"), card("pirate", 1.2))
+    widget.refresh()
+    settle(qtbot, widget, 1)
+    assert widget.message.lines() == [] and not widget.message.isVisible()

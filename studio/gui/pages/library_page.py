@@ -48,6 +48,8 @@ from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.library_table import LibraryTable
 from studio.gui.widgets.page_title import page_title
 
+EMPTY_NOTE = "The library is empty: every finished training run lands here, or import an adapter."
+UNREADABLE_NOTE = "Could not read the library:"
 METHOD_FILTERS = ("any method", "lora", "dora", "rslora", "qlora", "merge")
 
 
@@ -157,8 +159,7 @@ class LibraryPage(QWidget):
             self._show(generation, _load(self.filters()))
             return
         run_in_background(_load, self.filters(), on_done=lambda entries: self._show(generation, entries),
-                          on_error=lambda exc: self.message.show_note(f"Could not read the library: {exc}",
-                                                                      error=True))
+                          on_error=lambda exc: self.message.show_note(f"{UNREADABLE_NOTE} {exc}", error=True))
 
     def _show(self, generation: int, entries: list[Entry]) -> None:
         if generation != self._generation:
@@ -168,8 +169,9 @@ class LibraryPage(QWidget):
         total = len(entries)
         self.count.setText(f"{total} version{'s' * (total != 1)}")
         if not entries and not any(self.filters().values()):
-            self.message.show_note("The library is empty: every finished training run lands here, "
-                                   "or import an adapter.")
+            self.message.show_note(EMPTY_NOTE)
+        elif any(line.startswith((EMPTY_NOTE, UNREADABLE_NOTE)) for line in self.message.lines()):
+            self.message.show_note("")  # read now, and not empty: the earlier note no longer holds
         self._on_selection()
 
     def showEvent(self, event: QShowEvent) -> None:
