@@ -95,13 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         model=model, args=training_args, train_dataset=data["train"], eval_dataset=data["test"],
         data_collator=transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         callbacks=[FirstStep()])
+    return train_evaluate_save(trainer, model, args.out)
+
+
+def train_evaluate_save(trainer, model, out: str) -> int:
+    """Train, evaluate the held-out rows, save the adapter, and print the RESULT line (this
+    script's and engine.unsloth_job's end)."""
+    import torch
+
     result = trainer.train()
     phase("trained")
     metrics = trainer.evaluate()
     phase("evaluated")
-    model.save_pretrained(f"{args.out}/adapter")
+    model.save_pretrained(f"{out}/adapter")
     phase("saved")
-    peak = torch.cuda.max_memory_reserved() / 2**30 if gpu else None  # the allocator's; the CUDA context is extra
+    # The allocator's peak; the CUDA context is extra.
+    peak = torch.cuda.max_memory_reserved() / 2**30 if torch.cuda.is_available() else None
     print("RESULT " + json.dumps({"steps": result.global_step, "train_loss": result.training_loss,
                                   "eval_loss": metrics.get("eval_loss"),
                                   "peak_gib": None if peak is None else round(peak, 2)}), flush=True)

@@ -25,13 +25,12 @@ line and exits with ``UNAVAILABLE`` (3).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import traceback
 
 # Standard library only (plain_job imports nothing else at its top): Unsloth stays first.
-from studio.engine.plain_job import conversations, phase
+from studio.engine.plain_job import conversations, phase, train_evaluate_save
 
 UNAVAILABLE = 3
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -89,17 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=data["train"],
                          eval_dataset=data["test"], args=config, callbacks=[FirstStep()])
     phase("data")  # after the trainer: TRL tokenizes the rows as it is built
-    result = trainer.train()
-    phase("trained")
-    metrics = trainer.evaluate()
-    phase("evaluated")
-    model.save_pretrained(f"{args.out}/adapter")
-    phase("saved")
-    peak = torch.cuda.max_memory_reserved() / 2**30 if gpu else None  # the allocator's; the CUDA context is extra
-    print("RESULT " + json.dumps({"steps": result.global_step, "train_loss": result.training_loss,
-                                  "eval_loss": metrics.get("eval_loss"),
-                                  "peak_gib": None if peak is None else round(peak, 2)}), flush=True)
-    return 0
+    return train_evaluate_save(trainer, model, args.out)
 
 
 if __name__ == "__main__":
