@@ -68,7 +68,6 @@ def _resume_job(run_dir: Path) -> TrainJob:
                                 "(train with --save-steps N to write them)")
     data = to_dict(job)
     data["training"]["resume_from"] = "latest"
-    data["faults"]["inject"] = ""  # a drill strikes once: the resumed run is the real one
     if _saved_before_eval_sample(run_dir / runs.JOB_NAME):
         data["dataset"]["eval_max_rows"] = 0  # it evaluated every held-out row: so does the rest of it
     return job_from_dict(data, source=str(run_dir / runs.JOB_NAME))

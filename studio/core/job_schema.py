@@ -77,6 +77,7 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
     if cls is None:
         raise JobError([Issue("kind", f"must be one of {', '.join(JOB_KINDS)}, got {kind!r}")], source)
     issues: list[Issue] = []
+    data = _without_old_faults(data, issues)
     job = _build(cls, data, "", issues)
     # Fields with a wrong type kept their defaults, so the semantic checks still run;
     # they only add problems for fields not already reported.
@@ -85,6 +86,18 @@ def job_from_dict(data: Any, source: str = "job") -> Job:
     if issues:
         raise JobError(issues, source)
     return job
+
+
+def _without_old_faults(data: dict[str, Any], issues: list[Issue]) -> dict[str, Any]:
+    """Job files written before drills moved to an environment variable (core.faults) carry an
+    empty ``faults`` section: dropped. One that asks for a drill says where drills are now."""
+    old = data.get("faults")
+    if old is None:
+        return data
+    if isinstance(old, dict) and old.get("inject"):
+        issues.append(Issue("faults.inject", "drills are set with the LORA_STUDIO_FAULT environment variable now, "
+                                             "not in the job"))
+    return {k: v for k, v in data.items() if k != "faults"}
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str, issues: list[Issue]) -> Any:
@@ -263,13 +276,6 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
     _validate_distributed(job, issues)
-    if job.faults.inject:
-        from studio.core.faults import FaultError, parse_fault
-
-        try:
-            parse_fault(job.faults.inject)
-        except FaultError as exc:
-            issues.append(Issue("faults.inject", str(exc)))
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))

@@ -173,12 +173,6 @@ class DistributedSettings:
 
 
 @dataclass
-class FaultSettings:
-    inject: str = _f("", "For tests and drills only: fail on purpose as 'KIND@STEP', KIND one of oom, nan, hang, "
-                         "crash, disk_full (disk_full@0 fails while the adapter is saved). Empty = never.")
-
-
-@dataclass
 class OutputSettings:
     name: str = _f("", "Name of the adapter (empty = derived from the model and dataset).")
     save_merged: bool = _f(False, "Also save the base model with the adapter merged in: the run folder's merged/, "
@@ -195,7 +189,6 @@ class TrainJob:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
-    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import transformers
 
 from studio.core import atomic, cards, compile_choice, protocol, runs
 from studio.core.datasets import evaluation_sample, load_dataset_file, split_train_eval
-from studio.core.faults import parse_fault
+from studio.core.faults import fault_from_environment
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
 from studio.core.models import check_loadable, inspect_model
@@ -159,7 +159,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
     callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps,
                                 compiling=path.compile)
-    fault = parse_fault(job.faults.inject)
+    fault = fault_from_environment()
     trainer = GuardedTrainer(
         on_nan=job.training.on_nan, fault=fault, emit=emit,
         model=model,

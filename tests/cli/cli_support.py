@@ -124,9 +124,9 @@ def _kill_leftover_worker(live: LiveTrain) -> None:
 
 
 @contextlib.contextmanager
-def live_train(args: list[str], home: Path) -> Iterator[LiveTrain]:
+def live_train(args: list[str], home: Path, **extra_env: str) -> Iterator[LiveTrain]:
     """Start ``lora-studio train …`` in the background; whatever happens, leave no process behind."""
-    env = cli_env(home)
+    env = cli_env(home, **extra_env)
     proc = subprocess.Popen([sys.executable, "-m", "studio.cli.main", *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     live = LiveTrain(proc, home, env)

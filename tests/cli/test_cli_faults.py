@@ -12,6 +12,7 @@ import pytest
 from cli_support import cli_env, live_train, read_events, run_cli, tiny_train_args
 
 from studio.core import runs
+from studio.core.faults import FAULT_VARIABLE
 
 pytestmark = pytest.mark.integration  # starts lora-studio processes (tests/conftest.py's quick-tier guard)
 
@@ -51,7 +52,7 @@ def test_a_fault_keeps_the_last_checkpoint_and_resume_follows_the_straight_run(
         fault, exit_code, says, kept, straight, tiny_model_dir, tmp_path):
     home = tmp_path / "home"
     env = cli_env(home)
-    result = run_cli(*train_args(tiny_model_dir, "--set", f'faults.inject="{fault}"'), env=env, timeout=TIMEOUT)
+    result = run_cli(*train_args(tiny_model_dir), env={**env, FAULT_VARIABLE: fault}, timeout=TIMEOUT)
     assert result.returncode == (exit_code if exit_code is not None else result.returncode) != 0, result.output
     assert says in result.flat and "Traceback" not in result.output
     run_dir = the_run(home)
@@ -75,9 +76,8 @@ def test_a_fault_keeps_the_last_checkpoint_and_resume_follows_the_straight_run(
 
 
 def test_skip_drops_the_bad_batch_and_finishes(tiny_model_dir, tmp_path):
-    env = cli_env(tmp_path / "home")
-    result = run_cli(*train_args(tiny_model_dir, "--set", 'faults.inject="nan@3"', "--set",
-                                 'training.on_nan="skip"'), env=env, timeout=TIMEOUT)
+    env = cli_env(tmp_path / "home", **{FAULT_VARIABLE: "nan@3"})
+    result = run_cli(*train_args(tiny_model_dir, "--set", 'training.on_nan="skip"'), env=env, timeout=TIMEOUT)
     assert result.returncode == 0, result.output
     run_dir = the_run(tmp_path / "home")
     events = read_events(run_dir)
@@ -87,8 +87,8 @@ def test_skip_drops_the_bad_batch_and_finishes(tiny_model_dir, tmp_path):
 
 
 def test_a_hung_worker_is_named_and_can_be_cancelled(tiny_model_dir, studio_home):
-    args = [*train_args(tiny_model_dir, "--set", 'faults.inject="hang@3"'), "--hang-timeout", "2"]
-    with live_train(args, studio_home) as live:
+    args = [*train_args(tiny_model_dir), "--hang-timeout", "2"]
+    with live_train(args, studio_home, **{FAULT_VARIABLE: "hang@3"}) as live:
         run_dir = live.wait_for_step()
         deadline = time.monotonic() + 60
         while not any(e["type"] == "step" and e["step"] == 2 for e in read_events(run_dir)):

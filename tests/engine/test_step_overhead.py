@@ -11,6 +11,7 @@ from helpers import Recorder, tiny_job
 from peft import get_peft_model_state_dict
 
 from studio.core import protocol
+from studio.core.faults import FAULT_VARIABLE
 from studio.engine.control import JobControl
 from studio.engine.step_overhead import StepWalks
 from studio.engine.training import train
@@ -64,9 +65,9 @@ def _run(tiny_model_dir, run_dir):
             at_step[event.step] = collections.Counter(counts)
 
     job = tiny_job(tiny_model_dir, lora={"dropout": 0.1},
-                   training={"max_steps": 8, "eval_steps": 4, "sample_steps": 4, "on_nan": "skip"},
-                   faults={"inject": "nan@3"})
+                   training={"max_steps": 8, "eval_steps": 4, "sample_steps": 4, "on_nan": "skip"})
     with pytest.MonkeyPatch.context() as patch:  # its own: undoing it leaves the test's home alone
+        patch.setenv(FAULT_VARIABLE, "nan@3")
         counts = _counting(patch)
         result = train(job, run_dir, emit, JobControl())
     assert "train" not in vars(result.model) and "parameters" not in vars(result.model)

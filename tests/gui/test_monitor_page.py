@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.core import protocol, runs
+from studio.core.faults import FAULT_VARIABLE
 from studio.core.job_schema import job_from_dict
 from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.run_launcher import start_run
@@ -158,9 +159,9 @@ def test_oom_fix_for_a_batch_of_one_shortens_the_rows():
     assert (halved["batch_size"], halved["grad_accum"], halved["max_length"]) == (4, 2, 2048)
 
 
-def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_model_dir):
+def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_model_dir, monkeypatch):
     job = tiny_job_dict(tiny_model_dir, save_steps=2)
-    job["faults"] = {"inject": "hang@3"}
+    monkeypatch.setenv(FAULT_VARIABLE, "hang@3")  # the worker inherits it
     page.hang.timeout_s = 2.0  # the setting (monitor/hang_timeout_s) is 600 s by default
     run_dir = start_run(job_from_dict(job))
     page.follow(run_dir)
