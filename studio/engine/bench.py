@@ -10,9 +10,11 @@ order, both ways, each configuration in a fresh process:
 * ours: the worker's own step (engine.step_setup: the fast path it picks for the GPU,
   its Trainer, optimizer, collator and CUDA graphs), set up by the same function.
 
-Tokens/s counts real (non-padding) tokens after two warm-up steps; peak memory is
-the allocator's peak plus NVML's outside-allocator memory; MFU uses 4 x parameters
-per token (frozen base: no weight gradients) against the GPU's bf16 dense peak.
+Tokens/s counts real (non-padding) tokens after two warm-up steps (a quarter of the steps
+where CUDA graphs are captured); ``--profile N`` says where the last N steps' GPU time went
+(engine.kernel_profile). Peak memory is the allocator's peak plus NVML's outside-allocator
+memory; MFU uses 4 x parameters per token (frozen base: no weight gradients) against the
+GPU's bf16 dense peak.
 """
 
 from __future__ import annotations
