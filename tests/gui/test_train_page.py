@@ -51,6 +51,24 @@ def test_every_field_has_its_help_as_tooltip(page, state, tiny):
     assert page.presets.combo.toolTip() and page.size_label.toolTip() and page.preview.toolTip()
 
 
+def test_choices_fit_their_box_and_explain_themselves_in_the_list(page):
+    """At 960 x 640 "auto (DDP when the model fits one GPU)" was cut to "auto (DDP when the model f…":
+    the words in the box are short; what they mean is each item's tooltip."""
+    from PySide6.QtWidgets import QComboBox
+
+    from studio.gui.widgets.form_spec import CHOICE_HELP
+
+    for name, meanings in CHOICE_HELP.items():
+        combo = page.form.bindings[name].widget
+        assert isinstance(combo, QComboBox)
+        for index in range(combo.count()):
+            text = combo.itemText(index)
+            assert combo.fontMetrics().horizontalAdvance(text) <= combo.fontMetrics().horizontalAdvance("x" * 8), text
+            meaning = meanings.get(combo.itemData(index))
+            if meaning:
+                assert combo.itemData(index, Qt.ItemDataRole.ToolTipRole) == meaning
+
+
 def test_rank_updates_the_trainable_line_exactly(page, state, tiny):
     state.set_model(tiny)
     for rank in (8, 3):

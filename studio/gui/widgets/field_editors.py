@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.jobs import TrainJob
-from studio.gui.widgets.form_spec import CHOICE_LABELS, SPECS, FieldSpec
+from studio.gui.widgets.form_spec import CHOICE_HELP, CHOICE_LABELS, SPECS, FieldSpec
 from studio.gui.widgets.scientific_spin_box import ScientificSpinBox
 
 
@@ -126,9 +126,11 @@ def _combo(name: str, spec: FieldSpec, choices: tuple[Any, ...]) -> FieldBinding
     # The column's width must not follow its longest choice: the popup still shows it whole.
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(8)
-    words = CHOICE_LABELS.get(name, {})
+    words, meanings = CHOICE_LABELS.get(name, {}), CHOICE_HELP.get(name, {})
     for choice in choices:
         combo.addItem(words.get(choice, str(choice)), choice)
+        if choice in meanings:
+            combo.setItemData(combo.count() - 1, meanings[choice], Qt.ItemDataRole.ToolTipRole)
     guard_wheel(combo)
 
     def set_value(value: Any) -> None:

@@ -112,8 +112,16 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
     "training.on_nan": {"stop": "stop the run", "skip": "skip that batch"},
-    "training.compile": {"auto": "auto (where measured faster)", "on": "always", "off": "never"},
-    "training.cuda_graphs": {"auto": "auto (short steps)", "on": "always", "off": "never"},
-    "distributed.strategy": {"auto": "auto (DDP when the model fits one GPU)", "ddp": "DDP: a copy on each GPU",
-                             "fsdp": "FSDP: shard the model across GPUs"},
+    "training.compile": {"auto": "auto", "on": "always", "off": "never"},
+    "training.cuda_graphs": {"auto": "auto", "on": "always", "off": "never"},
+    "distributed.strategy": {"auto": "auto", "ddp": "DDP", "fsdp": "FSDP"},
+}
+# What a choice means, as its tooltip in the list: kept out of the words, which must fit the
+# form's column at the smallest window (960 x 640).
+CHOICE_HELP: dict[str, dict[str, str]] = {
+    "training.compile": {"auto": "where measured faster and the job is long enough to pay the compile back"},
+    "training.cuda_graphs": {"auto": "where short steps are predicted faster as CUDA graphs"},
+    "distributed.strategy": {"auto": "DDP when the model fits one GPU, else FSDP",
+                             "ddp": "a whole copy of the model on each GPU",
+                             "fsdp": "the model sharded across the GPUs"},
 }
