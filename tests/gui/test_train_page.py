@@ -279,3 +279,19 @@ def test_loading_a_job_for_another_model_selects_that_model(page, state, tmp_pat
     assert tiny_model_dir.name in page.context_label.text()
     expected = count_lora_parameters(state.model.config, ["auto"], 4)
     assert page.size_label.text().startswith(f"{expected:,} trainable")
+
+
+def test_the_form_stacks_its_columns_where_the_window_is_narrow(qtbot, state):
+    """At the smallest window (960 x 640) the form's two columns side by side hid the second
+    behind a horizontal scroll bar; there they stack, and side by side again when it is wide."""
+    widget = TrainPage(state)
+    qtbot.addWidget(widget)
+    widget.resize(1400, 800)
+    widget.show()
+    qtbot.waitUntil(lambda: not widget.form.stacked())
+    widget.resize(960 - 160, 600)  # the window's minimum, less the page list
+    qtbot.waitUntil(widget.form.stacked)
+    bar = widget.form_scroll.horizontalScrollBar()
+    assert not bar.isVisible() or bar.maximum() == 0
+    widget.resize(1400, 800)
+    qtbot.waitUntil(lambda: not widget.form.stacked())

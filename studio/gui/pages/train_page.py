@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -45,6 +45,7 @@ from studio.gui.widgets.vram_panel import VramPanel
 LAST_JOB_KEY = "train/last_job"
 TUNED_FOR_KEY = "train/tuned_for_model"  # the model id the form's preset was applied for
 _SIDE_WIDTH = 340
+FORM_RIGHT_MARGIN = 4  # between the form and the scroll area's vertical bar
 # The one primary action, in the accent colour; plainly grey while the job has problems.
 _START_STYLE = """
 QPushButton#startTraining { background: palette(highlight); color: palette(highlighted-text);
@@ -87,6 +88,11 @@ class TrainPage(QWidget):
         self._refresh()
 
     # -- what the form says ------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.form_scroll.viewport():
+            self.form.fit_width(self.form_scroll.viewport().width() - FORM_RIGHT_MARGIN)
+        return super().eventFilter(watched, event)
 
     def current_data(self) -> dict[str, Any]:
         return self.form.job_data()
@@ -277,14 +283,15 @@ class TrainPage(QWidget):
         title = QLabel("<h2 style='margin:0'>Train</h2>")
         title.setToolTip(PAGE_HELP["Train"])
         self.context_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        scroll = QScrollArea()
+        scroll = self.form_scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         holder = QWidget()
         holder_layout = QVBoxLayout(holder)
-        holder_layout.setContentsMargins(0, 0, 8, 0)
+        holder_layout.setContentsMargins(0, 0, FORM_RIGHT_MARGIN, 0)
         holder_layout.addWidget(self.form)
         scroll.setWidget(holder)
+        scroll.viewport().installEventFilter(self)  # the form's columns follow its width
 
         size_box = QGroupBox("Preset and adapter size")
         size_layout = QVBoxLayout(size_box)

@@ -15,10 +15,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -47,7 +47,7 @@ class JobForm(QWidget):
         self.method_combo = self._method_combo()
         self.target_modules = TargetModulesPicker(field_info(TARGET_MODULES)[1])
         self.gpu_picker = GpuPicker(field_info(GPUS)[1])
-        columns = QHBoxLayout(self)
+        columns = self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
         columns.setContentsMargins(0, 0, 0, 0)
         columns.setSpacing(16)
         for groups in COLUMNS:
@@ -62,10 +62,22 @@ class JobForm(QWidget):
                 label.setMinimumWidth(width)
             column.addStretch(1)
             columns.addLayout(column, 1)
+        self._side_by_side_width = columns.minimumSize().width()
         self._help = {name: b.widget.toolTip() for name, b in self.bindings.items()}
         self._shown_problems: dict[str, list[str]] = {}
         for binding in self.bindings.values():
             binding.changed.connect(self._on_edit)
+
+    def fit_width(self, width: int) -> None:
+        """Columns side by side where ``width`` holds them, else one under the other: at the
+        smallest window (960 x 640) side by side they hid behind a horizontal scroll bar."""
+        direction = (QBoxLayout.Direction.LeftToRight if width >= self._side_by_side_width
+                     else QBoxLayout.Direction.TopToBottom)
+        if self.columns.direction() != direction:
+            self.columns.setDirection(direction)
+
+    def stacked(self) -> bool:
+        return self.columns.direction() == QBoxLayout.Direction.TopToBottom
 
     # -- the job ---------------------------------------------------------------
 
