@@ -23,6 +23,37 @@ def phase(name: str) -> None:
     print(f"PHASE {name} {time.time():.3f}", flush=True)
 
 
+def arguments(prog: str, description: str, argv: list[str] | None) -> argparse.Namespace:
+    """The job's command line, the same for this script and engine.unsloth_job."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--qlora", action="store_true")
+    parser.add_argument("--max-length", type=int, default=512)
+    return parser.parse_args(argv)
+
+
+def warmup_steps(train_rows: int) -> int:
+    """3% of the steps of one epoch at batch 4, as the app's defaults warm up."""
+    return math.ceil(0.03 * math.ceil(train_rows / 4))
+
+
+def first_step_callback():
+    """A Trainer callback that prints the ``first_step`` phase when the first step ends."""
+    import transformers
+
+    class FirstStep(transformers.TrainerCallback):
+        seen = False
+
+        def on_step_end(self, args, state, control, **kw):
+            if not self.seen:
+                self.seen = True
+                phase("first_step")
+
+    return FirstStep()
+
+
 def conversations(path: str) -> list[list[dict[str, str]]]:
     """alpaca rows (a JSON list) or chat rows (JSONL with ``messages``) as message lists."""
     with open(path, encoding="utf-8") as handle:
@@ -40,13 +71,7 @@ def conversations(path: str) -> list[list[dict[str, str]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.engine.plain_job", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--qlora", action="store_true")
-    parser.add_argument("--max-length", type=int, default=512)
-    args = parser.parse_args(argv)
+    args = arguments("python -m studio.engine.plain_job", __doc__.splitlines()[0], argv)
     phase("start")
     import datasets
     import peft
@@ -81,20 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     training_args = transformers.TrainingArguments(
         output_dir=f"{args.out}/checkpoints", per_device_train_batch_size=4, per_device_eval_batch_size=4,
         num_train_epochs=1, learning_rate=2e-4, lr_scheduler_type="cosine", bf16=gpu, use_cpu=not gpu,
-        warmup_steps=math.ceil(0.03 * math.ceil(len(data["train"]) / 4)),
+        warmup_steps=warmup_steps(len(data["train"])),
         logging_steps=10, save_strategy="no", report_to=[], disable_tqdm=True, seed=42)
-    first_step = []
-
-    class FirstStep(transformers.TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            if not first_step:
-                first_step.append(True)
-                phase("first_step")
-
     trainer = transformers.Trainer(
         model=model, args=training_args, train_dataset=data["train"], eval_dataset=data["test"],
         data_collator=transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[FirstStep()])
+        callbacks=[first_step_callback()])
     return train_evaluate_save(trainer, model, args.out)
 
 

@@ -24,26 +24,25 @@ line and exits with ``UNAVAILABLE`` (3).
 
 from __future__ import annotations
 
-import argparse
-import math
 import sys
 import traceback
 
 # Standard library only (plain_job imports nothing else at its top): Unsloth stays first.
-from studio.engine.plain_job import conversations, phase, train_evaluate_save
+from studio.engine.plain_job import (
+    arguments,
+    conversations,
+    first_step_callback,
+    phase,
+    train_evaluate_save,
+    warmup_steps,
+)
 
 UNAVAILABLE = 3
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.engine.unsloth_job", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--qlora", action="store_true")
-    parser.add_argument("--max-length", type=int, default=512)
-    args = parser.parse_args(argv)
+    args = arguments("python -m studio.engine.unsloth_job", __doc__.splitlines()[0], argv)
     phase("start")
     try:
         from unsloth import FastLanguageModel  # first, before transformers, peft and trl
@@ -53,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         return UNAVAILABLE
     import datasets
     import torch
-    import transformers
     from trl import SFTConfig, SFTTrainer
 
     phase("imported")
@@ -70,23 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"text": tokenizer.apply_chat_template(messages, tokenize=False)}
             for messages in conversations(args.data)]
     data = datasets.Dataset.from_list(rows).train_test_split(test_size=0.1, seed=42)
-    first_step: list[bool] = []
-
-    class FirstStep(transformers.TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            if not first_step:
-                first_step.append(True)
-                phase("first_step")
-
     config = SFTConfig(
         output_dir=f"{args.out}/checkpoints", dataset_text_field="text", max_length=args.max_length,
         packing=False, per_device_train_batch_size=4, per_device_eval_batch_size=4, num_train_epochs=1,
         learning_rate=2e-4, lr_scheduler_type="cosine",
-        warmup_steps=math.ceil(0.03 * math.ceil(len(data["train"]) / 4)),
+        warmup_steps=warmup_steps(len(data["train"])),
         bf16=gpu, use_cpu=not gpu, logging_steps=10, save_strategy="no", report_to="none",
         disable_tqdm=True, seed=42)
     trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=data["train"],
-                         eval_dataset=data["test"], args=config, callbacks=[FirstStep()])
+                         eval_dataset=data["test"], args=config, callbacks=[first_step_callback()])
     phase("data")  # after the trainer: TRL tokenizes the rows as it is built
     return train_evaluate_save(trainer, model, args.out)
 
