@@ -140,6 +140,9 @@ class _Predictor:
         lora = job.lora
         self.lora_parameters = count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora) or 0
         self.layer_parameters = compile_choice.layer_parameters(config)
+        # By batch: fits() and the prediction both ask.
+        self._graphed: dict[int, bool] = {}
+        self._recomputed: dict[int, int] = {}
 
     def at(self, batch: int) -> TrainJob:
         return replace(self.job, training=replace(self.job.training, batch_size=batch))
@@ -150,14 +153,20 @@ class _Predictor:
                                             graphs=self.graphs_at(batch))[0].total <= self.budget
 
     def graphs_at(self, batch: int) -> bool:
-        return self._graphs(batch, step_time.tokens_per_step(self.mean_tokens, batch), self._checkpointed(batch))
+        """Whether the run's steps will be CUDA graphs at ``batch``: expected, and their pool fits."""
+        if batch not in self._graphed:
+            tokens = step_time.tokens_per_step(self.mean_tokens, batch)
+            self._graphed[batch] = (
+                step_time.graphs_expected(self.job, self.config, self.gpu_name, tokens, self._checkpointed(batch))
+                and vram.graphs_fit(self.at(batch), self.config, self.budget, num_parameters=self.num_parameters))
+        return self._graphed[batch]
 
     def __call__(self, batch: int) -> _Timed | None:
         tr = self.job.training
         steps = step_time.optimizer_steps(self.train_rows, batch, tr.grad_accum, tr.epochs)
         tokens = step_time.tokens_per_step(self.mean_tokens, batch)
         checkpointed = self._checkpointed(batch)
-        graphed = self._graphs(batch, tokens, checkpointed)
+        graphed = self.graphs_at(batch)
         compiled = not graphed and self._compiles(steps * tr.grad_accum, tokens)
         step = step_time.predict_step(self.config, tokens * (step_time.GRAPH_FILLER if graphed else 1.0),
                                       self.gpu_name, compiled=compiled, graphed=graphed,
@@ -176,13 +185,10 @@ class _Predictor:
             return 0
         if not tr.fast_path:
             return num_layers(self.config)
-        return vram.checkpointed_layers_needed(self.at(batch), self.config, self.budget,
-                                               num_parameters=self.num_parameters)
-
-    def _graphs(self, batch: int, tokens: float, checkpointed: int) -> bool:
-        """Whether the run's steps will be CUDA graphs at ``batch``: expected, and their pool fits."""
-        return (step_time.graphs_expected(self.job, self.config, self.gpu_name, tokens, checkpointed)
-                and vram.graphs_fit(self.at(batch), self.config, self.budget, num_parameters=self.num_parameters))
+        if batch not in self._recomputed:
+            self._recomputed[batch] = vram.checkpointed_layers_needed(self.at(batch), self.config, self.budget,
+                                                                      num_parameters=self.num_parameters)
+        return self._recomputed[batch]
 
     def _compiles(self, micro_steps: int, tokens: float) -> bool:
         """Whether the run's layers will be compiled, as engine.fast_path.choose decides

@@ -256,7 +256,8 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
         return out
     # Steady steps: after two, or after the first quarter where CUDA graphs are captured (each
     # packed row length runs eagerly once and is captured the next time it is seen).
-    warm = max(2, len(timer.ends) // 4) if getattr(trainer, "graphs", None) is not None else 2
+    graphs = getattr(trainer, "graphs", None)  # ours' StepGraphs, where its steps are graphs
+    warm = max(2, len(timer.ends) // 4) if graphs is not None else 2
     timed = len(timer.ends) - profile_steps
     seconds = timer.ends[timed - 1] - timer.ends[warm - 1]
     tokens = sum(real_tokens[warm:timed])
@@ -284,7 +285,7 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
         wall_s=round(time.perf_counter() - started, 1),
         first_step_s=round(timer.ends[0] - started, 1),  # compiling, for the compiled paths
         warm_steps=warm,
-        graphed_steps=trainer.graphs.stats.replayed if getattr(trainer, "graphs", None) is not None else None,
+        graphed_steps=graphs.stats.replayed if graphs is not None else None,
     )
     return out
 

@@ -120,7 +120,6 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         return TrainingArguments(**kwargs)
 
 
-
 def job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:
     """The job's micro-steps and decoder layers, for the compile choice; the key names the
     compiled layers (model, layer size, quantization, torch) in the compile cache's record."""
