@@ -79,8 +79,10 @@ def pad_tokenizer():
 
 
 class Timer:
-    """Step end times (after a CUDA sync) and the real tokens of each step; with
-    ``profile_from``, torch.profiler records the steps after that one (engine.kernel_profile)."""
+    """Step end times and losses; with ``profile_from``, torch.profiler records the steps after
+    that one (engine.kernel_profile). On the GPU a step's end is an event on its stream, turned
+    into a time after training: the timer never makes the host wait, so steps whose numbers
+    are read lagged (engine.step_log) overlap as they do in the worker."""
 
     def __init__(self, profile_from: int | None = None):
         from transformers import TrainerCallback
@@ -88,15 +90,23 @@ class Timer:
         timer = self
 
         class Callback(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
+            def on_train_begin(self, args, state, control, **kwargs):
                 import torch
 
                 if torch.cuda.is_available():
                     torch.cuda.synchronize()
-                timer.ends.append(time.perf_counter())
-                logs = state.log_history
-                if logs and "loss" in logs[-1]:
-                    timer.losses.append(float(logs[-1]["loss"]))
+                    timer.origin = (time.perf_counter(), torch.cuda.Event(enable_timing=True))
+                    timer.origin[1].record()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                import torch
+
+                if timer.origin is not None:
+                    event = torch.cuda.Event(enable_timing=True)
+                    event.record()
+                    timer.events.append(event)
+                else:
+                    timer.ends.append(time.perf_counter())
                 if state.global_step == profile_from:
                     timer.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
                     timer.profiler.start()
@@ -104,9 +114,18 @@ class Timer:
             def on_train_end(self, args, state, control, **kwargs):
                 if timer.profiler is not None:
                     timer.profiler.stop()
+                timer.losses = [float(entry["loss"]) for entry in state.log_history if "loss" in entry]
+                if timer.origin is not None:
+                    import torch
+
+                    torch.cuda.synchronize()
+                    host, start = timer.origin
+                    timer.ends = [host + start.elapsed_time(event) / 1000 for event in timer.events]
 
         self.callback = Callback()
         self.ends: list[float] = []
+        self.events: list[Any] = []
+        self.origin: tuple[float, Any] | None = None
         self.losses: list[float] = []
         self.profiler: Any = None
 
@@ -205,7 +224,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
                               trainable=trainable, total=total, strategy=strategy, adjust=ablate,
                               choice_steps=LONG_JOB_STEPS)
     kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
-              "graphs": made.graphs}
+              "graphs": made.graphs, "lagged": made.lagged}
     return model, GuardedTrainer, kwargs, made.path.describe(), made.path
 
 

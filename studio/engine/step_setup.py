@@ -30,7 +30,9 @@ from studio.engine import (
     hardware,
     layer_setup,
     step_graphs,
+    step_log,
 )
+from studio.engine.guarded_trainer import lagged_steps_possible
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class StepSetup:
     optimizer: Any  # LoRA+'s, or None: the Trainer builds the one ``args`` names
     collator: Callable
     graphs: step_graphs.StepGraphs | None
+    lagged: step_log.LaggedSteps | None  # the steps' numbers read without waiting for the GPU
 
 
 def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardware, *, lengths: list[int],
@@ -71,7 +74,10 @@ def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardwar
                                               job.training.weight_decay, job.training.optimizer)
     collator = data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen",
                                   bucketed=path.graphs)
-    return StepSetup(path, size, args, optimizer, collator, step_graphs.StepGraphs() if path.graphs else None)
+    lagged = lagged_steps_possible(args.optim, hw.device, hw.precision, job.training.grad_accum, world > 1,
+                                   optimizer is not None)
+    return StepSetup(path, size, args, optimizer, collator, step_graphs.StepGraphs() if path.graphs else None,
+                     step_log.LaggedSteps() if lagged else None)
 
 
 def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
@@ -111,6 +117,12 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         dataloader_num_workers=0,
         # One process: the callback counts real tokens on the CPU (no host sync per batch).
         include_num_input_tokens_seen="non_padding" if distributed.active() else "no",
+        # GuardedTrainer checks every loss before the weights see it; the Trainer's own filter would
+        # only add a wait for the GPU at every step.
+        logging_nan_inf_filter=False,
+        # Batches go to the GPU without waiting for it (their memory is pinned).
+        dataloader_pin_memory=hw.device == "cuda",
+        accelerator_config={"non_blocking": hw.device == "cuda"},
         **(extra or {}),
     )
     try:

@@ -168,6 +168,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         eval_dataset=prepared.eval,
         data_collator=callback.counted(setup.collator),
         graphs=setup.graphs,
+        lagged=setup.lagged,
         callbacks=[callback],
         optimizers=(setup.optimizer, None),
     )
