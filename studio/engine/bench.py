@@ -195,7 +195,8 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
     # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
     # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
     # and a mask instead of the flash varlen kernel), -nodrop (LoRA dropout 0), -cudnn (SDPA tries
-    # cuDNN's attention first; run_one sets it), -nocast (LoRA layers keep their bf16 input, no fp32 copy).
+    # cuDNN's attention first; run_one sets it), -nocast (LoRA layers keep their bf16 input, no fp32 copy),
+    # -synced (every step's loss check and log wait for the GPU, as before engine.step_log).
     parts = set(mode.split("-"))
     if "nodrop" in parts:
         job.lora.dropout = 0.0
@@ -224,7 +225,7 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
                               trainable=trainable, total=total, strategy=strategy, adjust=ablate,
                               choice_steps=LONG_JOB_STEPS)
     kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
-              "graphs": made.graphs, "lagged": made.lagged}
+              "graphs": made.graphs, "lagged": None if "synced" in parts else made.lagged}
     return model, GuardedTrainer, kwargs, made.path.describe(), made.path
 
 
