@@ -58,12 +58,22 @@ def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardwar
     world = distributed.current().world_size
     config = model.config.to_dict()
     size = job_size(model, job, choice_steps or steps)
-    path = fast_path.choose(job, hw, str(getattr(model.config, "model_type", "")), lengths, sharded=sharded,
-                            processes=world, size=size,
-                            graphs_faster=fast_path.graphs_faster(job, config, lengths, trainable))
-    if adjust is not None:
-        path = adjust(path)
-    path = fast_path.plan_checkpointing(path, job, config, total - trainable, hw, world, sharded)
+    graphs_faster = fast_path.graphs_faster(job, config, lengths, trainable)
+
+    def planned(graphs_wanted: bool) -> fast_path.FastPath:
+        path = fast_path.choose(job, hw, str(getattr(model.config, "model_type", "")), lengths, sharded=sharded,
+                                processes=world, size=size, graphs_faster=graphs_wanted)
+        if adjust is not None:
+            path = adjust(path)
+        return fast_path.plan_checkpointing(path, job, config, total - trainable, hw, world, sharded)
+
+    path = planned(graphs_faster)
+    if graphs_faster and not path.graphs and path.compile_reason.startswith("no CUDA graphs"):
+        # Their pool would not fit: the path chosen as if graphs were never on offer (compiled, where
+        # the job pays that back), with the reason kept.
+        second = planned(False)
+        path = dataclasses.replace(second, compile_reason="; ".join(
+            reason for reason in (path.compile_reason, second.compile_reason) if reason))
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
         path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
     fast_path.apply_globals(path)
