@@ -23,8 +23,9 @@ setup: $(STAMP)
 run: setup
 	$(VENV)/bin/lora-studio
 
+# One pytest process per core (pytest-xdist): every test keeps its own home and temp folders.
 test: setup
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n auto
 
 demo: setup
 	$(VENV)/bin/lora-studio demo
