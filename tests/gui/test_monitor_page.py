@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from tiny_jobs import tiny_job_dict
 
 from studio.core import protocol, runs
 from studio.core.faults import FAULT_VARIABLE
@@ -22,13 +23,9 @@ pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quic
 LONG = 60_000  # ms: a worker's start (importing torch) is slow on a busy machine
 
 
-def tiny_job_dict(model_dir: Path, **training) -> dict:
-    job = {"model": {"path": str(model_dir)}, "dataset": {"path": "bundled", "max_rows": 48},
-           "lora": {"r": 8, "alpha": 16},
-           "training": {"max_steps": 2000, "batch_size": 4, "learning_rate": 1e-2, "max_length": 96,
-                        "device": "cpu"}}
-    job["training"].update(training)
-    return job
+def monitor_job(model_dir: Path, **training) -> dict:
+    """The shared tiny job (tests/tiny_jobs.py), long enough to watch."""
+    return tiny_job_dict(model_dir, 2000, training=training)
 
 
 @pytest.fixture
@@ -53,7 +50,7 @@ def written(run_dir: Path, *lines: str | bytes) -> Path:
 
 
 def test_a_live_run_draws_pauses_checkpoints_and_stops_safely(page, qtbot, tiny_model_dir):
-    run_dir = start_run(job_from_dict(tiny_job_dict(tiny_model_dir)))
+    run_dir = start_run(job_from_dict(monitor_job(tiny_model_dir)))
     page.follow(run_dir)
     assert page.active_run() == run_dir
     loss = page.view.charts.loss
@@ -83,7 +80,7 @@ def test_a_live_run_draws_pauses_checkpoints_and_stops_safely(page, qtbot, tiny_
 
 def test_out_of_memory_shows_the_hint_and_reruns_with_the_fix(page, qtbot, state, tiny_model_dir):
     run_dir = runs.create_run_dir("oom")
-    (run_dir / runs.JOB_NAME).write_text(json.dumps(tiny_job_dict(tiny_model_dir, grad_accum=1)))
+    (run_dir / runs.JOB_NAME).write_text(json.dumps(monitor_job(tiny_model_dir, grad_accum=1)))
     written(run_dir, protocol.encode(protocol.Hello(pid=1)), protocol.encode(protocol.Phase("training")),
             *(protocol.encode(protocol.Step(step=i, total_steps=2000, epoch=0.1 * i, loss=3.0 - 0.1 * i, lr=1e-2))
               for i in range(1, 4)),
@@ -111,7 +108,7 @@ def test_out_of_memory_shows_the_hint_and_reruns_with_the_fix(page, qtbot, state
 
 
 def test_a_killed_worker_is_reported_as_died(page, qtbot, tiny_model_dir):
-    run_dir = start_run(job_from_dict(tiny_job_dict(tiny_model_dir)))
+    run_dir = start_run(job_from_dict(monitor_job(tiny_model_dir)))
     page.follow(run_dir)
     qtbot.waitUntil(lambda: page.worker_pid() is not None, timeout=LONG)
     os.kill(page.worker_pid(), signal.SIGKILL)
@@ -160,7 +157,7 @@ def test_oom_fix_for_a_batch_of_one_shortens_the_rows():
 
 
 def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_model_dir, monkeypatch):
-    job = tiny_job_dict(tiny_model_dir, save_steps=2)
+    job = monitor_job(tiny_model_dir, save_steps=2)
     monkeypatch.setenv(FAULT_VARIABLE, "hang@3")  # the worker inherits it
     page.hang.timeout_s = 2.0  # the setting (monitor/hang_timeout_s) is 600 s by default
     run_dir = start_run(job_from_dict(job))

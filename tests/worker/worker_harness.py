@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from tiny_jobs import tiny_job_dict
+
 from studio.core import protocol
 
 
@@ -69,14 +71,5 @@ class LiveWorker:
 
 
 def tiny_job(model_dir: Path, **sections) -> dict:
-    job = {
-        "kind": "train",
-        "model": {"path": str(model_dir)},
-        "dataset": {"path": "bundled", "max_rows": 48, "eval_fraction": 0.125},
-        "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
-        "training": {"max_steps": 400, "batch_size": 4, "learning_rate": 1e-2, "max_length": 96,
-                     "device": "cpu"},
-    }
-    for section, values in sections.items():
-        job.setdefault(section, {}).update(values)
-    return job
+    """The shared tiny job (tests/tiny_jobs.py), long enough to pause, stop or watch."""
+    return {"kind": "train", **tiny_job_dict(model_dir, 400, **sections)}
