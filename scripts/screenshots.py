@@ -109,17 +109,17 @@ def main() -> None:
     from PySide6.QtCore import QSettings
 
     from studio.core import runs
+    from studio.core import settings as user_settings
     from studio.core.resources import bundled_dataset_path
     from studio.gui import theme
     from studio.gui.app import create_app
     from studio.gui.app_state import AppState
     from studio.gui.main_window import PAGE_NAMES, MainWindow
-    from studio.gui.widgets.vram_panel import CARD_KEY
 
     app = create_app()
     theme.apply(app, dark=args.dark)
     settings = QSettings(str(home / "gui-settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue(CARD_KEY, args.card)
+    user_settings.update(vram_card=args.card)
     state = AppState(settings)
     window = MainWindow(state, reattach=False)
     window.resize(1280, 800)

@@ -11,13 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.core import paths, protocol, runs
+from studio.core import settings as user_settings
 from studio.core.datasets import DatasetError, load_dataset_file, preview, token_length_stats
 from studio.core.models import discover_models_with_problems
 from studio.core.resources import resolve_dataset_path
 
 
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
-    models, problems = discover_models_with_problems(extra_paths=[Path(p) for p in args.path])
+    for folder in args.add:
+        user_settings.add_model_folder(folder)
+    for folder in args.forget:
+        user_settings.remove_model_folder(str(Path(folder).expanduser().absolute()))
+    remembered = user_settings.load().model_paths()  # the Models page's folders too
+    models, problems = discover_models_with_problems(extra_paths=[*remembered, *map(Path, args.path)])
     if args.json:
         console.print_json(json.dumps([m.to_dict() for m in models], default=str))
         return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import Job, TrainJob
-from studio.core.methods import METHOD_LABELS, METHODS, apply_method
+from studio.core.methods import METHODS, apply_method
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
@@ -60,8 +60,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rows", type=int)
     parser.add_argument("--method", choices=list(METHODS),
                         help="the adapter method, as the Train page's Method box sets it (its fields replace the "
-                             "job file's method fields): " + ", ".join(f"{name} ({label})" for name, label in
-                                                                     METHOD_LABELS.items()))
+                             "job file's method fields). "
+                             + " ".join(f"{m.name} = {m.help}" for m in METHODS.values()).replace("%", "%%"))
     parser.add_argument("--rank", "-r", type=int)
     parser.add_argument("--alpha", type=float)
     parser.add_argument("--dropout", type=float)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from studio.cli.run_job import run_job
 from studio.core import protocol, runs
+from studio.core import settings as user_settings
 from studio.core.compare_report import METRIC_COLUMNS, best
 from studio.core.job_schema import JobError, job_from_dict
 from studio.core.library import (
@@ -25,6 +26,7 @@ from studio.core.library import (
 )
 from studio.core.merging import COMBINATIONS
 from studio.core.models import discover_models
+from studio.core.outputs import ExportOutputs, MergeOutputs
 
 
 def add_library_parser(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +126,8 @@ def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
 
 def _show(library: Library, args: argparse.Namespace, console: Console) -> int:
     resolved = library.resolve(args.ref)
-    card = read_card(resolved.path_obj)
+    found = read_card(resolved.path_obj)
+    card = found.to_dict() if found is not None else {}
     ancestors, children = library.lineage(resolved.entry.ref)
     if args.json:
         console.print_json(json.dumps({"ref": resolved.entry.ref, "path": str(resolved.path_obj), "card": card,
@@ -196,7 +199,7 @@ def _export(library: Library, args: argparse.Namespace, console: Console) -> int
 
 def _import(library: Library, args: argparse.Namespace, console: Console) -> int:
     result = import_adapter(library, Path(args.source), name=args.name, allow_pickle=args.allow_pickle,
-                            known_models=discover_models())
+                            known_models=discover_models(user_settings.load().model_paths()))
     console.print(f"imported as [bold]{result.entry.ref}[/bold]"
                   + (f" (base model: {escape(result.base.name)})" if result.base else ""))
     for warning in result.warnings:
@@ -245,15 +248,15 @@ def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: 
         return protocol.EXIT_BAD_JOB
     run_dir = runs.create_run_dir(label)
     outcome, _events = run_job(job, run_dir, console, quiet=False, show_log=args.verbose)
-    if isinstance(outcome.final, protocol.Done):
-        outputs = outcome.final.outputs or {}
-        if outputs.get("library_ref"):
-            console.print(f"merged into [bold]{outputs['library_ref']}[/bold] (rank {outputs.get('rank')})")
-        if outputs.get("output_dir"):
-            console.print(f"full model saved to [bold]{escape(outputs['output_dir'])}[/bold] "
-                          f"({len(outputs.get('shards', []))} shard(s)); reloaded with transformers: logits within "
-                          f"{outputs.get('max_logit_difference', 0):.1e} of base + adapter")
-        for written in outputs.get("gguf", []):
+    if isinstance(outcome.final, protocol.Done) and label == "merge":
+        merged = MergeOutputs.from_dict(outcome.final.outputs, "the merge")
+        console.print(f"merged into [bold]{merged.library_ref}[/bold] (rank {merged.rank})")
+    elif isinstance(outcome.final, protocol.Done):
+        exported = ExportOutputs.from_dict(outcome.final.outputs, "the export")
+        console.print(f"full model saved to [bold]{escape(str(exported.output_dir))}[/bold] "
+                      f"({len(exported.shards)} shard(s)); reloaded with transformers: logits within "
+                      f"{exported.max_logit_difference or 0:.1e} of base + adapter")
+        for written in exported.gguf or []:
             check = "same greedy answers" if written["same_greedy_answers"] else \
                 f"[yellow]{written['greedy_agreement']:.0%} of next-token picks agree[/yellow]"
             console.print(f"GGUF {written['type']}: {escape(written['file'])} ({written['bytes'] / 2**20:.0f} MiB), "

@@ -8,7 +8,13 @@ import sys
 from rich.console import Console
 
 from studio import __version__
-from studio.cli import estimate_command, info_commands, library_commands, train_commands
+from studio.cli import (
+    estimate_command,
+    info_commands,
+    library_commands,
+    settings_command,
+    train_commands,
+)
 from studio.cli.job_building import add_train_flags
 
 
@@ -17,8 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lora-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("models", help="list base models: bundled, Hugging Face cache, extra paths")
-    p.add_argument("--path", action="append", default=[], help="also look at this folder or .gguf file")
+    p = sub.add_parser("models", help="list base models: bundled, Hugging Face cache, the model folders added "
+                                      "here or on the Models page")
+    p.add_argument("--path", action="append", default=[], help="also look at this folder or .gguf file, this once")
+    p.add_argument("--add", action="append", default=[], metavar="PATH",
+                   help="remember a model folder or .gguf file (the app's Models page lists it too)")
+    p.add_argument("--forget", action="append", default=[], metavar="PATH", help="stop looking at a remembered one")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=info_commands.cmd_models)
 
@@ -36,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an adapter (defaults: bundled model + bundled sample)")
     add_train_flags(p)
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
-    p.add_argument("--hang-timeout", type=float, default=600.0, metavar="S",
-                   help="warn when training makes no progress for S seconds (0 = never)")
+    p.add_argument("--hang-timeout", type=float, metavar="S",
+                   help="warn when training makes no progress for S seconds (0 = never; default: the "
+                        "hang_timeout_s setting, 600 unless changed)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
     p.set_defaults(func=train_commands.cmd_train)
@@ -81,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "model; each problem with its fix")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=info_commands.cmd_doctor)
+
+    settings_command.add_settings_parser(sub)
 
     p = sub.add_parser("demo", help="train the bundled model on the sample and show before/after")
     p.add_argument("--steps", type=int, default=40)

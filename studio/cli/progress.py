@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.text import Text
 
 from studio.core import protocol
+from studio.core.outputs import TrainOutputs
 
 
 class WorkerEtaColumn(ProgressColumn):
@@ -85,11 +86,11 @@ class EventPrinter:
             if not out.is_terminal and (event.step % every == 0 or event.step == 1):
                 eta = f", eta {event.eta_s:.0f}s" if event.eta_s is not None else ""
                 out.print(f"step {event.step}/{event.total_steps}: {info}{eta}")
-        elif isinstance(event, protocol.Done):
+        elif isinstance(event, protocol.Done) and self.task is not None:  # a bar: the job trained
             # The bar's last line stays on screen: it shows the run's real average, not
             # the last step's rate.
-            average = (event.outputs.get("metrics") or {}).get("tokens_per_s")
-            if self.task is not None and isinstance(average, int | float):
+            average = TrainOutputs.from_dict(event.outputs, "the run").metrics.tokens_per_s
+            if average is not None:
                 loss = f"loss {self.last_loss:.4f} " if self.last_loss is not None else ""
                 self.progress.update(self.task, info=f"{loss}average {average:,.0f} tok/s", eta_s=0.0,
                                      eta_at=time.monotonic())

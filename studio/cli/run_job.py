@@ -11,15 +11,17 @@ from rich.console import Console
 from studio.cli.progress import EventPrinter
 from studio.cli.worker_process import Outcome, WorkerProcess
 from studio.core import protocol, runs
-from studio.core.hang_watch import DEFAULT_TIMEOUT_S, HangWatch
+from studio.core import settings as user_settings
+from studio.core.hang_watch import HangWatch
 from studio.core.jobs import Job
 
 
 def run_job(job: Job, run_dir: Path, console: Console, quiet: bool = False,
-            show_log: bool = False, hang_timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Outcome, list[protocol.Event]]:
+            show_log: bool = False, hang_timeout_s: float | None = None) -> tuple[Outcome, list[protocol.Event]]:
+    """``hang_timeout_s``: None takes the user's setting (the GUI's Settings page sets it too)."""
     worker = WorkerProcess(job, run_dir, show_log=show_log)
     interrupts = 0
-    watch = HangWatch(hang_timeout_s)
+    watch = HangWatch(user_settings.load().hang_timeout_s if hang_timeout_s is None else hang_timeout_s)
     finished = threading.Event()
     threading.Thread(target=_watch_for_hang, args=(watch, finished, console, run_dir), name="hang-watch",
                      daemon=True).start()

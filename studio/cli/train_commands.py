@@ -16,6 +16,7 @@ from studio.cli.run_job import run_job
 from studio.core import control_client, protocol, runs
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
+from studio.core.outputs import TrainOutputs
 from studio.core.presets import demo_settings
 from studio.core.resources import eval_prompts
 
@@ -45,7 +46,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                                hang_timeout_s=args.hang_timeout)
     final = outcome.final
     if isinstance(final, protocol.Done):
-        _print_result(console, final.outputs)
+        _print_result(console, TrainOutputs.from_dict(final.outputs, "the run"))
     return outcome.exit_code
 
 
@@ -81,19 +82,20 @@ def _saved_before_eval_sample(job_path: Path) -> bool:
         return False
 
 
-def _print_result(console: Console, outputs: dict) -> None:
-    metrics = outputs.get("metrics") or {}
-    state = "stopped early; saved" if outputs.get("stopped") else "done"
-    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{escape(str(outputs.get('name')))}[/bold] in "
-                  f"{escape(str(outputs.get('adapter_path')))}")
-    parts = [f"{key} {value:.4f}" for key in ("train_loss", "eval_loss", "perplexity")
-             if isinstance(value := metrics.get(key), int | float)]
+def _print_result(console: Console, outputs: TrainOutputs) -> None:
+    metrics = outputs.metrics
+    state = "stopped early; saved" if outputs.stopped else "done"
+    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{escape(str(outputs.name))}[/bold] in "
+                  f"{escape(str(outputs.adapter_path))}")
+    parts = [f"{label} {value:.4f}" for label, value in (("train_loss", metrics.train_loss),
+                                                         ("eval_loss", metrics.eval_loss),
+                                                         ("perplexity", metrics.perplexity)) if value is not None]
     if parts:
         console.print("  " + ", ".join(parts))
-    average, seconds = metrics.get("tokens_per_s"), metrics.get("train_seconds")
-    if isinstance(average, int | float) and isinstance(seconds, int | float):
+    average, seconds = metrics.tokens_per_s, metrics.train_seconds
+    if average is not None and seconds is not None:
         # The run's real average (core.throughput), never the last step's rate.
-        console.print(f"  {metrics.get('steps', '?')} steps in {seconds:,.1f} s of training: "
+        console.print(f"  {metrics.steps if metrics.steps is not None else '?'} steps in {seconds:,.1f} s of training: "
                       f"{average:,.0f} tok/s on average (real tokens; warm-up, evals and saves in, pauses out)")
 
 
@@ -144,8 +146,9 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     outcome, _ = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
     if not isinstance(outcome.final, protocol.Done):
         return outcome.exit_code or protocol.EXIT_INTERNAL
-    _print_result(console, outcome.final.outputs)
-    adapter = outcome.final.outputs["adapter_path"]
+    trained = TrainOutputs.from_dict(outcome.final.outputs, "the demo run")
+    _print_result(console, trained)
+    adapter = str(trained.adapter_path)
     console.rule("2/2 the same held-out prompts, before and after")
     gen = GenerateJob(adapters=[adapter], prompts=eval_prompts())
     gen.sampling.temperature = 0.0

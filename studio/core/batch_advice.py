@@ -18,7 +18,7 @@ from typing import Any
 from studio.core import compile_choice, launch_plan, step_time, vram
 from studio.core.datasets import split_sizes
 from studio.core.jobs import TrainJob
-from studio.core.presets import count_lora_parameters, num_layers
+from studio.core.presets import count_adapter_parameters, num_layers
 
 IDLE_BUSY = 0.5  # below this share of compute in a step, overhead is most of it: the GPU is mostly idle
 MAX_BATCH = 64  # larger batches of short rows gain little more and leave few optimizer steps
@@ -138,7 +138,7 @@ class _Predictor:
         self.job, self.config, self.gpu_name, self.budget = job, config, gpu_name, budget
         self.train_rows, self.mean_tokens, self.num_parameters = train_rows, mean_tokens, num_parameters
         lora = job.lora
-        self.lora_parameters = count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora) or 0
+        self.lora_parameters = count_adapter_parameters(config, lora) or 0
         self.layer_parameters = compile_choice.layer_parameters(config)
         # By batch: fits() and the prediction both ask.
         self._graphed: dict[int, bool] = {}
@@ -198,7 +198,7 @@ class _Predictor:
             return False
         if tr.compile == "on":
             return True
-        if rate is None or not compile_choice.measured_faster(rate.bf16, 1, self.job.lora.use_dora,
+        if rate is None or not compile_choice.measured_faster(rate.bf16, 1, self.job.lora,
                                                               self.job.model.quantization, kernels=True):
             return False
         return compile_choice.choose(micro_steps, num_layers(self.config), self.layer_parameters, tokens, warm=False,

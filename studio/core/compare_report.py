@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import atomic, paths
+from studio.core.cards import Card
 
 LOWER_IS_BETTER = {"eval_loss", "perplexity"}
 METRIC_COLUMNS = (("eval loss", "eval_loss"), ("perplexity", "perplexity"), ("ROUGE-L", "rouge_l"),
@@ -86,12 +87,11 @@ def save(comparison: Comparison, folder: Path | None = None) -> Path:
     return path
 
 
-def diff_many(cards: dict[str, dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+def diff_many(cards: dict[str, Card | None]) -> list[tuple[str, list[Any]]]:
     """Fields whose values differ among several adapters' cards: (field, value per adapter)."""
-    from studio.core.library.diff import SECTIONS, flatten
+    from studio.core.library.diff import flat_card
 
-    flat = {ref: {k: v for section in SECTIONS for k, v in flatten(card.get(section), section).items()}
-            for ref, card in cards.items()}
+    flat = {ref: flat_card(card) for ref, card in cards.items()}
     keys = sorted({k for values in flat.values() for k in values})
     rows = []
     for key in keys:

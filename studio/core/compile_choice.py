@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core import atomic, paths
+from studio.core import atomic, methods, paths
+from studio.core.jobs import LoraSettings
 
 # Measured on one H200 (docs/benchmarks.md, job benchmarks): seconds from the training phase to the
 # first step, with empty compile caches and with the cache of an earlier run of the same layers.
@@ -43,12 +44,14 @@ class CompileChoice:
     cost_s: float = 0.0
 
 
-def measured_faster(bf16: bool, processes: int, dora: bool, quantization: str, kernels: bool) -> bool:
+def measured_faster(bf16: bool, processes: int, lora: LoraSettings, quantization: str, kernels: bool) -> bool:
     """Where ``compile = auto`` may compile at all: where compiled layers were measured faster
-    on an H200, bf16 LoRA and 4-bit NF4 (bitsandbytes >= 0.50) on one process; not DoRA, 8-bit
-    or several processes (not measured). ``kernels``: Triton (and for 4-bit, that bitsandbytes)
-    is there: inductor's GPU kernels are Triton's."""
-    return bf16 and processes == 1 and not dora and quantization in ("none", "4bit") and kernels
+    on an H200, bf16 LoRA and 4-bit NF4 (bitsandbytes >= 0.50) on one process; not DoRA, 8-bit,
+    several processes or a tuner whose record says its layers don't compile (not measured).
+    ``kernels``: Triton (and for 4-bit, that bitsandbytes) is there: inductor's GPU kernels are
+    Triton's."""
+    return (bf16 and processes == 1 and not lora.use_dora and methods.tuner(lora.tuner).compiles
+            and quantization in ("none", "4bit") and kernels)
 
 
 def layer_parameters(config: dict) -> int:

@@ -79,9 +79,7 @@ def download_model(repo_id: str, revision: str | None = None, progress: Progress
 
 def stage_adapter_for_push(folder: Path, repo_id: str) -> Path:
     """A temporary copy of an adapter version with a Hub model card (README.md) from its card.json."""
-    from studio.core.library import read_card
-
-    card = read_card(folder) or {}
+    card = cards.read_card(folder) or cards.Card()
     stage = Path(tempfile.mkdtemp(prefix="lora-studio-push-"))
     for item in Path(folder).iterdir():
         if item.is_file() and item.name != "README.md":
@@ -90,15 +88,14 @@ def stage_adapter_for_push(folder: Path, repo_id: str) -> Path:
     return stage
 
 
-def hub_model_card(card: dict, repo_id: str) -> str:
-    base = card.get("base_model", {}) or {}
-    base_id = base.get("model_id") or base.get("id") or ""
-    tags = ["lora", "peft", "lora-studio", *(card.get("tags") or [])]
+def hub_model_card(card: cards.Card, repo_id: str) -> str:
+    base_id = card.base_model.model_id or card.base_model.id or ""
+    tags = ["lora", "peft", "lora-studio", *card.tags]
     front = ["---", "library_name: peft", f"tags: [{', '.join(tags)}]"]
-    if base_id and "/" in str(base_id) and not str(base_id).startswith(("/", "path:", "gguf:")):
+    if base_id and "/" in base_id and not base_id.startswith(("/", "path:", "gguf:")):
         front.append(f"base_model: {base_id}")
     front.append("---")
-    if "lora" in card:
+    if card.lora:
         body = cards.card_readme(card)
     else:  # an imported adapter's card may hold little more than its name
         body = (f"A LoRA adapter{f' for {base_id}' if base_id else ''}, kept with LoRA Studio. Load it with "

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from studio.core import methods
 from studio.core.jobs import JOB_KINDS, ExportJob, Job, MergeJob, TrainJob
 
 if sys.version_info >= (3, 11):
@@ -230,8 +231,7 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("lora.target_modules", "must name at least one module, or 'auto'"))
     if lora.loraplus_lr_ratio < 0:
         issues.append(Issue("lora.loraplus_lr_ratio", f"must be >= 0, got {lora.loraplus_lr_ratio}"))
-    if lora.init == "pissa" and job.model.quantization != "none":
-        issues.append(Issue("lora.init", "pissa needs the full-precision weights; it can't start from a quantized base"))
+    issues.extend(Issue(name, problem) for name, problem in methods.choice_problems(job))
     _positive_int(issues, "training.batch_size", tr.batch_size, "4 is typical; lower it when memory runs out")
     _positive_int(issues, "training.grad_accum", tr.grad_accum, "1 unless you need a larger effective batch")
     _positive_int(issues, "training.max_length", tr.max_length, "512 or 1024 is typical")
@@ -299,6 +299,3 @@ def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("distributed.node_rank", f"must be in [0, {dist.nnodes - 1}], got {dist.node_rank}"))
     if dist.nnodes > 1 and not dist.rdzv_endpoint:
         issues.append(Issue("distributed.rdzv_endpoint", "is required when nnodes > 1: host:port of node 0"))
-    if dist.strategy == "fsdp" and job.lora.init in ("pissa", "olora"):
-        issues.append(Issue("distributed.strategy", f"fsdp can't start {job.lora.init}: it rewrites the full base "
-                                                    "weights, which fsdp shards; use ddp"))

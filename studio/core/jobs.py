@@ -7,6 +7,7 @@ labels and tooltips from one place. Parsing and checking live in
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -80,6 +81,10 @@ class LoraSettings:
         "Layers to adapt: 'auto' (attention + MLP projections for the architecture), "
         "'all-linear', or module names such as q_proj, v_proj.",
     )
+    tuner: str = _f(
+        "lora", "The peft tuner the adapter is: lora (with its variants below), or another method's own, such as "
+                "loha or vera. The Method box and --method set it; the validator lists every one."
+    )
     use_rslora: bool = _f(False, "rsLoRA: scale by alpha/sqrt(r), which keeps high ranks stable.")
     use_dora: bool = _f(False, "DoRA: learn magnitude and direction apart; better at low rank, ~20% slower.")
     init: LoraInit = _f(
@@ -97,18 +102,9 @@ class LoraSettings:
 
     def method_label(self, quantization: str = "none") -> str:
         """A short name for the method, e.g. ``qlora+dora`` (for cards and run lists)."""
-        parts = ["qlora" if quantization == "4bit" else "lora"]
-        if quantization == "8bit":
-            parts.append("8bit")
-        if self.use_dora:
-            parts.append("dora")
-        if self.use_rslora:
-            parts.append("rslora")
-        if self.init in ("pissa", "olora"):
-            parts.append(self.init)
-        if self.loraplus_lr_ratio:
-            parts.append("loraplus")
-        return "+".join(parts)
+        from studio.core.methods import method_label  # the methods package reads this module
+
+        return method_label(dataclasses.asdict(self), quantization)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from studio.core import processes, vram
+from studio.core import methods, processes, vram
 from studio.core.jobs import TrainJob
 
 RANK_MODULE = "studio.worker.rank"
@@ -57,8 +57,8 @@ def plan(job: TrainJob, fits_one_gpu: bool | None = None) -> LaunchPlan:
     if world <= 1:
         strategy = "single"
     elif dist.strategy == "auto":
-        # PiSSA/OLoRA rewrite the whole base, which FSDP shards: they stay on DDP.
-        shardable = backend == "nccl" and job.lora.init not in ("pissa", "olora")
+        # A method FSDP can't shard (PiSSA/OLoRA rewrite the whole base) stays on DDP.
+        shardable = backend == "nccl" and not any(m.fsdp_note for m in methods.in_use(job))
         strategy = "fsdp" if fits_one_gpu is False and shardable else "ddp"
     else:
         strategy = dist.strategy

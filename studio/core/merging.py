@@ -10,7 +10,10 @@ picks, and the job is checked against it before a worker starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+
+from studio.core import methods
+from studio.core.cards import Card, read_card
 
 COMBINATIONS = ("linear", "cat", "svd", "ties", "dare_linear", "dare_ties", "magnitude_prune")
 WITH_DENSITY = {"ties", "dare_linear", "dare_ties", "magnitude_prune"}
@@ -34,8 +37,14 @@ class MergePlan:
 
 
 def plan(combination: str, ranks: list[int], modules: list[list[str]], weights: list[float],
-         density: float) -> MergePlan:
+         density: float, tuners: list[str] | None = None) -> MergePlan:
+    """``tuners``: each adapter's (``adapter_tuner``); those peft can't combine are refused."""
     problems = []
+    refused = sorted({name for name in tuners or [] if name not in methods.METHODS or not methods.METHODS[name].combines})
+    if refused:
+        able = ", ".join(m.label for m in methods.METHODS.values() if m.is_tuner and m.combines)
+        problems.append(f"{', '.join(refused)} adapters can't be merged with others: peft's add_weighted_adapter "
+                        f"combines {able} adapters only (each can still be exported into its base)")
     if combination not in COMBINATIONS:
         problems.append(f"combination must be one of {', '.join(COMBINATIONS)}, got {combination!r}")
     if len(ranks) < 2:
@@ -60,11 +69,18 @@ def plan(combination: str, ranks: list[int], modules: list[list[str]], weights: 
     return MergePlan(rank, union, problems)
 
 
-def adapter_summary(card: dict[str, Any]) -> tuple[int | None, list[str]]:
-    """(rank, target modules) of an adapter from its card.json or adapter_config.json."""
-    config = card.get("peft_config") or card
-    rank = config.get("r") or (card.get("lora") or {}).get("r")
-    modules = config.get("target_modules") or []
-    if isinstance(modules, str):
-        modules = [modules]
-    return (int(rank) if isinstance(rank, int) else None), [str(m) for m in modules]
+def adapter_tuner(folder: Path) -> str:
+    """The tuner of an adapter folder (lora, loha, ...), from its adapter_config.json."""
+    from studio.core.library.store import read_adapter_config
+
+    config = read_adapter_config(folder)
+    record = methods.tuner_of_peft_config(config)
+    return record.name if record is not None else str(config.get("peft_type") or "unknown").lower()
+
+
+def adapter_summary(folder: Path) -> tuple[int | None, list[str]]:
+    """(rank, target modules) of an adapter folder: from its card, else its adapter_config.json."""
+    from studio.core.library.store import read_adapter_config
+
+    card = read_card(folder) or Card(peft_config=read_adapter_config(folder))
+    return card.rank, card.target_modules

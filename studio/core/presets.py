@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from studio.core import methods
+from studio.core.jobs import LoraSettings
+
 Task = Literal["chat", "qa", "reasoning", "completion"]
 TargetScope = Literal["qv", "attention", "all"]
 
@@ -208,13 +211,13 @@ def num_layers(config: dict[str, Any]) -> int:
     return _int(config, "num_hidden_layers", "n_layer")
 
 
-def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: int,
-                          use_dora: bool = False) -> int | None:
-    """Trainable parameters LoRA adds: r * (in + out) per adapted layer (+ out for DoRA)."""
+def count_adapter_parameters(config: dict[str, Any], lora: LoraSettings) -> int | None:
+    """Trainable parameters the settings' adapter adds: its method's count per adapted layer
+    (core.methods), over every block; None where the shapes or the tuner are unknown."""
     shapes = linear_shapes(config)
-    if shapes is None:
+    if shapes is None or lora.tuner not in methods.tuner_names():
         return None
-    modules = resolve_target_modules(config, target_modules)
+    modules = resolve_target_modules(config, lora.target_modules)
     if modules == ["all-linear"]:
         if str(config.get("model_type")) in MOE_TYPES:
             return None  # peft would adapt every expert and the router too
@@ -224,11 +227,18 @@ def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: 
         if name not in shapes:
             return None
         fan_in, fan_out = shapes[name]
-        per_block += r * (fan_in + fan_out) + (fan_out if use_dora else 0)
+        per_block += methods.trainable_per_layer(lora, fan_in, fan_out)
     try:
         return per_block * num_layers(config)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def count_lora_parameters(config: dict[str, Any], target_modules: list[str], r: int,
+                          use_dora: bool = False) -> int | None:
+    """Trainable parameters plain LoRA (or DoRA) adds: r * (in + out) per adapted layer (+ out for DoRA)."""
+    return count_adapter_parameters(config, LoraSettings(r=r, target_modules=list(target_modules),
+                                                         use_dora=use_dora))
 
 
 def demo_settings(steps: int = 40) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from studio.core.records import Record
+
 PROTOCOL_VERSION = 1
 
 # Exit statuses of the worker (DESIGN.md).
@@ -144,7 +146,12 @@ class Answer(Event):
 @dataclass
 class Done(Event):
     type: ClassVar[str] = "done"
-    outputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # read with the job's record (core.outputs)
+
+
+def done(outputs: dict[str, Any] | Record) -> Done:
+    """The ``done`` event for a job's outputs: a typed record, or a plain dict for the jobs without one."""
+    return Done(outputs=outputs.to_dict() if isinstance(outputs, Record) else outputs)
 
 
 @dataclass

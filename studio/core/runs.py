@@ -15,11 +15,12 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.core import paths
+from studio.core.outputs import TrainOutputs
 
 try:
     import fcntl
@@ -153,15 +154,25 @@ class RunSummary:
     final_loss: float | None = None
     eval_loss: float | None = None
     message: str = ""
-    outputs: dict[str, Any] = field(default_factory=dict)
+    trained: TrainOutputs | None = None  # a train run's done outputs
+
+
+def _job_data(run_dir: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError, json.JSONDecodeError):
+        job = json.loads((Path(run_dir) / JOB_NAME).read_text(encoding="utf-8"))
+        return job if isinstance(job, dict) else {}
+    return {}
+
+
+def job_kind(run_dir: Path) -> str:
+    """What a run folder's job was ("train" where its job.json can't say)."""
+    return str(_job_data(run_dir).get("kind", "train"))
 
 
 def summarize(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     events = read_events(run_dir)
-    job: dict[str, Any] = {}
-    with contextlib.suppress(OSError, json.JSONDecodeError):
-        job = json.loads((run_dir / JOB_NAME).read_text(encoding="utf-8"))
+    job = _job_data(run_dir)
     summary = RunSummary(run_dir.name, run_dir, "failed", run_dir.stat().st_mtime)
     summary.model = str(job.get("model", {}).get("path", ""))
     summary.dataset = str(job.get("dataset", {}).get("path", ""))
@@ -184,15 +195,20 @@ def summarize(run_dir: Path) -> RunSummary:
             summary.status = "failed"
             summary.message = "the worker died without finishing (killed or crashed)"
     elif final["type"] == "done":
-        summary.outputs = final.get("outputs") or {}
-        summary.status = "stopped" if summary.outputs.get("stopped") else "done"
-        metrics = summary.outputs.get("metrics") or {}
-        summary.final_loss = metrics.get("train_loss", summary.final_loss)
-        summary.eval_loss = metrics.get("eval_loss", summary.eval_loss)
+        summary.status = "done"
+        if job.get("kind", "train") == "train":
+            trained = summary.trained = TrainOutputs.from_dict(final.get("outputs") or {}, f"{run_dir.name}: done")
+            summary.status = "stopped" if trained.stopped else "done"
+            summary.final_loss = _first(trained.metrics.train_loss, summary.final_loss)
+            summary.eval_loss = _first(trained.metrics.eval_loss, summary.eval_loss)
     else:
         summary.status = "cancelled" if final.get("kind") == "cancelled" else "failed"
         summary.message = str(final.get("message", ""))
     return summary
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def _int(value: Any, default: int) -> int:

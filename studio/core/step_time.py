@@ -39,7 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from studio.core.presets import count_lora_parameters, linear_shapes, num_layers
+from studio.core import methods
+from studio.core.presets import count_adapter_parameters, linear_shapes, num_layers
 
 OVERHEAD_BASE_S = 0.010  # per micro-step outside the layers: loss, optimizer, data (assumed; the fit can't separate it)
 # Fitted: 1B short rows, 126 ms eager vs 93 compiled; CUDA graphs (engine.step_graphs), what is left
@@ -156,12 +157,14 @@ def graphs_faster(config: dict[str, Any], tokens: float, gpu_name: str | None, *
     return eager is not None and graphed is not None and graphed.seconds < eager.seconds
 
 
-def graphs_wanted(training: Any, faster: bool) -> bool:
+def graphs_wanted(job: Any, faster: bool) -> bool:
     """Whether the job's settings let its steps be CUDA graphs (the fast path, one micro-step an
-    update, layers not compiled) and ask for them: ``cuda_graphs = on``, or ``auto`` where
-    ``graphs_faster``. The engine (engine.fast_path) and the batch advice both ask this; each
-    adds what it knows of the machine."""
-    return (training.fast_path and training.grad_accum == 1 and training.compile != "on"
+    update, layers not compiled, a method whose record allows them) and ask for them:
+    ``cuda_graphs = on``, or ``auto`` where ``graphs_faster``. The engine (engine.fast_path) and
+    the batch advice both ask this; each adds what it knows of the machine."""
+    training = job.training
+    return (methods.tuner(job.lora.tuner).cuda_graphs and training.fast_path and training.grad_accum == 1
+            and training.compile != "on"
             and (training.cuda_graphs == "on" or (training.cuda_graphs == "auto" and faster)))
 
 
@@ -177,8 +180,8 @@ def graphs_expected(job: Any, config: dict[str, Any], gpu_name: str | None, toke
     lora = job.lora
     faster = tokens is not None and graphs_faster(
         config, tokens, gpu_name, quantized=job.model.quantization == "4bit",
-        lora_parameters=count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora) or 0)
-    return graphs_wanted(job.training, faster)
+        lora_parameters=count_adapter_parameters(config, lora) or 0)
+    return graphs_wanted(job, faster)
 
 
 def mean_row_tokens(lengths: Sequence[int], max_length: int) -> float:

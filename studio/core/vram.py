@@ -26,7 +26,7 @@ from typing import Any, Literal
 from studio.core.jobs import TrainJob
 from studio.core.presets import (
     MOE_TYPES,
-    count_lora_parameters,
+    count_adapter_parameters,
     linear_shapes,
     num_layers,
     resolve_target_modules,
@@ -173,7 +173,7 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     modules = resolve_target_modules(config, lora.target_modules)
     if modules == ["all-linear"]:
         modules = list(shapes)
-    trainable = count_lora_parameters(config, lora.target_modules, lora.r, use_dora=lora.use_dora)
+    trainable = count_adapter_parameters(config, lora)
     if trainable is None:
         raise EstimateError(f"target modules {lora.target_modules} are unknown for {config.get('model_type')}")
     notes: list[str] = []

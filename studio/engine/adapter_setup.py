@@ -1,7 +1,9 @@
-"""Wrap the base model with a peft adapter built from the job's LoRA settings.
+"""Wrap the base model with the peft adapter the job's method names.
 
-Every variant is peft's own: rsLoRA (``use_rslora``), DoRA (``use_dora``),
-PiSSA/OLoRA (``init_lora_weights``), LoRA+ (peft's ``create_loraplus_optimizer``).
+core.methods says, as plain data, which peft config each tuner is and what it is built
+from; this module builds it. The LoRA variants are peft's own: rsLoRA (``use_rslora``),
+DoRA (``use_dora``), PiSSA/OLoRA (``init_lora_weights``), LoRA+ (peft's
+``create_loraplus_optimizer``).
 """
 
 from __future__ import annotations
@@ -11,38 +13,28 @@ from typing import Any
 
 import peft
 import torch
+import transformers
 
+from studio.core import methods
+from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import LoraSettings
 from studio.core.presets import resolve_target_modules
 
-INIT_WEIGHTS: dict[str, Any] = {
-    "default": True,
-    "gaussian": "gaussian",
-    # "pissa_niter_4" runs a fast randomized SVD: minutes faster than exact
-    # PiSSA on large layers, with the same convergence in the paper's tests.
-    "pissa": "pissa_niter_4",
-    "olora": "olora",
-}
 
-
-def lora_config(settings: LoraSettings, model_config: dict[str, Any]) -> peft.LoraConfig:
+def adapter_config(settings: LoraSettings, model_config: dict[str, Any], total_steps: int = 0) -> peft.PeftConfig:
+    """The peft config of ``settings``' tuner; ``total_steps``: the run's optimizer steps (AdaLoRA's budget)."""
     targets = resolve_target_modules(model_config, settings.target_modules)
-    return peft.LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
+    config_class, kwargs = methods.peft_arguments(settings, total_steps)
+    return getattr(peft, config_class)(
         # peft knows "all-linear" only as a plain string, not inside a list.
         target_modules="all-linear" if targets == ["all-linear"] else targets,
-        use_rslora=settings.use_rslora,
-        use_dora=settings.use_dora,
-        init_lora_weights=INIT_WEIGHTS[settings.init],
-        bias="none",
         task_type="CAUSAL_LM",
+        **kwargs,
     )
 
 
 def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, quantized: bool,
-                  continue_from: Path | None = None):
+                  continue_from: Path | None = None, total_steps: int = 0):
     """Freeze the base, add the adapter (or load one to keep training), and prepare
     checkpointing / k-bit training."""
     # Training keeps no KV cache. With one (config.use_cache defaults to on, and only
@@ -60,10 +52,43 @@ def apply_adapter(model, settings: LoraSettings, gradient_checkpointing: bool, q
         for param in model.parameters():
             param.requires_grad_(False)
     if continue_from is not None:
-        return peft.PeftModel.from_pretrained(model, str(continue_from), is_trainable=True)
-    config = lora_config(settings, model.config.to_dict())
-    peft_model = peft.get_peft_model(model, config)
-    return peft_model
+        peft_model = peft.PeftModel.from_pretrained(model, str(continue_from), is_trainable=True)
+        config = peft_model.peft_config["default"]
+        record = methods.tuner_of_peft_config(config.to_dict())
+        if record is not None and record.schedule is not None:  # this run's steps, not the parent's
+            for key, value in record.schedule(total_steps).items():
+                setattr(config, key, value)
+        return peft_model
+    try:
+        return peft.get_peft_model(model, adapter_config(settings, model.config.to_dict(), total_steps))
+    except TypeError as exc:  # peft: "Target module ... is not supported" (GPT-2's Conv1D for LoHa, LoKr, OFT)
+        if "not supported" not in str(exc):
+            raise
+        label = methods.tuner(settings.tuner).label
+        raise JobError([Issue("lora.tuner", f"{label} can't adapt this model's layers ({str(exc).split('. ')[0]}); "
+                                            "choose another method: LoRA adapts every layer type")]) from None
+
+
+class _AfterOptimizerStep(transformers.TrainerCallback):
+    """Calls a tuner's per-step hook (AdaLoRA's ``update_and_allocate``) after each optimizer
+    step, before the gradients it reads are zeroed."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.hook(state.global_step)  # the steps done before this one, as peft's examples count
+
+
+def step_callbacks(model) -> list[transformers.TrainerCallback]:
+    """The Trainer callbacks the adapter's tuner needs (core.methods' ``after_optimizer_step``)."""
+    config = model.peft_config["default"]
+    record = methods.tuner_of_peft_config(config.to_dict())
+    if record is None or not record.after_optimizer_step:
+        return []
+    if record.step_hook_done and getattr(config, record.step_hook_done, None):
+        return []  # a continued adapter whose hook has done its work (AdaLoRA's ranks are allocated)
+    return [_AfterOptimizerStep(getattr(model.base_model, record.after_optimizer_step))]
 
 
 def save_initial_adapter(model, settings: LoraSettings, run_dir: Path) -> Path | None:

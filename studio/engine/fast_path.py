@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from studio.core import compile_choice, step_time, vram
+from studio.core import compile_choice, methods, step_time, vram
 from studio.core.jobs import TrainJob
 from studio.core.presets import num_layers
 from studio.core.vram import FUSED_LOSS_TYPES
@@ -156,7 +156,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     # Graphs replay packed rows through the flash varlen kernel, on one process, one micro-step
     # an update, eager layers (engine.step_graphs says why each).
     graphable = (on_gpu and varlen_attention.available() and model_type in PACKING_TYPES and processes == 1
-                 and not sharded and step_time.graphs_wanted(tr, graphs_faster))
+                 and not sharded and step_time.graphs_wanted(job, graphs_faster))
     packing = tr.packing or (on_gpu and (wasteful or graphable) and model_type in PACKING_TYPES)
     refused = packing and model_type in PACKING_LEAKS
     packing = packing and not refused
@@ -165,7 +165,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     liger = on_gpu and not packing and not sharded and model_type in LIGER_TYPES and liger_installed()
     quantization = job.model.quantization
     kernels = triton_installed() and (quantization != "4bit" or _bitsandbytes_at_least(0, 50))
-    automatic = on_gpu and compile_choice.measured_faster(hw.precision == "bf16", processes, job.lora.use_dora,
+    automatic = on_gpu and compile_choice.measured_faster(hw.precision == "bf16", processes, job.lora,
                                                           quantization, kernels)
     # Offloaded checkpoints run the layer inside their own autograd function, which compile can't trace.
     reason = ""
@@ -180,7 +180,7 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
                                        compile_choice.was_compiled(cache_key(size, packing, lengths_vary)),
                                        quantized=quantization == "4bit")
         automatic, reason = choice.compile, choice.reason
-    compiled = hw.device == "cuda" and not tr.offload_activations and (
+    compiled = hw.device == "cuda" and not tr.offload_activations and methods.tuner(job.lora.tuner).compiles and (
         tr.compile == "on" or (tr.compile == "auto" and automatic))
     varying = compiled and lengths_vary
     return FastPath(packing=packing, packing_refused=refused, liger=liger, varying_lengths=varying,

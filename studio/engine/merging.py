@@ -12,7 +12,6 @@ import gc
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,12 @@ import torch
 import transformers
 
 from studio.core import atomic, protocol
+from studio.core.cards import BaseModelRef, DatasetRef, MergeInfo, build_card, read_card, write_card
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import ExportJob, MergeJob, TrainJob
-from studio.core.library import Library, locate_adapter, read_adapter_config, read_card
-from studio.core.merging import WITH_DENSITY, adapter_summary, plan
+from studio.core.library import Library, locate_adapter, read_adapter_config
+from studio.core.merging import WITH_DENSITY, adapter_summary, adapter_tuner, plan
+from studio.core.outputs import ExportOutputs, MergeOutputs, TrainOutputs
 from studio.core.resources import eval_prompts
 from studio.engine.training import load_base
 
@@ -33,17 +34,17 @@ Emit = Callable[[protocol.Event], None]
 CHECK_TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 2e-2}
 
 
-def run_merge(job: MergeJob, emit: Emit) -> dict[str, Any]:
+def run_merge(job: MergeJob, emit: Emit) -> MergeOutputs:
     with Library() as library:
         return _merge(job, emit, library)
 
 
-def _merge(job: MergeJob, emit: Emit, library: Library) -> dict[str, Any]:
+def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
     located = [locate_adapter(a, library) for a in job.adapters]
     cards = [read_card(folder) for folder, _ref in located]
-    summaries = [adapter_summary(card or read_adapter_config(folder)) for card, (folder, _r) in zip(cards, located, strict=True)]
+    summaries = [adapter_summary(folder) for folder, _ref in located]
     merge_plan = plan(job.combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], job.weights,
-                      job.density)
+                      job.density, tuners=[adapter_tuner(folder) for folder, _ref in located])
     if merge_plan.problems:
         raise JobError([Issue("adapters", problem) for problem in merge_plan.problems], "the merge")
     base = load_base(job.model, emit)
@@ -62,29 +63,22 @@ def _merge(job: MergeJob, emit: Emit, library: Library) -> dict[str, Any]:
         model.delete_adapter(name)
     emit(protocol.Phase("saving"))
     parents = [ref or str(folder) for folder, ref in located]
-    first = cards[0] or {}
+    first = cards[0]
     with tempfile.TemporaryDirectory(prefix=".merge-", dir=library.root) as tmp:
         model.save_pretrained(tmp, selected_adapters=["merged"])
         saved = Path(tmp) / "merged" if (Path(tmp) / "merged").is_dir() else Path(tmp)
-        config = read_card(saved) or read_adapter_config(saved)
-        card = {
-            "card_version": 1,
-            "name": job.name or f"merged-{_name_of(located[0])}",
-            "base_model": first.get("base_model") or {"id": job.model.path},
-            "method": f"merge ({job.combination})",
-            "lora": {"r": config.get("r"), "alpha": config.get("lora_alpha")},
-            "peft_config": config,
-            "merge": {"combination": job.combination, "weights": list(job.weights),
-                      "density": job.density if job.combination in WITH_DENSITY else None, "adapters": parents},
-            "dataset": {"path": " + ".join(str((c or {}).get("dataset", {}).get("path", "?")) for c in cards)},
-            "metrics": {},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        card = build_card(
+            read_adapter_config(saved), name=job.name or f"merged-{_name_of(located[0])}",
+            base_model=first.base_model if first is not None else BaseModelRef(id=job.model.path),
+            method=f"merge ({job.combination})", parents=parents,
+            merge=MergeInfo(combination=job.combination, weights=list(job.weights), adapters=parents,
+                            density=job.density if job.combination in WITH_DENSITY else None),
+            dataset=DatasetRef(path=" + ".join((c.dataset.path if c is not None else None) or "?" for c in cards)))
         entry = library.add(saved, card, parents=parents)
-    return {"adapter_path": entry.path, "library_ref": entry.ref, "rank": merge_plan.rank}
+    return MergeOutputs(adapter_path=entry.path, library_ref=entry.ref, rank=merge_plan.rank)
 
 
-def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
+def run_export(job: ExportJob, emit: Emit) -> ExportOutputs:
     """Merge an adapter into its base, save the full model, then prove the copy is right."""
     folder, ref = locate_adapter(job.adapter)
     base = load_base(job.model, emit)
@@ -105,8 +99,8 @@ def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
         tokenizer.save_pretrained(stage)
         merged.generation_config.save_pretrained(stage)
         card = read_card(folder)
-        if card:
-            atomic.write_json(stage / "lora_studio_card.json", {**card, "merged_into_base": True})
+        if card is not None:
+            write_card(stage, dataclasses.replace(card, merged_into_base=True), name="lora_studio_card.json")
     emit(protocol.Phase("evaluating", detail="reloading the export with plain transformers"))
     dtype = next(merged.parameters()).dtype
     del model, merged
@@ -121,26 +115,27 @@ def run_export(job: ExportJob, emit: Emit) -> dict[str, Any]:
         raise RuntimeError(f"the exported model's logits differ from base + adapter by {difference:.2e} "
                            f"(> {tolerance:g}); the export was removed")
     shards = sorted(p.name for p in output.glob("*.safetensors"))
-    outputs = {"output_dir": str(output), "adapter": ref or str(folder), "shards": shards,
-               "max_logit_difference": difference, "tolerance": tolerance, "dtype": str(dtype).replace("torch.", "")}
+    outputs = ExportOutputs(output_dir=str(output), adapter=ref or str(folder), shards=shards,
+                            max_logit_difference=difference, tolerance=tolerance,
+                            dtype=str(dtype).replace("torch.", ""))
     if job.gguf:
-        outputs["gguf"] = _export_gguf(reloaded, tokenizer, output, job.gguf, (ref or folder.name), emit)
+        outputs.gguf = _export_gguf(reloaded, tokenizer, output, job.gguf, (ref or folder.name), emit)
     return outputs
 
 
-def export_after_training(job: TrainJob, outputs: dict[str, Any], run_dir: Path, emit: Emit) -> dict[str, Any] | None:
+def export_after_training(job: TrainJob, outputs: TrainOutputs, run_dir: Path, emit: Emit) -> ExportOutputs | None:
     """``output.save_merged``: the trained adapter merged into its base, beside it in the run
     folder (``merged/``), by the same checked export as ``lora-studio export``. The base is
     loaded again in full precision (a 4-bit base has no exact merge); a failure is a warning:
     the adapter is saved either way. None when nothing was exported."""
-    if outputs.get("stopped"):
+    if outputs.stopped:
         emit(protocol.Warning("the run was stopped: the merged model was not saved (export the adapter from "
                               "the library when you want it)"))
         return None
     gc.collect()  # the trained model has gone out of scope: its memory serves the export
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    export = ExportJob(model=dataclasses.replace(job.model, quantization="none"), adapter=outputs["adapter_path"],
+    export = ExportJob(model=dataclasses.replace(job.model, quantization="none"), adapter=str(outputs.adapter_path),
                        output_dir=str(run_dir / "merged"))
     try:
         return run_export(export, emit)

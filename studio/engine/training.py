@@ -18,12 +18,14 @@ from typing import Any
 import torch
 import transformers
 
-from studio.core import atomic, cards, compile_choice, protocol, runs
+from studio.core import atomic, cards, compile_choice, methods, protocol, runs
+from studio.core.cards import BaseModelRef, DatasetRef
 from studio.core.datasets import evaluation_sample, load_dataset_file, split_train_eval
 from studio.core.faults import fault_from_environment
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
 from studio.core.models import check_loadable, inspect_model
+from studio.core.outputs import TrainMetrics, TrainOutputs
 from studio.core.resources import resolve_dataset_path
 from studio.engine import (
     adapter_setup,
@@ -97,11 +99,11 @@ def total_steps(rows: int, job: TrainJob, processes: int = 1) -> int:
 class TrainResult:
     model: Any  # the trained PeftModel, still in memory
     tokenizer: Any
-    outputs: dict[str, Any]  # the ``done`` event's outputs
+    outputs: TrainOutputs  # the ``done`` event's outputs
 
 
 def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
-                 parallel: Parallel | None = None) -> dict[str, Any]:
+                 parallel: Parallel | None = None) -> TrainOutputs:
     """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs."""
     return train(job, run_dir, emit, control, parallel).outputs
 
@@ -131,18 +133,18 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                               f"to {job.training.max_length} tokens and were skipped"))
 
     parent_folder, parent = _continued(job)
-    model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
-                                        quantized=job.model.quantization != "none", continue_from=parent_folder)
-    if parent_folder is not None:  # the card describes the adapter really trained: the parent's shape
-        parent_config = model.peft_config["default"]
-        job.lora.r, job.lora.alpha = parent_config.r, parent_config.lora_alpha
-        job.lora.dropout = parent_config.lora_dropout
-        job.lora.target_modules = sorted(parent_config.target_modules)
-        job.lora.use_dora, job.lora.use_rslora = bool(parent_config.use_dora), bool(parent_config.use_rslora)
-    trainable, total = adapter_setup.trainable_parameters(model)
-    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
     world = distributed.current().world_size
     steps = total_steps(len(prepared.train), job, world)
+    model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
+                                        quantized=job.model.quantization != "none", continue_from=parent_folder,
+                                        total_steps=steps)
+    if parent_folder is not None:  # the card describes the adapter really trained: the parent's method and shape
+        parent_config = model.peft_config["default"]
+        for name, value in methods.settings_from_peft(parent_config.to_dict()).items():
+            setattr(job.lora, name, value)
+        job.lora.target_modules = sorted(parent_config.target_modules)
+    trainable, total = adapter_setup.trainable_parameters(model)
+    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
                         detail=f"{len(prepared.train)} train / {len(held_out)} held-out rows"
                                f"{_evaluated(len(prepared.eval or []), len(held_out))}; "
@@ -169,7 +171,7 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         data_collator=callback.counted(setup.collator),
         graphs=setup.graphs,
         lagged=setup.lagged,
-        callbacks=[callback],
+        callbacks=[callback, *adapter_setup.step_callbacks(model)],
         optimizers=(setup.optimizer, None),
     )
     trainer.remove_callback(transformers.PrinterCallback)
@@ -219,32 +221,28 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
     emit(protocol.Phase("saving"))
     # Sharded weights are gathered by every rank together; rank 0 alone writes them.
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if parallel.sharded else None
+    measured = TrainMetrics.from_dict(metrics, "the run's metrics")
     if not main:
-        return TrainResult(model, tokenizer, {"metrics": metrics, "stopped": control.stop_requested})
+        return TrainResult(model, tokenizer, TrainOutputs(metrics=measured, stopped=control.stop_requested))
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
         base.source, data_path)
     adapter_dir = run_dir / runs.ADAPTER_NAME
     peft_config = _json_safe(model.peft_config["default"].to_dict())
     card = cards.build_card(
-        job, name=name, base=_base_info(job, base), run_id=run_dir.name, peft_config=peft_config,
-        dataset={"path": str(data_path), "format": loaded.format, "fingerprint": loaded.fingerprint,
-                 "rows": loaded.rows_total, "rows_train": len(prepared.train),
-                 "rows_eval": len(prepared.eval or []), "rows_held_out": len(held_out),
-                 "train_on": job.dataset.train_on},
-        metrics=metrics, parents=[parent] if parent else None,
+        peft_config, job=job, name=name, base_model=_base_info(job, base), run_id=run_dir.name,
+        dataset=DatasetRef(path=str(data_path), format=loaded.format, fingerprint=loaded.fingerprint,
+                           rows=loaded.rows_total, rows_train=len(prepared.train),
+                           rows_eval=len(prepared.eval or []), rows_held_out=len(held_out),
+                           train_on=job.dataset.train_on),
+        metrics=measured, parents=[parent] if parent else (),
     )
     with atomic.staged_dir(adapter_dir) as stage:
         adapter_setup.save_adapter(model, stage, initial_adapter, state_dict)
         fail_saving_if_drilled(fault, trainer.state.global_step, stage)
-        atomic.write_json(stage / "card.json", card)
+        cards.write_card(stage, card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
-    outputs = {
-        "adapter_path": str(adapter_dir),
-        "base_model_path": str(base.folder),
-        "name": name,
-        "metrics": metrics,
-        "stopped": control.stop_requested,
-    }
+    outputs = TrainOutputs(adapter_path=str(adapter_dir), base_model_path=str(base.folder), name=name,
+                           metrics=measured, stopped=control.stop_requested)
     return TrainResult(model, tokenizer, outputs)
 
 
@@ -307,16 +305,16 @@ def _sampler(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:
     return sample
 
 
-def _base_info(job: TrainJob, base: Loaded) -> dict[str, Any]:
-    info: dict[str, Any] = {"id": job.model.path, "path": str(base.source), "hf_folder": str(base.folder)}
+def _base_info(job: TrainJob, base: Loaded) -> BaseModelRef:
+    info = BaseModelRef(id=job.model.path, path=str(base.source), hf_folder=str(base.folder))
     try:
         meta = inspect_model(base.source)
-        info.update(name=meta.name, architecture=meta.architecture, model_type=meta.model_type,
-                    num_parameters=meta.num_parameters, model_id=meta.id)
+        info.name, info.architecture, info.model_type = meta.name, meta.architecture, meta.model_type
+        info.num_parameters, info.model_id = meta.num_parameters, meta.id
     except Exception as exc:  # noqa: BLE001 - the card is still useful without it
         log.warning("could not read base model metadata: %s", exc)
     if base.source.suffix == ".gguf":
-        info["file_key"] = model_loading.gguf_cache_dir(base.source).name
+        info.file_key = model_loading.gguf_cache_dir(base.source).name
     return info
 
 

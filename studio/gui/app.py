@@ -41,6 +41,7 @@ def missing_x11_libraries(plugin: Path | None = None) -> str | None:
 def create_app():
     from PySide6.QtWidgets import QApplication
 
+    from studio.core import settings as user_settings
     from studio.gui import theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -48,7 +49,7 @@ def create_app():
     app.setApplicationName("lora-studio")
     app.setDesktopFileName("lora-studio")  # Wayland/X11 match the window to lora-studio.desktop
     app.setWindowIcon(_icon())
-    theme.apply(app)
+    theme.apply(app, theme.dark_for(user_settings.load().theme))
     # Python's automatic collection runs in whichever thread allocates: in a pool thread
     # (gui.background) it could destroy a widget there, and Qt crashes (seen in the suite).
     # pyqtgraph's collector turns it off and collects on a timer in the GUI thread instead.

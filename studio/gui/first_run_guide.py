@@ -21,8 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-DONE_KEY = "guide/done"
-
 
 @dataclass(frozen=True)
 class Step:

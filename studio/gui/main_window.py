@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from studio import __version__
 from studio.core import runs
 from studio.gui.app_state import AppState
-from studio.gui.first_run_guide import DONE_KEY, FirstRunGuide, Step
+from studio.gui.first_run_guide import FirstRunGuide, Step
 from studio.gui.page_help import PAGE_HELP, help_html
 from studio.gui.pages.compare_page import ComparePage
 from studio.gui.pages.datasets_page import DatasetsPage
@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
             self.reattach_running()
         # Shown once the window is on screen: a dialog shown before its parent is mapped is put
         # behind it by window managers, and a new user would never see it.
-        self._guide_pending = guide and not self.state.settings.value(DONE_KEY, False, type=bool)
+        self._guide_pending = guide and not self.state.settings.first_run_done
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
             Step("Start training", "A worker process trains; the Monitor page shows it live. Ctrl+Return "
                                    "starts a run from any page next time.", lambda: self.start_training() is not None),
         ]
-        self.guide = FirstRunGuide(steps, lambda: self.state.settings.setValue(DONE_KEY, True), self)
+        self.guide = FirstRunGuide(steps, lambda: self.state.change_settings(first_run_done=True), self)
         self.guide.show()
         self.guide.raise_()
         self.guide.activateWindow()
@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
     def _show_row(self, row: int) -> None:
         if row >= 0:
             self.stack.setCurrentIndex(row)
-            self.state.settings.setValue("window/page", PAGE_NAMES[row])
+            self.state.window_settings.setValue("window/page", PAGE_NAMES[row])
 
     def _on_compare_requested(self, adapter: str) -> None:
         self.compare_page.add_adapter(adapter)
@@ -184,12 +184,12 @@ class MainWindow(QMainWindow):
         return live
 
     def _restore(self) -> None:
-        geometry = self.state.settings.value("window/geometry")
+        geometry = self.state.window_settings.value("window/geometry")
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
-        page = str(self.state.settings.value("window/page", "Models"))
+        page = str(self.state.window_settings.value("window/page", "Models"))
         self.show_page(page if page in PAGE_NAMES else "Models")
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -198,8 +198,9 @@ class MainWindow(QMainWindow):
         if active is not None and runs.is_locked(active) and not self._confirm_close(active):
             event.ignore()
             return
-        self.state.settings.setValue("window/geometry", self.saveGeometry())
-        self.state.settings.sync()
+        self.state.window_settings.setValue("window/geometry", self.saveGeometry())
+        self.state.window_settings.sync()
+        self.state.save_settings()  # the last edits of the Train form
         self.compare_page.shutdown()  # the compare worker only serves this window
         event.accept()
 

@@ -15,6 +15,11 @@ def system_is_dark() -> bool:
     return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
+def dark_for(choice: str) -> bool | None:
+    """Settings.theme as ``apply`` takes it: None follows the system."""
+    return {"dark": True, "light": False}.get(choice)
+
+
 def apply(app: QApplication, dark: bool | None = None) -> bool:
     """Fusion style with a palette for the scheme; returns whether it is dark."""
     dark = system_is_dark() if dark is None else dark

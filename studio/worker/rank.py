@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                                         parallel=training.Parallel(args.strategy, args.backend))
         if rank == 0:
             if job.output.add_to_library:
-                outputs["library_ref"] = _add_to_library(args.run_dir, emit)
-            emitter(protocol.Done(outputs=outputs))
+                outputs.library_ref = _add_to_library(args.run_dir, emit)
+            emitter(protocol.done(outputs))
         return protocol.EXIT_OK
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
         from studio.worker.errors import classify

@@ -21,10 +21,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from studio.core import launch_plan, protocol, runs
 from studio.core.jobs import TrainJob
+from studio.core.outputs import TrainOutputs
 from studio.core.processes import die_with_parent
 from studio.engine.control import JobControl
 
@@ -42,7 +42,7 @@ class RankFailed(Exception):
 
 
 def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: Emit,
-              control: JobControl) -> dict[str, Any]:
+              control: JobControl) -> TrainOutputs:
     """Run ``job`` under torchrun; returns rank 0's ``done`` outputs or raises RankFailed."""
     argv = launch_plan.torchrun_command(plan, sys.executable, str(Path(run_dir) / runs.JOB_NAME), str(run_dir))
     emit(protocol.Phase("loading_model", detail=f"starting {plan.describe()}"))
@@ -83,7 +83,7 @@ def run_ranks(job: TrainJob, run_dir: Path, plan: launch_plan.LaunchPlan, emit: 
 
         raise Cancelled()
     if isinstance(final, protocol.Done):
-        return dict(final.outputs)
+        return TrainOutputs.from_dict(final.outputs, "the ranks' done event")
     death = _root_cause(stderr_tail)
     if isinstance(final, protocol.Error) and not (death and death.killed and not final.message.startswith(
             f"process {death.rank} of")):

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from studio.core import atomic, paths, protocol, runs
 from studio.core.job_schema import Issue, JobError, dumps, load_job
+from studio.core.records import Record
 
 log = logging.getLogger("studio.worker")
 
@@ -137,7 +138,7 @@ def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
     return protocol.EXIT_BAD_JOB
 
 
-def _dispatch(job, run_dir: Path, emit, control) -> dict:
+def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
     if job.kind == "train":
         plan = _launch_plan(job)
         if plan.distributed:
@@ -153,13 +154,13 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict:
 
             outputs = run_training(job, run_dir, emit, control)
             if job.output.add_to_library:
-                outputs["library_ref"] = _add_to_library(run_dir, emit)
-        if job.output.save_merged and outputs.get("adapter_path"):
+                outputs.library_ref = _add_to_library(run_dir, emit)
+        if job.output.save_merged and outputs.adapter_path:
             from studio.engine.merging import export_after_training
 
             merged = export_after_training(job, outputs, run_dir, emit)
             if merged is not None:
-                outputs["merged_path"] = merged["output_dir"]
+                outputs.merged_path = merged.output_dir
         return outputs
     if job.kind == "generate":
         from studio.engine.generation import run_generation
@@ -252,7 +253,7 @@ def _run(job, run_dir: Path, events_out) -> int:
     monitor = SystemMonitor(emit).start()
     try:
         outputs = _dispatch(job, run_dir, emit, control)
-        emit(protocol.Done(outputs=outputs))
+        emit(protocol.done(outputs))
         return protocol.EXIT_OK
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
         log.error("job failed:\n%s", traceback.format_exc())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from studio.core.cards import Card
 from studio.core.compare_report import Comparison, diff_many, save, to_markdown
 from studio.core.library import LibraryError, clean_name
 
@@ -27,8 +28,8 @@ def test_report_has_every_part(studio_home):
 
 
 def test_diff_many_keeps_only_fields_that_differ():
-    cards = {"a/v1": {"lora": {"r": 8, "alpha": 16}, "training": {"learning_rate": 1e-4}},
-             "b/v1": {"lora": {"r": 16, "alpha": 16}, "training": {"learning_rate": 1e-4}}}
+    cards = {"a/v1": Card(lora={"r": 8, "alpha": 16}, training={"learning_rate": 1e-4}),
+             "b/v1": Card(lora={"r": 16, "alpha": 16}, training={"learning_rate": 1e-4})}
     assert diff_many(cards) == [("lora.r", [8, 16])]
 
 

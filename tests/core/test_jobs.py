@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import cards
 from studio.core.job_schema import JobError, dumps, job_from_dict, load_job, to_dict, validate
 from studio.core.jobs import (
     JOB_KINDS,
@@ -393,24 +392,6 @@ def test_every_plain_job_field_has_help(cls):
 )
 def test_method_label(settings, quantization, label):
     assert LoraSettings(**settings).method_label(quantization) == label
-
-
-def test_card_records_the_job():
-    job = job_from_dict({"model": {"quantization": "4bit"}, "lora": {"r": 8, "use_dora": True}})
-    card = cards.build_card(
-        job, name="captain", base={"id": "smollm2"}, dataset={"path": "d.json", "rows_train": 90},
-        metrics={"train_loss": 1.23456, "eval_loss": None}, run_id="20260101-000000-ab12",
-        peft_config={"target_modules": ["q_proj", "v_proj"]}, version=2,
-    )
-    assert card["method"] == "qlora+dora"
-    assert card["lora"]["r"] == 8 and card["quantization"] == "4bit"
-    assert card["training"] == to_dict(job)["training"]
-    assert card["parents"] == [] and card["version"] == 2
-    json.dumps(card)  # plain data only
-    readme = cards.card_readme(card)
-    assert readme.startswith("# captain\n")
-    assert "rank 8" in readme and "q_proj, v_proj" in readme
-    assert "train loss 1.2346, eval loss n/a" in readme
 
 
 def test_huge_integer_for_a_float_field_is_rejected_not_a_crash():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from library_support import LLAMA_TINY, make_adapter
 
+from studio.core.cards import Card
 from studio.core.library import Library, LibraryError, diff_cards, import_adapter
 from studio.core.models.info import ModelInfo
 
@@ -21,11 +22,11 @@ def library(studio_home: Path) -> Library:
     lib.close()
 
 
-def card(name: str = "captain", loss: float = 1.0, **extra) -> dict:
-    return {"name": name, "method": "lora", "base_model": {"id": "bundled", "name": "SmolLM2-135M"},
+def card(name: str = "captain", loss: float = 1.0, **extra) -> Card:
+    return Card.from_dict({"name": name, "method": "lora", "base_model": {"id": "bundled", "name": "SmolLM2-135M"},
             "lora": {"r": 4, "alpha": 8}, "peft_config": {"r": 4, "target_modules": ["q_proj"]},
             "dataset": {"path": "bundled"}, "training": {"learning_rate": 2e-4}, "metrics": {"train_loss": loss},
-            **extra}
+            **extra})
 
 
 def test_versions_of_a_name_form_a_history(library, tmp_path):
@@ -85,7 +86,7 @@ def test_rename_moves_the_history_and_keeps_lineage(library, tmp_path):
     library.rename("draft", "final")
     assert [e.ref for e in library.history("final")] == ["final/v1"] and library.history("draft") == []
     assert library.resolve("child/v1").entry.parents == ["final/v1"]
-    assert library.card("final/v1")["name"] == "final"
+    assert library.card("final/v1").name == "final"
     library.add(make_adapter(tmp_path / "c"), card("other"))
     with pytest.raises(LibraryError, match="taken"):
         library.rename("final", "other")
@@ -102,7 +103,7 @@ def test_export_folder_and_zip_round_trip_through_import(library, tmp_path):
                      architecture="LlamaForCausalLM", model_type="llama")
     result = import_adapter(library, archive, name="again", known_models=[tiny])
     assert result.entry.ref == "again/v1" and result.base is tiny and result.warnings == []
-    assert library.card("again/v1")["base_model"]["id"] == "path:/m/tiny"
+    assert library.card("again/v1").base_model.id == "path:/m/tiny"
 
 
 def test_import_warns_when_no_known_model_matches(library, tmp_path):

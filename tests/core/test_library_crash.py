@@ -25,11 +25,13 @@ from pathlib import Path
 
 import pytest
 sys.path.insert(0, {here!r})
+from studio.core.cards import Card
+from studio.core.outputs import TrainMetrics
 from studio.core.library import Library, LibraryError
 lib = Library()
 src = Path(sys.argv[1])
 for i in itertools.count():
-    entry = lib.add(src, {{"name": sys.argv[2], "metrics": {{"train_loss": float(i)}}}})
+    entry = lib.add(src, Card(name=sys.argv[2], metrics=TrainMetrics(train_loss=float(i))))
     lib.tag(entry.ref, add=["t%d" % i])
     if i % 3 == 0:
         lib.delete(entry.ref)

@@ -34,6 +34,7 @@ SOAKER = r"""
 import json, os, random, sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
+from studio.core.cards import Card
 from studio.core.library import Library, LibraryError
 
 src, name, journal_path, seed, budget = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -71,12 +72,12 @@ while done < budget:
         op = "add"
     if op == "add":
         log({{"intent": "add"}})
-        ref = lib.add(src, {{"name": name}}, name=name).ref
+        ref = lib.add(src, Card(name=name), name=name).ref
         log({{"done": "add", "ref": ref}}); live.append(ref)
     elif op == "merge":
         parents = rng.sample(live, 2)
         log({{"intent": "merge", "parents": parents}})
-        ref = lib.add(src, {{"name": name}}, name=name, parents=parents).ref
+        ref = lib.add(src, Card(name=name), name=name, parents=parents).ref
         log({{"done": "merge", "ref": ref, "parents": parents}}); live.append(ref)
     elif op == "tag":
         ref, tag = rng.choice(live), "t%d" % rng.randrange(1000)

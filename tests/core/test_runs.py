@@ -229,7 +229,7 @@ def test_summarize_done(tmp_path: Path):
     assert summary.final_loss == 1.6 and summary.eval_loss == 1.7
     assert summary.model == "bundled" and summary.dataset == "data.jsonl"
     assert summary.method == "qlora+dora"
-    assert summary.outputs["adapter_path"] == "x"
+    assert summary.trained is not None and summary.trained.adapter_path == "x"
     assert summary.message == ""
 
 

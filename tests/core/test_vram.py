@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from studio.core import vram
+from studio.core.job_schema import job_from_dict, to_dict
 from studio.core.jobs import TrainJob
+from studio.core.methods import METHODS, apply_method, tuner_names
+from studio.core.presets import count_adapter_parameters
 from studio.core.reference_shapes import MODEL_SHAPES, measured_job
 
 MEASUREMENTS = Path(__file__).resolve().parents[2] / "docs" / "vram_measurements.jsonl"
@@ -208,3 +211,16 @@ def test_estimate_with_graphs_covers_the_graphed_h200_jobs(row):
     assert pool.bytes == pytest.approx(vram.GRAPH_POOL_SHARE * (with_graphs.part("activations").bytes
                                                                 + with_graphs.part("logits").bytes), abs=2)
     assert "captured steps" in pool.note
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gets_an_estimate_with_its_own_trainable_parameters(method):
+    shape = MODEL_SHAPES["llama-3.1-8b"]
+    data = apply_method(to_dict(job(batch_size=4, max_length=2048)), method)
+    chosen = job_from_dict(data)
+    estimate = vram.estimate(chosen, shape)
+    adapter = estimate.part("adapter").bytes
+    assert estimate.total > adapter > 0
+    assert adapter == 4 * count_adapter_parameters(shape, chosen.lora)  # fp32 adapter weights
+    plain = vram.estimate(job(batch_size=4, max_length=2048), shape).part("adapter").bytes
+    assert (adapter != plain) == (method in ("dora", *tuner_names()[1:]))  # each tuner counts its own

@@ -41,5 +41,5 @@ def test_bundled_model_trains_and_loss_drops(bundled_model, tmp_path):
     card = json.loads((tmp_path / "adapter" / "card.json").read_text())
     assert card["base_model"]["architecture"] == "LlamaForCausalLM"
     assert card["base_model"]["num_parameters"] == 134_515_008
-    assert result.outputs["metrics"]["trainable_parameters"] == 4_884_480
+    assert result.outputs.metrics.trainable_parameters == 4_884_480
     assert any(p.detail and "cpu fp32" in p.detail for p in rec.of(protocol.Phase))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core import compile_choice
+from studio.core import compile_choice, methods
 from studio.core.jobs import TrainJob
 from studio.engine import fast_path
 from studio.engine.hardware import Hardware
@@ -223,3 +223,20 @@ def test_graphs_give_way_where_their_pool_would_not_fit():
     small = fast_path.plan_checkpointing(graphed, job(gradient_checkpointing=True, memory_limit_gib=8), one_b,
                                          None, GPU)
     assert not small.graphs and small.checkpointed > 0  # too small either way: layers recompute
+
+
+@pytest.mark.parametrize("tuner", [n for n in methods.tuner_names() if n != "lora"])
+def test_a_tuner_whose_record_allows_no_compile_or_graphs_gets_neither(monkeypatch, tuner):
+    """On the GPU, where plain LoRA would compile (or replay graphs), a tuner its record keeps
+    off them runs eager layers; the CPU path is the same for every tuner."""
+    monkeypatch.setattr(fast_path, "liger_installed", lambda: True)
+    monkeypatch.setattr(fast_path, "triton_installed", lambda: True)
+    monkeypatch.setattr(fast_path.varlen_attention, "available", lambda: True)
+    record = methods.tuner(tuner)
+    for switches in ({}, {"cuda_graphs": "on"}):
+        lora, other = job(**switches), job(**switches)
+        other.lora.tuner = tuner
+        mine, theirs = (fast_path.choose(j, GPU, "llama", [512] * 8, graphs_faster=True) for j in (lora, other))
+        assert mine.compile or mine.graphs
+        assert (theirs.compile, theirs.graphs) == (mine.compile and record.compiles, mine.graphs and record.cuda_graphs)
+    assert fast_path.choose(other, CPU, "llama", [512] * 8) == fast_path.choose(lora, CPU, "llama", [512] * 8)

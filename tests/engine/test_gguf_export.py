@@ -38,7 +38,7 @@ def test_gguf_f16_and_q8_0_reload_with_the_merged_models_answers(bundled_model, 
     recorder = Recorder()
     out = run_export(job, recorder)
     folder = tmp_path / "merged"
-    written = {w["type"]: w for w in out["gguf"]}
+    written = {w["type"]: w for w in out.gguf or []}
     assert set(written) == {"f16", "q8_0"}
     assert written["f16"]["same_greedy_answers"] and written["f16"]["greedy_agreement"] == 1.0
     # q8_0 rounds every weight: the same next-token pick nearly everywhere (here: measured, not assumed).

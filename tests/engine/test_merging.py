@@ -68,7 +68,7 @@ def test_every_method_gives_a_loadable_adapter_and_weight_one_zero_gives_the_fir
     torch.manual_seed(0)  # dare drops at random
     out = merge(tiny_model_dir, [first, second], combination, [1.0, 0.0], name=f"m-{combination}")
     library = Library()
-    entry = library.resolve(out["library_ref"]).entry
+    entry = library.resolve(out.library_ref).entry
     assert entry.parents == [first, second] and entry.method == f"merge ({combination})"
     merged = logits(tiny_model_dir, entry.path)
     base = logits(tiny_model_dir)
@@ -89,13 +89,13 @@ def test_linear_half_and_half_sits_between(library_home, tiny_model_dir):
     first, second = library_home
     out = merge(tiny_model_dir, [first, second], "cat", [0.5, 0.5], name="half")
     library = Library()
-    merged = logits(tiny_model_dir, out["adapter_path"])
+    merged = logits(tiny_model_dir, out.adapter_path)
     a = logits(tiny_model_dir, library.resolve(first).entry.path)
     b = logits(tiny_model_dir, library.resolve(second).entry.path)
     base = logits(tiny_model_dir)
     # cat is exact: the update is 0.5 * dA + 0.5 * dB, so the logits move about half way to each
     assert (merged - a).abs().max() > 1e-4 and (merged - b).abs().max() > 1e-4
-    assert out["rank"] == 16
+    assert out.rank == 16
     assert (merged - base).abs().max() < max((a - base).abs().max(), (b - base).abs().max())
     library.close()
 
@@ -115,9 +115,9 @@ def test_export_merges_into_the_base_and_reloads_with_plain_transformers(library
                          "output_dir": str(tmp_path / "merged"), "max_shard_size": "100KB"})
     out = run_export(job, Recorder())
     folder = tmp_path / "merged"
-    assert len(out["shards"]) > 1 and (folder / "model.safetensors.index.json").exists()
+    assert len(out.shards) > 1 and (folder / "model.safetensors.index.json").exists()
     assert (folder / "tokenizer.json").exists() and (folder / "generation_config.json").exists()
-    assert out["max_logit_difference"] < 1e-3
+    assert out.max_logit_difference < 1e-3
     library = Library()
     expected = logits(tiny_model_dir, library.resolve(first).entry.path)
     assert torch.allclose(logits(folder), expected, atol=1e-3)  # plain transformers, no peft
@@ -132,6 +132,6 @@ def test_continued_training_is_the_next_version_with_its_parent(library_home, ti
     library = Library()
     entry = library.add_run(run_dir)
     assert (entry.name, entry.version, entry.parents) == ("alpha", 2, [first])  # the next version of its history
-    assert entry.rank == 8 == library.card(entry.ref)["peft_config"]["r"]  # the parent's rank, not the job's r=4
-    assert result.outputs["metrics"]["trainable_parameters"] > 0
+    assert entry.rank == 8 == library.card(entry.ref).peft_config["r"]  # the parent's rank, not the job's r=4
+    assert result.outputs.metrics.trainable_parameters > 0
     library.close()

@@ -26,7 +26,7 @@ def test_stop_then_resume_matches_an_uninterrupted_run(tiny_model_dir, tmp_path)
             control.request("stop")
 
     stopped = train(job, tmp_path / "resumed", emit, control)
-    assert stopped.outputs["stopped"] is True
+    assert stopped.outputs.stopped is True
     assert [e.step for e in first.of(protocol.Step)] == [1, 2, 3, 4]
     assert runs.latest_checkpoint(tmp_path / "resumed").name == "checkpoint-4"
     assert (tmp_path / "resumed" / "adapter" / "adapter_model.safetensors").exists()

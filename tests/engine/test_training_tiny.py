@@ -44,13 +44,13 @@ def test_events_cover_the_lifecycle(trained):
     assert [s.step for s in steps] == list(range(1, 17))
     assert all(s.total_steps == 16 and s.lr > 0 and s.tokens_per_s for s in steps)
     assert steps[0].eta_s is None and all(s.eta_s is not None for s in steps[1:]) and steps[-1].eta_s == 0.0
-    metrics = result.outputs["metrics"]  # the run's real average, for the CLI's closing line
-    assert metrics["tokens_trained"] > 0 and metrics["train_seconds"] > 0
-    assert metrics["tokens_per_s"] == pytest.approx(metrics["tokens_trained"] / metrics["train_seconds"], rel=1e-2)
+    metrics = result.outputs.metrics  # the run's real average, for the CLI's closing line
+    assert metrics.tokens_trained > 0 and metrics.train_seconds > 0
+    assert metrics.tokens_per_s == pytest.approx(metrics.tokens_trained / metrics.train_seconds, rel=1e-2)
     evals = rec.of(protocol.Eval)
     assert [e.step for e in evals] == [8, 16]
     assert evals[-1].perplexity == pytest.approx(torch.exp(torch.tensor(evals[-1].eval_loss)).item(), rel=1e-4)
-    assert result.outputs["metrics"]["eval_loss"] == pytest.approx(evals[-1].eval_loss, rel=1e-3)
+    assert result.outputs.metrics.eval_loss == pytest.approx(evals[-1].eval_loss, rel=1e-3)
 
 
 @pytest.mark.parametrize("packing", [False, True])
@@ -61,16 +61,16 @@ def test_every_real_token_is_counted_once_on_the_cpu(tiny_model_dir, tmp_path, p
                                              "packing": packing})
     rec = Recorder()
     started = time.monotonic()
-    metrics = train(job, tmp_path, rec, JobControl()).outputs["metrics"]
+    metrics = train(job, tmp_path, rec, JobControl()).outputs.metrics
     wall = time.monotonic() - started
-    assert metrics["steps"] == 12 and metrics["tokens_trained"] == 2 * metrics["train_tokens"]
-    assert 0 < metrics["train_seconds"] < wall
-    assert metrics["tokens_per_s"] == pytest.approx(metrics["tokens_trained"] / metrics["train_seconds"], rel=1e-2)
+    assert metrics.steps == 12 and metrics.tokens_trained == 2 * metrics.train_tokens
+    assert 0 < metrics.train_seconds < wall
+    assert metrics.tokens_per_s == pytest.approx(metrics.tokens_trained / metrics.train_seconds, rel=1e-2)
     rates = sorted(s.tokens_per_s for s in rec.of(protocol.Step))
     typical = rates[len(rates) // 2]
     # Steady steps run at least at the run's average (which also holds the warm-up and the
     # evals); far above it would be a miscount. Loose: a loaded machine stalls at random.
-    assert rates[0] > 0 and 0.8 * metrics["tokens_per_s"] < typical < 20 * metrics["tokens_per_s"], (rates, metrics)
+    assert rates[0] > 0 and 0.8 * metrics.tokens_per_s < typical < 20 * metrics.tokens_per_s, (rates, metrics)
 
 
 def test_a_pause_is_not_training_time(tiny_model_dir, tmp_path):
@@ -87,11 +87,11 @@ def test_a_pause_is_not_training_time(tiny_model_dir, tmp_path):
             resume.start()
 
     started = time.monotonic()
-    metrics = train(tiny_job(tiny_model_dir), tmp_path, emit, control).outputs["metrics"]
+    metrics = train(tiny_job(tiny_model_dir), tmp_path, emit, control).outputs.metrics
     wall = time.monotonic() - started
     resume.join()
     assert "paused" in [e.name for e in rec.of(protocol.Phase)]
-    assert metrics["train_seconds"] < wall - 4.0
+    assert metrics.train_seconds < wall - 4.0
     steps = {s.step: s for s in rec.of(protocol.Step)}
     intervals = sorted(steps[i + 1].t - steps[i].t for i in range(1, 7))
     typical = intervals[len(intervals) // 2]
@@ -117,10 +117,10 @@ def test_adapter_is_peft_format_with_card(trained, tiny_model_dir):
     assert card["metrics"]["steps"] == 16 and card["run_id"] == run_dir.name
     # The core count (no torch) matches what peft really trains.
     model_config = json.loads((tiny_model_dir / "config.json").read_text())
-    assert count_lora_parameters(model_config, ["auto"], 8) == result.outputs["metrics"]["trainable_parameters"]
+    assert count_lora_parameters(model_config, ["auto"], 8) == result.outputs.metrics.trainable_parameters
     with safe_open(adapter / "adapter_model.safetensors", "pt") as f:
         saved = sum(f.get_tensor(k).numel() for k in f.keys())
-    assert saved == result.outputs["metrics"]["trainable_parameters"]
+    assert saved == result.outputs.metrics.trainable_parameters
 
 
 def test_adapter_reloads_with_identical_logits(trained, tiny_model_dir):

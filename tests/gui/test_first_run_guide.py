@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.core import runs
+from studio.core import settings as user_settings
 from studio.core.models import BUNDLED_ID
-from studio.gui.first_run_guide import DONE_KEY
 from studio.gui.main_window import MainWindow
 from studio.gui.page_help import PAGE_HELP
 
@@ -39,7 +39,7 @@ def test_four_clicks_start_training_the_bundled_model_on_the_sample(qtbot, state
     qtbot.waitUntil(lambda: window.monitor_page.follower.done, timeout=LONG)
     qtbot.waitUntil(lambda: not runs.is_locked(run_dir), timeout=30_000)
     guide.close()
-    assert state.settings.value(DONE_KEY, False, type=bool)
+    assert state.settings.first_run_done and user_settings.load().first_run_done
     again = MainWindow(state, reattach=False, guide=True)  # once is enough
     qtbot.addWidget(again)
     assert getattr(again, "guide", None) is None

@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 from library_support import make_adapter
 
+from studio.core.cards import Card
 from studio.core.library import Library
 from studio.gui.background import tasks_in_flight
 from studio.gui.pages.library_page import LibraryPage
 
 
-def card(name: str, loss: float, **extra) -> dict:
-    return {"name": name, "method": "lora", "base_model": {"id": "bundled", "name": "SmolLM2-135M-Instruct"},
+def card(name: str, loss: float, **extra) -> Card:
+    return Card.from_dict({"name": name, "method": "lora", "base_model": {"id": "bundled", "name": "SmolLM2-135M-Instruct"},
             "lora": {"r": 8, "alpha": 16}, "peft_config": {"r": 8, "target_modules": ["q_proj", "v_proj"]},
             "dataset": {"path": "bundled", "rows_train": 294}, "training": {"learning_rate": 2e-4},
-            "metrics": {"train_loss": loss, "perplexity": 2.9}, **extra}
+            "metrics": {"train_loss": loss, "perplexity": 2.9}, **extra})
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_tag_search_notes_rename(page, qtbot):
     settle(qtbot, page, 3)
     page.table.select_ref("poet/v1")
     page.set_notes("writes in verse")
-    assert Library().card("poet/v1")["notes"] == "writes in verse"
+    assert Library().card("poet/v1").notes == "writes in verse"
     page.table.select_ref("poet/v1")
     assert page.rename_selected("bard")
     settle(qtbot, page, 3)

@@ -45,7 +45,7 @@ def test_merge_two_adapters_then_export_one_into_the_base(page, qtbot, tmp_path)
     library = Library()
     merged = library.resolve("merged-pirate/v1").entry
     assert merged.parents == ["pirate/v1", "pirate/v2"] and merged.method == "merge (linear)"
-    assert library.card("merged-pirate/v1")["merge"]["weights"] == [0.7, 0.3]
+    assert library.card("merged-pirate/v1").merge.weights == [0.7, 0.3]
     assert "merged-pirate/v1" in [e.ref for e in page.entries]  # the list followed the library
 
     page.export_adapter.setCurrentText("merged-pirate/v1")

@@ -20,6 +20,8 @@ JOB_FILES = {  # name -> the lora and model fields a job file sets
     "dora": {"lora": {"use_dora": True}},
     "qlora": {"model": {"quantization": "4bit"}},
     "combination": {"lora": {"use_dora": True, "use_rslora": True, "loraplus_lr_ratio": 8.0, "init": "pissa"}},
+    "another tuner": {"lora": {"tuner": "adalora"}},
+    "another tuner, 8-bit": {"lora": {"tuner": "vera"}, "model": {"quantization": "8bit"}},
 }
 
 
@@ -28,7 +30,7 @@ def job_file(folder, name: str):
     for section, values in JOB_FILES[name].items():
         data[section].update(values)
     data["lora"]["r"] = 12  # a field no method sets: kept either way
-    path = folder / f"{name}.toml"
+    path = folder / f"{name.replace(' ', '_').replace(',', '')}.toml"
     path.write_text(job_toml.dumps(data), encoding="utf-8")
     return path
 
@@ -53,3 +55,20 @@ def test_cli_and_train_page_build_the_same_job_for_every_method(qtbot, state, tm
         gui = to_dict(page.current_job())
         assert cli_job(path, method) == gui, method
         assert gui["lora"]["r"] == 12
+        assert gui["lora"]["tuner"] == METHODS[method].tuner
+
+
+def test_the_method_box_lists_every_method_and_shows_only_the_fields_it_uses(qtbot, state):
+    page = TrainPage(state)
+    qtbot.addWidget(page)
+    form = page.form
+    combo = form.method_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(METHODS)
+    lora_fields = [name for name in form.bindings if name.startswith("lora.") and name != "lora.continue_from"]
+    for method, record in METHODS.items():
+        combo.setCurrentIndex(combo.findData(method))
+        shown = {name.split(".")[1] for name in lora_fields if not form.bindings[name].widget.isHidden()}
+        assert shown == set(record.uses) & {name.split(".")[1] for name in lora_fields}, method
+        assert not form.bindings["lora.continue_from"].widget.isHidden()
+    combo.setCurrentIndex(combo.findData("oft"))
+    assert form.bindings["lora.alpha"].widget.isHidden() and form.bindings["lora.alpha"].label.isHidden()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from PySide6.QtCore import QThreadPool
 
+from studio.core import settings as user_settings
 from studio.core.models import BUNDLED_ID
 from studio.gui.background import run_in_background, tasks_in_flight
-from studio.gui.pages.models_page import EXTRA_PATHS_KEY, ModelsPage
+from studio.gui.pages.models_page import ModelsPage
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def test_bundled_model_is_listed_first_and_selected(page, state):
 def test_added_folder_is_listed_remembered_and_selectable(qtbot, page, state, tiny_model_dir):
     rescan(qtbot, page, lambda: page.add_path(tiny_model_dir))
     assert tiny_model_dir.name in column(page, 0)
-    assert state.settings.value(EXTRA_PATHS_KEY) in ([str(tiny_model_dir)], str(tiny_model_dir))
+    assert user_settings.load().model_folders == [str(tiny_model_dir)] == page.extra_paths()
     page.select_model(BUNDLED_ID)
     assert state.model.id == BUNDLED_ID
     with qtbot.waitSignal(state.model_changed, timeout=1000) as changed:
@@ -57,8 +59,7 @@ def test_added_folder_is_listed_remembered_and_selectable(qtbot, page, state, ti
 
 
 def test_last_chosen_model_is_selected_on_start(qtbot, state, tiny_model_dir):
-    state.settings.setValue(EXTRA_PATHS_KEY, [str(tiny_model_dir)])
-    state.settings.setValue("model/id", f"path:{tiny_model_dir}")
+    user_settings.update(model_folders=[str(tiny_model_dir)], last_model=f"path:{tiny_model_dir}")
     page = ModelsPage(state)
     qtbot.addWidget(page)
     qtbot.waitUntil(lambda: state.model is not None, timeout=10_000)
@@ -98,3 +99,15 @@ def test_a_deleted_page_does_not_receive_late_results(qtbot, state):
     qtbot.wait(10)
     QThreadPool.globalInstance().waitForDone(10_000)
     qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)  # delivered to nobody, no crash
+
+
+def test_a_folder_added_here_is_listed_by_the_cli(qtbot, page, tiny_model_dir, capsys):
+    from studio.cli.main import main
+
+    rescan(qtbot, page, lambda: page.add_path(tiny_model_dir))
+    capsys.readouterr()
+    assert main(["models", "--json"]) == 0  # the CLI, in this process: it reads settings.json too
+    assert [m["id"] for m in json.loads(capsys.readouterr().out)][-1] == f"path:{tiny_model_dir}"
+    assert main(["models", "--forget", str(tiny_model_dir)]) == 0
+    rescan(qtbot, page, page.scan)  # a rescan sees what the CLI changed
+    assert tiny_model_dir.name not in column(page, 0) and page.extra_paths() == []

@@ -134,7 +134,8 @@ def test_follow_live_hands_a_running_run_to_the_monitor(window, qtbot):
 
 
 def test_the_finished_banner_gives_the_runs_real_average():
+    from studio.core.outputs import TrainMetrics
     from studio.gui.widgets.run_view import format_metrics
 
-    text = format_metrics({"train_loss": 1.5, "steps": 225, "tokens_per_s": 1712.4})
+    text = format_metrics(TrainMetrics(train_loss=1.5, steps=225, tokens_per_s=1712.4))
     assert text == "train loss 1.5000  ·  steps 225  ·  average tokens/s 1,712"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from studio.gui.pages.settings_page import HANG_KEY, SettingsPage
+from studio.core import settings as user_settings
+from studio.gui.pages.settings_page import SettingsPage
 
 
 def test_the_system_check_fills_the_table_and_preferences_are_kept(qtbot, state):
@@ -16,4 +17,5 @@ def test_the_system_check_fills_the_table_and_preferences_are_kept(qtbot, state)
     assert page.again.isEnabled() and page.summary.text()
     page.grab().save("/tmp/settings_doctor.png")
     page.hang_timeout.setValue(120)
-    assert float(state.settings.value(HANG_KEY)) == 120.0
+    assert state.settings.hang_timeout_s == 120.0
+    qtbot.waitUntil(lambda: user_settings.load().hang_timeout_s == 120.0, timeout=2000)  # written after a pause

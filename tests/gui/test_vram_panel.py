@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
+from studio.core import settings as user_settings
 from studio.core import vram
 from studio.core.models import inspect_model
 from studio.core.reference_shapes import MODEL_SHAPES
 from studio.gui.pages.train_page import TrainPage
-from studio.gui.widgets.vram_panel import CARD_KEY
 
 
 @pytest.fixture
@@ -52,12 +52,12 @@ def test_estimate_follows_the_form_and_equals_core(page, state, eight_b):
     assert panel.estimate.total < before
 
 
-def test_too_small_a_card_offers_fixes_that_apply_to_the_form(page, state, eight_b, settings):
+def test_too_small_a_card_offers_fixes_that_apply_to_the_form(page, state, eight_b):
     state.set_model(eight_b)
     set_field(page, "training.batch_size", 8)
     set_field(page, "training.max_length", 2048)
     choose_card(page, 16)
-    assert settings.value(CARD_KEY).startswith("16 GB")
+    assert state.settings.vram_card.startswith("16 GB") and user_settings.load().vram_card.startswith("16 GB")
     panel = page.vram_panel
     assert "does not fit" in panel.verdict.text() and panel.suggestions
     assert len(panel.suggestion_buttons()) == len(panel.suggestions)

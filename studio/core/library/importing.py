@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from studio.core.cards import BaseModelRef, Card, build_card
 from studio.core.library.index import Entry
 from studio.core.library.store import Library, LibraryError, adapter_files, read_adapter_config
+from studio.core.methods import peft_config_label
 from studio.core.models.config_reader import read_safetensors_header
 from studio.core.models.info import ModelError, ModelInfo
 from studio.core.presets import linear_shapes
@@ -148,22 +150,14 @@ def import_adapter(library: Library, source: Path, *, name: str | None = None, a
         for file in files:
             if file.parent != stage_files:
                 shutil.copyfile(file, stage_files / file.name)
-        entry = library.add(stage_files, card, name=name or card["name"], parents=[], allow_pickle=allow_pickle)
+        entry = library.add(stage_files, card, name=name or card.name, parents=[], allow_pickle=allow_pickle)
     return ImportResult(entry, base, warnings)
 
 
-def imported_card(config: dict[str, Any], source: Path, base: ModelInfo | None) -> dict[str, Any]:
-    method = "lora" + ("+dora" if config.get("use_dora") else "") + ("+rslora" if config.get("use_rslora") else "")
+def imported_card(config: dict[str, Any], source: Path, base: ModelInfo | None) -> Card:
+    method = peft_config_label(config)
     stem = source.stem if source.is_file() else source.name
-    return {
-        "card_version": 1,
-        "name": stem or "imported",
-        "base_model": ({"id": base.id, "model_id": base.id, "name": base.name, "architecture": base.architecture}
-                       if base else {"id": str(config.get("base_model_name_or_path") or ""), "name": ""}),
-        "method": method,
-        "lora": {"r": config.get("r"), "alpha": config.get("lora_alpha"), "dropout": config.get("lora_dropout")},
-        "peft_config": config,
-        "dataset": {},
-        "metrics": {},
-        "imported_from": str(source),
-    }
+    base_model = (BaseModelRef(id=base.id, model_id=base.id, name=base.name, architecture=base.architecture)
+                  if base else BaseModelRef(id=str(config.get("base_model_name_or_path") or ""), name=""))
+    return build_card(config, name=stem or "imported", base_model=base_model, method=method,
+                      imported_from=str(source))

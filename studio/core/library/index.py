@@ -8,59 +8,70 @@ change is one transaction, so a writer killed mid-way leaves the old rows.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import types
+import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from studio.core.cards import CardSummary
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 
-_COLUMNS = ("ref", "name", "version", "path", "trashed", "base_id", "base_name", "architecture", "method", "rank",
-            "dataset", "train_loss", "eval_loss", "perplexity", "size_bytes", "created", "tags", "notes", "parents",
-            "run_id", "card_mtime")
 
-
-@dataclass
-class Entry:
-    """One adapter version as the index knows it (a summary of its card)."""
+@dataclass(kw_only=True)
+class Entry(CardSummary):
+    """One adapter version as the index knows it: its card's summary and where its folder is."""
 
     ref: str  # "name/v3"
-    name: str
-    version: int
     path: str
     trashed: bool = False
-    base_id: str = ""
-    base_name: str = ""
-    architecture: str = ""
-    method: str = ""
-    rank: int | None = None
-    dataset: str = ""
-    train_loss: float | None = None
-    eval_loss: float | None = None
-    perplexity: float | None = None
     size_bytes: int = 0
-    created: str = ""
-    tags: list[str] = field(default_factory=list)
-    notes: str = ""
-    parents: list[str] = field(default_factory=list)
-    run_id: str = ""
     card_mtime: float = 0.0
 
     def row(self) -> tuple[Any, ...]:
-        values = {**self.__dict__, "tags": json.dumps(self.tags), "parents": json.dumps(self.parents),
-                  "trashed": int(self.trashed)}
-        return tuple(values[c] for c in _COLUMNS)
+        return tuple(_to_sql(getattr(self, c), kind) for c, kind in _KINDS.items())
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Entry:
-        values = dict(row)
-        values["tags"] = json.loads(values["tags"] or "[]")
-        values["parents"] = json.loads(values["parents"] or "[]")
-        values["trashed"] = bool(values["trashed"])
-        return cls(**values)
+        return cls(**{c: _from_sql(row[c], kind) for c, kind in _KINDS.items()})
+
+
+def _kind(hint: Any) -> type:
+    """The Python type a field holds (``int | None`` -> int, ``list[str]`` -> list)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+# Each field of Entry is one column: the schema follows the card's summary.
+_KINDS: dict[str, type] = {f.name: _kind(typing.get_type_hints(Entry)[f.name]) for f in dataclasses.fields(Entry)}
+COLUMNS = tuple(_KINDS)
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", bool: "INTEGER", float: "REAL", list: "TEXT"}  # lists as JSON
+_NOT_NULL = {"name", "version", "path", "trashed"}
+
+
+def _column_sql(name: str) -> str:
+    if name == "ref":
+        return "ref TEXT PRIMARY KEY"
+    return f"{name} {_SQL_TYPES[_KINDS[name]]}" + (" NOT NULL" if name in _NOT_NULL else "")
+
+
+def _to_sql(value: Any, kind: type) -> Any:
+    if kind is list:
+        return json.dumps(value)
+    return int(value) if kind is bool else value
+
+
+def _from_sql(value: Any, kind: type) -> Any:
+    if kind is list:
+        return json.loads(value or "[]")
+    return bool(value) if kind is bool else value
 
 
 class LibraryIndex:
@@ -80,17 +91,17 @@ class LibraryIndex:
     def _create(self) -> None:
         # An index of this schema takes no write lock to open: readers (the GUI's lookups,
         # the CLI's listings) never wait for a writer, nor make one wait.
-        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION and self._columns() == set(COLUMNS):
             return
         with self._transaction():
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS versions (ref TEXT PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT "
-                "NULL, path TEXT NOT NULL, trashed INTEGER NOT NULL DEFAULT 0, base_id TEXT, base_name TEXT, "
-                "architecture TEXT, method TEXT, rank INTEGER, dataset TEXT, train_loss REAL, eval_loss REAL, "
-                "perplexity REAL, size_bytes INTEGER, created TEXT, tags TEXT, notes TEXT, parents TEXT, run_id TEXT, "
-                "card_mtime REAL)")
+            if self._columns() not in (set(), set(COLUMNS)):  # the card summary changed: the next sync refills it
+                self._conn.execute("DROP TABLE versions")
+            self._conn.execute(f"CREATE TABLE IF NOT EXISTS versions ({', '.join(map(_column_sql, COLUMNS))})")
             self._conn.execute("CREATE INDEX IF NOT EXISTS versions_name ON versions(name, version)")
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _columns(self) -> set[str]:
+        return {row["name"] for row in self._conn.execute("PRAGMA table_info(versions)")}
 
     def _transaction(self):
         conn = self._conn
@@ -112,8 +123,8 @@ class LibraryIndex:
             self._upsert(entry)
 
     def _upsert(self, entry: Entry) -> None:
-        marks = ", ".join("?" for _ in _COLUMNS)
-        self._conn.execute(f"INSERT OR REPLACE INTO versions ({', '.join(_COLUMNS)}) VALUES ({marks})", entry.row())
+        marks = ", ".join("?" for _ in COLUMNS)
+        self._conn.execute(f"INSERT OR REPLACE INTO versions ({', '.join(COLUMNS)}) VALUES ({marks})", entry.row())
 
     def remove(self, refs: Iterable[str]) -> None:
         with self._transaction():

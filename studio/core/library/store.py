@@ -12,25 +12,21 @@ staging folder that the next writer removes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.core import atomic, cards, paths
+from studio.core import atomic, paths
+from studio.core.cards import CARD_NAME, Card, card_readme, read_card, write_card
 from studio.core.library.index import Entry, LibraryIndex
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-CARD_NAME = "card.json"
 TRASH_NAME = ".trash"
 LOCK_NAME = ".lock"
 INDEX_NAME = "index.sqlite"
@@ -70,14 +66,6 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def read_card(folder: Path) -> dict[str, Any]:
-    try:
-        card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
-
-
 class Library:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else paths.library_dir()
@@ -96,17 +84,9 @@ class Library:
 
     # -- locking ---------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive across processes; the kernel drops it if the holder dies."""
-        with open(self.root / LOCK_NAME, "a+") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return atomic.locked(self.root / LOCK_NAME)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -125,7 +105,7 @@ class Library:
             raise LibraryError(f"{name}/v{version} is not in {where}")
         return ResolvedEntry(self.entry_for(folder, trashed), folder)
 
-    def card(self, ref: str) -> dict[str, Any]:
+    def card(self, ref: str) -> Card | None:
         return read_card(self.resolve(ref).path_obj)
 
     def entries(self, include_trashed: bool = False) -> list[Entry]:
@@ -157,28 +137,14 @@ class Library:
 
     def entry_for(self, folder: Path, trashed: bool = False) -> Entry:
         """An index entry from a version folder and its card.json (the path wins over the card)."""
-        card = read_card(folder)
         name, version = folder.parent.name, int(folder.name[1:])
-        metrics = card.get("metrics") or {}
-        base = card.get("base_model") or {}
-        lora = card.get("lora") or {}
-        peft_config = card.get("peft_config") or {}
-        dataset = card.get("dataset") or {}
+        summary = dataclasses.asdict((read_card(folder) or Card()).summary())
         try:
             mtime = (folder / CARD_NAME).stat().st_mtime
         except OSError:
             mtime = 0.0
-        return Entry(
-            ref=f"{name}/v{version}", name=name, version=version, path=str(folder), trashed=trashed,
-            base_id=str(base.get("model_id") or base.get("id") or ""), base_name=str(base.get("name") or ""),
-            architecture=str(base.get("architecture") or ""), method=str(card.get("method") or "lora"),
-            rank=_int(lora.get("r") or peft_config.get("r")), dataset=str(dataset.get("path") or ""),
-            train_loss=_float(metrics.get("train_loss")), eval_loss=_float(metrics.get("eval_loss")),
-            perplexity=_float(metrics.get("perplexity")), size_bytes=folder_size(folder),
-            created=str(card.get("created") or ""), tags=[str(t) for t in card.get("tags") or []],
-            notes=str(card.get("notes") or ""), parents=[str(p) for p in card.get("parents") or []],
-            run_id=str(card.get("run_id") or ""), card_mtime=mtime,
-        )
+        return Entry(**{**summary, "name": name, "version": version}, ref=f"{name}/v{version}", path=str(folder),
+                     trashed=trashed, size_bytes=folder_size(folder), card_mtime=mtime)
 
     # -- keeping the index true ------------------------------------------------------------------
 
@@ -243,10 +209,10 @@ class Library:
             if not any((folder / name).is_file() for name in WEIGHT_FILES):
                 problems.append(f"{ref}: no adapter weights")
             card = read_card(folder)
-            if not card:
+            if card is None:
                 problems.append(f"{ref}: card.json is missing or not valid JSON")
-            elif (card.get("name"), card.get("version")) != (entry.name, entry.version):
-                problems.append(f"{ref}: card.json says {card.get('name')}/v{card.get('version')}")
+            elif (card.name, card.version) != (entry.name, entry.version):
+                problems.append(f"{ref}: card.json says {card.name}/v{card.version}")
             known = indexed.get(ref)
             if known is not None and (known.trashed != entry.trashed or known.path != entry.path):
                 problems.append(f"{ref}: the index has an old location for it")
@@ -273,11 +239,11 @@ class Library:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def add(self, source: Path, card: dict[str, Any], name: str | None = None,
+    def add(self, source: Path, card: Card, name: str | None = None,
             parents: list[str] | None = None, allow_pickle: bool = False) -> Entry:
         """Copy an adapter folder in as the next version of ``name`` (default: the card's)."""
         source = Path(source)
-        name = clean_name(name or str(card.get("name") or source.name))
+        name = clean_name(name or card.name or source.name)
         files = adapter_files(source, allow_pickle)
         with self.locked():
             name_dir = self.root / name
@@ -289,15 +255,12 @@ class Library:
             try:
                 for file in files:
                     shutil.copyfile(file, stage / file.name)
-                full = {**card, "name": name, "version": version,
-                        "parents": list(parents if parents is not None else card.get("parents") or [])}
-                full.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-                full.setdefault("tags", [])
-                full.setdefault("notes", "")
-                (stage / CARD_NAME).write_text(json.dumps(full, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
-                if "lora" in full and "peft_config" in full:
-                    (stage / "README.md").write_text(cards.card_readme(full), encoding="utf-8")
+                full = dataclasses.replace(card, name=name, version=version,
+                                           parents=list(parents if parents is not None else card.parents),
+                                           created=card.created or time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                write_card(stage, full)
+                if full.peft_config:
+                    (stage / "README.md").write_text(card_readme(full), encoding="utf-8")
                 atomic.fsync_tree(stage)
                 os.rename(stage, target)  # the lock makes ``target`` free; the rename is the commit
                 atomic.fsync_dir(name_dir)
@@ -312,7 +275,7 @@ class Library:
         """Add a finished run's adapter (``<run>/adapter``) with its card."""
         adapter = Path(run_dir) / "adapter"
         card = read_card(adapter)
-        if not card:
+        if card is None:
             raise LibraryError(f"{adapter} has no card.json: not an adapter LoRA Studio saved")
         return self.add(adapter, card, name=name)
 
@@ -320,9 +283,8 @@ class Library:
         """Rewrite fields of one version's card (tags, notes) atomically."""
         with self.locked():
             resolved = self.resolve(ref)
-            card = read_card(resolved.path_obj)
-            card.update(changes)
-            atomic.write_json(resolved.path_obj / CARD_NAME, card)
+            card = read_card(resolved.path_obj) or Card(name=resolved.entry.name, version=resolved.entry.version)
+            write_card(resolved.path_obj, dataclasses.replace(card, **changes))
             entry = self.entry_for(resolved.path_obj)
             self.index.upsert(entry)
         return entry
@@ -349,15 +311,14 @@ class Library:
             atomic.fsync_dir(self.root)
             for folder in [target / f"v{v}" for v in self._versions(target)]:
                 card = read_card(folder)
-                if card:
-                    atomic.write_json(folder / CARD_NAME, {**card, "name": new_name})
+                if card is not None:
+                    write_card(folder, dataclasses.replace(card, name=new_name))
             prefix = f"{name}/"
             for entry in self.scan():  # children elsewhere point at the new name
-                if any(p.startswith(prefix) for p in entry.parents):
-                    card = read_card(Path(entry.path))
-                    card["parents"] = [new_name + p[len(name):] if p.startswith(prefix) else p
-                                       for p in card.get("parents") or []]
-                    atomic.write_json(Path(entry.path) / CARD_NAME, card)
+                child = read_card(Path(entry.path)) if any(p.startswith(prefix) for p in entry.parents) else None
+                if child is not None:
+                    write_card(Path(entry.path), dataclasses.replace(child, parents=[
+                        new_name + p[len(name):] if p.startswith(prefix) else p for p in child.parents]))
         self.sync()
         return self.history(new_name)
 
@@ -465,14 +426,6 @@ def adapter_files(folder: Path, allow_pickle: bool = False) -> list[Path]:
     return files
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, str | None]:
     """(folder, library ref or None) for a job's adapter setting: a folder, or NAME[/vN]."""
     path = Path(setting).expanduser()
@@ -500,20 +453,9 @@ def read_adapter_config(folder: Path) -> dict[str, Any]:
 def base_model_of(folder: Path) -> str | None:
     """The ``model.path`` that loads an adapter's base: from its card, else the path its
     adapter_config.json names, when either exists on this machine."""
-    from_card = base_model_setting(read_card(folder))
+    card = read_card(folder)
+    from_card = card.base_model.setting() if card is not None else None
     if from_card:
         return from_card
     named = str(read_adapter_config(folder).get("base_model_name_or_path") or "")
     return named if named and Path(named).expanduser().exists() else None
-
-
-def base_model_setting(card: dict[str, Any]) -> str | None:
-    """The ``model.path`` a job needs to load an adapter's base, from its card."""
-    base = card.get("base_model") or {}
-    if base.get("id") == "bundled":
-        return "bundled"
-    for key in ("path", "hf_folder", "id"):
-        value = base.get(key)
-        if value and Path(str(value)).expanduser().exists():
-            return str(value)
-    return None

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import compare_report, paths, protocol
+from studio.core.cards import Card
 from studio.core.compare_report import METRIC_COLUMNS, Comparison
 from studio.core.job_schema import JobError, job_from_dict
 from studio.core.library import Library, LibraryError, base_model_of, locate_adapter, read_card
@@ -57,11 +58,11 @@ BEST = QColor(76, 175, 80, 90)
 LOOKUP_DELAY_MS = 250  # after the last keystroke in an adapter box: one library lookup, not one per key
 
 
-def look_up(adapters: list[str], fallback: str) -> tuple[str, dict[str, dict[str, Any]]]:
+def look_up(adapters: list[str], fallback: str) -> tuple[str, dict[str, Card | None]]:
     """(the base the adapters were trained on: the first one's card, else ``fallback``; the
     card.json of each adapter that can be found). Reads files and the library index: off the
     GUI thread while the user types (ComparePage schedules it)."""
-    base, cards = None, {}
+    base, cards = None, {}  # type: str | None, dict[str, Card | None]
     with Library() as library:
         for adapter in adapters:
             try:
@@ -252,7 +253,7 @@ class ComparePage(QWidget):
         """The base the adapters were trained on (the first one's card), else the chosen model."""
         return look_up(self.adapters(), self.state.job.model.path)[0]
 
-    def cards(self) -> dict[str, dict[str, Any]]:
+    def cards(self) -> dict[str, Card | None]:
         """card.json of each chosen adapter that can be found (a typo'd folder has none)."""
         return look_up(self.adapters(), self.state.job.model.path)[1]
 
@@ -273,7 +274,7 @@ class ComparePage(QWidget):
             self._pending_lookup = False
             self.status.show_note(f"Could not read the library: {exc}", error=True)
 
-    def _show_models(self, number: int, found: tuple[str, dict[str, dict[str, Any]]]) -> None:
+    def _show_models(self, number: int, found: tuple[str, dict[str, Card | None]]) -> None:
         if number != self._lookups:
             return  # the boxes changed since: a newer lookup is on its way
         self._pending_lookup = False
@@ -288,8 +289,8 @@ class ComparePage(QWidget):
             for column, value in enumerate([key, *values]):
                 self.diff_table.setItem(row, column, QTableWidgetItem(str(value)))
         self.diff_table.resizeColumnsToContents()
-        run_dirs = [paths.runs_dir() / c["run_id"] for c in cards.values()
-                    if c.get("run_id") and (paths.runs_dir() / c["run_id"]).is_dir()]
+        run_dirs = [paths.runs_dir() / c.run_id for c in cards.values()
+                    if c is not None and c.run_id and (paths.runs_dir() / c.run_id).is_dir()]
         self.curves.show_runs(run_dirs)
         self.playground.set_models(self.models() or [BASE])
 

@@ -38,8 +38,10 @@ from studio.core.library import (
     base_model_of,
     diff_cards,
     import_adapter,
+    read_adapter_config,
     read_card,
 )
+from studio.core.methods import METHODS, settings_from_peft
 from studio.core.models import discover_models
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
@@ -50,7 +52,8 @@ from studio.gui.widgets.page_title import page_title
 
 EMPTY_NOTE = "The library is empty: every finished training run lands here, or import an adapter."
 UNREADABLE_NOTE = "Could not read the library:"
-METHOD_FILTERS = ("any method", "lora", "dora", "rslora", "qlora", "merge")
+# Every method the app trains (card labels such as "qlora+dora" hold their names), and merges.
+METHOD_FILTERS = ("any method", *METHODS, "merge")
 
 
 def _load(filters: dict) -> list[Entry]:
@@ -195,13 +198,13 @@ class LibraryPage(QWidget):
         chosen = self.selected()
         entry = chosen[0] if len(chosen) == 1 else None
         if entry is None:
-            self.details.show_entry(None, {}, [], [])
+            self.details.show_entry(None, None, [], [])
         else:
             with Library() as library:
                 try:
                     card = read_card(library.resolve(entry.ref, trashed=entry.trashed).path_obj)
                 except LibraryError:
-                    card = {}
+                    card = None
                 children = [c.ref for c in library.index.children(entry.ref)]
             self.details.show_entry(entry, card, entry.parents, children)
         self._update_buttons()
@@ -308,10 +311,12 @@ class LibraryPage(QWidget):
             self.push_selected(text.strip())
 
     def import_path(self, source: str | Path, allow_pickle: bool = False) -> None:
+        folders = self.state.settings.model_paths()
+
         def do_import():
             with Library() as library:
                 return import_adapter(library, Path(source), allow_pickle=allow_pickle,
-                                      known_models=discover_models())
+                                      known_models=discover_models(folders))
 
         def done(result) -> None:
             warnings = " ".join(f"Warning: {w}." for w in result.warnings)
@@ -324,8 +329,8 @@ class LibraryPage(QWidget):
     def diff_rows(self) -> list[tuple[str, object, object]]:
         a, b = self.selected()[:2]
         with Library() as library:
-            return diff_cards(library.card(a.ref) if not a.trashed else {},
-                              library.card(b.ref) if not b.trashed else {})
+            return diff_cards(library.card(a.ref) if not a.trashed else None,
+                              library.card(b.ref) if not b.trashed else None)
 
     # -- dialogs ---------------------------------------------------------------------------------
 
@@ -387,9 +392,14 @@ class LibraryPage(QWidget):
         job.lora.continue_from = entry.ref
         job.output.name = ""
         with Library() as library:
-            model = base_model_of(library.resolve(entry.ref).path_obj)
+            folder = library.resolve(entry.ref).path_obj
+            model = base_model_of(folder)
         if model:
             job.model.path = model
+        # The Method box shows the adapter's own method (the worker keeps training it as it is),
+        # so what that method can't do is refused here, not in the worker.
+        for name, value in settings_from_peft(read_adapter_config(folder)).items():
+            setattr(job.lora, name, value)
         self.state.set_job(job)
         self.state.page_requested.emit("Train")
 

@@ -33,8 +33,17 @@ from PySide6.QtWidgets import (
 
 from studio.core import protocol
 from studio.core.job_schema import JobError, job_from_dict
-from studio.core.library import Entry, Library, LibraryError, base_model_of, read_card
-from studio.core.merging import COMBINATIONS, HELP, WITH_DENSITY, adapter_summary, plan
+from studio.core.library import Entry, Library, LibraryError, base_model_of
+from studio.core.merging import (
+    COMBINATIONS,
+    HELP,
+    WITH_DENSITY,
+    adapter_summary,
+    adapter_tuner,
+    plan,
+)
+from studio.core.outputs import ExportOutputs, MergeOutputs, outputs_for
+from studio.core.records import Record
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.run_follower import RunFollower
@@ -51,7 +60,8 @@ class MergePage(QWidget):
         self.entries: list[Entry] = []
         self.follower: RunFollower | None = None
         self.run_dir: Path | None = None
-        self.result: dict[str, Any] | None = None
+        self.result: Record | None = None  # the last job's outputs
+        self.kind = "merge"  # of the last job: merge or export
         self._filling = False
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Use", "Adapter", "Rank", "Base model", "Weight"])
@@ -207,9 +217,9 @@ class MergePage(QWidget):
         combination = self.combination.currentText()
         self.density.setEnabled(combination in WITH_DENSITY)
         chosen = [e for e in self.entries if e.ref in self.checked_refs()]
-        summaries = [adapter_summary(read_card(Path(e.path))) for e in chosen]
+        summaries = [adapter_summary(Path(e.path)) for e in chosen]
         merge_plan = plan(combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], self.weights(),
-                          self.density.value())
+                          self.density.value(), tuners=[adapter_tuner(Path(e.path)) for e in chosen])
         problems = list(merge_plan.problems)
         bases = {e.base_id or e.base_name for e in chosen}
         if len(bases) > 1:
@@ -252,6 +262,7 @@ class MergePage(QWidget):
             self.message.show_note(str(exc), error=True)
             return None
         self.result = None
+        self.kind = str(data["kind"])
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
         self.progress.show()
@@ -279,14 +290,14 @@ class MergePage(QWidget):
             self.follower = None
         self.progress.hide()
         if isinstance(final, protocol.Done):
-            self.result = final.outputs or {}
-            if self.result.get("library_ref"):
-                self.message.show_note(f"Merged into {self.result['library_ref']} (rank {self.result.get('rank')}); "
+            self.result = outputs_for(self.kind, final.outputs, f"the {self.kind} job")
+            if isinstance(self.result, MergeOutputs):
+                self.message.show_note(f"Merged into {self.result.library_ref} (rank {self.result.rank}); "
                                        "it is in the Library.", ok=True)
-            else:
+            elif isinstance(self.result, ExportOutputs):
                 self.message.show_note(
-                    f"Saved the full model to {self.result.get('output_dir')}: reloaded with transformers, its logits "
-                    f"are within {self.result.get('max_logit_difference', 0):.1e} of base + adapter.", ok=True)
+                    f"Saved the full model to {self.result.output_dir}: reloaded with transformers, its logits "
+                    f"are within {self.result.max_logit_difference or 0:.1e} of base + adapter.", ok=True)
             self.state.library_changed.emit()
         elif isinstance(final, protocol.Error):
             self.message.show_note(f"The job failed ({final.kind}): {final.message}", error=True)

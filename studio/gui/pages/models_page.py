@@ -38,7 +38,6 @@ from studio.gui.widgets.hub_download import HubDownload
 from studio.gui.widgets.model_details import SOURCE_LABELS, ModelDetails, short_count
 from studio.gui.widgets.page_title import page_title
 
-EXTRA_PATHS_KEY = "models/extra_paths"
 COLUMNS = ("Name", "Source", "Architecture", "Parameters", "Layers", "Hidden", "Quant / dtype")
 COLUMN_TIPS = (
     "Model name (folder, hub repo or file name)",
@@ -80,24 +79,17 @@ class ModelsPage(QWidget):
     # -- public ---------------------------------------------------------------------------------
 
     def extra_paths(self) -> list[str]:
-        value = self.state.settings.value(EXTRA_PATHS_KEY, [])
-        if value in (None, ""):
-            return []
-        return [str(v) for v in value] if isinstance(value, list) else [str(value)]  # INI: 1 item → str
+        return list(self.state.settings.model_folders)
 
     def add_path(self, path: str | Path) -> None:
         """Remember a model folder or .gguf file (or a folder holding several) and rescan."""
         path = Path(os.path.abspath(Path(path).expanduser()))
-        paths = self.extra_paths()
-        if str(path) not in paths:
-            paths.append(str(path))
-            self.state.settings.setValue(EXTRA_PATHS_KEY, paths)
+        self.state.add_model_folder(path)
         self._select_under = path
         self.scan()
 
     def remove_path(self, path: str | Path) -> None:
-        paths = [p for p in self.extra_paths() if p != str(path)]
-        self.state.settings.setValue(EXTRA_PATHS_KEY, paths)
+        self.state.remove_model_folder(path)
         self.scan()
 
     def scan(self) -> None:
@@ -107,8 +99,8 @@ class ModelsPage(QWidget):
         self.scanning_label.show()
         self.rescan_button.setEnabled(False)
         self.scan_started.emit()
-        extra = [Path(p) for p in self.extra_paths()]
-        run_in_background(discover_models_with_problems, extra,
+        self.state.reload_settings()  # folders `lora-studio models --add` added meanwhile
+        run_in_background(discover_models_with_problems, self.state.settings.model_paths(),
                           on_done=partial(self._on_scanned, generation),
                           on_error=partial(self._on_scan_failed, generation))
 
@@ -214,7 +206,7 @@ class ModelsPage(QWidget):
             return  # an older scan finished after a newer one started
         self.models, self.problems = list(result[0]), list(result[1])
         self._fill_problems()
-        keep = self.state.model.id if self.state.model else str(self.state.settings.value("model/id", ""))
+        keep = self.state.model.id if self.state.model else self.state.settings.last_model
         if self._select_under is not None:
             under = self._select_under
             keep = next((m.id for m in self.models if m.path == under or under in m.path.parents), keep)

@@ -19,7 +19,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from studio.core import protocol, runs
-from studio.core.hang_watch import DEFAULT_TIMEOUT_S, HangWatch
+from studio.core.hang_watch import HangWatch
 from studio.core.job_schema import JobError, job_from_dict
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -78,7 +78,7 @@ class MonitorPage(QWidget):
         self._set_controls(False)
         # A worker whose training loop stops (deadlock, dead GPU) still sends system events:
         # watch for progress, and offer to end it.
-        self.hang = HangWatch(float(state.settings.value("monitor/hang_timeout_s", DEFAULT_TIMEOUT_S)))
+        self.hang = HangWatch(state.settings.hang_timeout_s)
         self.hang_timer = QTimer(self)
         self.hang_timer.setInterval(1000)
         self.hang_timer.timeout.connect(self._check_hang)
@@ -98,8 +98,7 @@ class MonitorPage(QWidget):
         follower.finished.connect(self._on_finished)
         self.follower = follower
         self._set_controls(True)
-        timeout = float(self.state.settings.value("monitor/hang_timeout_s", self.hang.timeout_s))
-        self.hang = HangWatch(timeout)
+        self.hang = HangWatch(self.state.settings.hang_timeout_s)
         self.hang_timer.start()
         follower.start()
 

@@ -3,9 +3,13 @@ preferences. The check runs off the GUI thread: torch is asked in a child proces
 
 from __future__ import annotations
 
+import typing
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -20,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import doctor, paths
-from studio.core.hang_watch import DEFAULT_TIMEOUT_S
+from studio.core.settings import Theme, help_of
+from studio.gui import theme
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
 from studio.gui.widgets.metric_chart import colours
@@ -28,7 +33,6 @@ from studio.gui.widgets.page_title import page_title
 
 STATUS_TEXT = {doctor.OK: "ok", doctor.WARN: "warning", doctor.FAIL: "problem", doctor.INFO: "note"}
 STATUS_COLOUR = {doctor.OK: 2, doctor.WARN: 5, doctor.FAIL: 3, doctor.INFO: 0}  # chart colour index
-HANG_KEY = "monitor/hang_timeout_s"
 
 
 class SettingsPage(QWidget):
@@ -67,13 +71,20 @@ class SettingsPage(QWidget):
         self.hang_timeout.setSuffix(" s")
         self.hang_timeout.setMaximumWidth(160)
         self.hang_timeout.setSpecialValueText("never")
-        self.hang_timeout.setValue(int(float(state.settings.value(HANG_KEY, DEFAULT_TIMEOUT_S))))
+        self.hang_timeout.setValue(int(state.settings.hang_timeout_s))
         self.hang_timeout.setToolTip("The Monitor warns that a worker may be hung when training makes no progress "
                                      "for this long (a step, an eval or a checkpoint). 0 = never.")
-        self.hang_timeout.valueChanged.connect(lambda v: state.settings.setValue(HANG_KEY, float(v)))
+        self.hang_timeout.valueChanged.connect(lambda v: state.change_settings(hang_timeout_s=float(v), soon=True))
+        self.theme_box = QComboBox()
+        self.theme_box.addItems(typing.get_args(Theme))
+        self.theme_box.setCurrentText(state.settings.theme)
+        self.theme_box.setToolTip(help_of("theme"))
+        self.theme_box.setMaximumWidth(160)
+        self.theme_box.currentTextChanged.connect(self._theme_changed)
         prefs = QGroupBox("Preferences")
         form = QFormLayout(prefs)
         form.addRow("Warn of a hung worker after", self.hang_timeout)
+        form.addRow("Colours", self.theme_box)
         home = QLabel(str(paths.home()))
         home.setToolTip("Runs, the library and converted models live here; set LORA_STUDIO_HOME to move it.")
         form.addRow("Home folder", home)
@@ -90,6 +101,12 @@ class SettingsPage(QWidget):
         layout.addWidget(check_box, 1)
         layout.addWidget(prefs)
         self._running = False
+
+    def _theme_changed(self, choice: str) -> None:
+        self.state.change_settings(theme=choice)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply(app, theme.dark_for(choice))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -8,6 +8,7 @@ remembered across sessions.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from pathlib import Path
@@ -42,8 +43,6 @@ from studio.gui.widgets.lora_size_label import LoraSizeLabel
 from studio.gui.widgets.preset_picker import PresetPicker, preset_values
 from studio.gui.widgets.vram_panel import VramPanel
 
-LAST_JOB_KEY = "train/last_job"
-TUNED_FOR_KEY = "train/tuned_for_model"  # the model id the form's preset was applied for
 _SIDE_WIDTH = 340
 FORM_RIGHT_MARGIN = 4  # between the form and the scroll area's vertical bar
 # The one primary action, in the accent colour; plainly grey while the job has problems.
@@ -72,7 +71,8 @@ class TrainPage(QWidget):
         self.load_button = QPushButton("Load job…")
         self.file_message = IssueList()
         self.start_button = QPushButton("Start training")
-        self.vram_panel = VramPanel(state.settings)
+        self.vram_panel = VramPanel(state.settings.vram_card)
+        self.vram_panel.card_chosen.connect(lambda card: state.change_settings(vram_card=card))
         self._build()
         self._restore()
         self.form.changed.connect(self._refresh)
@@ -208,7 +208,7 @@ class TrainPage(QWidget):
         self.size_label.show_count(self.state.model, data["lora"])
         self._show_memory()
         self._show_context(data)
-        self.state.settings.setValue(LAST_JOB_KEY, json.dumps(data))
+        self.state.change_settings(last_job=copy.deepcopy(data), soon=True)
 
     def _show_memory(self, *_: Any) -> None:
         """The memory estimate, and the batch advice from the dataset's token lengths."""
@@ -222,9 +222,9 @@ class TrainPage(QWidget):
         if model is not None:
             # A model the form was not tuned for starts from its size's preset; the same
             # model selected again (e.g. restored at start-up) keeps the user's edits.
-            if self.state.settings.value(TUNED_FOR_KEY) != model.id:
+            if self.state.settings.tuned_for_model != model.id:
                 self.apply_preset(self.presets.preset(0))
-                self.state.settings.setValue(TUNED_FOR_KEY, model.id)
+                self.state.change_settings(tuned_for_model=model.id)
         self._refresh()
 
     def _on_dataset_changed(self, path: str, fmt: str) -> None:
@@ -242,7 +242,7 @@ class TrainPage(QWidget):
             info = inspect_model(model_source(job.model.path))
         except (ModelError, OSError):
             return  # the job keeps its path; the worker says clearly if the model is missing
-        self.state.settings.setValue(TUNED_FOR_KEY, info.id)  # the file's values win over a preset
+        self.state.change_settings(tuned_for_model=info.id)  # the file's values win over a preset
         self.state.set_model(info)
 
     def _show_context(self, data: dict[str, Any]) -> None:
@@ -253,12 +253,7 @@ class TrainPage(QWidget):
                                    f"<b>{html.escape(dataset['path'])}</b> ({html.escape(dataset['format'])})")
 
     def _restore(self) -> None:
-        raw = self.state.settings.value(LAST_JOB_KEY)
-        try:
-            data = json.loads(str(raw)) if raw else {}
-        except json.JSONDecodeError:
-            data = {}
-        self.form.set_job_data(data if isinstance(data, dict) else {})
+        self.form.set_job_data(copy.deepcopy(self.state.settings.last_job))
         self.form.set_values({"dataset.path": self.state.dataset_path, "dataset.format": self.state.dataset_format})
         if self.state.model is not None:
             self.presets.set_model(self.state.model)

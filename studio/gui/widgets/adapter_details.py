@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from studio.core import paths
+from studio.core.cards import Card
 from studio.core.library import Entry
 from studio.gui.widgets.lineage_view import LineageView
 from studio.gui.widgets.loss_overlay import step_losses
@@ -32,7 +33,7 @@ class AdapterDetails(QWidget):
         layout.addWidget(QLabel("<b>Lineage</b>"))
         layout.addWidget(self.lineage)
 
-    def show_entry(self, entry: Entry | None, card: dict[str, Any], parents: list[str], children: list[str]) -> None:
+    def show_entry(self, entry: Entry | None, card: Card | None, parents: list[str], children: list[str]) -> None:
         self.chart.clear_data()
         if entry is None:
             self.card_view.setHtml("<p>Select an adapter to see its card.</p>")
@@ -50,37 +51,37 @@ class AdapterDetails(QWidget):
         self.chart.set_title("Loss of its run", "no run on this machine" if entry.run_id else "not trained here")
 
 
-def card_html(entry: Entry, card: dict[str, Any]) -> str:
-    lora, training = card.get("lora") or {}, card.get("training") or {}
-    metrics, dataset = card.get("metrics") or {}, card.get("dataset") or {}
-    base = card.get("base_model") or {}
+def card_html(entry: Entry, card: Card | None) -> str:
+    card = card or Card(method="?")
+    metrics, dataset, merge = card.metrics, card.dataset, card.merge
     rows = [
-        ("Base model", base.get("name") or base.get("id") or "?"),
-        ("Method", card.get("method", "?")),
-        ("Rank / alpha", f"{lora.get('r', '?')} / {lora.get('alpha', '?')}"),
-        ("Modules", ", ".join((card.get("peft_config") or {}).get("target_modules") or []) or "?"),
-        ("Dataset", Path(str(dataset.get("path") or "—")).name
-         + (f" ({dataset['rows_train']} rows)" if dataset.get("rows_train") else "") if dataset else "—"),
-        ("Learning rate / steps", f"{training.get('learning_rate', '?')} / {metrics.get('steps', '?')}"
-         if training else "—"),
-        ("Train / eval loss", f"{_num(metrics.get('train_loss'))} / {_num(metrics.get('eval_loss'))}"),
-        ("Perplexity", _num(metrics.get("perplexity"))),
-        ("Run", card.get("run_id") or "—"),
-        ("Created", card.get("created") or "—"),
-        ("Tags", ", ".join(card.get("tags") or []) or "—"),
+        ("Base model", card.base_model.label),
+        ("Method", card.method),
+        ("Rank / alpha", f"{_or_unknown(card.rank)} / {_or_unknown(card.alpha)}"),
+        ("Modules", ", ".join(card.target_modules) or "?"),
+        ("Dataset", Path(dataset.path).name + (f" ({dataset.rows_train} rows)" if dataset.rows_train else "")
+         if dataset.path else "—"),
+        ("Learning rate / steps", f"{_or_unknown(card.learning_rate)} / {_or_unknown(metrics.steps)}"
+         if card.training else "—"),
+        ("Train / eval loss", f"{_num(metrics.train_loss)} / {_num(metrics.eval_loss)}"),
+        ("Perplexity", _num(metrics.perplexity)),
+        ("Run", card.run_id or "—"),
+        ("Created", card.created or "—"),
+        ("Tags", ", ".join(card.tags) or "—"),
     ]
-    if card.get("merge"):
-        merge = card["merge"]
-        rows.insert(2, ("Merged", f"{merge.get('combination')} of {', '.join(merge.get('adapters') or [])} "
-                                  f"with weights {merge.get('weights')}"))
-    if card.get("imported_from"):
-        rows.append(("Imported from", card["imported_from"]))
+    if merge is not None:
+        rows.insert(2, ("Merged", f"{merge.combination} of {', '.join(merge.adapters)} with weights {merge.weights}"))
+    if card.imported_from:
+        rows.append(("Imported from", card.imported_from))
     body = "".join(f"<tr><td style='padding-right:12px'><b>{html.escape(k)}</b></td><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
-    notes = card.get("notes") or ""
     return (f"<h3 style='margin:0'>{html.escape(entry.ref)}</h3><table>{body}</table>"
-            + (f"<p><i>{html.escape(notes)}</i></p>" if notes else "")
+            + (f"<p><i>{html.escape(card.notes)}</i></p>" if card.notes else "")
             + f"<p style='color:gray'>{html.escape(entry.path)}</p>")
+
+
+def _or_unknown(value: Any) -> Any:
+    return "?" if value is None else value
 
 
 def _num(value: Any) -> str:

@@ -103,9 +103,6 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     ),
 )
 
-# Job fields the Method box sets: their problems are shown on it.
-METHOD_FIELDS = ("model.quantization", "lora.use_dora", "lora.use_rslora", "lora.init", "lora.loraplus_lr_ratio")
-
 # Friendlier words for some choices (the value stays the job's own).
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "dataset.train_on": {"responses": "responses only", "all": "every token"},

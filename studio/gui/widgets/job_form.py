@@ -26,13 +26,17 @@ from PySide6.QtWidgets import (
 
 from studio.core.job_schema import Issue, to_dict
 from studio.core.jobs import LoraSettings, TrainJob
-from studio.core.methods import METHOD_HELP, METHOD_LABELS, METHODS, apply_method, detect_method
+from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
-from studio.gui.widgets.form_spec import COLUMNS, GPUS, METHOD, METHOD_FIELDS, SPECS, TARGET_MODULES
+from studio.gui.widgets.form_spec import COLUMNS, GPUS, METHOD, SPECS, TARGET_MODULES
 from studio.gui.widgets.gpu_picker import GpuPicker
 from studio.gui.widgets.target_modules_picker import TargetModulesPicker
 
 CUSTOM = "custom"  # the Method box's entry for a combination loaded from a file
+# Job fields the Method box sets: their problems are shown on it.
+METHOD_FIELDS = frozenset(f"{section}.{name}" for section, name in method_fields())
+# Always shown, whatever the method: continuing an adapter is no method's field.
+EVERY_METHOD = frozenset({"lora.continue_from"})
 _ERROR_STYLE = "color: #d64545; font-weight: 600;"
 
 
@@ -178,10 +182,10 @@ class JobForm(QWidget):
     def _method_combo(self) -> QComboBox:
         combo = QComboBox()
         combo.setObjectName(METHOD)
-        for index, method in enumerate(METHODS):
-            combo.addItem(METHOD_LABELS[method], method)
-            combo.setItemData(index, METHOD_HELP[method], Qt.ItemDataRole.ToolTipRole)
-        combo.setToolTip("The LoRA variant to train:\n" + "\n".join(f"• {METHOD_HELP[m]}" for m in METHODS))
+        for index, method in enumerate(METHODS.values()):
+            combo.addItem(method.label, method.name)
+            combo.setItemData(index, method.help, Qt.ItemDataRole.ToolTipRole)
+        combo.setToolTip("The adapter method to train:\n" + "\n".join(f"• {m.help}" for m in METHODS.values()))
         guard_wheel(combo)
         return combo
 
@@ -212,6 +216,23 @@ class JobForm(QWidget):
         epochs = self.bindings["training.epochs"].widget
         if epochs.isEnabled() != (not self.bindings["training.max_steps"].get()):
             epochs.setEnabled(not epochs.isEnabled())  # max_steps > 0 overrides epochs
+        uses = self.method_uses()
+        for name, binding in self.bindings.items():
+            section, _, attr = name.partition(".")
+            if section == "lora" and name not in EVERY_METHOD:
+                for widget in (binding.label, binding.widget):
+                    if widget is not None and widget.isHidden() == (attr in uses):
+                        widget.setHidden(attr not in uses)
+
+    def method_uses(self) -> tuple[str, ...]:
+        """The lora fields the chosen method reads (its record's ``uses``): only those are shown."""
+        method = self.method_combo.currentData()
+        if method in METHODS:
+            return METHODS[method].uses
+        try:  # a combination from a file: its tuner's
+            return tuner(str(self._base["lora"].get("tuner", "lora"))).uses
+        except KeyError:
+            return tuple(name.split(".", 1)[1] for name in self.bindings if name.startswith("lora."))
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from studio.core.presets import count_lora_parameters
+from studio.core.jobs import LoraSettings
+from studio.core.presets import count_adapter_parameters
 
 UNKNOWN = "unknown for this architecture"
 
@@ -30,8 +31,7 @@ def trainable_text(model: Any, lora: dict[str, Any]) -> str:
     if model is None:
         return "Choose a model on the Models page to see the adapter size."
     try:
-        count = count_lora_parameters(model.config, list(lora["target_modules"]), int(lora["r"]),
-                                      bool(lora["use_dora"]))
+        count = count_adapter_parameters(model.config, LoraSettings(**lora))
     except (KeyError, TypeError, ValueError):  # a config without the shapes, or a bad field
         count = None
     if count is None:
@@ -48,8 +48,8 @@ class LoraSizeLabel(QLabel):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWordWrap(True)
-        self.setToolTip("Parameters the adapter trains (r x (in + out) per adapted layer, plus the "
-                        "magnitude vector for DoRA), against the base model's size.")
+        self.setToolTip("Parameters the adapter trains (for LoRA r x (in + out) per adapted layer, plus the "
+                        "magnitude vector for DoRA; each method counts its own), against the base model's size.")
         self._plain = self.font()
         self._count = self.font()
         self._count.setPointSizeF(self._count.pointSizeF() * 1.15)

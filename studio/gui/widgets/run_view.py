@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from studio.core import protocol, runs
+from studio.core.outputs import ExportOutputs, MergeOutputs, TrainMetrics, TrainOutputs, outputs_for
+from studio.core.records import Record
 from studio.gui.widgets.log_view import LogView
 from studio.gui.widgets.run_charts import RunCharts
 from studio.gui.widgets.run_header import RunHeader
@@ -119,7 +120,7 @@ class RunView(QWidget):
         # Say how it ended first: the banner then takes its place before the charts fill,
         # so they are not laid out (and repainted) again at the end.
         final = _last_final(lines)
-        self.finish(_final_status(final), final, redraw=False)
+        self.finish(_final_status(final, runs.job_kind(run_dir)), final, redraw=False)
         self._lines = iter(lines)  # a torn last line fails to decode and is skipped
         self._bad_lines = 0
         self._replay_timer.start()
@@ -175,7 +176,8 @@ class RunView(QWidget):
         self.header.finish(status)
         final = self.final
         if isinstance(final, protocol.Done):
-            self._done(status, final.outputs or {})
+            kind = runs.job_kind(self.run_dir) if self.run_dir is not None else "train"
+            self._done(status, outputs_for(kind, final.outputs, "the run's done event"))
         elif isinstance(final, protocol.Error) and final.kind == "cancelled":
             self.result_text = final.message or "Cancelled; nothing was saved."
             self.banner.show_message("info", "Cancelled", self.result_text)
@@ -191,34 +193,37 @@ class RunView(QWidget):
         else:
             self.result_text = status
 
-    def _done(self, status: str, outputs: dict[str, Any]) -> None:
-        adapter = outputs.get("adapter_path") or "—"
-        metrics = outputs.get("metrics") or {}
-        stopped = status == "stopped" or outputs.get("stopped")
-        step = metrics.get("steps")
+    def _done(self, status: str, outputs: Record | None) -> None:
+        metrics = outputs.metrics if isinstance(outputs, TrainOutputs) else TrainMetrics()
+        if isinstance(outputs, ExportOutputs):
+            what, where = "Model", outputs.output_dir
+        else:
+            what, where = "Adapter", outputs.adapter_path if isinstance(outputs, TrainOutputs | MergeOutputs) else None
+        stopped = status == "stopped" or (isinstance(outputs, TrainOutputs) and outputs.stopped)
+        step = metrics.steps
         title = f"Stopped safely at step {step}" if stopped and step is not None else \
             "Stopped safely" if stopped else "Finished"
-        self.result_text = f"{title}. Adapter saved to {adapter}"
-        self.banner.show_message("success", title, f"Adapter: {adapter}", "")
-        self.banner.message.setText(f"Adapter: {adapter}\n{format_metrics(metrics)}".rstrip())
+        self.result_text = f"{title}. {what} saved to {where or '—'}"
+        self.banner.show_message("success", title, f"{what}: {where or '—'}", "")
+        self.banner.message.setText(f"{what}: {where or '—'}\n{format_metrics(metrics)}".rstrip())
 
 
-def format_metrics(metrics: dict[str, Any]) -> str:
+def format_metrics(metrics: TrainMetrics) -> str:
     parts = []
-    for key, label, spec in (("train_loss", "train loss", "{:.4f}"), ("eval_loss", "eval loss", "{:.4f}"),
-                             ("perplexity", "perplexity", "{:.2f}"), ("steps", "steps", "{:,}"),
-                             ("train_tokens", "tokens", "{:,}"),
-                             ("tokens_per_s", "average tokens/s", "{:,.0f}")):  # the run's real average
-        value = metrics.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+    for value, label, spec in ((metrics.train_loss, "train loss", "{:.4f}"), (metrics.eval_loss, "eval loss", "{:.4f}"),
+                               (metrics.perplexity, "perplexity", "{:.2f}"), (metrics.steps, "steps", "{:,}"),
+                               (metrics.train_tokens, "tokens", "{:,}"),
+                               (metrics.tokens_per_s, "average tokens/s", "{:,.0f}")):  # the run's real average
+        if value is not None:
             parts.append(f"{label} {spec.format(value)}")
     return "  ·  ".join(parts)
 
 
-def _final_status(final: protocol.Event | None) -> str:
+def _final_status(final: protocol.Event | None, kind: str) -> str:
     """How a finished run ended, from its last event (as runs.summarize tells it)."""
     if isinstance(final, protocol.Done):
-        return "stopped" if (final.outputs or {}).get("stopped") else "done"
+        outputs = outputs_for(kind, final.outputs, "the run's done event")
+        return "stopped" if isinstance(outputs, TrainOutputs) and outputs.stopped else "done"
     if isinstance(final, protocol.Error):
         return "cancelled" if final.kind == "cancelled" else "failed"
     return "failed"

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.outputs import TrainMetrics
 from studio.core.runs import RunSummary
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import colours
@@ -109,6 +110,7 @@ class RunsTable(QTableWidget):
         s = row.summary
         model = Path(s.model).name if s.model not in ("", "bundled") else (s.model or "—")
         steps = f"{s.step:,} / {s.total_steps:,}" if s.total_steps else (f"{s.step:,}" if s.step else "—")
+        metrics = s.trained.metrics if s.trained is not None else TrainMetrics()
         return (
             (s.run_id, s.run_id),
             (s.status, s.status),
@@ -117,16 +119,15 @@ class RunsTable(QTableWidget):
             (steps, s.step),
             (_loss(s.final_loss), _number(s.final_loss)),
             (_loss(s.eval_loss), _number(s.eval_loss)),
-            (peak_memory_text(s.outputs.get("metrics") or {}), _number((s.outputs.get("metrics") or {}).get(
-                "peak_memory_bytes"))),
+            (peak_memory_text(metrics), _number(metrics.peak_memory_bytes)),
             (duration(row.duration_s) if row.duration_s is not None else "—", row.duration_s),
             (time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.created),
         )
 
 
-def peak_memory_text(metrics: dict) -> str:
+def peak_memory_text(metrics: TrainMetrics) -> str:
     """"18.9 GiB (est. 18.8)": the measured peak of a GPU run next to what was estimated."""
-    measured, estimated = _number(metrics.get("peak_memory_bytes")), _number(metrics.get("estimated_peak_bytes"))
+    measured, estimated = metrics.peak_memory_bytes, metrics.estimated_peak_bytes
     if measured is None:
         return "—"
     text = f"{measured / 2**30:.1f} GiB"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -28,7 +28,6 @@ from studio.core.datasets import TokenStats
 from studio.core.jobs import TrainJob
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
-CARD_KEY = "estimate/card"
 REFERENCE_CARDS = (
     (8, "8 GB (RTX 4060)"), (12, "12 GB (RTX 3060)"), (16, "16 GB (RTX 4080, T4)"),
     (24, "24 GB (RTX 3090/4090, A10)"), (40, "40 GB (A100 40GB)"), (48, "48 GB (L40S, RTX A6000)"),
@@ -39,10 +38,10 @@ MAX_SUGGESTIONS = 3
 
 class VramPanel(QGroupBox):
     apply_requested = Signal(dict)  # dotted job field -> value
+    card_chosen = Signal(str)  # the card list's text (Settings.vram_card)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+    def __init__(self, card: str = "", parent: QWidget | None = None):
         super().__init__("GPU memory (estimate)", parent)
-        self.settings = settings
         self.estimate: vram.Estimate | None = None
         self.suggestions: list[vram.Suggestion] = []
         self.advice: batch_advice.BatchAdvice | None = None
@@ -58,8 +57,7 @@ class VramPanel(QGroupBox):
             self.card_combo.addItem(f"{gpu.name} (this machine)", gpu.total_bytes)
         for size, label in REFERENCE_CARDS:
             self.card_combo.addItem(label, size * vram.GIB)
-        saved = self.settings.value(CARD_KEY)
-        index = self.card_combo.findText(str(saved)) if saved else -1
+        index = self.card_combo.findText(card) if card else -1
         self.card_combo.setCurrentIndex(index if index >= 0 else (0 if gpus.visible_gpus() else 3))
         self.card_combo.currentIndexChanged.connect(self._card_changed)
         self.bar = VramBar()
@@ -210,7 +208,7 @@ class VramPanel(QGroupBox):
         return buttons
 
     def _card_changed(self) -> None:
-        self.settings.setValue(CARD_KEY, self.card_combo.currentText())
+        self.card_chosen.emit(self.card_combo.currentText())
         self.show_job(self._model, self._job)
 
 

@@ -1,0 +1,30 @@
+"""LoHa (LyCORIS): the update is the Hadamard product of two low-rank pairs (peft's LoHaConfig).
+
+Two rank-r pairs multiplied element-wise reach rank up to r², for twice LoRA's parameters.
+An 8-bit base works, a 4-bit one does not; add_weighted_adapter is LoRA's alone.
+"""
+
+from __future__ import annotations
+
+from studio.core.jobs import LoraSettings
+from studio.core.methods import Method, register
+
+
+def _trainable(fan_in: int, fan_out: int, settings: LoraSettings) -> int:
+    """hada_w1_a, hada_w2_a (out x r) and hada_w1_b, hada_w2_b (r x in)."""
+    return 2 * settings.r * (fan_in + fan_out)
+
+
+METHOD = register(Method(
+    name="loha", label="LoHa", order=100, tuner="loha",
+    help="LoHa: the update is the Hadamard product of two rank-r pairs; higher effective rank for 2x LoRA's "
+         "parameters. Not on a 4-bit base.",
+    peft_type="LOHA", peft_config="LoHaConfig",
+    # LyCORIS drops whole ranks of the update: its nearest kin of LoRA's input dropout.
+    peft_fields={"r": "r", "alpha": "alpha", "dropout": "rank_dropout"},
+    trainable=_trainable, combines=False, compiles=False, cuda_graphs=False,
+    # An 8-bit base trains like a full one (H200, docs/benchmarks.md); a 4-bit one's packed
+    # weights fail peft's LyCORIS layers, which shape the update from the base weight.
+    quantization=("none", "8bit"), quantization_note="can't train on a 4-bit base: peft's LyCORIS layers shape the "
+                                                     "update from the base weight, which 4-bit packs",
+))

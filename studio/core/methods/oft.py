@@ -1,0 +1,41 @@
+"""OFT: a learned block-diagonal rotation of each layer's inputs (peft's OFTConfig).
+
+A rotation keeps the angles between the pretrained weights' neurons. Here ``lora.r`` is
+the block size (peft's ``oft_block_size``): larger blocks rotate more freely and train more
+parameters; peft moves it to the nearest divisor of each layer's input size.
+"""
+
+from __future__ import annotations
+
+from studio.core.jobs import LoraSettings
+from studio.core.methods import Method, register
+
+
+def block_size(fan_in: int, wanted: int) -> int:
+    """peft's ``OFTLayer.adjust_oft_parameters``: the nearest divisor of ``fan_in``, the
+    smaller one on a tie."""
+    if wanted >= fan_in:
+        return fan_in
+    higher = wanted
+    while higher <= fan_in and fan_in % higher:
+        higher += 1
+    lower = wanted
+    while lower > 1 and fan_in % lower:
+        lower -= 1
+    return lower if wanted - lower <= higher - wanted else higher
+
+
+def _trainable(fan_in: int, fan_out: int, settings: LoraSettings) -> int:
+    """One skew-symmetric block's upper triangle, b(b-1)/2, for each of in/b blocks."""
+    b = block_size(fan_in, settings.r)
+    return (fan_in // b) * (b * (b - 1) // 2)
+
+
+METHOD = register(Method(
+    name="oft", label="OFT", order=140, tuner="oft", uses=("r", "target_modules"),
+    help="OFT: learns a block-diagonal rotation of each layer's inputs (r = block size), keeping the pretrained "
+         "weights' geometry.",
+    peft_type="OFT", peft_config="OFTConfig",
+    peft_fields={"r": "oft_block_size"},
+    trainable=_trainable, combines=False, compiles=False, cuda_graphs=False,
+))
