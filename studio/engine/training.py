@@ -1,4 +1,5 @@
-"""A train job from start to finish: load, prepare, train, evaluate, save.
+"""A train job from start to finish: ``setup`` (load, prepare the data, add the adapter, choose
+the step), ``fit`` (train, evaluate) and ``save`` (the adapter and its card).
 
 The lifecycle follows torchtune's recipes (setup / train / save); the engine never
 prints and never reads commands: it reports through ``emit`` and obeys ``control``,
@@ -7,6 +8,7 @@ both given by the worker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -114,68 +116,106 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
 
     Under torchrun (``parallel``) every rank runs this; only rank 0 writes the adapter.
     """
-    run_dir = Path(run_dir)
-    parallel = parallel or Parallel()
-    main = distributed.is_main_process()
+    session = setup(job, Path(run_dir), emit, control, parallel or Parallel())
+    metrics = fit(session)
+    return TrainResult(session.model, session.tokenizer, save(session, metrics))
+
+
+@dataclass(frozen=True)
+class TrainData:
+    path: Path
+    loaded: Any  # core.datasets' LoadedDataset: format, fingerprint, rows
+    prepared: data_prep.PreparedData
+    rows: int  # the examples taken (dataset.max_rows)
+    held_out: int  # rows split off for evaluation (at most dataset.eval_max_rows of them evaluated)
+
+
+@dataclass
+class Session:
+    """Everything ``setup`` made, for ``fit`` and ``save``. ``job`` is the job as really trained:
+    continuing an adapter takes the parent's method and shape (a copy; the caller's job and
+    job.json stay as they were asked)."""
+    job: TrainJob
+    run_dir: Path
+    emit: Emit
+    control: JobControl
+    parallel: Parallel
+    base: Loaded
+    model: Any
+    tokenizer: Any
+    data: TrainData
+    parent: str | None
+    trainable: int
+    total: int
+    steps: int
+    initial_adapter: Path | None
+    step: step_setup.StepSetup
+    trainer: GuardedTrainer
+    callback: ProtocolCallback
+    fault: Any
+
+    @property
+    def main(self) -> bool:
+        return distributed.is_main_process()
+
+
+def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, parallel: Parallel) -> Session:
+    """Load the base and the data, add the adapter, choose the step, build the Trainer."""
     transformers.set_seed(job.training.seed)
     base = load_base(job.model, emit, job.training.device, job.training.precision, sharded=parallel.sharded)
-    model, tokenizer = base.model, base.tokenizer
-
-    emit(protocol.Phase("preparing_data", detail=job.dataset.path))
-    data_path = resolve_dataset_path(job.dataset.path)
-    loaded = load_dataset_file(data_path, job.dataset.format)
-    examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
-    train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
-    eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)
-    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on)
-    if prepared.dropped:
-        emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
-                              f"to {job.training.max_length} tokens and were skipped"))
-
+    data = _prepare_data(job, base.tokenizer, emit)
     parent_folder, parent = _continued(job)
     world = distributed.current().world_size
-    steps = total_steps(len(prepared.train), job, world)
-    model = adapter_setup.apply_adapter(model, job.lora, job.training.gradient_checkpointing,
+    steps = total_steps(len(data.prepared.train), job, world)
+    model = adapter_setup.apply_adapter(base.model, job.lora, job.training.gradient_checkpointing,
                                         quantized=job.model.quantization != "none", continue_from=parent_folder,
                                         total_steps=steps)
     if parent_folder is not None:  # the card describes the adapter really trained: the parent's method and shape
         parent_config = model.peft_config["default"]
-        for name, value in methods.settings_from_peft(parent_config.to_dict()).items():
-            setattr(job.lora, name, value)
-        job.lora.target_modules = sorted(parent_config.target_modules)
+        job = dataclasses.replace(job, lora=dataclasses.replace(
+            job.lora, **methods.settings_from_peft(parent_config.to_dict()),
+            target_modules=sorted(parent_config.target_modules)))
     trainable, total = adapter_setup.trainable_parameters(model)
+    main = distributed.is_main_process()
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
-    emit(protocol.Phase("preparing_data", done=len(prepared.train), total=len(examples),
-                        detail=f"{len(prepared.train)} train / {len(held_out)} held-out rows"
-                               f"{_evaluated(len(prepared.eval or []), len(held_out))}; "
+    prepared = data.prepared
+    emit(protocol.Phase("preparing_data", done=len(prepared.train), total=data.rows,
+                        detail=f"{len(prepared.train)} train / {data.held_out} held-out rows"
+                               f"{_evaluated(len(prepared.eval or []), data.held_out)}; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
-    setup = step_setup.prepare(model, tokenizer, job, run_dir, base.hw,
-                               lengths=[len(ids) for ids in prepared.train["input_ids"]], steps=steps,
-                               has_eval=prepared.eval is not None, trainable=trainable, total=total,
-                               strategy=parallel.strategy, backend=parallel.backend)
-    path = setup.path
-    emit(protocol.Phase("preparing_data", detail=f"fast path: {path.describe()}"))
+    step = step_setup.prepare(model, base.tokenizer, job, run_dir, base.hw,
+                              lengths=[len(ids) for ids in prepared.train["input_ids"]], steps=steps,
+                              has_eval=prepared.eval is not None, trainable=trainable, total=total,
+                              strategy=parallel.strategy, backend=parallel.backend)
+    emit(protocol.Phase("preparing_data", detail=f"fast path: {step.path.describe()}"))
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
-    sampler = _sampler(model, tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
+    sampler = _sampler(model, base.tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
     callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps,
-                                compiling=path.compile)
+                                compiling=step.path.compile)
     fault = fault_from_environment()
     trainer = GuardedTrainer(
         on_nan=job.training.on_nan, fault=fault, emit=emit,
         model=model,
-        args=setup.args,
+        args=step.args,
         train_dataset=prepared.train,
         eval_dataset=prepared.eval,
-        data_collator=callback.counted(setup.collator),
-        graphs=setup.graphs,
-        lagged=setup.lagged,
+        data_collator=callback.counted(step.collator),
+        graphs=step.graphs,
+        lagged=step.lagged,
         callbacks=[callback, *adapter_setup.step_callbacks(model)],
-        optimizers=(setup.optimizer, None),
+        optimizers=(step.optimizer, None),
     )
     trainer.remove_callback(transformers.PrinterCallback)
-    resume = _resume_path(job, run_dir)
+    return Session(job, run_dir, emit, control, parallel, base, model, base.tokenizer, data, parent, trainable,
+                   total, steps, initial_adapter, step, trainer, callback, fault)
+
+
+def fit(session: Session) -> TrainMetrics:
+    """Train (or resume, or adopt a finished checkpoint), then evaluate; the run's metrics."""
+    job, trainer, callback, emit, steps = session.job, session.trainer, session.callback, session.emit, session.steps
+    resume = _resume_path(job, session.run_dir)
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     if resume is not None and _completed(resume, steps):
@@ -185,20 +225,22 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
         emit(protocol.Phase("training", done=steps, total=steps, detail=f"all {steps} steps were done in {resume.name}"))
     else:
         training_loss = float(trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss)
+    path = session.step.path
     if trainer.graphs is not None:
         log.info(trainer.graphs.stats.describe())
     if path.compile:
         log.info(layer_setup.compile_summary())
         if layer_setup.compiled_graphs():  # not when dynamo fell back to eager: nothing was cached
-            compile_choice.remember(fast_path.cache_key(setup.size, path.packing, path.varying_lengths))
+            compile_choice.remember(fast_path.cache_key(session.step.size, path.packing, path.varying_lengths))
 
+    prepared = session.data.prepared
     metrics: dict[str, Any] = {
         "train_loss": callback.last_loss,
         "mean_train_loss": training_loss,
         "steps": trainer.state.global_step,
         "train_tokens": prepared.train_tokens,
-        "trainable_parameters": trainable,
-        "total_parameters": total,
+        "trainable_parameters": session.trainable,
+        "total_parameters": session.total,
         **callback.run_metrics(),  # tokens_per_s (the run's real average), train_seconds, tokens_trained
     }
     if trainer.skipped_steps:
@@ -212,38 +254,59 @@ def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
             emit(protocol.Phase("evaluating", detail=f"{len(prepared.eval)} held-out rows"))
             eval_loss = float(trainer.evaluate()["eval_loss"])  # eagerly (GuardedTrainer.evaluate)
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
-    if base.hw.device == "cuda":
-        metrics.update(memory_report.gpu_memory_metrics(job, model.config.to_dict(), total - trainable,
-                                                        gpus=world, strategy=parallel.strategy, path=path))
+    world, strategy = distributed.current().world_size, session.parallel.strategy
+    if session.base.hw.device == "cuda":
+        metrics.update(memory_report.gpu_memory_metrics(job, session.model.config.to_dict(),
+                                                        session.total - session.trainable, gpus=world,
+                                                        strategy=strategy, path=path))
     if world > 1:
-        metrics.update(processes=world, strategy=parallel.strategy)
+        metrics.update(processes=world, strategy=strategy)
+    return TrainMetrics.from_dict(metrics, "the run's metrics")
 
-    emit(protocol.Phase("saving"))
+
+def save(session: Session, metrics: TrainMetrics) -> TrainOutputs:
+    """Write the adapter, its card and README into the run folder, all or nothing."""
+    session.emit(protocol.Phase("saving"))
+    job, model, data, trainer, stopped = (session.job, session.model, session.data, session.trainer,
+                                          session.control.stop_requested)
     # Sharded weights are gathered by every rank together; rank 0 alone writes them.
-    state_dict = trainer.accelerator.get_state_dict(trainer.model) if parallel.sharded else None
-    measured = TrainMetrics.from_dict(metrics, "the run's metrics")
-    if not main:
-        return TrainResult(model, tokenizer, TrainOutputs(metrics=measured, stopped=control.stop_requested))
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if session.parallel.sharded else None
+    if not session.main:
+        return TrainOutputs(metrics=metrics, stopped=stopped)
+    parent = session.parent
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
-        base.source, data_path)
-    adapter_dir = run_dir / runs.ADAPTER_NAME
+        session.base.source, data.path)
+    adapter_dir = session.run_dir / runs.ADAPTER_NAME
     peft_config = _json_safe(model.peft_config["default"].to_dict())
     card = cards.build_card(
-        peft_config, job=job, name=name, base_model=_base_info(job, base), run_id=run_dir.name,
-        dataset=DatasetRef(path=str(data_path), format=loaded.format, fingerprint=loaded.fingerprint,
-                           rows=loaded.rows_total, rows_train=len(prepared.train),
-                           rows_eval=len(prepared.eval or []), rows_held_out=len(held_out),
+        peft_config, job=job, name=name, base_model=_base_info(job, session.base), run_id=session.run_dir.name,
+        dataset=DatasetRef(path=str(data.path), format=data.loaded.format, fingerprint=data.loaded.fingerprint,
+                           rows=data.loaded.rows_total, rows_train=len(data.prepared.train),
+                           rows_eval=len(data.prepared.eval or []), rows_held_out=data.held_out,
                            train_on=job.dataset.train_on),
-        metrics=measured, parents=[parent] if parent else (),
+        metrics=metrics, parents=[parent] if parent else (),
     )
     with atomic.staged_dir(adapter_dir) as stage:
-        adapter_setup.save_adapter(model, stage, initial_adapter, state_dict)
-        fail_saving_if_drilled(fault, trainer.state.global_step, stage)
+        adapter_setup.save_adapter(model, stage, session.initial_adapter, state_dict)
+        fail_saving_if_drilled(session.fault, trainer.state.global_step, stage)
         cards.write_card(stage, card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
-    outputs = TrainOutputs(adapter_path=str(adapter_dir), base_model_path=str(base.folder), name=name,
-                           metrics=measured, stopped=control.stop_requested)
-    return TrainResult(model, tokenizer, outputs)
+    return TrainOutputs(adapter_path=str(adapter_dir), base_model_path=str(session.base.folder), name=name,
+                        metrics=metrics, stopped=stopped)
+
+
+def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
+    emit(protocol.Phase("preparing_data", detail=job.dataset.path))
+    data_path = resolve_dataset_path(job.dataset.path)
+    loaded = load_dataset_file(data_path, job.dataset.format)
+    examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
+    train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
+    eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)
+    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on)
+    if prepared.dropped:
+        emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
+                              f"to {job.training.max_length} tokens and were skipped"))
+    return TrainData(data_path, loaded, prepared, len(examples), len(held_out))
 
 
 def _evaluated(evaluated: int, held_out: int) -> str:

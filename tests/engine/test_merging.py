@@ -134,4 +134,5 @@ def test_continued_training_is_the_next_version_with_its_parent(library_home, ti
     assert (entry.name, entry.version, entry.parents) == ("alpha", 2, [first])  # the next version of its history
     assert entry.rank == 8 == library.card(entry.ref).peft_config["r"]  # the parent's rank, not the job's r=4
     assert result.outputs.metrics.trainable_parameters > 0
+    assert job.lora.r == 4  # the job asked for stays as asked (job.json); only the card tells the parent's
     library.close()
