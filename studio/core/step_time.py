@@ -163,7 +163,10 @@ def graphs_wanted(job: Any, faster: bool) -> bool:
     ``cuda_graphs = on``, or ``auto`` where ``graphs_faster``. The engine (engine.fast_path) and
     the batch advice both ask this; each adds what it knows of the machine."""
     training = job.training
+    # bitsandbytes' 8-bit matmul invalidates a stream capture (the H200 run in docs/benchmarks.md,
+    # "Tuners on quantized bases"): its steps would only try once and run eagerly.
     return (methods.tuner(job.lora.tuner).cuda_graphs and training.fast_path and training.grad_accum == 1
+            and job.model.quantization != "8bit"
             and training.compile != "on"
             and (training.cuda_graphs == "on" or (training.cuda_graphs == "auto" and faster)))
 
