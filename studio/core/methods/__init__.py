@@ -22,6 +22,11 @@ from typing import Any
 from studio.core.jobs import LoraSettings, TrainJob
 
 ALL_QUANTIZATIONS = ("none", "8bit", "4bit")
+# peft's LyCORIS layers (LoHa, LoKr) shape the update from the base weight: an 8-bit base trains like
+# a full one (H200, docs/benchmarks.md), a 4-bit one's packed weights fail.
+LYCORIS_QUANTIZATIONS = ("none", "8bit")
+LYCORIS_QUANTIZATION_NOTE = ("can't train on a 4-bit base: peft's LyCORIS layers shape the update from the base "
+                             "weight, which 4-bit packs")
 
 
 @dataclass(frozen=True)

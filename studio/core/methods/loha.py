@@ -7,7 +7,7 @@ An 8-bit base works, a 4-bit one does not; add_weighted_adapter is LoRA's alone.
 from __future__ import annotations
 
 from studio.core.jobs import LoraSettings
-from studio.core.methods import Method, register
+from studio.core.methods import LYCORIS_QUANTIZATION_NOTE, LYCORIS_QUANTIZATIONS, Method, register
 
 
 def _trainable(fan_in: int, fan_out: int, settings: LoraSettings) -> int:
@@ -23,8 +23,5 @@ METHOD = register(Method(
     # LyCORIS drops whole ranks of the update: its nearest kin of LoRA's input dropout.
     peft_fields={"r": "r", "alpha": "alpha", "dropout": "rank_dropout"},
     trainable=_trainable, combines=False, compiles=False, cuda_graphs=False,
-    # An 8-bit base trains like a full one (H200, docs/benchmarks.md); a 4-bit one's packed
-    # weights fail peft's LyCORIS layers, which shape the update from the base weight.
-    quantization=("none", "8bit"), quantization_note="can't train on a 4-bit base: peft's LyCORIS layers shape the "
-                                                     "update from the base weight, which 4-bit packs",
+    quantization=LYCORIS_QUANTIZATIONS, quantization_note=LYCORIS_QUANTIZATION_NOTE,
 ))

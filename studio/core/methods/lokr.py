@@ -9,7 +9,7 @@ is LoRA's alone.
 from __future__ import annotations
 
 from studio.core.jobs import LoraSettings
-from studio.core.methods import Method, register
+from studio.core.methods import LYCORIS_QUANTIZATION_NOTE, LYCORIS_QUANTIZATIONS, Method, register
 
 
 def factorization(dimension: int) -> tuple[int, int]:
@@ -34,8 +34,5 @@ METHOD = register(Method(
     peft_type="LOKR", peft_config="LoKrConfig",
     peft_fields={"r": "r", "alpha": "alpha", "dropout": "rank_dropout"},
     trainable=_trainable, combines=False, compiles=False, cuda_graphs=False,
-    # An 8-bit base trains like a full one (H200, docs/benchmarks.md); a 4-bit one's packed
-    # weights fail peft's LyCORIS layers, which shape the update from the base weight.
-    quantization=("none", "8bit"), quantization_note="can't train on a 4-bit base: peft's LyCORIS layers shape the "
-                                                     "update from the base weight, which 4-bit packs",
+    quantization=LYCORIS_QUANTIZATIONS, quantization_note=LYCORIS_QUANTIZATION_NOTE,
 ))
