@@ -93,7 +93,9 @@ def _tokenizer_for(setting: str | None) -> Path | None:
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     found = runs.list_runs()
     if args.json:
-        console.print_json(json.dumps([{**r.__dict__, "path": str(r.path)} for r in found], default=str))
+        # The done outputs as the worker wrote them; ``trained`` is the same, read as a record.
+        console.print_json(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "trained"}, "path": str(r.path)}
+                                       for r in found], default=str))
         return 0
     table = Table(title=f"Runs in {paths.runs_dir()}")
     for column in ("run", "status", "method", "model", "steps", "final loss", "eval loss", "note"):

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,8 @@ class RunSummary:
     final_loss: float | None = None
     eval_loss: float | None = None
     message: str = ""
-    trained: TrainOutputs | None = None  # a train run's done outputs
+    outputs: dict[str, Any] = field(default_factory=dict)  # the done event's, as written (any kind of job)
+    trained: TrainOutputs | None = None  # a train run's done outputs, read as their record
 
 
 def _job_data(run_dir: Path) -> dict[str, Any]:
@@ -196,6 +197,7 @@ def summarize(run_dir: Path) -> RunSummary:
             summary.message = "the worker died without finishing (killed or crashed)"
     elif final["type"] == "done":
         summary.status = "done"
+        summary.outputs = final.get("outputs") if isinstance(final.get("outputs"), dict) else {}
         if job.get("kind", "train") == "train":
             trained = summary.trained = TrainOutputs.from_dict(final.get("outputs") or {}, f"{run_dir.name}: done")
             summary.status = "stopped" if trained.stopped else "done"

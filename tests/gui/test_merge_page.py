@@ -40,7 +40,7 @@ def test_merge_two_adapters_then_export_one_into_the_base(page, qtbot, tmp_path)
     page.merge_button.click()
     assert page.busy() and not page.merge_button.isEnabled()
     qtbot.waitUntil(lambda: not page.busy(), timeout=180_000)
-    assert page.result and page.result["library_ref"] == "merged-pirate/v1", page.message.text()
+    assert page.result and page.result.library_ref == "merged-pirate/v1", page.message.text()
     assert "Merged into merged-pirate/v1" in page.message.text()
     library = Library()
     merged = library.resolve("merged-pirate/v1").entry
@@ -53,7 +53,7 @@ def test_merge_two_adapters_then_export_one_into_the_base(page, qtbot, tmp_path)
     page.export_dir.setText(str(out))
     page.export_button.click()
     qtbot.waitUntil(lambda: not page.busy(), timeout=180_000)
-    assert page.result and page.result.get("output_dir") == str(out), page.message.text()
+    assert page.result and page.result.output_dir == str(out), page.message.text()
     assert "reloaded with transformers" in page.message.text()
     assert (out / "config.json").exists() and (out / "tokenizer.json").exists()
-    assert page.result["max_logit_difference"] < 1e-3
+    assert page.result.max_logit_difference < 1e-3

@@ -159,7 +159,7 @@ def test_oom_fix_for_a_batch_of_one_shortens_the_rows():
 def test_a_hung_worker_is_named_and_ended_from_the_banner(page, qtbot, tiny_model_dir, monkeypatch):
     job = monitor_job(tiny_model_dir, save_steps=2)
     monkeypatch.setenv(FAULT_VARIABLE, "hang@3")  # the worker inherits it
-    page.hang.timeout_s = 2.0  # the setting (monitor/hang_timeout_s) is 600 s by default
+    page.state.change_settings(hang_timeout_s=2.0)  # the setting (settings.json) is 600 s by default
     run_dir = start_run(job_from_dict(job))
     page.follow(run_dir)
     qtbot.waitUntil(lambda: page.view.banner.title.text() == "The worker may be hung", timeout=LONG)
