@@ -58,10 +58,13 @@ class _Logged(TrainerCallback):
             self.steps.append((state.global_step, round(logs["loss"], 6), round(state.epoch, 6)))
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
 def _train(tmp_path, lagged: LaggedSteps | None, on_nan: str = "stop", fault: Fault | None = None,
-           logging_steps: int = 1):
+           logging_steps: int = 1, device: str = "cpu"):
     torch.manual_seed(0)
-    model = random_llama(SHAPE, device="cpu")
+    model = random_llama(SHAPE, device=device)
     from studio.engine import adapter_setup
 
     job = TrainJob()
@@ -69,7 +72,8 @@ def _train(tmp_path, lagged: LaggedSteps | None, on_nan: str = "stop", fault: Fa
     job.training.warmup_ratio, job.training.max_length = 0.0, 32
     model = adapter_setup.apply_adapter(model, job.lora, False, quantized=False)
     path = FastPath(packing=False, liger=False, fused_adamw=True, tf32=False)  # the fused AdamW, as on the GPU
-    args = step_setup.training_arguments(job, tmp_path, Hardware("cpu", "fp32"), STEPS, False, path)
+    hw = Hardware(device, "bf16" if device == "cuda" else "fp32")
+    args = step_setup.training_arguments(job, tmp_path, hw, STEPS, False, path)
     rows = bench.examples({"data": "fixed", "batch": 2, "seq": 24}, SHAPE["vocab_size"], 2) * 3
     logged, warnings = _Logged(), []
     trainer = GuardedTrainer(model=model, args=args, train_dataset=rows, on_nan=on_nan, fault=fault,
@@ -81,14 +85,17 @@ def _train(tmp_path, lagged: LaggedSteps | None, on_nan: str = "stop", fault: Fa
     return trainer, logged.steps, weights, warnings
 
 
-def test_lagged_steps_train_and_log_as_the_synced_check_does(tmp_path):
-    _, synced_logs, synced_weights, _ = _train(tmp_path / "a", None)
-    lagged = LaggedSteps(hold=2)
-    _, lagged_logs, lagged_weights, _ = _train(tmp_path / "b", lagged)
+@pytest.mark.parametrize("device", DEVICES)
+def test_lagged_steps_train_and_log_as_the_synced_check_does(tmp_path, device):
+    _, synced_logs, synced_weights, _ = _train(tmp_path / "a", None, device=device)
+    lagged = LaggedSteps(hold=2 if device == "cpu" else 0)  # on the GPU the events make the lag
+    _, lagged_logs, lagged_weights, _ = _train(tmp_path / "b", lagged, device=device)
     assert [step for step, _, _ in lagged_logs] == list(range(1, STEPS + 1))
-    assert lagged_logs == synced_logs  # the same steps, losses and epochs, none lost at the end
+    assert [(s, e) for s, _, e in lagged_logs] == [(s, e) for s, _, e in synced_logs]  # steps and epochs
+    for (_, synced, _), (_, late, _) in zip(synced_logs, lagged_logs, strict=True):
+        assert late == pytest.approx(synced, rel=1e-3)  # none lost at the end, each under its step
     assert synced_logs[-1][1] < synced_logs[0][1]  # it learns
-    assert all(torch.equal(synced_weights[k], lagged_weights[k]) for k in synced_weights)
+    assert all(torch.allclose(synced_weights[k], lagged_weights[k], atol=1e-5) for k in synced_weights)
     assert len(lagged) == 0
 
 
@@ -99,19 +106,21 @@ def test_lagged_logging_every_few_steps_logs_the_windows_mean(tmp_path):
     assert windows[0][1] == pytest.approx(sum(loss for _, loss, _ in every[:3]) / 3, abs=1e-5)
 
 
-def test_a_nan_batch_is_skipped_on_the_optimizer_as_the_synced_check_skips_it(tmp_path):
-    synced, _, synced_weights, synced_warnings = _train(tmp_path / "a", None, "skip", Fault("nan", 3))
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_nan_batch_is_skipped_on_the_optimizer_as_the_synced_check_skips_it(tmp_path, device):
+    synced, _, synced_weights, synced_warnings = _train(tmp_path / "a", None, "skip", Fault("nan", 3), device=device)
     lagged, logs, lagged_weights, lagged_warnings = _train(tmp_path / "b", LaggedSteps(hold=2), "skip",
-                                                           Fault("nan", 3))
+                                                           Fault("nan", 3), device=device)
     assert synced.skipped_steps == lagged.skipped_steps == [3]
     assert [w.message for w in lagged_warnings] == [w.message for w in synced_warnings]
     assert "step 3: the loss was nan" in lagged_warnings[0].message
     assert all(torch.isfinite(w).all() for w in lagged_weights.values())
     for name, weight in synced_weights.items():  # the skipped update left weights and moments alone
-        assert torch.allclose(weight, lagged_weights[name], atol=1e-6), name
+        assert torch.allclose(weight, lagged_weights[name], atol=1e-5), name
     assert [step for step, _, _ in logs] == list(range(1, STEPS + 1)) and logs[2][1] == 0.0
 
 
-def test_a_nan_batch_stops_the_run_naming_its_step(tmp_path):
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_nan_batch_stops_the_run_naming_its_step(tmp_path, device):
     with pytest.raises(FloatingPointError, match="the loss became nan at step 3; nothing from that step"):
-        _train(tmp_path, LaggedSteps(hold=2), "stop", Fault("nan", 3))
+        _train(tmp_path, LaggedSteps(hold=2), "stop", Fault("nan", 3), device=device)
