@@ -71,9 +71,16 @@ class _Runnable(QRunnable):
         try:
             result = self._fn(*self._args, **self._kwargs)
         except Exception as exc:  # noqa: BLE001 - reported to the GUI, never raised in a pool thread
-            self._task.failed.emit(exc)
+            self._deliver(self._task.failed, exc)
         else:
-            self._task.succeeded.emit(result)
+            self._deliver(self._task.succeeded, result)
+
+    @staticmethod
+    def _deliver(signal, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # "Signal source has been deleted": the app quit while this ran
+            log.debug("a background result arrived after the app closed; dropped")
 
 
 def run_in_background(fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None],
