@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.core import atomic
+from studio.core import atomic, methods
 from studio.core.jobs import TrainJob
 from studio.core.outputs import TrainMetrics
 from studio.core.records import Record
@@ -109,6 +109,10 @@ class Card(Record):
 
     @property
     def alpha(self) -> Any:
+        """LoRA's scale; None for a tuner that has none (VeRA, OFT: its field is left at the default)."""
+        tuner = str(self.lora.get("tuner") or "lora")
+        if tuner in methods.tuner_names() and "alpha" not in methods.tuner(tuner).uses:
+            return None
         return self.lora.get("alpha", self.peft_config.get("lora_alpha"))
 
     @property
@@ -196,7 +200,8 @@ def card_readme(card: Card) -> str:
         "",
         f"A {card.method} adapter for `{card.base_model.label}`, trained with LoRA Studio.",
         "",
-        f"- rank {card.rank}, alpha {card.alpha}, modules: {', '.join(card.target_modules)}",
+        f"- rank {card.rank}{'' if card.alpha is None else f', alpha {card.alpha}'}, "
+        f"modules: {', '.join(card.target_modules)}",
         f"- dataset: `{card.dataset.path}` ({card.dataset.rows_train} training rows)",
         f"- train loss {_num(metrics.train_loss)}, eval loss {_num(metrics.eval_loss)}, "
         f"perplexity {_num(metrics.perplexity)}",

@@ -153,3 +153,11 @@ def _no_record_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RecordWarning)
         yield
+
+
+def test_a_tuner_without_alpha_shows_none_on_its_card_and_readme():
+    vera = Card(method="vera", lora={"tuner": "vera", "r": 256, "alpha": 16.0}, peft_config={"r": 256})
+    lora = Card(method="lora", lora={"tuner": "lora", "r": 8, "alpha": 16.0}, peft_config={"r": 8})
+    assert vera.alpha is None and lora.alpha == 16.0  # VeRA scales by its trained vectors; the field is unused
+    assert "alpha" not in cards.card_readme(vera) and "rank 8, alpha 16.0" in cards.card_readme(lora)
+    assert "rank 256," in cards.card_readme(vera)

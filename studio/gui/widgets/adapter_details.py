@@ -57,7 +57,8 @@ def card_html(entry: Entry, card: Card | None) -> str:
     rows = [
         ("Base model", card.base_model.label),
         ("Method", card.method),
-        ("Rank / alpha", f"{_or_unknown(card.rank)} / {_or_unknown(card.alpha)}"),
+        ("Rank / alpha", f"{_or_unknown(card.rank)} / {_or_unknown(card.alpha)}") if card.alpha is not None
+        else ("Rank", _or_unknown(card.rank)),
         ("Modules", ", ".join(card.target_modules) or "?"),
         ("Dataset", Path(dataset.path).name + (f" ({dataset.rows_train} rows)" if dataset.rows_train else "")
          if dataset.path else "—"),
