@@ -88,3 +88,8 @@ class FirstRunGuide(QDialog):
     def closeEvent(self, event) -> None:
         self._on_close()
         super().closeEvent(event)
+
+    def done(self, result: int) -> None:
+        """Escape (reject) and the close button end here too: seen is seen, however it was dismissed."""
+        self._on_close()
+        super().done(result)

@@ -60,6 +60,18 @@ def test_the_guide_opens_once_the_window_is_on_screen_and_in_front(qtbot, state)
     assert not window.guide.isVisible()
 
 
+def test_escape_dismisses_the_guide_for_good(qtbot, state):
+    """Escape closed it without a note, so it came back at every start (seen under a window manager)."""
+    window = MainWindow(state, reattach=False, guide=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: getattr(window, "guide", None) is not None and window.guide.isVisible())
+    qtbot.keyClick(window.guide, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.guide.isVisible())
+    state.save_settings()
+    assert user_settings.load().first_run_done  # the next start shows no guide
+
+
 def test_f1_explains_the_page_and_lists_the_shortcuts(qtbot, state):
     window = MainWindow(state, reattach=False)
     qtbot.addWidget(window)
