@@ -13,7 +13,7 @@ from rich.table import Table
 from studio.cli.advice import print_batch_tip
 from studio.cli.job_building import FLAG_FIELDS, build_train_job
 from studio.cli.run_job import run_job
-from studio.core import control_client, protocol, runs
+from studio.core import control_client, gpus, machine_fit, protocol, runs
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
 from studio.core.outputs import TrainOutputs
@@ -32,6 +32,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             job = _resume_job(run_dir)
         else:
             job = build_train_job(args)
+            if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
+                raise JobError(problems, "this job, on this machine,")
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")

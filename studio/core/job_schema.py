@@ -182,6 +182,17 @@ def _show(value: Any) -> str:
     return text if len(text) < 60 else text[:57] + "..."
 
 
+def cuda_only_settings(job: TrainJob) -> list[tuple[str, str]]:
+    """(field, what) of each setting only bitsandbytes on an NVIDIA GPU can run: quantized
+    loading and the 8-bit optimizers (core.machine_fit asks too, for machines without one)."""
+    found = []
+    if job.model.quantization != "none":
+        found.append(("model.quantization", f"{job.model.quantization} loading"))
+    if job.training.optimizer != "adamw_torch":
+        found.append(("training.optimizer", job.training.optimizer))
+    return found
+
+
 def validate(job: Job) -> list[Issue]:
     """Semantic checks beyond types: ranges and combinations that can't work."""
     issues: list[Issue] = []
@@ -265,13 +276,8 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("dataset.max_rows", f"must be >= 0 (0 = all), got {ds.max_rows}"))
     if ds.eval_max_rows < 0:
         issues.append(Issue("dataset.eval_max_rows", f"must be >= 0 (0 = all held-out rows), got {ds.eval_max_rows}"))
-    needs_cuda = []
-    if job.model.quantization != "none":
-        needs_cuda.append(("model.quantization", f"{job.model.quantization} loading"))
-    if tr.optimizer != "adamw_torch":
-        needs_cuda.append(("training.optimizer", tr.optimizer))
     if tr.device == "cpu":
-        for name, what in needs_cuda:
+        for name, what in cuda_only_settings(job):
             issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))

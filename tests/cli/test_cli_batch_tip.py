@@ -97,3 +97,13 @@ def test_an_unknown_gpu_a_missing_model_or_a_fixed_step_count_print_nothing(one_
     job.training.max_steps = 0
     job.model.path = str(one_b_folder.parent / "missing")
     assert tip_for(job) == ""  # the worker says what is wrong, not the tip
+
+
+def test_train_refuses_qlora_on_a_machine_without_a_gpu_before_starting_a_worker(one_b_folder, alpaca_file,
+                                                                                  studio_home, monkeypatch, capsys):
+    monkeypatch.setattr(gpus, "visible_gpus", lambda: ())
+    monkeypatch.setenv("COLUMNS", "400")
+    code = main(["train", "--model", str(one_b_folder), "--dataset", str(alpaca_file), "--method", "qlora"])
+    out = capsys.readouterr().out
+    assert code == 2 and "model.quantization 4bit loading needs an NVIDIA GPU" in out, out
+    assert not (studio_home / "runs").exists() or not any((studio_home / "runs").iterdir())  # no run, no worker

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.core import control_client, runs
+from studio.core import control_client, gpus, runs
 from studio.core.job_schema import to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import bundled_model_path, inspect_model
@@ -126,6 +126,18 @@ def test_invalid_combinations_are_shown_and_block_start(page, edits, field, word
     set_field(page, "output.name", "")
     set_field(page, METHOD, "lora")
     assert page.start_button.isEnabled() and page.issues() == [] and caption.styleSheet() == ""
+
+
+def test_qlora_on_a_machine_without_a_gpu_is_refused_when_chosen(page, monkeypatch):
+    """It said "Ready to train" and the worker failed at once (issue 21, a new user's first finding)."""
+    monkeypatch.setattr(gpus, "visible_gpus", lambda: ())
+    set_field(page, METHOD, "qlora")
+    assert not page.start_button.isEnabled() and page.current_job() is None
+    assert "model.quantization" in page.issue_list.text() and "this machine has none" in page.issue_list.text()
+    assert "this machine has none" in page.form.bindings[METHOD].caption().toolTip()
+    monkeypatch.setattr(gpus, "visible_gpus", lambda: (gpus.Gpu(0, "NVIDIA H200", 143_771_000_000),))
+    set_field(page, "training.learning_rate", 1e-4)  # any change checks again
+    assert page.start_button.isEnabled() and page.issues() == []
 
 
 def test_dora_shows_in_the_job_preview(page, state):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import atomic, job_toml, runs
+from studio.core import atomic, gpus, job_toml, machine_fit, runs
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, inspect_model, model_source
@@ -98,8 +98,9 @@ class TrainPage(QWidget):
         return self.form.job_data()
 
     def current_job(self) -> TrainJob | None:
-        """The job Start would launch, or None while the form has problems."""
-        return self._job
+        """The job Start would launch, or None while the form has problems (the memory estimate
+        still shows a job this machine can't run: the card it is planned for may be another's)."""
+        return None if self._issues else self._job
 
     def issues(self) -> list[Issue]:
         return list(self._issues)
@@ -187,7 +188,8 @@ class TrainPage(QWidget):
         except JobError as exc:
             self._job, self._issues = None, list(exc.issues)
         else:
-            self._job, self._issues = job, []
+            # What this machine can't run is refused now, as a form error, not by the worker later.
+            self._job, self._issues = job, machine_fit.machine_issues(job, gpus.visible_gpus())
             data = to_dict(job)
             self._pushing = True
             try:

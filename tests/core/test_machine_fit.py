@@ -1,0 +1,35 @@
+"""Settings this machine can't run are refused when chosen (core.machine_fit), not by the worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.core import gpus
+from studio.core.jobs import TrainJob
+from studio.core.machine_fit import machine_issues
+
+H200 = gpus.Gpu(0, "NVIDIA H200", 143_771_000_000)
+
+
+def job(device: str = "auto", quantization: str = "none", optimizer: str = "adamw_torch") -> TrainJob:
+    made = TrainJob()
+    made.training.device, made.model.quantization, made.training.optimizer = device, quantization, optimizer
+    return made
+
+
+@pytest.mark.parametrize(("settings", "field"), [
+    ({"quantization": "4bit"}, "model.quantization"),
+    ({"quantization": "8bit"}, "model.quantization"),
+    ({"optimizer": "paged_adamw_8bit"}, "training.optimizer"),
+])
+def test_bitsandbytes_settings_on_a_machine_without_a_gpu_are_refused_naming_the_field(settings, field):
+    (issue,) = machine_issues(job(**settings), ())
+    assert issue.field == field and "this machine has none" in issue.message and "plain LoRA" in issue.message
+    assert machine_issues(job(**settings), (H200,)) == []  # the same job where a GPU answers
+
+
+def test_a_cuda_job_without_a_gpu_is_refused_and_plain_lora_is_not():
+    (issue,) = machine_issues(job(device="cuda"), ())
+    assert issue.field == "training.device" and "no NVIDIA GPU" in issue.message
+    assert machine_issues(job(), ()) == []  # auto on the CPU: fine
+    assert machine_issues(job(device="cpu", quantization="4bit"), ()) == []  # job_schema's to refuse
