@@ -139,3 +139,6 @@ def test_the_finished_banner_gives_the_runs_real_average():
 
     text = format_metrics(TrainMetrics(train_loss=1.5, steps=225, tokens_per_s=1712.4))
     assert text == "train loss 1.5000  ·  steps 225  ·  average tokens/s 1,712"
+    # The tokens it trained, not the dataset's count (issue 21: a stopped run showed all 148,256).
+    stopped = format_metrics(TrainMetrics(steps=9, train_tokens=148_256, tokens_trained=35_104))
+    assert stopped == "steps 9  ·  tokens trained 35,104" and "148,256" not in stopped

@@ -212,7 +212,8 @@ def format_metrics(metrics: TrainMetrics) -> str:
     parts = []
     for value, label, spec in ((metrics.train_loss, "train loss", "{:.4f}"), (metrics.eval_loss, "eval loss", "{:.4f}"),
                                (metrics.perplexity, "perplexity", "{:.2f}"), (metrics.steps, "steps", "{:,}"),
-                               (metrics.train_tokens, "tokens", "{:,}"),
+                               # what the run trained, not the dataset's size (train_tokens: a stop trains fewer)
+                               (metrics.tokens_trained, "tokens trained", "{:,}"),
                                (metrics.tokens_per_s, "average tokens/s", "{:,.0f}")):  # the run's real average
         if value is not None:
             parts.append(f"{label} {spec.format(value)}")
