@@ -4,8 +4,9 @@ Why: reading a CUDA number on the host (``.item()``, ``bool(tensor)``) waits unt
 run everything queued. The Trainer does that at every step it logs (the app logs every step
 for its live chart), the loss guard did it before every backward, and the Trainer's own NaN
 filter after it. After each wait the GPU idles while Python prepares the next step: the
-optimizer's launches, the callbacks, the next batch. On an 8B step that was ~28 of 546 ms
-(docs/benchmarks.md), on a short graphed 1B step a third of it.
+optimizer's launches, the callbacks, the next batch. That matters where steps are short: a
+graphed 1B step of the default job went from 39 to 30-33 ms on an H200; a long 8B step did
+not move (docs/benchmarks.md, "Fifth run").
 
 So on the GPU the step's numbers are copied to pinned host memory with ``non_blocking`` and
 an event marks when they land; they are reported once the event has passed, usually a step

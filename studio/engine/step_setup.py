@@ -60,18 +60,19 @@ def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardwar
     size = job_size(model, job, choice_steps or steps)
     graphs_faster = fast_path.graphs_faster(job, config, lengths, trainable)
 
-    def planned(graphs_wanted: bool) -> fast_path.FastPath:
+    def planned(graphs_wanted: bool) -> tuple[bool, fast_path.FastPath]:
+        """(whether the choice had graphs, the path once checkpointing was planned against memory)."""
         path = fast_path.choose(job, hw, str(getattr(model.config, "model_type", "")), lengths, sharded=sharded,
                                 processes=world, size=size, graphs_faster=graphs_wanted)
         if adjust is not None:
             path = adjust(path)
-        return fast_path.plan_checkpointing(path, job, config, total - trainable, hw, world, sharded)
+        return path.graphs, fast_path.plan_checkpointing(path, job, config, total - trainable, hw, world, sharded)
 
-    path = planned(graphs_faster)
-    if graphs_faster and not path.graphs and path.compile_reason.startswith("no CUDA graphs"):
-        # Their pool would not fit: the path chosen as if graphs were never on offer (compiled, where
-        # the job pays that back), with the reason kept.
-        second = planned(False)
+    chosen_graphs, path = planned(graphs_faster)
+    if chosen_graphs and not path.graphs:
+        # Their pool would not fit (plan_checkpointing's reason): the path chosen as if graphs were
+        # never on offer (compiled, where the job pays that back), with the reason kept.
+        _, second = planned(False)
         path = dataclasses.replace(second, compile_reason="; ".join(
             reason for reason in (path.compile_reason, second.compile_reason) if reason))
     if path.checkpointed is not None:  # every rank checkpoints alike, as the fullest card needs
