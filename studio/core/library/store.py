@@ -215,7 +215,8 @@ class Library:
                 problems.append(f"{ref}: card.json says {card.name}/v{card.version}")
             known = indexed.get(ref)
             if known is not None and (known.trashed != entry.trashed or known.path != entry.path):
-                problems.append(f"{ref}: the index has an old location for it")
+                problems.append(f"{ref}: the index has an old location for it (a writer was killed;"
+                                " the next listing or `lora-studio library reindex` repairs it)")
         return problems
 
     def rebuild(self) -> int:
