@@ -150,6 +150,18 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
             return _BAD
         out = [_coerce(v, item, f"{name}[{i}]", issues) for i, v in enumerate(value)]
         return _BAD if _BAD in out else out
+    if origin is dict:
+        if isinstance(value, str):  # "a=b, c=d", as a command line writes it
+            pairs = [item.partition("=") for item in value.split(",") if item.strip()]
+            if any(not sep for _k, sep, _v in pairs):
+                issues.append(Issue(name, f"must be KEY=VALUE pairs separated by commas, got {_show(value)}"))
+                return _BAD
+            value = {k.strip(): v.strip() for k, _sep, v in pairs}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in value.items()):
+            issues.append(Issue(name, f"must be a table of names to strings, got {_show(value)}"))
+            return _BAD
+        return dict(value)
     if origin in (typing.Union, types.UnionType):
         for option in get_args(hint):
             scratch: list[Issue] = []
@@ -276,6 +288,12 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("dataset.max_rows", f"must be >= 0 (0 = all), got {ds.max_rows}"))
     if ds.eval_max_rows < 0:
         issues.append(Issue("dataset.eval_max_rows", f"must be >= 0 (0 = all held-out rows), got {ds.eval_max_rows}"))
+    if not 0 <= ds.bad_rows_limit <= 1:
+        issues.append(Issue("dataset.bad_rows_limit", f"must be a share in [0, 1], got {ds.bad_rows_limit}; "
+                                                      "0.01 (1%) is the default"))
+    if not 0 <= ds.chunk_overlap < tr.max_length:
+        issues.append(Issue("dataset.chunk_overlap", f"must be >= 0 and below training.max_length "
+                                                     f"({tr.max_length}), got {ds.chunk_overlap}"))
     if tr.device == "cpu":
         for name, what in cuda_only_settings(job):
             issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))

@@ -18,6 +18,8 @@ Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
 TrainOn = Literal["responses", "all"]
 DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text"]
+TextSplit = Literal["auto", "line", "paragraph", "file"]
+OnBadRows = Literal["skip", "stop"]
 Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
@@ -68,6 +70,31 @@ class DatasetSettings:
     eval_max_rows: int = _f(
         200, "Evaluate on at most this many of the held-out rows, spread over them (0 = all): a few hundred "
              "rows measure the eval loss to about 1%, and every evaluation of a large set adds minutes."
+    )
+    columns: dict[str, str] = _f(
+        {}, "Your file's column for each field of the format, e.g. {instruction = 'question', output = 'answer'} "
+            "(empty: the format's own names)."
+    )
+    text_split: TextSplit = _f(
+        "auto", "How a .txt file becomes documents: one per 'line', per blank-line 'paragraph', or the whole "
+                "'file'; 'auto' picks from the file's shape."
+    )
+    chunk_text: bool = _f(
+        True, "Split raw text longer than max_length into max_length blocks (continued pretraining) instead of "
+              "cutting it; a chat or completion is never split."
+    )
+    chunk_overlap: int = _f(0, "Tokens each raw-text block repeats from the end of the block before (0 = none).")
+    variables: dict[str, str] = _f(
+        {}, "Values for {{placeholders}} in the data, e.g. {name = 'Captain Lora'}; a placeholder without a "
+            "value is reported before training."
+    )
+    on_bad_rows: OnBadRows = _f(
+        "skip", "Rows that can't be trained right: 'skip' leaves them out (listed in the run's log) up to "
+                "bad_rows_limit of the file; 'stop' refuses the file at the first one."
+    )
+    bad_rows_limit: float = _f(
+        0.01, "With on_bad_rows = 'skip', the largest share of rows that may be left out (0.01 = 1%); "
+              "beyond it the file is refused."
     )
 
 

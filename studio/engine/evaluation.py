@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from studio.core import protocol
-from studio.core.datasets import Example, load_dataset_file, split_train_eval
+from studio.core.datasets import Example, load_job_dataset, split_train_eval
 from studio.core.jobs import EvalJob, SamplingSettings
 from studio.core.metrics import exact_match
 from studio.core.resources import resolve_dataset_path
@@ -47,7 +47,7 @@ def prompt_and_reference(example: Example) -> tuple[list[dict[str, str]], str] |
 
 
 def rows_of(job: EvalJob) -> list[Example]:
-    loaded = load_dataset_file(resolve_dataset_path(job.dataset.path), job.dataset.format)
+    loaded = load_job_dataset(job.dataset, resolve_dataset_path(job.dataset.path))
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
     if job.split == "eval":
         held_out = split_train_eval(examples, job.dataset.eval_fraction, job.seed)[1]

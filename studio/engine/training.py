@@ -22,7 +22,7 @@ import transformers
 
 from studio.core import atomic, cards, compile_choice, methods, protocol, runs
 from studio.core.cards import BaseModelRef, DatasetRef
-from studio.core.datasets import evaluation_sample, load_dataset_file, split_train_eval
+from studio.core.datasets import evaluation_sample, load_job_dataset, split_train_eval
 from studio.core.faults import fault_from_environment
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
@@ -298,7 +298,13 @@ def save(session: Session, metrics: TrainMetrics) -> TrainOutputs:
 def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
     emit(protocol.Phase("preparing_data", detail=job.dataset.path))
     data_path = resolve_dataset_path(job.dataset.path)
-    loaded = load_dataset_file(data_path, job.dataset.format)
+    loaded = load_job_dataset(job.dataset, data_path)
+    for warning in loaded.warnings:
+        emit(protocol.Warning(warning))
+    if loaded.issues:
+        listed = "; ".join(str(issue) for issue in loaded.issues[:20])
+        emit(protocol.Warning(f"{len(loaded.issues)} of {loaded.rows_total} rows were left out (dataset.on_bad_rows "
+                              f"= 'skip'): {listed}" + (" …" if len(loaded.issues) > 20 else "")))
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
     train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
     eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)

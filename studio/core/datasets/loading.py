@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .columns import apply_columns
 from .errors import DatasetError, RowIssue
 from .formats import FORMAT_NAMES, Example, detect_format, normalize_record
-from .readers import RawRecord, read_records
+from .placeholders import fill_placeholders
+from .readers import RawRecord, TextSplit, read_records
+
+if TYPE_CHECKING:
+    from studio.core.jobs import DatasetSettings
 
 OnError = Literal["raise", "skip"]
 T = TypeVar("T")
@@ -33,6 +38,7 @@ class LoadedDataset:
     issues: list[RowIssue] = field(default_factory=list)  # rows skipped with on_error="skip"
     rows_total: int = 0  # records in the file, good and bad
     fingerprint: str = ""  # sha256 of the file bytes, first 16 hex chars
+    warnings: list[str] = field(default_factory=list)  # said before training: unfilled placeholders, ...
 
     @property
     def rows_skipped(self) -> int:
@@ -76,20 +82,31 @@ def _check_format_name(format: str) -> str:
 
 
 def load_dataset_file(
-    path: str | Path, format: str = "auto", *, on_error: OnError = "raise"
+    path: str | Path,
+    format: str = "auto",
+    *,
+    on_error: OnError = "raise",
+    bad_rows_limit: float = 1.0,
+    columns: Mapping[str, str] | None = None,
+    text_split: TextSplit = "auto",
+    variables: Mapping[str, str] | None = None,
 ) -> LoadedDataset:
     """Read, check and normalise every row of a dataset file.
 
     format: "auto" (detect from the keys of the first rows) or a format name.
     on_error: "raise" stops at the first bad row with a DatasetError; "skip"
-    leaves bad rows out and lists them in `issues`. Either way a file that
+    leaves bad rows out and lists them in `issues`, as long as they are at most
+    `bad_rows_limit` of the rows (beyond it the file is refused: that many bad
+    rows is a wrong format or mapping, not a few typos). Either way a file that
     cannot be read, or in which no row is usable, raises DatasetError.
+    columns: field -> column renames (core.datasets.columns); variables: values
+    for {{placeholders}} (core.datasets.placeholders).
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     _check_format_name(format)
     path = Path(path)
-    records = read_records(path)
+    records = apply_columns(read_records(path, text_split=text_split), columns or {})
     fingerprint = file_fingerprint(path)
     fmt = detect_format(records, file=str(path)) if format == "auto" else format
     examples: list[Example] = []
@@ -108,6 +125,18 @@ def load_dataset_file(
             None,
             f"none of the {len(records)} rows can be used as '{fmt}'; first problem: {issues[0]}",
         )
+    if len(issues) > bad_rows_limit * len(records):
+        shown = "; ".join(str(issue) for issue in issues[:3])
+        raise DatasetError(
+            path,
+            None,
+            None,
+            f"{len(issues)} of {len(records)} rows can't be used as '{fmt}' ({len(issues) / len(records):.1%}, "
+            f"more than the {bad_rows_limit:.0%} that may be skipped): {shown}"
+            + (" …" if len(issues) > 3 else "")
+            + "; fix those rows, choose the right format or column mapping, or raise dataset.bad_rows_limit",
+        )
+    examples, warnings = fill_placeholders(examples, variables or {})
     return LoadedDataset(
         path=path,
         format=fmt,
@@ -115,6 +144,22 @@ def load_dataset_file(
         issues=issues,
         rows_total=len(records),
         fingerprint=fingerprint,
+        warnings=warnings,
+    )
+
+
+def load_job_dataset(settings: DatasetSettings, path: str | Path | None = None) -> LoadedDataset:
+    """The dataset of a job, read the way its settings say (one rule for training, evaluation,
+    the CLI and the GUI). ``path``: the resolved file, when ``settings.path`` names a bundled one."""
+    skip = settings.on_bad_rows == "skip"
+    return load_dataset_file(
+        path or settings.path,
+        settings.format,
+        on_error="skip" if skip else "raise",
+        bad_rows_limit=settings.bad_rows_limit if skip else 0.0,
+        columns=settings.columns,
+        text_split=settings.text_split,
+        variables=settings.variables,
     )
 
 
@@ -126,7 +171,8 @@ def _as_dict(record: RawRecord) -> dict[str, Any]:
     return {"value": record.data}
 
 
-def preview(path: str | Path, n: int = 20, format: str = "auto") -> Preview:
+def preview(path: str | Path, n: int = 20, format: str = "auto", *, columns: Mapping[str, str] | None = None,
+            text_split: TextSplit = "auto") -> Preview:
     """The first `n` rows of a file, normalised where possible, without failing on a bad row.
 
     Raises DatasetError only when the file as a whole cannot be read.
@@ -134,7 +180,8 @@ def preview(path: str | Path, n: int = 20, format: str = "auto") -> Preview:
     _check_format_name(format)
     path = Path(path)
     # Read at least one row even for n == 0, so an unreadable file still raises.
-    records = read_records(path, limit=max(n, 1))[: max(n, 0)]
+    records = read_records(path, limit=max(n, 1), text_split=text_split)[: max(n, 0)]
+    records = apply_columns(records, columns or {})
     fmt: str | None = format if format != "auto" else None
     format_error = None
     if fmt is None and records:

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from .errors import DatasetError, RowUnit, location_label, type_name
 
@@ -62,9 +62,13 @@ class RawRecord:
         return location_label(self.row, self.unit)
 
 
-def read_records(path: str | Path, *, limit: int | None = None) -> list[RawRecord]:
+TextSplit = Literal["auto", "line", "paragraph", "file"]
+
+
+def read_records(path: str | Path, *, limit: int | None = None, text_split: TextSplit = "auto") -> list[RawRecord]:
     """Read up to `limit` records (all when None) from a dataset file.
 
+    `text_split` says how a .txt file becomes records (see the module docstring).
     Raises DatasetError when the file as a whole cannot be read.
     """
     path = Path(path)
