@@ -15,7 +15,7 @@ from typing import Any
 import datasets
 from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
 
-from studio.core.chat_segments import example_segments
+from studio.core.chat_segments import FALLBACK_TOOLS_NOTE, TemplateSupport, example_segments
 from studio.core.datasets import Example
 
 IGNORE = -100
@@ -25,36 +25,81 @@ IGNORE = -100
 class Encoded:
     input_ids: list[int]
     labels: list[int]
+    full_length: int = 0  # tokens before truncation (more than len(input_ids) when cut)
 
 
 def encode_example(example: Example, tokenizer, max_length: int, train_on: str = "responses") -> Encoded:
     """Token ids and labels for one example, truncated to ``max_length``."""
-    return encode_examples([example], tokenizer, max_length, train_on)[0]
+    return encode_examples([example], tokenizer, max_length, train_on)[0][0]
 
 
-def encode_examples(examples: list[Example], tokenizer, max_length: int, train_on: str = "responses") -> list[Encoded]:
-    """Token ids and labels for each example: every segment of every example tokenized in one
-    call (the Rust tokenizer's batch, on every core), not one call a segment."""
+@dataclass(frozen=True)
+class Chunking:
+    """How raw text longer than max_length is kept: split into blocks (``overlap`` tokens
+    of context repeated from the block before, not trained twice), or cut."""
+
+    enabled: bool = False
+    overlap: int = 0
+
+
+def encode_examples(examples: list[Example], tokenizer, max_length: int, train_on: str = "responses",
+                    chunking: Chunking = Chunking()) -> list[list[Encoded]]:
+    """Token ids and labels for each example (one Encoded, or several blocks of raw text when
+    chunking): every segment of every example tokenized in one call (the Rust tokenizer's
+    batch, on every core), not one call a segment."""
     segmented = [_segments(example, tokenizer) for example in examples]
     texts = [text for segments in segmented for text, _trained in segments]
     pieces = iter(tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
     out = []
-    for segments in segmented:
+    for example, segments in zip(examples, segmented, strict=True):
         ids: list[int] = []
         labels: list[int] = []
         for _text, trained in segments:
             piece = next(pieces)
             ids.extend(piece)
             labels.extend(piece if trained or train_on == "all" else [IGNORE] * len(piece))
-        out.append(Encoded(ids[:max_length], labels[:max_length]))
+        if chunking.enabled and example.kind == "text" and len(ids) > max_length:
+            out.append(_blocks(ids, labels, max_length, chunking.overlap))
+        else:
+            out.append([Encoded(ids[:max_length], labels[:max_length], len(ids))])
     return out
 
 
-def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
-    def render(messages: list[dict[str, str]], generation_prompt: bool) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+def _blocks(ids: list[int], labels: list[int], length: int, overlap: int) -> list[Encoded]:
+    blocks = []
+    stride = length - overlap
+    for start in range(0, len(ids) - overlap if len(ids) > length else 1, stride):
+        block_labels = labels[start:start + length]
+        if start and overlap:
+            block_labels = [IGNORE] * overlap + block_labels[overlap:]
+        blocks.append(Encoded(ids[start:start + length], block_labels, min(length, len(ids) - start)))
+    return blocks
 
-    return example_segments(example, render, tokenizer.eos_token or "")
+
+def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
+    def render(messages: list[dict[str, Any]], generation_prompt: bool, tools: list | None = None) -> str:
+        return tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
+                                             add_generation_prompt=generation_prompt)
+
+    return example_segments(example, render, tokenizer.eos_token or "", template_text(tokenizer))
+
+
+def template_text(tokenizer) -> str:
+    """The chat template's text (every named template's, when a model ships several)."""
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return "\n".join(template.values()) if isinstance(template, dict) else template
+
+
+def rendering_notes(examples: list[Example], tokenizer) -> list[str]:
+    """What the data needs that the model's chat template can't render, and how it is written instead."""
+    support = TemplateSupport.of(template_text(tokenizer))
+    notes = []
+    if not support.tools and any(e.uses_tools for e in examples):
+        notes.append(f"{sum(e.uses_tools for e in examples)} example(s) use tools: {FALLBACK_TOOLS_NOTE}")
+    if not support.reasoning and any(m.reasoning for e in examples for m in e.messages):
+        notes.append("the model's chat template has no reasoning field, so reasoning is written before each "
+                     "answer as <think>...</think>")
+    return notes
 
 
 @dataclass
@@ -63,36 +108,60 @@ class PreparedData:
     eval: datasets.Dataset | None
     dropped: int  # examples with no trainable token left after truncation
     train_tokens: int
+    truncated: int = 0  # training examples cut at max_length
+    cut_tokens: int = 0  # tokens those cuts lost
+    chunked: int = 0  # raw-text examples split into max_length blocks instead
 
 
 def prepare(train: list[Example], evaluation: list[Example], tokenizer, max_length: int,
-            train_on: str) -> PreparedData:
+            train_on: str, chunking: Chunking = Chunking()) -> PreparedData:
     """Tokenize both splits with ``datasets.Dataset.map`` (kept in memory)."""
     dropped = 0
+    cuts = {"truncated": 0, "cut_tokens": 0, "chunked": 0}
 
-    def to_dataset(examples: list[Example]) -> datasets.Dataset | None:
+    def to_dataset(examples: list[Example], count: bool) -> datasets.Dataset | None:
         nonlocal dropped
         if not examples:
             return None
-        raw = datasets.Dataset.from_dict({"example": [json.dumps(_as_dict(e)) for e in examples]})
+        raw = datasets.Dataset.from_dict({"example": [json.dumps(e.to_dict()) for e in examples]})
 
         def encode(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
-            encoded = encode_examples([_from_dict(json.loads(row)) for row in rows["example"]], tokenizer,
-                                      max_length, train_on)
-            return {"input_ids": [e.input_ids for e in encoded], "labels": [e.labels for e in encoded]}
+            encoded = encode_examples([Example.from_dict(json.loads(row)) for row in rows["example"]], tokenizer,
+                                      max_length, train_on, chunking)
+            blocks = [block for pieces in encoded for block in pieces]
+            return {"input_ids": [b.input_ids for b in blocks], "labels": [b.labels for b in blocks],
+                    "full_length": [b.full_length for b in blocks], "blocks": [len(p) for p in encoded for _ in p]}
 
         mapped = raw.map(encode, batched=True, batch_size=1000, remove_columns=["example"], keep_in_memory=True)
+        if count:
+            for full, blocks in zip(mapped["full_length"], mapped["blocks"], strict=True):
+                if blocks > 1:
+                    cuts["chunked"] += 1 / blocks
+                elif full > max_length:
+                    cuts["truncated"] += 1
+                    cuts["cut_tokens"] += full - max_length
+        mapped = mapped.remove_columns(["full_length", "blocks"])
         kept = mapped.filter(lambda row: any(label != IGNORE for label in row["labels"]), keep_in_memory=True)
         dropped += len(mapped) - len(kept)
         return kept
 
-    train_ds = to_dataset(train)
+    train_ds = to_dataset(train, True)
     if train_ds is None or len(train_ds) == 0:
         raise ValueError("no training example has a token to learn from after truncation; "
                          "raise training.max_length or check the dataset")
-    eval_ds = to_dataset(evaluation)
+    eval_ds = to_dataset(evaluation, False)
     tokens = sum(len(ids) for ids in train_ds["input_ids"])
-    return PreparedData(train_ds, eval_ds if eval_ds is not None and len(eval_ds) else None, dropped, tokens)
+    return PreparedData(train_ds, eval_ds if eval_ds is not None and len(eval_ds) else None, dropped, tokens,
+                        truncated=cuts["truncated"], cut_tokens=cuts["cut_tokens"], chunked=round(cuts["chunked"]))
+
+
+def truncation_note(prepared: PreparedData, examples: int, max_length: int) -> str | None:
+    """Said before training: how much of the data max_length cuts off, and what to do."""
+    if not prepared.truncated:
+        return None
+    return (f"{prepared.truncated} of {examples} training examples ({prepared.truncated / max(examples, 1):.0%}) "
+            f"are longer than max_length {max_length} and were cut, losing {prepared.cut_tokens:,} tokens; raise "
+            "training.max_length, or for raw text turn dataset.chunk_text on to train every block")
 
 
 def collator(tokenizer, packing: bool, boundaries: bool = False, bucketed: bool = False):
@@ -190,27 +259,3 @@ def sequence_boundaries(positions) -> dict[str, Any]:
 
     starts, longest = row_boundaries(positions, 1, len(positions), positions.device)
     return {"cu_seq_lens_q": starts, "cu_seq_lens_k": starts, "max_length_q": longest, "max_length_k": longest}
-
-
-def _as_dict(example: Example) -> dict[str, Any]:
-    return {
-        "kind": example.kind,
-        "messages": [[m.role, m.content] for m in example.messages],
-        "prompt": example.prompt,
-        "completion": example.completion,
-        "text": example.text,
-        "source": example.source,
-    }
-
-
-def _from_dict(data: dict[str, Any]) -> Example:
-    from studio.core.datasets import Message
-
-    return Example(
-        kind=data["kind"],
-        messages=tuple(Message(role, content) for role, content in data["messages"]),
-        prompt=data["prompt"],
-        completion=data["completion"],
-        text=data["text"],
-        source=data["source"],
-    )

@@ -308,7 +308,17 @@ def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
     train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
     eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)
-    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on)
+    for note in data_prep.rendering_notes(examples, tokenizer):
+        emit(protocol.Warning(note))
+    chunking = data_prep.Chunking(job.dataset.chunk_text, job.dataset.chunk_overlap)
+    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on,
+                                 chunking)
+    note = data_prep.truncation_note(prepared, len(train_rows), job.training.max_length)
+    if note:
+        emit(protocol.Warning(note))
+    if prepared.chunked:
+        log.info("%d raw-text example(s) longer than %d tokens were split into blocks of that length "
+                 "(dataset.chunk_text)", prepared.chunked, job.training.max_length)
     if prepared.dropped:
         emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
                               f"to {job.training.max_length} tokens and were skipped"))

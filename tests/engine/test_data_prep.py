@@ -123,7 +123,7 @@ def test_a_batch_of_examples_encodes_as_each_would_alone(tokenizer):
     examples = [chat(("user", f"What is {i} plus {i}?"), ("assistant", f"Ahoy! {2 * i} ⚓"),
                      ("user", "Again?"), ("assistant", "Aye."))
                 for i in range(5)] + [chat(("system", "Be brief."), ("user", "hi"), ("assistant", "Ahoy!"))]
-    for example, batched in zip(examples, encode_examples(examples, tokenizer, 24), strict=True):
+    for example, (batched,) in zip(examples, encode_examples(examples, tokenizer, 24), strict=True):
         ids, labels = [], []
         for text, trained in _segments(example, tokenizer):
             piece = tokenizer(text, add_special_tokens=False)["input_ids"]

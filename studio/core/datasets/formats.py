@@ -10,13 +10,26 @@ Formats (the keys `detect_format` looks for):
   alpaca             instruction, output, optional input and system -> chat
                      (user = instruction + "\\n\\n" + input when input is set)
   sharegpt           conversations: [{from, value}], optional top-level system
-                     -> chat. from: human/user, gpt/assistant/model, system, tool
-  messages           messages: [{role, content}] -> chat. role: system, user,
-                     assistant, tool; content: a string or a list of typed parts
-                     [{"type": "text", "text": ...}], joined with "\\n" so words
-                     from two parts never run together
+                     and tools -> chat. from: human/user, gpt/assistant/model,
+                     system, function_call (the assistant calls tools: value is
+                     a JSON call or list of calls), observation/tool (a result)
+  messages           messages: [{role, content}], optional top-level tools ->
+                     chat. role: system/developer, user, assistant, tool/function;
+                     content: a string, null beside tool_calls, or a list of
+                     typed parts (text, reasoning, tool_call) whose texts are
+                     joined with "\\n" so words from two parts never run together;
+                     an assistant's weight/loss_weight 0 makes it context only
   prompt_completion  prompt, completion -> completion (the prompt may be empty)
-  text               text (or a .txt paragraph) -> text
+  text               text (or a .txt document) -> text
+
+Tool use follows transformers' chat-template convention: tool definitions as
+{"type": "function", "function": {name, description, parameters}}, calls as
+{"name", "arguments": {...}}; `chat_segments` renders them through the model's
+template, or writes them out itself when the template has no tool support.
+
+Rows we can't train right are refused, with what to do, not trained wrongly:
+preference pairs (chosen/rejected), KTO rows labelled undesirable, and rows with
+images, audio or video.
 
 Chat rules (checked per row, each failure names the offending field):
   - a system turn only as the very first turn;
@@ -31,9 +44,10 @@ Chat rules (checked per row, each failure names the offending field):
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from .errors import DatasetError, RowUnit, type_name
@@ -48,10 +62,26 @@ SHAREGPT_ROLES: dict[str, Role] = {
     "gpt": "assistant",
     "assistant": "assistant",
     "model": "assistant",
+    "function_call": "assistant",
     "system": "system",
     "tool": "tool",
+    "observation": "tool",
 }
-MESSAGE_ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
+# Roles as other tools write them -> ours ("developer" is OpenAI's newer name for system).
+MESSAGE_ROLES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
+MEDIA_KEYS = ("images", "image", "audios", "audio", "videos", "video")
+MEDIA_PARTS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "video_url", "file")
+TEXT_PARTS = ("text", "input_text", "output_text")
+REASONING_PARTS = ("reasoning", "thinking")
+CALL_PARTS = ("tool_call", "tool_use", "function_call")
+REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
 # Detection order matters only for ties: a row with both "messages" and "text" is a chat.
 _DETECT_KEYS: dict[str, tuple[str, ...]] = {
@@ -73,9 +103,22 @@ _DETECT_SAMPLE = 10  # rows looked at; a few bad rows at the top must not decide
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One tool call by the assistant: the tool's name and its arguments (a JSON object)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's calls
+    reasoning: str = ""  # an assistant's thinking before its answer
+    name: str = ""  # a tool result's tool name or call id
+    train: bool | None = None  # an assistant turn's weight: False = context only; None = by role
 
 
 @dataclass(frozen=True)
@@ -88,10 +131,23 @@ class Example:
     completion: str = ""  # kind == "completion"
     text: str = ""  # kind == "text"
     source: str = ""  # where it came from: "line 7", "row 3"
+    tools: tuple[dict[str, Any], ...] = ()  # tool definitions the chat may call (OpenAI/transformers shape)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (messages as [{role, content}]), e.g. for a worker."""
-        return asdict(self) | {"messages": [asdict(m) for m in self.messages]}
+        """Plain JSON-able form, e.g. for a worker or a datasets column (`from_dict` reads it back)."""
+        return asdict(self, dict_factory=lambda items: {k: list(v) if isinstance(v, tuple) else v for k, v in items})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Example:
+        messages = tuple(
+            Message(**{**m, "tool_calls": tuple(ToolCall(**c) for c in m.get("tool_calls", ()))})
+            for m in data.get("messages", ())
+        )
+        return cls(**{**data, "messages": messages, "tools": tuple(data.get("tools", ()))})
+
+    @property
+    def uses_tools(self) -> bool:
+        return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in self.messages)
 
 
 def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<records>") -> str:
@@ -116,17 +172,26 @@ def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<re
             continue
         if first_keys is None:
             first_keys = sorted(map(str, data))
+        refusal = _untrainable(data)
+        if refusal:
+            raise DatasetError(file, row.row if isinstance(row, RawRecord) else None, refusal[0], refusal[1],
+                               unit=row.unit if isinstance(row, RawRecord) else "line")
         for name, keys in _DETECT_KEYS.items():
             if all(k in data for k in keys):
                 votes[name] += 1
                 break
     if not votes:
+        from .columns import guess_columns  # columns imports this module's neighbours, not it
+
         expected = "; ".join(f"{name} ({FORMAT_HELP[name]})" for name in FORMAT_NAMES)
+        guess = guess_columns(first_keys or [])
+        offer = (f"; the columns look like {guess.format}: map them with --map {guess.as_option()} "
+                 f"(or dataset.columns in a job file)" if guess and guess.mapping else "")
         raise DatasetError(
             file,
             None,
             None,
-            f"cannot tell the dataset format from the keys {first_keys}; expected one of: {expected}",
+            f"cannot tell the dataset format from the keys {first_keys}{offer}; expected one of: {expected}",
         )
     best = max(votes.values())
     return next(name for name in FORMAT_NAMES if votes[name] == best)
@@ -152,7 +217,28 @@ def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
         if not record.data.strip():
             raise row.error(None, "empty paragraph")
         return Example(kind="text", text=record.data, source=record.label)
+    refusal = _untrainable(record.data)
+    if refusal:
+        raise row.error(*refusal)
     return replace(_NORMALIZERS[format](row, record.data), source=record.label)
+
+
+def _untrainable(data: dict) -> tuple[str | None, str] | None:
+    """(field, why and what to do) for a row that supervised fine-tuning would train wrongly."""
+    if "chosen" in data and "rejected" in data:
+        return None, ("preference data (chosen/rejected) found; preference tuning (DPO/ORPO/KTO) is not "
+                      "available yet. To fine-tune on the preferred replies, map the chosen reply as the "
+                      "answer (e.g. --map output=chosen) and leave 'rejected' out")
+    label = data.get("label")
+    if label is False and any(key in data for key in ("prompt", "completion", "messages", "conversations")):
+        return "label", ("this reply is labelled undesirable (KTO data: 'label' false); supervised "
+                             "fine-tuning would teach it. KTO is not available yet: keep only rows with "
+                         "label true, or remove them")
+    for key in MEDIA_KEYS:
+        if data.get(key):
+            return key, (f"this row has {key} ('{key}' column); LoRA Studio trains on text only and would "
+                         f"drop them silently: remove multimodal rows or use a text-only dataset")
+    return None
 
 
 @dataclass(frozen=True)
@@ -222,8 +308,13 @@ def _sharegpt(row: _Row, data: dict) -> Example:
                 f"unknown role '{speaker}'; expected one of {', '.join(SHAREGPT_ROLES)}",
             )
         value = row.string(turn, "value", f"{path}.value", allow_empty=True)
-        turns.append((Message(role, value), path))
-    return _chat(row, turns, "conversations", role_key="from", content_key="value")
+        if speaker.strip().lower() == "function_call":
+            calls = _tool_calls(row, _json_value(row, value, f"{path}.value"), f"{path}.value")
+            turns.append((Message("assistant", "", tool_calls=calls), path))
+        else:
+            turns.append((Message(role, value), path))
+    example = _chat(row, turns, "conversations", role_key="from", content_key="value")
+    return replace(example, tools=_tools(row, data))
 
 
 def _messages(row: _Row, data: dict) -> Example:
@@ -234,23 +325,67 @@ def _messages(row: _Row, data: dict) -> Example:
             raise row.error(
                 path, f"expected an object with 'role' and 'content', got {type_name(message)}"
             )
-        role = row.string(message, "role", f"{path}.role")
-        if role not in MESSAGE_ROLES:
+        written = row.string(message, "role", f"{path}.role")
+        role = MESSAGE_ROLES.get(written)
+        if role is None:
             raise row.error(
-                f"{path}.role", f"unknown role '{role}'; expected one of {', '.join(MESSAGE_ROLES)}"
+                f"{path}.role", f"unknown role '{written}'; expected one of {', '.join(MESSAGE_ROLES)}"
             )
-        turns.append((Message(role, _content(row, message, path)), path))
-    return _chat(row, turns, "messages", role_key="role", content_key="content")
+        turns.append((_message(row, role, message, path), path))
+    example = _chat(row, turns, "messages", role_key="role", content_key="content")
+    return replace(example, tools=_tools(row, data))
 
 
-def _content(row: _Row, message: dict, path: str) -> str:
+def _message(row: _Row, role: Role, message: dict, path: str) -> Message:
+    """One OpenAI-style message: its text, reasoning, tool calls, weight and tool name."""
+    texts, reasoning, calls = _content(row, message, path)
+    for key in REASONING_KEYS:
+        value = row.optional_string(message, key, f"{path}.{key}", allow_empty=True)
+        if value and value.strip():
+            reasoning.append(value)
+    if message.get("tool_calls") is not None:
+        calls.extend(_tool_calls(row, message["tool_calls"], f"{path}.tool_calls"))
+    if message.get("function_call") is not None:  # OpenAI's older single-call field
+        calls.extend(_tool_calls(row, message["function_call"], f"{path}.function_call"))
+    if calls and role != "assistant":
+        raise row.error(f"{path}.tool_calls", f"only an assistant turn can call tools, not a {role} turn")
+    name = message.get("name") or message.get("tool_call_id") or ""
+    return Message(role, "\n".join(texts), tool_calls=tuple(calls), reasoning="\n".join(reasoning),
+                   name=name if isinstance(name, str) else "", train=_weight(row, role, message, path))
+
+
+def _weight(row: _Row, role: Role, message: dict, path: str) -> bool | None:
+    """An assistant turn's 0/1 weight (OpenAI ``weight``, per-message ``loss_weight``)."""
+    for key in ("weight", "loss_weight"):
+        if message.get(key) is None:
+            continue
+        value = message[key]
+        if not isinstance(value, int | float) or value not in (0, 1):
+            raise row.error(f"{path}.{key}", f"must be 0 (context only) or 1 (trained), got {value!r}; "
+                                             "a turn can't be trained partly")
+        if role != "assistant":
+            if value:
+                raise row.error(f"{path}.{key}", f"only assistant turns can be weighted, not a {role} turn; "
+                                                 "remove the weight or use dataset.train_on = 'all'")
+            continue
+        return bool(value)
+    return None
+
+
+def _content(row: _Row, message: dict, path: str) -> tuple[list[str], list[str], list[ToolCall]]:
+    """(texts, reasoning, tool calls) of a message's content: a string, null, or typed parts."""
     content = message.get("content")
     if isinstance(content, str):
-        return content
+        return [content], [], []
+    has_calls = message.get("tool_calls") or message.get("function_call")
+    if content is None and (has_calls or message.get("role") == "assistant" and "content" in message):
+        return [], [], []
     if not isinstance(content, list):
         got = "missing" if "content" not in message else type_name(content)
         raise row.error(f"{path}.content", f"expected a string or a list of text parts, got {got}")
-    texts = []
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
     for j, part in enumerate(content):
         part_path = f"{path}.content[{j}]"
         if not isinstance(part, dict):
@@ -259,13 +394,83 @@ def _content(row: _Row, message: dict, path: str) -> str:
                 f'expected a part like {{"type": "text", "text": ...}}, got {type_name(part)}',
             )
         kind = part.get("type")
-        if kind != "text":
+        if kind in TEXT_PARTS or kind in REASONING_PARTS:
+            key = next((k for k in ("text", kind, "content") if k in part), None)
+            if key is None:
+                others = [k for k in part if k != "type"]
+                raise row.error(f"{part_path}.text", f"a {kind} part keeps its words under 'text'; this one "
+                                                     f"has {', '.join(map(repr, others)) or 'nothing else'}")
+            text = row.string(part, key, f"{part_path}.{key}", allow_empty=True)
+            (texts if kind in TEXT_PARTS else reasoning).append(text)
+        elif kind in CALL_PARTS:
+            calls.extend(_tool_calls(row, part, part_path))
+        elif kind in MEDIA_PARTS:
+            raise row.error(f"{part_path}.type", f"this message has an {kind!r} part; LoRA Studio trains on text "
+                                                 "only and would drop it silently: remove multimodal rows")
+        else:
             raise row.error(
                 f"{part_path}.type",
-                f"unsupported content part type {kind!r}; only 'text' parts can be trained on",
+                f"unsupported content part type {kind!r}; expected one of "
+                f"{', '.join(TEXT_PARTS + REASONING_PARTS + CALL_PARTS)}",
             )
-        texts.append(row.string(part, "text", f"{part_path}.text", allow_empty=True))
-    return "\n".join(texts)
+    return texts, reasoning, calls
+
+
+def _json_value(row: _Row, value: Any, path: str) -> Any:
+    """A value that exporters write either as JSON or as a string holding JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        raise row.error(path, f"expected JSON here, but it does not parse: {e.msg} (column {e.colno})") from None
+
+
+def _tool_calls(row: _Row, value: Any, path: str) -> tuple[ToolCall, ...]:
+    """Calls written as one object or a list of them, in the OpenAI ({"function": {...}}),
+    transformers/sharegpt ({"name", "arguments"}) or Anthropic ({"name", "input"}) shape."""
+    items = value if isinstance(value, list) else [value]
+    calls = []
+    for k, item in enumerate(items):
+        where = f"{path}[{k}]" if isinstance(value, list) else path
+        if not isinstance(item, dict):
+            raise row.error(where, f"expected a tool call object with a 'name', got {type_name(item)}")
+        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        name = function.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise row.error(f"{where}.name", "a tool call needs the tool's name")
+        key = next((k for k in ("arguments", "parameters", "input") if k in function), None)
+        arguments = _json_value(row, function[key], f"{where}.{key}") if key else {}
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise row.error(f"{where}.{key}", f"a tool call's arguments must be a JSON object, "
+                                              f"got {type_name(arguments)}")
+        call_id = item.get("id")
+        calls.append(ToolCall(name, arguments, call_id if isinstance(call_id, str) else ""))
+    return tuple(calls)
+
+
+def _tools(row: _Row, data: dict) -> tuple[dict[str, Any], ...]:
+    """Tool definitions from a `tools` (or older `functions`) column, list or JSON text,
+    each in the {"type": "function", "function": {...}} shape chat templates expect."""
+    key = next((k for k in ("tools", "functions") if data.get(k) not in (None, "", [])), None)
+    if key is None:
+        return ()
+    value = _json_value(row, data[key], key)
+    if not isinstance(value, list):
+        value = [value]
+    tools = []
+    for k, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise row.error(f"{key}[{k}]", f"expected a tool definition object, got {type_name(item)}")
+        if isinstance(item.get("function"), dict):
+            tools.append(item)
+        elif isinstance(item.get("name"), str):
+            tools.append({"type": "function", "function": item})
+        else:
+            raise row.error(f"{key}[{k}]", "a tool definition needs a 'name' (or a 'function' with one)")
+    return tuple(tools)
 
 
 def _chat(
@@ -291,13 +496,17 @@ def _chat(
             )
         if role == "tool" and previous not in ("assistant", "tool"):
             raise row.error(where, "a tool turn must follow an assistant turn")
-        if role in ("user", "assistant") and not message.content.strip():
+        if role == "user" and not message.content.strip() or role == "assistant" and not (
+                message.content.strip() or message.tool_calls):
             raise row.error(f"{path}.{content_key}", f"empty {role} turn")
         previous = role
     if not any(m.role == "assistant" for m, _ in turns):
         raise row.error(
             field, "the conversation has no assistant turn, so there is nothing to learn"
         )
+    if not any(m.role == "assistant" and m.train is not False for m, _ in turns):
+        raise row.error(field, "every assistant turn has weight 0, so there is nothing to learn; "
+                               "give the turn to learn weight 1")
     last, last_path = turns[-1]
     if last.role != "assistant":
         raise row.error(
