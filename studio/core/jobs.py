@@ -55,7 +55,8 @@ class ModelSettings:
 class DatasetSettings:
     path: str = _f(
         "bundled",
-        "Training data: 'bundled' (the Captain Lora sample) or a .json/.jsonl/.csv/.parquet/.txt file.",
+        "Training data: 'bundled' (the Captain Lora sample), a .json/.jsonl/.csv/.parquet/.arrow/.txt file, or a "
+        "folder (Hugging Face save_to_disk, or parquet/arrow/jsonl shards as a Hub download has them).",
     )
     format: DatasetFormat = _f("auto", "Row format; 'auto' detects it from the fields of the first rows.")
     eval_fraction: float = _f(

@@ -36,14 +36,17 @@ class ChatTemplate:
     def eos_token(self) -> str:
         return self.special_tokens.get("eos_token", "")
 
-    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
-        return render_chat(self.text, messages, add_generation_prompt, **self.special_tokens)
+    def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = False,
+               tools: list[dict[str, Any]] | None = None) -> str:
+        return render_chat(self.text, messages, add_generation_prompt, tools=tools, **self.special_tokens)
 
     def segments(self, example: Example) -> list[tuple[str, bool]]:
         """(text, counts toward the loss) pieces of one example, as the engine splits them."""
-        return example_segments(example, self.render, self.eos_token)
+        return example_segments(example, self.render, self.eos_token, self.text)
 
     def full_text(self, example: Example) -> str:
+        if example.kind == "chat" and (example.uses_tools or any(m.reasoning for m in example.messages)):
+            return "".join(text for text, _trained in self.segments(example))  # tools written as the engine does
         if example.kind == "chat":
             return self.render([{"role": m.role, "content": m.content} for m in example.messages])
         if example.kind == "completion":

@@ -130,3 +130,32 @@ def test_a_batch_of_examples_encodes_as_each_would_alone(tokenizer):
             ids += piece
             labels += piece if trained else [IGNORE] * len(piece)
         assert (batched.input_ids, batched.labels) == (ids[:24], labels[:24])
+
+
+def test_long_raw_text_is_chunked_into_blocks_and_nothing_is_lost(tokenizer):
+    from studio.engine.data_prep import Chunking, encode_examples
+
+    text = Example(kind="text", text=" ".join(f"word{i}" for i in range(300)))
+    whole = tokenizer(text.text + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    (cut,) = encode_examples([text], tokenizer, 64)[0]
+    assert cut.input_ids == whole[:64] and cut.full_length == len(whole)
+    blocks = encode_examples([text], tokenizer, 64, chunking=Chunking(True, overlap=16))[0]
+    assert all(len(b.input_ids) <= 64 for b in blocks) and len(blocks) > 1
+    assert blocks[1].input_ids[:16] == blocks[0].input_ids[-16:]  # the overlap is context...
+    assert blocks[1].labels[:16] == [IGNORE] * 16  # ...not trained twice
+    trained = [t for b in blocks for t, label in zip(b.input_ids, b.labels, strict=True) if label != IGNORE]
+    assert trained == whole  # every token trained exactly once
+
+
+def test_truncation_is_counted_and_said_and_chunking_replaces_it(tokenizer):
+    from studio.engine.data_prep import Chunking, truncation_note
+
+    long_text = Example(kind="text", text=" ".join(f"word{i}" for i in range(200)))
+    rows = [long_text, chat(("user", "hi"), ("assistant", "Ahoy!"))]
+    cut = prepare(rows, [], tokenizer, 48, "responses")
+    assert (cut.truncated, cut.chunked, len(cut.train)) == (1, 0, 2) and cut.cut_tokens > 100
+    note = truncation_note(cut, len(rows), 48)
+    assert note and note.startswith("1 of 2 training examples (50%) are longer than max_length 48")
+    chunked = prepare(rows, [], tokenizer, 48, "responses", Chunking(True))
+    assert (chunked.truncated, chunked.chunked) == (0, 1) and len(chunked.train) > 4
+    assert truncation_note(chunked, len(rows), 48) is None

@@ -4,8 +4,8 @@ A person fixing a 50 000-line JSONL file needs the file, the line and the field,
 not a traceback. Every problem the dataset code finds is a `DatasetError`
 (fatal) or a `RowIssue` (a row that was skipped), and both name the place the
 same way: "line 7" for line-based files (.jsonl, .txt, .csv), "row 3" (0-based
-index) for .json arrays and .parquet, and a dotted/indexed field path such as
-`conversations[2].value`.
+index) for .json arrays, .parquet, .arrow and dataset folders, and a
+dotted/indexed field path such as `conversations[2].value`.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ def type_name(value: Any) -> str:
 class DatasetError(ValueError):
     """A dataset file (or one row of it) cannot be used.
 
-    `file` is the path as given; the message shows only its name, which is
-    what a person recognises. `row` is the 1-based line for .jsonl/.txt/.csv
-    (for .csv the header is line 1) or the 0-based index for .json arrays and
-    .parquet; `unit` says which. `row` and `field` are None when the problem
-    concerns the whole file or the whole row.
+    `file` is the path as given, and the message shows it whole: a person with
+    two train.jsonl files must be able to tell which one is meant. `row` is the
+    1-based line for .jsonl/.txt/.csv (for .csv the header is line 1) or the
+    0-based index for .json arrays, .parquet, .arrow and folders; `unit` says
+    which. `row` and `field` are None when the problem concerns the whole file
+    or the whole row.
     """
 
     def __init__(
@@ -73,8 +74,7 @@ class DatasetError(ValueError):
     def _message(self) -> str:
         parts = [p for p in (self.location, f"field '{self.field}'" if self.field else "") if p]
         where = ", ".join(parts)
-        name = Path(self.file).name or self.file
-        return f"{name}: {where}: {self.reason}" if where else f"{name}: {self.reason}"
+        return f"{self.file}: {where}: {self.reason}" if where else f"{self.file}: {self.reason}"
 
     def __reduce__(self):  # keep the attributes when pickled (e.g. across processes)
         return (_rebuild, (self.file, self.row, self.field, self.reason, self.unit))

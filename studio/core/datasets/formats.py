@@ -435,7 +435,8 @@ def _tool_calls(row: _Row, value: Any, path: str) -> tuple[ToolCall, ...]:
         where = f"{path}[{k}]" if isinstance(value, list) else path
         if not isinstance(item, dict):
             raise row.error(where, f"expected a tool call object with a 'name', got {type_name(item)}")
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        nested = item.get("function")
+        function: dict[str, Any] = nested if isinstance(nested, dict) else item
         name = function.get("name")
         if not isinstance(name, str) or not name.strip():
             raise row.error(f"{where}.name", "a tool call needs the tool's name")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .columns import apply_columns
 from .errors import DatasetError, RowIssue
+from .folders import folder_files, source_files
 from .formats import FORMAT_NAMES, Example, detect_format, normalize_record
 from .placeholders import fill_placeholders
 from .readers import RawRecord, TextSplit, read_records
@@ -65,12 +66,18 @@ class Preview:
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """sha256 of the file's bytes, hex, first 16 characters."""
+    """sha256 of the dataset's bytes (a folder's data files, in reading order), hex, first 16 characters."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    for file in source_files(path):
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+def _folder_note(path: Path) -> list[str]:
+    """What was chosen in a folder with a choice (its train split), for the user to see."""
+    return [note] if path.is_dir() and (note := folder_files(path).note) else []
 
 
 def _check_format_name(format: str) -> str:
@@ -86,7 +93,7 @@ def load_dataset_file(
     format: str = "auto",
     *,
     on_error: OnError = "raise",
-    bad_rows_limit: float = 1.0,
+    bad_rows_limit: float | None = 1.0,
     columns: Mapping[str, str] | None = None,
     text_split: TextSplit = "auto",
     variables: Mapping[str, str] | None = None,
@@ -99,6 +106,8 @@ def load_dataset_file(
     `bad_rows_limit` of the rows (beyond it the file is refused: that many bad
     rows is a wrong format or mapping, not a few typos). Either way a file that
     cannot be read, or in which no row is usable, raises DatasetError.
+    bad_rows_limit None refuses nothing for its rows: `datasets inspect` lists
+    them all and asks `bad_rows_refusal` what training would say.
     columns: field -> column renames (core.datasets.columns); variables: values
     for {{placeholders}} (core.datasets.placeholders).
     """
@@ -118,25 +127,11 @@ def load_dataset_file(
             if on_error == "raise":
                 raise
             issues.append(e.to_issue())
-    if not examples:
-        raise DatasetError(
-            path,
-            None,
-            None,
-            f"none of the {len(records)} rows can be used as '{fmt}'; first problem: {issues[0]}",
-        )
-    if len(issues) > bad_rows_limit * len(records):
-        shown = "; ".join(str(issue) for issue in issues[:3])
-        raise DatasetError(
-            path,
-            None,
-            None,
-            f"{len(issues)} of {len(records)} rows can't be used as '{fmt}' ({len(issues) / len(records):.1%}, "
-            f"more than the {bad_rows_limit:.0%} that may be skipped): {shown}"
-            + (" …" if len(issues) > 3 else "")
-            + "; fix those rows, choose the right format or column mapping, or raise dataset.bad_rows_limit",
-        )
+    if bad_rows_limit is not None and (refused := bad_rows_refusal(path, fmt, issues, len(records),
+                                                                   bad_rows_limit)):
+        raise refused
     examples, warnings = fill_placeholders(examples, variables or {})
+    warnings = _folder_note(path) + warnings
     return LoadedDataset(
         path=path,
         format=fmt,
@@ -146,6 +141,30 @@ def load_dataset_file(
         fingerprint=fingerprint,
         warnings=warnings,
     )
+
+
+def bad_rows_refusal(path: Path, fmt: str, issues: Sequence[RowIssue], rows_total: int,
+                     bad_rows_limit: float) -> DatasetError | None:
+    """Why a file with these bad rows is refused, or None when they may be skipped: the one rule."""
+    if issues and len(issues) >= rows_total:
+        return DatasetError(
+            path,
+            None,
+            None,
+            f"none of the {rows_total} rows can be used as '{fmt}'; first problem: {issues[0]}",
+        )
+    if len(issues) > bad_rows_limit * rows_total:
+        shown = "; ".join(str(issue) for issue in issues[:3])
+        return DatasetError(
+            path,
+            None,
+            None,
+            f"{len(issues)} of {rows_total} rows can't be used as '{fmt}' ({len(issues) / rows_total:.1%}, "
+            f"more than the {bad_rows_limit:.0%} that may be skipped): {shown}"
+            + (" …" if len(issues) > 3 else "")
+            + "; fix those rows, choose the right format or column mapping, or raise dataset.bad_rows_limit",
+        )
+    return None
 
 
 def load_job_dataset(settings: DatasetSettings, path: str | Path | None = None) -> LoadedDataset:

@@ -1,25 +1,33 @@
-"""Read raw records out of dataset files, each tagged with where it came from.
+"""Read raw records out of dataset files and folders, each tagged with where it came from.
 
 This layer knows file types, not dataset formats: it turns .json, .jsonl,
-.csv, .parquet and .txt into `RawRecord`s (a dict, or a string for .txt) and
-remembers the line or row of each, so that a later validation error can point
-at the place to fix. Problems with the whole file (not UTF-8, empty, not JSON
-at all) raise `DatasetError`; problems with one row (an invalid JSON line, a
-number where an object belongs) are attached to that row's record, so a caller
-may skip it or show it in a preview instead of failing.
+.csv, .parquet, .arrow and .txt files, and dataset folders, into `RawRecord`s
+(a dict, or a string for .txt) and remembers the line or row of each, so that
+a later validation error can point at the place to fix. Problems with the
+whole file (not UTF-8, empty, not JSON at all) raise `DatasetError`; problems
+with one row (an invalid JSON line, a number where an object belongs) are
+attached to that row's record, so a caller may skip it or show it in a preview
+instead of failing. With `limit`, only the start of a file is read, except
+for a .json document, which is parsed whole.
 
 File types:
   .json     a top-level list of objects, or an object with exactly one list
-            field such as {"data": [...]}. Rows are 0-based ("row 3").
+            field such as {"data": [...]}. Rows are 0-based ("row 3"). A .json
+            file that holds JSON Lines (what `Dataset.to_json` writes: its
+            first line a whole object, more lines after it) is read as .jsonl.
   .jsonl    one JSON object per line; blank lines are ignored ("line 7", also
             .ndjson).
   .csv      a header row and one record per row, UTF-8 with or without a BOM;
             "line N" is the record number with the header as line 1. Every
             value is a string; a short row simply lacks its trailing fields.
-  .parquet  one record per row, read with pyarrow ("row 3").
-  .txt      raw text, one example per paragraph: paragraphs are separated by
-            one or more blank (or whitespace-only) lines, and a paragraph's own
-            line breaks are kept. "line N" is the paragraph's first line.
+  .parquet  one record per row ("row 3"); .arrow likewise, an Arrow IPC stream
+            or file (arrow_files).
+  .txt      raw text, one document per line, per blank-line-separated
+            paragraph or per file, as `text_split` says (raw_text). "line N"
+            is the document's first line.
+  folder    a `save_to_disk` folder, a DatasetDict folder or a folder of
+            shards (folders says which files); its files are read in order as
+            one dataset, with rows numbered across them ("row 1234").
 """
 
 from __future__ import annotations
@@ -30,11 +38,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
+from . import raw_text
+from .arrow_files import read_arrow, read_parquet
 from .errors import DatasetError, RowUnit, location_label, type_name
+from .folders import folder_files
+from .raw_text import TextSplit
 
-SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".parquet", ".txt")
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".parquet", ".arrow", ".txt")
+_TABLE_READERS = {".parquet": read_parquet, ".arrow": read_arrow}  # rows are dicts, numbered from 0
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -62,49 +75,82 @@ class RawRecord:
         return location_label(self.row, self.unit)
 
 
-TextSplit = Literal["auto", "line", "paragraph", "file"]
-
-
 def read_records(path: str | Path, *, limit: int | None = None, text_split: TextSplit = "auto") -> list[RawRecord]:
-    """Read up to `limit` records (all when None) from a dataset file.
+    """Read up to `limit` records (all when None) from a dataset file or folder.
 
-    `text_split` says how a .txt file becomes records (see the module docstring).
+    `text_split` says how a .txt file becomes records (see raw_text).
     Raises DatasetError when the file as a whole cannot be read.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DatasetError(
-            path,
-            None,
-            None,
-            f"unsupported file type '{suffix or path.name}'; use .json, .jsonl, .csv, .parquet or .txt",
-        )
     try:
-        empty = path.stat().st_size == 0
+        is_dir = path.is_dir()
+        empty = not is_dir and path.stat().st_size == 0
     except FileNotFoundError:
         raise DatasetError(path, None, None, "file not found") from None
     except OSError as e:
         raise DatasetError(path, None, None, f"cannot read the file: {e.strerror}") from None
-    if path.is_dir():
-        raise DatasetError(path, None, None, "this is a folder, not a file")
+    if is_dir:
+        return _read_folder(path, limit, text_split)
+    if path.suffix.lower() not in SUFFIXES:
+        raise DatasetError(
+            path,
+            None,
+            None,
+            f"unsupported file type '{path.suffix.lower() or path.name}'; "
+            "use .json, .jsonl, .csv, .parquet, .arrow or .txt, or a dataset folder",
+        )
     if empty:
         raise DatasetError(path, None, None, "file is empty")
-
-    reader = {
-        ".json": _read_json,
-        ".jsonl": _read_jsonl,
-        ".ndjson": _read_jsonl,
-        ".csv": _read_csv,
-        ".parquet": _read_parquet,
-        ".txt": _read_txt,
-    }[suffix]
-    try:
-        records = reader(path, limit)
-    except OSError as e:
-        raise DatasetError(path, None, None, f"cannot read the file: {e.strerror or e}") from None
+    records = _read_file(path, limit, text_split)
     if not records:
         raise DatasetError(path, None, None, "file is empty (no records)")
+    return records
+
+
+def _read_file(path: Path, limit: int | None, text_split: TextSplit) -> list[RawRecord]:
+    """The records of one non-empty file of a known type; [] when it holds none."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".txt":
+            return _read_txt(path, limit, text_split)
+        if suffix in _TABLE_READERS:
+            return [_record(path, i, "row", row) for i, row in enumerate(_TABLE_READERS[suffix](path, limit))]
+        reader = {".json": _read_json, ".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".csv": _read_csv}[suffix]
+        return reader(path, limit)
+    except OSError as e:
+        raise DatasetError(path, None, None, f"cannot read the file: {e.strerror or e}") from None
+
+
+def _read_folder(folder: Path, limit: int | None, text_split: TextSplit) -> list[RawRecord]:
+    """The records of a folder's data files in order, as "row N" across them.
+
+    A row that could not be read keeps its file and line in its reason, since
+    "row 1234" alone does not say which shard to open.
+    """
+    records: list[RawRecord] = []
+    for file in folder_files(folder).files:
+        if limit is not None and len(records) >= limit:
+            break
+        try:
+            empty = file.stat().st_size == 0
+        except OSError as e:
+            raise DatasetError(file, None, None, f"cannot read the file: {e.strerror}") from None
+        if empty:  # an empty shard is no reason to refuse the others
+            continue
+        remaining = None if limit is None else limit - len(records)
+        if file.suffix.lower() in _TABLE_READERS:  # rows straight to records: no relabelling to pay for
+            rows = _TABLE_READERS[file.suffix.lower()](file, remaining)
+            records.extend([_record(folder, i, "row", row) for i, row in enumerate(rows, start=len(records))])
+            continue
+        for record in _read_file(file, remaining, text_split):
+            row = len(records)
+            error = None
+            if record.error is not None:
+                where = f"{file.relative_to(folder)} {record.label}"
+                error = DatasetError(folder, row, None, f"{where}: {record.error.reason}", unit="row")
+            records.append(RawRecord(row, "row", record.data, error))
+    if not records:
+        raise DatasetError(folder, None, None, "the folder's data files hold no records")
     return records
 
 
@@ -133,6 +179,8 @@ def _lines(path: Path, fh: IO[bytes]) -> Iterator[tuple[int, str]]:
 
 
 def _read_json(path: Path, limit: int | None) -> list[RawRecord]:
+    if _holds_json_lines(path):
+        return _read_jsonl(path, limit)
     data = path.read_bytes()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
@@ -152,6 +200,32 @@ def _read_json(path: Path, limit: int | None) -> list[RawRecord]:
     if limit is not None:
         items = items[:limit]
     return [_record(path, i, "row", item) for i, item in enumerate(items)]
+
+
+def _holds_json_lines(path: Path) -> bool:
+    """Whether a .json file holds JSON Lines: its first line is a whole object and more follows.
+
+    No JSON document looks like that (parsing one would fail with "Extra
+    data" after the first line), so real errors in a document are still
+    reported as such. Only a file that starts with "{" has its first line read.
+    """
+    with path.open("rb") as fh:
+        if not fh.read(1 << 16).removeprefix(_BOM).lstrip().startswith(b"{"):
+            return False
+        fh.seek(0)
+        first = None
+        for raw in fh:
+            if not raw.strip():
+                continue
+            if first is not None:
+                return True  # something follows the first line
+            try:
+                first = json.loads(raw.removeprefix(_BOM).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return False  # a document spread over lines, or broken: its own reader says how
+            if not isinstance(first, dict):
+                return False
+    return False
 
 
 def _top_level_list(path: Path, doc: Any) -> list[Any]:
@@ -245,42 +319,12 @@ def _read_csv(path: Path, limit: int | None) -> list[RawRecord]:
     return records
 
 
-def _read_parquet(path: Path, limit: int | None) -> list[RawRecord]:
-    import pyarrow as pa  # lazily: only parquet needs it, and it is slow to import
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path)
-        if limit is None:
-            rows = pf.read().to_pylist()
-        else:
-            rows = []
-            for batch in pf.iter_batches(batch_size=max(limit, 1)):
-                rows.extend(batch.to_pylist())
-                if len(rows) >= limit:
-                    break
-            rows = rows[:limit]
-    except (pa.ArrowException, OSError) as e:
-        raise DatasetError(path, None, None, f"not a readable Parquet file: {e}") from None
-    return [_record(path, i, "row", row) for i, row in enumerate(rows)]
-
-
-def _read_txt(path: Path, limit: int | None) -> list[RawRecord]:
-    records: list[RawRecord] = []
-    paragraph: list[str] = []
-    start = 0
+def _read_txt(path: Path, limit: int | None, text_split: TextSplit) -> list[RawRecord]:
+    split = text_split
+    if split == "auto":
+        with path.open("rb") as fh:
+            sample = fh.read(raw_text.AUTO_SAMPLE_BYTES + 1)
+        whole = len(sample) <= raw_text.AUTO_SAMPLE_BYTES
+        split = raw_text.choose_split(sample[: raw_text.AUTO_SAMPLE_BYTES].removeprefix(_BOM), whole=whole)
     with path.open("rb") as fh:
-        for number, line in _lines(path, fh):
-            if line.strip():
-                if not paragraph:
-                    start = number
-                paragraph.append(line.rstrip("\r\n"))
-                continue
-            if paragraph:
-                records.append(RawRecord(start, "line", "\n".join(paragraph)))
-                paragraph = []
-                if limit is not None and len(records) >= limit:
-                    return records
-    if paragraph:
-        records.append(RawRecord(start, "line", "\n".join(paragraph)))
-    return records
+        return [RawRecord(line, "line", text) for line, text in raw_text.documents(_lines(path, fh), split, limit)]
