@@ -1,4 +1,4 @@
-"""Read-only commands: ``models``, ``datasets inspect``, ``runs``."""
+"""Commands that train nothing: ``models``, ``runs``, ``doctor``, ``download``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from studio.core import paths, protocol, runs
+from studio.core import paths, runs
 from studio.core import settings as user_settings
-from studio.core.datasets import DatasetError, load_dataset_file, preview, token_length_stats
 from studio.core.models import discover_models_with_problems
-from studio.core.resources import resolve_dataset_path
 
 
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
@@ -38,56 +36,6 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for path, reason in problems:
         console.print(f"[yellow]skipped[/yellow] {escape(f'{path}: {reason}')}")
     return 0
-
-
-def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
-    path = resolve_dataset_path(args.file)
-    try:
-        loaded = load_dataset_file(path, args.format, on_error="skip")
-    except DatasetError as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
-        return protocol.EXIT_DATA
-    console.print(f"[bold]{escape(str(path))}[/bold]: format [cyan]{loaded.format}[/cyan], {loaded.rows_total} rows, "
-                  f"{len(loaded.examples)} good, {loaded.rows_skipped} bad, fingerprint {loaded.fingerprint}")
-    for issue in loaded.issues[: args.max_issues]:
-        field = f", field '{issue.field}'" if issue.field else ""
-        console.print(f"  [red]bad row[/red] {escape(f'{path.name}: {issue.row}{field}: {issue.reason}')}")
-    if len(loaded.issues) > args.max_issues:
-        console.print(f"  … and {len(loaded.issues) - args.max_issues} more")
-    shown = preview(path, n=args.rows, format=args.format)
-    table = Table(title=f"first {len(shown.examples)} examples")
-    table.add_column("row")
-    table.add_column("kind")
-    table.add_column("content", overflow="fold")
-    for ex in shown.examples:  # the rows' text is data, not markup: "[/INST]" must show as is
-        if ex.kind == "chat":
-            body = "\n".join(f"[b]{m.role}[/b]: {escape(m.content)}" for m in ex.messages)
-        elif ex.kind == "completion":
-            body = f"[b]prompt[/b]: {escape(ex.prompt)}\n[b]completion[/b]: {escape(ex.completion)}"
-        else:
-            body = escape(ex.text)
-        table.add_row(ex.source, ex.kind, body)
-    console.print(table)
-    tokenizer_json = _tokenizer_for(args.tokenizer)
-    if tokenizer_json is not None and loaded.examples:
-        try:
-            stats = token_length_stats(loaded.examples, tokenizer_json, args.max_length)
-        except (OSError, ValueError) as exc:  # no such file, not a tokenizer.json, bad --max-length
-            console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
-            return protocol.EXIT_BAD_JOB
-        console.print(f"tokens per example (plain render, {escape(tokenizer_json.parent.name)}): min {stats.min}, "
-                      f"median {stats.median:.0f}, p95 {stats.p95:.0f}, max {stats.max}; "
-                      f"{stats.truncated_fraction:.1%} longer than {args.max_length}")
-    return protocol.EXIT_DATA if loaded.issues else 0
-
-
-def _tokenizer_for(setting: str | None) -> Path | None:
-    """A tokenizer.json: given, inside a model folder, or from a converted model in the cache."""
-    if setting:
-        path = Path(setting)
-        return path / "tokenizer.json" if path.is_dir() else path
-    found = sorted(paths.models_dir().glob("*/tokenizer.json"))
-    return found[0] if found else None
 
 
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:

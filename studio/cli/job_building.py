@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
-from studio.core.jobs import Job, TrainJob
+from studio.core.jobs import DatasetFormat, Job, OnBadRows, TextSplit, TrainJob
 from studio.core.methods import METHODS, apply_method
 
 # flag dest -> (section, field)
@@ -22,6 +22,9 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "format": ("dataset", "format"),
     "eval_fraction": ("dataset", "eval_fraction"),
     "max_rows": ("dataset", "max_rows"),
+    "text_split": ("dataset", "text_split"),
+    "on_bad_rows": ("dataset", "on_bad_rows"),
+    "bad_rows_limit": ("dataset", "bad_rows_limit"),
     "rank": ("lora", "r"),
     "alpha": ("lora", "alpha"),
     "dropout": ("lora", "dropout"),
@@ -42,6 +45,11 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "gpus": ("distributed", "gpus"),
     "strategy": ("distributed", "strategy"),
 }
+# flag dest -> (section, field) of a table: each use adds names to what the job file has
+PAIR_FIELDS: dict[str, tuple[str, str]] = {
+    "columns": ("dataset", "columns"),
+    "variables": ("dataset", "variables"),
+}
 
 
 def _indices(text: str) -> list[int]:
@@ -51,11 +59,56 @@ def _indices(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected GPU indices such as 0,1; got {text!r}") from None
 
 
+def count(text: str) -> int:
+    """A whole number >= 0, for flags such as --rows."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 5; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return value
+
+
+def column_pairs(text: str) -> dict[str, str]:
+    """``instruction=question,output=answer`` -> {"instruction": "question", "output": "answer"}."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep or not key.strip() or not value.strip() for key, sep, value in pairs):
+        raise argparse.ArgumentTypeError(f"expected FIELD=COLUMN pairs such as instruction=question,output=answer; "
+                                         f"got {text!r}")
+    return {key.strip(): value.strip() for key, _sep, value in pairs}
+
+
+def variable_pair(text: str) -> dict[str, str]:
+    """``name=Captain Lora`` -> {"name": "Captain Lora"} (the value may hold commas and '=')."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as name='Captain Lora'; got {text!r}")
+    return {name.strip(): value}
+
+
+def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
+    """How a dataset file is read: shared by ``train``, ``estimate`` and ``datasets inspect``."""
+    parser.add_argument("--map", dest="columns", type=column_pairs, action="append", metavar="FIELD=COLUMN,...",
+                        help="read your file's columns as the format's fields, e.g. --map "
+                             "instruction=question,output=answer (repeatable)")
+    parser.add_argument("--text-split", choices=get_args(TextSplit),
+                        help="how a .txt file becomes documents (default: auto)")
+    parser.add_argument("--on-bad-rows", choices=get_args(OnBadRows),
+                        help="skip rows that can't be trained (up to --bad-rows-limit of the file), or stop at the "
+                             "first (default: skip)")
+    parser.add_argument("--bad-rows-limit", type=float, metavar="SHARE",
+                        help="the largest share of rows that may be skipped (default: 0.01, i.e. 1%%)")
+    parser.add_argument("--var", dest="variables", type=variable_pair, action="append", metavar="NAME=VALUE",
+                        help="the value of a {{NAME}} placeholder in the data (repeatable)")
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job", type=Path, help="job file (.json or .toml); flags override it")
     parser.add_argument("--model", help="'bundled', a model folder or a .gguf file")
     parser.add_argument("--dataset", help="'bundled' or a dataset file")
-    parser.add_argument("--format", help="dataset format (default: auto)")
+    parser.add_argument("--format", choices=get_args(DatasetFormat), help="dataset format (default: auto)")
+    add_dataset_flags(parser)
     parser.add_argument("--eval-fraction", type=float)
     parser.add_argument("--max-rows", type=int)
     parser.add_argument("--method", choices=list(METHODS),
@@ -97,12 +150,15 @@ def build_train_job(args: argparse.Namespace) -> Job:
         value = getattr(args, dest, None)
         if value is not None:
             data.setdefault(section, {})[name] = value
-    if args.packing is not None:
-        data["training"]["packing"] = args.packing
-    if args.gradient_checkpointing is not None:
-        data["training"]["gradient_checkpointing"] = args.gradient_checkpointing
+    for dest, (section, name) in PAIR_FIELDS.items():
+        for pairs in getattr(args, dest, None) or []:
+            table = data.setdefault(section, {}).get(name)
+            data[section][name] = {**(table if isinstance(table, dict) else {}), **pairs}
+    for name in ("packing", "gradient_checkpointing"):
+        if getattr(args, name, None) is not None:
+            data["training"][name] = getattr(args, name)
     issues = []
-    for item in args.overrides:
+    for item in getattr(args, "overrides", []):
         key, sep, raw = item.partition("=")
         parts = key.strip().split(".")
         if not sep or len(parts) != 2:

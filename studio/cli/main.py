@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import get_args
 
 from rich.console import Console
 
@@ -11,11 +13,13 @@ from studio import __version__
 from studio.cli import (
     estimate_command,
     info_commands,
+    inspect_command,
     library_commands,
     settings_command,
     train_commands,
 )
-from studio.cli.job_building import add_train_flags
+from studio.cli.job_building import add_dataset_flags, add_train_flags, count
+from studio.core.jobs import DatasetFormat
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,14 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="inspect dataset files")
     dsub = p.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
-    q = dsub.add_parser("inspect", help="detect the format, list bad rows, preview, token lengths")
-    q.add_argument("file", help="a dataset file, or 'bundled'")
-    q.add_argument("--format", default="auto")
-    q.add_argument("--rows", type=int, default=5, help="rows to preview")
-    q.add_argument("--max-issues", type=int, default=20)
+    q = dsub.add_parser("inspect", help="detect the format, list bad rows and what training would do with them, "
+                                        "preview, token lengths; exit 3 when training would refuse the file")
+    q.add_argument("file", nargs="?", help="a dataset file, or 'bundled' (default: the --job file's dataset)")
+    q.add_argument("--job", type=Path, help="read the file as this job file's dataset settings say; flags override")
+    q.add_argument("--format", choices=get_args(DatasetFormat), help="dataset format (default: auto)")
+    add_dataset_flags(q)
+    q.add_argument("--rows", type=count, default=5, help="rows to preview")
+    q.add_argument("--max-issues", type=count, default=20, help="bad rows to list")
     q.add_argument("--tokenizer", help="tokenizer.json or a model folder (default: a converted model)")
-    q.add_argument("--max-length", type=int, default=512)
-    q.set_defaults(func=info_commands.cmd_datasets_inspect)
+    q.add_argument("--max-length", type=count, default=512)
+    q.set_defaults(func=inspect_command.cmd_datasets_inspect)
 
     p = sub.add_parser("train", help="train an adapter (defaults: bundled model + bundled sample)")
     add_train_flags(p)

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.advice import print_batch_tip
-from studio.cli.job_building import FLAG_FIELDS, build_train_job
+from studio.cli.dataset_check import dataset_refused
+from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.run_job import run_job
 from studio.core import control_client, gpus, machine_fit, protocol, runs
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
@@ -34,6 +35,9 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             job = build_train_job(args)
             if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
                 raise JobError(problems, "this job, on this machine,")
+        if (refused := dataset_refused(job.dataset, console)) is not None:
+            return refused  # before any run folder: a missing file is not a failed run
+        if not args.resume:
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
@@ -53,7 +57,9 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _settings_given(args: argparse.Namespace) -> list[str]:
-    names = [f"--{dest.replace('_', '-')}" for dest in (*FLAG_FIELDS, "method", "packing", "gradient_checkpointing")
+    flags = {"columns": "map", "variables": "var"}
+    names = [f"--{flags.get(dest, dest).replace('_', '-')}"
+             for dest in (*FLAG_FIELDS, *PAIR_FIELDS, "method", "packing", "gradient_checkpointing")
              if getattr(args, dest, None) is not None]
     if args.job:
         names.append("--job")

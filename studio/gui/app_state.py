@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +19,18 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from studio.core import settings as user_settings
 from studio.core.datasets import TokenStats
-from studio.core.jobs import TrainJob
+from studio.core.jobs import DatasetSettings, TextSplit, TrainJob
 from studio.core.models import ModelInfo
 from studio.gui.settings_migration import migrate_qsettings
 
 SAVE_DELAY_MS = 500  # settings changed while typing are written once the typing pauses
+# How the chosen file is read, chosen with it on the Datasets page (DatasetSettings fields).
+DATASET_READING = ("columns", "text_split", "variables")
 
 
 class AppState(QObject):
     model_changed = Signal(object)  # ModelInfo | None
-    dataset_changed = Signal(str, str)  # path, format ("auto" or a name)
+    dataset_changed = Signal(str, str)  # path, format ("auto" or a name); dataset_reading says the rest
     token_stats_changed = Signal(object)  # TokenStats | None: the dataset's token lengths (Datasets page)
     job_changed = Signal(object)  # TrainJob
     run_started = Signal(str)  # run folder
@@ -48,7 +52,11 @@ class AppState(QObject):
         self.model: ModelInfo | None = None
         self.dataset_path: str = self.settings.dataset_path
         self.dataset_format: str = self.settings.dataset_format
+        # columns, text_split, variables: kept in the Train form's last job (settings.last_job).
+        self.dataset_reading: dict[str, Any] = reading_of(self.settings.last_job.get("dataset"),
+                                                          self.dataset_path, self.dataset_format)
         self.job = TrainJob()
+        self._put_dataset_in_job()
         # Measured by the Datasets page with the model's tokenizer; None until then, or without one.
         self.token_stats: TokenStats | None = None
 
@@ -95,11 +103,31 @@ class AppState(QObject):
             self.job.model.path = "bundled" if model.source == "bundled" else str(model.path)
         self.model_changed.emit(model)
 
-    def set_dataset(self, path: str, fmt: str = "auto") -> None:
+    def set_dataset(self, path: str, fmt: str = "auto", reading: Mapping[str, Any] | None = None) -> None:
+        """Choose the training file and its format; ``reading`` says how to read it (columns,
+        text_split, variables, as in DatasetSettings; those left out take their defaults)."""
         self.dataset_path, self.dataset_format = path, fmt
+        self.dataset_reading = reading_of(reading)
         self.change_settings(dataset_path=path, dataset_format=fmt)
-        self.job.dataset.path, self.job.dataset.format = path, fmt
+        self._put_dataset_in_job()
         self.dataset_changed.emit(path, fmt)
+
+    def choose_dataset_of(self, job: TrainJob) -> None:
+        """Choose the dataset a job names, read the way it says (a job file loaded on Train)."""
+        reading = {name: getattr(job.dataset, name) for name in DATASET_READING}
+        if (job.dataset.path, job.dataset.format, reading_of(reading)) != \
+                (self.dataset_path, self.dataset_format, self.dataset_reading):
+            self.set_dataset(job.dataset.path, job.dataset.format, reading)
+
+    def dataset_fields(self) -> dict[str, Any]:
+        """The chosen dataset as the Train form's dotted fields: where it is and how it is read."""
+        return {"dataset.path": self.dataset_path, "dataset.format": self.dataset_format,
+                **{f"dataset.{name}": copy.deepcopy(value) for name, value in self.dataset_reading.items()}}
+
+    def _put_dataset_in_job(self) -> None:
+        self.job.dataset.path, self.job.dataset.format = self.dataset_path, self.dataset_format
+        for name, value in self.dataset_reading.items():
+            setattr(self.job.dataset, name, copy.deepcopy(value))
 
     def set_token_stats(self, stats: TokenStats | None) -> None:
         self.token_stats = stats
@@ -108,3 +136,20 @@ class AppState(QObject):
     def set_job(self, job: TrainJob) -> None:
         self.job = copy.deepcopy(job)
         self.job_changed.emit(self.job)
+
+
+def reading_of(data: Any, path: str | None = None, fmt: str | None = None) -> dict[str, Any]:
+    """columns, text_split and variables from ``data`` (a job's dataset section), each checked and
+    else its default; with ``path``/``fmt``, only when ``data`` is about that file (a last job
+    saved for another file says nothing about how to read this one)."""
+    defaults = DatasetSettings()
+    reading: dict[str, Any] = {name: copy.deepcopy(getattr(defaults, name)) for name in DATASET_READING}
+    if not isinstance(data, Mapping) or (path is not None and (data.get("path"), data.get("format")) != (path, fmt)):
+        return reading
+    for name in ("columns", "variables"):
+        value = data.get(name)
+        if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            reading[name] = dict(value)
+    if data.get("text_split") in typing.get_args(TextSplit):
+        reading["text_split"] = data["text_split"]
+    return reading

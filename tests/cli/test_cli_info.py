@@ -182,7 +182,7 @@ def test_inspect_missing_file(tmp_path: Path) -> None:
     result = run_cli("datasets", "inspect", str(tmp_path / "nowhere.jsonl"))
     assert result.returncode == 3, result.output
     assert "nowhere.jsonl" in result.output
-    assert "not found" in result.output
+    assert "does not exist; check the path" in result.flat
     assert "Traceback" not in result.output
 
 

@@ -283,16 +283,19 @@ def test_invalid_job_file(tmp_path: Path, studio_home: Path) -> None:
 
 def test_bad_dataset_row_fails_with_exit_3(tmp_path: Path, studio_home: Path,
                                            tiny_model_dir: Path) -> None:
+    """A file too large to read twice is checked by its first rows before the run; the worker
+    applies the bad-row rule to the rest (a small file is refused before any run: test_cli_dataset_flags)."""
+    from studio.cli.dataset_check import WHOLE_FILE_BYTES
+
+    good = json.dumps({"instruction": "a " * 500, "input": "", "output": "b"}) + "\n"
+    rows = WHOLE_FILE_BYTES // len(good) + 1
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(
-        '{"instruction": "a", "input": "", "output": "b"}\n'
-        '{"instruction": "c", "input": ""}\n'
-        '{"instruction": "e", "input": "", "output": "f"}\n', encoding="utf-8")
+    bad.write_text(good * rows + '{"instruction": "c", "input": ""}\n' * (rows // 50), encoding="utf-8")
     result = run_cli(*tiny_train_args(tiny_model_dir), "--dataset", str(bad), timeout=TRAIN_TIMEOUT)
     assert result.returncode == 3, result.output
-    line = next(li for li in result.stdout.splitlines() if li.startswith("error (data)"))
+    line = result.stdout.replace("\n", "").partition("error (data)")[2]  # rich wraps the long message
     assert "bad.jsonl" in line
-    assert "line 2" in line
+    assert f"line {rows + 1}" in line
     assert "output" in line
     assert "missing required field" in line
     assert "Traceback" not in result.output
@@ -303,7 +306,7 @@ def test_bad_dataset_row_fails_with_exit_3(tmp_path: Path, studio_home: Path,
     assert not (run_dir / "adapter").exists()
     entry = _runs_json(cli_env())[run_dir.name]
     assert entry["status"] == "failed"
-    assert "line 2" in entry["message"]
+    assert f"line {rows + 1}" in entry["message"]
     assert "failed" in _runs_row(cli_env(), run_dir.name)
 
 

@@ -80,6 +80,16 @@ def test_bad_row_is_listed_with_line_and_field(qtbot, page, state, tmp_path):
     assert len(issues) == 1 and "line 3" in issues[0] and "output" in issues[0], issues
     assert "4</b> rows · <b>3</b> good · <b>1</b> bad" in page.counts_label.text()
     assert page.rows.issues_box.title() == "Bad rows (1)"
+    # One row in four is more than the job's 1% may skip: shown, but training would refuse it.
+    assert "1 of 4 rows" in page.error_label.text() and "refuse" in page.error_label.text()
+    assert state.dataset_path == "bundled"
+    job = TrainJob()
+    job.dataset.bad_rows_limit = 0.5
+    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+        state.set_job(job)  # the rule changed (e.g. a job file): judged again
+    settle(qtbot, page)
+    assert not page.error_label.isVisibleTo(page)
+    assert "1 of 4 rows will be left out" in page.notice.text()
     assert state.dataset_path == str(data)
 
 

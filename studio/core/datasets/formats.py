@@ -377,6 +377,8 @@ def _content(row: _Row, message: dict, path: str) -> tuple[list[str], list[str],
     content = message.get("content")
     if isinstance(content, str):
         return [content], [], []
+    if isinstance(content, dict) and message.get("role") in ("tool", "function"):
+        return [json.dumps(content, ensure_ascii=False)], [], []  # a tool's result as the JSON it returned
     has_calls = message.get("tool_calls") or message.get("function_call")
     if content is None and (has_calls or message.get("role") == "assistant" and "content" in message):
         return [], [], []

@@ -3,17 +3,25 @@
 Loading checks every row (bad ones are listed with line and field, not hidden), the
 split and truncation numbers follow the Train page's settings, and one example is
 drawn through the selected model's chat template with the trained tokens marked.
+The file is read the way the job will read it (the same column mapping, text split and
+placeholder values as the CLI and the worker), every bad row listed, and core's bad-row
+rule (``rows_verdict``, as ``datasets inspect`` asks it) says whether training would skip
+them or refuse the file: a refused file is still shown, row by row, but not chosen.
 Reading the file and counting tokens run on the thread pool; a result that arrives
 after a newer request (another file, another model) is dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -31,19 +39,78 @@ from studio.core.datasets import (
     FORMAT_NAMES,
     DatasetError,
     LoadedDataset,
+    RawRecord,
+    detect_format,
     load_dataset_file,
+    read_records,
     split_sizes,
 )
+from studio.core.datasets.columns import apply_columns, unknown_columns
+from studio.core.datasets.job_check import rows_verdict
+from studio.core.jobs import DatasetSettings
 from studio.core.resources import bundled_dataset_path, resolve_dataset_path
-from studio.gui.app_state import AppState
+from studio.gui.app_state import AppState, reading_of
 from studio.gui.background import run_in_background
 from studio.gui.dataset_analysis import TokenReport, measure_tokens
+from studio.gui.widgets.column_mapping_dialog import ColumnMappingDialog
 from studio.gui.widgets.dataset_rows import DatasetRows
 from studio.gui.widgets.example_view import ExampleView
+from studio.gui.widgets.field_editors import field_info
 from studio.gui.widgets.page_title import page_title
+from studio.gui.widgets.status_banner import StatusBanner
 from studio.gui.widgets.token_histogram import TokenHistogram
 
 FILE_FILTER = "Datasets (*.json *.jsonl *.ndjson *.csv *.parquet *.txt);;All files (*)"
+SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
+TEXT_SPLITS = {"auto": "auto (from the file's shape)", "line": "one example per line",
+               "paragraph": "paragraphs (blank-line separated)", "file": "the whole file"}
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    """One file as the page shows it, read under the job's rules."""
+
+    sample: list[RawRecord]  # the first rows as read (no mapping), for the mapping dialog
+    columns: list[str]  # a table's column names (first rows' keys, in order); none for a .txt
+    dataset: LoadedDataset | None = None  # every usable row, bad ones listed; None when no row is usable
+    refusal: str = ""  # why training would refuse the file under the job's bad-row rule ("" when it would not)
+    error: str = ""  # why no row can be used (dataset is None)
+    rule: tuple[str, float] = ("skip", 0.01)  # (on_bad_rows, bad_rows_limit) it was judged by
+    undetected: bool = False  # "auto" could not tell the format from the first rows: a mapping is the fix
+
+
+def load_for_page(settings: DatasetSettings, path: Path) -> PageLoad:
+    """Read ``path`` as a job with ``settings`` would, listing every bad row, and ask core's bad-row
+    rule whether training would refuse it (as ``datasets inspect`` does; runs on the thread pool)."""
+    sample = read_records(path, limit=SAMPLE_ROWS, text_split=settings.text_split)
+    columns = list(dict.fromkeys(str(key) for r in sample if isinstance(r.data, dict) for key in r.data))
+    rule = (settings.on_bad_rows, settings.bad_rows_limit)
+    if settings.columns and columns and (missing := unknown_columns(settings.columns, columns)):
+        return PageLoad(sample, columns, rule=rule,
+                        error=f"{path}: the column mapping names {', '.join(map(repr, missing))}, which the file "
+                              f"doesn't have; its columns: {', '.join(columns)}")
+    try:
+        loaded = load_dataset_file(path, settings.format, on_error="skip", bad_rows_limit=None,
+                                   columns=settings.columns, text_split=settings.text_split,
+                                   variables=settings.variables)
+    except DatasetError as error:
+        return PageLoad(sample, columns, error=str(error), rule=rule,
+                        undetected=bool(columns) and _format_unknown(settings, sample, path))
+    verdict = rows_verdict(settings, loaded) or ""
+    if not loaded.examples:
+        return PageLoad(sample, columns, error=verdict, rule=rule)
+    return PageLoad(sample, columns, loaded, refusal=verdict, rule=rule)
+
+
+def _format_unknown(settings: DatasetSettings, sample: list[RawRecord], path: Path) -> bool:
+    """'auto' can't tell the format from the first rows (mapped): a column mapping is the fix."""
+    if settings.format != "auto":
+        return False
+    try:
+        detect_format(apply_columns(sample, settings.columns), file=str(path))
+    except DatasetError:
+        return True
+    return False
 
 
 def _group(title: str, tip: str, widget: QWidget) -> QGroupBox:
@@ -53,8 +120,12 @@ def _group(title: str, tip: str, widget: QWidget) -> QGroupBox:
     return box
 
 
+def _share(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
 class DatasetsPage(QWidget):
-    dataset_loaded = Signal(object)  # LoadedDataset
+    dataset_loaded = Signal(object)  # LoadedDataset (also of a file training would refuse: its rows are shown)
     load_failed = Signal(str)  # the message shown
     tokens_measured = Signal()  # histogram and example are up to date (or say why not)
 
@@ -62,8 +133,16 @@ class DatasetsPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.dataset: LoadedDataset | None = None
+        self.loaded: PageLoad | None = None  # the last load that landed
         self.report: TokenReport | None = None
         self.setting = ""  # "bundled" or the file path, as state.set_dataset gets it
+        # How the file is read (DatasetSettings' columns, text_split, variables), chosen with it.
+        self.columns: dict[str, str] = {}
+        self.text_split = "auto"
+        self.variables: dict[str, str] = {}
+        self.mapping_dialog: ColumnMappingDialog | None = None
+        self._offer_mapping = False  # a table that can't be read as it is gets the dialog, once
+        self._rule: tuple[str, float] | None = None  # the job's bad-row rule of the last load asked for
         self._load_generation = 0
         self._token_generation = 0
         self._pending = 0
@@ -72,21 +151,65 @@ class DatasetsPage(QWidget):
         state.model_changed.connect(self._on_model_changed)
         state.job_changed.connect(self._on_job_changed)
         state.dataset_changed.connect(self._on_dataset_changed)
-        self.open_path(state.dataset_path, state.dataset_format)
+        self.open_path(state.dataset_path, state.dataset_format, state.dataset_reading)
 
     # -- public ---------------------------------------------------------------------------------
 
-    def open_path(self, path: str | Path, fmt: str = "auto") -> None:
-        """Load a dataset file ("bundled" for the sample) in the background."""
+    def open_path(self, path: str | Path, fmt: str = "auto", reading: Mapping[str, Any] | None = None) -> None:
+        """Load a dataset file ("bundled" for the sample) in the background. ``reading``: its columns,
+        text_split and variables; None for a file just opened, read by its own column names (the
+        placeholder values are kept: they are the user's, not the file's)."""
         resolved = resolve_dataset_path(str(path))
         self.setting = "bundled" if resolved == bundled_dataset_path() else str(resolved)
-        self.format_combo.blockSignals(True)
-        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
-        self.format_combo.blockSignals(False)
+        chosen = reading_of({"variables": self.variables} if reading is None else reading)
+        self.columns, self.text_split, self.variables = chosen["columns"], chosen["text_split"], chosen["variables"]
+        self._offer_mapping = fmt == "auto" and not self.columns
+        self.loaded = None  # another file's rows and columns
+        self._show_choice(fmt)
         shown = "Captain Lora sample (bundled)" if self.setting == "bundled" else resolved.name
         self.file_label.setText(shown)
         self.file_label.setToolTip(str(resolved))
         self._load()
+
+    def set_columns(self, fmt: str, columns: Mapping[str, str]) -> None:
+        """Read the file as ``fmt`` with these field -> column renames (the dialog's OK); "auto"
+        and none: by its own column names again."""
+        self.columns = dict(columns)
+        self._show_choice(fmt)
+        self._load()
+
+    def clear_columns(self) -> None:
+        self.set_columns("auto", {})
+
+    def set_text_split(self, split: str) -> None:
+        """How a .txt file becomes examples: auto, line, paragraph or file."""
+        self.text_split = split
+        self._show_choice(self.selected_format())
+        self._load()
+
+    def open_mapping_dialog(self) -> ColumnMappingDialog | None:
+        """The column mapping dialog for the open table (None while there is none to map)."""
+        if self.mapping_dialog is not None:
+            self.mapping_dialog.raise_()
+            return self.mapping_dialog
+        if self.loaded is None or not self.loaded.columns:
+            return None
+        fmt = self.selected_format()
+        fmt = self.dataset.format if fmt == "auto" and self.dataset is not None else fmt
+        dialog = ColumnMappingDialog(resolve_dataset_path(self.setting).name, self.loaded.sample,
+                                     self.loaded.columns, fmt=fmt, mapping=self.columns, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: self.set_columns(dialog.chosen_format(), dialog.mapping()))
+        dialog.finished.connect(self._on_mapping_dialog_closed)
+        self.mapping_dialog = dialog
+        dialog.resize(dialog.sizeHint().expandedTo(QSize(640, 480)).boundedTo(self.window().size() * 0.9))
+        dialog.open()
+        return dialog
+
+    def reading(self) -> dict[str, Any]:
+        """How the open file is read: columns, text_split and variables, as DatasetSettings has them."""
+        return {"columns": dict(self.columns), "text_split": self.text_split, "variables": dict(self.variables)}
 
     def busy(self) -> bool:
         """True while a load or a token count is running (tests wait for False)."""
@@ -127,6 +250,16 @@ class DatasetsPage(QWidget):
                                      + "\n".join(f"{n}: {h}" for n, h in FORMAT_HELP.items()))
         self.format_combo.setMinimumWidth(200)
         self.format_combo.currentIndexChanged.connect(self._load)
+        self.map_button = QPushButton("Map columns…")
+        self.map_button.setToolTip("Say which column of the file holds each field of a format "
+                                   "(e.g. question → instruction, answer → output)")
+        self.map_button.clicked.connect(self.open_mapping_dialog)
+        self.split_into_label = QLabel("Split text into:")
+        self.split_combo = QComboBox()
+        for value, label in TEXT_SPLITS.items():
+            self.split_combo.addItem(label, value)
+        self.split_combo.setToolTip(field_info("dataset.text_split")[1])
+        self.split_combo.currentIndexChanged.connect(lambda: self.set_text_split(str(self.split_combo.currentData())))
         self.loading_label = QLabel("Loading…")
         self.loading_label.setToolTip("Reading and checking the file, or counting tokens")
         self.counts_label = QLabel()
@@ -135,21 +268,31 @@ class DatasetsPage(QWidget):
         self.split_label.setToolTip("How the good rows split into training and evaluation "
                                     "(eval share and seed are set on the Train page)")
         info = QHBoxLayout()
-        for widget in (QLabel("File:"), self.file_label, QLabel("   Format:"), self.format_combo,
-                       self.loading_label):
+        for widget in (QLabel("File:"), self.file_label, QLabel("   Format:"), self.format_combo, self.loading_label):
             info.addWidget(widget)
         info.addStretch(1)
         info.addWidget(self.counts_label)
         info.addWidget(QLabel("   "))
         info.addWidget(self.split_label)
 
-        self.error_label = QLabel()
-        self.error_label.setToolTip("Why this file cannot be used")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet("QLabel { background: #fbe3e4; color: #8a1f24; border: 1px solid #e6a5a8;"
-                                       " border-radius: 4px; padding: 8px; }")
-        self.error_label.hide()
+        self.mapping_label = QLabel()
+        self.mapping_label.setToolTip("The file's columns read as the format's fields (the job's dataset.columns)")
+        self.mapping_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.clear_button = QPushButton("Clear mapping")
+        self.clear_button.setToolTip("Read the file by its own column names again, detecting the format")
+        self.clear_button.clicked.connect(self.clear_columns)
+        # How the file is read: its own row, as the one above is full at the smallest window.
+        reading = QHBoxLayout()
+        for widget in (self.map_button, self.split_into_label, self.split_combo):
+            reading.addWidget(widget)
+        reading.addWidget(self.mapping_label)
+        reading.addStretch(1)
+        reading.addWidget(self.clear_button)
+
+        self.error_label = StatusBanner()  # why this file can't be used, or why training would refuse it
+        self.error_label.action.setToolTip(self.map_button.toolTip())  # its one action is the mapping
+        self.notice = StatusBanner()  # what training will leave out, placeholders without a value
+        self.notice.action.setToolTip("The notice has no action")  # it informs; the button stays hidden
 
         self.rows = DatasetRows()
         self.histogram = TokenHistogram()
@@ -173,8 +316,37 @@ class DatasetsPage(QWidget):
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addLayout(info)
+        layout.addLayout(reading)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.notice)
         layout.addWidget(body, 1)
+
+    def _show_choice(self, fmt: str) -> None:
+        """The format, text split and mapping in use, without reloading."""
+        for combo, value in ((self.format_combo, fmt), (self.split_combo, self.text_split)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+            combo.blockSignals(False)
+        is_text = self._is_text()
+        self.map_button.setVisible(not is_text)
+        self.split_into_label.setVisible(is_text)
+        self.split_combo.setVisible(is_text)
+        self.mapping_label.setVisible(not is_text)
+        self.clear_button.setVisible(bool(self.columns) and not is_text)
+        if self.columns:
+            pairs = " · ".join(f"{field} ← <b>{html.escape(column)}</b>" for field, column in self.columns.items())
+            self.mapping_label.setText(f"Columns read as fields: {pairs}")
+        else:
+            columns = self.loaded.columns if self.loaded is not None else []
+            shown = ", ".join(html.escape(c) for c in columns[:6]) + (", …" if len(columns) > 6 else "")
+            self.mapping_label.setText(f"Columns read by their own names ({shown})" if columns else "")
+
+    def _is_text(self) -> bool:
+        """Raw text (a .txt, or a folder of them): split into documents, no columns to map."""
+        if resolve_dataset_path(self.setting).suffix.lower() == ".txt":
+            return True
+        sample = self.loaded.sample if self.loaded is not None else []
+        return any(isinstance(r.data, str) and r.error is None for r in sample)
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -184,20 +356,30 @@ class DatasetsPage(QWidget):
         self._pending += 1
         self._loading = True
         self.loading_label.show()
+        self.map_button.setEnabled(False)  # its rows come with the load
         self.state.set_token_stats(None)  # the old file's lengths are not this one's
         fmt = self.selected_format()
         self.format_combo.setItemText(0, "auto")
-        run_in_background(partial(load_dataset_file, on_error="skip"), resolve_dataset_path(self.setting), fmt,
+        settings = dataclasses.replace(self.state.job.dataset, path=self.setting, format=fmt, **self.reading())
+        self._rule = (settings.on_bad_rows, settings.bad_rows_limit)
+        run_in_background(load_for_page, settings, resolve_dataset_path(self.setting),
                           on_done=partial(self._on_loaded, self._load_generation, fmt),
                           on_error=partial(self._on_load_failed, self._load_generation))
 
-    def _on_loaded(self, generation: int, fmt: str, dataset: LoadedDataset) -> None:
+    def _on_loaded(self, generation: int, fmt: str, loaded: PageLoad) -> None:
         self._done_one()
         if generation != self._load_generation:
             return
         self._loading = False
+        self.loaded = loaded
+        self._show_choice(fmt)  # a folder turns out to hold text, or a table
+        self.map_button.setEnabled(bool(loaded.columns))
+        offer, self._offer_mapping = self._offer_mapping and loaded.undetected, False
+        dataset = loaded.dataset
+        if dataset is None:
+            self._show_unusable(loaded.error, offer)
+            return
         self.dataset = dataset
-        self.error_label.hide()
         if fmt == "auto":
             self.format_combo.setItemText(0, f"auto: {dataset.format}")
         self.rows.show_dataset(dataset)
@@ -205,7 +387,14 @@ class DatasetsPage(QWidget):
         self.counts_label.setText(f"<b>{dataset.rows_total}</b> rows · <b>{good}</b> good · "
                                   f"<b>{bad}</b> bad")
         self._update_split()
-        self.state.set_dataset(self.setting, fmt)
+        if loaded.refusal:  # shown, but not chosen: Start would only fail on it
+            self.error_label.show_message("error", "Training would refuse this file, so it is not chosen "
+                                                   "for training.", loaded.refusal)
+            self._offer_mapping_action()
+        else:
+            self.error_label.clear()
+            self.state.set_dataset(self.setting, fmt, self.reading())
+        self._show_notes(loaded)
         self.dataset_loaded.emit(dataset)
         self._measure()
 
@@ -214,20 +403,49 @@ class DatasetsPage(QWidget):
         if generation != self._load_generation:
             return
         self._loading = False
-        self.dataset = None
-        self.report = None
+        self.loaded = None
+        self._offer_mapping = False
         if isinstance(error, DatasetError):
             message = str(error)
         else:  # e.g. a folder, a permission problem: one line, never a traceback
             message = f"{Path(self.setting).name}: cannot read: {error}"
-        self.error_label.setText(f"<b>This file cannot be used.</b> {html.escape(message)}")
-        self.error_label.show()
+        self._show_unusable(message, offer=False)
+
+    def _show_unusable(self, message: str, offer: bool) -> None:
+        self.dataset = None
+        self.report = None
+        self.error_label.show_message("error", "This file cannot be used.", message)
+        self._offer_mapping_action()
+        self.notice.clear()
         self.rows.clear()
         self.counts_label.setText("")
         self.split_label.setText("")
         self.histogram.show_message("No dataset loaded.")
         self.example_view.clear("No dataset loaded.")
         self.load_failed.emit(message)
+        if offer and self.isVisible():
+            self.open_mapping_dialog()  # a table whose format can't be told: say which column is which
+
+    def _offer_mapping_action(self) -> None:
+        if self.loaded is not None and self.loaded.columns:
+            self.error_label.set_action("Map columns…", self.open_mapping_dialog)
+
+    def _show_notes(self, loaded: PageLoad) -> None:
+        """What training will leave out, and the loader's warnings (placeholders without a value)."""
+        dataset = loaded.dataset
+        assert dataset is not None
+        title = ""
+        if dataset.rows_skipped and not loaded.refusal:
+            title = (f"{dataset.rows_skipped:,} of {dataset.rows_total:,} rows will be left out of training "
+                     f"(listed under Bad rows; up to {_share(loaded.rule[1])} may be).")
+        if not title and not dataset.warnings:
+            self.notice.clear()
+            return
+        self.notice.show_message("warning", title or "Check before training:",
+                                 "\n".join(f"• {warning}" for warning in dataset.warnings))
+
+    def _on_mapping_dialog_closed(self) -> None:
+        self.mapping_dialog = None
 
     def _measure(self) -> None:
         if self.dataset is None or self._loading:  # a load in flight measures when it lands
@@ -286,13 +504,17 @@ class DatasetsPage(QWidget):
         self._measure()
 
     def _on_dataset_changed(self, path: str, fmt: str) -> None:
-        """Another page chose a dataset (e.g. Train loaded a job file): show that one."""
-        if (path, fmt) != (self.setting, self.selected_format()):
-            self.open_path(path, fmt)
+        """Another page chose a dataset (e.g. Train loaded a job file): show that one, read its way."""
+        reading = self.state.dataset_reading
+        if (path, fmt, reading) != (self.setting, self.selected_format(), reading_of(self.reading())):
+            self.open_path(path, fmt, reading)
 
     def _on_job_changed(self, _job: object) -> None:
         self._update_split()
         self.histogram.set_max_length(self.state.job.training.max_length)
+        rule = (self.state.job.dataset.on_bad_rows, self.state.job.dataset.bad_rows_limit)
+        if self._rule is not None and rule != self._rule:  # e.g. a job file that skips more: judge again
+            self._load()
 
     def _choose_file(self) -> None:
         start = "" if self.setting in ("", "bundled") else str(Path(self.setting).parent)

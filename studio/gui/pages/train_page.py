@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import atomic, gpus, job_toml, machine_fit, runs
+from studio.core.datasets.job_check import check_job_dataset
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, inspect_model, model_source
@@ -45,6 +46,9 @@ from studio.gui.widgets.vram_panel import VramPanel
 
 _SIDE_WIDTH = 340
 FORM_RIGHT_MARGIN = 4  # between the form and the scroll area's vertical bar
+# Start reads a dataset up to this size whole (the bundled sample: ~15 ms); a larger one by its first
+# rows only, since the worker reads it all again (a 200 MB JSONL takes ~7 s) and applies the bad-row rule.
+START_CHECK_BYTES = 256 << 10
 # The one primary action, in the accent colour; plainly grey while the job has problems.
 _START_STYLE = """
 QPushButton#startTraining { background: palette(highlight); color: palette(highlighted-text);
@@ -157,15 +161,14 @@ class TrainPage(QWidget):
             return False
         self.form.set_job_data(to_dict(job))
         self._select_model_of(job)
-        if (job.dataset.path, job.dataset.format) != (self.state.dataset_path, self.state.dataset_format):
-            self.state.set_dataset(job.dataset.path, job.dataset.format)
+        self.state.choose_dataset_of(job)  # its file, format, columns, text split and variables
         self.file_message.show_note(f"Loaded {path}.")
         return True
 
     def start_training(self) -> Path | None:
         """Start a worker for the job; returns its run folder (None if it can't start)."""
         job = self.current_job()
-        if job is None:
+        if job is None or not self._dataset_ready(job):
             return None
         live = runs.newest_live_run()
         if live is not None and not self.confirm_second_run(live):
@@ -178,6 +181,20 @@ class TrainPage(QWidget):
         self.file_message.show_note(f"Started run {run_dir.name}.")
         self.state.run_started.emit(str(run_dir))
         return run_dir
+
+    def _dataset_ready(self, job: TrainJob) -> bool:
+        """A missing file or an unreadable format is said here, before a run folder exists; the
+        check stays on this thread because it only reads a file's first rows (a small file whole)."""
+        check = check_job_dataset(job.dataset, whole_file_bytes=START_CHECK_BYTES, quick=True)
+        if check.ok:
+            return True
+        issues = list(check.issues)
+        guess = check.guess
+        if guess is not None and guess.mapping and guess.as_option() not in " ".join(map(str, issues)):
+            issues.append(Issue("dataset.columns", f"the columns look like {guess.format}: set it to "
+                                                   f"{guess.as_option()}, or map them on the Datasets page"))
+        self.file_message.show_issues("Can't start: the dataset has a problem.", issues)
+        return False
 
     # -- reacting ----------------------------------------------------------------
 
@@ -230,7 +247,7 @@ class TrainPage(QWidget):
         self._refresh()
 
     def _on_dataset_changed(self, path: str, fmt: str) -> None:
-        self.form.set_values({"dataset.path": path, "dataset.format": fmt})
+        self.form.set_values(self.state.dataset_fields())  # path, format and how the file is read
 
     def _on_job_changed(self, job: Any) -> None:
         if not self._pushing and isinstance(job, TrainJob):  # set elsewhere, e.g. "train again" on Runs
@@ -256,7 +273,7 @@ class TrainPage(QWidget):
 
     def _restore(self) -> None:
         self.form.set_job_data(copy.deepcopy(self.state.settings.last_job))
-        self.form.set_values({"dataset.path": self.state.dataset_path, "dataset.format": self.state.dataset_format})
+        self.form.set_values(self.state.dataset_fields())
         if self.state.model is not None:
             self.presets.set_model(self.state.model)
             self.form.set_model_config(self.state.model.config)
