@@ -1,5 +1,6 @@
 """A tool-calling adapter, trained on the bundled model with the shipped tool-use sample,
-calls the right tool for a city it never saw (slow: a 135M model on the CPU)."""
+calls the right tool for a city it never saw (slow: a 135M model on the CPU). The base
+model, asked the same with the same tool list, answers "Lisbon is the capital of Portugal…"."""
 
 from __future__ import annotations
 
@@ -22,15 +23,31 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 SAMPLE = SAMPLE_DIR / "captain_lora.tools.jsonl"
 
 
+def calls_only(tmp_path) -> str:
+    """The sample's weather rows up to the call, with that one tool: the part a call is learnt
+    from, short enough to train on two CPU cores in a minute or two."""
+    rows = []
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        calls = row["messages"][1].get("tool_calls") or []
+        if calls and calls[0]["function"]["name"] == "get_weather":
+            tools = [t for t in row["tools"] if t["function"]["name"] == "get_weather"]
+            rows.append({"messages": row["messages"][:2], "tools": tools})
+    path = tmp_path / "weather_calls.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
 def test_an_adapter_trained_on_tool_use_emits_a_well_formed_call(bundled_model, tmp_path):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    data = calls_only(tmp_path)
     job = job_from_dict({
-        "dataset": {"path": str(SAMPLE), "eval_fraction": 0.0},
+        "dataset": {"path": data, "eval_fraction": 0.0},
         "lora": {"r": 16, "alpha": 32},
-        "training": {"max_steps": 30, "batch_size": 8, "learning_rate": 2e-3, "max_length": 320,
+        "training": {"max_steps": 12, "batch_size": 4, "learning_rate": 3e-3, "max_length": 160,
                      "warmup_ratio": 0.0, "lr_scheduler": "constant", "device": "cpu"},
         "output": {"add_to_library": False},
     })
@@ -41,7 +58,7 @@ def test_an_adapter_trained_on_tool_use_emits_a_well_formed_call(bundled_model, 
 
     tokenizer = AutoTokenizer.from_pretrained(bundled_model)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(bundled_model), tmp_path / "adapter")
-    tools = load_dataset_file(SAMPLE).examples[0].tools
+    tools = load_dataset_file(data).examples[0].tools
     asked = Example(kind="chat", messages=(Message("user", "What's the weather in Lisbon?"),), tools=tools)
     messages, template_tools, _ = template_messages(asked, TemplateSupport.of(template_text(tokenizer)))
     ids = tokenizer.apply_chat_template(messages, tools=template_tools, add_generation_prompt=True,
