@@ -225,7 +225,8 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
                               trainable=trainable, total=total, strategy=strategy, adjust=ablate,
                               choice_steps=LONG_JOB_STEPS)
     kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
-              "graphs": made.graphs, "lagged": None if "synced" in parts else made.lagged}
+              "graphs": made.graphs, "lagged": None if "synced" in parts else made.lagged,
+              "output_loss": made.output_loss}
     return model, GuardedTrainer, kwargs, made.path.describe(), made.path
 
 

@@ -17,6 +17,14 @@
 * gradient checkpointing of only as many layers as the memory needs (core.vram's
   estimate against the card or ``training.memory_limit_gib``);
 * fused AdamW and TF32 matmuls.
+On the CPU (one process), where every token of a step costs its full share of a slow step
+and of its memory (issue 20):
+* each row its own micro-batch where padding would waste >10%, accumulated into the step
+  (the Trainer's gradient accumulation, whose token count keeps the loss the batch's): no
+  padding, no packed row's dense mask (the CPU has no varlen kernel), and the activations of
+  one row, not of the batch;
+* the loss from the labelled positions alone (engine.output_loss: no batch x vocabulary logits);
+* LoRA's dropout keeping a 1-byte mask instead of a 4-byte noise tensor (engine.cpu_dropout).
 Everything degrades cleanly: no CUDA, no liger, or ``training.fast_path = false`` give
 the plain transformers + peft path. The choice is reported in a phase event.
 """
@@ -65,9 +73,12 @@ class FastPath:
     varying_lengths: bool = False  # padded batches of changing length: compile with dynamic shapes at once
     compile_reason: str = ""  # why training.compile = auto did or did not compile
     graphs: bool = False  # packed rows' forward and backward replayed as CUDA graphs (engine.step_graphs)
+    rows_apart: bool = False  # CPU: one row a micro-batch, batch_size of them accumulated into each step
+    output_loss: bool = False  # CPU: the loss from the labelled positions alone (engine.output_loss)
+    compact_dropout: bool = False  # CPU: LoRA dropout keeps a bool mask for its backward (engine.cpu_dropout)
 
     def describe(self) -> str:
-        parts = [f"packing {'padding-free' if self.packing else 'off (padded batches)'}"
+        parts = [f"packing {'padding-free' if self.packing else self._unpacked_text()}"
                  + (" (this model family's packed examples would attend to each other)" if self.packing_refused else ""),
                  f"attention {self._attention_text()}",
                  f"liger {self._liger_text()}", f"optimizer {'fused AdamW' if self.fused_adamw else 'as set'}",
@@ -83,7 +94,14 @@ class FastPath:
                          f"{vram.format_bytes(self.budget_bytes)}")
         if self.offload:
             parts.append("checkpointed inputs in CPU memory")
+        if self.output_loss:
+            parts.append("loss from the labelled positions alone (no full logits)")
+        if self.compact_dropout:
+            parts.append("LoRA dropout with 1-byte masks")
         return ", ".join(parts)
+
+    def _unpacked_text(self) -> str:
+        return "off (one row a micro-batch, accumulated: no padding)" if self.rows_apart else "off (padded batches)"
 
     def _attention_text(self) -> str:
         if self.attention == "varlen":
@@ -152,6 +170,9 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
     compile."""
     tr = job.training
     on_gpu = hw.device == "cuda" and tr.fast_path
+    # The CPU's part of the path is for one process: the loss's own division across processes
+    # (the Trainer's average over devices) is left to the model's loss there.
+    on_cpu = hw.device == "cpu" and tr.fast_path and processes == 1 and not sharded
     wasteful = lengths is None or padding_share(lengths, tr.batch_size) > 0.10
     # Graphs replay packed rows through the flash varlen kernel, on one process, one micro-step
     # an update, eager layers (engine.step_graphs says why each).
@@ -187,7 +208,8 @@ def choose(job: TrainJob, hw: Hardware, model_type: str, lengths: list[int] | No
                     compile_reason=reason, graphs=graphs and not compiled,
                     fused_adamw=on_gpu and tr.optimizer == "adamw_torch",
                     tf32=on_gpu, compile=compiled, offload=tr.gradient_checkpointing and tr.offload_activations,
-                    attention=attention)
+                    attention=attention, rows_apart=on_cpu and wasteful and not packing and tr.batch_size > 1,
+                    output_loss=on_cpu, compact_dropout=on_cpu)
 
 
 def graphs_faster(job: TrainJob, config: dict[str, Any], lengths: list[int], lora_parameters: int) -> bool:

@@ -15,7 +15,10 @@ follow. The run then stops a step or two after the bad one, with nothing of it i
 weights; a skipped batch's update is dropped whole.
 
 Its training losses come from CUDA graphs where the fast path chose them
-(engine.step_graphs). It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
+(engine.step_graphs), and on the CPU from the output layer applied to the labelled positions
+alone (engine.output_loss). Its eval loss is the token-weighted mean over the evaluated rows
+(the Trainer's is a mean of batch means, which changes with the batching), as ``lora-studio
+eval`` measures it. It also hosts the fault drills (core.faults): out of memory, NaN, a hang and a hard
 crash strike inside the step they name, so the real handling paths run, and spares
 each step the Trainer's walks over every module (engine.step_overhead).
 """
@@ -34,7 +37,9 @@ from transformers import Trainer
 
 from studio.core import protocol
 from studio.core.faults import Fault
-from studio.engine import layer_setup
+from studio.engine import distributed, layer_setup
+from studio.engine.data_prep import IGNORE
+from studio.engine.output_loss import OutputLoss
 from studio.engine.step_graphs import StepGraphs
 from studio.engine.step_log import LaggedSteps, StepNumbers
 from studio.engine.step_overhead import StepWalks
@@ -45,8 +50,12 @@ log = logging.getLogger(__name__)
 class GuardedTrainer(Trainer):
     def __init__(self, *args, on_nan: str = "stop", fault: Fault | None = None,
                  emit: Callable[[protocol.Event], None] | None = None, graphs: StepGraphs | None = None,
-                 lagged: LaggedSteps | None = None, **kwargs):
+                 lagged: LaggedSteps | None = None, output_loss: OutputLoss | None = None,
+                 eval_collator: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.output_loss = output_loss  # the loss from the labelled positions alone (CPU; engine.output_loss)
+        self.eval_collator = eval_collator  # the eval batches' own, where not the training collator
+        self._eval_sums: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # an evaluation's (loss x tokens, tokens)
         self.on_nan = on_nan
         self.fault = fault
         self.graphs = graphs  # training steps replayed as CUDA graphs where they can be
@@ -144,6 +153,40 @@ class GuardedTrainer(Trainer):
         with layer_setup.eager():
             return super().evaluate(*args, **kwargs)
 
+    def get_eval_dataloader(self, *args, **kwargs):
+        if self.eval_collator is None:
+            return super().get_eval_dataloader(*args, **kwargs)
+        training, self.data_collator = self.data_collator, self.eval_collator
+        try:
+            return super().get_eval_dataloader(*args, **kwargs)
+        finally:
+            self.data_collator = training
+
+    def evaluation_loop(self, *args, **kwargs):
+        """The Trainer's loop, its loss replaced by the token-weighted mean (one process; across
+        several, each rank's batches are gathered by the Trainer and its mean stays)."""
+        self._eval_sums = None if distributed.active() else []
+        try:
+            output = super().evaluation_loop(*args, **kwargs)
+            prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+            if self._eval_sums:
+                total, tokens = (float(sum(column)) for column in zip(*self._eval_sums, strict=True))
+                if tokens > 0:
+                    output.metrics[f"{prefix}_loss"] = total / tokens
+            return output
+        finally:
+            self._eval_sums = None
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        if self._eval_sums is not None and loss is not None and inputs.get("labels") is not None:
+            # The batch's loss is its mean over the tokens that count (the shifted labels); both
+            # stay tensors, read once at the end (no wait for the GPU per batch).
+            tokens = (inputs["labels"][..., 1:] != IGNORE).sum().to(loss.device)
+            weighted = torch.where(tokens > 0, loss.detach().float() * tokens, torch.zeros_like(loss, dtype=torch.float))
+            self._eval_sums.append((weighted, tokens))
+        return loss, logits, labels
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         step = self.state.global_step + 1
         if model.training:
@@ -151,6 +194,10 @@ class GuardedTrainer(Trainer):
         result = None
         if self.graphs is not None and model.training and not return_outputs:
             result = self.graphs.loss(model, inputs, num_items_in_batch)
+        if result is None and self.output_loss is not None and "labels" in inputs and "shift_labels" not in inputs:
+            loss, outputs = self.output_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs
+                                             else None)  # the Trainer's own division, as the model would get it
+            result = (loss, outputs) if return_outputs else loss
         if result is None:
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)

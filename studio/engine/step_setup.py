@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainingArguments
+from transformers import DataCollatorForSeq2Seq, TrainingArguments
 
 from studio.core import compile_choice, runs
 from studio.core.jobs import TrainJob
 from studio.engine import (
     adapter_setup,
+    cpu_dropout,
     data_prep,
     distributed,
     fast_path,
@@ -33,6 +34,7 @@ from studio.engine import (
     step_log,
 )
 from studio.engine.guarded_trainer import lagged_steps_possible
+from studio.engine.output_loss import OutputLoss
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class StepSetup:
     collator: Callable
     graphs: step_graphs.StepGraphs | None
     lagged: step_log.LaggedSteps | None  # the steps' numbers read without waiting for the GPU
+    output_loss: OutputLoss | None = None  # CPU: the loss from the labelled positions alone
+    eval_collator: Callable | None = None  # the eval batches', where not ``collator``
 
 
 def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardware, *, lengths: list[int],
@@ -79,16 +83,28 @@ def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardwar
         path = dataclasses.replace(path, checkpointed=distributed.largest(path.checkpointed))
     fast_path.apply_globals(path)
     path = layer_setup.apply(model, path)
+    output_loss = OutputLoss.for_model(model) if path.output_loss else None
+    if path.output_loss and output_loss is None:  # another family, or a trained output layer: the model's loss
+        path = dataclasses.replace(path, output_loss=False)
+    if path.compact_dropout and not cpu_dropout.use_masked_dropout(model):  # no dropout to swap
+        path = dataclasses.replace(path, compact_dropout=False)
     extra = distributed.trainer_arguments(strategy, backend, distributed.decoder_layer_classes(model))
     args = training_arguments(job, run_dir, hw, steps, has_eval, path, extra)
     optimizer = adapter_setup.build_optimizer(model, job.lora, job.training.learning_rate,
                                               job.training.weight_decay, job.training.optimizer)
     collator = data_prep.collator(tokenizer, path.packing, boundaries=path.attention == "varlen",
                                   bucketed=path.graphs)
+    if path.rows_apart:  # a row alone needs no padding: no rounding up to 8 tokens, no attention mask
+        collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=data_prep.IGNORE)
+    # Without the varlen kernel (the CPU), a packed row attends through a dense mask over all of it:
+    # four of the longest eval rows packed (1,664 tokens of the issue 20 file) spend about a third of
+    # their forward FLOPs on masked-out pairs. The eval rows come sorted by length (engine.eval_plan),
+    # so padded batches of them carry little padding.
+    eval_collator = data_prep.collator(tokenizer, False) if path.packing and hw.device == "cpu" else None
     lagged = lagged_steps_possible(args.optim, hw.device, hw.precision, job.training.grad_accum, world > 1,
                                    optimizer is not None)
     return StepSetup(path, size, args, optimizer, collator, step_graphs.StepGraphs() if path.graphs else None,
-                     step_log.LaggedSteps() if lagged else None)
+                     step_log.LaggedSteps() if lagged else None, output_loss, eval_collator)
 
 
 def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
@@ -96,11 +112,14 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
                        extra: dict[str, Any] | None = None) -> TrainingArguments:
     tr = job.training
     path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
+    # Rows apart (the CPU): the same rows make each step, one a micro-batch; the Trainer counts the
+    # step's tokens over all of them, so the loss and its gradient are the batch's.
+    rows_apart = tr.batch_size if path.rows_apart else 1
     kwargs: dict[str, Any] = dict(
         output_dir=str(Path(run_dir) / runs.CHECKPOINTS_NAME),
-        per_device_train_batch_size=tr.batch_size,
+        per_device_train_batch_size=tr.batch_size // rows_apart,
         per_device_eval_batch_size=tr.batch_size,
-        gradient_accumulation_steps=tr.grad_accum,
+        gradient_accumulation_steps=tr.grad_accum * rows_apart,
         learning_rate=tr.learning_rate,
         max_steps=steps,
         lr_scheduler_type=tr.lr_scheduler,

@@ -33,6 +33,7 @@ from studio.engine import (
     adapter_setup,
     data_prep,
     distributed,
+    eval_plan,
     fast_path,
     hardware,
     layer_setup,
@@ -144,6 +145,7 @@ class Session:
     model: Any
     tokenizer: Any
     data: TrainData
+    evaluation: eval_plan.EvalPlan  # the held-out rows evaluated, sized for the job
     parent: str | None
     trainable: int
     total: int
@@ -179,15 +181,17 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
     main = distributed.is_main_process()
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
     prepared = data.prepared
+    evaluation = eval_plan.plan(prepared.eval, data.held_out, job, steps, world)
+    log.info("evaluations: %s", evaluation.describe())
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=data.rows,
                         detail=f"{len(prepared.train)} train / {data.held_out} held-out rows"
-                               f"{_evaluated(len(prepared.eval or []), data.held_out)}; "
+                               f"{_evaluated(evaluation.rows, data.held_out)}; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
     step = step_setup.prepare(model, base.tokenizer, job, run_dir, base.hw,
                               lengths=[len(ids) for ids in prepared.train["input_ids"]], steps=steps,
-                              has_eval=prepared.eval is not None, trainable=trainable, total=total,
+                              has_eval=evaluation.dataset is not None, trainable=trainable, total=total,
                               strategy=parallel.strategy, backend=parallel.backend)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {step.path.describe()}"))
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
@@ -200,16 +204,18 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
         model=model,
         args=step.args,
         train_dataset=prepared.train,
-        eval_dataset=prepared.eval,
+        eval_dataset=evaluation.dataset,
         data_collator=callback.counted(step.collator),
         graphs=step.graphs,
         lagged=step.lagged,
+        output_loss=step.output_loss,
+        eval_collator=step.eval_collator,
         callbacks=[callback, *adapter_setup.step_callbacks(model)],
         optimizers=(step.optimizer, None),
     )
     trainer.remove_callback(transformers.PrinterCallback)
-    return Session(job, run_dir, emit, control, parallel, base, model, base.tokenizer, data, parent, trainable,
-                   total, steps, initial_adapter, step, trainer, callback, fault)
+    return Session(job, run_dir, emit, control, parallel, base, model, base.tokenizer, data, evaluation, parent,
+                   trainable, total, steps, initial_adapter, step, trainer, callback, fault)
 
 
 def fit(session: Session) -> TrainMetrics:
@@ -247,11 +253,11 @@ def fit(session: Session) -> TrainMetrics:
         metrics["skipped_steps"] = trainer.skipped_steps
     if trainer.graphs is not None:
         metrics["graphed_steps"] = trainer.graphs.stats.replayed
-    if prepared.eval is not None:
+    if session.evaluation.dataset is not None:
         if callback.last_eval and callback.last_eval[0] == trainer.state.global_step:
             eval_loss = callback.last_eval[1]  # the periodic eval already ran at this step
         else:
-            emit(protocol.Phase("evaluating", detail=f"{len(prepared.eval)} held-out rows"))
+            emit(protocol.Phase("evaluating", detail=f"on {session.evaluation.describe()}"))
             eval_loss = float(trainer.evaluate()["eval_loss"])  # eagerly (GuardedTrainer.evaluate)
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     world, strategy = distributed.current().world_size, session.parallel.strategy
@@ -282,7 +288,7 @@ def save(session: Session, metrics: TrainMetrics) -> TrainOutputs:
         peft_config, job=job, name=name, base_model=_base_info(job, session.base), run_id=session.run_dir.name,
         dataset=DatasetRef(path=str(data.path), format=data.loaded.format, fingerprint=data.loaded.fingerprint,
                            rows=data.loaded.rows_total, rows_train=len(data.prepared.train),
-                           rows_eval=len(data.prepared.eval or []), rows_held_out=data.held_out,
+                           rows_eval=session.evaluation.rows, rows_held_out=data.held_out,
                            train_on=job.dataset.train_on),
         metrics=metrics, parents=[parent] if parent else (),
     )

@@ -30,8 +30,9 @@ def classify(exc: BaseException) -> protocol.Error:
     if isinstance(exc, JobError):
         return protocol.Error(kind="config", message=str(exc), hint="fix the fields named above")
     if isinstance(exc, DatasetError):
-        return protocol.Error(kind="data", message=str(exc),
-                              hint="fix or remove that row; `lora-studio datasets inspect FILE` lists every bad row")
+        hint = ("fix or remove that row; `lora-studio datasets inspect FILE` lists every bad row" if exc.row is not None
+                else "check dataset.path and the file; `lora-studio datasets inspect FILE` says what it finds")
+        return protocol.Error(kind="data", message=str(exc), hint=hint)
     if isinstance(exc, ModelLoadError | ModelError):
         return protocol.Error(kind="model", message=str(exc),
                               hint="check model.path points at a folder with config.json and weights, or a .gguf file")

@@ -19,10 +19,24 @@ def job(**training) -> TrainJob:
     return result
 
 
-def test_cpu_keeps_the_plain_path():
+def test_cpu_takes_rows_apart_and_computes_the_loss_where_labels_count():
     path = fast_path.choose(job(), CPU, "llama", [10, 500, 30, 40])
-    assert path == fast_path.FastPath(packing=False, liger=False, fused_adamw=False, tf32=False)
-    assert fast_path.choose(job(packing=True), CPU, "llama").packing  # the user's choice still counts
+    assert path == fast_path.FastPath(packing=False, liger=False, fused_adamw=False, tf32=False, rows_apart=True,
+                                      output_loss=True, compact_dropout=True)
+    assert "one row a micro-batch" in path.describe() and "labelled positions alone" in path.describe()
+    even = fast_path.choose(job(), CPU, "llama", [500, 500, 490, 500])
+    assert not even.rows_apart and even.output_loss  # rows of one length waste no padding batched
+    assert fast_path.choose(job(), CPU, "opt", [10, 500, 30, 40]).rows_apart  # no packing: nothing mixes
+    assert not fast_path.choose(job(batch_size=1), CPU, "llama", [10, 500]).rows_apart
+    packed = fast_path.choose(job(packing=True), CPU, "llama", [10, 500, 30, 40])
+    assert packed.packing and not packed.rows_apart  # the user's choice counts
+
+
+def test_cpu_keeps_the_plain_path_when_switched_off_or_across_processes():
+    plain = fast_path.FastPath(packing=False, liger=False, fused_adamw=False, tf32=False)
+    assert fast_path.choose(job(fast_path=False), CPU, "llama", [10, 500, 30, 40]) == plain
+    assert fast_path.choose(job(), CPU, "llama", [10, 500, 30, 40], processes=2) == plain
+    assert fast_path.choose(job(packing=True, fast_path=False), CPU, "llama").packing  # the user's choice still counts
 
 
 def test_gpu_packs_only_wasteful_batches_and_fuses(monkeypatch):
@@ -72,7 +86,10 @@ def test_the_engine_reports_its_path_on_cpu(tiny_model_dir, tmp_path):
     rec = Recorder()
     train(tiny_job(tiny_model_dir, training={"max_steps": 1}), tmp_path / "run", rec, JobControl())
     details = [e.detail for e in rec.of(protocol.Phase) if e.detail and e.detail.startswith("fast path")]
-    assert details == ["fast path: packing off (padded batches), attention SDPA, liger off, optimizer as set, tf32 off"]
+    # The tiny job's rows vary in length (taken apart) and its LoRA has no dropout (nothing to swap).
+    assert details == ["fast path: packing off (one row a micro-batch, accumulated: no padding), attention SDPA, "
+                       "liger off, optimizer as set, tf32 off, loss from the labelled positions alone (no full "
+                       "logits)"]
 
 
 def dora() -> TrainJob:

@@ -48,3 +48,33 @@ def test_a_folder_holding_one_gguf_resolves_to_it(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "model.Q8_0.gguf").write_bytes(b"GGUF")
     assert resolve_model_path(str(tmp_path / "m")).name == "model.Q8_0.gguf"
+
+
+def test_a_gguf_is_converted_from_one_parse_of_its_file(tiny_model_dir, tmp_path, monkeypatch):
+    """transformers reads a GGUF's header for the config, the tokenizer and the weights: one
+    reader serves the three (3.6 s each for the bundled model), and the weights come out the same."""
+    import gguf
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from studio.engine import gguf_export
+    from studio.engine.model_loading import ensure_hf_folder, load_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    path = gguf_export.write_gguf(model, tokenizer, tmp_path / "tiny.gguf", "f16")
+    opened: list[str] = []
+    real = gguf.GGUFReader
+
+    def counted(*args, **kwargs):
+        opened.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", counted)
+    folder = ensure_hf_folder(path)
+    assert opened == [str(path)]
+    assert gguf.GGUFReader is counted  # put back after the conversion
+    converted = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    ids = torch.tensor([[5, 17, 42, 99, 3]])
+    with torch.no_grad():
+        torch.testing.assert_close(converted(input_ids=ids).logits, model(input_ids=ids).logits, rtol=1e-2, atol=1e-2)
