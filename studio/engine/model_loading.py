@@ -110,20 +110,21 @@ def _gguf_read_once() -> Iterator[None]:
     except ImportError:  # transformers says what is missing
         yield
         return
-    real_reader, real_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    module: Any = gguf
+    real_reader, real_map = module.GGUFReader, module.get_tensor_name_map
     readers: dict[tuple[str, str], Any] = {}
 
-    def reader(path, mode: str = "r"):
+    def reader(path, mode="r"):
         key = (str(path), mode)
         if key not in readers:
             readers[key] = real_reader(path, mode)
         return readers[key]
 
-    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(real_map)
+    module.GGUFReader, module.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(real_map)
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = real_reader, real_map
+        module.GGUFReader, module.get_tensor_name_map = real_reader, real_map
 
 
 def load_tokenizer(folder: Path, trust_remote_code: bool = False):

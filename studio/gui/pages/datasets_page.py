@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from studio.core.datasets import (
     FORMAT_HELP,
     FORMAT_NAMES,
+    SUFFIXES,
     DatasetError,
     LoadedDataset,
     RawRecord,
@@ -60,7 +61,7 @@ from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.status_banner import StatusBanner
 from studio.gui.widgets.token_histogram import TokenHistogram
 
-FILE_FILTER = "Datasets (*.json *.jsonl *.ndjson *.csv *.parquet *.txt);;All files (*)"
+FILE_FILTER = f"Datasets ({' '.join('*' + suffix for suffix in SUFFIXES)});;All files (*)"
 SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
 TEXT_SPLITS = {"auto": "auto (from the file's shape)", "line": "one example per line",
                "paragraph": "paragraphs (blank-line separated)", "file": "the whole file"}
@@ -224,8 +225,12 @@ class DatasetsPage(QWidget):
         title, subtitle = page_title("Datasets", "Open a training file to check every row, see how long the examples are in "
                           "tokens, and what the model will learn from.")
         open_button = QPushButton("Open…")
-        open_button.setToolTip("Open a .json, .jsonl, .csv, .parquet or .txt file")
+        open_button.setToolTip("Open a .json, .jsonl, .csv, .parquet, .arrow or .txt file")
         open_button.clicked.connect(self._choose_file)
+        folder_button = QPushButton("Folder…")
+        folder_button.setToolTip("Open a dataset folder: a Hugging Face save_to_disk folder, or a Hub download "
+                                 "of parquet/arrow/jsonl shards")
+        folder_button.clicked.connect(self._choose_folder)
         bundled_button = QPushButton("Use the bundled sample")
         bundled_button.setToolTip("The Captain Lora sample: 327 alpaca rows that teach a pirate voice")
         bundled_button.clicked.connect(lambda: self.open_path("bundled"))
@@ -236,6 +241,7 @@ class DatasetsPage(QWidget):
         heading.addWidget(subtitle)
         header.addLayout(heading, 1)
         header.addWidget(open_button, 0, Qt.AlignmentFlag.AlignBottom)
+        header.addWidget(folder_button, 0, Qt.AlignmentFlag.AlignBottom)
         header.addWidget(bundled_button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.file_label = QLabel()
@@ -521,3 +527,9 @@ class DatasetsPage(QWidget):
         file, _ = QFileDialog.getOpenFileName(self, "Open a dataset", start, FILE_FILTER)
         if file:
             self.open_path(file)
+
+    def _choose_folder(self) -> None:
+        start = "" if self.setting in ("", "bundled") else str(Path(self.setting).parent)
+        folder = QFileDialog.getExistingDirectory(self, "Open a dataset folder", start)
+        if folder:
+            self.open_path(folder)
