@@ -61,6 +61,7 @@ from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.status_banner import StatusBanner
 from studio.gui.widgets.token_histogram import TokenHistogram
 
+FILE_NAME_WIDTH = 130  # pixels the file's name may take on the info line at the smallest window
 FILE_FILTER = f"Datasets ({' '.join('*' + suffix for suffix in SUFFIXES)});;All files (*)"
 SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
 TEXT_SPLITS = {"auto": "auto (from the file's shape)", "line": "one example per line",
@@ -168,7 +169,9 @@ class DatasetsPage(QWidget):
         self.loaded = None  # another file's rows and columns
         self._show_choice(fmt)
         shown = "Captain Lora sample (bundled)" if self.setting == "bundled" else resolved.name
-        self.file_label.setText(shown)
+        # A long name is elided (the tooltip has the whole path) rather than push the counts over the format box.
+        self.file_label.setText(self.file_label.fontMetrics().elidedText(shown, Qt.TextElideMode.ElideMiddle,
+                                                                         FILE_NAME_WIDTH))
         self.file_label.setToolTip(str(resolved))
         self._load()
 
@@ -254,7 +257,7 @@ class DatasetsPage(QWidget):
             self.format_combo.setItemData(self.format_combo.count() - 1, FORMAT_HELP[name], Qt.ItemDataRole.ToolTipRole)
         self.format_combo.setToolTip("Row format; 'auto' detects it. Pick another to read the file as that format:\n"
                                      + "\n".join(f"{n}: {h}" for n, h in FORMAT_HELP.items()))
-        self.format_combo.setMinimumWidth(200)
+        self.format_combo.setMinimumWidth(140)
         self.format_combo.currentIndexChanged.connect(self._load)
         self.map_button = QPushButton("Map columns…")
         self.map_button.setToolTip("Say which column of the file holds each field of a format "
