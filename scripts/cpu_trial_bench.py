@@ -127,7 +127,8 @@ def run_train(home: Path, dataset: Path, steps: int, extra: list[str], tree: Pat
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     log_text = (run_dir / "worker.log").read_text(errors="replace")
     workers = [(hwm, cpu) for cmd, hwm, cpu in peaks.values() if "studio.worker" in cmd]
-    return {"command": shlex.join(["lora-studio", *command[1:]]), "wall_s": end - start,
+    shown = ["lora-studio", *(dataset.name if part == str(dataset) else part for part in command[1:])]
+    return {"command": shlex.join(shown), "wall_s": end - start,
             "phases": phases(events, start, end), "worker_peak_bytes": max((w[0] for w in workers), default=0),
             "worker_cpu_s": max((w[1] for w in workers), default=0.0),
             "load": (load_before, os.getloadavg()[0]),

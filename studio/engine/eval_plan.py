@@ -1,17 +1,18 @@
 """What a training run evaluates on: how many of its held-out rows, and in what order.
 
 Sized for the job (issue 20): a 5-step trial on a CPU spent longer evaluating 100 held-out
-rows (123 s) than training (102 s). A forward pass over a row costs about a third of a
+rows (123 s) than training (102 s). A forward pass over a row costs a third to a half of a
 training step's work on it, so a run now evaluates at most as many rows as it trains on
-(``steps x batch x accumulation x processes``, at least ``MIN_ROWS``): its evaluations cost
-at most about a third of its training. Long runs are bounded by ``dataset.eval_max_rows`` (200
+(``steps x batch x accumulation x processes``, at least ``MIN_ROWS``): each evaluation costs at
+most about half its training (measured: 20 rows in 10 s after 5 steps of 4 rows in 21 s,
+docs/benchmarks.md). Long runs are bounded by ``dataset.eval_max_rows`` (200
 unless set) long before this, so only short trials evaluate fewer rows than before; the rule
 depends on the job alone, never on the machine, so a job measures the same rows on a CPU and a
 GPU. ``dataset.eval_max_rows = 0`` still means every held-out row.
 
 The rows are a spread sample of the held-out ones (core.datasets.evaluation_sample), taken
-longest first: batches of like lengths carry little padding, and the biggest batch comes
-first, where running out of memory costs nothing. The eval loss is their token-weighted mean
+longest first: batches of like lengths carry little padding, and a batch too big for the
+memory fails as the evaluation starts, not at its end. The eval loss is their token-weighted mean
 (GuardedTrainer), so neither the order nor the batch size changes the number.
 """
 
