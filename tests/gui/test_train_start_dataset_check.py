@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -41,12 +40,12 @@ def test_columns_with_other_names_get_the_mapping_offered(page, state, tmp_path,
     assert runs_in(studio_home) == []
 
 
-def test_the_check_of_a_large_file_takes_milliseconds(page, state, tmp_path):
-    """Start reads the first rows of a large file, not all of it (the worker does)."""
-    row = '{"instruction": "' + "word " * 200 + '", "output": "ok"}\n'
+def test_the_check_of_a_large_file_reads_only_its_first_rows(page, state, tmp_path):
+    """Start reads the first rows of a large file, not all of it (the worker applies the
+    bad-row rule to the rest): rows past the first thousand that are all bad go unseen here."""
+    good = '{"instruction": "' + "word " * 40 + '", "output": "ok"}\n'
+    bad = '{"instruction": "no output"}\n'
     data = tmp_path / "big.jsonl"
-    data.write_text(row * (64 * 1024 * 1024 // len(row)), encoding="utf-8")  # 64 MB
+    data.write_text(good * 1000 + bad * 20000, encoding="utf-8")  # ~0.8 MB, above the page's whole-file limit
     state.set_dataset(str(data), "auto")
-    start = time.perf_counter()
     assert page._dataset_ready(page.current_job())
-    assert time.perf_counter() - start < 0.25
