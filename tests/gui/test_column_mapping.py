@@ -19,7 +19,7 @@ QA_MAPPING = {"instruction": "question", "output": "answer"}
 
 
 def settle(qtbot, page: DatasetsPage) -> DatasetsPage:
-    qtbot.waitUntil(lambda: not page.busy(), timeout=15_000)
+    qtbot.waitUntil(lambda: not page.busy(), timeout=30_000)
     return page
 
 
@@ -45,7 +45,7 @@ def qa_csv(tmp_path) -> Path:
 
 
 def open_unreadable(qtbot, page: DatasetsPage, path: Path) -> None:
-    with qtbot.waitSignal(page.load_failed, timeout=10_000):
+    with qtbot.waitSignal(page.load_failed, timeout=30_000):
         page.open_path(path)
     settle(qtbot, page)
 
@@ -84,7 +84,7 @@ def test_the_dialog_opens_with_the_guess_and_previews_as_the_mapping_changes(qtb
 def test_ok_applies_the_mapping_and_the_page_reads_chat_rows(qtbot, page, state, qa_csv):
     open_unreadable(qtbot, page, qa_csv)
     dialog = page.open_mapping_dialog()
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         dialog.accept()
     settle(qtbot, page)
     assert page.mapping_dialog is None
@@ -105,7 +105,7 @@ def test_ok_applies_the_mapping_and_the_page_reads_chat_rows(qtbot, page, state,
     assert page.columns == QA_MAPPING and not page.busy()
 
     # Clearing reads the file by its own names again: it can't be read, and stays unchosen.
-    with qtbot.waitSignal(page.load_failed, timeout=10_000):
+    with qtbot.waitSignal(page.load_failed, timeout=30_000):
         page.clear_button.click()
     assert page.columns == {} and page.selected_format() == "auto" and not page.clear_button.isVisibleTo(page)
     assert page.mapping_label.text() == "Columns read by their own names (question, answer, id)"
@@ -120,7 +120,7 @@ def test_an_unreadable_table_offers_the_dialog_by_itself(qtbot, page, qa_csv, tm
     page.mapping_dialog.reject()
     assert page.mapping_dialog is None
     # Loading again (another format) does not push it a second time.
-    with qtbot.waitSignal(page.load_failed, timeout=10_000):
+    with qtbot.waitSignal(page.load_failed, timeout=30_000):
         page.format_combo.setCurrentIndex(page.format_combo.findData("text"))
     settle(qtbot, page)
     assert page.mapping_dialog is None
@@ -134,7 +134,7 @@ def test_the_mapping_reaches_the_job_the_train_page_builds(qtbot, page, state, q
     train = TrainPage(state)
     qtbot.addWidget(train)
     open_unreadable(qtbot, page, qa_csv)
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         page.open_mapping_dialog().accept()
     settle(qtbot, page)
     dataset = train.current_data()["dataset"]
@@ -157,7 +157,7 @@ def test_a_job_file_with_columns_is_read_its_way(qtbot, page, state, qa_csv, tmp
     train = TrainPage(state)
     qtbot.addWidget(train)
     (tmp_path / "job.json").write_text(json.dumps({"dataset": {"path": str(qa_csv), "columns": QA_MAPPING}}))
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         assert train.load_job(tmp_path / "job.json")
     settle(qtbot, page)
     assert page.columns == QA_MAPPING and page.dataset.format == "alpaca"
@@ -169,11 +169,11 @@ def test_a_job_file_with_columns_is_read_its_way(qtbot, page, state, qa_csv, tmp
 def test_a_text_file_splits_as_chosen(qtbot, page, state, tmp_path, split, examples):
     text = tmp_path / "notes.txt"
     text.write_text("Ahoy there.\nHoist the sails.\n\nSplice the mainbrace.\nWeigh anchor.\n", encoding="utf-8")
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         page.open_path(text)
     settle(qtbot, page)
     assert page.split_combo.isVisibleTo(page) and not page.map_button.isVisibleTo(page)
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         page.split_combo.setCurrentIndex(page.split_combo.findData(split))
     settle(qtbot, page)
     assert len(page.dataset.examples) == examples
@@ -184,11 +184,11 @@ def test_placeholders_without_a_value_are_said_and_values_fill_them(qtbot, page,
     data = tmp_path / "identity.jsonl"
     rows = [{"instruction": "Who are you?", "output": "I am {{name}}."}] * 3
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         page.open_path(data)
     settle(qtbot, page)
     assert page.notice.isVisibleTo(page) and "{{name}}" in page.notice.text()
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         state.set_dataset(str(data), "auto", {"variables": {"name": "Captain Lora"}})  # e.g. from a job file
     settle(qtbot, page)
     assert not page.notice.isVisibleTo(page)
@@ -199,14 +199,14 @@ def test_the_stop_rule_refuses_a_file_with_a_bad_row(qtbot, page, state, tmp_pat
     good = {"instruction": "Say hi", "output": "Ahoy!"}
     data = tmp_path / "one_bad.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in [good] * 200 + [{"instruction": "?"}]), encoding="utf-8")
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         page.open_path(data)
     settle(qtbot, page)
     assert "1 of 201 rows will be left out" in page.notice.text()  # under the 1% the job may skip
     assert state.dataset_path == str(data)
     job = TrainJob()
     job.dataset.on_bad_rows = "stop"
-    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
         state.set_job(job)
     settle(qtbot, page)
     assert "refuse" in page.error_label.text() and "line 201" in page.error_label.text()
