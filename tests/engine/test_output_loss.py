@@ -87,3 +87,12 @@ def test_only_where_it_is_the_models_own_loss(adapted, tiny_model_dir):
     other.config.model_type = "gemma2"  # soft-capped logits
     assert OutputLoss.for_model(other) is None
 
+
+
+def test_not_under_adalora_whose_forward_adds_to_the_loss(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    adalora = adapter_setup.apply_adapter(model, LoraSettings(r=4, alpha=8, tuner="adalora"), False, quantized=False,
+                                          total_steps=10)
+    assert OutputLoss.for_model(adalora) is None
