@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bundled")
     p.add_argument("--adapter", action="append", default=[], help="adapter folder (repeatable)")
     p.add_argument("--prompt", action="append", default=[], help="prompt (repeatable; default: sample prompts)")
+    p.add_argument("--tools", metavar="FILE", help="JSON file of tool definitions the prompts may call "
+                   "(a list in the OpenAI shape, or bare functions), written in as training writes a dataset's tools")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--verbose", "-v", action="store_true")

@@ -15,6 +15,7 @@ from studio.cli.dataset_check import dataset_refused
 from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.run_job import run_job
 from studio.core import control_client, gpus, machine_fit, protocol, runs
+from studio.core.datasets import DatasetError, tool_definitions
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
 from studio.core.outputs import TrainOutputs
@@ -112,8 +113,13 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     data = {"kind": "generate", "model": {"path": args.model}, "adapters": args.adapter, "prompts": prompts,
             "sampling": {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens}}
     try:
+        if args.tools:
+            data["tools"] = list(tool_definitions(Path(args.tools).read_text(encoding="utf-8"), file=args.tools))
         job = job_from_dict(data, source="command line")
-    except JobError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red bold]error:[/red bold] cannot read the tools file: {escape(str(exc))}")
+        return protocol.EXIT_BAD_JOB
+    except (JobError, DatasetError) as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
     run_dir = runs.create_run_dir("generate")

@@ -122,22 +122,57 @@ def example_segments(example: Example, render: Render, eos_token: str = "",
         return [(example.text + eos_token, True)]
     if example.kind == "completion":
         return [(example.prompt, False), (example.completion + eos_token, True)]
+    return _through_template(example, template, lambda messages, tools, trained: _chat_segments(
+        messages, tools, trained, render))
+
+
+def generation_prompt(example: Example, render: Render, template: str | None = None) -> str:
+    """The text a model continues to answer after ``example``'s turns (or a completion's prompt),
+    written as training writes them: tool definitions, calls and results through the template
+    or its fallback, so an adapter is asked the way it was taught."""
+    if example.kind == "completion":
+        return example.prompt
+    return _through_template(example, template, lambda messages, tools, _trained: _draw(render, messages, tools, True))
+
+
+def prompt_and_reply(example: Example, render: Render,
+                     template: str | None = None) -> tuple[str, str] | None:
+    """(generation prompt, the reply as rendered) of a chat that ends with the assistant's turn,
+    or of a completion; None for anything else, or a template that rewrites earlier turns.
+    The reply holds what the template writes for it (tool calls, end-of-turn tokens)."""
+    if example.kind == "completion":
+        return example.prompt, example.completion
+    if example.kind != "chat" or not example.messages or example.messages[-1].role != "assistant":
+        return None
+
+    def both(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, _trained: list[bool]) -> tuple[str, str]:
+        return _draw(render, messages[:-1], tools, True), _draw(render, messages, tools, False)
+
+    prompt, whole = _through_template(example, template, both)
+    return (prompt, whole[len(prompt):]) if whole.startswith(prompt) and len(whole) > len(prompt) else None
+
+
+def _through_template(example: Example, template: str | None, use: Callable[..., Any]) -> Any:
+    """``use(messages, tools, trained)`` on the example as its template takes it; for a template
+    that refuses a "tool" role (raising), with the results in user turns instead."""
     support = TemplateSupport() if template is None else TemplateSupport.of(template)
-    messages, tools, trained = template_messages(example, support)
     try:
-        return _chat_segments(messages, tools, trained, render)
+        return use(*template_messages(example, support))
     except Exception:
         if support.tools or not any(m.role == "tool" for m in example.messages):
             raise
-        # A template that refuses a "tool" role: results go in user turns instead.
-        messages, tools, trained = template_messages(example, support, tool_role=False)
-        return _chat_segments(messages, tools, trained, render)
+        return use(*template_messages(example, support, tool_role=False))
+
+
+def _draw(render: Render, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+          generation_prompt: bool) -> str:
+    return render(messages, generation_prompt, tools) if tools else render(messages, generation_prompt)
 
 
 def _chat_segments(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, trained: list[bool],
                    render: Render) -> list[tuple[str, bool]]:
     def draw(upto: list[dict[str, Any]], generation_prompt: bool) -> str:
-        return render(upto, generation_prompt, tools) if tools else render(upto, generation_prompt)
+        return _draw(render, upto, tools, generation_prompt)
 
     segments: list[tuple[str, bool]] = []
     done = ""

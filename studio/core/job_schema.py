@@ -150,6 +150,11 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
             return _BAD
         out = [_coerce(v, item, f"{name}[{i}]", issues) for i, v in enumerate(value)]
         return _BAD if _BAD in out else out
+    if origin is dict and get_args(hint)[1] is Any:  # a JSON object as it is (a tool definition)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            issues.append(Issue(name, f"must be a table/object, got {_show(value)}"))
+            return _BAD
+        return dict(value)
     if origin is dict:
         if isinstance(value, str):  # "a=b, c=d", as a command line writes it
             pairs = [item.partition("=") for item in value.split(",") if item.strip()]

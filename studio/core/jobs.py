@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 Quantization = Literal["none", "4bit", "8bit"]
@@ -230,6 +230,8 @@ class GenerateJob:
     model: ModelSettings = field(default_factory=ModelSettings)
     adapters: list[str] = _f([], "Adapters to compare: library references (name/v2) or folders (empty = base alone).")
     prompts: list[str] = _f([], "Prompts, each sent as one user turn through the chat template.")
+    tools: list[dict[str, Any]] = _f([], "Tool definitions the prompts may call (OpenAI shape), written into the "
+                                         "prompt as training writes a dataset's tools.")
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,12 +77,17 @@ def _blocks(ids: list[int], labels: list[int], length: int, overlap: int) -> lis
     return blocks
 
 
-def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
+def renderer(tokenizer) -> Callable[..., str]:
+    """The tokenizer's chat template as chat_segments renders with it (text, not ids)."""
     def render(messages: list[dict[str, Any]], generation_prompt: bool, tools: list | None = None) -> str:
         return tokenizer.apply_chat_template(messages, tools=tools, tokenize=False,
                                              add_generation_prompt=generation_prompt)
 
-    return example_segments(example, render, tokenizer.eos_token or "", template_text(tokenizer))
+    return render
+
+
+def _segments(example: Example, tokenizer) -> list[tuple[str, bool]]:
+    return example_segments(example, renderer(tokenizer), tokenizer.eos_token or "", template_text(tokenizer))
 
 
 def template_text(tokenizer) -> str:

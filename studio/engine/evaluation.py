@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from studio.core import protocol
+from studio.core.chat_segments import prompt_and_reply
 from studio.core.datasets import Example, load_job_dataset, split_train_eval
 from studio.core.jobs import EvalJob, SamplingSettings
 from studio.core.metrics import exact_match
@@ -37,13 +39,20 @@ def rouge_l(prediction: str, reference: str) -> float:
     return float(_scorer.score(reference, prediction)["rougeL"].fmeasure)
 
 
-def prompt_and_reference(example: Example) -> tuple[list[dict[str, str]], str] | None:
-    """(messages up to the answer, reference answer), or None when the row has none."""
-    if example.kind == "chat" and example.messages and example.messages[-1].role == "assistant":
-        return [{"role": m.role, "content": m.content} for m in example.messages[:-1]], example.messages[-1].content
+def prompt_and_reference(example: Example, tokenizer) -> tuple[Example, str] | None:
+    """(the row up to its answer, as a prompt; the answer as the model should write it), or None
+    when the row has none. The answer is its rendered text less special tokens, so a tool call
+    is scored in the form training taught (the template's or the <tool_call> fallback's)."""
     if example.kind == "completion" and example.completion:
-        return [{"role": "user", "content": example.prompt}], example.completion
-    return None
+        return replace(example, completion=""), example.completion
+    if example.kind != "chat" or not example.messages or example.messages[-1].role != "assistant":
+        return None
+    pair = prompt_and_reply(example, data_prep.renderer(tokenizer), data_prep.template_text(tokenizer))
+    if pair is None:
+        return None
+    reference = tokenizer.decode(tokenizer(pair[1], add_special_tokens=False)["input_ids"],
+                                 skip_special_tokens=True).strip()
+    return replace(example, messages=example.messages[:-1]), reference
 
 
 def rows_of(job: EvalJob) -> list[Example]:
@@ -79,7 +88,8 @@ def run_eval(job: EvalJob, emit: Emit) -> dict[str, Any]:
     features = [{k: prepared.train[i][k] for k in ("input_ids", "labels")}
                 for i in range(len(prepared.train))]
     batches = [collate(features[i:i + job.batch_size]) for i in range(0, len(features), job.batch_size)]
-    references = [pair for pair in (prompt_and_reference(e) for e in rows) if pair][: job.generate_rows]
+    references = [pair for pair in (prompt_and_reference(e, adapters.tokenizer) for e in rows)
+                  if pair and pair[1]][: job.generate_rows]
     greedy = SamplingSettings(max_new_tokens=job.max_new_tokens, temperature=0.0)
     labels = [BASE, *adapters.labels]
     results = []
@@ -89,8 +99,8 @@ def run_eval(job: EvalJob, emit: Emit) -> dict[str, Any]:
             loss, tokens = mean_loss(model, batches)
         scores = {"rouge_l": None, "exact_match": None}
         if references:
-            answers = [answer(adapters, label, messages, greedy, emit, request=f"eval-{n}")
-                       for n, (messages, _ref) in enumerate(references)]
+            answers = [answer(adapters, label, prompt, greedy, emit, request=f"eval-{n}")
+                       for n, (prompt, _ref) in enumerate(references)]
             scores = {"rouge_l": sum(rouge_l(a.text, ref) for a, (_m, ref) in zip(answers, references, strict=True))
                       / len(references),
                       "exact_match": sum(exact_match(a.text, ref) for a, (_m, ref) in

@@ -22,13 +22,17 @@ import torch
 from transformers import TextStreamer
 
 from studio.core import protocol
+from studio.core.chat_segments import generation_prompt
+from studio.core.datasets import Example, Message, tool_definitions
 from studio.core.jobs import GenerateJob, ModelSettings, SamplingSettings, ServeJob
 from studio.core.library import locate_adapter
+from studio.engine import data_prep
 from studio.engine.control import JobControl
 from studio.engine.training import load_base
 
 Emit = Callable[[protocol.Event], None]
 BASE = "base"
+CHAT_ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass
@@ -100,12 +104,25 @@ class _EventStreamer(TextStreamer):
         self.emit(protocol.Token(request=self.request, adapter=self.label, text=text))
 
 
-def chat_ids(tokenizer, messages: list[dict[str, str]]) -> torch.Tensor:
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                         return_dict=True)["input_ids"]
+def chat(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Example:
+    """A prompt's turns ({"role", "content"} dicts, as the CLI, playground and requests send them)
+    and the tool definitions they may call, as an example to render the way training does."""
+    turns = []
+    for message in messages:
+        role = message.get("role")
+        if role not in CHAT_ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(CHAT_ROLES)}")
+        turns.append(Message(role, str(message.get("content") or ""), name=str(message.get("name") or "")))
+    return Example(kind="chat", messages=tuple(turns), tools=tool_definitions(tools) if tools else ())
 
 
-def answer(adapters: AdapterSet, label: str, messages: list[dict[str, str]], sampling: SamplingSettings,
+def prompt_ids(tokenizer, prompt: Example) -> torch.Tensor:
+    """The prompt's tokens as training wrote them (tools through the template or its fallback)."""
+    text = generation_prompt(prompt, data_prep.renderer(tokenizer), data_prep.template_text(tokenizer))
+    return tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+
+
+def answer(adapters: AdapterSet, label: str, prompt: Example, sampling: SamplingSettings,
            emit: Emit, request: str = "") -> protocol.Answer:
     """Generate one answer as ``label``, streaming it; returns (and emits) the answer event."""
     tokenizer = adapters.tokenizer
@@ -117,12 +134,13 @@ def answer(adapters: AdapterSet, label: str, messages: list[dict[str, str]], sam
         kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or None)
     torch.manual_seed(sampling.seed)
     with adapters.use(label) as model:
-        ids = chat_ids(tokenizer, messages).to(model.device)
+        ids = prompt_ids(tokenizer, prompt).to(model.device)
         with torch.no_grad():
             out = model.generate(input_ids=ids, **kwargs)
     new = out[0][ids.shape[1]:]
     text = tokenizer.decode(new, skip_special_tokens=True).strip()
-    event = protocol.Answer(request=request, adapter=label, prompt=messages[-1]["content"], text=text,
+    asked = prompt.messages[-1].content if prompt.messages else prompt.prompt
+    event = protocol.Answer(request=request, adapter=label, prompt=asked, text=text,
                             tokens=int(new.shape[0]), seconds=round(time.perf_counter() - streamer.started, 3),
                             first_token_s=round(streamer.first_token_s, 3) if streamer.first_token_s else None)
     emit(event)
@@ -136,8 +154,8 @@ def run_generation(job: GenerateJob, emit: Emit) -> dict[str, Any]:
     answers: list[dict[str, str]] = []
     for label in labels:
         for index, prompt in enumerate(job.prompts):
-            event = answer(adapters, label, [{"role": "user", "content": prompt}], job.sampling, emit,
-                           request=f"p{index}")
+            event = answer(adapters, label, chat([{"role": "user", "content": prompt}], job.tools), job.sampling,
+                           emit, request=f"p{index}")
             emit(protocol.Sample(step=0, prompt=prompt, text=event.text, adapter=label))
             answers.append({"adapter": label, "prompt": prompt, "text": event.text})
     return {"answers": answers}
@@ -157,7 +175,8 @@ def run_serve(job: ServeJob, emit: Emit, control: JobControl) -> dict[str, Any]:
         for label in wanted:
             try:
                 label = label if label == BASE else adapters.add(label)
-                answer(adapters, label, request["messages"], sampling, emit, request=str(request.get("id", "")))
+                answer(adapters, label, chat(request["messages"], request.get("tools")), sampling, emit,
+                       request=str(request.get("id", "")))
             except Exception as exc:  # noqa: BLE001 - one bad request must not end the session
                 emit(protocol.Warning(f"request {request.get('id')}: {label}: {exc}"))
         served += 1

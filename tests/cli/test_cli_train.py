@@ -171,6 +171,27 @@ def test_generate_with_the_trained_adapter(trained, studio_home: Path) -> None:
     assert {s["prompt"] for s in samples} == {prompt}
 
 
+def test_generate_asks_with_a_tools_file_and_refuses_a_bad_one(trained, studio_home: Path, tmp_path: Path) -> None:
+    """A bad tools file is refused before any run, naming the file and the field; a good one is
+    normalised into the job (bare functions to the OpenAI shape) and the prompts are answered."""
+    before = set(run_dirs(studio_home))
+    bad = tmp_path / "bad_tools.json"
+    bad.write_text('[{"description": "no name"}]', encoding="utf-8")
+    result = run_cli("generate", "--model", str(trained.model), "--tools", str(bad), "--prompt", "hi")
+    assert result.returncode == 2, result.output
+    assert "needs a 'name'" in result.output and "bad_tools.json" in result.output and "Traceback" not in result.output
+    assert set(run_dirs(studio_home)) == before
+    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    good = tmp_path / "tools.json"
+    good.write_text(json.dumps([weather]), encoding="utf-8")
+    result = run_cli("generate", "--model", str(trained.model), "--tools", str(good), "--prompt", "Weather in Oslo?",
+                     "--max-new-tokens", "4", timeout=TRAIN_TIMEOUT)
+    assert result.returncode == 0, result.output
+    (run_dir,) = set(run_dirs(studio_home)) - before
+    job = json.loads((run_dir / "job.json").read_text(encoding="utf-8"))
+    assert job["tools"] == [{"type": "function", "function": weather}]
+
+
 def test_resume_without_checkpoints(trained) -> None:
     assert trained.result.returncode == 0, trained.result.output
     bare = trained.home / "runs" / "20000101-000000-no-checkpoints"

@@ -5,6 +5,7 @@ tool_calls and weight), read into the right messages and trained on the right to
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from studio.core.chat_segments import (
     FALLBACK_CHAT_TEMPLATE,
     call_text,
     example_segments,
+    generation_prompt,
+    prompt_and_reply,
     render_chat,
 )
-from studio.core.datasets import DatasetError, load_dataset_file
+from studio.core.datasets import DatasetError, Example, load_dataset_file
 from studio.core.datasets.formats import ToolCall
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
@@ -258,3 +261,26 @@ def test_the_shipped_tool_sample_reads_cleanly():
     loaded = load_dataset_file(SAMPLE_DIR / "captain_lora.tools.jsonl")
     assert loaded.issues == [] and sum(e.uses_tools for e in loaded.examples) == len(loaded.examples)
     assert sum(any(m.tool_calls for m in e.messages) for e in loaded.examples) >= 150
+
+
+@pytest.mark.parametrize("template", [TOOL_TEMPLATE, CHATML, LLAMA2], ids=["tool-support", "fallback", "no-tool-role"])
+def test_a_prompt_is_asked_as_training_wrote_it(tmp_path, template):
+    """The prompt before the last reply and that reply are exactly the training render split at
+    the reply: tools, calls and results are where training put them, whatever the template."""
+    example = load_dataset_file(write_jsonl(tmp_path / "openai.jsonl", [OPENAI_TOOLS])).examples[0]
+    render = renderer(template)
+    whole = "".join(text for text, _ in example_segments(example, render, "", template))
+    prompt, reply = prompt_and_reply(example, render, template)
+    assert prompt + reply == whole and reply.startswith(" Oslo: rain." if template == LLAMA2 else "Oslo: rain.")
+    assert "get_weather" in prompt.split("Weather in Oslo")[0]  # the definitions come before the question
+    asked = replace(example, messages=example.messages[:2])  # the question alone, as a user would ask it
+    first_call = replace(example, messages=example.messages[:3])
+    call_prompt, call_reply = prompt_and_reply(first_call, render, template)
+    assert generation_prompt(asked, render, template) == call_prompt
+    assert call_reply.count("get_weather") == 2 and call_reply in whole
+
+def test_a_completion_is_prompted_raw_and_text_has_no_reply():
+    completion = Example(kind="completion", prompt="2+2=", completion="4")
+    assert prompt_and_reply(completion, renderer(CHATML)) == ("2+2=", "4")
+    assert generation_prompt(completion, renderer(CHATML)) == "2+2="
+    assert prompt_and_reply(Example(kind="text", text="t"), renderer(CHATML)) is None

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers import Recorder, tiny_job
 
 from studio.core import protocol
+from studio.core.chat_segments import call_text
+from studio.core.datasets import Example, Message
+from studio.core.datasets.formats import ToolCall
 from studio.core.job_schema import job_from_dict
 from studio.core.jobs import SamplingSettings
 from studio.engine.control import JobControl
-from studio.engine.evaluation import run_eval
-from studio.engine.generation import BASE, AdapterSet, answer, run_serve
+from studio.engine.evaluation import prompt_and_reference, run_eval
+from studio.engine.generation import BASE, AdapterSet, answer, chat, prompt_ids, run_serve
 from studio.engine.training import train
 
 GREEDY = SamplingSettings(max_new_tokens=24, temperature=0.0)
@@ -33,17 +38,17 @@ def loaded(tiny_model_dir, adapter):
 def test_switching_adapters_changes_answers_and_switching_back_restores_them(loaded, adapter):
     label = str(adapter)
     rec = Recorder()
-    base_first = answer(loaded, BASE, ASK, GREEDY, rec).text
-    tuned_first = answer(loaded, label, ASK, GREEDY, rec).text
-    base_again = answer(loaded, BASE, ASK, GREEDY, rec).text
-    tuned_again = answer(loaded, label, ASK, GREEDY, rec).text
+    base_first = answer(loaded, BASE, chat(ASK), GREEDY, rec).text
+    tuned_first = answer(loaded, label, chat(ASK), GREEDY, rec).text
+    base_again = answer(loaded, BASE, chat(ASK), GREEDY, rec).text
+    tuned_again = answer(loaded, label, chat(ASK), GREEDY, rec).text
     assert tuned_first != base_first
     assert (base_again, tuned_again) == (base_first, tuned_first)
 
 
 def test_answers_stream_as_several_token_events(loaded, adapter):
     rec = Recorder()
-    final = answer(loaded, str(adapter), ASK, SamplingSettings(max_new_tokens=40, temperature=0.0), rec, "r1")
+    final = answer(loaded, str(adapter), chat(ASK), SamplingSettings(max_new_tokens=40, temperature=0.0), rec, "r1")
     tokens = rec.of(protocol.Token)
     assert len(tokens) > 1 and all(t.request == "r1" for t in tokens)
     assert "".join(t.text for t in tokens).strip() == final.text
@@ -62,6 +67,44 @@ def test_serving_answers_queued_requests_then_ends_when_idle(tiny_model_dir, ada
     assert [(a.request, a.adapter) for a in answers] == [("a", "base"), ("b", "base"), ("b", str(adapter))]
     assert out == {"requests": 2, "ended": "idle", "adapters": [str(adapter)]}
     assert any(isinstance(e, protocol.Phase) and e.name == "ready" for e in rec.events)
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+
+
+def test_prompts_carry_their_tools_as_training_wrote_them(loaded):
+    """The tiny model's template has no tool support: the definitions go into a system turn, as
+    training wrote a tool dataset's, so an adapter is asked the way it was taught."""
+    tokenizer = loaded.tokenizer
+    with_tools = tokenizer.decode(prompt_ids(tokenizer, chat(ASK, [WEATHER]))[0])
+    plain = tokenizer.decode(prompt_ids(tokenizer, chat(ASK))[0])
+    assert plain == tokenizer.apply_chat_template(ASK, add_generation_prompt=True, tokenize=False)
+    assert with_tools.startswith("<|im_start|>system\nYou can call these tools.") and '"get_weather"' in with_tools
+    assert with_tools.endswith(plain)
+
+
+def test_a_request_with_a_bad_role_is_a_warning_and_the_next_is_answered(tiny_model_dir):
+    control = JobControl()
+    control.submit({"id": "bad", "messages": [{"role": "wizard", "content": "hi"}], "adapters": ["base"]})
+    control.submit({"id": "ok", "messages": ASK, "tools": [WEATHER], "adapters": ["base"],
+                    "sampling": {"temperature": 0, "max_new_tokens": 4}})
+    job = job_from_dict({"kind": "serve", "model": {"path": str(tiny_model_dir)}, "idle_timeout_s": 0.3})
+    rec = Recorder()
+    run_serve(job, rec, control)
+    assert [a.request for a in rec.of(protocol.Answer)] == ["ok"]
+    assert any("unknown role 'wizard'" in w.message for w in rec.of(protocol.Warning))
+
+
+def test_eval_asks_a_tool_row_with_its_tools_and_scores_the_call_as_trained(loaded):
+    row = Example(kind="chat", tools=(WEATHER,), messages=(
+        Message("user", "Weather in Oslo?"),
+        Message("assistant", "", tool_calls=(ToolCall("get_weather", {"city": "Oslo"}),))))
+    prompt, reference = prompt_and_reference(row, loaded.tokenizer)
+    assert prompt.tools == row.tools and prompt.messages == row.messages[:1]
+    assert reference == call_text("get_weather", {"city": "Oslo"})  # what the adapter was trained to write
+    completion = Example(kind="completion", prompt="2+2=", completion="4")
+    assert prompt_and_reference(completion, loaded.tokenizer) == (replace(completion, completion=""), "4")
 
 
 def test_eval_perplexity_is_lower_with_the_adapter_on_its_data(tiny_model_dir, adapter):

@@ -11,12 +11,12 @@ import pytest
 from helpers import Recorder
 
 from studio.core import protocol
-from studio.core.chat_segments import TemplateSupport, template_messages
-from studio.core.datasets import Example, Message, load_dataset_file
+from studio.core.datasets import load_dataset_file
 from studio.core.job_schema import job_from_dict
+from studio.core.jobs import SamplingSettings
 from studio.core.resources import SAMPLE_DIR
 from studio.engine.control import JobControl
-from studio.engine.data_prep import template_text
+from studio.engine.generation import AdapterSet, answer, chat
 from studio.engine.training import train
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -39,10 +39,6 @@ def calls_only(tmp_path) -> str:
 
 
 def test_an_adapter_trained_on_tool_use_emits_a_well_formed_call(bundled_model, tmp_path):
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     data = calls_only(tmp_path)
     job = job_from_dict({
         "dataset": {"path": data, "eval_fraction": 0.0},
@@ -56,16 +52,13 @@ def test_an_adapter_trained_on_tool_use_emits_a_well_formed_call(bundled_model, 
     notes = [w.message for w in recorder.of(protocol.Warning)]
     assert any("no tool support" in note for note in notes), notes  # SmolLM2's template: written out, and said
 
-    tokenizer = AutoTokenizer.from_pretrained(bundled_model)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(bundled_model), tmp_path / "adapter")
-    tools = load_dataset_file(data).examples[0].tools
-    asked = Example(kind="chat", messages=(Message("user", "What's the weather in Lisbon?"),), tools=tools)
-    messages, template_tools, _ = template_messages(asked, TemplateSupport.of(template_text(tokenizer)))
-    ids = tokenizer.apply_chat_template(messages, tools=template_tools, add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)["input_ids"]
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, max_new_tokens=40, do_sample=False, pad_token_id=tokenizer.eos_token_id)
-    reply = tokenizer.decode(out[0][ids.shape[1]:], skip_special_tokens=True)
+    # Asked through the app's own generation (as the Playground, `generate --tools` and evals ask),
+    # which writes the tools in as training wrote them.
+    tools = [dict(t) for t in load_dataset_file(data).examples[0].tools]
+    asking = job_from_dict({"kind": "generate", "model": {"path": str(bundled_model)}}).model
+    adapters = AdapterSet.load(asking, [str(tmp_path / "adapter")], Recorder())
+    reply = answer(adapters, str(tmp_path / "adapter"), chat([{"role": "user", "content": "What's the weather in Lisbon?"}],
+                   tools), SamplingSettings(max_new_tokens=40, temperature=0.0), Recorder()).text
     found = re.search(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", reply, re.S)
     assert found, reply
     assert json.loads(found.group(1)) == {"name": "get_weather", "arguments": {"city": "Lisbon"}}, reply

@@ -15,6 +15,7 @@ from .formats import (
     Message,
     detect_format,
     normalize_record,
+    tool_definitions,
 )
 from .loading import (
     LoadedDataset,
@@ -54,5 +55,6 @@ __all__ = [
     "split_sizes",
     "evaluation_sample",
     "split_train_eval",
+    "tool_definitions",
     "token_length_stats",
 ]

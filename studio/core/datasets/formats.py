@@ -244,7 +244,7 @@ def _untrainable(data: dict) -> tuple[str | None, str] | None:
 @dataclass(frozen=True)
 class _Row:
     file: str
-    row: int
+    row: int | None  # None: a value given outside a file's rows
     unit: RowUnit
 
     def error(self, field: str | None, reason: str) -> DatasetError:
@@ -452,6 +452,12 @@ def _tool_calls(row: _Row, value: Any, path: str) -> tuple[ToolCall, ...]:
         call_id = item.get("id")
         calls.append(ToolCall(name, arguments, call_id if isinstance(call_id, str) else ""))
     return tuple(calls)
+
+
+def tool_definitions(value: Any, *, file: str = "tools") -> tuple[dict[str, Any], ...]:
+    """Tool definitions given outside a dataset (a prompt's, a ``--tools`` file's), read as a
+    row's ``tools`` column is: a list, one object or JSON text; a DatasetError says what is wrong."""
+    return _tools(_Row(file, None, "line"), {"tools": value})
 
 
 def _tools(row: _Row, data: dict) -> tuple[dict[str, Any], ...]:
