@@ -9,7 +9,9 @@ events are handed on by request id and model label.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -50,9 +52,14 @@ class CompareSession(QObject):
         follower.finished.connect(self._on_finished)
         self.follower = follower.start()
 
-    def ask(self, messages: list[dict[str, str]], models: list[str], sampling: dict) -> str:
-        """Send one prompt to every model in ``models`` ("base" or adapters); returns its id."""
-        request = {"id": f"q{next(_ids)}", "messages": messages, "adapters": models, "sampling": sampling}
+    def ask(self, messages: list[dict[str, str]], models: list[str], sampling: dict,
+            tools: Sequence[dict[str, Any]] = ()) -> str:
+        """Send one prompt to every model in ``models`` ("base" or adapters), with the tool
+        definitions it may call; returns its id."""
+        request: dict[str, Any] = {"id": f"q{next(_ids)}", "messages": messages, "adapters": models,
+                                   "sampling": sampling}
+        if tools:
+            request["tools"] = list(tools)
         if self.is_ready:
             self._send(request)
         else:

@@ -234,6 +234,7 @@ def test_placeholders_are_filled_from_variables_or_reported(tmp_path):
     partly = load_dataset_file(path, variables={"name": "Captain Lora"})
     assert partly.examples[0].messages[1].content == "I am Captain Lora, made by {{author}}."
     assert len(partly.warnings) == 1 and "3 row(s) hold the placeholder {{author}}" in partly.warnings[0]
+    assert filled.placeholders == partly.placeholders == ["name", "author"]  # the names a form asks values for
 
 
 def test_too_many_bad_rows_refuse_the_file_and_a_few_are_skipped(tmp_path):

@@ -64,7 +64,8 @@ def test_side_by_side_blind_eval_report_and_playground(page, qtbot, tiny_model_d
     assert "## Answers" in text and "## Metrics" in text and "## Blind A/B" in text and "pirate/v2" in text
 
     page.playground.model.setCurrentText("pirate/v1")
-    assert page.playground.send("Hello there")
+    page.set_tools(({"type": "function", "function": {"name": "get_weather", "parameters": {}}},))
+    assert page.playground.send("Hello there")  # a request with tools is answered like any other
     qtbot.waitUntil(lambda: not page.playground.busy(), timeout=60_000)
     assert page.playground.send("And who are you?")
     qtbot.waitUntil(lambda: not page.playground.busy(), timeout=60_000)

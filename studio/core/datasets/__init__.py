@@ -27,6 +27,7 @@ from .loading import (
     preview,
     split_sizes,
     split_train_eval,
+    tools_in,
 )
 from .readers import SUFFIXES, RawRecord, read_records
 from .stats import TokenStats, load_tokenizer, render_plain, token_length_stats
@@ -56,5 +57,6 @@ __all__ = [
     "evaluation_sample",
     "split_train_eval",
     "tool_definitions",
+    "tools_in",
     "token_length_stats",
 ]

@@ -40,6 +40,7 @@ class LoadedDataset:
     rows_total: int = 0  # records in the file, good and bad
     fingerprint: str = ""  # sha256 of the file bytes, first 16 hex chars
     warnings: list[str] = field(default_factory=list)  # said before training: unfilled placeholders, ...
+    placeholders: list[str] = field(default_factory=list)  # {{names}} in the data, filled or not
 
     @property
     def rows_skipped(self) -> int:
@@ -130,7 +131,7 @@ def load_dataset_file(
     if bad_rows_limit is not None and (refused := bad_rows_refusal(path, fmt, issues, len(records),
                                                                    bad_rows_limit)):
         raise refused
-    examples, warnings = fill_placeholders(examples, variables or {})
+    examples, warnings, placeholders = fill_placeholders(examples, variables or {})
     warnings = _folder_note(path) + warnings
     return LoadedDataset(
         path=path,
@@ -140,6 +141,7 @@ def load_dataset_file(
         rows_total=len(records),
         fingerprint=fingerprint,
         warnings=warnings,
+        placeholders=placeholders,
     )
 
 
@@ -228,6 +230,17 @@ def preview(path: str | Path, n: int = 20, format: str = "auto", *, columns: Map
         issues=issues,
         format_error=format_error,
     )
+
+
+def tools_in(path: str | Path, format: str = "auto", *, columns: Mapping[str, str] | None = None,
+             rows: int = 50) -> tuple[dict[str, Any], ...]:
+    """The tool definitions of a file's first ``rows`` rows, each tool once (by name, first
+    seen wins): what to ask a tool-use adapter with, as it was trained."""
+    found: dict[str, dict[str, Any]] = {}
+    for example in preview(path, rows, format, columns=columns).examples:
+        for tool in example.tools:
+            found.setdefault(str(tool.get("function", {}).get("name")), tool)
+    return tuple(found.values())
 
 
 def split_sizes(n: int, eval_fraction: float) -> tuple[int, int]:

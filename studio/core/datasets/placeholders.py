@@ -28,10 +28,13 @@ def _map_texts(example: Example, change: Callable[[str], str]) -> Example:
     )
 
 
-def fill_placeholders(examples: Sequence[Example], variables: Mapping[str, str]) -> tuple[list[Example], list[str]]:
-    """Examples with every ``{{name}}`` that has a value replaced, and one warning per
-    placeholder left without one (how many rows, the first row's place)."""
+def fill_placeholders(examples: Sequence[Example],
+                      variables: Mapping[str, str]) -> tuple[list[Example], list[str], list[str]]:
+    """Examples with every ``{{name}}`` that has a value replaced, one warning per placeholder
+    left without one (how many rows, the first row's place), and every placeholder name the
+    data holds, filled or not (what a form asks values for)."""
     missing: dict[str, list[str]] = {}
+    names: dict[str, None] = {}
     out = []
     for example in examples:
         found: set[str] = set()
@@ -42,6 +45,7 @@ def fill_placeholders(examples: Sequence[Example], variables: Mapping[str, str])
 
             def fill(match: re.Match[str]) -> str:
                 name = match.group(1)
+                names[name] = None
                 if name in variables:
                     return variables[name]
                 found.add(name)
@@ -57,4 +61,4 @@ def fill_placeholders(examples: Sequence[Example], variables: Mapping[str, str])
         f"is set for it, so it is trained as written; set dataset.variables (e.g. {name} = \"...\") to fill it"
         for name, rows in sorted(missing.items())
     ]
-    return out, warnings
+    return out, warnings, list(names)

@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,9 +38,10 @@ from PySide6.QtWidgets import (
 from studio.core import compare_report, paths, protocol
 from studio.core.cards import Card
 from studio.core.compare_report import METRIC_COLUMNS, Comparison
+from studio.core.datasets import tools_in
 from studio.core.job_schema import JobError, job_from_dict
 from studio.core.library import Library, LibraryError, base_model_of, locate_adapter, read_card
-from studio.core.resources import eval_prompts
+from studio.core.resources import eval_prompts, resolve_dataset_path
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
@@ -50,6 +51,7 @@ from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.loss_overlay import LossOverlay
 from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.playground import Playground
+from studio.gui.widgets.tools_dialog import Tools, ToolsDialog, tools_summary
 
 BASE = "base"
 SLOTS = 4
@@ -139,7 +141,11 @@ class ComparePage(QWidget):
         self.metrics.setHorizontalHeaderLabels(["model", *(t for t, _k in METRIC_COLUMNS)])
         self.diff_table = QTableWidget(0, 1)
         self.curves = LossOverlay()
-        self.playground = Playground(self.session, self.base_model)
+        self.tools: Tools = ()  # what Ask and the Playground's prompts may call
+        self.tools_button = QPushButton()
+        self.tools_button.clicked.connect(lambda: self.open_tools_dialog())
+        self._show_tools()
+        self.playground = Playground(self.session, self.base_model, lambda: self.tools)
         self.tally: dict[str, int] = {}
         self.status = IssueList()
         self._build()
@@ -196,6 +202,7 @@ class ComparePage(QWidget):
         self.tabs.addTab(self.playground, "Playground")
         actions = QHBoxLayout()
         actions.addWidget(self.base_label, 1)
+        actions.addWidget(self.tools_button)
         actions.addWidget(self.evaluate_button)
         actions.addWidget(self.report_button)
         layout = QVBoxLayout(self)
@@ -300,6 +307,30 @@ class ComparePage(QWidget):
 
     # -- asking ------------------------------------------------------------------------------------
 
+    def open_tools_dialog(self) -> ToolsDialog:
+        """The tool definitions Ask and the Playground send (an adapter trained on tool use is
+        asked with the tools it was trained with); applied on OK."""
+        state = self.state
+        dataset = None if not state.dataset_path else (lambda: tools_in(
+            resolve_dataset_path(state.dataset_path), state.dataset_format,
+            columns=state.dataset_reading.get("columns")))
+        dialog = ToolsDialog(self.tools, dataset, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: self.set_tools(dialog.tools()))
+        dialog.resize(QSize(560, 420).boundedTo(self.window().size() * 0.9))
+        dialog.open()
+        return dialog
+
+    def set_tools(self, tools: Tools) -> None:
+        self.tools = tuple(tools)
+        self._show_tools()
+
+    def _show_tools(self) -> None:
+        self.tools_button.setText(f"Tools: {tools_summary(self.tools)}")
+        self.tools_button.setToolTip("Tool definitions each prompt may call, written in as training writes a "
+                                     "dataset's tools: ask a tool-use adapter with the tools it learnt")
+
     def sampling(self) -> dict[str, Any]:
         return {"temperature": self.temperature.value(), "max_new_tokens": self.max_tokens.value(),
                 "seed": self.seed.value()}
@@ -333,7 +364,7 @@ class ComparePage(QWidget):
         self.comparison.models = list(dict.fromkeys([*self.comparison.models, *models]))
         self.comparison.sampling = self.sampling()
         self.pending = set(models)
-        self.request = self.session.ask([{"role": "user", "content": prompt}], models, self.sampling())
+        self.request = self.session.ask([{"role": "user", "content": prompt}], models, self.sampling(), self.tools)
         self.status.show_note("Loading the model…" if not self.session.is_ready else "Answering…")
         self.ask_button.setEnabled(False)
         self.tabs.setCurrentIndex(0)

@@ -58,6 +58,7 @@ from studio.gui.widgets.dataset_rows import DatasetRows
 from studio.gui.widgets.example_view import ExampleView
 from studio.gui.widgets.field_editors import field_info
 from studio.gui.widgets.page_title import page_title
+from studio.gui.widgets.placeholder_dialog import PlaceholderDialog
 from studio.gui.widgets.status_banner import StatusBanner
 from studio.gui.widgets.token_histogram import TokenHistogram
 
@@ -211,6 +212,21 @@ class DatasetsPage(QWidget):
         dialog.open()
         return dialog
 
+    def open_placeholder_dialog(self) -> PlaceholderDialog:
+        """Values for the data's {{placeholders}}; OK reads the file again with them."""
+        names = self.dataset.placeholders if self.dataset is not None else []
+        dialog = PlaceholderDialog(names, self.variables, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.accepted.connect(lambda: self.set_variables(dialog.values()))
+        dialog.open()
+        return dialog
+
+    def set_variables(self, values: Mapping[str, str]) -> None:
+        """Fill the data's placeholders with these values (the job's dataset.variables)."""
+        self.variables = dict(values)
+        self._load()
+
     def reading(self) -> dict[str, Any]:
         """How the open file is read: columns, text_split and variables, as DatasetSettings has them."""
         return {"columns": dict(self.columns), "text_split": self.text_split, "variables": dict(self.variables)}
@@ -287,6 +303,11 @@ class DatasetsPage(QWidget):
         self.mapping_label = QLabel()
         self.mapping_label.setToolTip("The file's columns read as the format's fields (the job's dataset.columns)")
         self.mapping_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.placeholders_button = QPushButton("Placeholders…")
+        self.placeholders_button.setToolTip("Values for the {{placeholders}} in the data (e.g. {{name}}), "
+                                            "filled in before training")
+        self.placeholders_button.clicked.connect(lambda: self.open_placeholder_dialog())
+        self.placeholders_button.setVisible(False)
         self.clear_button = QPushButton("Clear mapping")
         self.clear_button.setToolTip("Read the file by its own column names again, detecting the format")
         self.clear_button.clicked.connect(self.clear_columns)
@@ -296,12 +317,13 @@ class DatasetsPage(QWidget):
             reading.addWidget(widget)
         reading.addWidget(self.mapping_label)
         reading.addStretch(1)
+        reading.addWidget(self.placeholders_button)
         reading.addWidget(self.clear_button)
 
         self.error_label = StatusBanner()  # why this file can't be used, or why training would refuse it
         self.error_label.action.setToolTip(self.map_button.toolTip())  # its one action is the mapping
         self.notice = StatusBanner()  # what training will leave out, placeholders without a value
-        self.notice.action.setToolTip("The notice has no action")  # it informs; the button stays hidden
+        self.notice.action.setToolTip(self.placeholders_button.toolTip())  # its one action: placeholder values
 
         self.rows = DatasetRows()
         self.histogram = TokenHistogram()
@@ -422,6 +444,7 @@ class DatasetsPage(QWidget):
 
     def _show_unusable(self, message: str, offer: bool) -> None:
         self.dataset = None
+        self.placeholders_button.setVisible(bool(self.variables))
         self.report = None
         self.error_label.show_message("error", "This file cannot be used.", message)
         self._offer_mapping_action()
@@ -447,11 +470,14 @@ class DatasetsPage(QWidget):
         if dataset.rows_skipped and not loaded.refusal:
             title = (f"{dataset.rows_skipped:,} of {dataset.rows_total:,} rows will be left out of training "
                      f"(listed under Bad rows; up to {_share(loaded.rule[1])} may be).")
+        self.placeholders_button.setVisible(bool(dataset.placeholders or self.variables))
         if not title and not dataset.warnings:
             self.notice.clear()
             return
         self.notice.show_message("warning", title or "Check before training:",
                                  "\n".join(f"• {warning}" for warning in dataset.warnings))
+        if any(name not in self.variables for name in dataset.placeholders):
+            self.notice.set_action("Fill in placeholders…", self.open_placeholder_dialog)
 
     def _on_mapping_dialog_closed(self) -> None:
         self.mapping_dialog = None

@@ -20,10 +20,11 @@ from studio.core import protocol
 
 
 class Playground(QWidget):
-    def __init__(self, session, base_model, parent: QWidget | None = None):
+    def __init__(self, session, base_model, tools=tuple, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.base_model = base_model  # () -> the model.path the compare worker serves
+        self.tools = tools  # () -> the tool definitions the chat may call (the Compare page's Tools…)
         self.history: list[dict[str, str]] = []
         self.request: str | None = None
         self._partial = ""
@@ -76,7 +77,8 @@ class Playground(QWidget):
         self.history.append({"role": "user", "content": text})
         messages = ([{"role": "system", "content": self.system.text().strip()}] if self.system.text().strip() else [])
         self.request = self.session.ask([*messages, *self.history], [self.model.currentText() or "base"],
-                                        {"temperature": self.temperature.value(), "max_new_tokens": 256})
+                                        {"temperature": self.temperature.value(), "max_new_tokens": 256},
+                                        self.tools())
         self.message.clear()
         self._partial = ""
         self._render()
