@@ -19,7 +19,7 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     for folder in args.add:
         user_settings.add_model_folder(folder)
     for folder in args.forget:
-        user_settings.remove_model_folder(str(Path(folder).expanduser().absolute()))
+        user_settings.remove_model_folder(str(paths.user_path(folder).absolute()))
     remembered = user_settings.load().model_paths()  # the Models page's folders too
     models, problems = discover_models_with_problems(extra_paths=[*remembered, *map(Path, args.path)])
     if args.json:

@@ -20,6 +20,7 @@ from typing import Any
 from studio.core import atomic, methods
 from studio.core.jobs import TrainJob
 from studio.core.outputs import TrainMetrics
+from studio.core.paths import user_path
 from studio.core.records import Record
 
 CARD_NAME = "card.json"
@@ -49,7 +50,7 @@ class BaseModelRef(Record):
         if self.id == "bundled":
             return "bundled"
         for value in (self.path, self.hf_folder, self.id):
-            if value and Path(value).expanduser().exists():
+            if value and user_path(value).exists():
                 return value
         return None
 

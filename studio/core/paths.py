@@ -16,10 +16,20 @@ APP_NAME = "lora-studio"
 HOME_ENV = "LORA_STUDIO_HOME"
 
 
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """A path as a person typed it, with ``~`` expanded; one naming an unknown user ("~0/data") is
+    kept as written (pathlib raises RuntimeError) and then reads as a missing file, as it should."""
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
+
+
 def home() -> Path:
     """The home folder, created on first use."""
     override = os.environ.get(HOME_ENV)
-    root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
+    root = user_path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from studio.core.paths import user_path
+
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLE_DIR = RESOURCES / "sample"
 
@@ -16,7 +18,7 @@ def bundled_dataset_path(fmt: str = "alpaca") -> Path:
 
 
 def resolve_dataset_path(setting: str) -> Path:
-    return bundled_dataset_path() if setting == "bundled" else Path(setting).expanduser()
+    return bundled_dataset_path() if setting == "bundled" else user_path(setting)
 
 
 def eval_prompts() -> list[str]:

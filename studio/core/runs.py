@@ -59,7 +59,7 @@ def resolve_run(ref: str, root: Path | None = None) -> Path:
     """A run folder from an id, a unique id prefix, or a path."""
     if not ref.strip():
         raise FileNotFoundError("no run given")
-    as_path = Path(ref).expanduser()
+    as_path = paths.user_path(ref)
     if as_path.is_dir():
         return as_path
     root = root or paths.runs_dir()

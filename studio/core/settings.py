@@ -96,7 +96,7 @@ def update(file: Path | None = None, **changes: Any) -> Settings:
 
 def add_model_folder(folder: str | Path, file: Path | None = None) -> Settings:
     """Remember a model folder or .gguf file (by its absolute path, once)."""
-    added = str(Path(folder).expanduser().absolute())
+    added = str(paths.user_path(folder).absolute())
     return edit(lambda s: s if added in s.model_folders else
                 dataclasses.replace(s, model_folders=[*s.model_folders, added]), file)
 

@@ -27,6 +27,7 @@ from studio.core.jobs import ExportJob, MergeJob, TrainJob
 from studio.core.library import Library, locate_adapter, read_adapter_config
 from studio.core.merging import WITH_DENSITY, adapter_summary, adapter_tuner, plan
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainOutputs
+from studio.core.paths import user_path
 from studio.core.resources import eval_prompts
 from studio.engine.training import load_base
 
@@ -90,7 +91,7 @@ def run_export(job: ExportJob, emit: Emit) -> ExportOutputs:
     with torch.no_grad():
         expected = model(input_ids=ids.to(model.device)).logits.float().cpu()
     merged = model.merge_and_unload()
-    output = Path(job.output_dir).expanduser()
+    output = user_path(job.output_dir)
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f"{output} exists and is not empty: choose a new folder")
     emit(protocol.Phase("saving", detail=str(output)))

@@ -43,7 +43,7 @@ def resolve_model_path(setting: str) -> Path:
                 "(make run / make test do this)"
             )
         return found
-    path = Path(setting).expanduser()
+    path = paths.user_path(setting)
     if not path.exists():
         raise ModelLoadError(f"model path {path} does not exist")
     if path.is_dir() and not (path / "config.json").exists():

@@ -28,6 +28,7 @@ from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
 from studio.core.models import check_loadable, inspect_model
 from studio.core.outputs import TrainMetrics, TrainOutputs
+from studio.core.paths import user_path
 from studio.core.resources import resolve_dataset_path
 from studio.engine import (
     adapter_setup,
@@ -349,7 +350,7 @@ def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:
         return None
     if ref == "latest":
         return runs.latest_checkpoint(run_dir)
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     if not (path / "trainer_state.json").exists():
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
     return path

@@ -24,6 +24,7 @@ from studio.core.library.store import Library, LibraryError, adapter_files, read
 from studio.core.methods import peft_config_label
 from studio.core.models.config_reader import read_safetensors_header
 from studio.core.models.info import ModelError, ModelInfo
+from studio.core.paths import user_path
 from studio.core.presets import linear_shapes
 
 MAX_UNPACKED_BYTES = 20 * 2**30
@@ -110,17 +111,17 @@ def _named_base(config: dict[str, Any]) -> list[ModelInfo]:
     from studio.core.models import inspect_model
 
     named = str(config.get("base_model_name_or_path") or "")
-    if not named or not Path(named).expanduser().exists():
+    if not named or not user_path(named).exists():
         return []
     try:
-        return [inspect_model(Path(named).expanduser())]
+        return [inspect_model(user_path(named))]
     except (ModelError, OSError):
         return []
 
 
 def import_adapter(library: Library, source: Path, *, name: str | None = None, allow_pickle: bool = False,
                    known_models: list[ModelInfo] | None = None) -> ImportResult:
-    source = Path(source).expanduser()
+    source = user_path(source)
     if not source.exists():
         raise LibraryError(f"{source} does not exist")
     with tempfile.TemporaryDirectory(prefix=".import-", dir=library.root) as tmp:

@@ -357,7 +357,7 @@ class Library:
     def export(self, ref: str, destination: Path, as_zip: bool | None = None) -> Path:
         """A PEFT-loadable copy of a version: a folder, or a .zip (by suffix unless told)."""
         folder = self.resolve(ref).path_obj
-        destination = Path(destination).expanduser()
+        destination = paths.user_path(destination)
         as_zip = destination.suffix.lower() == ".zip" if as_zip is None else as_zip
         if as_zip:
             import zipfile
@@ -429,7 +429,7 @@ def adapter_files(folder: Path, allow_pickle: bool = False) -> list[Path]:
 
 def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, str | None]:
     """(folder, library ref or None) for a job's adapter setting: a folder, or NAME[/vN]."""
-    path = Path(setting).expanduser()
+    path = paths.user_path(setting)
     if (path / "adapter_config.json").is_file():
         return path, None
     if library is None:
@@ -459,4 +459,4 @@ def base_model_of(folder: Path) -> str | None:
     if from_card:
         return from_card
     named = str(read_adapter_config(folder).get("base_model_name_or_path") or "")
-    return named if named and Path(named).expanduser().exists() else None
+    return named if named and paths.user_path(named).exists() else None

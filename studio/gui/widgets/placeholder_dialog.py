@@ -25,6 +25,7 @@ class PlaceholderDialog(QDialog):
     def __init__(self, names: Sequence[str], values: Mapping[str, str], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Fill in placeholders")
+        self.setMinimumWidth(460)  # the title and the intro in two lines, not six
         intro = QLabel("The data holds these placeholders. Each value replaces <code>{{name}}</code> in every row "
                        "before training; a placeholder left empty is trained as written.")
         intro.setWordWrap(True)
