@@ -57,6 +57,17 @@ def test_lengths_summary_and_histogram(tokenizer_json):
     json.dumps(stats.__dict__)  # plain Python numbers, ready for a GUI or a card
 
 
+def test_an_outlier_is_counted_off_the_chart_not_drawn(tokenizer_json):
+    """One 400-word row among 199 short ones once stretched the axis until the other bars were
+    slivers: the bins end at the 99th percentile and the outlier is counted."""
+    examples = [text(5 + i % 10) for i in range(199)] + [text(400)]
+    stats = token_length_stats(examples, tokenizer_json, max_length=64)
+    assert stats.off_chart == 1 and sum(stats.histogram) == 199 and stats.max == 401
+    assert stats.bin_edges[-1] < 20
+    even = token_length_stats([text(n) for n in range(1, 40)], tokenizer_json, max_length=64)
+    assert even.off_chart == 0 and even.bin_edges[-1] == even.max  # no outlier: the whole range
+
+
 def test_unknown_words_still_count(tokenizer_json):
     stats = token_length_stats([Example(kind="text", text="zebra quagga the")], tokenizer_json, 8)
     assert stats.lengths == (4,)

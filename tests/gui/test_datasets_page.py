@@ -70,6 +70,23 @@ def test_tiny_model_gives_histogram_and_highlighted_answer(qtbot, page, state, t
     assert "would be truncated" in page.histogram.truncation_label.text()
 
 
+def test_when_many_rows_would_be_cut_the_length_that_fits_95_percent_is_offered(qtbot, page, state,
+                                                                                  tiny_model_dir):
+    state.set_model(inspect_model(tiny_model_dir))
+    settle(qtbot, page)
+    assert not page.histogram.fit_button.isVisibleTo(page)  # nothing cut at the default 512
+    job = TrainJob()
+    job.training.max_length = 24
+    state.set_job(job)
+    offer = page.histogram.fit_button
+    p95 = page.histogram.p95_length()
+    assert offer.isVisibleTo(page) and offer.text() == f"Max length {p95} (95% fit)" and p95 > 24
+    offer.click()
+    assert state.job.training.max_length == p95
+    assert page.histogram.cut_line.value() == p95 and not offer.isVisibleTo(page)
+    assert page.histogram.truncated_count() <= 0.05 * page.histogram.total_count()
+
+
 def test_bad_row_is_listed_with_line_and_field(qtbot, page, state, tmp_path):
     good = {"instruction": "Say hi", "output": "Ahoy!"}
     data = write_jsonl(tmp_path / "data.jsonl", [good, good, {"instruction": "Say bye"}, good])

@@ -18,6 +18,7 @@ from pathlib import Path
 from .formats import Example
 
 HISTOGRAM_BINS = 20
+OUTLIER_FACTOR = 2.0  # the longest row beyond this many times the 99th percentile: outliers, off the chart
 _BATCH = 1024  # encodings hold offsets and more; encode in slices to bound memory
 
 
@@ -44,6 +45,7 @@ class TokenStats:
     max_length: int
     truncated_count: int  # examples longer than max_length
     truncated_fraction: float  # truncated_count / count (0.0 when there are none)
+    off_chart: int = 0  # outliers longer than the last bin edge: counted, not drawn (they'd squash the bars)
 
 
 def load_tokenizer(tokenizer_json_path: str | Path):
@@ -87,7 +89,12 @@ def token_length_stats(
     import numpy as np  # lazily, like tokenizers: importing the package stays cheap for the GUI
 
     arr = np.asarray(lengths, dtype=np.int64)
-    counts, edges = np.histogram(arr, bins=HISTOGRAM_BINS)
+    # A few outliers (one 11,632-token row among 400-token ones) would stretch the axis until every
+    # other bar is a sliver: the bins end at the 99th percentile then, and the rest is counted.
+    top = float(np.percentile(arr, 99))
+    upper = top if arr.max() > OUTLIER_FACTOR * top else float(arr.max())
+    counts, edges = np.histogram(arr, bins=HISTOGRAM_BINS, range=(float(arr.min()), upper))
+    off_chart = int((arr > upper).sum())
     truncated = int((arr > max_length).sum())
     return TokenStats(
         count=len(lengths),
@@ -102,4 +109,5 @@ def token_length_stats(
         max_length=max_length,
         truncated_count=truncated,
         truncated_fraction=truncated / len(lengths),
+        off_chart=off_chart,
     )

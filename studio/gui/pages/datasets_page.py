@@ -13,6 +13,7 @@ after a newer request (another file, another model) is dropped.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import html
 from collections.abc import Mapping
@@ -227,6 +228,12 @@ class DatasetsPage(QWidget):
         self.variables = dict(values)
         self._load()
 
+    def set_max_length(self, tokens: int) -> None:
+        """The Train form's max length (the histogram's offer to fit 95% of the rows)."""
+        job = copy.deepcopy(self.state.job)
+        job.training.max_length = tokens
+        self.state.set_job(job)
+
     def reading(self) -> dict[str, Any]:
         """How the open file is read: columns, text_split and variables, as DatasetSettings has them."""
         return {"columns": dict(self.columns), "text_split": self.text_split, "variables": dict(self.variables)}
@@ -327,6 +334,7 @@ class DatasetsPage(QWidget):
 
         self.rows = DatasetRows()
         self.histogram = TokenHistogram()
+        self.histogram.max_length_wanted.connect(self.set_max_length)
         self.example_view = ExampleView()
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.rows)

@@ -7,16 +7,23 @@ the share of examples beyond it.
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from studio.core.datasets import TokenStats
 from studio.gui.theme import chart_colours
 
 
+OFFER_ABOVE = 0.05  # more than this share cut at max_length: offer the length 95% of the rows fit in
+
+
 class TokenHistogram(QWidget):
+    max_length_wanted = Signal(int)  # the offer to fit 95% of the rows was taken
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.stats: TokenStats | None = None
@@ -31,6 +38,11 @@ class TokenHistogram(QWidget):
         self.truncation_label.setToolTip("Examples longer than training.max_length (Train page) are cut "
                                          "there; a cut answer teaches the model to stop mid-sentence")
         self.truncation_label.setWordWrap(True)
+        self.fit_button = QPushButton()
+        self.fit_button.setToolTip("Set the Train page's max length so that 95% of the examples fit whole "
+                                   "(longer ones are still cut; memory grows with it: see the estimate)")
+        self.fit_button.clicked.connect(lambda: self.max_length_wanted.emit(self.p95_length()))
+        self.fit_button.setVisible(False)
         self.plot = pg.PlotWidget()
         self.plot.setToolTip("Examples per token length; the dashed line is max_length")
         self.plot.setMenuEnabled(False)
@@ -57,7 +69,10 @@ class TokenHistogram(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(self.truncation_label)
+        below = QHBoxLayout()
+        below.addWidget(self.truncation_label, 1)
+        below.addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        layout.addLayout(below)
         self.show_message("No dataset loaded.")
 
     def show_message(self, text: str) -> None:
@@ -67,6 +82,7 @@ class TokenHistogram(QWidget):
         self.stack.setCurrentWidget(self.message_label)
         self.summary_label.setText("")
         self.truncation_label.setText("")
+        self.fit_button.setVisible(False)
 
     def set_stats(self, stats: TokenStats, note: str = "") -> None:
         self.stats = stats
@@ -78,7 +94,9 @@ class TokenHistogram(QWidget):
         self.stack.setCurrentWidget(self.plot)
         self.summary_label.setText(
             f"{stats.count} examples · min {stats.min} · median {stats.median:.0f} · "
-            f"95% under {stats.p95:.0f} · max {stats.max} tokens" + (f"<br><small>{note}</small>" if note else ""))
+            f"95% under {stats.p95:.0f} · max {stats.max} tokens"
+            + (f" · <b>{stats.off_chart}</b> longer than {stats.bin_edges[-1]:.0f} off the chart" if stats.off_chart
+               else "") + (f"<br><small>{note}</small>" if note else ""))
         self.set_max_length(stats.max_length)
 
     def set_max_length(self, max_length: int) -> None:
@@ -101,6 +119,13 @@ class TokenHistogram(QWidget):
             text = (f"max_length {max_length}: <b>{cut / stats.count:.1%}</b> ({cut} of {stats.count}) "
                     "would be truncated.")
         self.truncation_label.setText(text)
+        offer = cut > OFFER_ABOVE * stats.count and self.p95_length() > max_length
+        self.fit_button.setText(f"Max length {self.p95_length()} (95% fit)")
+        self.fit_button.setVisible(offer)
+
+    def p95_length(self) -> int:
+        """The length 95% of the examples fit in whole."""
+        return math.ceil(self.stats.p95) if self.stats else 0
 
     def truncated_count(self) -> int:
         if self.stats is None:
@@ -108,5 +133,5 @@ class TokenHistogram(QWidget):
         return sum(1 for n in self.stats.lengths if n > self.max_length)
 
     def total_count(self) -> int:
-        """Examples in the histogram (the sum of its bars)."""
-        return sum(self.stats.histogram) if self.stats else 0
+        """Examples in the histogram: its bars and the outliers counted off the chart."""
+        return sum(self.stats.histogram) + self.stats.off_chart if self.stats else 0
