@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import transformers
 
 from studio.core import atomic, paths
 from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE
-from studio.core.models import bundled_model_path
+from studio.core.models import bundled_model_path, gguf_key
 from studio.engine.hardware import Hardware, is_out_of_memory
 
 log = logging.getLogger(__name__)
@@ -55,15 +54,8 @@ def resolve_model_path(setting: str) -> Path:
 
 
 def gguf_cache_dir(gguf_path: Path) -> Path:
-    """Cache folder for a GGUF file, keyed by its name, size and sampled content."""
-    digest = hashlib.sha256()
-    size = gguf_path.stat().st_size
-    digest.update(f"{gguf_path.name}:{size}".encode())
-    with open(gguf_path, "rb") as handle:
-        digest.update(handle.read(1 << 20))
-        handle.seek(max(0, size - (1 << 20)))
-        digest.update(handle.read(1 << 20))
-    return paths.models_dir() / f"{gguf_path.stem}-{digest.hexdigest()[:12]}"
+    """Cache folder of a GGUF file's conversion, keyed by its name, size and sampled content."""
+    return paths.models_dir() / gguf_key(gguf_path)
 
 
 def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: None) -> Path:

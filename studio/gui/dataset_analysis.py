@@ -18,7 +18,7 @@ from typing import Any
 from studio.core import paths
 from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE, example_segments, render_chat
 from studio.core.datasets import Example, TokenStats, render_plain, token_length_stats
-from studio.core.models import ModelError, ModelInfo, read_gguf_metadata
+from studio.core.models import ModelError, ModelInfo, gguf_tokenizer_dir, read_gguf_metadata
 
 # Rendering through a template costs ~1 ms an example; past this many, token lengths use
 # core's plain role tags (a few tokens off per turn) so a big file is measured in seconds.
@@ -59,6 +59,7 @@ class TokenReport:
     template: ChatTemplate
     stats: TokenStats | None
     note: str  # how the lengths were measured, or why they could not be
+    gguf_without_tokenizer: Path | None = None  # a .gguf whose tokenizer can be extracted (then measure again)
 
 
 def _converted_folders(model: ModelInfo | None) -> list[Path]:
@@ -76,10 +77,23 @@ def _is_conversion_of(folder: Path, model: ModelInfo | None) -> bool:
 
 
 def find_tokenizer_json(model: ModelInfo | None) -> Path | None:
-    """The model folder's tokenizer.json. A .gguf has none until it is converted for training:
-    then its conversion's, else any converted model's (lengths of a related tokenizer beat none)."""
-    folders = [model.path] if model is not None and model.path.is_dir() else _converted_folders(model)
+    """The model folder's tokenizer.json. A .gguf has none of its own: its extracted tokenizer
+    (engine.gguf_tokenizer) or its conversion's, else any converted model's (lengths of a related
+    tokenizer beat none)."""
+    if model is not None and model.path.is_dir():
+        folders = [model.path]
+    else:
+        folders = [own for own in [_extracted_tokenizer(model)] if own] + _converted_folders(model)
     return next((f / "tokenizer.json" for f in folders if (f / "tokenizer.json").is_file()), None)
+
+
+def _extracted_tokenizer(model: ModelInfo | None) -> Path | None:
+    if model is None or not model.gguf_file or not model.path.is_file():
+        return None
+    try:
+        return gguf_tokenizer_dir(model.path)
+    except OSError:
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -152,8 +166,10 @@ def measure_tokens(examples: Sequence[Example], model: ModelInfo | None, max_len
     if tokenizer is None:
         if model is None:
             return TokenReport(template, None, "Select a model (with a tokenizer.json) to see token lengths.")
-        return TokenReport(template, None, f"{model.name} has no tokenizer.json yet, so token lengths are unknown "
-                                           "(a .gguf model gets one when it is first converted for training).")
+        if _extracted_tokenizer(model) is not None:
+            return TokenReport(template, None, f"Reading the tokenizer out of {model.name} (once, a few seconds)…",
+                               gguf_without_tokenizer=model.path)
+        return TokenReport(template, None, f"{model.name} has no tokenizer.json, so token lengths are unknown.")
     exact = len(examples) <= TEMPLATE_MEASURE_LIMIT
 
     def render(example: Example) -> str:
@@ -166,6 +182,7 @@ def measure_tokens(examples: Sequence[Example], model: ModelInfo | None, max_len
         stats = token_length_stats(examples, tokenizer, max_length, render=render if exact else None)
     except (OSError, ValueError) as exc:
         return TokenReport(template, None, f"Cannot measure token lengths: {exc}")
-    where = tokenizer.parent.name
+    own = model is not None and tokenizer.parent in (model.path, _extracted_tokenizer(model))
+    where = model.name if own and model is not None else tokenizer.parent.name
     how = "through the chat template" if exact else "with plain role tags (large file; close, not exact)"
     return TokenReport(template, stats, f"Tokens of {where}, {how}.")

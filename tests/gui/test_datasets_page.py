@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.jobs import TrainJob
-from studio.core.models import inspect_model
+from studio.core.models import bundled_model_path, gguf_tokenizer_dir, inspect_model
 from studio.core.resources import bundled_dataset_path
 from studio.gui.pages.datasets_page import DatasetsPage
 
@@ -39,7 +39,7 @@ def test_bundled_sample_shows_format_counts_and_split(page, state):
     assert page.rows.preview_cell(0, 0) == "row 0" and page.rows.preview_cell(0, 1) == "chat"
     assert "Ahoy!" in page.rows.preview_cell(0, 2)
     assert state.dataset_path == "bundled"
-    # No model with a tokenizer.json: the chart says what is missing instead of guessing.
+    # No model chosen: the chart says what is missing instead of guessing.
     assert page.histogram.stats is None
     assert "tokenizer.json" in page.histogram.message_label.text()
 
@@ -85,6 +85,23 @@ def test_when_many_rows_would_be_cut_the_length_that_fits_95_percent_is_offered(
     assert state.job.training.max_length == p95
     assert page.histogram.cut_line.value() == p95 and not offer.isVisibleTo(page)
     assert page.histogram.truncated_count() <= 0.05 * page.histogram.total_count()
+
+
+@pytest.mark.integration  # a child process reads the tokenizer out of the .gguf
+def test_the_bundled_models_lengths_come_without_training_it_first(qtbot, page, state, studio_home):
+    """Token lengths of a .gguf model once appeared only after its first training converted it."""
+    state.set_model(inspect_model(bundled_model_path()))
+    settle(qtbot, page)
+    # Not for a page built in the background: once someone looks at it.
+    assert not page.tokenizers.running() and "Reading the tokenizer out of SmolLM2" in \
+        page.histogram.message_label.text()
+    page.show()
+    assert page.tokenizers.running() and page.busy()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=120_000)
+    assert page.histogram.stats is not None and page.histogram.total_count() == 327
+    assert page.report.note.startswith("Tokens of SmolLM2-135M-Instruct (bundled)")
+    assert (gguf_tokenizer_dir(bundled_model_path()) / "tokenizer.json").is_file()
+    assert not list((studio_home / "models").glob("*"))  # the tokenizer alone: the model is not converted for it
 
 
 def test_bad_row_is_listed_with_line_and_field(qtbot, page, state, tmp_path):

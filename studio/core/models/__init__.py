@@ -15,7 +15,12 @@ from studio.core.models.discovery import (
     inspect_model,
     model_source,
 )
-from studio.core.models.gguf_reader import GGUFMetadata, read_gguf_metadata
+from studio.core.models.gguf_reader import (
+    GGUFMetadata,
+    gguf_key,
+    gguf_tokenizer_dir,
+    read_gguf_metadata,
+)
 from studio.core.models.info import ModelError, ModelInfo
 
 __all__ = [
@@ -31,6 +36,8 @@ __all__ = [
     "estimate_num_parameters",
     "inspect_model",
     "model_source",
+    "gguf_key",
+    "gguf_tokenizer_dir",
     "read_gguf_metadata",
     "read_safetensors_header",
 ]

@@ -11,6 +11,7 @@ it against ``GGUFReader`` on a file written with ``GGUFWriter``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import mmap
 import struct
@@ -23,6 +24,7 @@ import gguf
 import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType, Keys, LlamaFileType
 
+from studio.core import paths
 from studio.core.models.config_reader import estimate_num_parameters
 from studio.core.models.info import ModelError, ModelInfo, Source
 
@@ -99,6 +101,25 @@ class GGUFMetadata:
         for t in self.tensors:
             by_type[t.type_name] += t.n_elements
         return by_type.most_common(1)[0][0] if by_type else "unknown"
+
+
+def gguf_key(path: Path) -> str:
+    """``<stem>-<12 hex>``, from the file's name, size and first and last MiB: names its converted
+    model folder and its extracted tokenizer, so a changed file is never mistaken for the old one."""
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    digest.update(f"{path.name}:{size}".encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return f"{path.stem}-{digest.hexdigest()[:12]}"
+
+
+def gguf_tokenizer_dir(path: Path) -> Path:
+    """Where a GGUF file's tokenizer is extracted (``python -m studio.engine.gguf_tokenizer``) for token
+    lengths before any training has converted the model."""
+    return paths.cache_dir() / "tokenizers" / gguf_key(path)
 
 
 def read_gguf_metadata(path: Path) -> GGUFMetadata:

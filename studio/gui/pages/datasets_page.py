@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -54,6 +55,7 @@ from studio.core.resources import bundled_dataset_path, resolve_dataset_path
 from studio.gui.app_state import AppState, reading_of
 from studio.gui.background import run_in_background
 from studio.gui.dataset_analysis import TokenReport, measure_tokens
+from studio.gui.tokenizer_extraction import TokenizerExtraction
 from studio.gui.widgets.column_mapping_dialog import ColumnMappingDialog
 from studio.gui.widgets.dataset_rows import DatasetRows
 from studio.gui.widgets.example_view import ExampleView
@@ -145,6 +147,8 @@ class DatasetsPage(QWidget):
         self.text_split = "auto"
         self.variables: dict[str, str] = {}
         self.mapping_dialog: ColumnMappingDialog | None = None
+        self.tokenizers = TokenizerExtraction(self)  # a .gguf model's tokenizer, for token lengths
+        self.tokenizers.finished.connect(self._on_tokenizer_extracted)
         self._offer_mapping = False  # a table that can't be read as it is gets the dialog, once
         self._rule: tuple[str, float] | None = None  # the job's bad-row rule of the last load asked for
         self._load_generation = 0
@@ -507,7 +511,9 @@ class DatasetsPage(QWidget):
             return
         self.report = report
         self.state.set_token_stats(report.stats)
-        if report.stats is None:
+        if report.stats is None and report.gguf_without_tokenizer is not None:
+            self._extract_tokenizer_if_shown()
+        elif report.stats is None:
             self.histogram.show_message(report.note)
         else:
             self.histogram.set_stats(report.stats, report.note)
@@ -519,6 +525,30 @@ class DatasetsPage(QWidget):
 
         self.example_view.set_source(len(examples), segments, f"Rendered with the {template.origin}.")
         self.tokens_measured.emit()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._extract_tokenizer_if_shown()
+
+    def _extract_tokenizer_if_shown(self) -> None:
+        """A .gguf model's tokenizer is extracted (seconds of a child process) once someone looks
+        at the lengths, not for every page built in the background."""
+        gguf = self.report.gguf_without_tokenizer if self.report is not None else None
+        if gguf is None:
+            return
+        failed = self.tokenizers.failed.get(str(gguf))
+        self.histogram.show_message(self.report.note if failed is None else f"Token lengths are unknown: {failed}")
+        if self.isVisible() and self.tokenizers.start(gguf):
+            self._pending += 1  # busy until the tokenizer is there and the lengths are counted
+            self.loading_label.show()
+
+    def _on_tokenizer_extracted(self, _gguf: str, error: str) -> None:
+        self._done_one()
+        if error:
+            self.histogram.show_message(f"Token lengths are unknown: {error}")
+            self.tokens_measured.emit()
+        else:
+            self._measure()  # the tokenizer is there now
 
     def _on_measure_failed(self, generation: int, error: BaseException) -> None:
         self._done_one()

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, 
 from studio.core.datasets import TokenStats
 from studio.gui.theme import chart_colours
 
-
 OFFER_ABOVE = 0.05  # more than this share cut at max_length: offer the length 95% of the rows fit in
 
 
