@@ -164,7 +164,9 @@ def _notes(library: Library, args: argparse.Namespace, console: Console) -> int:
 
 def _rename(library: Library, args: argparse.Namespace, console: Console) -> int:
     entries = library.rename(args.name, args.new_name)
-    console.print(f"renamed {args.name} → {args.new_name} ({len(entries)} version(s))")
+    saved = entries[0].name if entries else args.new_name  # the folder-safe name the library saved
+    typed = f" (typed as {args.new_name!r})" if saved != args.new_name else ""
+    console.print(f"renamed {escape(args.name)} → {escape(saved)}{escape(typed)} ({len(entries)} version(s))")
     return 0
 
 

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "hang_timeout_s setting, 600 unless changed)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
+    p.add_argument("--force", action="store_true",
+                   help="start even where the memory estimate says the job will not fit (the GPU's memory, or "
+                        "the RAM available for a CPU run)")
     p.set_defaults(func=train_commands.cmd_train)
 
     p = sub.add_parser("estimate", help="peak GPU memory of a train job, with its breakdown and what would fit")

@@ -10,17 +10,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from studio.cli.advice import print_batch_tip
+from studio.cli.advice import MEASURED_ROWS, print_batch_tip
 from studio.cli.dataset_check import dataset_refused
 from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.run_job import run_job
-from studio.core import control_client, gpus, machine_fit, protocol, runs
-from studio.core.datasets import DatasetError, tool_definitions
+from studio.core import control_client, gpus, machine_fit, memory_fit, protocol, runs
+from studio.core.datasets import (
+    DatasetError,
+    evaluation_sample,
+    load_dataset_file,
+    token_length_stats,
+    tool_definitions,
+)
 from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
+from studio.core.models import gguf_tokenizer_dir, inspect_model, model_source
 from studio.core.outputs import TrainOutputs
 from studio.core.presets import demo_settings
-from studio.core.resources import eval_prompts
+from studio.core.resources import eval_prompts, resolve_dataset_path
 
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
@@ -35,13 +42,21 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         else:
             job = build_train_job(args)
             if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
-                raise JobError(problems, "this job, on this machine,")
+                raise machine_fit.MachineError(problems)
         if (refused := dataset_refused(job.dataset, console)) is not None:
             return refused  # before any run folder: a missing file is not a failed run
+        if not args.resume and not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
+            if fit.blocks:
+                console.print(f"[red bold]error:[/red bold] {escape(fit.problem())}\n"
+                              "[dim]Nothing was started. --force starts it anyway.[/dim]", soft_wrap=True)
+                return protocol.EXIT_BAD_JOB
+            console.print(f"[yellow bold]warning:[/yellow bold] {escape(fit.problem())}", soft_wrap=True)
         if not args.resume:
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        if isinstance(exc, machine_fit.MachineError):
+            console.print(f"[red]hint:[/red] {escape(exc.hint)}")
         return protocol.EXIT_BAD_JOB
     except FileNotFoundError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
@@ -55,6 +70,34 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if isinstance(final, protocol.Done):
         _print_result(console, TrainOutputs.from_dict(final.outputs, "the run"))
     return outcome.exit_code
+
+
+def will_not_fit(job: TrainJob) -> memory_fit.MemoryFit | None:
+    """core.memory_fit's verdict, as the Train page's, where it says the job won't fit here: the
+    card's memory for a GPU run, the available RAM for a CPU run (whose rows are measured when
+    the worst case, every row at max length, does not fit). None where it fits or can't be
+    told (an unreadable model or dataset: the worker says what is wrong with it)."""
+    try:
+        model = inspect_model(model_source(job.model.path))
+        target = memory_fit.target_for(job, gpus.visible_gpus())
+        fit = memory_fit.check(job, model.config, target, num_parameters=model.num_parameters)
+        if not fit.fits and target.kind == "cpu" and (longest := _longest_row(job, model)) is not None:
+            fit = memory_fit.check(job, model.config, target, num_parameters=model.num_parameters,
+                                   longest_row=longest)
+    except Exception:  # noqa: BLE001 - no estimate is no verdict; the run goes on and says what is wrong
+        return None
+    return None if fit.fits else fit
+
+
+def _longest_row(job: TrainJob, model) -> int | None:
+    """The longest of (up to) MEASURED_ROWS rows spread over the dataset, in tokens; None without a
+    tokenizer.json (a .gguf whose tokenizer the Datasets page has not extracted yet)."""
+    folder = model.path if model.path.is_dir() else gguf_tokenizer_dir(model.path)
+    if not (folder / "tokenizer.json").is_file():
+        return None
+    examples = load_dataset_file(resolve_dataset_path(job.dataset.path), job.dataset.format, on_error="skip").examples
+    return token_length_stats(evaluation_sample(examples, MEASURED_ROWS), folder / "tokenizer.json",
+                              job.training.max_length).max
 
 
 def _settings_given(args: argparse.Namespace) -> list[str]:

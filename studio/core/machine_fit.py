@@ -1,28 +1,86 @@
-"""Whether this machine can run a job's settings: checked when they are chosen (the Train page,
-``lora-studio train`` before it starts a worker), not when the worker fails on them.
+"""Whether this machine can run a job's settings: one rule, asked when they are chosen (the
+Train page, whose Method and Optimizer boxes disable what it refuses), by ``lora-studio
+train`` before it starts a worker, and by the worker itself before it loads anything.
 
 ``job_schema.validate`` knows only the job: QLoRA with ``training.device = "cpu"`` is refused
 there. With the default ``device = "auto"`` the answer depends on the machine: without an
 NVIDIA GPU the run goes to the CPU, where bitsandbytes' 4/8-bit layers and optimizers don't
-run, and the worker used to fail at once with a raw error. ``gpus`` is what
-``core.gpus.visible_gpus`` finds (the driver's list: no torch needed).
+run, and the worker used to fail at once with a raw error; with one, they still need
+bitsandbytes installed (the ``gpu`` extra). ``gpus`` is what ``core.gpus.visible_gpus`` finds
+(the driver's list: no torch needed); the worker passes the GPUs torch sees.
+
+Whether a run's memory fits is core.memory_fit's.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import get_args
 
-from studio.core.job_schema import Issue, cuda_only_settings
-from studio.core.jobs import TrainJob
+from studio.core.job_schema import Issue, JobError, cuda_only_settings
+from studio.core.jobs import Device, Optimizer, TrainJob
+
+# What a worker's error says to do about it (not "check model.path": issue 21).
+MACHINE_HINT = ("choose a method without quantization (LoRA, DoRA, ...) and the adamw_torch optimizer, or train on "
+                "a machine with an NVIDIA GPU and bitsandbytes; `lora-studio doctor` says what this one has")
+_NO_GPU = "this machine has none, so the run would go to the CPU"
 
 
-def machine_issues(job: TrainJob, gpus: Sequence[object]) -> list[Issue]:
-    """What this machine (with ``gpus``) can't run of ``job``, each naming its field."""
-    if gpus or job.training.device == "cpu":  # "cpu" jobs are job_schema's to judge
+class MachineError(JobError):
+    """A job this machine can't run (``machine_issues``), with the fix as its ``hint``."""
+
+    hint = MACHINE_HINT
+
+    def __init__(self, issues: list[Issue]):
+        super().__init__(issues, "this job, on this machine,")
+
+
+@lru_cache(maxsize=1)
+def bitsandbytes_installed() -> bool:
+    """Whether bitsandbytes can be imported here (looked up, not imported: that takes seconds)."""
+    try:
+        return importlib.util.find_spec("bitsandbytes") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool | None = None) -> list[Issue]:
+    """What this machine (with ``gpus``) can't run of ``job``, each naming its field.
+    ``bitsandbytes``: whether it is installed (default: look)."""
+    if job.training.device == "cpu":  # "cpu" jobs are job_schema's to judge
         return []
-    if job.training.device == "cuda":
-        return [Issue("training.device", "is 'cuda', but no NVIDIA GPU answers on this machine (Settings: System "
-                                         "check); choose auto or cpu")]
-    return [Issue(name, f"{what} needs an NVIDIA GPU (bitsandbytes) and this machine has none, so the run would "
-                        "go to the CPU: choose plain LoRA (no quantization, adamw_torch) or train on a GPU machine")
+    if not gpus:
+        if job.training.device == "cuda":
+            return [Issue("training.device", "is 'cuda', but no NVIDIA GPU answers on this machine (Settings: System "
+                                             "check); choose auto or cpu")]
+        return [Issue(name, f"{what} needs an NVIDIA GPU (bitsandbytes) and {_NO_GPU}: choose plain LoRA "
+                            "(no quantization, adamw_torch) or train on a GPU machine")
+                for name, what in cuda_only_settings(job)]
+    if bitsandbytes is None:
+        bitsandbytes = bitsandbytes_installed()
+    if bitsandbytes:
+        return []
+    return [Issue(name, f"{what} needs bitsandbytes, which is not installed here: pip install 'lora-studio[gpu]' "
+                        "(or choose plain LoRA: no quantization, adamw_torch)")
             for name, what in cuda_only_settings(job)]
+
+
+def refused_choices(device: Device, gpus: Sequence[object], *,
+                    bitsandbytes: bool | None = None) -> dict[str, dict[str, str]]:
+    """Dotted field -> {value: why} of the quantization and optimizer choices this machine can't
+    run with ``training.device = device`` (``machine_issues`` of a job with each): the Train page
+    disables them in its boxes, with the reason as their tooltip."""
+    choices = {"model.quantization": ("8bit", "4bit"), "training.optimizer": get_args(Optimizer)}
+    refused: dict[str, dict[str, str]] = {}
+    for dotted, values in choices.items():
+        section, name = dotted.split(".")
+        for value in values:
+            job = TrainJob()
+            job.training.device = device
+            setattr(getattr(job, section), name, value)
+            why = [i.message for i in machine_issues(job, gpus, bitsandbytes=bitsandbytes) if i.field == dotted]
+            if why:
+                refused.setdefault(dotted, {})[value] = why[0]
+    return refused

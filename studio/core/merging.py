@@ -9,7 +9,7 @@ picks, and the job is checked against it before a worker starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core import methods
@@ -22,10 +22,10 @@ HELP = {
     "linear": "weighted sum of the A and B matrices (equal ranks); fast, a good first try",
     "cat": "concatenates the adapters: exact weighted sum of their updates, rank = sum of ranks",
     "svd": "exact weighted sum of the updates, re-factored by SVD to the largest rank",
-    "ties": "TIES: keep the largest `density` share, elect signs, average agreeing weights",
+    "ties": "TIES: keep the largest density share, elect signs, average agreeing weights",
     "dare_linear": "DARE: drop 1 - density of weights at random, rescale, then add",
     "dare_ties": "DARE pruning followed by TIES sign election",
-    "magnitude_prune": "keep the largest `density` share of each adapter, then add",
+    "magnitude_prune": "keep the largest density share of each adapter, then add",
 }
 
 
@@ -34,12 +34,23 @@ class MergePlan:
     rank: int | None
     target_modules: list[str]
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)  # it runs, but not as one might expect
 
 
 def plan(combination: str, ranks: list[int], modules: list[list[str]], weights: list[float],
-         density: float, tuners: list[str] | None = None) -> MergePlan:
-    """``tuners``: each adapter's (``adapter_tuner``); those peft can't combine are refused."""
+         density: float, tuners: list[str] | None = None, dora: list[bool] | None = None) -> MergePlan:
+    """``tuners``: each adapter's (``adapter_tuner``); those peft can't combine are refused.
+    ``dora``: whether each is a DoRA adapter (``adapter_uses_dora``); a mix is warned about."""
     problems = []
+    warnings = []
+    if dora and any(dora) and len(dora) > 1:
+        # peft's add_weighted_adapter combines the A and B matrices only: the new adapter takes the
+        # first one's config (use_dora with it) and starts its magnitudes from the base weights.
+        result = "a DoRA adapter" if dora[0] else "a plain LoRA adapter"
+        mixed = "mixes DoRA and plain LoRA adapters" if not all(dora) else "merges DoRA adapters"
+        warnings.append(f"this {combination} merge {mixed}: peft combines only their A and B matrices, so the "
+                        f"DoRA magnitudes they learned are left out and the result is {result} (as the first "
+                        "one is); compare it with its parents before relying on it")
     refused = sorted({name for name in tuners or [] if name not in methods.METHODS or not methods.METHODS[name].combines})
     if refused:
         able = ", ".join(m.label for m in methods.METHODS.values() if m.is_tuner and m.combines)
@@ -66,7 +77,14 @@ def plan(combination: str, ranks: list[int], modules: list[list[str]], weights: 
     else:
         rank = ranks[0]
     union = sorted({m for group in modules for m in group})
-    return MergePlan(rank, union, problems)
+    return MergePlan(rank, union, problems, warnings)
+
+
+def adapter_uses_dora(folder: Path) -> bool:
+    """Whether an adapter folder is DoRA (``use_dora`` in its adapter_config.json)."""
+    from studio.core.library.store import read_adapter_config
+
+    return bool(read_adapter_config(folder).get("use_dora"))
 
 
 def adapter_tuner(folder: Path) -> str:

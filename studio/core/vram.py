@@ -20,6 +20,7 @@ The peak is the largest batch: batch x max_length tokens, with or without packin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -364,20 +365,25 @@ def _candidates(job: TrainJob) -> list[tuple[str, dict[str, Any]]]:
 
 
 def suggest(job: TrainJob, config: dict[str, Any], capacity_bytes: int, *, limit: int = 4,
+            measure: Callable[[Estimate], int] | None = None, keep: Collection[str] = (),
             **kwargs: Any) -> list[Suggestion]:
     """Changes that make the job fit ``capacity_bytes``, cheapest first, each with its estimate.
 
     Single changes are tried first; when none fits alone, they are stacked in the same
-    order (checkpointing, then smaller batches, ...) until the job fits.
+    order (checkpointing, then smaller batches, ...) until the job fits. ``measure``: what
+    of an estimate must fit (default: all of it; core.memory_fit leaves out a CPU run's
+    CUDA parts); ``keep``: dotted job fields no suggestion changes (bitsandbytes' on the CPU).
     """
-    if estimate(job, config, **kwargs).total <= capacity_bytes:
+    size = measure or (lambda found: found.total)
+    candidates = [(label, edits) for label, edits in _candidates(job) if not set(edits) & set(keep)]
+    if size(estimate(job, config, **kwargs)) <= capacity_bytes:
         return []
     found: list[Suggestion] = []
     seen_keys: set[str] = set()
-    for label, edits in _candidates(job):
+    for label, edits in candidates:
         new = estimate(_edited(job, edits), config, **kwargs)
         key = ",".join(sorted(edits))
-        if new.total <= capacity_bytes and key not in seen_keys:  # the smallest change of each kind
+        if size(new) <= capacity_bytes and key not in seen_keys:  # the smallest change of each kind
             found.append(Suggestion(label, edits, new, True))
             seen_keys.add(key)
     if found:
@@ -385,15 +391,15 @@ def suggest(job: TrainJob, config: dict[str, Any], capacity_bytes: int, *, limit
     stacked: dict[str, Any] = {}
     labels: dict[str, str] = {}  # one label per kind of change: the last batch size, not every halving
     current = job
-    for label, edits in _candidates(job):
+    for label, edits in candidates:
         trial = _edited(current, edits)
-        if estimate(trial, config, **kwargs).total >= estimate(current, config, **kwargs).total:
+        if size(estimate(trial, config, **kwargs)) >= size(estimate(current, config, **kwargs)):
             continue
         stacked.update(edits)
         labels[",".join(sorted(edits))] = label.split(" (")[0]
         current = trial
         new = estimate(current, config, **kwargs)
-        if new.total <= capacity_bytes:
+        if size(new) <= capacity_bytes:
             return [Suggestion(" + ".join(labels.values()), dict(stacked), new, True)]
     if not labels:
         return []

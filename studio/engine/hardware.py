@@ -26,7 +26,10 @@ def choose(device: str = "auto", precision: str = "auto") -> Hardware:
     """Resolve ``auto``: CUDA when present; bf16 where supported, else fp16 on GPU, fp32 on CPU."""
     has_cuda = torch.cuda.is_available()
     if device == "cuda" and not has_cuda:
-        raise RuntimeError("training.device is 'cuda' but no CUDA GPU is visible to torch")
+        from studio.core.job_schema import Issue
+        from studio.core.machine_fit import MachineError
+
+        raise MachineError([Issue("training.device", "is 'cuda', but torch sees no CUDA GPU here; choose auto or cpu")])
     dev = "cuda" if device == "cuda" or (device == "auto" and has_cuda) else "cpu"
     if precision == "auto":
         if dev == "cuda":

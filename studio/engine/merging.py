@@ -25,7 +25,13 @@ from studio.core.cards import BaseModelRef, DatasetRef, MergeInfo, build_card, r
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import ExportJob, MergeJob, TrainJob
 from studio.core.library import Library, locate_adapter, read_adapter_config
-from studio.core.merging import WITH_DENSITY, adapter_summary, adapter_tuner, plan
+from studio.core.merging import (
+    WITH_DENSITY,
+    adapter_summary,
+    adapter_tuner,
+    adapter_uses_dora,
+    plan,
+)
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainOutputs
 from studio.core.paths import user_path
 from studio.core.resources import eval_prompts
@@ -45,9 +51,12 @@ def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
     cards = [read_card(folder) for folder, _ref in located]
     summaries = [adapter_summary(folder) for folder, _ref in located]
     merge_plan = plan(job.combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], job.weights,
-                      job.density, tuners=[adapter_tuner(folder) for folder, _ref in located])
+                      job.density, tuners=[adapter_tuner(folder) for folder, _ref in located],
+                      dora=[adapter_uses_dora(folder) for folder, _ref in located])
     if merge_plan.problems:
         raise JobError([Issue("adapters", problem) for problem in merge_plan.problems], "the merge")
+    for warning in merge_plan.warnings:  # the Merge page said it before starting; the CLI hears it here
+        emit(protocol.Warning(warning))
     base = load_base(job.model, emit)
     emit(protocol.Phase("merging", done=0, total=len(located)))
     names = [f"a{i}" for i in range(len(located))]

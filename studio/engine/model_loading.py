@@ -19,6 +19,8 @@ import transformers
 
 from studio.core import atomic, paths
 from studio.core.chat_segments import FALLBACK_CHAT_TEMPLATE
+from studio.core.job_schema import Issue
+from studio.core.machine_fit import MachineError
 from studio.core.models import bundled_model_path, gguf_key
 from studio.engine.hardware import Hardware, is_out_of_memory
 
@@ -137,8 +139,9 @@ def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
     flatten them with the other weights (peft's and bitsandbytes' FSDP-QLoRA recipe)."""
     kwargs: dict[str, object] = {"dtype": hardware.dtype, "trust_remote_code": trust_remote_code}
     if quantization != "none":
-        if hardware.device != "cuda":
-            raise ModelLoadError(f"{quantization} quantization needs a CUDA GPU (bitsandbytes)")
+        if hardware.device != "cuda":  # the worker refuses it before loading (core.machine_fit); a last guard
+            raise MachineError([Issue("model.quantization", f"{quantization} loading needs an NVIDIA GPU "
+                                                            "(bitsandbytes), and this run is on the CPU")])
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=quantization == "4bit",
             load_in_8bit=quantization == "8bit",

@@ -27,8 +27,8 @@ def classify(exc: BaseException) -> protocol.Error:
         return exc.error  # a rank already said what went wrong
     if isinstance(exc, Cancelled):
         return protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved")
-    if isinstance(exc, JobError):
-        return protocol.Error(kind="config", message=str(exc), hint="fix the fields named above")
+    if isinstance(exc, JobError):  # a MachineError says how to fix it (not "check model.path")
+        return protocol.Error(kind="config", message=str(exc), hint=getattr(exc, "hint", "fix the fields named above"))
     if isinstance(exc, DatasetError):
         hint = ("fix or remove that row; `lora-studio datasets inspect FILE` lists every bad row" if exc.row is not None
                 else "check dataset.path and the file; `lora-studio datasets inspect FILE` says what it finds")

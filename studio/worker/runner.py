@@ -140,6 +140,7 @@ def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
 
 def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
     if job.kind == "train":
+        _refuse_what_this_machine_cannot_run(job)
         plan = _launch_plan(job)
         if plan.distributed:
             from studio.worker.rank_launcher import run_ranks
@@ -183,6 +184,17 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
 
         return run_export(job, emit)
     raise JobError([Issue("kind", f"unknown job kind '{job.kind}'")])
+
+
+def _refuse_what_this_machine_cannot_run(job) -> None:
+    """core.machine_fit, the rule the Train page and `lora-studio train` asked before starting this
+    worker, on the GPUs torch sees here (a CPU build of torch sees none, whatever the driver says)."""
+    from studio.core import machine_fit
+    from studio.engine import hardware
+
+    cards = [device for device in hardware.devices() if device["type"] == "cuda"]
+    if problems := machine_fit.machine_issues(job, cards):
+        raise machine_fit.MachineError(problems)
 
 
 def _launch_plan(job):
@@ -256,8 +268,11 @@ def _run(job, run_dir: Path, events_out) -> int:
         emit(protocol.done(outputs))
         return protocol.EXIT_OK
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
-        log.error("job failed:\n%s", traceback.format_exc())
         error = classify(exc)
+        if error.kind == "internal":  # a bug or an unforeseen failure: its traceback is what helps
+            log.error("job failed:\n%s", traceback.format_exc())
+        else:  # said in words (kind, message, hint): a traceback would only bury them in the Log
+            log.error("job failed (%s): %s", error.kind, error.message)
         emit(error)
         return protocol.EXIT_FOR_ERROR[error.kind]
     finally:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from studio.core import gpus
+from studio.core.job_schema import JobError
 from studio.core.jobs import TrainJob
-from studio.core.machine_fit import machine_issues
+from studio.core.machine_fit import MachineError, machine_issues, refused_choices
 
 H200 = gpus.Gpu(0, "NVIDIA H200", 143_771_000_000)
 
@@ -25,7 +26,9 @@ def job(device: str = "auto", quantization: str = "none", optimizer: str = "adam
 def test_bitsandbytes_settings_on_a_machine_without_a_gpu_are_refused_naming_the_field(settings, field):
     (issue,) = machine_issues(job(**settings), ())
     assert issue.field == field and "this machine has none" in issue.message and "plain LoRA" in issue.message
-    assert machine_issues(job(**settings), (H200,)) == []  # the same job where a GPU answers
+    assert machine_issues(job(**settings), (H200,), bitsandbytes=True) == []  # the same job where a GPU answers
+    (missing,) = machine_issues(job(**settings), (H200,), bitsandbytes=False)  # ... but without the gpu extra
+    assert missing.field == field and "bitsandbytes, which is not installed" in missing.message
 
 
 def test_a_cuda_job_without_a_gpu_is_refused_and_plain_lora_is_not():
@@ -33,3 +36,20 @@ def test_a_cuda_job_without_a_gpu_is_refused_and_plain_lora_is_not():
     assert issue.field == "training.device" and "no NVIDIA GPU" in issue.message
     assert machine_issues(job(), ()) == []  # auto on the CPU: fine
     assert machine_issues(job(device="cpu", quantization="4bit"), ()) == []  # job_schema's to refuse
+
+
+def test_refused_choices_are_those_machine_issues_refuses():
+    """The Train page disables exactly these entries (the same rule as the CLI and the worker)."""
+    refused = refused_choices("auto", ())
+    assert set(refused["model.quantization"]) == {"4bit", "8bit"}
+    assert set(refused["training.optimizer"]) == {"adamw_8bit", "paged_adamw_8bit"}
+    assert all("this machine has none" in why for why in refused["model.quantization"].values())
+    assert refused_choices("auto", (H200,), bitsandbytes=True) == {}
+    assert set(refused_choices("auto", (H200,), bitsandbytes=False)["model.quantization"]) == {"4bit", "8bit"}
+    assert refused_choices("cpu", ()) == {}  # job_schema refuses those, with its own words
+
+
+def test_a_machine_error_says_what_to_change_not_model_path():
+    error = MachineError(machine_issues(job(quantization="4bit"), ()))
+    assert isinstance(error, JobError) and "model.quantization" in str(error)
+    assert "model.path" not in error.hint and "without quantization" in error.hint and "doctor" in error.hint

@@ -9,7 +9,7 @@ import argparse
 import pytest
 
 from studio.cli.job_building import add_train_flags, build_train_job
-from studio.core import gpus, job_toml
+from studio.core import gpus, job_toml, machine_fit
 from studio.core.job_schema import to_dict
 from studio.core.jobs import TrainJob
 from studio.core.methods import METHODS
@@ -47,6 +47,7 @@ def cli_job(path, method: str) -> dict:
 def test_cli_and_train_page_build_the_same_job_for_every_method(qtbot, state, tmp_path, name, monkeypatch):
     # As on a GPU machine, where every method can run (core.machine_fit refuses 4/8-bit without one).
     monkeypatch.setattr(gpus, "visible_gpus", lambda: (gpus.Gpu(0, "NVIDIA H200", 143_771_000_000),))
+    monkeypatch.setattr(machine_fit, "bitsandbytes_installed", lambda: True)  # and the gpu extra installed
     path = job_file(tmp_path, name)
     page = TrainPage(state)
     qtbot.addWidget(page)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.core import control_client, gpus, runs
+from studio.core import control_client, gpus, machine_fit, runs
 from studio.core.job_schema import to_dict
 from studio.core.jobs import TrainJob
 from studio.core.models import bundled_model_path, inspect_model
@@ -105,20 +105,20 @@ def test_unknown_architecture_types_module_names(page, state, tiny):
     assert "unknown for this architecture" in page.size_label.text()
 
 
-@pytest.mark.parametrize(("edits", "field", "words"), [
-    ({METHOD: "qlora", "training.device": "cpu"}, "model.quantization", "needs a CUDA GPU"),
-    ({"training.learning_rate": 0.0}, "training.learning_rate", "must be in (0, 1)"),
-    ({"output.name": "../escape"}, "output.name", "must be a plain name"),
+@pytest.mark.parametrize(("edits", "field", "label", "words"), [
+    ({METHOD: "qlora", "training.device": "cpu"}, "model.quantization", "Method", "needs a CUDA GPU"),
+    ({"training.learning_rate": 0.0}, "training.learning_rate", "Learning rate", "must be in (0, 1)"),
+    ({"output.name": "../escape"}, "output.name", "Adapter name", "must be a plain name"),
 ])
-def test_invalid_combinations_are_shown_and_block_start(page, edits, field, words):
+def test_invalid_combinations_are_shown_and_block_start(page, edits, field, label, words):
     assert page.start_button.isEnabled()
     for name, value in edits.items():
         set_field(page, name, value)
     assert not page.start_button.isEnabled()
     assert page.current_job() is None
     shown = "\n".join(page.issue_list.lines())
-    assert field in shown and words in shown
-    assert field in page.issue_list.text() and words in page.issue_list.text()
+    assert label in shown and words in shown and field not in shown  # the form's words (issue 21)
+    assert label in page.issue_list.text() and words in page.issue_list.text()
     caption = page.form.bindings[METHOD if field == "model.quantization" else field].caption()
     assert "color" in caption.styleSheet() and words in caption.toolTip()
     set_field(page, "training.device", "auto")
@@ -133,9 +133,10 @@ def test_qlora_on_a_machine_without_a_gpu_is_refused_when_chosen(page, monkeypat
     monkeypatch.setattr(gpus, "visible_gpus", lambda: ())
     set_field(page, METHOD, "qlora")
     assert not page.start_button.isEnabled() and page.current_job() is None
-    assert "model.quantization" in page.issue_list.text() and "this machine has none" in page.issue_list.text()
+    assert "Method" in page.issue_list.text() and "this machine has none" in page.issue_list.text()
     assert "this machine has none" in page.form.bindings[METHOD].caption().toolTip()
     monkeypatch.setattr(gpus, "visible_gpus", lambda: (gpus.Gpu(0, "NVIDIA H200", 143_771_000_000),))
+    monkeypatch.setattr(machine_fit, "bitsandbytes_installed", lambda: True)  # as the gpu extra installs it
     set_field(page, "training.learning_rate", 1e-4)  # any change checks again
     assert page.start_button.isEnabled() and page.issues() == []
 

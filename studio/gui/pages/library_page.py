@@ -48,6 +48,7 @@ from studio.gui.background import run_in_background
 from studio.gui.widgets.adapter_details import AdapterDetails
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.library_table import LibraryTable
+from studio.gui.widgets.name_field import NameDialog
 from studio.gui.widgets.page_title import page_title
 
 EMPTY_NOTE = "The library is empty: every finished training run lands here, or import an adapter."
@@ -251,11 +252,13 @@ class LibraryPage(QWidget):
         entry = self.selected()[0]
         try:
             with Library() as library:
-                library.rename(entry.name, new_name)
+                renamed = library.rename(entry.name, new_name)
         except LibraryError as exc:
             self._failed(exc)
             return False
-        self._changed(f"Renamed {entry.name} to {new_name}")
+        saved = renamed[0].name if renamed else new_name  # the folder-safe name, as the library saved it
+        typed = f" (typed as “{new_name.strip()}”)" if saved != new_name.strip() else ""
+        self._changed(f"Renamed {entry.name} to {saved}{typed}")
         return True
 
     def delete_selected(self) -> None:
@@ -349,10 +352,9 @@ class LibraryPage(QWidget):
 
     def _ask_rename(self) -> None:
         entry = self.selected()[0]
-        text, ok = QInputDialog.getText(self, "Rename", f"New name for {entry.name} (all versions):",
-                                        text=entry.name)
-        if ok and text.strip() and text.strip() != entry.name:
-            self.rename_selected(text.strip())
+        dialog = NameDialog("Rename", f"New name for {entry.name} (all versions):", entry.name, self)
+        if dialog.exec() == NameDialog.DialogCode.Accepted and dialog.name() not in (None, entry.name):
+            self.rename_selected(dialog.edit.text().strip())
 
     def _ask_export(self) -> None:
         entry = self.selected()[0]

@@ -7,6 +7,7 @@ problems) comes from core.merging before anything starts.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from studio.core.merging import (
     WITH_DENSITY,
     adapter_summary,
     adapter_tuner,
+    adapter_uses_dora,
     plan,
 )
 from studio.core.outputs import ExportOutputs, MergeOutputs, outputs_for
@@ -48,6 +50,7 @@ from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.name_field import saved_as
 from studio.gui.widgets.page_title import page_title
 
 USE, REF, RANK, BASE, WEIGHT = range(5)
@@ -69,6 +72,8 @@ class MergePage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(REF, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("The library's adapters: tick two or more of one base model to combine them, and give "
+                              "each a weight (how much of its update goes in; a negative one subtracts it).")
         self.combination = QComboBox()
         for name in COMBINATIONS:
             self.combination.addItem(name)
@@ -80,14 +85,24 @@ class MergePage(QWidget):
         self.density.setToolTip("Share of weights kept by ties / dare / magnitude_prune; 0.5 is typical")
         self.name = QLineEdit()
         self.name.setPlaceholderText("merged-<first adapter>")
+        self.name.setToolTip("The merged adapter's name in the library (empty: merged-<first adapter>). A name "
+                             "already there gets a new version; letters, digits, '.', '_' and '-' are kept.")
         self.preview = QLabel()
         self.preview.setWordWrap(True)
+        self.preview.setToolTip("What the merge will produce (rank, modules, size) and the name it lands under, "
+                                "worked out before anything starts.")
         self.merge_button = QPushButton("Merge into a new library version")
+        self.merge_button.setToolTip("Run the merge as a worker job; the result is added to the library.")
         self.export_adapter = QComboBox()
+        self.export_adapter.setToolTip("The library adapter to merge into its base model.")
         self.export_dir = QLineEdit()
         self.export_dir.setPlaceholderText("folder for the full model")
+        self.export_dir.setToolTip("Where the full model is written (safetensors, tokenizer, generation config).")
         self.browse = QPushButton("Browse…")
+        self.browse.setToolTip("Choose the output folder.")
         self.export_button = QPushButton("Merge into base and export")
+        self.export_button.setToolTip("Merge the adapter into its base model and save the full model, then reload "
+                                      "it with plain transformers and check it against base + adapter.")
         self.gguf_boxes = {kind: QCheckBox(label) for kind, label in
                            (("q8_0", "q8_0 (half the size)"), ("f16", "f16"))}
         for box in self.gguf_boxes.values():
@@ -95,11 +110,13 @@ class MergePage(QWidget):
                            "reloaded with transformers and checked against the merged model.")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setToolTip("The running merge or export job: its phase and progress.")
         self.progress.hide()
         self.message = IssueList()
         self._build()
         self.combination.currentIndexChanged.connect(lambda _i: self.update_preview())
         self.density.valueChanged.connect(lambda _v: self.update_preview())
+        self.name.textChanged.connect(lambda _t: self.update_preview())
         self.table.itemChanged.connect(lambda _item: None if self._filling else self.update_preview())
         self.merge_button.clicked.connect(self.start_merge)
         self.export_button.clicked.connect(self.start_export)
@@ -114,29 +131,33 @@ class MergePage(QWidget):
                                               "merge), or merge an adapter into its base and save the full model.")
         combine = QGroupBox("Combine adapters")
         form = QFormLayout()
-        form.addRow("Method", self.combination)
-        form.addRow("Density", self.density)
-        form.addRow("Name", self.name)
+        form.addRow(_label("Method", self.combination), self.combination)
+        form.addRow(_label("Density", self.density), self.density)
+        form.addRow(_label("Name", self.name), self.name)
         combine_layout = QVBoxLayout(combine)
-        combine_layout.addWidget(QLabel("Tick two or more adapters and give each a weight:"))
+        intro = QLabel("Tick two or more adapters and give each a weight:")
+        intro.setToolTip(self.table.toolTip())
+        combine_layout.addWidget(intro)
         combine_layout.addWidget(self.table, 1)
         combine_layout.addLayout(form)
         combine_layout.addWidget(self.preview)
         combine_layout.addWidget(self.merge_button)
         export = QGroupBox("Merge into the base model and export")
         export_form = QFormLayout(export)
-        export_form.addRow("Adapter", self.export_adapter)
+        export_form.addRow(_label("Adapter", self.export_adapter), self.export_adapter)
         row = QHBoxLayout()
         row.addWidget(self.export_dir, 1)
         row.addWidget(self.browse)
-        export_form.addRow("Output folder", row)
-        export_form.addRow(QLabel("Saved as sharded safetensors with the tokenizer and generation config, then "
-                                  "reloaded with plain transformers and checked against base + adapter."))
+        export_form.addRow(_label("Output folder", self.export_dir), row)
+        saved = QLabel("Saved as sharded safetensors with the tokenizer and generation config, then "
+                       "reloaded with plain transformers and checked against base + adapter.")
+        saved.setWordWrap(True)
+        export_form.addRow(saved)
         gguf_row = QHBoxLayout()
         for box in self.gguf_boxes.values():
             gguf_row.addWidget(box)
         gguf_row.addStretch(1)
-        export_form.addRow("Also as GGUF", gguf_row)
+        export_form.addRow(_label("Also as GGUF", self.gguf_boxes["q8_0"]), gguf_row)
         export_form.addRow(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
@@ -161,15 +182,20 @@ class MergePage(QWidget):
             use = QTableWidgetItem()
             use.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
             use.setCheckState(Qt.CheckState.Checked if entry.ref in checked else Qt.CheckState.Unchecked)
+            use.setToolTip(f"Use {entry.ref} in the merge")
             self.table.setItem(row, USE, use)
             for column, text in ((REF, entry.ref), (RANK, str(entry.rank or "?")),
                                  (BASE, entry.base_name or Path(entry.base_id).name or "?")):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip(f"{entry.ref}: {entry.method or 'lora'}, rank {entry.rank or '?'}, on "
+                                f"{entry.base_name or entry.base_id or '?'}")
                 self.table.setItem(row, column, item)
             spin = QDoubleSpinBox()
             spin.setRange(-2.0, 2.0)
             spin.setSingleStep(0.1)
+            spin.setToolTip(f"How much of {entry.ref}'s update goes into the merge (1 = all of it; negative "
+                            "subtracts it)")
             spin.setValue(weights.get(entry.ref, 1.0))
             spin.valueChanged.connect(lambda _v: self.update_preview())
             self.table.setCellWidget(row, WEIGHT, spin)
@@ -215,25 +241,56 @@ class MergePage(QWidget):
 
     def update_preview(self) -> None:
         combination = self.combination.currentText()
+        self.combination.setToolTip(f"How peft combines the ticked adapters; {combination}: {HELP.get(combination, '')}"
+                                    ". Each choice explains itself in the list.")
         self.density.setEnabled(combination in WITH_DENSITY)
         chosen = [e for e in self.entries if e.ref in self.checked_refs()]
         summaries = [adapter_summary(Path(e.path)) for e in chosen]
         merge_plan = plan(combination, [r or 0 for r, _m in summaries], [m for _r, m in summaries], self.weights(),
-                          self.density.value(), tuners=[adapter_tuner(Path(e.path)) for e in chosen])
+                          self.density.value(), tuners=[adapter_tuner(Path(e.path)) for e in chosen],
+                          dora=[adapter_uses_dora(Path(e.path)) for e in chosen])
         problems = list(merge_plan.problems)
         bases = {e.base_id or e.base_name for e in chosen}
         if len(bases) > 1:
             problems.append("the adapters were trained on different base models")
+        name_note, name_problem = self._name_note(chosen, combination)
+        if name_problem:
+            problems.append(name_problem)
         busy = self.follower is not None
         if problems:
-            self.preview.setText("<span style='color:#c62828'>" + "<br>".join(problems) + "</span>")
+            self.preview.setText("<span style='color:#c62828'>" + "<br>".join(map(_esc, problems)) + "</span>")
         elif chosen:
             size = sum(e.size_bytes for e in chosen[:1]) * (merge_plan.rank or 1) / max(1, summaries[0][0] or 1)
+            warnings = "".join(f"<br><span style='color:#b26a00'>Note: {_esc(w)}.</span>" for w in merge_plan.warnings)
             self.preview.setText(f"Result: rank <b>{merge_plan.rank}</b> on {', '.join(merge_plan.target_modules)}; "
-                                 f"about <b>{size / 2**20:.1f} MiB</b>. {HELP[combination].capitalize()}.")
+                                 f"about <b>{size / 2**20:.1f} MiB</b>. {_esc(HELP[combination].capitalize())}."
+                                 f"<br>{name_note}{warnings}")
+        else:
+            self.preview.setText("")
         self.merge_button.setEnabled(not problems and not busy)
         self.export_button.setEnabled(bool(self.export_adapter.currentText()) and bool(self.export_dir.text().strip())
                                       and not busy)
+
+    def _name_note(self, chosen: list[Entry], combination: str) -> tuple[str, str]:
+        """(what the name will be, as rich text; a problem with it): the folder-safe name the merge
+        is saved under, and, where that name is taken, that this merge becomes its next version."""
+        typed = self.name.text().strip()
+        if not typed and not chosen:
+            return "", ""
+        name, sentence = saved_as(typed or f"merged-{chosen[0].name}")
+        if name is None:
+            return "", f"name: {sentence}"
+        note = f"Saved as <b>{_esc(name)}</b>" + (f" (“{_esc(typed)}” made folder-safe)" if typed and name != typed
+                                                 else "")
+        taken = [e for e in self.entries if e.name == name]
+        if not taken:
+            return note + ".", ""
+        newest = max(taken, key=lambda e: e.version)
+        method = f"merge ({combination})"
+        another = (f", made another way ({_esc(method)}, not {_esc(newest.method or 'lora')})"
+                   if newest.method != method else "")
+        return (f"<span style='color:#b26a00'>{note}: that name is taken (newest {_esc(newest.ref)}), so this merge "
+                f"becomes its next version{another}. Give it another name to keep them apart.</span>", "")
 
     # -- jobs --------------------------------------------------------------------------------------
 
@@ -320,3 +377,13 @@ class MergePage(QWidget):
             self.reload()
 
 
+def _label(text: str, buddy: QWidget) -> QLabel:
+    """A form label that explains itself as its field does."""
+    label = QLabel(text)
+    label.setToolTip(buddy.toolTip())
+    label.setBuddy(buddy)
+    return label
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)

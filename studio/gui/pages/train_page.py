@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFrame,
     QGroupBox,
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import atomic, gpus, job_toml, machine_fit, runs
+from studio.core import atomic, gpus, job_toml, machine_fit, memory_fit, runs, vram
 from studio.core.datasets.job_check import check_job_dataset
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
@@ -39,7 +40,7 @@ from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.issue_list import IssueList
-from studio.gui.widgets.job_form import JobForm
+from studio.gui.widgets.job_form import JobForm, labelled
 from studio.gui.widgets.job_preview import JobPreview
 from studio.gui.widgets.lora_size_label import LoraSizeLabel
 from studio.gui.widgets.preset_picker import PresetPicker, preset_values
@@ -76,8 +77,13 @@ class TrainPage(QWidget):
         self.load_button = QPushButton("Load job…")
         self.file_message = IssueList()
         self.start_button = QPushButton("Start training")
+        self.fit_message = IssueList()  # "Will not fit: …" with the numbers and what to change
+        self.start_anyway = QCheckBox("Start anyway")
+        self.start_anyway.setToolTip("Start even though the memory estimate says the job will not fit (the "
+                                     "estimate errs high, or you know better); it may run out of memory.")
+        self._fit: memory_fit.MemoryFit | None = None
         self.vram_panel = VramPanel(state.settings.vram_card)
-        self.vram_panel.card_chosen.connect(lambda card: state.change_settings(vram_card=card))
+        self.vram_panel.card_chosen.connect(self._card_chosen)
         self._build()
         self._restore()
         self.form.changed.connect(self._refresh)
@@ -86,6 +92,7 @@ class TrainPage(QWidget):
         self.load_button.clicked.connect(self._ask_load)
         self.start_button.clicked.connect(self.start_training)
         self.vram_panel.apply_requested.connect(self.apply_edits)
+        self.start_anyway.toggled.connect(lambda _on: self._show_readiness())
         state.model_changed.connect(self._on_model_changed)
         state.dataset_changed.connect(self._on_dataset_changed)
         state.job_changed.connect(self._on_job_changed)
@@ -109,6 +116,16 @@ class TrainPage(QWidget):
 
     def issues(self) -> list[Issue]:
         return list(self._issues)
+
+    def fit_verdict(self) -> memory_fit.MemoryFit | None:
+        """core.memory_fit's verdict on the job where Start would train it: the chosen card for a
+        GPU run, this machine's available RAM for a CPU run (None without a model or an estimate)."""
+        return self._fit
+
+    def start_blocked(self) -> bool:
+        """Problems to fix, or a job that will not fit without "Start anyway" ticked."""
+        will_not_fit = self._fit is not None and self._fit.blocks
+        return bool(self._issues) or (will_not_fit and not self.start_anyway.isChecked())
 
     def apply_preset(self, preset: Preset | None = None) -> Preset:
         """Fill rank, alpha, dropout, learning rate and target modules from ``preset``
@@ -169,7 +186,7 @@ class TrainPage(QWidget):
     def start_training(self) -> Path | None:
         """Start a worker for the job; returns its run folder (None if it can't start)."""
         job = self.current_job()
-        if job is None or not self._dataset_ready(job):
+        if job is None or self.start_blocked() or not self._dataset_ready(job):
             return None
         live = runs.newest_live_run()
         if live is not None and not self.confirm_second_run(live):
@@ -194,36 +211,30 @@ class TrainPage(QWidget):
         if guess is not None and guess.mapping and guess.as_option() not in " ".join(map(str, issues)):
             issues.append(Issue("dataset.columns", f"the columns look like {guess.format}: set it to "
                                                    f"{guess.as_option()}, or map them on the Datasets page"))
-        self.file_message.show_issues("Can't start: the dataset has a problem.", issues)
+        self.file_message.show_issues("Can't start: the dataset has a problem.", [labelled(i) for i in issues])
         return False
 
     # -- reacting ----------------------------------------------------------------
 
     def _refresh(self) -> None:
         data = self.current_data()
+        typed = self.form.typed_issues()  # a box holding text it can't take: not the job Start would run
+        cards = gpus.visible_gpus()
         try:
             job = job_from_dict(data, source="this job")
         except JobError as exc:
-            self._job, self._issues = None, list(exc.issues)
+            self._job, self._issues = None, list(exc.issues) + typed
         else:
             # What this machine can't run is refused now, as a form error, not by the worker later.
-            self._job, self._issues = job, machine_fit.machine_issues(job, gpus.visible_gpus())
+            self._job, self._issues = job, machine_fit.machine_issues(job, cards) + typed
             data = to_dict(job)
             self._pushing = True
             try:
                 self.state.set_job(job)
             finally:
                 self._pushing = False
+        self.form.set_refused_choices(machine_fit.refused_choices(data["training"]["device"], cards))
         self.form.show_issues(self._issues)
-        count = len(self._issues)
-        if count:
-            self.issue_list.show_issues(f"{count} problem{'s' * (count != 1)} to fix before training:",
-                                        self._issues)
-        else:
-            self.issue_list.show_note("✓ Ready to train.", ok=True)
-        self.start_button.setEnabled(not count)
-        self.start_button.setToolTip("Fix the problems listed above first." if count else
-                                     "Start a worker for this job; the Monitor page follows it.")
         self.preview.set_data(data)
         self.size_label.show_count(self.state.model, data["lora"])
         self._show_memory()
@@ -231,8 +242,59 @@ class TrainPage(QWidget):
         self.state.change_settings(last_job=copy.deepcopy(data), soon=True)
 
     def _show_memory(self, *_: Any) -> None:
-        """The memory estimate, and the batch advice from the dataset's token lengths."""
-        self.vram_panel.show_job(self.state.model, self._job, self.state.token_stats)
+        """The memory estimate, the batch advice from the dataset's token lengths, and whether the
+        job fits where Start would train it."""
+        job = self._job
+        on_cpu = job is not None and job.training.device == "auto" and not memory_fit.runs_on_gpu(job, gpus.visible_gpus())
+        note = "This machine has no NVIDIA GPU: Start trains on the CPU, held against its RAM." if on_cpu else ""
+        self.vram_panel.show_job(self.state.model, job, self.state.token_stats, note)
+        self._fit = self._check_fit()
+        self._show_readiness()
+
+    def _check_fit(self) -> memory_fit.MemoryFit | None:
+        model, job = self.state.model, self._job
+        if model is None or job is None or self._issues:
+            return None
+        stats = self.state.token_stats
+        try:
+            target = memory_fit.target_for(job, gpus.visible_gpus(),
+                                           card=(self.vram_panel.capacity(), self.vram_panel.card_name()))
+            return memory_fit.check(job, model.config, target, num_parameters=getattr(model, "num_parameters", None),
+                                    longest_row=stats.max if stats is not None and stats.count else None,
+                                    graphs=self.vram_panel.graphs)
+        except (vram.EstimateError, ValueError):
+            return None  # no estimate: nothing to hold against (the panel says why)
+
+    def _show_readiness(self) -> None:
+        """The problems, or whether the job fits, and Start enabled only when it may start."""
+        count = len(self._issues)
+        will_not_fit = not count and self._fit is not None and self._fit.blocks
+        may_not_fit = not count and self._fit is not None and not self._fit.fits and not will_not_fit
+        if count:
+            self.issue_list.show_issues(f"{count} problem{'s' * (count != 1)} to fix before training:",
+                                        [labelled(issue) for issue in self._issues])
+        elif self.form.refusal:  # a typed value was put back: said until the next edit
+            self.issue_list.show_note(self.form.refusal, error=True)
+        elif will_not_fit:
+            self.issue_list.show_note("")
+        else:
+            self.issue_list.show_note("✓ Ready to train.", ok=True)
+        if not will_not_fit and self.start_anyway.isChecked():
+            self.start_anyway.setChecked(False)  # the next job that won't fit is asked about again
+        self.fit_message.show_note(self._fit.problem() if (will_not_fit or may_not_fit) and self._fit is not None
+                                   else "", error=will_not_fit)
+        self.start_anyway.setVisible(will_not_fit)
+        blocked = self.start_blocked()
+        self.start_button.setEnabled(not blocked)
+        self.start_button.setToolTip(
+            "Fix the problems listed above first." if count else
+            "The job will not fit (see above): change it, or tick Start anyway." if blocked else
+            "Start a worker for this job; the Monitor page follows it.")
+
+    def _card_chosen(self, card: str) -> None:
+        self.state.change_settings(vram_card=card)
+        self._fit = self._check_fit()
+        self._show_readiness()
 
     def _on_model_changed(self, model: Any) -> None:
         if model is not None:  # state.set_model put the path in state.job; take it before a refresh replaces it
@@ -325,12 +387,27 @@ class TrainPage(QWidget):
         self.start_button.setDefault(True)
         self.start_button.setMinimumHeight(38)
         self.start_button.setStyleSheet(_START_STYLE)
+        # The preset, the memory panel and the job file scroll where the window is short; what is
+        # wrong, whether it fits and Start stay in view under them.
+        info = QVBoxLayout()
+        info.setSpacing(12)
+        info.setContentsMargins(0, 0, 0, 0)
+        info.addWidget(size_box)
+        info.addWidget(self.vram_panel)
+        info.addWidget(job_box, 1)
+        info_host = QWidget()
+        info_host.setLayout(info)
+        side_scroll = self.side_scroll = QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setWidget(info_host)
         side = QVBoxLayout()
-        side.setSpacing(12)
-        side.addWidget(size_box)
-        side.addWidget(self.vram_panel)
-        side.addWidget(job_box, 1)
+        side.setSpacing(8)
+        side.addWidget(side_scroll, 1)
         side.addWidget(self.issue_list)
+        side.addWidget(self.fit_message)
+        side.addWidget(self.start_anyway)
         side.addWidget(self.start_button)
         side_host = QWidget()
         side_host.setLayout(side)

@@ -1,7 +1,8 @@
 """One editor per job field, chosen from the field's type; its tooltip is the field's help.
 
 bool -> QCheckBox, int -> QSpinBox, float -> QDoubleSpinBox (a scientific one for
-learning rates), Literal -> QComboBox, str -> QLineEdit. A :class:`FieldBinding`
+learning rates), Literal -> QComboBox, str -> QLineEdit. The number boxes say what typed
+text they can't take instead of dropping it (typed_spin_box). A :class:`FieldBinding`
 gives every editor the same get/set/changed surface, so the form never cares which
 widget a field got.
 """
@@ -19,16 +20,15 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QWidget,
 )
 
 from studio.core.jobs import TrainJob
 from studio.gui.widgets.form_spec import CHOICE_HELP, CHOICE_LABELS, SPECS, FieldSpec
 from studio.gui.widgets.scientific_spin_box import ScientificSpinBox
+from studio.gui.widgets.typed_spin_box import TypedDoubleSpinBox, TypedSpinBox
 
 
 @dataclass
@@ -39,6 +39,10 @@ class FieldBinding:
     get: Callable[[], Any]
     set: Callable[[Any], None]
     changed: SignalInstance
+    # Number boxes say what typed text they can't take (typed_spin_box): now, and once refused.
+    problem: Callable[[], str] = lambda: ""
+    problem_changed: SignalInstance | None = None
+    refused: SignalInstance | None = None
 
     def caption(self) -> QWidget:
         """The widget whose text names the field (turned red when the field has a problem)."""
@@ -85,17 +89,17 @@ def make_binding(name: str) -> FieldBinding:
     elif get_origin(hint) is Literal:
         binding = _combo(name, spec, get_args(hint))
     elif hint is int:
-        spin = QSpinBox()
+        spin = TypedSpinBox()
         _number_spin(spin, spec)
         binding = FieldBinding(name, QLabel(spec.label), spin, spin.value, lambda v: spin.setValue(int(v)),
-                               spin.valueChanged)
+                               spin.valueChanged, spin.typed_problem, spin.problem_changed, spin.refused)
     elif hint is float:
-        fspin = ScientificSpinBox() if spec.scientific else QDoubleSpinBox()
+        fspin = ScientificSpinBox() if spec.scientific else TypedDoubleSpinBox()
         if not spec.scientific:
             fspin.setDecimals(spec.decimals)
         _number_spin(fspin, spec)
-        binding = FieldBinding(name, QLabel(spec.label), fspin, fspin.value,
-                               lambda v: fspin.setValue(float(v)), fspin.valueChanged)
+        binding = FieldBinding(name, QLabel(spec.label), fspin, fspin.value, lambda v: fspin.setValue(float(v)),
+                               fspin.valueChanged, fspin.typed_problem, fspin.problem_changed, fspin.refused)
     else:
         edit = QLineEdit()
         edit.setPlaceholderText(spec.placeholder)

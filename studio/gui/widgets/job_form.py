@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -69,8 +71,14 @@ class JobForm(QWidget):
         self._side_by_side_width = columns.minimumSize().width()
         self._help = {name: b.widget.toolTip() for name, b in self.bindings.items()}
         self._shown_problems: dict[str, list[str]] = {}
+        self._refused: dict[str, dict[str, str]] = {}
+        self.refusal = ""  # the last typed value a box put back, in words, until the next edit
         for binding in self.bindings.values():
             binding.changed.connect(self._on_edit)
+            if binding.problem_changed is not None:
+                binding.problem_changed.connect(self._on_typed)
+            if binding.refused is not None:
+                binding.refused.connect(lambda text, name=binding.name: self._on_refused(name, text))
 
     def fit_width(self, width: int) -> None:
         """Columns side by side where ``width`` holds them, else one under the other: at the
@@ -129,12 +137,17 @@ class JobForm(QWidget):
 
     # -- problems --------------------------------------------------------------
 
+    def typed_issues(self) -> list[Issue]:
+        """Text typed into a number box that it can't take (a rank of 0, a learning rate of
+        "fast"): the box still holds its last value, so the job would not be what is shown."""
+        return [Issue(name, problem) for name, b in self.bindings.items() if (problem := b.problem())]
+
     def show_issues(self, issues: list[Issue]) -> None:
         """Turn the caption of every field with a problem red, with the problem in its tooltip."""
         by_field: dict[str, list[str]] = {}
         for issue in issues:
             name = METHOD if issue.field in METHOD_FIELDS else issue.field.split("[")[0]
-            by_field.setdefault(name, []).append(str(issue))
+            by_field.setdefault(name, []).append(str(labelled(issue)))
         for name, binding in self.bindings.items():
             problems = by_field.get(name, [])
             if problems == self._shown_problems.get(name, []):
@@ -145,6 +158,33 @@ class JobForm(QWidget):
             help_text = self._help[name] + ("\n\nProblem: " + "\n".join(problems) if problems else "")
             for widget in {caption, binding.widget}:
                 widget.setToolTip(help_text)
+
+    def set_refused_choices(self, refused: dict[str, dict[str, str]]) -> None:
+        """Disable the choices this machine can't run (core.machine_fit.refused_choices: field ->
+        {value: why}), with the reason as the item's tooltip: the Method box's entries that load
+        the base quantized, the Optimizer box's 8-bit ones."""
+        if refused == self._refused:
+            return
+        self._refused = refused
+        quantized = refused.get("model.quantization", {})
+        method_why = {m.name: quantized[q] for m in METHODS.values()
+                      if (q := m.job_fields.get("model", {}).get("quantization")) in quantized}
+        combo = self.method_combo
+        for index in range(combo.count()):
+            method = combo.itemData(index)
+            _offer(combo, index, method_why.get(method), METHODS[method].help if method in METHODS else "")
+        optimizers = self.bindings["training.optimizer"].widget
+        assert isinstance(optimizers, QComboBox)
+        for index in range(optimizers.count()):
+            _offer(optimizers, index, refused.get("training.optimizer", {}).get(optimizers.itemData(index)), "")
+
+    def refused_items(self, name: str) -> list[str]:
+        """The values of a choice box (METHOD or a field) that are disabled now."""
+        combo = self.method_combo if name == METHOD else self.bindings[name].widget
+        assert isinstance(combo, QComboBox)
+        model = combo.model()
+        return [combo.itemData(i) for i in range(combo.count())
+                if isinstance(model, QStandardItemModel) and not model.item(i).isEnabled()]
 
     # -- building --------------------------------------------------------------
 
@@ -209,7 +249,17 @@ class JobForm(QWidget):
 
     def _on_edit(self, *_args: Any) -> None:
         if not self._loading:
+            self.refusal = ""
             self._sync_enabled()
+            self.changed.emit()
+
+    def _on_typed(self, *_args: Any) -> None:
+        if not self._loading:
+            self.changed.emit()
+
+    def _on_refused(self, name: str, text: str) -> None:
+        self.refusal = f"{field_label(name)}: {text}."
+        if not self._loading:
             self.changed.emit()
 
     def _sync_enabled(self) -> None:
@@ -244,3 +294,38 @@ class JobForm(QWidget):
             self._loading = False
             self._sync_enabled()
             self.changed.emit()
+
+
+# Fields a Train page message may name that have no editor of their own on the form.
+_OTHER_LABELS = {"model.path": "Model", "dataset.path": "Dataset", "dataset.format": "Dataset format",
+                 "dataset.columns": "Dataset columns", "dataset.variables": "Placeholders",
+                 "dataset.text_split": "Text split", "dataset.tools": "Tools"}
+_DOTTED = re.compile(r"\b(?:model|lora|training|dataset|output|distributed)\.[a-z_]+\b")
+
+
+def field_label(field: str) -> str:
+    """The form's label of a dotted job field ("training.learning_rate" -> "Learning rate"); the
+    method's fields are the Method box's. Unknown fields keep their dotted name."""
+    name = field.split("[")[0]
+    if name in METHOD_FIELDS:
+        return SPECS[METHOD].label
+    spec = SPECS.get(name)
+    return spec.label if spec is not None else _OTHER_LABELS.get(name, field)
+
+
+def labelled(issue: Issue) -> Issue:
+    """``issue`` in the form's words: its field, and any field its message names, by label."""
+    def words(match: re.Match[str]) -> str:
+        label = field_label(match.group(0))
+        return match.group(0) if label == match.group(0) else f"“{label}”"
+
+    return Issue(field_label(issue.field) if issue.field else "", _DOTTED.sub(words, issue.message))
+
+
+def _offer(combo: QComboBox, index: int, why: str | None, help_text: str) -> None:
+    """Enable a choice, or disable it with why this machine can't run it as its tooltip."""
+    model = combo.model()
+    if isinstance(model, QStandardItemModel):
+        model.item(index).setEnabled(why is None)
+    tip = f"Not on this machine: {why}" if why else help_text
+    combo.setItemData(index, tip or None, Qt.ItemDataRole.ToolTipRole)

@@ -2,7 +2,8 @@
 
 A plain QDoubleSpinBox shows 0.000200 and steps by a fixed amount; here the text
 is scientific and a step moves the leading digit (2e-4 -> 3e-4, 1e-4 -> 9e-5), the
-way people actually tune a learning rate.
+way people actually tune a learning rate. What it can't read is said, not dropped
+(typed_spin_box).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import math
 
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+from PySide6.QtWidgets import QWidget
+
+from studio.gui.widgets.typed_spin_box import TypedDoubleSpinBox
 
 
 def format_scientific(value: float) -> str:
@@ -22,7 +25,11 @@ def format_scientific(value: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-class ScientificSpinBox(QDoubleSpinBox):
+class ScientificSpinBox(TypedDoubleSpinBox):
+    """Text it can't read ("fast") stays in the box and is said (TypedDoubleSpinBox), not dropped."""
+
+    example = "2e-4"
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setDecimals(12)  # Qt rounds stored values to this many decimals
@@ -37,7 +44,7 @@ class ScientificSpinBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> object:
+    def base_validate(self, text: str, pos: int) -> object:
         stripped = text.strip()
         try:
             value = float(stripped)

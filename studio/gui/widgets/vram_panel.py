@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 from studio.core import batch_advice, gpus, launch_plan, step_time, vram
 from studio.core.datasets import TokenStats
 from studio.core.jobs import TrainJob
+from studio.core.methods import METHODS
+from studio.gui.widgets.job_form import field_label
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
 REFERENCE_CARDS = (
@@ -45,6 +47,8 @@ class VramPanel(QGroupBox):
         self.estimate: vram.Estimate | None = None
         self.suggestions: list[vram.Suggestion] = []
         self.advice: batch_advice.BatchAdvice | None = None
+        self.graphs = False  # whether the estimate counts CUDA graphs' pool (core.step_time.graphs_expected)
+        self._note = ""
         self._tokens: TokenStats | None = None
         self._mean_tokens: tuple[TokenStats | None, int, float] = (None, 0, 0.0)  # lengths, max_length, mean
         self._last: tuple[Any, ...] | None = None
@@ -93,16 +97,24 @@ class VramPanel(QGroupBox):
     def capacity(self) -> int:
         return int(self.card_combo.currentData())
 
-    def show_job(self, model: Any, job: TrainJob | None, tokens: TokenStats | None = None) -> None:
+    def card_name(self) -> str:
+        """The chosen card in a sentence: "the NVIDIA H200 (this machine)", "the 8 GB (RTX 4060) card"."""
+        text = self.card_combo.currentText()
+        return f"the {text}" if text.endswith("(this machine)") else f"the {text} card"
+
+    def show_job(self, model: Any, job: TrainJob | None, tokens: TokenStats | None = None, note: str = "") -> None:
         """Redraw for this model and job (cheap when nothing changed); ``tokens``: the dataset's
-        token lengths, for the batch advice (none without them)."""
-        self._model, self._job, self._tokens = model, job, tokens
-        key = (id(model), job, self.capacity(), id(tokens))
+        token lengths, for the batch advice (none without them); ``note``: a line under the
+        verdict (where Start will really train, when that is not this card)."""
+        self._model, self._job, self._tokens, self._note = model, job, tokens, note
+        key = (id(model), job, self.capacity(), id(tokens), note)
         if key == self._last:
             return
         self._last = key
-        self.estimate, self.suggestions, self.advice = None, [], None
+        self.estimate, self.suggestions, self.advice, self.graphs = None, [], None, False
         message = self._compute(model, job)
+        if note and self.estimate is not None:
+            message = f"<i>{html.escape(note)}</i><br>{message}"
         self._show_advice()
         self.bar.show_estimate(self.estimate, self.capacity())
         self.legend.setVisible(self.estimate is not None)
@@ -124,6 +136,7 @@ class VramPanel(QGroupBox):
         graphs = step_time.graphs_expected(job, model.config, self.card_combo.currentText(),
                                            None if mean is None else step_time.tokens_per_step(
                                                mean, job.training.batch_size))
+        self.graphs = graphs
         try:
             self.estimate, options = launch_plan.per_gpu_estimate(
                 job, model.config, getattr(model, "num_parameters", None), self.capacity(), graphs=graphs)
@@ -156,7 +169,8 @@ class VramPanel(QGroupBox):
                           + ("" if suggestion.fits else " (still too large)"))
             text.setWordWrap(True)
             button = QPushButton("Apply")
-            button.setToolTip("Change the form: " + ", ".join(f"{k} = {v}" for k, v in suggestion.edits.items()))
+            button.setToolTip("Change the form: " + ", ".join(f"{field_label(k)} = {_shown(k, v)}"
+                                                              for k, v in suggestion.edits.items()))
             button.clicked.connect(lambda _=False, s=suggestion: self.apply_requested.emit(dict(s.edits)))
             row.addWidget(text, 1)
             row.addWidget(button)
@@ -208,11 +222,20 @@ class VramPanel(QGroupBox):
         return buttons
 
     def _card_changed(self) -> None:
-        self.card_chosen.emit(self.card_combo.currentText())
-        self.show_job(self._model, self._job)
+        self.show_job(self._model, self._job, self._tokens, self._note)
+        self.card_chosen.emit(self.card_combo.currentText())  # after: the Train page holds the job against it
 
 
 def _partial_checkpointing_note(job: TrainJob, config: dict, capacity: int, options: dict) -> str:
     """With room to spare, the GPU fast path checkpoints fewer layers: say how many."""
     partial = vram.partial_checkpointing(job, config, capacity, **options)
     return f"<br>{html.escape(partial.sentence())}" if partial else ""
+
+
+def _shown(dotted: str, value: Any) -> str:
+    """A suggested value as the form shows it: on/off for a check box, the method that sets a
+    method's field (QLoRA 4-bit for 4-bit loading)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    section, name = dotted.split(".", 1)
+    return next((m.label for m in METHODS.values() if m.job_fields.get(section, {}).get(name) == value), str(value))
