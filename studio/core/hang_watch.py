@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from studio.core import protocol
 
-WATCHED_PHASES = ("training", "evaluating", "saving")
+WATCHED_PHASES = ("training", "stopping", "evaluating", "saving")
 DEFAULT_TIMEOUT_S = 600.0
 
 

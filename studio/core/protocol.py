@@ -95,8 +95,9 @@ class Eval(Event):
 class System(Event):
     type: ClassVar[str] = "system"
     gpus: list[dict[str, Any]] = field(default_factory=list)
-    cpu_percent: float = 0.0
+    cpu_percent: float = 0.0  # the whole machine's
     rss_bytes: int = 0
+    worker_cpu_percent: float | None = None  # the worker's own (with its rank processes), % of all cores
 
 
 @dataclass

@@ -14,7 +14,9 @@ over every step left), a closing line that was the last step's rate. The rules:
   checkpoints still to come are not in it;
 * a pause is never training time;
 * the run's average = every real token trained over the training wall time (the
-  warm-up, evals and checkpoints in it, pauses not): what the user waited for.
+  warm-up, evals and checkpoints in it, pauses not): what the user waited for;
+* a phase counted in parts (an evaluation's batches): its ETA is the time per part so
+  far x the parts left (``progress_eta_s``), unknown until one part is done.
 
 Pure Python, fed by the engine's callback, so it is tested on recorded step times.
 """
@@ -165,3 +167,11 @@ class Throughput:
         """The run's real average: every real token trained over the training wall time."""
         seconds = self.train_seconds
         return self.trained_tokens / seconds if seconds and self.trained_tokens > 0 else None
+
+
+def progress_eta_s(done: float, total: float, seconds: float) -> float | None:
+    """Seconds left of a phase ``done`` of ``total`` parts through after ``seconds``, at its
+    pace so far; None before the first part (no pace yet) or without a total."""
+    if total <= 0 or done <= 0 or seconds < 0:
+        return None
+    return max(0.0, seconds / done * (total - done))

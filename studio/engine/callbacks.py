@@ -2,6 +2,12 @@
 
 Speed figures come from core.throughput (one place for their arithmetic); this file
 feeds it the step times, pauses, interruptions and real token counts.
+
+Every evaluation says how far it is (issue 21: after Stop, a 71 s final evaluation showed a
+bar frozen at 73%): an ``evaluating`` phase with batches done of all, about
+``EVAL_PROGRESS_EVENTS`` times a pass. A periodic evaluation hands back to ``training`` when it
+ends, and a stop says so at once (a ``stopping`` phase), so a window sees which of its
+buttons still apply.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from studio.core import protocol
 from studio.core.throughput import Throughput
 from studio.engine import data_prep, distributed
 from studio.engine.control import Cancelled, JobControl
+
+EVAL_PROGRESS_EVENTS = 20  # evaluating events per pass: a live bar, not a flood (as eval jobs report)
+STOPPING_DETAIL = "finishing this step; then the final evaluation and the adapter are saved"
 
 
 class ProtocolCallback(TrainerCallback):
@@ -38,6 +47,8 @@ class ProtocolCallback(TrainerCallback):
         self.batches: data_prep.CountingCollator | None = None  # None: the Trainer counts tokens
         self.trained_tokens = 0  # real tokens of the micro-batches trained so far (batches' count)
         self._train_batches = 0  # batches still waiting in ``batches`` at the last step end
+        self.training = False  # between train begin and end: a periodic eval hands back to training
+        self._eval_batches = 0  # batches of the evaluation in progress done so far
 
     def counted(self, collator):
         """``collator``, wrapped to count each batch's real tokens on the CPU (no host sync).
@@ -59,6 +70,7 @@ class ProtocolCallback(TrainerCallback):
             self.trained_tokens += self.batches.take()
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.training = True
         self.started = time.monotonic()
         self.throughput.start(state.global_step, self.started, self._tokens(state))
         self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
@@ -70,6 +82,7 @@ class ProtocolCallback(TrainerCallback):
         self._trained_one()  # a micro-batch of gradient accumulation
 
     def on_train_end(self, args, state, control, **kwargs):
+        self.training = False
         self.throughput.finish(time.monotonic(), self._tokens(state))
 
     def run_metrics(self) -> dict[str, float | int]:
@@ -97,11 +110,11 @@ class ProtocolCallback(TrainerCallback):
         if distributed.active():
             # Every rank must stop, save and pause at the same step: act on what all agree.
             agreed = distributed.agree(self.job)
-            self._apply_requests(control, agreed.stop, agreed.checkpoint)
+            self._apply_requests(state, control, agreed.stop, agreed.checkpoint)
         else:
             if paused:
                 self.job.wait_while_paused()
-            self._apply_requests(control)
+            self._apply_requests(state, control)
         if paused:
             self.throughput.pause(time.monotonic() - held_from)
             self.emit(protocol.Phase("training", done=state.global_step, total=state.max_steps))
@@ -110,7 +123,7 @@ class ProtocolCallback(TrainerCallback):
             prompt, text = self.sampler()
             self.emit(protocol.Sample(step=state.global_step, prompt=prompt, text=text))
 
-    def _apply_requests(self, control, stop: bool | None = None, checkpoint: bool | None = None) -> None:
+    def _apply_requests(self, state, control, stop: bool | None = None, checkpoint: bool | None = None) -> None:
         """Act on stop/checkpoint: the live flags by default, the agreed ones across ranks."""
         if self.job.take_checkpoint_request() if checkpoint is None else checkpoint:
             control.should_save = True
@@ -118,6 +131,8 @@ class ProtocolCallback(TrainerCallback):
             # Stop = finish this step, then save: a checkpoint too, so the run can resume.
             control.should_training_stop = True
             control.should_save = True
+            self.emit(protocol.Phase("stopping", done=state.global_step, total=state.max_steps,
+                                     detail=STOPPING_DETAIL))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -143,9 +158,23 @@ class ProtocolCallback(TrainerCallback):
             eta_s=None if eta is None else round(eta, 1),
         ))
         if not distributed.active():  # across ranks, commands act only where all agree (step end)
-            self._apply_requests(control)  # a command that arrived during this step acts now
+            self._apply_requests(state, control)  # a command that arrived during this step acts now
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        """An eval batch is done: say how many of how many, on the first, about every
+        1/EVAL_PROGRESS_EVENTS of the pass, and the last."""
+        self._eval_batches += 1
+        done = self._eval_batches
+        try:
+            total = len(kwargs["eval_dataloader"])
+        except (KeyError, TypeError):  # an iterable without a length: count alone
+            total = 0
+        every = max(1, math.ceil(total / EVAL_PROGRESS_EVENTS))
+        if done == 1 or done % every == 0 or done == total:
+            self.emit(protocol.Phase("evaluating", done=done, total=total or None))
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._eval_batches = 0
         self.throughput.interrupt()
         if self.batches is not None:  # the eval batches, built since the step ended, trained nothing
             self.batches.forget_after(self._train_batches)
@@ -153,6 +182,10 @@ class ProtocolCallback(TrainerCallback):
         if loss is not None:
             self.last_eval = (state.global_step, float(loss))
             self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss)))
+        if self.training:  # a periodic eval: the run goes on training (or stopping, if told to)
+            stopping = control.should_training_stop
+            self.emit(protocol.Phase("stopping" if stopping else "training", done=state.global_step,
+                                     total=state.max_steps, detail=STOPPING_DETAIL if stopping else None))
 
     def on_save(self, args, state, control, **kwargs):
         self.throughput.interrupt()

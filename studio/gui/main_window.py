@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.state.compare_requested.connect(self._on_compare_requested)
         for view in (self.monitor_page.view, self.runs_page.view):
             view.checkpoint_clicked.connect(self.state.compare_requested.emit)
+            view.next_step.connect(self.open_adapter)
         self.state.page_requested.connect(self.show_page)
         for index, name in enumerate(PAGE_NAMES[:9], start=1):
             QShortcut(QKeySequence(f"Ctrl+{index}"), self, activated=lambda n=name: self.show_page(n))
@@ -168,6 +169,19 @@ class MainWindow(QMainWindow):
     def _on_compare_requested(self, adapter: str) -> None:
         self.compare_page.add_adapter(adapter)
         self.show_page("Compare")
+
+    def open_adapter(self, where: str, adapter: str) -> None:
+        """A finished run's next step with its adapter (``name/vN``, or a folder): its version in
+        the Library, a chat in the Playground, or the Compare page beside the base model."""
+        if where == "library":
+            self.show_page("Library")
+            self.library_page.show_ref(adapter)
+        elif where == "playground":
+            self.compare_page.chat_with(adapter)
+            self.show_page("Compare")
+        elif where == "compare":
+            self.compare_page.compare_with_base(adapter)
+            self.show_page("Compare")
 
     def _on_run_started(self, run_dir: str) -> None:
         self.monitor_page.follow(Path(run_dir))

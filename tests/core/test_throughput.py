@@ -140,3 +140,29 @@ def test_nothing_recorded_means_no_numbers():
     meter = Throughput()
     assert meter.tokens_per_s() is None and meter.eta_s(10) is None
     assert meter.train_seconds is None and meter.average_tokens_per_s() is None
+
+
+def test_a_pause_early_in_a_short_run_never_enters_the_rate():
+    """Issue 21's run: 40 steps of ~2 s and 800 tokens, paused 60 s at step 10's end. The rate
+    logged right after the pause (and every later one) is the steps' own, not ~10 tokens/s."""
+    meter, clock = Throughput(), 0.0
+    meter.start(0, clock)
+    rates = {}
+    for step in range(1, 41):
+        clock += 2.0
+        if step == 10:
+            clock += 60.0
+            meter.pause(60.0)
+        meter.record(step, clock, 800 * step)
+        rates[step] = meter.tokens_per_s()
+    assert all(rate == pytest.approx(400.0) for rate in rates.values()), rates
+    assert meter.eta_s(40) == 0.0 and meter.train_seconds == pytest.approx(80.0)
+
+
+def test_a_counted_phase_eta_follows_its_pace():
+    from studio.core.throughput import progress_eta_s
+
+    assert progress_eta_s(3, 9, 30.0) == pytest.approx(60.0)  # 10 s a batch, six left
+    assert progress_eta_s(9, 9, 90.0) == 0.0
+    assert progress_eta_s(0, 9, 5.0) is None  # no batch done: no pace yet
+    assert progress_eta_s(3, 0, 5.0) is None  # no total: unknown

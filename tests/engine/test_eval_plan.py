@@ -56,7 +56,7 @@ def test_the_run_says_what_it_evaluates_and_its_card_counts_it(tiny_model_dir, t
     # 24 of 48 rows held out, one step of 4 rows: the job-sized floor of 16 rows is evaluated.
     result = train(tiny_job(tiny_model_dir, steps=1, dataset={"eval_fraction": 0.5}), tmp_path / "run", rec,
                    JobControl())
-    details = [e.detail for e in rec.of(protocol.Phase) if e.name == "evaluating"]
+    details = [e.detail for e in rec.of(protocol.Phase) if e.name == "evaluating" and e.detail]  # not the counts
     assert details == [f"on 16 of 24 held-out rows (a job this short evaluates {eval_plan.MIN_ROWS} rows)"]
     prepared = next(e.detail for e in rec.of(protocol.Phase) if e.name == "preparing_data" and e.total)
     assert prepared.startswith("24 train / 24 held-out rows (16 of them evaluated)")

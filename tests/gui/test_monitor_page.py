@@ -217,3 +217,96 @@ def test_a_flood_of_events_is_all_shown_while_the_window_keeps_answering(page, q
     heartbeat.stop()
     assert len(ticks) >= 5  # the event loop ran between the follower's batches
     assert page.view.header.phase.text() and page.active_run() == run_dir
+
+
+def test_the_phase_line_fits_the_smallest_window(qtbot, window):
+    """At 960 x 640 the phase's line sat beside the run id and four buttons, squeezed to
+    nothing (issue 21); it has its own row now, cut with "…" to the window, whole in its tooltip."""
+    window.resize(960, 640)
+    page = window.monitor_page
+    window.show_page("Monitor")
+    run_dir = runs.create_run_dir("a-rather-long-run-name-for-the-smallest-window")
+    line = ("294 train / 33 held-out rows; 4,884,480 trainable of 139,400,000 parameters; cpu float32; "
+            "packing off; fast path: packing off, one row a micro-batch, accumulated over 4")
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)),
+            protocol.encode(protocol.Phase("preparing_data", done=294, total=327, detail=line)))
+    page.follow(run_dir)
+    header = page.view.header
+    qtbot.waitUntil(lambda: header.detail.text() == line, timeout=5000)
+    qtbot.waitUntil(lambda: header.detail.width() > 300, timeout=5000)
+    shown = header.detail.shown()
+    assert shown.endswith("…") and header.detail.toolTip() == line
+    assert header.detail.fontMetrics().horizontalAdvance(shown) <= header.detail.width()
+    right = header.detail.mapTo(page, header.detail.rect().topRight()).x()
+    assert right <= page.width()
+    for button in page._buttons():  # the buttons stay whole on the window too
+        assert button.mapTo(page, button.rect().topRight()).x() <= page.width()
+        assert button.width() >= button.sizeHint().width()
+    assert header.stats.mapTo(page, header.stats.rect().topRight()).x() <= page.width()
+    page._drop_follower()
+
+
+def test_the_finished_banner_offers_the_next_steps_with_the_adapter(qtbot, window, tmp_path):
+    from library_support import make_adapter
+
+    from studio.core.cards import Card
+    from studio.core.library import Library
+    from studio.gui.background import tasks_in_flight
+
+    with Library() as library:
+        ref = library.add(make_adapter(tmp_path / "a"), Card.from_dict({"name": "pirate", "method": "lora"})).ref
+    assert ref == "pirate/v1"
+    run_dir = runs.create_run_dir("finished")
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)),
+            protocol.encode(protocol.Phase("training", done=0, total=40)),
+            protocol.encode(protocol.Step(step=40, total_steps=40, epoch=1.0, loss=1.5, lr=1e-3)),
+            protocol.encode(protocol.Done(outputs={"adapter_path": str(run_dir / "adapter"), "library_ref": ref,
+                                                   "metrics": {"steps": 40, "train_tokens": 148_256,
+                                                               "tokens_trained": 35_104}})))
+    page = window.monitor_page
+    page.follow(run_dir)
+    qtbot.waitUntil(lambda: page.follower.done, timeout=5000)
+    banner = page.view.banner
+    assert banner.title.text() == "Finished  ·  pirate/v1"
+    assert "In the library as pirate/v1" in banner.text() and "tokens trained 35,104" in banner.text()
+    assert "148,256" not in banner.text()  # the dataset's tokens, not the run's
+    steps = {button.text(): button for button in banner.next_steps}
+    assert list(steps) == ["Open in Library", "Chat in Playground", "Compare with base"]
+
+    qtbot.mouseClick(steps["Open in Library"], Qt.MouseButton.LeftButton)
+    assert window.current_page_name() == "Library"
+    qtbot.waitUntil(lambda: tasks_in_flight() == 0 and window.library_page.table.selected_refs() == [ref],
+                    timeout=5000)
+
+    compare = window.compare_page
+    compare.set_adapters(["some/v3", "other/v1"])
+    qtbot.mouseClick(steps["Compare with base"], Qt.MouseButton.LeftButton)
+    assert window.current_page_name() == "Compare"
+    assert compare.adapters() == [ref] and compare.base_box.isChecked() and compare.tabs.currentIndex() == 0
+
+    qtbot.mouseClick(steps["Chat in Playground"], Qt.MouseButton.LeftButton)
+    assert window.current_page_name() == "Compare" and compare.tabs.currentWidget() is compare.playground
+    qtbot.waitUntil(lambda: not compare.looking_up(), timeout=5000)
+    assert compare.playground.model.currentText() == ref  # still, once the lookup has answered
+
+
+def test_a_lone_point_is_drawn_and_the_cpu_chart_says_whose(page, qtbot):
+    run_dir = runs.create_run_dir("one-step")
+    written(run_dir, protocol.encode(protocol.Hello(pid=4242)),
+            protocol.encode(protocol.Step(step=1, total_steps=40, epoch=0.0, loss=2.5, lr=1e-3, tokens_per_s=300.0)),
+            protocol.encode(protocol.System(cpu_percent=90.0, worker_cpu_percent=45.0, rss_bytes=1 << 30)))
+    page.follow(run_dir)
+    charts = page.view.charts
+    qtbot.waitUntil(lambda: charts.tokens.point_count("tokens_per_s") == 1, timeout=5000)
+    charts.redraw()
+    for chart, name in ((charts.loss, "loss_ema"), (charts.lr, "lr"), (charts.tokens, "tokens_per_s")):
+        curve = chart.curves[name]
+        assert curve.opts["symbol"] == "o" and curve.scatter.isVisible() and len(curve.scatter.data) == 1, name
+    assert charts.cpu.title_label.text() == "Worker CPU (% of all cores)"
+    assert charts.data.series["cpu_percent"].last_y() == 45.0  # the worker's, not the machine's 90
+    written(run_dir, protocol.encode(protocol.Step(step=2, total_steps=40, epoch=0.1, loss=2.4, lr=1e-3,
+                                                   tokens_per_s=310.0)))
+    qtbot.waitUntil(lambda: charts.tokens.point_count("tokens_per_s") == 2, timeout=5000)
+    charts.redraw()
+    assert charts.tokens.curves["tokens_per_s"].opts["symbol"] is None  # a line from two points on
+    page._drop_follower()

@@ -2,8 +2,10 @@
 
 The page follows a run folder (whichever process started the worker) and speaks
 to the worker through its control socket: pause/resume, stop (finish the step and
-save), cancel (exit now, save nothing) and checkpoint now. When a run runs out of
-memory it offers to start it again with the usual fix applied.
+save), cancel (exit now, save nothing) and checkpoint now. Which buttons act is the
+header's state machine's to say (gui.run_states): a button that would do nothing now is
+disabled, in every state. When a run runs out of memory it offers to start it again with
+the usual fix applied.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from studio.core.job_schema import JobError, job_from_dict
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.run_follower import RunFollower
+from studio.gui.run_states import CANCEL, CHECKPOINT, PAUSE, STOP, RunState
 from studio.gui.widgets.run_view import RunView
 
 
@@ -53,7 +56,6 @@ class MonitorPage(QWidget):
         self.state = state
         self.run_dir: Path | None = None
         self.follower: RunFollower | None = None
-        self.paused = False
         self.view = RunView()
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Hold between steps, keeping the model in memory")
@@ -69,13 +71,14 @@ class MonitorPage(QWidget):
         self.checkpoint_button.clicked.connect(self.checkpoint_now)
         for button in self._buttons():
             self.view.header.controls.addWidget(button)
+        self.view.header.state_changed.connect(self._sync_controls)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         self.view.reset(None, live=False)
         self.view.header.title.setText("No run yet")
-        self.view.header.detail.setText("Start one on the Train page, or open one from Runs.")
-        self._set_controls(False)
+        self.view.header.set_detail("Start one on the Train page, or open one from Runs.")
+        self._sync_controls()
         # A worker whose training loop stops (deadlock, dead GPU) still sends system events:
         # watch for progress, and offer to end it.
         self.hang = HangWatch(state.settings.hang_timeout_s)
@@ -88,8 +91,6 @@ class MonitorPage(QWidget):
         """Show ``run_dir`` from its first event on, and keep following it while it runs."""
         self._drop_follower()
         self.run_dir = Path(run_dir)
-        self.paused = False
-        self.pause_button.setText("Pause")
         self.view.reset(self.run_dir, live=True)
         follower = RunFollower(self.run_dir, parent=self)
         follower.events.connect(self._on_events)
@@ -97,7 +98,7 @@ class MonitorPage(QWidget):
         follower.bad_line.connect(self.view.add_bad_line)
         follower.finished.connect(self._on_finished)
         self.follower = follower
-        self._set_controls(True)
+        self._sync_controls()
         self.hang = HangWatch(self.state.settings.hang_timeout_s)
         self.hang_timer.start()
         follower.start()
@@ -116,10 +117,7 @@ class MonitorPage(QWidget):
             self.hang.seen(event)
         if self.hang.reported is False and self.view.banner.title.text() == HUNG_TITLE:
             self.view.banner.clear()  # it moved again
-        self.view.add_events(events)
-        phase = next((e for e in reversed(events) if e.type == "phase"), None)
-        if phase is not None and phase.name in ("paused", "training"):
-            self._show_paused(phase.name == "paused")
+        self.view.add_events(events)  # the header's state moves; state_changed enables the buttons
 
     def _check_hang(self) -> None:
         idle = self.hang.stalled_for()
@@ -138,13 +136,13 @@ class MonitorPage(QWidget):
         if run_launcher.send(self.run_dir, "cancel") is not None and (pid := self.worker_pid()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        self._set_controls(False)
-        self.view.header.detail.setText("Ending the worker…")
+        self.view.header.command("cancel")
+        self.view.header.set_detail("Ending the worker…")
 
     def _on_finished(self, status: str, final: object) -> None:
         self.hang_timer.stop()
         self.view.finish(status, final if isinstance(final, protocol.Event) else None)
-        self._set_controls(False)
+        self._sync_controls()
         final = self.view.final
         if isinstance(final, protocol.Error) and final.kind == "oom":
             self.view.banner.set_action("Re-run with the fix", self.rerun_with_fix)
@@ -155,16 +153,23 @@ class MonitorPage(QWidget):
             self.follower = None
 
     # -- commands ----------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self.view.header.state is RunState.PAUSED
+
     def toggle_pause(self) -> None:
-        if self._send("resume" if self.paused else "pause"):
-            self._show_paused(not self.paused)
+        if not self.pause_button.isEnabled():
+            return  # the shortcut, in a state where pausing does nothing
+        command = "resume" if self.paused else "pause"
+        if self._send(command):
+            self.view.header.command(command)
 
     def stop_run(self) -> bool:
         """Finish the current step, save, and end (the safe way out); False if the worker
         could not be told (the banner says why)."""
         if self.active_run() is not None and self._send("stop"):
-            self.stop_button.setEnabled(False)
-            self.view.header.detail.setText("Stopping after this step; the adapter will be saved…")
+            self.view.header.command("stop")
+            self.view.header.set_detail("Stopping after this step; the adapter will be saved…")
             return True
         return False
 
@@ -180,12 +185,12 @@ class MonitorPage(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         if self._send("cancel"):
-            self._set_controls(False)
-            self.view.header.detail.setText("Cancelling…")
+            self.view.header.command("cancel")
+            self.view.header.set_detail("Cancelling…")
 
     def checkpoint_now(self) -> None:
-        if self._send("checkpoint"):
-            self.view.header.detail.setText("A checkpoint will be saved after this step")
+        if self.checkpoint_button.isEnabled() and self._send("checkpoint"):
+            self.view.header.set_detail("A checkpoint will be saved after this step")
 
     def _send(self, cmd: str) -> bool:
         run_dir = self.active_run()
@@ -198,14 +203,13 @@ class MonitorPage(QWidget):
             return False
         return True
 
-    def _show_paused(self, paused: bool) -> None:
-        self.paused = paused
-        self.pause_button.setText("Resume" if paused else "Pause")
-        self.view.header.set_paused(paused)
-
-    def _set_controls(self, live: bool) -> None:
-        for button in self._buttons():
-            button.setEnabled(live)
+    def _sync_controls(self, _state: str = "") -> None:
+        """Each button enabled where it acts (gui.run_states.ENABLED), and Pause read as Resume
+        while paused."""
+        states = self.view.header.states
+        for control, button in zip((PAUSE, STOP, CANCEL, CHECKPOINT), self._buttons(), strict=True):
+            button.setEnabled(states.enabled(control))
+        self.pause_button.setText("Resume" if self.paused else "Pause")
 
     def _buttons(self) -> tuple[QPushButton, ...]:
         return self.pause_button, self.stop_button, self.cancel_button, self.checkpoint_button

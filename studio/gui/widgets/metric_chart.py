@@ -2,7 +2,8 @@
 
 Curves are made once and only ever get new data; downsampling and clip-to-view
 keep a redraw cheap however long the run (pyqtgraph draws about as many points as
-the chart has pixels).
+the chart has pixels). A line needs two points: a lone one (a run after its first
+step) is drawn as a dot, so a chart with data never looks empty.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -42,6 +43,7 @@ class MetricChart(QWidget):
         text = QApplication.palette().color(QPalette.ColorRole.Text)
         self._text = text
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._point_curves: set[str] = set()  # drawn as symbols from the start (eval loss, checkpoints)
         self.lines: dict[str, pg.InfiniteLine] = {}
         self._versions: dict[str, int] = {}
         self._zero_based = False
@@ -123,7 +125,9 @@ class MetricChart(QWidget):
             [], [], pen=pen, name=label, symbol=symbol, symbolSize=symbol_size,
             symbolBrush=pg.mkBrush(colour) if symbol else None,
             symbolPen=pg.mkPen(QApplication.palette().color(QPalette.ColorRole.Base), width=1) if symbol else None)
-        if symbol is None:
+        if symbol is not None:
+            self._point_curves.add(name)
+        else:
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
             if width > 1:
@@ -164,14 +168,10 @@ class MetricChart(QWidget):
         if version is not None and self._versions.get(name) == version:
             return False
         item = self.curves[name]
-        if self._zero_based:
-            # System series are short (one point per ~2 s): dots show the first few.
-            item.setSymbol("o" if len(x) < 30 else None)
-            item.setSymbolSize(4)
-            item.setSymbolBrush(item.opts["pen"].color() if item.opts["pen"] is not None else None)
-            if len(y):
-                self._tops[name] = float(np.max(y))
-                self._fit_y()
+        self._mark(name, len(x))
+        if self._zero_based and len(y):
+            self._tops[name] = float(np.max(y))
+            self._fit_y()
         item.setData(x, y)
         if len(x):
             self._grow_x(float(x[-1]))
@@ -180,6 +180,21 @@ class MetricChart(QWidget):
         if self.legend is not None and len(x) and self.legend.items and not self.legend.isVisible():
             self.legend.setVisible(True)
         return True
+
+    def _mark(self, name: str, count: int) -> None:
+        """Dots where a line shows too little: a lone point, and a system series' first few
+        (one point per ~2 s)."""
+        if name in self._point_curves:
+            return
+        item = self.curves[name]
+        wanted = "o" if count < (30 if self._zero_based else 2) else None
+        if item.opts["symbol"] == wanted:
+            return
+        item.setSymbol(wanted)
+        item.setSymbolSize(4 if self._zero_based else 7)
+        pen = item.opts["pen"]
+        item.setSymbolBrush(pen.color() if isinstance(pen, QPen) else None)
+        item.setSymbolPen(None)
 
     def _grow_x(self, x_last: float) -> None:
         """Widen the x axis in steps (to a round number ~10% ahead), so the axis is redrawn

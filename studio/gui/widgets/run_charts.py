@@ -5,7 +5,8 @@ many events came. Painting a chart is the expensive part (Qt's raster engine), s
 tick repaints the loss chart and the next stale one of the others in turn: the window
 never waits for all nine at once. Charts of a hidden page are not redrawn until shown.
 With GPUs the bottom row shows utilisation, memory (with the card's total), temperature
-and power; without (a CPU run) it shows CPU use and the worker's memory.
+and power; without (a CPU run) it shows the worker's CPU use (its own and its ranks', as a
+share of all cores; the machine's for runs recorded before workers sent theirs) and memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ REDRAW_MS = 100
 GPU_METRICS = (("util", "GPU utilisation (%)", "{:.0f} %", 100.0), ("mem_gib", "GPU memory (GiB)", "{:.1f} GiB", 0.0),
                ("temp", "GPU temperature (°C)", "{:.0f} °C", 90.0), ("power", "GPU power (W)", "{:.0f} W", 0.0))
 MAX_GPUS = 8
+CPU_TITLES = {"worker": "Worker CPU (% of all cores)", "machine": "Machine CPU (%)"}
+CPU_TIPS = {"worker": "CPU time this run's worker (and its rank processes) used, as a share of all the "
+                      "machine's cores: 100 % is every core busy with this run",
+            "machine": "The whole machine's CPU use, other programs included (this run was recorded before "
+                       "workers reported their own)"}
 
 
 class RunCharts(QWidget):
@@ -44,7 +50,8 @@ class RunCharts(QWidget):
         self.grad_norm.add_curve("grad_norm", c[3])
         self.tokens = MetricChart("Tokens / s")
         self.tokens.add_curve("tokens_per_s", c[5])
-        self.cpu = MetricChart("CPU (%)", x_label="minutes")
+        self.cpu = MetricChart(CPU_TITLES["worker"], x_label="minutes")
+        self.cpu.setToolTip(CPU_TIPS["worker"])
         self.cpu.add_curve("cpu_percent", c[0])
         self.rss = MetricChart("Worker memory, RSS (GiB)", x_label="minutes")
         self.rss.add_curve("rss_gib", c[1])
@@ -170,7 +177,10 @@ class RunCharts(QWidget):
         self.lr.set_title("Learning rate", _fmt(s["lr"].last_y(), "{:.2e}"))
         self.grad_norm.set_title("Grad norm", _fmt(s["grad_norm"].last_y(), "{:.3f}"))
         self.tokens.set_title("Tokens / s", _fmt(s["tokens_per_s"].last_y(), "{:,.0f}"))
-        self.cpu.set_title("CPU (%)", _fmt(s["cpu_percent"].last_y(), "{:.0f} %"))
+        source = self.data.cpu_source or "worker"
+        self.cpu.set_title(CPU_TITLES[source], _fmt(s["cpu_percent"].last_y(), "{:.0f} %"))
+        if self.cpu.toolTip() != CPU_TIPS[source]:
+            self.cpu.setToolTip(CPU_TIPS[source])
         self.rss.set_title("Worker memory, RSS (GiB)", _fmt(s["rss_gib"].last_y(), "{:.2f} GiB"))
         for metric, title, unit, _top in GPU_METRICS:
             series = s.get(f"gpu0.{metric}")

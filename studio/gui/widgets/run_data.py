@@ -62,6 +62,7 @@ class RunData:
         self.t0: float | None = None
         self.has_gpu = False
         self.system_seen = False
+        self.cpu_source = ""  # "worker": the worker's own CPU; "machine": a run from before it was sent
         self._ema = 0.0
         self._ema_n = 0
         self._loss_at: dict[int, float] = {}
@@ -116,7 +117,12 @@ class RunData:
     def _system(self, event: protocol.System) -> None:
         self.system_seen = True
         minutes = (event.t - (self.t0 or event.t)) / 60.0
-        if event.cpu_percent is not None:
+        worker = getattr(event, "worker_cpu_percent", None)
+        if isinstance(worker, int | float) and not isinstance(worker, bool):
+            self.cpu_source = "worker"
+            self.series["cpu_percent"].append(minutes, worker)
+        elif event.cpu_percent is not None and self.cpu_source != "worker":
+            self.cpu_source = "machine"
             self.series["cpu_percent"].append(minutes, event.cpu_percent)
         if event.rss_bytes:
             self.series["rss_gib"].append(minutes, event.rss_bytes / GIB)

@@ -2,7 +2,8 @@
 
 The Monitor page puts its buttons in the header and feeds it live; the Runs page
 feeds it a finished run's events.jsonl. Either way events go in through
-:meth:`add_events` and the end through :meth:`finish`.
+:meth:`add_events` and the end through :meth:`finish`. A run that saved an adapter
+offers the next steps with it (:attr:`next_step`: the main window opens the page).
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ REPLAY_SLICE_S = 0.008  # longest the window is busy with one slice of a replay
 LOG_TAIL_BYTES = 64 * 1024  # enough for the log view's last 500 lines
 
 
+NEXT_STEPS = (  # (where, button, tooltip); "library" needs a library reference
+    ("library", "Open in Library", "Show this adapter's version in the Library: card, lineage, tags, export"),
+    ("playground", "Chat in Playground", "Chat with this adapter on the Compare page's Playground tab"),
+    ("compare", "Compare with base", "Ask the base model and this adapter the same prompts, side by side"),
+)
+
+
 class RunView(QWidget):
     checkpoint_clicked = Signal(str)  # the folder of a checkpoint marker the user clicked
+    next_step = Signal(str, str)  # where ("library", "playground", "compare"), the adapter (name/vN or folder)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -203,9 +212,16 @@ class RunView(QWidget):
         step = metrics.steps
         title = f"Stopped safely at step {step}" if stopped and step is not None else \
             "Stopped safely" if stopped else "Finished"
+        ref = outputs.library_ref if isinstance(outputs, TrainOutputs | MergeOutputs) else None
         self.result_text = f"{title}. {what} saved to {where or '—'}"
-        self.banner.show_message("success", title, f"{what}: {where or '—'}", "")
-        self.banner.message.setText(f"{what}: {where or '—'}\n{format_metrics(metrics)}".rstrip())
+        self.banner.show_message("success", f"{title}  ·  {ref}" if ref else title, f"{what}: {where or '—'}", "")
+        saved = f"In the library as {ref}. {what} folder: {where or '—'}" if ref else f"{what}: {where or '—'}"
+        self.banner.message.setText(f"{saved}\n{format_metrics(metrics)}".rstrip())
+        adapter = ref or (where if isinstance(outputs, TrainOutputs | MergeOutputs) else None)
+        if adapter:
+            self.banner.set_next_steps([
+                (label, tip, lambda to=to: self.next_step.emit(to, adapter))
+                for to, label, tip in NEXT_STEPS if to != "library" or ref])
 
 
 def format_metrics(metrics: TrainMetrics) -> str:

@@ -2,7 +2,8 @@
 
 Errors show their kind, message and hint; a run that ended well shows where its
 adapter is and its final metrics. One action button (e.g. "Re-run with the fix")
-can be offered beside the text.
+can be offered beside the text, and a row of next steps under it (e.g. "Open in
+Library", "Chat in Playground", "Compare with base" for a finished adapter).
 """
 
 from __future__ import annotations
@@ -36,11 +37,17 @@ class StatusBanner(QFrame):
         self.action.setVisible(False)
         self._callback: Callable[[], None] | None = None
         self.action.clicked.connect(self._act)
+        self.next_steps: list[QPushButton] = []
+        self._next_row = QHBoxLayout()
+        self._next_row.setContentsMargins(0, 4, 0, 0)
+        self._next_row.setSpacing(6)
+        self._next_row.addStretch(1)
         text = QVBoxLayout()
         text.setSpacing(2)
         text.addWidget(self.title)
         text.addWidget(self.message)
         text.addWidget(self.hint)
+        text.addLayout(self._next_row)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(text, 1)
@@ -63,6 +70,7 @@ class StatusBanner(QFrame):
         self.hint.setText(f"How to fix it: {hint}" if hint else "")
         self.hint.setVisible(bool(hint))
         self.set_action(None)
+        self.set_next_steps([])
         self.setVisible(True)
 
     def set_action(self, text: str | None, callback: Callable[[], None] | None = None) -> None:
@@ -71,9 +79,23 @@ class StatusBanner(QFrame):
         self.action.setVisible(bool(text))
         self.action.setEnabled(True)
 
+    def set_next_steps(self, steps: list[tuple[str, str, Callable[[], None]]]) -> None:
+        """Buttons under the text, left to right: (label, tooltip, what it does)."""
+        for button in self.next_steps:
+            self._next_row.removeWidget(button)
+            button.deleteLater()
+        self.next_steps = []
+        for index, (label, tip, callback) in enumerate(steps):
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, act=callback: act())
+            self._next_row.insertWidget(index, button)
+            self.next_steps.append(button)
+
     def clear(self) -> None:
         self.level = ""
         self.set_action(None)
+        self.set_next_steps([])
         self.setVisible(False)
 
     def text(self) -> str:
