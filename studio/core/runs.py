@@ -146,6 +146,8 @@ class RunSummary:
     path: Path
     status: str  # running | done | stopped | failed | cancelled
     created: float
+    kind: str = "train"  # the job's kind: train, eval, merge, export, generate, serve
+    name: str = ""  # what the user calls it: the adapter made (pirate/v2), or the adapters used
     model: str = ""
     dataset: str = ""
     method: str = ""
@@ -177,7 +179,8 @@ def summarize(run_dir: Path) -> RunSummary:
     summary = RunSummary(run_dir.name, run_dir, "failed", run_dir.stat().st_mtime)
     summary.model = str(job.get("model", {}).get("path", ""))
     summary.dataset = str(job.get("dataset", {}).get("path", ""))
-    summary.method = _method(job) if job.get("kind", "train") == "train" else str(job.get("kind"))
+    summary.kind = str(job.get("kind", "train"))
+    summary.method = _method(job) if summary.kind == "train" else summary.kind
     for event in events:
         kind = event.get("type")
         if kind == "hello":
@@ -206,7 +209,21 @@ def summarize(run_dir: Path) -> RunSummary:
     else:
         summary.status = "cancelled" if final.get("kind") == "cancelled" else "failed"
         summary.message = str(final.get("message", ""))
+    summary.name = _name(job, summary.outputs)
     return summary
+
+
+def _name(job: dict[str, Any], outputs: dict[str, Any]) -> str:
+    """The library version a train or merge run made (its chosen name while it runs), else
+    the adapters an eval, export, generate or compare run used ("" when it has none)."""
+    made = outputs.get("library_ref") or outputs.get("name")
+    if made:
+        return str(made)
+    named = (job.get("output") or {}).get("name") if job.get("kind", "train") == "train" else job.get("name")
+    if named:
+        return str(named)
+    used = job.get("adapters") or ([job["adapter"]] if job.get("adapter") else [])
+    return ", ".join(Path(str(a)).name if Path(str(a)).is_absolute() else str(a) for a in used)
 
 
 def _first(*values: float | None) -> float | None:

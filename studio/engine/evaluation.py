@@ -26,6 +26,7 @@ from studio.engine import data_prep
 from studio.engine.generation import BASE, AdapterSet, answer
 
 Emit = Callable[[protocol.Event], None]
+PROGRESS_EVENTS = 20  # "scoring" phase events per model: a live bar without flooding events.jsonl
 _scorer = None
 
 
@@ -64,18 +65,21 @@ def rows_of(job: EvalJob) -> list[Example]:
     return examples
 
 
-def mean_loss(model, batches: list[dict[str, torch.Tensor]]) -> tuple[float, int]:
-    """Token-weighted mean loss over batches, and the number of scored tokens."""
+def mean_loss(model, batches: list[dict[str, torch.Tensor]],
+              progress: Callable[[int], None] = lambda _done: None) -> tuple[float, int]:
+    """Token-weighted mean loss over batches, and the number of scored tokens. ``progress``
+    hears how many batches are done, about PROGRESS_EVENTS times in all (and after the last)."""
     total, count = 0.0, 0
+    every = max(1, math.ceil(len(batches) / PROGRESS_EVENTS))
     with torch.no_grad():
-        for batch in batches:
+        for done, batch in enumerate(batches, start=1):
             batch = {k: v.to(model.device) for k, v in batch.items()}
             tokens = int((batch["labels"][:, 1:] != data_prep.IGNORE).sum())
-            if tokens == 0:
-                continue
-            loss = model(**batch).loss
-            total += float(loss) * tokens
-            count += tokens
+            if tokens:
+                total += float(model(**batch).loss) * tokens
+                count += tokens
+            if done % every == 0 or done == len(batches):
+                progress(done)
     return (total / count if count else float("nan")), count
 
 
@@ -94,17 +98,24 @@ def run_eval(job: EvalJob, emit: Emit) -> dict[str, Any]:
     labels = [BASE, *adapters.labels]
     results = []
     for index, label in enumerate(labels):
+        # Progress, model by model ("evaluating" n of all), then within one: the loss over the
+        # batches ("scoring") and the answers to score ("answering").
         emit(protocol.Phase("evaluating", done=index, total=len(labels), detail=label))
         with adapters.use(label) as model:
-            loss, tokens = mean_loss(model, batches)
+            loss, tokens = mean_loss(model, batches, lambda done, label=label: emit(
+                protocol.Phase("scoring", done=done, total=len(batches), detail=label)))
         scores = {"rouge_l": None, "exact_match": None}
         if references:
-            answers = [answer(adapters, label, prompt, greedy, emit, request=f"eval-{n}")
-                       for n, (prompt, _ref) in enumerate(references)]
+            emit(protocol.Phase("answering", done=0, total=len(references), detail=label))
+            answers = []
+            for n, (prompt, _ref) in enumerate(references):
+                answers.append(answer(adapters, label, prompt, greedy, emit, request=f"eval-{n}"))
+                emit(protocol.Phase("answering", done=n + 1, total=len(references), detail=label))
             scores = {"rouge_l": sum(rouge_l(a.text, ref) for a, (_m, ref) in zip(answers, references, strict=True))
                       / len(references),
                       "exact_match": sum(exact_match(a.text, ref) for a, (_m, ref) in
                                          zip(answers, references, strict=True)) / len(references)}
         results.append({"adapter": label, "eval_loss": loss, "perplexity": math.exp(min(loss, 50.0)),
                         "tokens": tokens, "rows": len(rows), "answered": len(references), **scores})
+    emit(protocol.Phase("evaluating", done=len(labels), total=len(labels)))
     return {"results": results, "dataset": job.dataset.path, "split": job.split}

@@ -8,6 +8,7 @@ events are handed on by request id and model label.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +18,16 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core import control_client, protocol, runs
 from studio.core.job_schema import job_from_dict
+from studio.core.jobs import SamplingSettings
 from studio.gui import run_launcher
 from studio.gui.run_follower import RunFollower
 
 _ids = itertools.count(1)
+
+
+def sampling_help(name: str) -> str:
+    """The help text of a SamplingSettings field, for the tooltip of its box (core.jobs has it)."""
+    return str(next(f for f in dataclasses.fields(SamplingSettings) if f.name == name).metadata.get("help", ""))
 
 
 class CompareSession(QObject):

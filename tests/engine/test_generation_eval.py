@@ -14,7 +14,7 @@ from studio.core.datasets.formats import ToolCall
 from studio.core.job_schema import job_from_dict
 from studio.core.jobs import SamplingSettings
 from studio.engine.control import JobControl
-from studio.engine.evaluation import prompt_and_reference, run_eval
+from studio.engine.evaluation import PROGRESS_EVENTS, prompt_and_reference, run_eval
 from studio.engine.generation import BASE, AdapterSet, answer, chat, prompt_ids, run_serve
 from studio.engine.training import train
 
@@ -110,13 +110,25 @@ def test_eval_asks_a_tool_row_with_its_tools_and_scores_the_call_as_trained(load
 def test_eval_perplexity_is_lower_with_the_adapter_on_its_data(tiny_model_dir, adapter):
     job = job_from_dict({"kind": "eval", "model": {"path": str(tiny_model_dir)}, "adapters": [str(adapter)],
                          "dataset": {"path": "bundled", "max_rows": 48}, "split": "all", "max_length": 96,
-                         "generate_rows": 3, "max_new_tokens": 16})
-    out = run_eval(job, Recorder())
+                         "batch_size": 1, "generate_rows": 3, "max_new_tokens": 16})
+    rec = Recorder()
+    out = run_eval(job, rec)
     base, tuned = out["results"]
     assert (base["adapter"], tuned["adapter"]) == ("base", str(adapter))
     assert tuned["perplexity"] < base["perplexity"] and tuned["tokens"] == base["tokens"] > 0
     assert 0.0 <= tuned["rouge_l"] <= 1.0 and tuned["answered"] == 3
     assert tuned["rouge_l"] > base["rouge_l"]  # it learned the sample's answers' style
+    # Progress (issue 21: the Compare page showed a static line for 9 minutes): model n of all,
+    # then within each model the scored batches and the answers, ending at their totals.
+    phases = [(p.name, p.done, p.total, p.detail) for p in rec.of(protocol.Phase) if p.name != "loading_model"]
+    models = [p for p in phases if p[0] == "evaluating"]
+    assert models == [("evaluating", 0, 2, "base"), ("evaluating", 1, 2, str(adapter)), ("evaluating", 2, 2, None)]
+    for label in ("base", str(adapter)):
+        scored = [done for name, done, total, detail in phases if name == "scoring" and detail == label]
+        assert scored == sorted(scored) and scored[-1] == 48  # one batch a row: 48 batches
+        assert 1 < len(scored) <= PROGRESS_EVENTS + 1  # a moving bar, not one event per batch
+        answered = [done for name, done, total, detail in phases if name == "answering" and detail == label]
+        assert answered == [0, 1, 2, 3]
 
 
 def test_rouge_l_is_rouge_scores():

@@ -96,10 +96,10 @@ def test_pick_model_and_data_train_watch_stop_and_find_the_run(qtbot, window, st
     runs_page = window.runs_page
     window.show_page("Runs")
     runs_page.refresh(background=False)
-    row = next(r for r in range(runs_page.table.rowCount()) if runs_page.table.item(r, 0).text() == run_dir.name)
-    assert runs_page.table.item(row, 1).text() == "stopped"
+    row = runs_page.table.row_of(run_dir)
+    assert row is not None and runs_page.table.text(row, "Status") == "stopped"
     steps = runs.summarize(run_dir).step
-    assert runs_page.table.item(row, 4).text().startswith(f"{steps} / ")
+    assert runs_page.table.text(row, "Steps").startswith(f"{steps} / ")
     runs_page.open_run(run_dir)
     qtbot.waitUntil(lambda: runs_page.view.charts.loss.point_count("loss") == loss.point_count("loss"),
                     timeout=LONG)

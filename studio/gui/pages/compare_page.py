@@ -4,7 +4,8 @@ Answers stream from one warm ``serve`` worker (gui.compare_session); an ``eval``
 fills the metrics table (best per column highlighted); the adapters' card
 differences and their runs' loss curves are one tab away; blind A/B hides and
 shuffles the columns and tallies the user's picks; the whole comparison saves as a
-Markdown report in the library. The Playground tab chats with one model.
+Markdown report in the library. The Playground tab chats with one model. The eval job
+shows its progress (model n of all, how far into it, time left) with a Cancel.
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ from studio.core.resources import eval_prompts, resolve_dataset_path
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
-from studio.gui.compare_session import CompareSession
+from studio.gui.compare_session import CompareSession, sampling_help
+from studio.gui.eval_progress import EvalProgress
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.job_progress import JobProgress
 from studio.gui.widgets.loss_overlay import LossOverlay
 from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.playground import Playground
@@ -57,6 +60,7 @@ BASE = "base"
 SLOTS = 4
 NONE = "(none)"
 BEST = QColor(76, 175, 80, 90)
+CANCEL_GRACE_MS = 5000  # a cancelled worker that has not ended by then did not get the command
 LOOKUP_DELAY_MS = 250  # after the last keystroke in an adapter box: one library lookup, not one per key
 
 
@@ -82,6 +86,7 @@ class CompareColumn(QGroupBox):
         self.model = ""
         self.view = QTextBrowser()
         self.vote = QPushButton("This one is better")
+        self.vote.setToolTip("Blind A/B: count a point for this answer, then show which model wrote each")
         self.vote.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.view, 1)
@@ -110,32 +115,55 @@ class ComparePage(QWidget):
         self.request: str | None = None
         self.comparison: Comparison | None = None
         self.eval_follower: RunFollower | None = None
+        self.eval_run: Path | None = None
+        self.eval_progress = EvalProgress()
         self.pending: set[str] = set()
         self.base_box = QCheckBox("Base model alone")
         self.base_box.setChecked(True)
+        self.base_box.setToolTip("Also ask the base model without any adapter: the answer to beat")
         self.slots = [QComboBox() for _ in range(SLOTS)]
-        for combo in self.slots:
+        for number, combo in enumerate(self.slots, start=1):
             combo.setEditable(True)  # a library reference, or a folder (a checkpoint, say)
-            combo.setMinimumWidth(170)
+            combo.setMinimumWidth(150)
+            # Sized by the room it gets, not by its longest library name (which pushed the row off the window).
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
+            combo.setToolTip(f"Adapter {number}: a library version (name/v2), or type an adapter folder such as a "
+                             f"checkpoint; {NONE} leaves this column out")
         self.base_label = QLabel()
+        self.base_label.setToolTip("The base model the adapters are applied to: the one the first adapter was "
+                                   "trained on, else the model chosen on the Train page")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type a prompt, or pick one below")
+        self.prompt.setToolTip("Sent as one user turn through the model's chat template to every chosen model")
         self.prompt.setMaximumHeight(70)
         self.prompt_picker = QComboBox()
+        self.prompt_picker.setToolTip("Held-out prompts, and user turns from the eval split of the dataset chosen "
+                                      "on the Datasets page (rows training did not see)")
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setSingleStep(0.1)
-        self.temperature.setToolTip("0 = greedy: the same answer every time")
+        self.temperature.setToolTip(sampling_help("temperature") + " 0 gives the same answer every time.")
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
         self.max_tokens.setValue(96)
+        self.max_tokens.setToolTip(sampling_help("max_new_tokens"))
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip(sampling_help("seed") + " The same seed and temperature give the same answers.")
         self.blind = QCheckBox("Blind A/B")
         self.blind.setToolTip("Hide which model wrote which answer and shuffle them; pick the better one")
         self.ask_button = QPushButton("Ask")
+        self.ask_button.setToolTip("Ask every chosen model the prompt; the first question loads the models "
+                                   "(they stay loaded for the next)")
         self.evaluate_button = QPushButton("Evaluate on the dataset")
+        self.evaluate_button.setToolTip("Score the base and each adapter on the dataset's eval split: loss, "
+                                        "perplexity, and ROUGE-L / exact match of 8 greedy answers")
         self.report_button = QPushButton("Save report")
+        self.report_button.setToolTip("Save the answers, metrics, blind votes and config differences as a "
+                                      "Markdown report in the library folder")
+        self.eval_bar = JobProgress("Stop the evaluation now; no scores are kept")
+        self.eval_bar.cancel_clicked.connect(self.cancel_evaluation)
         self.columns = [CompareColumn() for _ in range(SLOTS + 1)]
         self.metrics = QTableWidget(0, 1 + len(METRIC_COLUMNS))
         self.metrics.setHorizontalHeaderLabels(["model", *(t for t, _k in METRIC_COLUMNS)])
@@ -173,11 +201,19 @@ class ComparePage(QWidget):
     def _build(self) -> None:
         title, subtitle = page_title("Compare", "Ask the base model and up to four adapters the same question and "
                                                 "read the answers side by side; score them on a dataset.")
-        models = QHBoxLayout()
-        models.addWidget(self.base_box)
+        # Two rows of two adapters: one row of four ran off a 960-pixel window.
+        models = QGridLayout()
+        models.setContentsMargins(0, 0, 0, 0)
+        models.addWidget(self.base_box, 0, 0)
+        models.addWidget(self.base_label, 1, 0)
         for index, combo in enumerate(self.slots):
-            models.addWidget(QLabel(f"Adapter {index + 1}"))
-            models.addWidget(combo, 1)
+            row, column = divmod(index, 2)
+            label = QLabel(f"Adapter {index + 1}")
+            label.setBuddy(combo)
+            models.addWidget(label, row, 1 + 2 * column)
+            models.addWidget(combo, row, 2 + 2 * column)
+        models.setColumnStretch(2, 1)
+        models.setColumnStretch(4, 1)
         sampling = QHBoxLayout()
         sampling.addWidget(self.prompt_picker, 1)
         for label, widget in (("Temperature", self.temperature), ("Max tokens", self.max_tokens),
@@ -201,7 +237,7 @@ class ComparePage(QWidget):
         self.tabs.addTab(self.curves, "Loss curves")
         self.tabs.addTab(self.playground, "Playground")
         actions = QHBoxLayout()
-        actions.addWidget(self.base_label, 1)
+        actions.addStretch(1)
         actions.addWidget(self.tools_button)
         actions.addWidget(self.evaluate_button)
         actions.addWidget(self.report_button)
@@ -213,6 +249,7 @@ class ComparePage(QWidget):
         layout.addWidget(self.prompt)
         layout.addLayout(sampling)
         layout.addLayout(actions)
+        layout.addWidget(self.eval_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
 
@@ -229,7 +266,7 @@ class ComparePage(QWidget):
             combo.setCurrentText(current if current else NONE)
             combo.blockSignals(False)
         self.prompt_picker.clear()
-        self.prompt_picker.addItem("Pick a prompt (held-out, or from the dataset's eval split)…")
+        self.prompt_picker.addItem("Pick a prompt…")  # where they come from: the tooltip
         self.prompt_picker.addItems(eval_prompts())
         job = self.state.job
         run_in_background(dataset_prompts, self.state.dataset_path, self.state.dataset_format,
@@ -248,6 +285,20 @@ class ComparePage(QWidget):
         """Put an adapter (e.g. a checkpoint folder from Runs) into the first free slot."""
         free = next((c for c in self.slots if c.currentText() in ("", NONE)), self.slots[-1])
         free.setCurrentText(adapter)
+
+    def compare_with_base(self, adapter: str) -> None:
+        """The base model and ``adapter`` alone, on the Answers tab (a finished run's next step)."""
+        self.base_box.setChecked(True)
+        self.set_adapters([adapter])
+        self.tabs.setCurrentIndex(0)
+
+    def chat_with(self, adapter: str) -> None:
+        """The Playground tab, chatting with ``adapter`` (added to the chosen models if missing)."""
+        if adapter not in self.adapters():
+            self.add_adapter(adapter)
+        self.playground.set_models(self.models() or [BASE])  # the lookup under way keeps this choice
+        self.playground.model.setCurrentText(adapter)
+        self.tabs.setCurrentWidget(self.playground)
 
     def adapters(self) -> list[str]:
         return list(dict.fromkeys(c.currentText().strip() for c in self.slots
@@ -296,9 +347,9 @@ class ComparePage(QWidget):
             for column, value in enumerate([key, *values]):
                 self.diff_table.setItem(row, column, QTableWidgetItem(str(value)))
         self.diff_table.resizeColumnsToContents()
-        run_dirs = [paths.runs_dir() / c.run_id for c in cards.values()
-                    if c is not None and c.run_id and (paths.runs_dir() / c.run_id).is_dir()]
-        self.curves.show_runs(run_dirs)
+        trained = {paths.runs_dir() / c.run_id: adapter for adapter, c in cards.items()
+                   if c is not None and c.run_id and (paths.runs_dir() / c.run_id).is_dir()}
+        self.curves.show_runs(list(trained), trained)  # the legend by the names chosen above
         self.playground.set_models(self.models() or [BASE])
 
     def _pick_prompt(self, index: int) -> None:
@@ -418,6 +469,8 @@ class ComparePage(QWidget):
     # -- evaluating --------------------------------------------------------------------------------
 
     def evaluate(self) -> Path | None:
+        if self.evaluating():
+            return None  # one at a time: the button is disabled meanwhile
         try:
             job = job_from_dict({"kind": "eval", "model": {"path": self.base_model()}, "adapters": self.adapters(),
                                  "dataset": {"path": self.state.dataset_path, "format": self.state.dataset_format},
@@ -426,9 +479,12 @@ class ComparePage(QWidget):
         except (JobError, run_launcher.LaunchError, OSError) as exc:
             self.status.show_note(f"Could not start the evaluation: {exc}", error=True)
             return None
-        self.status.show_note(f"Evaluating on {self.state.dataset_path} (run {run_dir.name})…")
+        self.status.show_note(f"Evaluating on {Path(self.state.dataset_path).name} (run {run_dir.name}).")
         self.evaluate_button.setEnabled(False)
+        self.eval_run, self.eval_progress = run_dir, EvalProgress()
+        self.eval_bar.start(self.eval_progress.text())
         follower = RunFollower(run_dir, parent=self)
+        follower.events.connect(self._on_eval_events)
         follower.finished.connect(self._on_evaluated)
         self.eval_follower = follower.start()
         return run_dir
@@ -436,11 +492,36 @@ class ComparePage(QWidget):
     def evaluating(self) -> bool:
         return self.eval_follower is not None
 
+    def cancel_evaluation(self) -> None:
+        """Stop the eval worker at once: it has nothing worth saving half-way."""
+        if self.eval_run is None:
+            return
+        run_dir = self.eval_run
+        problem = run_launcher.send(run_dir, "cancel")
+        if problem:  # a cancelled worker exits before it replies: wait for its end before calling it a failure
+            QTimer.singleShot(CANCEL_GRACE_MS, lambda: self._cancel_failed(run_dir, problem))
+
+    def _cancel_failed(self, run_dir: Path, problem: str) -> None:
+        if self.eval_run == run_dir:  # still going
+            self.status.show_note(f"Could not cancel the evaluation: {problem}", error=True)
+            self.eval_bar.cancel.setEnabled(True)
+            self.eval_bar.cancel.setText("Cancel")
+
+    def _on_eval_events(self, events: list[protocol.Event]) -> None:
+        self.eval_progress.add(events)
+        self.eval_bar.show_progress(self.eval_progress.text(), self.eval_progress.fraction(),
+                                    self.eval_progress.eta_s())
+
     def _on_evaluated(self, status: str, final: object) -> None:
         if self.eval_follower is not None:
             self.eval_follower.dispose()
             self.eval_follower = None
+        self.eval_run = None
+        self.eval_bar.finish()
         self.evaluate_button.setEnabled(True)
+        if status == "cancelled":
+            self.status.show_note("Evaluation cancelled.")
+            return
         if not isinstance(final, protocol.Done):
             message = final.message if isinstance(final, protocol.Error) else status
             self.status.show_note(f"The evaluation failed: {message}", error=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -33,6 +34,8 @@ from studio.gui.widgets.run_view import RunView
 from studio.gui.widgets.runs_table import RunRow, RunsTable
 
 AUTO_REFRESH_MS = 3000
+KINDS = (("All kinds", ""), ("Training", "train"), ("Evaluation", "eval"), ("Merge", "merge"),
+         ("Export", "export"), ("Compare / chat", "serve"), ("Generate", "generate"))  # (shown, job kind)
 
 
 class _Carrier(QObject):
@@ -50,11 +53,18 @@ class RunsPage(QWidget):
         self._carrier.loaded.connect(self._show_rows)
         self.follower: RunFollower | None = None
         self.replayed: Path | None = None
+        self.all_rows: list[RunRow] = []
 
         self.table = RunsTable()
         self.table.open_requested.connect(self.open_run)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.count = QLabel("")
+        self.kind_filter = QComboBox()
+        for text, kind in KINDS:
+            self.kind_filter.addItem(text, kind)
+        self.kind_filter.setToolTip("Show only runs of one kind: training, evaluations (Compare's \"Evaluate\"), "
+                                    "merges, exports, or the Compare page's chat workers")
+        self.kind_filter.currentIndexChanged.connect(lambda _i: self._show_rows(self.all_rows))
         self.refresh_button = _button("Refresh", self.refresh, "Read the runs folder again")
         self.open_button = _button("Open", lambda: self._open_current(), "Replay the run's charts and log")
         self.live_button = _button("Follow live", lambda: self.follow_live(), "Watch this running run on the Monitor page")
@@ -66,6 +76,7 @@ class RunsPage(QWidget):
         bar.addWidget(heading)
         bar.addWidget(self.count)
         bar.addStretch(1)
+        bar.addWidget(self.kind_filter)
         for button in (self.refresh_button, self.open_button, self.live_button, self.overlay_button):
             bar.addWidget(button)
         hint = QLabel("Double-click a run to replay it; select two or more (Ctrl/Shift-click) to compare their loss.")
@@ -134,9 +145,13 @@ class RunsPage(QWidget):
         return rows
 
     def _show_rows(self, rows: list[RunRow]) -> None:
-        self.table.set_runs(rows)
-        running = sum(row.summary.status == "running" for row in rows)
-        self.count.setText(f"{len(rows)} run{'s' if len(rows) != 1 else ''}" + (f", {running} running" if running else ""))
+        self.all_rows = rows
+        kind = self.kind_filter.currentData()
+        shown = [row for row in rows if not kind or row.summary.kind == kind]
+        self.table.set_runs(shown)
+        running = sum(row.summary.status == "running" for row in shown)
+        counted = f"{len(shown)} of {len(rows)} runs" if kind else f"{len(rows)} run{'s' if len(rows) != 1 else ''}"
+        self.count.setText(counted + (f", {running} running" if running else ""))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -207,7 +222,8 @@ class RunsPage(QWidget):
         """The training loss of several runs on one chart, one colour and legend entry each."""
         run_dirs = list(run_dirs if run_dirs is not None else self.table.selected_paths())
         if run_dirs:
-            self.overlay_view.show_runs(run_dirs)
+            names = {path: row.summary.name for path, row in self.table.rows.items() if row.summary.name}
+            self.overlay_view.show_runs(run_dirs, names)
             self.stack.setCurrentIndex(2)
 
 

@@ -2,16 +2,33 @@
 
 Painted directly: adapters have a handful of parents and children, and a graph
 library would cost more start-up time than it saves. Clicking a box asks to show
-that version.
+that version. A name too long for its box wraps (after a "/", "-" or "_" where it
+can), is elided in the middle only beyond MAX_LINES lines, and hovering a box shows
+it whole.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFontMetrics,
+    QHelpEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QTextLayout,
+    QTextOption,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-BOX_H, GAP, PAD = 24, 8, 6
+GAP, PAD, ARROW = 8, 6, 20  # between boxes, around the graph, between columns
+TEXT_MARGIN = 5  # each side of a box's text
+MAX_LINES = 3  # a longer name is elided in the middle (hover for it whole)
+BREAK = "\u200b"  # a zero-width space: where a wrapped name may break
+TIP = "Where this adapter came from (left) and what was made from it (right); click one to show it"
 
 
 class LineageView(QWidget):
@@ -22,65 +39,127 @@ class LineageView(QWidget):
         self.parents: list[str] = []
         self.current = ""
         self.children: list[str] = []
-        self._boxes: list[tuple[str, QRectF]] = []
-        self.setMinimumHeight(BOX_H + 2 * PAD)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Where this adapter came from (left) and what was made from it (right); click one to show it")
+        self.setToolTip(TIP)
+        self._fit_height()
 
     def show_lineage(self, current: str, parents: list[str], children: list[str]) -> None:
         self.current, self.parents, self.children = current, list(parents), list(children)
-        rows = max(1, len(self.parents), len(self.children))
-        self.setFixedHeight(rows * (BOX_H + GAP) - GAP + 2 * PAD)
+        self._fit_height()
         self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(320, self.height())
 
     def boxes(self) -> list[tuple[str, QRectF]]:
-        return list(self._boxes)
+        """(name, box) of every adapter shown: parents, then the current one, then children."""
+        width, box_h = self._box_width(), self._box_height()
+        columns = [self.parents, [self.current] if self.current else [], self.children]
+        found = []
+        for index, refs in enumerate(columns):
+            x = PAD + index * (width + ARROW)
+            top = (self.height() - (len(refs) * (box_h + GAP) - GAP)) / 2
+            found += [(ref, QRectF(x, top + row * (box_h + GAP), width, box_h)) for row, ref in enumerate(refs)]
+        return found
+
+    def ref_at(self, point: QPointF) -> str | None:
+        return next((ref for ref, rect in self.boxes() if rect.contains(point)), None)
+
+    def box_lines(self) -> int:
+        """Lines of text in each box: as many as the longest name needs, MAX_LINES at most."""
+        room = self._box_width() - 2 * TEXT_MARGIN
+        refs = [ref for ref in (*self.parents, self.current, *self.children) if ref]
+        return min(MAX_LINES, max((self.wrapped_lines(_breakable(ref), room) for ref in refs), default=1))
+
+    def box_text(self, ref: str) -> str:
+        """The name as drawn: whole where its lines hold it, else elided in the middle."""
+        room = self._box_width() - 2 * TEXT_MARGIN
+        metrics, lines = QFontMetrics(self.font()), self.box_lines()
+        limit = lines * room
+        while True:
+            text = _breakable(metrics.elidedText(ref, Qt.TextElideMode.ElideMiddle, int(limit)))
+            if limit <= room or self.wrapped_lines(text, room) <= lines:
+                return text
+            limit -= metrics.averageCharWidth()  # the break fell early: leave out a little more
+
+    def wrapped_lines(self, text: str, width: float) -> int:
+        """How many lines ``text`` takes at ``width``, wrapped as the boxes wrap it."""
+        layout = QTextLayout(text, self.font())
+        layout.setTextOption(_wrapping())
+        layout.beginLayout()
+        count = 0
+        while (line := layout.createLine()).isValid():
+            line.setLineWidth(width)
+            count += 1
+        layout.endLayout()
+        return count
+
+    def _box_width(self) -> float:
+        return max(40.0, (self.width() - 2 * PAD - 2 * ARROW) / 3)
+
+    def _box_height(self) -> int:
+        return QFontMetrics(self.font()).lineSpacing() * self.box_lines() + 8
+
+    def _fit_height(self) -> None:
+        rows = max(1, len(self.parents), len(self.children))
+        self.setFixedHeight(rows * (self._box_height() + GAP) - GAP + 2 * PAD)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()  # a narrower box may need its second line
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            ref = self.ref_at(QPointF(event.pos()))
+            if ref is not None:
+                QToolTip.showText(event.globalPos(), ref if ref == self.current else f"{ref}: click to show it", self)
+                return True
+        return super().event(event)
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        width = (self.width() - 2 * PAD - 2 * 24) / 3
-        columns = [(self.parents, PAD), ([self.current] if self.current else [], PAD + width + 24),
-                   (self.children, PAD + 2 * (width + 24))]
         text = self.palette().text().color()
         accent = self.palette().highlight().color()
-        metrics = QFontMetrics(self.font())
-        self._boxes = []
-        centres: list[list[QPointF]] = []
-        for index, (refs, x) in enumerate(columns):
-            top = (self.height() - (len(refs) * (BOX_H + GAP) - GAP)) / 2
-            points = []
-            for row, ref in enumerate(refs):
-                rect = QRectF(x, top + row * (BOX_H + GAP), width, BOX_H)
-                fill = QColor(accent if index == 1 else self.palette().mid().color())
-                fill.setAlpha(200 if index == 1 else 60)
-                painter.setPen(QPen(accent if index == 1 else text, 1))
-                painter.setBrush(fill)
-                painter.drawRoundedRect(rect, 5, 5)
-                painter.setPen(self.palette().highlightedText().color() if index == 1 else text)
-                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
-                                 metrics.elidedText(ref, Qt.TextElideMode.ElideMiddle, int(width) - 8))
-                self._boxes.append((ref, rect))
-                points.append(QPointF(rect.left(), rect.center().y()) if index else QPointF(rect.right(),
-                                                                                            rect.center().y()))
-            centres.append(points)
+        option = _wrapping()
+        boxes = self.boxes()
+        for ref, rect in boxes:
+            current = ref == self.current
+            fill = QColor(accent if current else self.palette().mid().color())
+            fill.setAlpha(200 if current else 60)
+            painter.setPen(QPen(accent if current else text, 1))
+            painter.setBrush(fill)
+            painter.drawRoundedRect(rect, 5, 5)
+            painter.setPen(self.palette().highlightedText().color() if current else text)
+            painter.drawText(rect.adjusted(TEXT_MARGIN, 0, -TEXT_MARGIN, 0), self.box_text(ref), option)
         if self.current:
-            middle = next(r for ref, r in self._boxes if ref == self.current)
+            middle = boxes[len(self.parents)][1]
             painter.setPen(QPen(text, 1))
-            for point in centres[0]:
-                painter.drawLine(point, QPointF(middle.left(), middle.center().y()))
-            for point in centres[2]:
-                painter.drawLine(QPointF(middle.right(), middle.center().y()), point)
+            for _ref, rect in boxes[:len(self.parents)]:
+                painter.drawLine(QPointF(rect.right(), rect.center().y()), QPointF(middle.left(), middle.center().y()))
+            for _ref, rect in boxes[len(self.parents) + 1:]:
+                painter.drawLine(QPointF(middle.right(), middle.center().y()), QPointF(rect.left(), rect.center().y()))
         if not self.parents and not self.children and self.current:
             painter.setPen(self.palette().placeholderText().color())
-            painter.drawText(QRectF(PAD, 0, width, self.height()), Qt.AlignmentFlag.AlignCenter, "no parents")
+            painter.drawText(QRectF(PAD, 0, self._box_width(), self.height()), Qt.AlignmentFlag.AlignCenter,
+                             "no parents")
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        for ref, rect in self._boxes:
-            if rect.contains(event.position()) and ref != self.current:
-                self.ref_clicked.emit(ref)
-                return
+        ref = self.ref_at(event.position())
+        if ref is not None and ref != self.current:
+            self.ref_clicked.emit(ref)
+
+
+def _wrapping() -> QTextOption:
+    """Centred, broken at a word (or a BREAK) where it can, anywhere where it must."""
+    option = QTextOption(Qt.AlignmentFlag.AlignCenter)
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    return option
+
+
+def _breakable(name: str) -> str:
+    """``name`` with a BREAK after each "/", "-" and "_": wrapped there rather than mid-word."""
+    for mark in "/-_":
+        name = name.replace(mark, mark + BREAK)
+    return name

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import protocol
+from studio.gui.compare_session import sampling_help
 
 
 class Playground(QWidget):
@@ -29,16 +30,22 @@ class Playground(QWidget):
         self.request: str | None = None
         self._partial = ""
         self.model = QComboBox()
+        self.model.setToolTip("Who answers: the base model, or one of the adapters chosen above")
         self.system = QLineEdit()
         self.system.setPlaceholderText("System prompt (optional), e.g. You are a helpful pirate.")
+        self.system.setToolTip("Sent first in every turn of this chat, as the system message")
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)
         self.temperature.setValue(0.7)
+        self.temperature.setToolTip(sampling_help("temperature"))
         self.transcript = QTextBrowser()
         self.message = QLineEdit()
         self.message.setPlaceholderText("Say something and press Enter")
+        self.message.setToolTip("Your next turn; the model sees the whole chat so far")
         self.send_button = QPushButton("Send")
+        self.send_button.setToolTip("Send this turn (Enter); answers stream in as they are written")
         self.clear_button = QPushButton("New chat")
+        self.clear_button.setToolTip("Forget this chat and start an empty one")
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model, 1)

@@ -1,4 +1,6 @@
-"""The table of runs: id, coloured status, method, model, steps, losses, duration, created.
+"""The table of runs: name, coloured status, method, model, dataset, steps, losses, duration,
+created, id. The name (the adapter a run made, or the adapters it used) comes first: two
+runs' ids tell them apart only by their clock time.
 
 Refilled in place on every refresh, keeping the selection and the sort order, and
 only when something changed, so a refresh every few seconds never flickers.
@@ -13,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
+    QHeaderView,
     QTableWidget,
     QWidget,
 )
@@ -23,10 +26,26 @@ from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import colours
 from studio.gui.widgets.run_header import duration
 
-COLUMNS = ("Run", "Status", "Method", "Model", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)", "Duration",
-           "Created")
+COLUMNS = ("Name", "Status", "Method", "Model", "Dataset", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)",
+           "Duration", "Created", "Run")
+RIGHT_ALIGNED = ("Steps", "Final loss", "Eval loss", "Peak GPU (est.)")
+HEADER_TIPS = {
+    "Name": "The adapter the run made (its library version), or the adapters an eval, merge or compare run used",
+    "Status": "running, done, stopped (saved early), failed or cancelled; hover a cell for the message",
+    "Method": "LoRA variant of a training run (lora, qlora, +dora…), or the job's kind",
+    "Model": "The base model",
+    "Dataset": "The dataset file the run read (hover a cell for its path)",
+    "Steps": "Optimizer steps done / planned",
+    "Final loss": "The last training loss",
+    "Eval loss": "The last loss on the held-out eval split",
+    "Peak GPU (est.)": "Measured peak GPU memory, with the estimate made before the run",
+    "Duration": "First event to last",
+    "Created": "When the worker started",
+    "Run": "The run folder's name under the runs folder",
+}
 STATUS_COLOUR = {"done": 2, "running": 0, "stopped": 5, "failed": 3, "cancelled": None}  # chart colour index
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+NAME_MAX_WIDTH = 260  # an eval of four adapters has a long name: elided here, whole in its tooltip
 
 
 @dataclass
@@ -41,6 +60,9 @@ class RunsTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
         style_list_table(self, COLUMNS, stretch="Run")
+        self.horizontalHeader().setSectionResizeMode(COLUMNS.index("Name"), QHeaderView.ResizeMode.Interactive)
+        for index, title in enumerate(COLUMNS):
+            self.horizontalHeaderItem(index).setToolTip(HEADER_TIPS[title])
         self.sortItems(COLUMNS.index("Created"), Qt.SortOrder.DescendingOrder)
         self.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
         self._shown: list[tuple] = []
@@ -64,20 +86,35 @@ class RunsTable(QTableWidget):
             for c, (text, key) in enumerate(values):
                 item = SortKeyItem(text, key)
                 item.setData(PATH_ROLE, str(row.summary.path))
-                if c in (4, 5, 6, 7):
+                if COLUMNS[c] in RIGHT_ALIGNED:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(r, c, item)
-            status = self.item(r, 1)
+            status = self.item(r, COLUMNS.index("Status"))
             index = STATUS_COLOUR.get(row.summary.status)
             status.setForeground(QColor("#8a8f98" if index is None else palette[index]))
             status.setFont(bold)
             tip = row.summary.message or row.summary.status
             status.setToolTip(tip)
-            self.item(r, 0).setToolTip(str(row.summary.path))
-            self.item(r, 3).setToolTip(row.summary.model)
+            self.item(r, COLUMNS.index("Name")).setToolTip(f"{row.summary.name or 'no name'}\n{row.summary.path}")
+            self.item(r, COLUMNS.index("Run")).setToolTip(str(row.summary.path))
+            self.item(r, COLUMNS.index("Model")).setToolTip(row.summary.model)
+            self.item(r, COLUMNS.index("Dataset")).setToolTip(row.summary.dataset)
         self.setSortingEnabled(True)
+        name = COLUMNS.index("Name")
+        self.resizeColumnToContents(name)
+        self.setColumnWidth(name, min(self.columnWidth(name), NAME_MAX_WIDTH))
         self._reselect(selected, current)
         return True
+
+    def row_of(self, run_dir: Path) -> int | None:
+        """The row showing ``run_dir`` (rows move as the table sorts)."""
+        return next((r for r in range(self.rowCount()) if Path(self.item(r, 0).data(PATH_ROLE)) == Path(run_dir)),
+                    None)
+
+    def text(self, row: int, column: str) -> str:
+        """The text of one cell, by its column's title."""
+        item = self.item(row, COLUMNS.index(column))
+        return item.text() if item is not None else ""
 
     def selected_paths(self) -> list[Path]:
         rows = sorted({index.row() for index in self.selectedIndexes()})
@@ -109,19 +146,22 @@ class RunsTable(QTableWidget):
     def _cells(row: RunRow) -> tuple:
         s = row.summary
         model = Path(s.model).name if s.model not in ("", "bundled") else (s.model or "—")
+        dataset = Path(s.dataset).name if s.dataset else "—"
         steps = f"{s.step:,} / {s.total_steps:,}" if s.total_steps else (f"{s.step:,}" if s.step else "—")
         metrics = s.trained.metrics if s.trained is not None else TrainMetrics()
         return (
-            (s.run_id, s.run_id),
+            (s.name or "—", s.name or None),
             (s.status, s.status),
             (s.method or "—", s.method),
             (model, model),
+            (dataset, dataset),
             (steps, s.step),
             (_loss(s.final_loss), _number(s.final_loss)),
             (_loss(s.eval_loss), _number(s.eval_loss)),
             (peak_memory_text(metrics), _number(metrics.peak_memory_bytes)),
             (duration(row.duration_s) if row.duration_s is not None else "—", row.duration_s),
             (time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.created),
+            (s.run_id, s.run_id),
         )
 
 
