@@ -37,6 +37,9 @@ class Settings(Record):
         "help": "The GPU the Train page's memory estimate compares with, as its card list names it "
                 "(empty: this machine's GPU, else a 16 GB card)."})
     theme: Theme = field(default="system", metadata={"help": "Light or dark colours, or follow the system."})
+    ui_scale: float = field(default=1.0, metadata={
+        "help": "Size of text and controls, on top of the system's (1.0 = as the system sets it; 2.0 = twice); "
+                "applies at the next start. QT_SCALE_FACTOR, where set, wins."})
     first_run_done: bool = field(default=False, metadata={
         "help": "The first-run guide was shown (Settings shows it again)."})
     hang_timeout_s: float = field(default=DEFAULT_TIMEOUT_S, metadata={
@@ -51,6 +54,9 @@ class Settings(Record):
 
     def model_paths(self) -> list[Path]:
         return [Path(folder) for folder in self.model_folders]
+
+
+UI_SCALES = (1.0, 1.25, 1.5, 1.75, 2.0)
 
 
 def help_of(name: str) -> str:

@@ -44,12 +44,15 @@ def create_app():
     from studio.core import settings as user_settings
     from studio.gui import theme
 
+    chosen = user_settings.load()
+    if QApplication.instance() is None and chosen.ui_scale != 1.0 and "QT_SCALE_FACTOR" not in os.environ:
+        os.environ["QT_SCALE_FACTOR"] = f"{min(max(chosen.ui_scale, 0.5), 3.0):g}"  # read when Qt starts
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("LoRA Studio")
     app.setApplicationName("lora-studio")
     app.setDesktopFileName("lora-studio")  # Wayland/X11 match the window to lora-studio.desktop
     app.setWindowIcon(_icon())
-    theme.apply(app, theme.dark_for(user_settings.load().theme))
+    theme.apply(app, theme.dark_for(chosen.theme))
     # Python's automatic collection runs in whichever thread allocates: in a pool thread
     # (gui.background) it could destroy a widget there, and Qt crashes (seen in the suite).
     # pyqtgraph's collector turns it off and collects on a timer in the GUI thread instead.

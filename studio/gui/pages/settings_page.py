@@ -6,7 +6,7 @@ from __future__ import annotations
 import typing
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import doctor, paths
-from studio.core.settings import Theme, help_of
+from studio.core.settings import UI_SCALES, Theme, help_of
 from studio.gui import theme
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
@@ -81,10 +81,23 @@ class SettingsPage(QWidget):
         self.theme_box.setToolTip(help_of("theme"))
         self.theme_box.setMaximumWidth(160)
         self.theme_box.currentTextChanged.connect(self._theme_changed)
+        self.scale_box = QComboBox()
+        for scale in UI_SCALES:
+            self.scale_box.addItem(f"{scale:.0%}", scale)
+        self.scale_box.setCurrentIndex(max(0, self.scale_box.findData(state.settings.ui_scale)))
+        self.scale_box.setToolTip(help_of("ui_scale"))
+        self.scale_box.setMaximumWidth(160)
+        self.scale_box.currentIndexChanged.connect(self._scale_changed)
+        self.scale_note = QLabel()
+        self.scale_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         prefs = QGroupBox("Preferences")
         form = QFormLayout(prefs)
         form.addRow("Warn of a hung worker after", self.hang_timeout)
         form.addRow("Colours", self.theme_box)
+        scale_row = QHBoxLayout()
+        scale_row.addWidget(self.scale_box)
+        scale_row.addWidget(self.scale_note, 1)
+        form.addRow("Size of text and controls", scale_row)
         home = QLabel(str(paths.home()))
         home.setToolTip("Runs, the library and converted models live here; set LORA_STUDIO_HOME to move it.")
         form.addRow("Home folder", home)
@@ -101,6 +114,12 @@ class SettingsPage(QWidget):
         layout.addWidget(check_box, 1)
         layout.addWidget(prefs)
         self._running = False
+        self._started_scale = state.settings.ui_scale
+
+    def _scale_changed(self) -> None:
+        scale = float(self.scale_box.currentData())
+        self.state.change_settings(ui_scale=scale)
+        self.scale_note.setText("applies at the next start" if scale != self._started_scale else "")
 
     def _theme_changed(self, choice: str) -> None:
         self.state.change_settings(theme=choice)
