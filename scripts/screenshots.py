@@ -3,7 +3,8 @@
 Trains a short real run of the bundled model first (through the CLI, ~1-2 min on a
 2-core CPU) so Monitor and Runs show real curves, then opens each page with the
 bundled model and the sample dataset selected and saves ``<page>.png``.
-Usage: python scripts/screenshots.py [--home DIR] [--dark]
+Usage: python scripts/screenshots.py [--home DIR] [--dark] [--size 960x640] [--no-eval]
+(--size: also the file names, e.g. train-960x640-dark.png; --no-eval: Compare asks but does not evaluate)
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def wait(app, done, timeout: float) -> bool:
     return False
 
 
-def prepare_compare(app, window) -> None:
+def prepare_compare(app, window, evaluate: bool = True) -> None:
     """Base vs the trained adapter on a held-out prompt, scored on the sample's eval split;
     the report is copied to docs/compare_report_example.md."""
     import shutil
@@ -78,6 +79,9 @@ def prepare_compare(app, window) -> None:
         page.prompt.setPlainText(prompt)
         page.ask()
         wait(app, lambda: not page.busy(), 300)
+    if not evaluate:
+        page.tabs.setCurrentIndex(0)
+        return
     page.evaluate()
     wait(app, lambda: not page.evaluating(), 900)
     report = page.save_report()
@@ -98,6 +102,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="reuse a home folder (keeps the trained run)")
     parser.add_argument("--dark", action="store_true")
     parser.add_argument("--card", default="141 GB (H200)", help="the memory panel's card (its batch advice too)")
+    parser.add_argument("--size", help="window size WxH (default 1280x800, files without a size in their name)")
+    parser.add_argument("--no-eval", action="store_true", help="Compare asks, but does not evaluate on the dataset")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="lora-studio-shots-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -122,7 +128,8 @@ def main() -> None:
     user_settings.update(vram_card=args.card)
     state = AppState(settings)
     window = MainWindow(state, reattach=False)
-    window.resize(1280, 800)
+    width, height = (int(v) for v in (args.size or "1280x800").split("x"))
+    window.resize(width, height)
     window.show()
     settle(app, 2.0)  # the model scan
     if hasattr(window.datasets_page, "open_path"):
@@ -139,9 +146,9 @@ def main() -> None:
     for entry in merge.entries[:2]:
         merge.check(entry.ref)
     merge.combination.setCurrentText("cat")  # ranks differ: cat (or svd) is what works
-    prepare_compare(app, window)
+    prepare_compare(app, window, evaluate=not args.no_eval)
     OUT.mkdir(parents=True, exist_ok=True)
-    suffix = "-dark" if args.dark else ""
+    suffix = (f"-{args.size}" if args.size else "") + ("-dark" if args.dark else "")
     for name in PAGE_NAMES:
         window.show_page(name)
         settle(app, 1.5)

@@ -182,7 +182,8 @@ def measure_tokens(examples: Sequence[Example], model: ModelInfo | None, max_len
         stats = token_length_stats(examples, tokenizer, max_length, render=render if exact else None)
     except (OSError, ValueError) as exc:
         return TokenReport(template, None, f"Cannot measure token lengths: {exc}")
-    own = model is not None and tokenizer.parent in (model.path, _extracted_tokenizer(model))
+    own = model is not None and (tokenizer.parent in (model.path, _extracted_tokenizer(model))
+                                 or _is_conversion_of(tokenizer.parent, model))
     where = model.name if own and model is not None else tokenizer.parent.name
     how = "through the chat template" if exact else "with plain role tags (large file; close, not exact)"
     return TokenReport(template, stats, f"Tokens of {where}, {how}.")

@@ -112,7 +112,8 @@ def test_bad_row_is_listed_with_line_and_field(qtbot, page, state, tmp_path):
     settle(qtbot, page)
     issues = page.rows.issue_texts()
     assert len(issues) == 1 and "line 3" in issues[0] and "output" in issues[0], issues
-    assert "4</b> rows · <b>3</b> good · <b>1</b> bad" in page.counts_label.text()
+    assert "4</b> rows · <b>1</b> bad" in page.counts_label.text() and "3 can be trained on" in \
+        page.counts_label.toolTip()
     assert page.rows.issues_box.title() == "Bad rows (1)"
     # One row in four is more than the job's 1% may skip: shown, but training would refuse it.
     assert "1 of 4 rows" in page.error_label.text() and "refuse" in page.error_label.text()

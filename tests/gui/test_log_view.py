@@ -26,6 +26,14 @@ def test_library_warnings_are_one_line_once_and_can_be_hidden(qtbot):
     assert view.toPlainText().count("FutureWarning") == 1 and view.library_filter.text() == "Library warnings (7)"
 
 
+def test_a_warning_as_the_workers_logging_writes_it_is_one_line_too(qtbot):
+    view = LogView()
+    qtbot.addWidget(view)
+    view.append_text("2026-12-03 16:35:10,111 WARNING py.warnings: " + WARNING + "step 1\n")
+    assert view.toPlainText().splitlines() == [
+        "[transformers FutureWarning] `is_gradient_checkpointing` is deprecated and will be removed in v6.", "step 1"]
+
+
 def test_an_indented_line_after_an_ordinary_line_is_kept(qtbot):
     view = LogView()
     qtbot.addWidget(view)

@@ -427,8 +427,10 @@ class DatasetsPage(QWidget):
             self.format_combo.setItemText(0, f"auto: {dataset.format}")
         self.rows.show_dataset(dataset)
         good, bad = len(dataset.examples), len(dataset.issues)
-        self.counts_label.setText(f"<b>{dataset.rows_total}</b> rows · <b>{good}</b> good · "
-                                  f"<b>{bad}</b> bad")
+        # Rows and bad ones only (good = rows - bad, in the tooltip): the line is full at 960 px.
+        self.counts_label.setText(f"<b>{dataset.rows_total}</b> rows · <b>{bad}</b> bad")
+        self.counts_label.setToolTip(f"{dataset.rows_total} rows in the file: {good} can be trained on, "
+                                     f"{bad} skipped as bad")
         self._update_split()
         if loaded.refusal:  # shown, but not chosen: Start would only fail on it
             self.error_label.show_message("error", "Training would refuse this file, so it is not chosen "

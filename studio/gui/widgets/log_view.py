@@ -16,8 +16,9 @@ from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPlainTextEdit, QVBoxLayout, QWidget
 
 MAX_LINES = 500
-# "/…/site-packages/transformers/modeling_utils.py:3312: FutureWarning: `x` is deprecated…"
-LIBRARY_WARNING = re.compile(r"^\S*?[/\\](?:site|dist)-packages[/\\](?P<package>[^/\\]+)[/\\]\S*?:\d+: "
+# "/…/site-packages/transformers/modeling_utils.py:3312: FutureWarning: `x` is deprecated…", bare or as the
+# worker's logging writes it ("2026-12-03 16:35:10,111 WARNING py.warnings: /…").
+LIBRARY_WARNING = re.compile(r"^(?:.*? py\.warnings: )?\S*?[/\\](?:site|dist)-packages[/\\](?P<package>[^/\\]+)[/\\]\S*?:\d+: "
                              r"(?P<kind>\w*Warning): (?P<message>.*)$")
 
 
