@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,7 +35,7 @@ class EventPrinter:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             WorkerEtaColumn(),
@@ -43,6 +44,7 @@ class EventPrinter:
             disable=quiet,
         )
         self.task = None
+        self.phase_tasks: dict[str, Any] = {}  # counted phases in progress (their bar task, or -1)
         self.last_loss: float | None = None
 
     def __enter__(self) -> EventPrinter:
@@ -51,6 +53,30 @@ class EventPrinter:
 
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
+
+    def _counted_phase(self, event: protocol.Phase) -> None:
+        """A phase that counts (an evaluation's batches, a conversion's tensors) is one line that
+        fills, not a line per report: an eval used to print ~20 lines. Without a terminal the
+        line is printed when the phase starts and when it completes."""
+        total, done = int(event.total or 0), int(event.done or 0)
+        text = f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip()
+        if self.progress.console.is_terminal and not self.progress.disable:
+            task = self.phase_tasks.get(event.name)
+            if task is None:
+                task = self.phase_tasks[event.name] = self.progress.add_task(
+                    event.name, total=total, info=escape(event.detail or ""), eta_s=None, unit="")
+            self.progress.update(task, completed=done, total=total, info=escape(event.detail or ""))
+            if done >= total:
+                self.phase_tasks.pop(event.name)
+            return
+        started = event.name in self.phase_tasks
+        if not started:
+            self.phase_tasks[event.name] = -1
+            self.progress.console.print(f"{text} {done}/{total}")
+        if done >= total:
+            self.phase_tasks.pop(event.name, None)
+            if started:
+                self.progress.console.print(f"{text} {done}/{total}")
 
     def show(self, event: protocol.Event) -> None:
         out = self.progress.console
@@ -62,19 +88,20 @@ class EventPrinter:
         elif isinstance(event, protocol.Phase):
             if event.name == "training" and event.total:
                 if self.task is None:
-                    self.task = self.progress.add_task("training", total=event.total,
+                    self.task = self.progress.add_task("training", total=event.total, unit="steps",
                                                        completed=event.done or 0, info="", eta_s=None)
             elif event.name == "paused":
                 if self.task is not None:  # no countdown while held; the next step brings a fresh ETA
                     self.progress.update(self.task, eta_s=None)
                 out.print("[yellow]paused[/yellow] (send resume to continue)")
-            if event.detail or event.name != "training":
-                counted = event.total and event.done is not None and event.name != "training"
-                count = f" {event.done}/{event.total}" if counted else ""  # "evaluating" has a total alone
-                out.print(f"[cyan]{event.name}[/cyan]{count} {escape(event.detail or '')}".rstrip())
+            counted = bool(event.total) and event.done is not None and event.name != "training"
+            if counted:
+                self._counted_phase(event)
+            elif event.detail or event.name != "training":
+                out.print(f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip())
         elif isinstance(event, protocol.Step):
             if self.task is None:
-                self.task = self.progress.add_task("training", total=event.total_steps, info="")
+                self.task = self.progress.add_task("training", total=event.total_steps, info="", unit="steps")
             rate = f" {event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""
             info = f"loss {event.loss:.4f} lr {event.lr:.2e}{rate}"
             self.last_loss = event.loss
