@@ -62,6 +62,13 @@ class Hello(Event):
 
 @dataclass
 class Phase(Event):
+    """What the worker is doing now. DESIGN.md lists loading_model, preparing_data, training,
+    evaluating and saving; workers also send compiling (torch.compile's first step), paused
+    (held by a pause command; the next step resumes), stopping (a stop was asked: the final
+    evaluation and the save follow), merging, and for serve and eval jobs ready, answering,
+    generating and scoring. ``done``/``total`` count the phase's own units where it has them
+    (steps, eval batches, tensors, rows); readers show any name they don't know as it is."""
+
     type: ClassVar[str] = "phase"
     name: str
     done: int | None = None
