@@ -302,6 +302,9 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     if tr.device == "cpu":
         for name, what in cuda_only_settings(job):
             issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))
+    if tr.device == "cpu" and tr.compile == "on":
+        issues.append(Issue("training.compile", "'on' compiles on a CUDA GPU only, but training.device is 'cpu': "
+                                                "choose auto or off"))
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
     _validate_distributed(job, issues)

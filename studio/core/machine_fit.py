@@ -35,6 +35,8 @@ class MachineError(JobError):
 
     def __init__(self, issues: list[Issue]):
         super().__init__(issues, "this job, on this machine,")
+        if all(issue.field == "training.compile" for issue in issues):
+            self.hint = "set Compile to auto (it compiles where that pays) or off"
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +51,17 @@ def bitsandbytes_installed() -> bool:
 def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool | None = None) -> list[Issue]:
     """What this machine (with ``gpus``) can't run of ``job``, each naming its field.
     ``bitsandbytes``: whether it is installed (default: look)."""
+    return _compile_issues(job, gpus) + _bitsandbytes_issues(job, gpus, bitsandbytes)
+
+
+def _compile_issues(job: TrainJob, gpus: Sequence[object]) -> list[Issue]:
+    """The worker compiles on CUDA only: "on" elsewhere would train uncompiled without a word."""
+    if job.training.compile != "on" or job.training.device == "cpu" or gpus:  # "cpu" jobs: job_schema's
+        return []
+    return [Issue("training.compile", f"'on' compiles on an NVIDIA GPU only and {_NO_GPU}: choose auto or off")]
+
+
+def _bitsandbytes_issues(job: TrainJob, gpus: Sequence[object], bitsandbytes: bool | None) -> list[Issue]:
     if job.training.device == "cpu":  # "cpu" jobs are job_schema's to judge
         return []
     if not gpus:
@@ -69,10 +82,11 @@ def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool 
 
 def refused_choices(device: Device, gpus: Sequence[object], *,
                     bitsandbytes: bool | None = None) -> dict[str, dict[str, str]]:
-    """Dotted field -> {value: why} of the quantization and optimizer choices this machine can't
+    """Dotted field -> {value: why} of the quantization, optimizer and compile choices this machine can't
     run with ``training.device = device`` (``machine_issues`` of a job with each): the Train page
     disables them in its boxes, with the reason as their tooltip."""
-    choices = {"model.quantization": ("8bit", "4bit"), "training.optimizer": get_args(Optimizer)}
+    choices = {"model.quantization": ("8bit", "4bit"), "training.optimizer": get_args(Optimizer),
+               "training.compile": ("on",)}
     refused: dict[str, dict[str, str]] = {}
     for dotted, values in choices.items():
         section, name = dotted.split(".")

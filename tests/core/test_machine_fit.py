@@ -53,3 +53,20 @@ def test_a_machine_error_says_what_to_change_not_model_path():
     error = MachineError(machine_issues(job(quantization="4bit"), ()))
     assert isinstance(error, JobError) and "model.quantization" in str(error)
     assert "model.path" not in error.hint and "without quantization" in error.hint and "doctor" in error.hint
+
+
+def test_compile_on_is_refused_where_the_run_goes_to_the_cpu():
+    from studio.core.job_schema import validate
+
+    job = TrainJob()
+    job.training.compile = "on"
+    assert [i.field for i in machine_issues(job, [])] == ["training.compile"]
+    job.training.device = "cpu"  # job_schema's to refuse, as for quantization
+    assert [i.field for i in validate(job)] == ["training.compile"]
+    job.training.device = "auto"
+    assert machine_issues(job, ["gpu0"], bitsandbytes=True) == []  # a GPU compiles
+    assert "on" in refused_choices("auto", [])["training.compile"]
+    assert "training.compile" not in refused_choices("auto", ["gpu0"], bitsandbytes=True)
+    assert "Compile" in MachineError(machine_issues(job, [])).hint
+    job.model.quantization = "4bit"  # both said, not only the first
+    assert {i.field for i in machine_issues(job, [])} == {"training.compile", "model.quantization"}
