@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 from pathlib import Path
 
 from rich.console import Console
@@ -24,13 +25,16 @@ from studio.core.library import (
     locate_adapter,
     read_card,
 )
+from studio.core.library.failures import describe
+from studio.core.library.store import library_root
 from studio.core.merging import COMBINATIONS
 from studio.core.models import discover_models
 from studio.core.outputs import ExportOutputs, MergeOutputs
+from studio.core.printable import printable
 
 
 def add_library_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("library", help="the adapter library: list, show, diff, tag, rm, restore, export, import")
+    p = sub.add_parser("library", help="the adapter library: list, show, diff, tag, rm, restore, export, import, add")
     lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
     q = lsub.add_parser("list", help="adapters and versions (filters combine)")
     q.add_argument("--search", default="", help="text in the name, dataset, notes, tags or base model")
@@ -72,6 +76,9 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--name")
     q.add_argument("--allow-pickle", action="store_true",
                    help="accept adapter_model.bin (pickle: can run code; only from a source you trust)")
+    q = lsub.add_parser("add", help="file a finished run's adapter (one the library could not take when it ended)")
+    q.add_argument("run", help="the run folder, or its id")
+    q.add_argument("--name", help="file it under this name (default: the run's)")
     lsub.add_parser("reindex", help="rebuild the index from the version folders")
     lsub.add_parser("check", help="compare the index with the folders and check every version's files")
     p.set_defaults(func=cmd_library)
@@ -98,12 +105,21 @@ def add_library_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_library(args: argparse.Namespace, console: Console) -> int:
-    with Library() as library:
-        try:
+    try:
+        with Library() as library:
             return ACTIONS[args.library_command](library, args, console) or 0
-        except LibraryError as exc:
-            console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
-            return protocol.EXIT_BAD_JOB
+    except LibraryError as exc:
+        console.print(f"[red bold]error:[/red bold] {_text(exc)}")
+        return protocol.EXIT_BAD_JOB
+    except (OSError, sqlite3.Error) as exc:  # the library's own calls say these; a last net for the rest
+        console.print(f"[red bold]error:[/red bold] {_text(describe(exc, library_root()))}")
+        return protocol.EXIT_BAD_JOB
+
+
+def _text(value: object) -> str:
+    """A user-supplied string (a card field, a tag, a file name) safe to print: no terminal
+    escapes, no rich markup."""
+    return escape(printable(value))
 
 
 def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
@@ -115,10 +131,13 @@ def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
     for column in ("ref", "base model", "method", "rank", "dataset", "loss", "size", "tags"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.ref, escape(e.base_name or e.base_id), e.method, str(e.rank or "?"),
-                      escape(Path(e.dataset).name if e.dataset else "—"),
+        table.add_row(e.ref, _text(e.base_name or e.base_id), _text(e.method), str(e.rank or "?"),
+                      _text(Path(e.dataset).name if e.dataset else "—"),
                       f"{e.train_loss:.4f}" if e.train_loss is not None else "—", _size(e.size_bytes),
-                      escape(", ".join(e.tags)))
+                      _text(", ".join(e.tags)))
+    if library.unwritable:
+        console.print(f"[yellow]note:[/yellow] {_text(library.unwritable)}; this list comes from its folders, "
+                      "and nothing in it can be changed now")
     console.print(table if entries else "The library is empty: finished runs land here, or use "
                                         "`lora-studio library import`.")
     return 0
@@ -133,7 +152,7 @@ def _show(library: Library, args: argparse.Namespace, console: Console) -> int:
         console.print_json(json.dumps({"ref": resolved.entry.ref, "path": str(resolved.path_obj), "card": card,
                                        "ancestors": ancestors, "children": [c.ref for c in children]}))
         return 0
-    console.print(f"[bold]{resolved.entry.ref}[/bold]  {escape(str(resolved.path_obj))}")
+    console.print(f"[bold]{resolved.entry.ref}[/bold]  {_text(resolved.path_obj)}")
     console.print_json(json.dumps(card))
     console.print("parents: " + (", ".join(p for p, _ in ancestors[:len(resolved.entry.parents)]) or "none"))
     console.print("children: " + (", ".join(c.ref for c in children) or "none"))
@@ -153,7 +172,7 @@ def _diff(library: Library, args: argparse.Namespace, console: Console) -> int:
 
 def _tag(library: Library, args: argparse.Namespace, console: Console) -> int:
     entry = library.tag(args.ref, add=args.tags, remove=args.remove)
-    console.print(f"{entry.ref}: tags {', '.join(entry.tags) or 'none'}")
+    console.print(f"{entry.ref}: tags {_text(', '.join(entry.tags)) or 'none'}")
     return 0
 
 
@@ -203,9 +222,23 @@ def _import(library: Library, args: argparse.Namespace, console: Console) -> int
     result = import_adapter(library, Path(args.source), name=args.name, allow_pickle=args.allow_pickle,
                             known_models=discover_models(user_settings.load().model_paths()))
     console.print(f"imported as [bold]{result.entry.ref}[/bold]"
-                  + (f" (base model: {escape(result.base.name)})" if result.base else ""))
+                  + (f" (base model: {_text(result.base.name)})" if result.base else ""))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        console.print(f"[yellow]warning:[/yellow] {_text(warning)}")
+    return 0
+
+
+def _add(library: Library, args: argparse.Namespace, console: Console) -> int:
+    try:
+        run_dir = runs.resolve_run(args.run)
+    except FileNotFoundError as exc:
+        raise LibraryError(str(exc)) from None
+    card = read_card(run_dir / runs.ADAPTER_NAME)
+    filed = library.filed_run(card.run_id or run_dir.name, args.name or card.name) if card is not None else None
+    if filed is not None:
+        console.print(f"{_text(run_dir.name)} is in the library already, as [bold]{filed.ref}[/bold]")
+        return 0
+    console.print(f"filed as [bold]{library.add_run(run_dir, name=args.name).ref}[/bold]")
     return 0
 
 
@@ -223,7 +256,7 @@ def _check(library: Library, args: argparse.Namespace, console: Console) -> int:
     return 1 if problems else 0
 
 
-ACTIONS = {"check": _check, "list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
+ACTIONS = {"add": _add, "check": _check, "list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
            "restore": _restore, "export": _export, "push": _push, "import": _import, "reindex": _reindex}
 
 

@@ -25,14 +25,16 @@ EXIT_BAD_JOB = 2
 EXIT_DATA = 3
 EXIT_OOM = 4
 EXIT_CANCELLED = 5
+EXIT_DISK_FULL = 6  # not in DESIGN.md's list: a full disk needs space, then --resume, not a changed job
 
-ErrorKind = Literal["config", "data", "model", "oom", "cancelled", "internal"]
+ErrorKind = Literal["config", "data", "model", "oom", "cancelled", "disk_full", "internal"]
 EXIT_FOR_ERROR: dict[str, int] = {
     "config": EXIT_BAD_JOB,
     "data": EXIT_DATA,
     "model": EXIT_INTERNAL,
     "oom": EXIT_OOM,
     "cancelled": EXIT_CANCELLED,
+    "disk_full": EXIT_DISK_FULL,
     "internal": EXIT_INTERNAL,
 }
 

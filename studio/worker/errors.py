@@ -5,10 +5,11 @@ The kind decides the exit status (DESIGN.md); the hint says what to change.
 
 from __future__ import annotations
 
-import errno
+from pathlib import Path
 
 from studio.core import protocol
 from studio.core.datasets import DatasetError
+from studio.core.disk_full import full_path, is_disk_full, no_room
 from studio.core.job_schema import JobError
 from studio.core.library import LibraryError
 from studio.core.models import ModelError
@@ -17,7 +18,8 @@ OOM_HINT = ("lower training.batch_size (raise grad_accum to keep the effective b
             "training.gradient_checkpointing, shorten training.max_length, or load the base in 4-bit (QLoRA)")
 
 
-def classify(exc: BaseException) -> protocol.Error:
+def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
+    """``run_dir``: named in the resume command of a full disk's hint."""
     from studio.engine.control import Cancelled
     from studio.engine.hardware import is_out_of_memory
     from studio.engine.model_loading import ModelLoadError
@@ -41,11 +43,15 @@ def classify(exc: BaseException) -> protocol.Error:
     if isinstance(exc, FloatingPointError):
         return protocol.Error(kind="internal", message=str(exc),
                               hint="lower training.learning_rate, keep max_grad_norm at 1.0, or use bf16/fp32 instead of fp16")
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = f" while writing {exc.filename}" if exc.filename else ""
-        return protocol.Error(kind="internal", message=f"the disk is full{where}; nothing half-written was kept",
-                              hint="free some space, then `lora-studio train --resume RUN` continues from the last "
-                                   "checkpoint")
+    # safetensors, torch.save, SQLite and Python each say it in their own words; a write error in
+    # words not known here, on a disk with no room left, is the same thing
+    if is_disk_full(exc) or (isinstance(exc, (OSError, RuntimeError)) and run_dir is not None
+                             and no_room(run_dir)):
+        where = f" while writing {path}" if (path := full_path(exc)) else ""
+        run = f"'{run_dir}'" if run_dir is not None else "RUN"
+        return protocol.Error(kind="disk_full", message=f"the disk is full{where}; nothing half-written was kept",
+                              hint=f"free some space, then `lora-studio train --resume {run}` continues from the "
+                                   "last checkpoint")
     if isinstance(exc, LibraryError):
         return protocol.Error(kind="config", message=str(exc),
                               hint="`lora-studio library list` shows the adapters; give NAME/vN or a folder")

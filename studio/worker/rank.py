@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         from studio.worker.errors import classify
 
         log.error("rank %d of %d failed:\n%s", rank, world, traceback.format_exc())
-        error = classify(exc)
+        error = classify(exc, args.run_dir)
         error.message = f"process {rank} of {world}: {error.message}"
         emitter(error)  # any rank may be the one that knows what went wrong
         return protocol.EXIT_FOR_ERROR[error.kind]

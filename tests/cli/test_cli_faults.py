@@ -46,7 +46,7 @@ def straight(tiny_model_dir, tmp_path_factory) -> dict[int, float]:
     ("oom@5", 4, "out of memory", "checkpoint-4"),
     ("nan@5", 1, "the loss became nan at step 5", "checkpoint-4"),
     ("crash@5", None, "SIGSEGV", "checkpoint-4"),
-    ("disk_full@0", 1, "the disk is full", "checkpoint-8"),
+    ("disk_full@0", 6, "the disk is full", "checkpoint-8"),
 ])
 def test_a_fault_keeps_the_last_checkpoint_and_resume_follows_the_straight_run(
         fault, exit_code, says, kept, straight, tiny_model_dir, tmp_path):

@@ -156,9 +156,16 @@ def test_pickle_weights_need_explicit_permission(library, tmp_path):
 
 def test_a_symlinked_file_in_a_folder_is_refused(library, tmp_path):
     folder = make_adapter(tmp_path / "a")
-    os.symlink("/etc/hostname", folder / "notes.txt")
+    os.symlink("/etc/hostname", folder / "README.md")
     with pytest.raises(LibraryError, match="symbolic link"):
         import_adapter(library, folder)
+
+
+def test_a_symlinked_extra_file_is_left_out_unread(library, tmp_path):
+    folder = make_adapter(tmp_path / "a")
+    os.symlink("/etc/hostname", folder / "notes.txt")
+    result = import_adapter(library, folder)
+    assert "notes.txt" in result.warnings[0] and not (Path(result.entry.path) / "notes.txt").exists()
 
 
 def test_diff_names_what_changed(library, tmp_path):

@@ -22,6 +22,7 @@ from studio.core.cards import CardSummary
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+MEMORY = ":memory:"
 
 
 @dataclass(kw_only=True)
@@ -75,15 +76,25 @@ def _from_sql(value: Any, kind: type) -> Any:
 
 
 class LibraryIndex:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._create()
+        if path != MEMORY:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._create()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def in_memory(cls) -> LibraryIndex:
+        """An index of this process only: what a library it can't write lists from."""
+        return cls(MEMORY)
 
     def close(self) -> None:
         self._conn.close()
@@ -166,6 +177,10 @@ class LibraryIndex:
             args.append(f'%"{tag}"%')
         rows = self._conn.execute(f"SELECT * FROM versions WHERE {' AND '.join(clauses)} ORDER BY name, version",
                                   args)
+        return [Entry.from_row(r) for r in rows]
+
+    def with_run_id(self, run_id: str) -> list[Entry]:
+        rows = self._conn.execute("SELECT * FROM versions WHERE run_id = ? ORDER BY name, version", (run_id,))
         return [Entry.from_row(r) for r in rows]
 
     def children(self, ref: str) -> list[Entry]:

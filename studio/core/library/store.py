@@ -7,25 +7,38 @@ version number; the SQLite index is updated after, and :meth:`Library.sync`
 repairs it from the folders whenever a writer died between the two. A killed
 writer therefore leaves the old state or the new one, plus at worst a hidden
 staging folder that the next writer removes.
+
+A full disk, a read-only mount or a locked index is a :class:`LibraryError` that
+says so (never an ``OSError`` or ``sqlite3`` traceback), raised before the commit
+with nothing left behind, or swallowed after it (the index catches up at the next
+read). A library whose index can't be written still lists, from its folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
+import logging
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from studio.core import atomic, paths
 from studio.core.cards import CARD_NAME, Card, card_readme, read_card, write_card
+from studio.core.library import failures
+from studio.core.library.failures import LibraryError
+from studio.core.library.files import WEIGHT_FILES, adapter_files
 from studio.core.library.index import Entry, LibraryIndex
+
+log = logging.getLogger(__name__)
 
 TRASH_NAME = ".trash"
 LOCK_NAME = ".lock"
@@ -35,8 +48,19 @@ VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
 RESERVED_NAMES = {"reports"}  # library/reports/ holds saved comparisons
 
 
-class LibraryError(ValueError):
-    """A library operation that can't be done; the message says why and what to do."""
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _said(method: _Method) -> _Method:
+    """The disk's and the index's failures of a library method as a LibraryError sentence."""
+    @functools.wraps(method)
+    def wrapper(self: Library, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, sqlite3.Error) as exc:
+            raise LibraryError(failures.describe(exc, self.root)) from exc
+
+    return cast(_Method, wrapper)
 
 
 def clean_name(name: str) -> str:
@@ -66,12 +90,25 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
+def library_root() -> Path:
+    """Where the library lives, even where that folder can't be made (said when it is used)."""
+    try:
+        return paths.library_dir()
+    except OSError:  # a read-only home, a file in the folder's place
+        return paths.home() / "library"
+
+
 class Library:
     def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root else paths.library_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root) if root else library_root()
         self.trash = self.root / TRASH_NAME
-        self.index = LibraryIndex(self.root / INDEX_NAME)
+        self.unwritable: str | None = None  # why this process lists from the folders instead of the index
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.index = LibraryIndex(self.root / INDEX_NAME)
+        except (OSError, sqlite3.Error) as exc:  # read-only, full or not ours: it still lists
+            self.index = LibraryIndex.in_memory()
+            self._list_from_folders(exc)
 
     def close(self) -> None:
         self.index.close()
@@ -88,8 +125,21 @@ class Library:
         """Exclusive across processes; the kernel drops it if the holder dies."""
         return atomic.locked(self.root / LOCK_NAME)
 
+    def _locked_for_reading(self) -> contextlib.AbstractContextManager[None]:
+        """The lock, or none where it can't be taken (nobody writes a library this process can't)."""
+        return contextlib.nullcontext() if self.unwritable else self.locked()
+
+    def _list_from_folders(self, exc: BaseException) -> None:
+        """From now on this process's index is built from the folders, in memory."""
+        self.unwritable = failures.describe(exc, self.root)
+        log.info("library index unusable (%s): listing from the folders", self.unwritable)
+        if self.index.path != Path(":memory:"):
+            self.index.close()
+            self.index = LibraryIndex.in_memory()
+
     # -- reading ---------------------------------------------------------------------------------
 
+    @_said
     def resolve(self, ref: str, trashed: bool = False) -> ResolvedEntry:
         """The entry ``ref`` names (NAME means its newest version)."""
         name, version = parse_ref(ref)
@@ -108,10 +158,12 @@ class Library:
     def card(self, ref: str) -> Card | None:
         return read_card(self.resolve(ref).path_obj)
 
+    @_said
     def entries(self, include_trashed: bool = False) -> list[Entry]:
         self.sync()
         return self.index.all(include_trashed)
 
+    @_said
     def search(self, **filters: Any) -> list[Entry]:
         self.sync()
         return self.index.search(**filters)
@@ -119,6 +171,7 @@ class Library:
     def history(self, name: str) -> list[Entry]:
         return [e for e in self.entries() if e.name == name]
 
+    @_said
     def lineage(self, ref: str) -> tuple[list[tuple[str, list[str]]], list[Entry]]:
         """(ancestors as (ref, its parents), nearest first; children) of a version."""
         self.sync()
@@ -161,13 +214,22 @@ class Library:
                     found.append(self.entry_for(name_dir / f"v{version}", trashed))
         return found
 
+    @_said
     def sync(self) -> None:
         """Bring the index in line with the folders (cheap when nothing changed).
 
         Under the lock, so a writer's move can't happen between reading a folder and
-        indexing it (never call it while holding the lock: flock is not re-entrant)."""
-        with self.locked():
-            self._sync()
+        indexing it (never call it while holding the lock: flock is not re-entrant).
+        Where the lock or the index can't be written (a read-only or full disk), the
+        index is rebuilt in memory from the folders instead."""
+        if self.unwritable is None:
+            try:
+                with self.locked():
+                    self._sync()
+                return
+            except (OSError, sqlite3.Error) as exc:
+                self._list_from_folders(exc)
+        self.index.replace_all(self.scan())
 
     def _sync(self) -> None:
         on_disk = {}
@@ -192,12 +254,13 @@ class Library:
             if known is None or known.trashed != trashed or known.path != str(folder) or known.card_mtime != mtime:
                 self.index.upsert(self.entry_for(folder, trashed))
 
+    @_said
     def check(self) -> list[str]:
         """Problems between the index and the folders, and in the folders (empty = consistent)."""
-        problems = []
-        with self.locked():
+        problems = [f"the index is not used: {self.unwritable}"] if self.unwritable else []
+        with self._locked_for_reading():
             on_disk = {e.ref: e for e in self.scan()}
-            indexed = {e.ref: e for e in self.index.all(include_trashed=True)}
+            indexed = on_disk if self.unwritable else {e.ref: e for e in self.index.all(include_trashed=True)}
         for ref in sorted(set(on_disk) - set(indexed)):
             problems.append(f"{ref}: in the folders but not in the index (`lora-studio library reindex` adds it)")
         for ref in sorted(set(indexed) - set(on_disk)):
@@ -219,13 +282,37 @@ class Library:
                                 " the next listing or `lora-studio library reindex` repairs it)")
         return problems
 
+    @_said
     def rebuild(self) -> int:
         """Recreate the whole index from the folders; returns the number of versions."""
         with self.locked():
             self._clean_leftovers()
             entries = self.scan()
-            self.index.replace_all(entries)
+            if self.unwritable:  # reindex is how a user repairs the index: open the file again
+                self._reopen_index()
+            try:
+                self.index.replace_all(entries)
+            except sqlite3.DatabaseError as exc:
+                if not _damaged(exc):
+                    raise
+                self._reopen_index(replace=True)
+                self.index.replace_all(entries)
         return len(entries)
+
+    def _reopen_index(self, replace: bool = False) -> None:
+        """The index file opened again; a damaged one (not a database any more) replaced (held lock)."""
+        self.index.close()
+        if replace:
+            for suffix in ("", "-wal", "-shm"):
+                (self.root / f"{INDEX_NAME}{suffix}").unlink(missing_ok=True)
+        try:
+            self.index = LibraryIndex(self.root / INDEX_NAME)
+        except sqlite3.DatabaseError as exc:
+            if replace or not _damaged(exc):
+                self.index = LibraryIndex.in_memory()
+                raise
+            self._reopen_index(replace=True)
+        self.unwritable = None
 
     def _clean_leftovers(self) -> None:
         """Staging folders of writers killed mid-way, and unpacked imports (held lock)."""
@@ -240,20 +327,28 @@ class Library:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    @_said
     def add(self, source: Path, card: Card, name: str | None = None,
             parents: list[str] | None = None, allow_pickle: bool = False) -> Entry:
-        """Copy an adapter folder in as the next version of ``name`` (default: the card's)."""
+        """Copy an adapter folder in as the next version of ``name`` (default: the card's).
+
+        A card with a run id that is filed already gives that version back: a run resumed
+        after it was filed (killed before it said done) lands once."""
         source = Path(source)
         name = clean_name(name or card.name or source.name)
         files = adapter_files(source, allow_pickle)
         with self.locked():
+            if card.run_id and (filed := self._filed_run(card.run_id, name)) is not None:
+                return filed
             name_dir = self.root / name
+            new_name = not name_dir.exists()
             name_dir.mkdir(parents=True, exist_ok=True)
             atomic.clean_leftovers(name_dir)
             version = max([0, *self._versions(name_dir), *self._versions(self.trash / name)]) + 1
             target = name_dir / f"v{version}"
-            stage = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".staging", dir=name_dir))
+            stage = None
             try:
+                stage = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".staging", dir=name_dir))
                 for file in files:
                     shutil.copyfile(file, stage / file.name)
                 full = dataclasses.replace(card, name=name, version=version,
@@ -264,40 +359,88 @@ class Library:
                     (stage / "README.md").write_text(card_readme(full), encoding="utf-8")
                 atomic.fsync_tree(stage)
                 os.rename(stage, target)  # the lock makes ``target`` free; the rename is the commit
-                atomic.fsync_dir(name_dir)
             except BaseException:
-                shutil.rmtree(stage, ignore_errors=True)
+                if stage is not None:
+                    shutil.rmtree(stage, ignore_errors=True)
+                if new_name:
+                    with contextlib.suppress(OSError):
+                        name_dir.rmdir()  # a name that never got a version leaves no folder
                 raise
+            atomic.fsync_dir(name_dir)
             entry = self.entry_for(target)
-            self.index.upsert(entry)
+            self._index_committed(entry)
         return entry
 
     def add_run(self, run_dir: Path, name: str | None = None) -> Entry:
-        """Add a finished run's adapter (``<run>/adapter``) with its card."""
+        """Add a finished run's adapter (``<run>/adapter``) with its card (once: see :meth:`add`)."""
         adapter = Path(run_dir) / "adapter"
         card = read_card(adapter)
         if card is None:
             raise LibraryError(f"{adapter} has no card.json: not an adapter LoRA Studio saved")
+        if not card.run_id:  # saved before cards named their run: the folder is the run
+            card = dataclasses.replace(card, run_id=Path(run_dir).name)
         return self.add(adapter, card, name=name)
 
-    def update_card(self, ref: str, **changes: Any) -> Entry:
-        """Rewrite fields of one version's card (tags, notes) atomically."""
+    @_said
+    def filed_run(self, run_id: str, name: str = "") -> Entry | None:
+        """The live version a run was filed as, if any."""
+        with self._locked_for_reading():
+            return self._filed_run(run_id, clean_name(name) if name else "")
+
+    def _filed_run(self, run_id: str, name: str) -> Entry | None:
+        """Looked up in the folders of ``name`` (the truth) and, for a renamed adapter, in the index."""
+        candidates = [self.root / name / f"v{v}" for v in self._versions(self.root / name)] if name else []
+        with contextlib.suppress(sqlite3.Error):
+            candidates += [Path(e.path) for e in self.index.with_run_id(run_id) if not e.trashed]
+        for folder in candidates:
+            card = read_card(folder)
+            if card is not None and card.run_id == run_id and folder.parent.parent == self.root:
+                return self.entry_for(folder)
+        trashed = [self.trash / name / f"v{v}" for v in self._versions(self.trash / name)] if name else []
+        for folder in trashed:
+            card = read_card(folder)
+            if card is not None and card.run_id == run_id:
+                ref = f"{name}/{folder.name}"
+                raise LibraryError(f"this run was filed as {ref}, which is in the trash: "
+                                   f"`lora-studio library restore {ref}` brings it back")
+        return None
+
+    def _index_committed(self, *entries: Entry) -> None:
+        """Index what the folders hold already. A failure here (a full disk, a busy index) is
+        not the caller's: the change is made, and the next read's sync indexes it."""
+        try:
+            for entry in entries:
+                self.index.upsert(entry)
+        except sqlite3.Error as exc:
+            log.info("library index not updated (%s); the next listing repairs it",
+                        failures.describe(exc, self.root))
+
+    @_said
+    def update_card(self, ref: str, edit: Callable[[Card], dict[str, Any]] | None = None,
+                    **changes: Any) -> Entry:
+        """Rewrite fields of one version's card atomically. ``edit`` computes changes from the
+        card as it is under the lock: a read-modify-write (a tag added) loses no other writer's."""
         with self.locked():
             resolved = self.resolve(ref)
             card = read_card(resolved.path_obj) or Card(name=resolved.entry.name, version=resolved.entry.version)
+            if edit is not None:
+                changes = {**changes, **edit(card)}
             write_card(resolved.path_obj, dataclasses.replace(card, **changes))
             entry = self.entry_for(resolved.path_obj)
-            self.index.upsert(entry)
+            self._index_committed(entry)
         return entry
 
     def tag(self, ref: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> Entry:
-        tags = [t for t in self.resolve(ref).entry.tags if t not in remove]
-        tags += [t for t in add if t and t not in tags]
-        return self.update_card(ref, tags=tags)
+        def edit(card: Card) -> dict[str, Any]:
+            tags = [t for t in card.tags if t not in remove]
+            return {"tags": tags + [t for t in dict.fromkeys(add) if t and t not in tags]}
+
+        return self.update_card(ref, edit)
 
     def set_notes(self, ref: str, notes: str) -> Entry:
         return self.update_card(ref, notes=notes)
 
+    @_said
     def rename(self, name: str, new_name: str) -> list[Entry]:
         """Rename an adapter and all its versions; lineage references follow."""
         new_name = clean_name(new_name)
@@ -323,6 +466,7 @@ class Library:
         self.sync()
         return self.history(new_name)
 
+    @_said
     def delete(self, ref: str) -> Entry:
         """Move a version to the trash (restorable)."""
         with self.locked():
@@ -335,9 +479,10 @@ class Library:
             with contextlib.suppress(OSError):
                 folder.parent.rmdir()  # the last version of a name: no empty folder left
             entry = self.entry_for(target, trashed=True)
-            self.index.upsert(entry)
+            self._index_committed(entry)
         return entry
 
+    @_said
     def restore(self, ref: str) -> Entry:
         with self.locked():
             resolved = self.resolve(ref, trashed=True)
@@ -351,7 +496,7 @@ class Library:
             with contextlib.suppress(OSError):
                 folder.parent.rmdir()
             entry = self.entry_for(target)
-            self.index.upsert(entry)
+            self._index_committed(entry)
         return entry
 
     def export(self, ref: str, destination: Path, as_zip: bool | None = None) -> Path:
@@ -359,6 +504,14 @@ class Library:
         folder = self.resolve(ref).path_obj
         destination = paths.user_path(destination)
         as_zip = destination.suffix.lower() == ".zip" if as_zip is None else as_zip
+        if not as_zip and destination.exists() and not destination.is_dir():
+            raise LibraryError(f"{destination} is a file: give a new folder, or a name ending in .zip")
+        try:
+            return self._export(folder, destination, as_zip)
+        except OSError as exc:
+            raise LibraryError(f"could not write {destination}: {exc.strerror or exc}") from exc
+
+    def _export(self, folder: Path, destination: Path, as_zip: bool) -> Path:
         if as_zip:
             import zipfile
 
@@ -396,35 +549,15 @@ class Library:
         return sorted(found)
 
 
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """The index file is not a (sound) database any more: only replacing it helps."""
+    return "malformed" in str(exc) or "not a database" in str(exc)
+
+
 class ResolvedEntry:
     def __init__(self, entry: Entry, folder: Path):
         self.entry = entry
         self.path_obj = folder
-
-
-WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
-
-
-def adapter_files(folder: Path, allow_pickle: bool = False) -> list[Path]:
-    """The files of a PEFT adapter folder to copy, after checking it is one."""
-    folder = Path(folder)
-    if not (folder / "adapter_config.json").is_file():
-        raise LibraryError(f"{folder} is not a PEFT adapter: it has no adapter_config.json")
-    if not (folder / "adapter_model.safetensors").is_file():
-        if (folder / "adapter_model.bin").is_file():
-            if not allow_pickle:
-                raise LibraryError(
-                    f"{folder} holds its weights as adapter_model.bin, a pickle file that can run code when "
-                    "loaded; it is not imported unless you allow pickle files (--allow-pickle) and trust the source")
-        else:
-            raise LibraryError(f"{folder} has no adapter_model.safetensors")
-    files = []
-    for path in sorted(folder.iterdir()):
-        if path.is_symlink():
-            raise LibraryError(f"{path} is a symbolic link: adapters are copied as plain files only")
-        if path.is_file() and path.name != CARD_NAME and (allow_pickle or path.suffix != ".bin"):
-            files.append(path)
-    return files
 
 
 def locate_adapter(setting: str, library: Library | None = None) -> tuple[Path, str | None]:

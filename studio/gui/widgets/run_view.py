@@ -25,7 +25,8 @@ from studio.gui.widgets.samples_list import SamplesList
 from studio.gui.widgets.status_banner import StatusBanner
 
 ERROR_TITLES = {"oom": "Out of memory", "config": "The job is not valid", "data": "A problem with the dataset",
-                "model": "The model could not be loaded", "internal": "The run failed"}
+                "model": "The model could not be loaded", "disk_full": "The disk is full",
+                "internal": "The run failed"}
 DIED = "The worker died without finishing"
 REPLAY_SLICE_S = 0.008  # longest the window is busy with one slice of a replay
 LOG_TAIL_BYTES = 64 * 1024  # enough for the log view's last 500 lines
