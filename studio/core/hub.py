@@ -4,7 +4,9 @@ huggingface_hub does the work (resumable downloads into the shared cache, the to
 from ``HF_TOKEN`` or ``huggingface-cli login``, uploads); this module adds what a
 person needs around it: a check of the repo id before any request, a fast and plain
 "offline" instead of a minute of retries, the gated-model message with its link, and
-an adapter's model card written from its ``card.json``.
+an adapter's model card written from its ``card.json``. A download reports bytes and
+files done; its progress callback may raise :class:`DownloadCancelled` to end it (the
+files already fetched stay in the cache, so the next download resumes there).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
@@ -25,11 +28,16 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-
 # What a model needs to train here: weights in safetensors, config, tokenizer, chat template.
 MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.tiktoken", "*.txt", "*.jinja", "*.py"]
 REACH_TIMEOUT_S = 3.0
-Progress = Callable[[int, int, str], None]  # (bytes done, bytes total, file)
+Progress = Callable[[int, int, str], None]  # (bytes done, bytes total, files done: "2 of 7 files")
+TRANSFER_BAR = "Downloading bytes"  # huggingface_hub's network-bytes bar: its total is a guess, not the files'
 
 
 class HubError(RuntimeError):
     """A Hub operation that can't be done, with what to do about it."""
+
+
+class DownloadCancelled(Exception):
+    """Raised by a download's progress callback to end it; download_model lets it through."""
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -57,16 +65,25 @@ def ensure_online() -> None:
                        "models already in the Hugging Face cache are listed on the Models page") from None
 
 
-def download_model(repo_id: str, revision: str | None = None, progress: Progress | None = None) -> Path:
-    """Download (or finish downloading) a model into the Hugging Face cache; its folder."""
+def download_model(repo_id: str, revision: str | None = None, progress: Progress | None = None,
+                   fetch: Callable[..., str] | None = None) -> Path:
+    """Download (or finish downloading) a model into the Hugging Face cache; its folder.
+    ``fetch``: huggingface_hub's ``snapshot_download`` unless given (the tests' seam)."""
     repo_id = check_repo_id(repo_id)
     ensure_online()
-    from huggingface_hub import snapshot_download
+    if fetch is None:
+        from huggingface_hub import snapshot_download
 
+        fetch = snapshot_download
+    reporter = _progress_class(progress)
     try:
-        downloaded = snapshot_download(repo_id, revision=revision, cache_dir=default_hf_cache_dir(),
-                                       allow_patterns=MODEL_FILES, tqdm_class=_progress_class(progress))
+        downloaded = fetch(repo_id, revision=revision, cache_dir=default_hf_cache_dir(),
+                           allow_patterns=MODEL_FILES, tqdm_class=reporter)
+    except DownloadCancelled:
+        raise
     except Exception as exc:
+        if reporter is not None and reporter.cancelled.is_set():  # a download thread ended otherwise meanwhile
+            raise DownloadCancelled() from None
         raise HubError(_explain(exc, repo_id)) from exc
     folder = Path(downloaded)
     if not (folder / "config.json").is_file():
@@ -141,19 +158,58 @@ def _explain(exc: BaseException, repo_id: str) -> str:
 
 
 def _progress_class(progress: Progress | None):
+    """A tqdm class for huggingface_hub that reports to ``progress``: bytes written of the
+    files' sizes, and files done of all. A DownloadCancelled from ``progress`` goes up through
+    the download thread that called it (the others raise at their next chunk)."""
     if progress is None:
         return None
     from tqdm.auto import tqdm
 
+    files = [0, 0]  # done, all: from huggingface_hub's bar counting files
+
     class Reporter(tqdm):
+        cancelled = threading.Event()
+
         def __init__(self, *args, **kwargs):
             kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")
+            kwargs["file"] = _Discard()  # drawn nowhere: only its counts are read
             super().__init__(*args, **kwargs)
+            if self.unit != "B" and self.total:
+                files[:] = [int(self.n), int(self.total)]
 
         def update(self, n=1):
             super().update(n)
-            if self.unit == "B":  # huggingface_hub also draws a count of files: bytes only
-                progress(int(self.n), int(self.total or 0), str(self.desc or ""))
+            if self.unit != "B":
+                files[:] = [int(self.n), int(self.total or 0)]
+                return
+            if str(self.desc or "").startswith(TRANSFER_BAR):
+                return
+            try:
+                progress(int(self.n), int(self.total or 0), f"{files[0]} of {files[1]} files" if files[1] else "")
+            except DownloadCancelled:
+                if not Reporter.cancelled.is_set():
+                    Reporter.cancelled.set()
+                    # A Xet download reports from its own threads and ignores a callback's error:
+                    # end its session (in a thread of its own: the caller may be one of them).
+                    threading.Thread(target=_abort_xet, name="hub-cancel", daemon=True).start()
+                raise
 
     return Reporter
+
+
+class _Discard:
+    """A file for tqdm that keeps nothing (an open os.devnull per bar was never closed)."""
+
+    def write(self, _text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _abort_xet() -> None:
+    try:
+        from huggingface_hub.utils._xet import abort_xet_session
+    except ImportError:  # no Xet in this huggingface_hub
+        return
+    abort_xet_session()

@@ -8,8 +8,10 @@ commands itself, so it can be driven by a test just as well.
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -26,6 +28,10 @@ class JobControl:
         self._running.set()
         self._requests: queue.Queue[dict[str, Any]] = queue.Queue()
         self._listeners: list[Callable[[str], None]] = []
+        # A cancel exits the process at once (worker.runner); these decide whether it still may.
+        self._ending = threading.Lock()
+        self._committed = False
+        self._scratch: list[Path] = []
 
     def add_listener(self, listener: Callable[[str], None]) -> None:
         """Called with every command after it is applied (the multi-process launcher
@@ -65,6 +71,36 @@ class JobControl:
             except queue.Empty:
                 waited += deadline_step
         return None
+
+    # A cancel that exits at once must not leave half a result, nor claim "nothing was saved"
+    # after the result landed: the job names what it is writing, and the moment it is kept.
+    def discard_on_cancel(self, path: Path) -> None:
+        """``path`` (a staging folder, an output being written) is removed if the job is
+        cancelled before it commits."""
+        self._scratch.append(Path(path))
+
+    def commit(self) -> None:
+        """From here the job's result stands: a later cancel is turned down. Waits while a
+        cancel already claimed the job (its process is about to exit)."""
+        with self._ending:
+            self._committed = True
+
+    def claim_cancel(self) -> bool:
+        """For the worker's cancel: False when the job has committed (too late); else True,
+        and the job can no longer commit (the caller exits the process)."""
+        self._ending.acquire()
+        if self._committed:
+            self._ending.release()
+            return False
+        return True
+
+    def discard(self) -> None:
+        """Remove what :meth:`discard_on_cancel` named (after :meth:`claim_cancel`)."""
+        for path in reversed(self._scratch):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     # Called from the training loop.
     @property

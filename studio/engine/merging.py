@@ -3,6 +3,8 @@
 Both are peft's own operations (``add_weighted_adapter``, ``merge_and_unload``); this
 module only loads, orders, saves atomically and checks. An export is checked by
 reloading it with plain transformers and comparing its logits with base + adapter.
+A cancel (which ends the worker at once) removes what a job was writing: a merge is
+kept only from the moment it goes into the library, an export only once it is checked.
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ from studio.core.merging import (
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainOutputs
 from studio.core.paths import user_path
 from studio.core.resources import eval_prompts
+from studio.engine.control import JobControl
 from studio.engine.training import load_base
 
 Emit = Callable[[protocol.Event], None]
 CHECK_TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 2e-2}
 
 
-def run_merge(job: MergeJob, emit: Emit) -> MergeOutputs:
+def run_merge(job: MergeJob, emit: Emit, control: JobControl | None = None) -> MergeOutputs:
     with Library() as library:
-        return _merge(job, emit, library)
+        return _merge(job, emit, library, control or JobControl())
 
 
-def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
+def _merge(job: MergeJob, emit: Emit, library: Library, control: JobControl) -> MergeOutputs:
     located = [locate_adapter(a, library) for a in job.adapters]
     cards = [read_card(folder) for folder, _ref in located]
     summaries = [adapter_summary(folder) for folder, _ref in located]
@@ -58,12 +61,16 @@ def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
     for warning in merge_plan.warnings:  # the Merge page said it before starting; the CLI hears it here
         emit(protocol.Warning(warning))
     base = load_base(job.model, emit)
-    emit(protocol.Phase("merging", done=0, total=len(located)))
     names = [f"a{i}" for i in range(len(located))]
-    model = peft.PeftModel.from_pretrained(base.model, str(located[0][0]), adapter_name=names[0])
-    for index, (name, (folder, _ref)) in enumerate(zip(names[1:], located[1:], strict=True), start=1):
-        model.load_adapter(str(folder), adapter_name=name)
-        emit(protocol.Phase("merging", done=index, total=len(located)))
+    model = base.model
+    for index, (name, (folder, ref)) in enumerate(zip(names, located, strict=True)):
+        # done/total: adapters loaded of all (the Merge page's bar and time left)
+        emit(protocol.Phase("merging", done=index, total=len(located), detail=f"loading {ref or folder.name}"))
+        if index == 0:
+            model = peft.PeftModel.from_pretrained(base.model, str(folder), adapter_name=name)
+        else:
+            model.load_adapter(str(folder), adapter_name=name)
+    emit(protocol.Phase("merging", done=len(located), total=len(located), detail=f"combining ({job.combination})"))
     kwargs: dict[str, Any] = {"combination_type": job.combination}
     if job.combination in WITH_DENSITY:
         kwargs["density"] = job.density
@@ -74,7 +81,9 @@ def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
     emit(protocol.Phase("saving"))
     parents = [ref or str(folder) for folder, ref in located]
     first = cards[0]
-    with tempfile.TemporaryDirectory(prefix=".merge-", dir=library.root) as tmp:
+    # A hidden ".staging" folder: the library's own clean-up removes one a killed worker left.
+    with tempfile.TemporaryDirectory(prefix=".merge-", suffix=".staging", dir=library.root) as tmp:
+        control.discard_on_cancel(Path(tmp))
         model.save_pretrained(tmp, selected_adapters=["merged"])
         saved = Path(tmp) / "merged" if (Path(tmp) / "merged").is_dir() else Path(tmp)
         card = build_card(
@@ -84,12 +93,15 @@ def _merge(job: MergeJob, emit: Emit, library: Library) -> MergeOutputs:
             merge=MergeInfo(combination=job.combination, weights=list(job.weights), adapters=parents,
                             density=job.density if job.combination in WITH_DENSITY else None),
             dataset=DatasetRef(path=" + ".join((c.dataset.path if c is not None else None) or "?" for c in cards)))
+        control.commit()  # adding it is the point of no return: a cancel now is too late
+        emit(protocol.Phase("saving", detail="adding it to the library"))
         entry = library.add(saved, card, parents=parents)
     return MergeOutputs(adapter_path=entry.path, library_ref=entry.ref, rank=merge_plan.rank)
 
 
-def run_export(job: ExportJob, emit: Emit) -> ExportOutputs:
+def run_export(job: ExportJob, emit: Emit, control: JobControl | None = None) -> ExportOutputs:
     """Merge an adapter into its base, save the full model, then prove the copy is right."""
+    control = control or JobControl()
     folder, ref = locate_adapter(job.adapter)
     base = load_base(job.model, emit)
     tokenizer = base.tokenizer
@@ -104,7 +116,9 @@ def run_export(job: ExportJob, emit: Emit) -> ExportOutputs:
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f"{output} exists and is not empty: choose a new folder")
     emit(protocol.Phase("saving", detail=str(output)))
+    control.discard_on_cancel(output)  # it was empty or absent: an unchecked export is not kept
     with atomic.staged_dir(output) as stage:
+        control.discard_on_cancel(stage)
         merged.save_pretrained(stage, safe_serialization=True, max_shard_size=job.max_shard_size)
         tokenizer.save_pretrained(stage)
         merged.generation_config.save_pretrained(stage)

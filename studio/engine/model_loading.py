@@ -60,8 +60,12 @@ def gguf_cache_dir(gguf_path: Path) -> Path:
     return paths.models_dir() / gguf_key(gguf_path)
 
 
-def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: None) -> Path:
-    """An HF folder for ``path``: itself, or the cached conversion of a .gguf file."""
+Progress = Callable[..., None]  # (line, done=None, total=None): what it does, tensors done of all
+
+
+def ensure_hf_folder(path: Path, progress: Progress = lambda _line, done=None, total=None: None) -> Path:
+    """An HF folder for ``path``: itself, or the cached conversion of a .gguf file (reported
+    as tensors dequantized of all: the long part of a first run on a .gguf)."""
     if path.is_dir():
         return path
     if path.suffix.lower() != ".gguf":
@@ -69,9 +73,10 @@ def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: No
     target = gguf_cache_dir(path)
     if (target / COMPLETE_MARKER).exists():
         return target
-    progress(f"converting {path.name} once into {target} (later runs reuse it)")
+    line = f"converting {path.name} once into {target} (later runs reuse it)"
+    progress(line)
     try:
-        with _gguf_read_once():
+        with _gguf_read_once(), _tensors_counted(lambda done, total: progress(line, done, total)):
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = transformers.AutoModelForCausalLM.from_pretrained(
                 str(path.parent), gguf_file=path.name, dtype=torch.float32
@@ -87,6 +92,40 @@ def ensure_hf_folder(path: Path, progress: Callable[[str], None] = lambda _m: No
         tokenizer.save_pretrained(stage)
         (stage / COMPLETE_MARKER).write_text(str(path) + "\n", encoding="utf-8")
     return target
+
+
+TENSOR_REPORTS = 100  # at most this many progress reports per conversion (a 7B has ~290 tensors)
+
+
+@contextlib.contextmanager
+def _tensors_counted(report: Callable[[int, int], None]) -> Iterator[None]:
+    """Count the tensors transformers dequantizes: its loop over a GGUF's tensors runs through
+    the ``tqdm`` of its gguf module, which this swaps for a counter while it holds."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # another transformers layout: the conversion runs, uncounted
+        yield
+        return
+    module: Any = gguf_utils
+    real = getattr(module, "tqdm", None)
+    if real is None:
+        yield
+        return
+
+    def counted(iterable, *_args, **_kwargs):
+        items = list(iterable)
+        total, every = len(items), max(1, len(items) // TENSOR_REPORTS)
+        report(0, total)
+        for done, item in enumerate(items, start=1):
+            yield item
+            if done % every == 0 or done == total:
+                report(done, total)
+
+    module.tqdm = counted
+    try:
+        yield
+    finally:
+        module.tqdm = real
 
 
 @contextlib.contextmanager

@@ -76,7 +76,8 @@ def load_base(settings: ModelSettings, emit: Emit, device: str = "auto", precisi
     source = model_loading.resolve_model_path(settings.path)
     folder = None
     if distributed.is_main_process():
-        folder = model_loading.ensure_hf_folder(source, lambda msg: emit(protocol.Phase("loading_model", detail=msg)))
+        folder = model_loading.ensure_hf_folder(source, lambda line, done=None, total=None: emit(
+            protocol.Phase("loading_model", done=done, total=total, detail=line)))  # a .gguf: tensors converted
     distributed.barrier()  # a .gguf is converted once, by rank 0, before the others look for it
     folder = folder or model_loading.ensure_hf_folder(source)
     check_loadable(folder, settings.allow_pickle)  # a broken folder is named here, not deep in the loader

@@ -178,11 +178,11 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
     if job.kind == "merge":
         from studio.engine.merging import run_merge
 
-        return run_merge(job, emit)
+        return run_merge(job, emit, control)
     if job.kind == "export":
         from studio.engine.merging import run_export
 
-        return run_export(job, emit)
+        return run_export(job, emit, control)
     raise JobError([Issue("kind", f"unknown job kind '{job.kind}'")])
 
 
@@ -222,16 +222,24 @@ def _fits_one_gpu(job) -> bool | None:
 
 
 def _add_to_library(run_dir: Path, emit) -> str | None:
-    """The finished run's adapter as the next library version (a failure is a warning:
-    the adapter is safe in the run folder either way)."""
+    """The finished run's adapter as the next library version (filed once: a resumed run
+    gets its earlier version back). No failure of the library fails the run: the adapter
+    is safe in the run folder, and the warning says how to file it later."""
+    import sqlite3
+
     from studio.core.library import Library, LibraryError
 
     try:
         with Library() as library:
             return library.add_run(run_dir).ref
-    except (LibraryError, OSError) as exc:
-        emit(protocol.Warning(f"the adapter was not added to the library: {exc}"))
-        return None
+    except (LibraryError, OSError, sqlite3.Error) as exc:
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a library bug must not lose a finished run either
+        log.error("adding the adapter to the library failed:\n%s", traceback.format_exc())
+        reason = f"{type(exc).__name__}: {exc}"
+    emit(protocol.Warning(f"the adapter was not added to the library: {reason}. It is safe in "
+                          f"{run_dir / runs.ADAPTER_NAME}; `lora-studio library add {run_dir}` files it later"))
+    return None
 
 
 def _run(job, run_dir: Path, events_out) -> int:
@@ -251,10 +259,16 @@ def _run(job, run_dir: Path, events_out) -> int:
     control = JobControl()
 
     def cancel_now() -> None:
-        # "Exit at once, save nothing": every write in the engine is atomic, so
-        # leaving mid-save only leaves a hidden staging folder behind.
+        # "Exit at once, save nothing": every write in the engine is atomic, and what a job
+        # was writing when the cancel came (control.discard_on_cancel) goes with it. Once the
+        # job has committed its result (a merge in the library), it is too late to say so.
+        if not control.claim_cancel():
+            log.info("cancel refused: the result is already saved")
+            emit(protocol.Warning("too late to cancel: the result was already saved"))
+            return
         emit(protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved"))
-        with emit.hold():
+        with emit.hold():  # nothing else is written (or the run closed) while its files go
+            control.discard()
             os._exit(protocol.EXIT_CANCELLED)
 
     socket_server = commands.ControlSocket(run_dir, control, cancel_now).start()
@@ -265,10 +279,11 @@ def _run(job, run_dir: Path, events_out) -> int:
     monitor = SystemMonitor(emit).start()
     try:
         outputs = _dispatch(job, run_dir, emit, control)
+        control.commit()  # a cancel from here on would say "nothing was saved" of a saved result
         emit(protocol.done(outputs))
         return protocol.EXIT_OK
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an error event
-        error = classify(exc)
+        error = classify(exc, run_dir)
         if error.kind == "internal":  # a bug or an unforeseen failure: its traceback is what helps
             log.error("job failed:\n%s", traceback.format_exc())
         else:  # said in words (kind, message, hint): a traceback would only bury them in the Log

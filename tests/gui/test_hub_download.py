@@ -17,4 +17,4 @@ def test_offline_and_bad_ids_are_said_beside_the_field(qtbot, state, monkeypatch
     download.repo.setText("HuggingFaceTB/SmolLM2-360M-Instruct")
     download.start()
     qtbot.waitUntil(lambda: "offline mode is on" in download.message.text(), timeout=10_000)
-    assert download.button.isEnabled() and not download.bar.isVisible()
+    assert download.button.isEnabled() and not download.progress.isVisible()

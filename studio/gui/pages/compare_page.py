@@ -46,7 +46,7 @@ from studio.core.resources import eval_prompts, resolve_dataset_path
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
-from studio.gui.compare_session import CompareSession, sampling_help
+from studio.gui.compare_session import CompareSession, loading_row, sampling_help
 from studio.gui.eval_progress import EvalProgress
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
@@ -164,6 +164,7 @@ class ComparePage(QWidget):
                                       "Markdown report in the library folder")
         self.eval_bar = JobProgress("Stop the evaluation now; no scores are kept")
         self.eval_bar.cancel_clicked.connect(self.cancel_evaluation)
+        self.load_bar = loading_row(self.session)  # the first prompt waits for the model: Answers and Playground
         self.columns = [CompareColumn() for _ in range(SLOTS + 1)]
         self.metrics = QTableWidget(0, 1 + len(METRIC_COLUMNS))
         self.metrics.setHorizontalHeaderLabels(["model", *(t for t, _k in METRIC_COLUMNS)])
@@ -250,6 +251,7 @@ class ComparePage(QWidget):
         layout.addLayout(sampling)
         layout.addLayout(actions)
         layout.addWidget(self.eval_bar)
+        layout.addWidget(self.load_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
 

@@ -1,8 +1,9 @@
 """Merge page: combine library adapters with weights, or merge one into its base model.
 
 Both run as worker jobs (the window never loads torch); this page follows the run
-folder for progress and lands the result in the library. The preview (rank, size,
-problems) comes from core.merging before anything starts.
+folder for progress (phase, done/total, time left, Cancel: widgets.job_progress) and
+lands the result in the library. The preview (rank, size, problems) comes from
+core.merging before anything starts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -50,10 +50,18 @@ from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
+from studio.gui.widgets.job_progress import JobProgress
 from studio.gui.widgets.name_field import saved_as
 from studio.gui.widgets.page_title import page_title
+from studio.gui.worker_cancel import WorkerCancel
 
 USE, REF, RANK, BASE, WEIGHT = range(5)
+PHASES = {"loading_model": "Loading the base model", "merging": "Merging", "saving": "Saving",
+          "evaluating": "Checking"}
+CANCEL_TIPS = {
+    "merge": "Stop the merge now: nothing is added to the library (once it is being added, it is too late)",
+    "export": "Stop the export now: the output folder is removed with whatever was written to it",
+}
 
 
 class MergePage(QWidget):
@@ -108,10 +116,9 @@ class MergePage(QWidget):
         for box in self.gguf_boxes.values():
             box.setToolTip("A GGUF file for llama.cpp and Ollama (Llama-family models), with an Ollama Modelfile; "
                            "reloaded with transformers and checked against the merged model.")
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setToolTip("The running merge or export job: its phase and progress.")
-        self.progress.hide()
+        self.progress = JobProgress(CANCEL_TIPS["merge"])
+        self.progress.cancel_clicked.connect(self.cancel_job)
+        self.canceller: WorkerCancel | None = None
         self.message = IssueList()
         self._build()
         self.combination.currentIndexChanged.connect(lambda _i: self.update_preview())
@@ -320,9 +327,9 @@ class MergePage(QWidget):
             return None
         self.result = None
         self.kind = str(data["kind"])
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("starting…")
-        self.progress.show()
+        self.canceller = WorkerCancel(self.run_dir)
+        self.progress.cancel.setToolTip(CANCEL_TIPS[self.kind])
+        self.progress.start(f"Starting the {self.kind} worker…")
         self.message.show_note(f"Running {data['kind']} job {self.run_dir.name}…")
         follower = RunFollower(self.run_dir, parent=self)
         follower.events.connect(self._on_events)
@@ -332,30 +339,42 @@ class MergePage(QWidget):
         return self.run_dir
 
     def _on_events(self, events: list[protocol.Event]) -> None:
+        if self.canceller is not None and (problem := self.canceller.seen(events)):
+            self._cancel_failed(problem)
         for event in events:
             if isinstance(event, protocol.Phase):
-                if event.total:
-                    self.progress.setRange(0, int(event.total))
-                    self.progress.setValue(int(event.done or 0))
-                else:
-                    self.progress.setRange(0, 0)
-                self.progress.setFormat(event.name.replace("_", " ") + (f": {event.detail}" if event.detail else ""))
+                self.progress.show_count(phase_line(event), event.done, event.total, key=event.name, at=event.t)
+
+    def cancel_job(self) -> None:
+        """End the running job at once (sent when its worker listens, if it does not yet)."""
+        if self.canceller is not None and (problem := self.canceller.request()):
+            self._cancel_failed(problem)
+
+    def _cancel_failed(self, problem: str) -> None:
+        self.message.show_note(f"Could not cancel the {self.kind} job: {problem}", error=True)
+        self.progress.cancel.setEnabled(True)
+        self.progress.cancel.setText("Cancel")
 
     def _on_finished(self, status: str, final: object) -> None:
         if self.follower is not None:
             self.follower.dispose()
             self.follower = None
-        self.progress.hide()
+        self.progress.finish()
+        late = "Too late to cancel: " if self.canceller is not None and self.canceller.wanted else ""
+        self.canceller = None
         if isinstance(final, protocol.Done):
             self.result = outputs_for(self.kind, final.outputs, f"the {self.kind} job")
             if isinstance(self.result, MergeOutputs):
-                self.message.show_note(f"Merged into {self.result.library_ref} (rank {self.result.rank}); "
+                self.message.show_note(f"{late}Merged into {self.result.library_ref} (rank {self.result.rank}); "
                                        "it is in the Library.", ok=True)
             elif isinstance(self.result, ExportOutputs):
                 self.message.show_note(
-                    f"Saved the full model to {self.result.output_dir}: reloaded with transformers, its logits "
-                    f"are within {self.result.max_logit_difference or 0:.1e} of base + adapter.", ok=True)
+                    f"{late}Saved the full model to {self.result.output_dir}: reloaded with transformers, its "
+                    f"logits are within {self.result.max_logit_difference or 0:.1e} of base + adapter.", ok=True)
             self.state.library_changed.emit()
+        elif status == "cancelled":
+            self.message.show_note("Merge cancelled: nothing was added to the library." if self.kind == "merge"
+                                   else "Export cancelled: nothing of it was kept.")
         elif isinstance(final, protocol.Error):
             self.message.show_note(f"The job failed ({final.kind}): {final.message}", error=True)
         else:
@@ -375,6 +394,16 @@ class MergePage(QWidget):
         super().showEvent(event)
         if self.follower is None:
             self.reload()
+
+
+def phase_line(phase: protocol.Phase) -> str:
+    """What the job is doing, in words: "Merging: loading pirate/v1 (1 / 2)"."""
+    line = PHASES.get(phase.name, phase.name.replace("_", " ").capitalize())
+    if phase.detail:
+        line += f": {phase.detail}"
+    if phase.total:
+        line += f" ({phase.done or 0} / {phase.total})"
+    return line
 
 
 def _label(text: str, buddy: QWidget) -> QLabel:

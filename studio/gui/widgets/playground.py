@@ -64,6 +64,7 @@ class Playground(QWidget):
         self.send_button.clicked.connect(self.send)
         self.clear_button.clicked.connect(self.clear)
         session.token.connect(self._on_token)
+        session.ended.connect(self._on_session_end)
 
     def set_models(self, models: list[str]) -> None:
         current = self.model.currentText()
@@ -103,6 +104,15 @@ class Playground(QWidget):
         if event.request != self.request:
             return
         self.history.append({"role": "assistant", "content": event.text})
+        self.request, self._partial = None, ""
+        self._render()
+
+    def _on_session_end(self, _why: str) -> None:
+        """The worker is gone (its load cancelled, or it ended): the turn it owed is dropped."""
+        if self.request is None:
+            return
+        if self.history and self.history[-1]["role"] == "user":
+            self.history.pop()
         self.request, self._partial = None, ""
         self._render()
 
