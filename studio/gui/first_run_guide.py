@@ -53,6 +53,8 @@ class FirstRunGuide(QDialog):
             mark = QLabel("")
             button.clicked.connect(lambda _=False, i=row, s=step: self._run(i, s))
             button.setEnabled(row == 0)
+            after = f" Available once step {row} is done." if row else ""
+            button.setToolTip(f"{step.button}: {step.explanation}{after}")
             grid.addWidget(number, row, 0)
             grid.addWidget(button, row, 1)
             grid.addWidget(explanation, row, 2)
@@ -62,6 +64,7 @@ class FirstRunGuide(QDialog):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         close = QPushButton("Close the guide")
+        close.setToolTip("Close the guide; it does not open by itself again (Settings: Show the first-run guide)")
         close.clicked.connect(self.close)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)

@@ -226,8 +226,11 @@ class MainWindow(QMainWindow):
         box.setInformativeText("Keep it running in the background (the next start of LoRA Studio "
                                "reattaches to it), or stop it safely now (it saves first)?")
         keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        keep.setToolTip("Close the window; the run trains on, and the next start of LoRA Studio shows it again")
         stop = box.addButton("Stop and save", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        stop.setToolTip("Stop the run at the next step, save its adapter, then close the window")
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        cancel.setToolTip("Don't close the window")
         box.setDefaultButton(keep)
         box.exec()
         clicked = box.clickedButton()

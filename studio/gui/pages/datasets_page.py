@@ -17,7 +17,6 @@ import copy
 import dataclasses
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,19 +41,13 @@ from studio.core.datasets import (
     SUFFIXES,
     DatasetError,
     LoadedDataset,
-    RawRecord,
-    detect_format,
-    load_dataset_file,
-    read_records,
     split_sizes,
 )
-from studio.core.datasets.columns import apply_columns, unknown_columns
-from studio.core.datasets.job_check import rows_verdict
-from studio.core.jobs import DatasetSettings
 from studio.core.resources import bundled_dataset_path, resolve_dataset_path
 from studio.gui.app_state import AppState, reading_of
 from studio.gui.background import run_in_background
 from studio.gui.dataset_analysis import TokenReport, measure_tokens
+from studio.gui.dataset_page_load import PageLoad, load_for_page
 from studio.gui.tokenizer_extraction import TokenizerExtraction
 from studio.gui.widgets.column_mapping_dialog import ColumnMappingDialog
 from studio.gui.widgets.dataset_rows import DatasetRows
@@ -67,56 +60,8 @@ from studio.gui.widgets.token_histogram import TokenHistogram
 
 FILE_NAME_WIDTH = 130  # pixels the file's name may take on the info line at the smallest window
 FILE_FILTER = f"Datasets ({' '.join('*' + suffix for suffix in SUFFIXES)});;All files (*)"
-SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
 TEXT_SPLITS = {"auto": "auto (from the file's shape)", "line": "one example per line",
                "paragraph": "paragraphs (blank-line separated)", "file": "the whole file"}
-
-
-@dataclass(frozen=True)
-class PageLoad:
-    """One file as the page shows it, read under the job's rules."""
-
-    sample: list[RawRecord]  # the first rows as read (no mapping), for the mapping dialog
-    columns: list[str]  # a table's column names (first rows' keys, in order); none for a .txt
-    dataset: LoadedDataset | None = None  # every usable row, bad ones listed; None when no row is usable
-    refusal: str = ""  # why training would refuse the file under the job's bad-row rule ("" when it would not)
-    error: str = ""  # why no row can be used (dataset is None)
-    rule: tuple[str, float] = ("skip", 0.01)  # (on_bad_rows, bad_rows_limit) it was judged by
-    undetected: bool = False  # "auto" could not tell the format from the first rows: a mapping is the fix
-
-
-def load_for_page(settings: DatasetSettings, path: Path) -> PageLoad:
-    """Read ``path`` as a job with ``settings`` would, listing every bad row, and ask core's bad-row
-    rule whether training would refuse it (as ``datasets inspect`` does; runs on the thread pool)."""
-    sample = read_records(path, limit=SAMPLE_ROWS, text_split=settings.text_split)
-    columns = list(dict.fromkeys(str(key) for r in sample if isinstance(r.data, dict) for key in r.data))
-    rule = (settings.on_bad_rows, settings.bad_rows_limit)
-    if settings.columns and columns and (missing := unknown_columns(settings.columns, columns)):
-        return PageLoad(sample, columns, rule=rule,
-                        error=f"{path}: the column mapping names {', '.join(map(repr, missing))}, which the file "
-                              f"doesn't have; its columns: {', '.join(columns)}")
-    try:
-        loaded = load_dataset_file(path, settings.format, on_error="skip", bad_rows_limit=None,
-                                   columns=settings.columns, text_split=settings.text_split,
-                                   variables=settings.variables)
-    except DatasetError as error:
-        return PageLoad(sample, columns, error=str(error), rule=rule,
-                        undetected=bool(columns) and _format_unknown(settings, sample, path))
-    verdict = rows_verdict(settings, loaded) or ""
-    if not loaded.examples:
-        return PageLoad(sample, columns, error=verdict, rule=rule)
-    return PageLoad(sample, columns, loaded, refusal=verdict, rule=rule)
-
-
-def _format_unknown(settings: DatasetSettings, sample: list[RawRecord], path: Path) -> bool:
-    """'auto' can't tell the format from the first rows (mapped): a column mapping is the fix."""
-    if settings.format != "auto":
-        return False
-    try:
-        detect_format(apply_columns(sample, settings.columns), file=str(path))
-    except DatasetError:
-        return True
-    return False
 
 
 def _group(title: str, tip: str, widget: QWidget) -> QGroupBox:
@@ -474,7 +419,7 @@ class DatasetsPage(QWidget):
 
     def _offer_mapping_action(self) -> None:
         if self.loaded is not None and self.loaded.columns:
-            self.error_label.set_action("Map columns…", self.open_mapping_dialog)
+            self.error_label.set_action("Map columns…", self.open_mapping_dialog, self.map_button.toolTip())
 
     def _show_notes(self, loaded: PageLoad) -> None:
         """What training will leave out, and the loader's warnings (placeholders without a value)."""
@@ -491,7 +436,8 @@ class DatasetsPage(QWidget):
         self.notice.show_message("warning", title or "Check before training:",
                                  "\n".join(f"• {warning}" for warning in dataset.warnings))
         if any(name not in self.variables for name in dataset.placeholders):
-            self.notice.set_action("Fill in placeholders…", self.open_placeholder_dialog)
+            self.notice.set_action("Fill in placeholders…", self.open_placeholder_dialog,
+                                   self.placeholders_button.toolTip())
 
     def _on_mapping_dialog_closed(self) -> None:
         self.mapping_dialog = None

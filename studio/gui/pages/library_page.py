@@ -74,6 +74,8 @@ class LibraryPage(QWidget):
         self.search.setPlaceholderText("Search name, dataset, notes, tags, base model…")
         self.method_filter = QComboBox()
         self.method_filter.addItems(METHOD_FILTERS)
+        self.search.setToolTip("Show only the versions whose name, dataset, notes, tags or base model hold this text")
+        self.method_filter.setToolTip("Show only the versions trained with this method, or the merges")
         self.trash_box = QCheckBox("Trash")
         self.trash_box.setToolTip("Show deleted versions (they can be restored)")
         self.count = QLabel()
@@ -104,21 +106,27 @@ class LibraryPage(QWidget):
         actions.addLayout(moving)
         actions.addLayout(editing)
         for key, text, tip, slot in (
-            ("import", "Import…", "Import a PEFT adapter folder or .zip", self._ask_import),
-            ("export", "Export…", "Copy the version out as a folder or .zip that PeftModel loads", self._ask_export),
-            ("push", "Push to Hub…", "Upload the version to a Hugging Face Hub model repo, with a model card from "
-                                     "its card (needs `huggingface-cli login`)", self._ask_push),
-            ("tag", "Tags…", "Add or remove tags (comma-separated)", self._ask_tags),
-            ("notes", "Notes…", "Write a note on this version", self._ask_notes),
-            ("rename", "Rename…", "Rename the adapter (all its versions)", self._ask_rename),
-            ("delete", "Delete", "Move the selected versions to the trash", self.delete_selected),
-            ("restore", "Restore", "Bring the selected versions back from the trash", self.restore_selected),
-            ("diff", "Diff", "Compare the cards of two selected versions", self._show_diff),
-            ("merge", "Merge…", "Combine the selected adapters on the Merge page", self._request_merge),
-            ("train_more", "Train more…", "Keep training this adapter on the Train page (its next version)",
-             self.train_more),
-            ("export_model", "Merge into base…", "Merge this adapter into its base model and save the full model",
-             self._request_export),
+            ("import", "Import…", "Import a PEFT adapter folder or .zip (not while Trash is ticked)",
+             self._ask_import),
+            ("export", "Export…", "Copy the selected version out as a folder or .zip that PeftModel loads "
+                                  "(select one)", self._ask_export),
+            ("push", "Push to Hub…", "Upload the selected version to a Hugging Face Hub model repo, with a model "
+                                     "card from its card (select one; needs `huggingface-cli login`)", self._ask_push),
+            ("tag", "Tags…", "Add or remove the selected version's tags, comma-separated (select one)",
+             self._ask_tags),
+            ("notes", "Notes…", "Write a note on the selected version (select one)", self._ask_notes),
+            ("rename", "Rename…", "Rename the selected adapter, all its versions (select one)", self._ask_rename),
+            ("delete", "Delete", "Move the selected versions to the trash (Trash ticked shows them)",
+             self.delete_selected),
+            ("restore", "Restore", "Bring the selected versions back from the trash (tick Trash to see them)",
+             self.restore_selected),
+            ("diff", "Diff", "Compare the cards of two selected versions (select exactly two)", self._show_diff),
+            ("merge", "Merge…", "Combine the selected adapters on the Merge page (select two or more)",
+             self._request_merge),
+            ("train_more", "Train more…", "Keep training the selected adapter on the Train page, as its next "
+                                          "version (select one)", self.train_more),
+            ("export_model", "Merge into base…", "Merge the selected adapter into its base model and save the full "
+                                                 "model (select one)", self._request_export),
             ("reindex", "Reindex", "Rebuild the index from the version folders", self.reindex),
         ):
             button = QPushButton(text)

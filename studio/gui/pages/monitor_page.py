@@ -127,7 +127,8 @@ class MonitorPage(QWidget):
         self.view.banner.show_message(
             "warning", HUNG_TITLE, self.hang.stall(idle).capitalize() + ".",
             "Wait if a step can take this long; otherwise end it: the last checkpoint is kept.")
-        self.view.banner.set_action("End the worker", self.kill_hung_worker)
+        self.view.banner.set_action("End the worker", self.kill_hung_worker,
+                                    "Cancel the run and end its worker process; the last checkpoint is kept")
 
     def kill_hung_worker(self) -> None:
         """Cancel through the control socket; a worker too stuck to answer is killed."""
@@ -145,7 +146,10 @@ class MonitorPage(QWidget):
         self._sync_controls()
         final = self.view.final
         if isinstance(final, protocol.Error) and final.kind == "oom":
-            self.view.banner.set_action("Re-run with the fix", self.rerun_with_fix)
+            self.view.banner.set_action("Re-run with the fix", self.rerun_with_fix,
+                                        "Start the same job again with gradient checkpointing on and half the "
+                                        "batch size with twice the gradient accumulation (or half the max length "
+                                        "at batch size 1)")
 
     def _drop_follower(self) -> None:
         if self.follower is not None:

@@ -57,6 +57,7 @@ class SettingsPage(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.summary = QLabel()
         self.again = QPushButton("Check again")
+        self.again.setToolTip("Run the system check again, e.g. after installing a missing package or a driver")
         self.again.clicked.connect(self.refresh)
         check_box = QGroupBox("System check")
         check_layout = QVBoxLayout(check_box)

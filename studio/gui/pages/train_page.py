@@ -75,6 +75,10 @@ class TrainPage(QWidget):
         self.preview = JobPreview()
         self.save_button = QPushButton("Save job…")
         self.load_button = QPushButton("Load job…")
+        self.save_button.setToolTip("Write this page's settings, model and dataset to a job file (.toml or .json); "
+                                    "`lora-studio train --job FILE` runs the same job in a terminal")
+        self.load_button.setToolTip("Fill this page from a job file (.toml or .json) saved here or written by hand; "
+                                    "a file with problems lists them and leaves the page as it was")
         self.file_message = IssueList()
         self.start_button = QPushButton("Start training")
         self.fit_message = IssueList()  # "Will not fit: …" with the numbers and what to change

@@ -146,6 +146,7 @@ class ColumnMappingDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setText("Use this mapping")
+        ok.setToolTip("Read the whole file with these columns (possible once every required field has a column)")
         cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         cancel.setToolTip("Close without changing how the file is read")
         self.buttons.accepted.connect(self.accept)

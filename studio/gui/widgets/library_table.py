@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QHeaderView,
     QTableWidget,
     QWidget,
 )
@@ -24,6 +25,9 @@ class LibraryTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(0, len(COLUMNS), parent)
         style_list_table(self, COLUMNS, stretch="Dataset")
+        # The name is what a row is known by: its column always takes the longest name whole
+        # (the view scrolls sideways before a name is cut).
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.cellDoubleClicked.connect(lambda row, _c: self._emit_open(row))
 
@@ -35,8 +39,8 @@ class LibraryTable(QTableWidget):
             for column, (text, key) in enumerate(_cells(entry)):
                 item = SortKeyItem(text, key)
                 item.setData(REF_ROLE, entry.ref)
-                if column == 0:
-                    item.setToolTip(entry.path)
+                if column == 0:  # the whole name, should a narrow column ever elide it, and where it lies
+                    item.setToolTip(f"{entry.ref}\n{entry.path}")
                 self.setItem(row, column, item)
         self.setSortingEnabled(True)
         self.clearSelection()

@@ -39,6 +39,9 @@ class NameDialog(QDialog):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip(
+            "Use the name shown under the box (possible once the text makes a name)")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setToolTip("Close, keeping the name as it is")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

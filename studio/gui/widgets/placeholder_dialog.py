@@ -38,6 +38,9 @@ class PlaceholderDialog(QDialog):
             form.addRow(f"{{{{{name}}}}}", box)
             self.boxes[name] = box
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip(
+            "Use these values in every row (the rows are read again)")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setToolTip("Close, keeping the values set before")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -35,7 +35,7 @@ class StatusBanner(QFrame):
             label.setTextFormat(Qt.TextFormat.PlainText)
         self.action = QPushButton()
         self.action.setVisible(False)
-        self._callback: Callable[[], None] | None = None
+        self._callback: Callable[[], object] | None = None
         self.action.clicked.connect(self._act)
         self.next_steps: list[QPushButton] = []
         self._next_row = QHBoxLayout()
@@ -69,15 +69,22 @@ class StatusBanner(QFrame):
         self.message.setVisible(bool(message))
         self.hint.setText(f"How to fix it: {hint}" if hint else "")
         self.hint.setVisible(bool(hint))
-        self.set_action(None)
+        self._hide_action()
         self.set_next_steps([])
         self.setVisible(True)
 
-    def set_action(self, text: str | None, callback: Callable[[], None] | None = None) -> None:
+    def set_action(self, text: str, callback: Callable[[], object], tooltip: str) -> None:
+        """Offer one fix beside the text; ``tooltip`` says what pressing it does."""
         self._callback = callback
-        self.action.setText(text or "")
-        self.action.setVisible(bool(text))
+        self.action.setText(text)
+        self.action.setToolTip(tooltip)
+        self.action.setVisible(True)
         self.action.setEnabled(True)
+
+    def _hide_action(self) -> None:
+        self._callback = None
+        self.action.setText("")
+        self.action.setVisible(False)  # its tooltip stays: unseen while hidden, replaced by set_action
 
     def set_next_steps(self, steps: list[tuple[str, str, Callable[[], None]]]) -> None:
         """Buttons under the text, left to right: (label, tooltip, what it does)."""
@@ -94,7 +101,7 @@ class StatusBanner(QFrame):
 
     def clear(self) -> None:
         self.level = ""
-        self.set_action(None)
+        self._hide_action()
         self.set_next_steps([])
         self.setVisible(False)
 

@@ -61,6 +61,9 @@ class ToolsDialog(QDialog):
         clear.setToolTip("Ask without tool definitions")
         clear.clicked.connect(self.editor.clear)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip(
+            "Send these tool definitions with every prompt (possible once the list reads)")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setToolTip("Close, keeping the tools set before")
         self.buttons.addButton(self.from_dataset, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.addButton(clear, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.accepted.connect(self.accept)
