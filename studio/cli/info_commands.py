@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from studio.cli.shown import shown
 from studio.core import paths, runs
 from studio.core import settings as user_settings
 from studio.core.models import discover_models_with_problems
@@ -30,11 +31,11 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
         table.add_column(column)
     for m in models:
         params = _param_count(m.num_parameters)
-        table.add_row(m.name, m.source, m.architecture, params, str(m.num_layers or "?"),
-                      str(m.hidden_size or "?"), m.quantization or m.dtype or "?", m.id)
+        table.add_row(shown(m.name), m.source, shown(m.architecture), params, str(m.num_layers or "?"),
+                      str(m.hidden_size or "?"), shown(m.quantization or m.dtype or "?"), shown(m.id))
     console.print(table)
     for path, reason in problems:
-        console.print(f"[yellow]skipped[/yellow] {escape(f'{path}: {reason}')}")
+        console.print(f"[yellow]skipped[/yellow] {shown(f'{path}: {reason}')}")
     return 0
 
 
@@ -47,12 +48,14 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
         return 0
     table = Table(title=f"Runs in {paths.runs_dir()}")
     for column in ("run", "status", "method", "model", "steps", "final loss", "eval loss", "note"):
-        table.add_column(column)
+        # The run id is what `--resume`, `runs show` and `library add` take: never cut to "2026120…"
+        table.add_column(column, no_wrap=column == "run", min_width=len(found[0].run_id) if column == "run" and found
+                         else None)
     colours = {"done": "green", "stopped": "cyan", "running": "yellow", "failed": "red", "cancelled": "magenta"}
     for r in found:
-        table.add_row(r.run_id, f"[{colours.get(r.status, 'white')}]{r.status}[/]", r.method,
-                      Path(r.model).name if r.model not in ("", "bundled") else (r.model or "?"),
-                      f"{r.step}/{r.total_steps}", _fmt(r.final_loss), _fmt(r.eval_loss), escape(r.message[:60]))
+        table.add_row(shown(r.run_id), f"[{colours.get(r.status, 'white')}]{r.status}[/]", shown(r.method),
+                      shown(Path(r.model).name if r.model not in ("", "bundled") else (r.model or "?")),
+                      f"{r.step}/{r.total_steps}", _fmt(r.final_loss), _fmt(r.eval_loss), shown(r.message[:60]))
     console.print(table)
     return 0
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.run_job import run_job
+from studio.cli.shown import shown
 from studio.core import protocol, runs
 from studio.core import settings as user_settings
 from studio.core.compare_report import METRIC_COLUMNS, best
@@ -30,7 +31,6 @@ from studio.core.library.store import library_root
 from studio.core.merging import COMBINATIONS
 from studio.core.models import discover_models
 from studio.core.outputs import ExportOutputs, MergeOutputs
-from studio.core.printable import printable
 
 
 def add_library_parser(sub: argparse._SubParsersAction) -> None:
@@ -109,17 +109,11 @@ def cmd_library(args: argparse.Namespace, console: Console) -> int:
         with Library() as library:
             return ACTIONS[args.library_command](library, args, console) or 0
     except LibraryError as exc:
-        console.print(f"[red bold]error:[/red bold] {_text(exc)}")
+        console.print(f"[red bold]error:[/red bold] {shown(exc)}")
         return protocol.EXIT_BAD_JOB
     except (OSError, sqlite3.Error) as exc:  # the library's own calls say these; a last net for the rest
-        console.print(f"[red bold]error:[/red bold] {_text(describe(exc, library_root()))}")
+        console.print(f"[red bold]error:[/red bold] {shown(describe(exc, library_root()))}")
         return protocol.EXIT_BAD_JOB
-
-
-def _text(value: object) -> str:
-    """A user-supplied string (a card field, a tag, a file name) safe to print: no terminal
-    escapes, no rich markup."""
-    return escape(printable(value))
 
 
 def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
@@ -131,12 +125,12 @@ def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
     for column in ("ref", "base model", "method", "rank", "dataset", "loss", "size", "tags"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.ref, _text(e.base_name or e.base_id), _text(e.method), str(e.rank or "?"),
-                      _text(Path(e.dataset).name if e.dataset else "—"),
+        table.add_row(e.ref, shown(e.base_name or e.base_id), shown(e.method), str(e.rank or "?"),
+                      shown(Path(e.dataset).name if e.dataset else "—"),
                       f"{e.train_loss:.4f}" if e.train_loss is not None else "—", _size(e.size_bytes),
-                      _text(", ".join(e.tags)))
+                      shown(", ".join(e.tags)))
     if library.unwritable:
-        console.print(f"[yellow]note:[/yellow] {_text(library.unwritable)}; this list comes from its folders, "
+        console.print(f"[yellow]note:[/yellow] {shown(library.unwritable)}; this list comes from its folders, "
                       "and nothing in it can be changed now")
     console.print(table if entries else "The library is empty: finished runs land here, or use "
                                         "`lora-studio library import`.")
@@ -152,7 +146,7 @@ def _show(library: Library, args: argparse.Namespace, console: Console) -> int:
         console.print_json(json.dumps({"ref": resolved.entry.ref, "path": str(resolved.path_obj), "card": card,
                                        "ancestors": ancestors, "children": [c.ref for c in children]}))
         return 0
-    console.print(f"[bold]{resolved.entry.ref}[/bold]  {_text(resolved.path_obj)}")
+    console.print(f"[bold]{resolved.entry.ref}[/bold]  {shown(resolved.path_obj)}")
     console.print_json(json.dumps(card))
     console.print("parents: " + (", ".join(p for p, _ in ancestors[:len(resolved.entry.parents)]) or "none"))
     console.print("children: " + (", ".join(c.ref for c in children) or "none"))
@@ -172,7 +166,7 @@ def _diff(library: Library, args: argparse.Namespace, console: Console) -> int:
 
 def _tag(library: Library, args: argparse.Namespace, console: Console) -> int:
     entry = library.tag(args.ref, add=args.tags, remove=args.remove)
-    console.print(f"{entry.ref}: tags {_text(', '.join(entry.tags)) or 'none'}")
+    console.print(f"{entry.ref}: tags {shown(', '.join(entry.tags)) or 'none'}")
     return 0
 
 
@@ -222,9 +216,9 @@ def _import(library: Library, args: argparse.Namespace, console: Console) -> int
     result = import_adapter(library, Path(args.source), name=args.name, allow_pickle=args.allow_pickle,
                             known_models=discover_models(user_settings.load().model_paths()))
     console.print(f"imported as [bold]{result.entry.ref}[/bold]"
-                  + (f" (base model: {_text(result.base.name)})" if result.base else ""))
+                  + (f" (base model: {shown(result.base.name)})" if result.base else ""))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {_text(warning)}")
+        console.print(f"[yellow]warning:[/yellow] {shown(warning)}")
     return 0
 
 
@@ -236,7 +230,7 @@ def _add(library: Library, args: argparse.Namespace, console: Console) -> int:
     card = read_card(run_dir / runs.ADAPTER_NAME)
     filed = library.filed_run(card.run_id or run_dir.name, args.name or card.name) if card is not None else None
     if filed is not None:
-        console.print(f"{_text(run_dir.name)} is in the library already, as [bold]{filed.ref}[/bold]")
+        console.print(f"{shown(run_dir.name)} is in the library already, as [bold]{filed.ref}[/bold]")
         return 0
     console.print(f"filed as [bold]{library.add_run(run_dir, name=args.name).ref}[/bold]")
     return 0

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)  # a ':x:' in a file's text is text, not an emoji
     return int(args.func(args, console) or 0)
 
 

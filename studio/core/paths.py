@@ -14,6 +14,7 @@ import platformdirs
 
 APP_NAME = "lora-studio"
 HOME_ENV = "LORA_STUDIO_HOME"
+PRIVATE_DIR = 0o700  # the home, runs and library: what was trained on is nobody else's business
 
 
 def user_path(text: str | os.PathLike[str]) -> Path:
@@ -30,7 +31,7 @@ def home() -> Path:
     """The home folder, created on first use."""
     override = os.environ.get(HOME_ENV)
     root = user_path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     return root
 
 
@@ -68,5 +69,11 @@ def settings_file() -> Path:
 
 def _sub(name: str) -> Path:
     path = home() / name
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     return path
+
+
+def private_opener(path: str, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a new file only its owner can read (a run's events
+    and log can quote what it read, and a dataset may be anything the user can read)."""
+    return os.open(path, flags, 0o600)

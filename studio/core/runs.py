@@ -48,7 +48,7 @@ def create_run_dir(label: str = "", root: Path | None = None) -> Path:
     for _ in range(10):
         run = root / new_run_id(label)
         try:
-            run.mkdir(parents=True)
+            run.mkdir(parents=True, mode=paths.PRIVATE_DIR)
             return run
         except FileExistsError:
             continue

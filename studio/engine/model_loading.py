@@ -164,7 +164,7 @@ def load_tokenizer(folder: Path, trust_remote_code: bool = False):
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"cannot load the tokenizer in {folder}: {str(exc).strip().splitlines()[0]}") from exc
+        raise ModelLoadError(f"cannot load the tokenizer in {folder}: {_why(exc)}") from exc
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
@@ -196,5 +196,17 @@ def load_model(folder: Path, hardware: Hardware, quantization: str = "none",
     except Exception as exc:
         if is_out_of_memory(exc):
             raise
-        raise ModelLoadError(f"cannot load the model in {folder}: {str(exc).strip().splitlines()[0]}") from exc
+        raise ModelLoadError(f"cannot load the model in {folder}: {_why(exc)}") from exc
     return model
+
+
+REMOTE_CODE = ("it ships its own Python code, which runs only with model.trust_remote_code = true (the Train "
+               "page's Advanced group: Trust remote code); turn that on only for a model whose code you trust")
+
+
+def _why(exc: BaseException) -> str:
+    """transformers' reason in one line; its remote-code refusal names our setting, not its argument."""
+    text = str(exc).strip()
+    if "trust_remote_code" in text:
+        return REMOTE_CODE
+    return text.splitlines()[0] if text else type(exc).__name__

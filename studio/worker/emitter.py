@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from studio.core import protocol
+from studio.core import paths, protocol
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Emitter:
     def __init__(self, stdout: IO[str], events_path: Path | None):
         self._stdout: IO[str] | None = stdout
         # None: stdout only (rank 0 of a multi-process run; the launcher writes the file).
-        self._file = open(events_path, "a", encoding="utf-8") if events_path else None
+        self._file = open(events_path, "a", encoding="utf-8", opener=paths.private_opener) if events_path else None
         self._lock = threading.Lock()
         self._closed = False
         self._file_error: OSError | None = None  # raised once, in the main thread, then forgotten

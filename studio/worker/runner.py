@@ -15,7 +15,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from studio.core import atomic, paths, protocol, runs
 from studio.core.job_schema import Issue, JobError, dumps, load_job
@@ -40,12 +40,21 @@ def _tee_stderr(log_path: Path) -> None:
     os.close(write_fd)
     sys.stderr = os.fdopen(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stdout = sys.stderr
-    log_file = open(log_path, "ab")
+    log_file: BinaryIO | None = open(log_path, "ab", opener=paths.private_opener)
 
     def pump() -> None:
+        # Never stops pumping: a dead pump would block every later write to stderr once the
+        # pipe filled. A log file that can't be written (a full disk) is given up, not the run.
+        nonlocal log_file
         while chunk := os.read(read_fd, 65536):
-            log_file.write(chunk)
-            log_file.flush()
+            if log_file is not None:
+                try:
+                    log_file.write(chunk)
+                    log_file.flush()
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        log_file.close()
+                    log_file = None
             try:
                 os.write(original, chunk)
             except OSError:

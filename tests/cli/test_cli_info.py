@@ -4,12 +4,14 @@ datasets inspect, runs (empty) and stop (nothing to stop)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from cli_support import cli_env, run_cli
 
 from studio import __version__
+from studio.core import runs
 
 pytestmark = pytest.mark.integration  # starts workers (tests/conftest.py's quick-tier guard)
 
@@ -232,3 +234,24 @@ def test_stop_unknown_run_is_a_clear_error() -> None:
     assert result.returncode == 2, result.output
     assert "no run matches 'no-such-run'" in result.output
     assert "Traceback" not in result.output
+
+
+# --- names from outside, printed safely (issue 22) ------------------------------------------------
+
+def test_a_model_folder_named_like_markup_or_escapes_is_listed_as_written(models_env, tiny_model_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    odd = tmp_path / "odd[/x]\x1b]0;pwned\x07model"
+    shutil.copytree(tiny_model_dir, odd)
+    result = run_cli("models", "--path", str(odd), env=models_env)
+    assert result.returncode == 0, result.output
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+    assert "odd[/x]" in result.stdout  # the brackets shown, not read as rich markup
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout  # the terminal is not retitled
+
+
+def test_runs_shows_whole_run_ids_at_80_columns(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run = runs.create_run_dir("smollm2-135m-instruct", root=home / "runs")
+    result = run_cli("runs", env=cli_env(home, COLUMNS="80"))
+    assert result.returncode == 0, result.output
+    assert run.name in result.stdout, result.stdout  # not "2026120…": --resume and library add take it

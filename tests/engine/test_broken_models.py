@@ -75,3 +75,16 @@ def test_remote_code_is_off_unless_ticked_and_then_warned_about(tiny_model_dir, 
     assert not [w for w in quiet.of(protocol.Warning) if "trust_remote_code" in w.message]
     warned = run(tiny_model_dir, tmp_path / "second", trust_remote_code=True)
     assert any("trust_remote_code is on" in w.message for w in warned.of(protocol.Warning))
+
+
+def test_a_model_that_ships_code_is_refused_naming_the_setting(tiny_model_dir, tmp_path):
+    folder = broken_copy(tiny_model_dir, tmp_path, "remote-code")
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="odd_llama", auto_map={"AutoConfig": "configuration_odd.OddConfig",
+                                                    "AutoModelForCausalLM": "modeling_odd.OddForCausalLM"})
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "configuration_odd.py").write_text("raise SystemExit('remote code ran')\n")
+    (folder / "modeling_odd.py").write_text("raise SystemExit('remote code ran')\n")
+    with pytest.raises(Exception, match=r"model.trust_remote_code = true") as refused:
+        run(folder, tmp_path)
+    assert "trust_remote_code=True" not in str(refused.value)  # transformers' argument, not our setting

@@ -25,7 +25,6 @@ from studio.worker.emitter import Emitter
 from studio.worker.errors import classify
 
 
-
 @pytest.fixture
 def full_disk(tmp_path) -> Iterator[Path]:
     with small_disk(tmp_path / "disk", "1m") as folder:

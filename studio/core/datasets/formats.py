@@ -100,6 +100,7 @@ FORMAT_HELP: dict[str, str] = {
     "text": "text (or paragraphs of a .txt file)",
 }
 _DETECT_SAMPLE = 10  # rows looked at; a few bad rows at the top must not decide the format
+KEY_CHARS, KEYS_SHOWN = 40, 12  # of the first row's keys, in an error that can't tell the format
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<re
             file,
             None,
             None,
-            f"cannot tell the dataset format from the keys {first_keys}{offer}; expected one of: {expected}",
+            f"cannot tell the dataset format from the keys {_short_keys(first_keys or [])}{offer}; "
+            f"expected one of: {expected}",
         )
     best = max(votes.values())
     return next(name for name in FORMAT_NAMES if votes[name] == best)
@@ -542,3 +544,12 @@ _NORMALIZERS: dict[str, Callable[[_Row, dict], Example]] = {
     "prompt_completion": _prompt_completion,
     "text": _text,
 }
+
+
+
+def _short_keys(keys: list[str]) -> str:
+    """The first row's keys as an error shows them: a real header's names whole; a file that is
+    not a table (its first line read as one long "column") only by its start, not quoted whole."""
+    shown = [key if len(key) <= KEY_CHARS else key[:KEY_CHARS - 1] + "…" for key in map(str, keys[:KEYS_SHOWN])]
+    more = f" and {len(keys) - KEYS_SHOWN} more" if len(keys) > KEYS_SHOWN else ""
+    return f"{shown}{more}"

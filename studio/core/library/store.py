@@ -104,7 +104,7 @@ class Library:
         self.trash = self.root / TRASH_NAME
         self.unwritable: str | None = None  # why this process lists from the folders instead of the index
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=paths.PRIVATE_DIR)
             self.index = LibraryIndex(self.root / INDEX_NAME)
         except (OSError, sqlite3.Error) as exc:  # read-only, full or not ours: it still lists
             self.index = LibraryIndex.in_memory()
