@@ -92,6 +92,18 @@ def test_rename_moves_the_history_and_keeps_lineage(library, tmp_path):
         library.rename("final", "other")
 
 
+def test_reindex_finishes_a_rename_cut_short_after_its_folder_moved(library, tmp_path):
+    """The state a kill inside rename leaves: the folder moved (the commit), no card rewritten."""
+    parent = library.add(make_adapter(tmp_path / "a"), card("k7"))
+    library.add(make_adapter(tmp_path / "b"), card("child"), parents=[parent.ref])
+    os.rename(library.root / "k7", library.root / "k8")
+    assert "k8/v1: card.json says k7/v1" in library.check()
+    library.rebuild()
+    assert library.check() == []
+    assert library.card("k8/v1").name == "k8"
+    assert library.resolve("child/v1").entry.parents == ["k8/v1"]
+
+
 def test_export_folder_and_zip_round_trip_through_import(library, tmp_path):
     library.add(make_adapter(tmp_path / "a"), card())
     folder = library.export("captain/v1", tmp_path / "out")

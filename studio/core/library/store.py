@@ -37,6 +37,7 @@ from studio.core.library import failures
 from studio.core.library.failures import LibraryError
 from studio.core.library.files import WEIGHT_FILES, adapter_files
 from studio.core.library.index import Entry, LibraryIndex
+from studio.core.library.repair import finish_renames
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,8 @@ class Library:
         """Recreate the whole index from the folders; returns the number of versions."""
         with self.locked():
             self._clean_leftovers()
+            if finish_renames(self.scan()):
+                log.info("reindex finished a rename that was cut short")
             entries = self.scan()
             if self.unwritable:  # reindex is how a user repairs the index: open the file again
                 self._reopen_index()
