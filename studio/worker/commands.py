@@ -6,12 +6,8 @@ All three feed the same :class:`JobControl`. The socket lets a GUI started later
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +16,7 @@ from pathlib import Path
 from studio.core import protocol
 from studio.core.control_client import SOCKET_NAME
 from studio.engine.control import JobControl
+from studio.worker.control_socket import CommandServer
 
 log = logging.getLogger(__name__)
 
@@ -62,60 +59,11 @@ def install_signals(control: JobControl) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-class ControlSocket:
-    """A Unix socket accepting JSON command lines; answers ``{"ok": true, "cmd": ...}``."""
+class ControlSocket(CommandServer):
+    """The run folder's ``control.sock``: the same commands as stdin, for a GUI or terminal
+    that did not start the run (served as control_socket.py says)."""
 
     def __init__(self, run_dir: Path, control: JobControl, on_cancel: Callable[[], None]):
-        self.path = Path(run_dir) / SOCKET_NAME
+        super().__init__(Path(run_dir) / SOCKET_NAME, lambda line: apply(line, control, on_cancel))
         self.control = control
         self.on_cancel = on_cancel
-        self.sock: socket.socket | None = None
-
-    def start(self) -> ControlSocket | None:
-        if not hasattr(socket, "AF_UNIX"):
-            return None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # Bind by a relative name: socket paths are limited to ~107 bytes, run folders
-        # can be longer. Called before any other thread exists, so chdir is safe here.
-        cwd = os.getcwd()
-        try:
-            os.chdir(self.path.parent)
-            sock.bind(self.path.name)
-        except OSError as exc:
-            log.warning("no control socket: %s", exc)
-            sock.close()
-            return None
-        finally:
-            os.chdir(cwd)
-        sock.listen(4)
-        self.sock = sock
-        threading.Thread(target=self._serve, name="control-socket", daemon=True).start()
-        return self
-
-    def _serve(self) -> None:
-        assert self.sock is not None
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn, conn.makefile("rwb") as stream:
-                for line in stream:
-                    try:
-                        cmd = apply(line, self.control, self.on_cancel)
-                        reply = {"ok": True, "cmd": cmd}
-                    except protocol.ProtocolError as exc:
-                        reply = {"ok": False, "error": str(exc)}
-                    stream.write((json.dumps(reply) + "\n").encode())
-                    stream.flush()
-
-    def close(self) -> None:
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread
-            self.sock.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
