@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core import control_client, protocol, runs
 from studio.core.job_schema import job_from_dict
@@ -42,6 +42,7 @@ class CompareSession(QObject):
     ready = Signal()
     ended = Signal(str)  # why: a message for the user
     warning = Signal(str)
+    refused = Signal(str, str)  # request, why: the worker turned the prompt down, no answer will come
     loading_started = Signal(str)  # "Loading <model>…"
     loading_progress = Signal(str, object, object, float)  # line, done, total (None: no count), event time
 
@@ -118,10 +119,14 @@ class CompareSession(QObject):
     def _send(self, request: dict) -> None:
         assert self.run_dir is not None
         try:
-            control_client.send_command(self.run_dir, "generate", timeout_s=5.0,
-                                        **{k: v for k, v in request.items()})
-        except (OSError, ValueError) as exc:
-            self.warning.emit(f"the compare worker is not reachable ({exc})")
+            reply = control_client.send_command(self.run_dir, "generate", timeout_s=5.0,
+                                                **{k: v for k, v in request.items()})
+        except (OSError, ValueError) as exc:  # gone, or it hung up mid-prompt (one over its line cap)
+            reply = {"ok": False, "error": f"the compare worker is not reachable ({exc})"}
+        if not reply.get("ok", False):  # too long a prompt, a bad field: said, and the wait for it ends
+            why = f"The prompt was not taken: {reply.get('error', reply)}"
+            # Later, not now: ask() sends before its caller has the request's id to match this to.
+            QTimer.singleShot(0, lambda: self.refused.emit(str(request.get("id", "")), why))
 
     def _on_events(self, events: list[protocol.Event]) -> None:
         if self.canceller is not None and (problem := self.canceller.seen(events)):

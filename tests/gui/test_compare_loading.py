@@ -9,6 +9,7 @@ import pytest
 from studio.core import protocol, runs
 from studio.gui.compare_session import LOAD_CANCEL_TIP, CompareSession, loading_row
 from studio.gui.pages.compare_page import ComparePage
+from studio.worker.control_socket import MAX_LINE_BYTES
 
 
 def test_a_gguf_conversion_fills_the_row_then_ready_hides_it(qtbot):
@@ -80,3 +81,16 @@ def test_cancel_stops_the_worker_and_drops_the_waiting_prompts(page, qtbot, tiny
     assert row.isVisible() and row.cancel.isEnabled() and row.cancel.text() == "Cancel"
     qtbot.waitUntil(lambda: not page.playground.busy(), timeout=120_000)
     assert row.isHidden() and [m["role"] for m in page.playground.history] == ["user", "assistant"]
+
+
+@pytest.mark.integration
+def test_a_prompt_the_worker_refuses_is_said_and_ends_the_wait(page, qtbot):
+    """Over the control socket's line cap (worker.control_socket): the worker answers ok: false
+    and no answer will ever come, so the page must not wait for one."""
+    assert page.ask("Who are you?")
+    qtbot.waitUntil(lambda: not page.busy(), timeout=120_000)  # loaded
+    assert page.ask("x" * (MAX_LINE_BYTES + 10))
+    qtbot.waitUntil(lambda: not page.busy(), timeout=30_000)
+    assert page.ask_button.isEnabled()
+    # the worker's "longer than" reply, or the hang-up that cut the prompt's sending short
+    assert any("The prompt was not taken" in line for line in page.status.lines()), page.status.lines()

@@ -186,6 +186,7 @@ class ComparePage(QWidget):
         self.session.answer.connect(self._on_answer)
         self.session.warning.connect(lambda text: self.status.show_note(text, error=True))
         self.session.ended.connect(self._on_session_end)
+        self.session.refused.connect(self._on_refused)
         for column in self.columns:
             column.vote.clicked.connect(lambda _=False, c=column: self.vote(c.model))
         self._lookup_timer = QTimer(self, singleShot=True, interval=LOOKUP_DELAY_MS)
@@ -461,6 +462,12 @@ class ComparePage(QWidget):
             if not column.isHidden():
                 column.setTitle(f"{column.title()}: {column.model}")
         self.status.show_note("Tally: " + ", ".join(f"{m} {n}" for m, n in self.tally.items()), ok=True)
+
+    def _on_refused(self, request: str, message: str) -> None:
+        if request == self.request:
+            self._on_session_end(message)
+        else:  # the Playground's: it drops its turn, the reason is said here
+            self.status.show_note(message, error=True)
 
     def _on_session_end(self, message: str) -> None:
         if self.pending:

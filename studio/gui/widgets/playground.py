@@ -65,6 +65,7 @@ class Playground(QWidget):
         self.clear_button.clicked.connect(self.clear)
         session.token.connect(self._on_token)
         session.ended.connect(self._on_session_end)
+        session.refused.connect(self._on_refused)
 
     def set_models(self, models: list[str]) -> None:
         current = self.model.currentText()
@@ -106,6 +107,10 @@ class Playground(QWidget):
         self.history.append({"role": "assistant", "content": event.text})
         self.request, self._partial = None, ""
         self._render()
+
+    def _on_refused(self, request: str, why: str) -> None:
+        if request == self.request:  # the Compare page says why, in its status line
+            self._on_session_end(why)
 
     def _on_session_end(self, _why: str) -> None:
         """The worker is gone (its load cancelled, or it ended): the turn it owed is dropped."""
