@@ -13,8 +13,9 @@ from rich.table import Table
 from studio.cli.advice import MEASURED_ROWS, print_batch_tip
 from studio.cli.dataset_check import dataset_refused
 from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
+from studio.cli.magnitude_check import magnitudes_refused
 from studio.cli.run_job import run_job
-from studio.core import control_client, gpus, machine_fit, memory_fit, protocol, runs
+from studio.core import control_client, gpus, machine_fit, memory_fit, protocol, resumable, runs
 from studio.core.datasets import (
     DatasetError,
     evaluation_sample,
@@ -45,6 +46,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                 raise machine_fit.MachineError(problems)
         if (refused := dataset_refused(job.dataset, console)) is not None:
             return refused  # before any run folder: a missing file is not a failed run
+        if not args.resume and not getattr(args, "force", False) and (odd := magnitudes_refused(job, console)):
+            return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder
         if not args.resume and not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
             if fit.blocks:
                 console.print(f"[red bold]error:[/red bold] {escape(fit.problem())}\n"
@@ -116,9 +119,11 @@ def _resume_job(run_dir: Path) -> TrainJob:
     if runs.is_locked(run_dir):
         raise FileNotFoundError(f"{run_dir.name} is still running; stop it first (lora-studio stop {run_dir.name})")
     job = load_job(run_dir / runs.JOB_NAME)
-    if runs.latest_checkpoint(run_dir) is None:
-        raise FileNotFoundError(f"{run_dir} has no complete checkpoint to resume from "
-                                "(train with --save-steps N to write them)")
+    # A run with its whole adapter saved needs no checkpoint: the worker finishes it from the adapter.
+    if resumable.finished_adapter(run_dir, job.training.max_steps) is None:
+        point = resumable.resume_point(run_dir)
+        if point.checkpoint is None:
+            raise FileNotFoundError(point.refusal(job.training.save_steps))
     data = to_dict(job)
     data["training"]["resume_from"] = "latest"
     if _saved_before_eval_sample(run_dir / runs.JOB_NAME):

@@ -258,16 +258,18 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
 
 
 def valid_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first. The Trainer writes ``trainer_state.json``
-    last, so a folder without it was cut off mid-save and can't be resumed from."""
-    folder = Path(run_dir) / CHECKPOINTS_NAME
-    found = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
-    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else -1)
+    """Complete checkpoints, oldest first: each file a resume reads is whole (core.resumable)."""
+    from studio.core.resumable import checkpoint_folders, checkpoint_problem
+
+    return [p for p in checkpoint_folders(run_dir) if checkpoint_problem(p) is None]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = valid_checkpoints(run_dir)
-    return found[-1] if found else None
+    """The newest complete checkpoint; a newer one cut short or emptied (a crash, a power cut)
+    is passed over. core.resumable.resume_point also says which and why."""
+    from studio.core.resumable import resume_point
+
+    return resume_point(run_dir).checkpoint
 
 
 def record_death(run_dir: Path, how: str) -> None:

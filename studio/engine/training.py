@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import transformers
 
-from studio.core import atomic, cards, compile_choice, methods, protocol, runs
+from studio.core import atomic, cards, compile_choice, methods, protocol, resumable, runs, step_time
 from studio.core.cards import BaseModelRef, DatasetRef
 from studio.core.datasets import evaluation_sample, load_job_dataset, split_train_eval
 from studio.core.faults import fault_from_environment
@@ -96,8 +96,7 @@ def total_steps(rows: int, job: TrainJob, processes: int = 1) -> int:
     tr = job.training
     if tr.max_steps > 0:
         return tr.max_steps
-    per_epoch = max(1, math.ceil(rows / tr.batch_size / tr.grad_accum / max(1, processes)))
-    return max(1, math.ceil(per_epoch * tr.epochs))
+    return step_time.optimizer_steps(rows, tr.batch_size, tr.grad_accum, tr.epochs, processes)
 
 
 @dataclass
@@ -223,7 +222,7 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
 def fit(session: Session) -> TrainMetrics:
     """Train (or resume, or adopt a finished checkpoint), then evaluate; the run's metrics."""
     job, trainer, callback, emit, steps = session.job, session.trainer, session.callback, session.emit, session.steps
-    resume = _resume_path(job, session.run_dir)
+    resume = _resume_path(job, session.run_dir, emit)
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     if resume is not None and _completed(resume, steps):
@@ -345,15 +344,22 @@ def _continued(job: TrainJob) -> tuple[Path | None, str | None]:
     return folder, ref or str(folder)
 
 
-def _resume_path(job: TrainJob, run_dir: Path) -> Path | None:
+def _resume_path(job: TrainJob, run_dir: Path, emit: Emit) -> Path | None:
+    """The checkpoint to resume from: "latest" passes over newer ones that are cut short or
+    emptied (a warning names each) and is refused where none is usable."""
     ref = job.training.resume_from
     if not ref:
         return None
     if ref == "latest":
-        return runs.latest_checkpoint(run_dir)
+        point = resumable.resume_point(run_dir)
+        for warning in point.warnings():
+            emit(protocol.Warning(warning))
+        if point.checkpoint is None:
+            raise FileNotFoundError(point.refusal(job.training.save_steps))
+        return point.checkpoint
     path = user_path(ref)
-    if not (path / "trainer_state.json").exists():
-        raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
+    if (problem := resumable.checkpoint_problem(path)) is not None:
+        raise FileNotFoundError(f"{path} is not a complete checkpoint: {problem}")
     return path
 
 

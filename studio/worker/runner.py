@@ -150,19 +150,14 @@ def _fail_early(events_out, run_dir: Path | None, exc: JobError) -> int:
 def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
     if job.kind == "train":
         _refuse_what_this_machine_cannot_run(job)
-        plan = _launch_plan(job)
-        if plan.distributed:
+        finished = _finished_run(job, run_dir, emit)
+        plan = _launch_plan(job) if finished is None else None
+        if plan is not None and plan.distributed:
             from studio.worker.rank_launcher import run_ranks
 
             outputs = run_ranks(job, run_dir, plan, emit, control)  # rank 0 adds it to the library
         else:
-            from studio.worker.lean_imports import leave_out
-
-            left_out = leave_out(job)  # before the engine imports peft and transformers
-            log.info("not imported, unused by this job: %s", ", ".join(left_out) or "nothing")
-            from studio.engine.training import run_training
-
-            outputs = run_training(job, run_dir, emit, control)
+            outputs = finished if finished is not None else _train_in_this_process(job, run_dir, emit, control)
             if job.output.add_to_library:
                 outputs.library_ref = _add_to_library(run_dir, emit)
         if job.output.save_merged and outputs.adapter_path:
@@ -193,6 +188,33 @@ def _dispatch(job, run_dir: Path, emit, control) -> dict | Record:
 
         return run_export(job, emit, control)
     raise JobError([Issue("kind", f"unknown job kind '{job.kind}'")])
+
+
+def _train_in_this_process(job, run_dir: Path, emit, control):
+    from studio.worker.lean_imports import leave_out
+
+    left_out = leave_out(job)  # before the engine imports peft and transformers
+    log.info("not imported, unused by this job: %s", ", ".join(left_out) or "nothing")
+    from studio.engine.training import run_training
+
+    return run_training(job, run_dir, emit, control)
+
+
+def _finished_run(job, run_dir: Path, emit):
+    """A resumed run that had trained every step and saved its adapter whole before its worker
+    ended (killed while filing it in the library, say): finished from that adapter and its card,
+    not trained again. None where there is training left to do."""
+    from studio.core.resumable import finished_adapter
+
+    if job.training.resume_from != "latest":
+        return None
+    outputs = finished_adapter(run_dir, job.training.max_steps)
+    if outputs is not None:
+        steps = outputs.metrics.steps
+        emit(protocol.Phase("training", done=steps, total=steps,
+                            detail=f"all {steps} steps were trained and the adapter saved before the worker "
+                                   "ended: finishing the run from it, without training again"))
+    return outputs
 
 
 def _refuse_what_this_machine_cannot_run(job) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import Result, run_dirs
+from library_support import write_safetensors
 
 from studio.cli.job_building import build_train_job
 from studio.cli.main import build_parser, main
@@ -136,7 +137,8 @@ def test_resume_checks_the_runs_dataset_too(tmp_path, studio_home):
     """A run whose data file was moved since is refused with the path, its run left as it was."""
     run = studio_home / "runs" / "20250101-000000-x"
     (run / "checkpoints" / "checkpoint-1").mkdir(parents=True)
-    (run / "checkpoints" / "checkpoint-1" / "trainer_state.json").write_text("{}", encoding="utf-8")
+    (run / "checkpoints" / "checkpoint-1" / "trainer_state.json").write_text('{"global_step": 1}', encoding="utf-8")
+    write_safetensors(run / "checkpoints" / "checkpoint-1" / "adapter_model.safetensors", {"w": [2, 2]})  # a whole one
     job = {"kind": "train", "dataset": {"path": str(tmp_path / "moved.jsonl")}}
     (run / "job.json").write_text(json.dumps(job), encoding="utf-8")
     result = cli("train", "--resume", str(run))

@@ -295,19 +295,6 @@ def test_hold_lock_in_this_process(tmp_path: Path):
 # -- checkpoints and listing ---------------------------------------------------
 
 
-def test_checkpoints_ignore_folders_without_trainer_state(tmp_path: Path):
-    folder = tmp_path / runs.CHECKPOINTS_NAME
-    for step, complete in [(5, True), (20, True), (100, False), (10, True)]:
-        ckpt = folder / f"checkpoint-{step}"
-        ckpt.mkdir(parents=True)
-        (ckpt / "adapter_model.safetensors").write_bytes(b"x")
-        if complete:
-            (ckpt / "trainer_state.json").write_text("{}")
-    (folder / "notes").mkdir()
-    assert [p.name for p in runs.valid_checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-10", "checkpoint-20"]
-    assert runs.latest_checkpoint(tmp_path) == folder / "checkpoint-20"
-
-
 def test_no_checkpoints(tmp_path: Path):
     assert runs.valid_checkpoints(tmp_path) == []
     assert runs.latest_checkpoint(tmp_path) is None
