@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true", help="show the worker's log")
     p.add_argument("--force", action="store_true",
                    help="start even where the memory estimate says the job will not fit (the GPU's memory, or "
-                        "the RAM available for a CPU run)")
+                        "the RAM available for a CPU run), or a value is far past any usual need (a rank above "
+                        "the adapted layers' width, over a million optimizer steps)")
     p.set_defaults(func=train_commands.cmd_train)
 
     p = sub.add_parser("estimate", help="peak GPU memory of a train job, with its breakdown and what would fit")

@@ -27,6 +27,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+# The seeds numpy.random.seed takes: transformers.set_seed seeds numpy, torch and random with the job's
+# seed, and -1 failed there, at run time (issue 22).
+MAX_SEED = 2**32 - 1
+# LoRA+: B's learning rate / A's. The paper's value is 16; at 1000 x the typical 2e-4, B already
+# moves at 0.2 a step, a thousand times the rates LoRA trains well at (1e-4 to 5e-4).
+MAX_LORAPLUS_RATIO = 1000.0
+
+
 @dataclass(frozen=True)
 class Issue:
     field: str
@@ -257,8 +265,7 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("lora.dropout", f"must be in [0, 1), got {lora.dropout}; 0.05 is typical"))
     if not lora.target_modules:
         issues.append(Issue("lora.target_modules", "must name at least one module, or 'auto'"))
-    if lora.loraplus_lr_ratio < 0:
-        issues.append(Issue("lora.loraplus_lr_ratio", f"must be >= 0, got {lora.loraplus_lr_ratio}"))
+    _validate_loraplus(lora.loraplus_lr_ratio, tr.learning_rate, issues)
     issues.extend(Issue(name, problem) for name, problem in methods.choice_problems(job))
     _positive_int(issues, "training.batch_size", tr.batch_size, "4 is typical; lower it when memory runs out")
     _positive_int(issues, "training.grad_accum", tr.grad_accum, "1 unless you need a larger effective batch")
@@ -273,6 +280,9 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("training.epochs", f"must be > 0 when max_steps is 0, got {tr.epochs}"))
     if not 0 < tr.learning_rate < 1:
         issues.append(Issue("training.learning_rate", f"must be in (0, 1), got {tr.learning_rate}; 2e-4 is typical"))
+    if not 0 <= tr.seed <= MAX_SEED:
+        issues.append(Issue("training.seed", f"must be in [0, {MAX_SEED}] (what numpy's seeding takes), "
+                                             f"got {tr.seed}; 42 is typical"))
     if not 0 <= tr.warmup_ratio < 1:
         issues.append(Issue("training.warmup_ratio", f"must be in [0, 1), got {tr.warmup_ratio}"))
     if tr.memory_limit_gib < 0:
@@ -311,6 +321,21 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))
+
+
+def _validate_loraplus(ratio: float, learning_rate: float, issues: list[Issue]) -> None:
+    """B's learning rate is ``learning_rate`` x the ratio: ratio 1e9 diverged to loss 10.8 and still
+    ended ``done`` (issue 22). The LoRA+ paper's ratio is 16; above MAX_LORAPLUS_RATIO, or where B's
+    rate reaches 1 (the learning rate itself must stay below it), B's steps are far too large to learn from."""
+    name = "lora.loraplus_lr_ratio"
+    if ratio < 0:
+        issues.append(Issue(name, f"must be >= 0 (0 = off), got {ratio}; 16 is the LoRA+ paper's"))
+    elif ratio > MAX_LORAPLUS_RATIO:
+        issues.append(Issue(name, f"must be at most {MAX_LORAPLUS_RATIO:g}, got {ratio:g}: B's learning rate is "
+                                  "the learning rate x this ratio; 16 is the LoRA+ paper's"))
+    elif 0 < learning_rate < 1 <= learning_rate * ratio:
+        issues.append(Issue(name, f"x training.learning_rate is {learning_rate * ratio:g}, B's learning rate: it "
+                                  "must be below 1, as the learning rate must; 16 x 2e-4 is typical"))
 
 
 def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:

@@ -66,7 +66,16 @@ def devices() -> list[dict[str, object]]:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    """The GPU's memory or this machine's RAM ran out (``is_out_of_ram``)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or is_out_of_ram(exc):
         return True
     text = str(exc).lower()
     return "out of memory" in text and ("cuda" in text or "alloc" in text)
+
+
+def is_out_of_ram(exc: BaseException) -> bool:
+    """This machine's RAM ran out: Python's MemoryError, or torch's CPU allocator, which says
+    "[enforce fail at alloc_cpu.cpp:127] ... DefaultCPUAllocator: can't allocate memory: you tried
+    to allocate N bytes" (or "not enough memory") in a RuntimeError. ``-r 100000`` on a CPU run
+    ended that way and was reported as ``internal`` (issue 22)."""
+    return isinstance(exc, MemoryError) or "defaultcpuallocator" in str(exc).lower()

@@ -16,12 +16,14 @@ from studio.core.models import ModelError
 
 OOM_HINT = ("lower training.batch_size (raise grad_accum to keep the effective batch), enable "
             "training.gradient_checkpointing, shorten training.max_length, or load the base in 4-bit (QLoRA)")
+RAM_HINT = ("this machine's RAM ran out: lower training.batch_size, training.max_length or lora.r, enable "
+            "training.gradient_checkpointing, or close other programs")
 
 
 def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
     """``run_dir``: named in the resume command of a full disk's hint."""
     from studio.engine.control import Cancelled
-    from studio.engine.hardware import is_out_of_memory
+    from studio.engine.hardware import is_out_of_memory, is_out_of_ram
     from studio.engine.model_loading import ModelLoadError
     from studio.worker.rank_launcher import RankFailed
 
@@ -39,7 +41,8 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
         return protocol.Error(kind="model", message=str(exc),
                               hint="check model.path points at a folder with config.json and weights, or a .gguf file")
     if is_out_of_memory(exc):
-        return protocol.Error(kind="oom", message=f"out of memory: {_first_line(exc)}", hint=OOM_HINT)
+        return protocol.Error(kind="oom", message=f"out of memory: {_first_line(exc)}",
+                              hint=RAM_HINT if is_out_of_ram(exc) else OOM_HINT)
     if isinstance(exc, FloatingPointError):
         return protocol.Error(kind="internal", message=str(exc),
                               hint="lower training.learning_rate, keep max_grad_norm at 1.0, or use bf16/fp32 instead of fp16")
@@ -51,7 +54,7 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
         run = f"'{run_dir}'" if run_dir is not None else "RUN"
         return protocol.Error(kind="disk_full", message=f"the disk is full{where}; nothing half-written was kept",
                               hint=f"free some space, then `lora-studio train --resume {run}` continues from the "
-                                   "last checkpoint")
+                                   "last checkpoint (or says why there is none)")
     if isinstance(exc, LibraryError):
         return protocol.Error(kind="config", message=str(exc),
                               hint="`lora-studio library list` shows the adapters; give NAME/vN or a folder")

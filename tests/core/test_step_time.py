@@ -73,7 +73,8 @@ def test_an_unknown_architecture_predicts_nothing():
 def test_steps_tokens_and_job_time():
     assert step_time.optimizer_steps(900, 4, 1, 1.0) == 225
     assert step_time.optimizer_steps(900, 32, 1, 1.0) == 29
-    assert step_time.optimizer_steps(900, 4, 4, 2.0) == 112  # 225 batches // 4 = 56 updates an epoch
+    assert step_time.optimizer_steps(900, 4, 4, 2.0) == 114  # 225 batches in updates of 4: 57 an epoch (the last holds 1)
+    assert step_time.optimizer_steps(900, 4, 1, 1.0, processes=2) == 113
     assert step_time.optimizer_steps(3, 8, 1, 1.0) == 1
     assert step_time.mean_row_tokens([100, 300, 1000], 512) == pytest.approx((100 + 300 + 512) / 3)
     assert step_time.mean_row_tokens([], 512) == 0.0

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import atomic, gpus, job_toml, machine_fit, memory_fit, runs, vram
+from studio.core import atomic, gpus, job_toml, machine_fit, magnitudes, memory_fit, runs, vram
 from studio.core.datasets.job_check import check_job_dataset
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import TrainJob
@@ -84,8 +84,10 @@ class TrainPage(QWidget):
         self.fit_message = IssueList()  # "Will not fit: …" with the numbers and what to change
         self.start_anyway = QCheckBox("Start anyway")
         self.start_anyway.setToolTip("Start even though the memory estimate says the job will not fit (the "
-                                     "estimate errs high, or you know better); it may run out of memory.")
+                                     "estimate errs high, or you know better; it may run out of memory), or a "
+                                     "value is far past any usual need (you mean it).")
         self._fit: memory_fit.MemoryFit | None = None
+        self._unusual: list[Issue] = []  # core.magnitudes: a rank above the layers' width, a million steps
         self.vram_panel = VramPanel(state.settings.vram_card)
         self.vram_panel.card_chosen.connect(self._card_chosen)
         self._build()
@@ -126,10 +128,17 @@ class TrainPage(QWidget):
         GPU run, this machine's available RAM for a CPU run (None without a model or an estimate)."""
         return self._fit
 
+    def unusual_values(self) -> list[Issue]:
+        """core.magnitudes' verdict: values far past any usual need, which hold Start back until
+        "Start anyway" is ticked (as ``lora-studio train`` refuses them without --force)."""
+        return list(self._unusual)
+
     def start_blocked(self) -> bool:
-        """Problems to fix, or a job that will not fit without "Start anyway" ticked."""
-        will_not_fit = self._fit is not None and self._fit.blocks
-        return bool(self._issues) or (will_not_fit and not self.start_anyway.isChecked())
+        """Problems to fix, or a job that will not fit or has unusual values, without "Start anyway" ticked."""
+        return bool(self._issues) or (self._needs_override() and not self.start_anyway.isChecked())
+
+    def _needs_override(self) -> bool:
+        return bool(self._unusual) or (self._fit is not None and self._fit.blocks)
 
     def apply_preset(self, preset: Preset | None = None) -> Preset:
         """Fill rank, alpha, dropout, learning rate and target modules from ``preset``
@@ -253,6 +262,7 @@ class TrainPage(QWidget):
         note = "This machine has no NVIDIA GPU: Start trains on the CPU, held against its RAM." if on_cpu else ""
         self.vram_panel.show_job(self.state.model, job, self.state.token_stats, note)
         self._fit = self._check_fit()
+        self._unusual = self._check_magnitudes()
         self._show_readiness()
 
     def _check_fit(self) -> memory_fit.MemoryFit | None:
@@ -269,30 +279,44 @@ class TrainPage(QWidget):
         except (vram.EstimateError, ValueError):
             return None  # no estimate: nothing to hold against (the panel says why)
 
+    def _check_magnitudes(self) -> list[Issue]:
+        """The layers' widths from the selected model, the rows from the Datasets page's token count."""
+        model, job, stats = self.state.model, self._job, self.state.token_stats
+        if job is None or self._issues:
+            return []
+        return magnitudes.magnitude_issues(job, model.config if model is not None else None,
+                                           rows=stats.count if stats is not None and stats.count else None)
+
     def _show_readiness(self) -> None:
         """The problems, or whether the job fits, and Start enabled only when it may start."""
         count = len(self._issues)
         will_not_fit = not count and self._fit is not None and self._fit.blocks
         may_not_fit = not count and self._fit is not None and not self._fit.fits and not will_not_fit
+        held = not count and self._needs_override()
         if count:
             self.issue_list.show_issues(f"{count} problem{'s' * (count != 1)} to fix before training:",
                                         [labelled(issue) for issue in self._issues])
         elif self.form.refusal:  # a typed value was put back: said until the next edit
             self.issue_list.show_note(self.form.refusal, error=True)
-        elif will_not_fit:
+        elif held:
             self.issue_list.show_note("")
         else:
             self.issue_list.show_note("✓ Ready to train.", ok=True)
-        if not will_not_fit and self.start_anyway.isChecked():
+        if not held and self.start_anyway.isChecked():
             self.start_anyway.setChecked(False)  # the next job that won't fit is asked about again
-        self.fit_message.show_note(self._fit.problem() if (will_not_fit or may_not_fit) and self._fit is not None
-                                   else "", error=will_not_fit)
-        self.start_anyway.setVisible(will_not_fit)
+        fit_said = self._fit.problem() if (will_not_fit or may_not_fit) and self._fit is not None else ""
+        if held and self._unusual:
+            self.fit_message.show_issues("Far past any usual need: change it, or tick Start anyway.",
+                                         [labelled(issue) for issue in self._unusual]
+                                         + ([Issue("", fit_said)] if fit_said else []))
+        else:
+            self.fit_message.show_note(fit_said, error=will_not_fit)
+        self.start_anyway.setVisible(held)
         blocked = self.start_blocked()
         self.start_button.setEnabled(not blocked)
         self.start_button.setToolTip(
             "Fix the problems listed above first." if count else
-            "The job will not fit (see above): change it, or tick Start anyway." if blocked else
+            "Held back (see above): change the job, or tick Start anyway." if blocked else
             "Start a worker for this job; the Monitor page follows it.")
 
     def _card_chosen(self, card: str) -> None:
