@@ -17,9 +17,17 @@ from rich.table import Table
 from studio.cli.dataset_check import map_hint, print_problems
 from studio.cli.job_building import build_train_job
 from studio.core import paths, protocol
-from studio.core.datasets import DatasetError, load_dataset_file, preview, token_length_stats
+from studio.core.datasets import (
+    DatasetError,
+    Example,
+    Message,
+    load_dataset_file,
+    preview,
+    token_length_stats,
+)
 from studio.core.datasets.columns import guess_columns
 from studio.core.datasets.job_check import check_file, rows_verdict
+from studio.core.datasets.stages import JOB_STAGES, rows_of
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import DatasetSettings, TrainJob
 
@@ -48,6 +56,17 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     console.print(f"[bold]{escape(str(path))}[/bold]: format [cyan]{loaded.format}[/cyan]{escape(mapped)}, "
                   f"{loaded.rows_total} rows, {len(loaded.examples)} good, {loaded.rows_skipped} bad, "
                   f"fingerprint {loaded.fingerprint}")
+    if (rows := rows_of(loaded.format)) != "replies":
+        if "dpo" in JOB_STAGES:
+            what = ("preference pairs (prompt, chosen, rejected): they train with training.stage = dpo, orpo or "
+                    "simpo, or kto (each pair as one desirable and one undesirable row)" if rows == "pairs" else
+                    "replies labelled desirable or undesirable: they train with training.stage = kto")
+            console.print(f"[cyan]{escape(what)}[/cyan]; fine-tuning (training.stage = sft) refuses them")
+        else:
+            what = "preference pairs (prompt, chosen, rejected)" if rows == "pairs" else \
+                "replies labelled desirable or undesirable (KTO)"
+            console.print(f"[cyan]{escape(what)}[/cyan]: preference tuning is not in this version yet, and "
+                          "fine-tuning refuses them (`lora-studio train` says how to map the chosen replies)")
     for issue in loaded.issues[: args.max_issues]:
         field = f", field '{issue.field}'" if issue.field else ""
         console.print(f"  [red]bad row[/red] {escape(f'{path.name}: {issue.row}{field}: {issue.reason}')}")
@@ -75,6 +94,9 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
         console.print(f"tokens per example (plain render, {escape(tokenizer_json.parent.name)}): min {stats.min}, "
                       f"median {stats.median:.0f}, p95 {stats.p95:.0f}, max {stats.max}; "
                       f"{stats.truncated_fraction:.1%} longer than {args.max_length}")
+        if stats.chosen_lengths:
+            console.print(f"  pairs: prompt + chosen up to {max(stats.chosen_lengths)} tokens, prompt + rejected up "
+                          f"to {max(stats.rejected_lengths)}; an example's length is its longer sequence")
     return protocol.EXIT_DATA if verdict else 0
 
 
@@ -95,19 +117,44 @@ def _settings(args: argparse.Namespace) -> DatasetSettings:
 
 def _show_preview(console: Console, path: Path, rows: int, settings: DatasetSettings) -> None:
     shown = preview(path, n=rows, format=settings.format, columns=settings.columns, text_split=settings.text_split)
+    if shown.format is not None and rows_of(shown.format) != "replies":
+        _show_preference(console, shown.examples)
+        return
     table = Table(title=f"first {len(shown.examples)} examples")
     table.add_column("row")
     table.add_column("kind")
     table.add_column("content", overflow="fold")
-    for ex in shown.examples:  # the rows' text is data, not markup: "[/INST]" must show as is
+    for ex in shown.examples:
         if ex.kind == "chat":
-            body = "\n".join(f"[b]{m.role}[/b]: {escape(m.content)}" for m in ex.messages)
+            body = _turns(ex.messages)
         elif ex.kind == "completion":
             body = f"[b]prompt[/b]: {escape(ex.prompt)}\n[b]completion[/b]: {escape(ex.completion)}"
         else:
             body = escape(ex.text)
         table.add_row(ex.source, ex.kind, body)
     console.print(table)
+
+
+def _show_preference(console: Console, examples: list[Example]) -> None:
+    """Pairs with the chosen and the rejected reply side by side; KTO rows with their label."""
+    pairs = any(ex.kind == "preference" for ex in examples)
+    table = Table(title=f"first {len(examples)} {'pairs' if pairs else 'labelled replies'}")
+    table.add_column("row")
+    table.add_column("prompt", overflow="fold")
+    for name in ("chosen", "rejected") if pairs else ("reply", "label"):
+        table.add_column(name, overflow="fold")
+    for ex in examples:
+        if ex.kind == "preference":
+            table.add_row(ex.source, _turns(ex.messages), _turns(ex.chosen), _turns(ex.rejected))
+        elif ex.kind == "kto":
+            label = "[green]desirable[/green]" if ex.desirable else "[red]undesirable[/red]"
+            table.add_row(ex.source, _turns(ex.messages), _turns(ex.response), label)
+    console.print(table)
+
+
+def _turns(messages: tuple[Message, ...]) -> str:
+    """Turns as "role: text" lines; the rows' text is data, not markup: "[/INST]" must show as is."""
+    return "\n".join(f"[b]{m.role}[/b]: {escape(m.content)}" for m in messages)
 
 
 def _tokenizer_for(setting: str | None) -> Path | None:

@@ -11,14 +11,24 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SAMPLE_DIR = RESOURCES / "sample"
 
 
+SAMPLE_FILES = {
+    "alpaca": "captain_lora.alpaca.json",
+    "chat": "captain_lora.chat.jsonl",
+    "preference": "captain_lora.preference.jsonl",  # pirate replies chosen over plain ones (DPO/ORPO/SimPO/KTO)
+}
+# dataset.path names for the shipped samples, as a job or the CLI's --dataset gives them.
+BUNDLED_DATASETS = {"bundled": "alpaca", "bundled-preference": "preference"}
+
+
 def bundled_dataset_path(fmt: str = "alpaca") -> Path:
-    """The Captain Lora sample: ``alpaca`` (.json) or ``chat`` (.jsonl) flavour."""
-    name = {"alpaca": "captain_lora.alpaca.json", "chat": "captain_lora.chat.jsonl"}[fmt]
-    return SAMPLE_DIR / name
+    """The Captain Lora sample: ``alpaca`` (.json), ``chat`` (.jsonl) or ``preference`` (.jsonl pairs)."""
+    return SAMPLE_DIR / SAMPLE_FILES[fmt]
 
 
 def resolve_dataset_path(setting: str) -> Path:
-    return bundled_dataset_path() if setting == "bundled" else user_path(setting)
+    """A job's dataset.path: a bundled sample's name ("bundled", "bundled-preference") or a path."""
+    sample = BUNDLED_DATASETS.get(setting)
+    return bundled_dataset_path(sample) if sample else user_path(setting)
 
 
 def eval_prompts() -> list[str]:

@@ -20,6 +20,7 @@ from studio.core.datasets import (
 )
 from studio.core.datasets.columns import apply_columns, unknown_columns
 from studio.core.datasets.job_check import rows_verdict
+from studio.core.datasets.stages import stage_refusal
 from studio.core.jobs import DatasetSettings
 
 SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
@@ -55,7 +56,10 @@ def load_for_page(settings: DatasetSettings, path: Path) -> PageLoad:
     except DatasetError as error:
         return PageLoad(sample, columns, error=str(error), rule=rule,
                         undetected=bool(columns) and _format_unknown(settings, sample, path))
-    verdict = rows_verdict(settings, loaded) or ""
+    # The stage the Train page trains (SFT until preference stages land): a file it would refuse
+    # whole (preference pairs, KTO rows) is shown, row by row, but not chosen.
+    wrong_kind = stage_refusal("sft", loaded.format, path)
+    verdict = wrong_kind.reason if wrong_kind is not None else rows_verdict(settings, loaded) or ""
     if not loaded.examples:
         return PageLoad(sample, columns, error=verdict, rule=rule)
     return PageLoad(sample, columns, loaded, refusal=verdict, rule=rule)

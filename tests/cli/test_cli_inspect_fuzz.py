@@ -31,6 +31,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "empty.jsonl": "",
         "list.json": "[1, 2, 3]",
         "one.json": '{"messages": []}',
+        "pairs.jsonl": '{"prompt": "a", "chosen": "b", "rejected": "c"}\n{"prompt": "a", "chosen": "b", "rejected": "b"}\n',
+        "kto.csv": "prompt,completion,label\nq,a,true\nq,b,maybe\n",
         "job.toml": 'kind = "train"\n[dataset]\ncolumns = "instruction=question"\n',
         "merge.toml": 'kind = "merge"\nadapters = ["a", "b"]\nweights = [1, 1]\n',
         "broken.toml": "kind = [",
@@ -67,7 +69,8 @@ def flag_values(files: dict[str, Path]) -> st.SearchStrategy[list[str]]:
     paths = st.sampled_from(sorted(str(p) for p in files.values()) + ["bundled", "/dev/null", "/nowhere.jsonl",
                                                                        "/", "relative/missing.csv"])
     options = {
-        "--format": st.one_of(st.sampled_from(["auto", "alpaca", "text", "foo", "messages"]), TEXT),
+        "--format": st.one_of(st.sampled_from(["auto", "alpaca", "text", "foo", "messages", "preference", "kto"]),
+                              TEXT),
         "--rows": NUMBER,
         "--max-issues": NUMBER,
         "--max-length": NUMBER,
@@ -90,7 +93,8 @@ def flag_values(files: dict[str, Path]) -> st.SearchStrategy[list[str]]:
     ["--bad-rows-limit", "nan"], ["--var", "="], ["--job", "/nowhere.toml"], ["--text-split", "words"],
 ])
 @pytest.mark.parametrize("file", ["good.jsonl", "bad.jsonl", "qa.csv", "root", "empty-folder", "blob.jsonl",
-                                  "blob.bin", "blob.parquet", "empty.jsonl", "/dev/null", "tokenizer.json"])
+                                  "blob.bin", "blob.parquet", "empty.jsonl", "/dev/null", "tokenizer.json",
+                                  "pairs.jsonl", "kto.csv"])
 def test_the_named_cases(files, file, argv):
     path = str(files.get(file, file))
     code, output = run(["datasets", "inspect", path, *argv, "--tokenizer", str(files["tokenizer.json"])])

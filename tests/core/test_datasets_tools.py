@@ -18,7 +18,7 @@ from studio.core.chat_segments import (
     prompt_and_reply,
     render_chat,
 )
-from studio.core.datasets import DatasetError, Example, load_dataset_file
+from studio.core.datasets import DatasetError, Example, load_dataset_file, load_job_dataset
 from studio.core.datasets.formats import ToolCall
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
@@ -202,25 +202,29 @@ def test_tool_mistakes_name_the_field(tmp_path, row, field, words):
 
 
 @pytest.mark.parametrize(("row", "words"), [
-    ({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}, "preference data (chosen/rejected)"),
+    ({"prompt": "Hi", "chosen": "Hello!", "rejected": "Go away."}, "this is preference data"),
     ({"conversations": [{"from": "human", "value": "Hi"}], "chosen": {"from": "gpt", "value": "a"},
-      "rejected": {"from": "gpt", "value": "b"}}, "preference data (chosen/rejected)"),
-    ({"prompt": "Hi", "completion": "Go away.", "label": False}, "labelled undesirable"),
+      "rejected": {"from": "gpt", "value": "b"}}, "this is preference data"),
+    ({"prompt": "Hi", "completion": "Go away.", "label": False}, "labelled desirable (true) or undesirable"),
     ({"messages": [{"role": "user", "content": "<image>What is this?"}, {"role": "assistant", "content": "A cat"}],
       "images": ["cat.png"]}, "text only"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
                    {"role": "assistant", "content": "A cat"}]}, "has an 'image_url' part"),
 ])
 def test_rows_sft_would_train_wrongly_are_refused_with_what_to_do(tmp_path, row, words):
+    from studio.core.jobs import DatasetSettings
+
     path = write_jsonl(tmp_path / "refused.jsonl", [row] * 5)
     with pytest.raises(DatasetError) as caught:
-        load_dataset_file(path, on_error="skip")
+        load_job_dataset(DatasetSettings(path=str(path), on_bad_rows="skip"))  # an SFT job: stage "sft"
     assert words in str(caught.value)
 
 
 def test_kto_rows_labelled_desirable_train_and_the_others_are_listed(tmp_path):
+    """Read as prompt/completion (fine-tuning on the desirable replies), the undesirable ones are bad rows."""
     rows = [{"prompt": f"q{i}", "completion": f"a{i}", "label": i % 50 != 49} for i in range(200)]
-    loaded = load_dataset_file(write_jsonl(tmp_path / "kto.jsonl", rows), on_error="skip", bad_rows_limit=0.05)
+    loaded = load_dataset_file(write_jsonl(tmp_path / "kto.jsonl", rows), "prompt_completion", on_error="skip",
+                               bad_rows_limit=0.05)
     assert (len(loaded.examples), len(loaded.issues)) == (196, 4)
     assert all("undesirable" in issue.reason for issue in loaded.issues)
 

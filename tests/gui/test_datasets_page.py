@@ -188,3 +188,20 @@ def test_compare_prompts_come_from_the_eval_split():
 
     prompts = dataset_prompts("bundled", "auto")
     assert 1 <= len(prompts) <= 20 and all(isinstance(p, str) and p for p in prompts)
+
+
+def test_a_preference_file_is_shown_pair_by_pair_but_not_chosen(qtbot, page, state, tmp_path):
+    """Preference tuning has no stage yet: the pairs are readable, and the page says why it won't train them."""
+    pairs = write_jsonl(tmp_path / "prefs.jsonl", [
+        {"prompt": "Say hi.", "chosen": "Ahoy, matey!", "rejected": "Hello."},
+        {"prompt": "Add 2 and 3.", "chosen": "Arr, 5!", "rejected": "5."}])
+    with qtbot.waitSignal(page.dataset_loaded, timeout=10_000):
+        page.open_path(pairs)
+    settle(qtbot, page)
+    assert page.dataset is not None and page.dataset.format == "preference"
+    row = page.rows.preview_cell(0, 2)
+    assert "Say hi." in row and "chosen: assistant: Ahoy, matey!" in row and "rejected: assistant: Hello." in row
+    assert page.rows.preview_cell(0, 1) == "preference"
+    assert "this is preference data" in page.error_label.text()
+    assert "not in this version yet" in page.error_label.text()
+    assert state.dataset_path == "bundled"  # not chosen for training

@@ -1,8 +1,9 @@
 """Dataset files -> checked training examples, in pure Python.
 
 Read .json/.jsonl/.csv/.parquet/.txt, detect and validate the format (alpaca,
-sharegpt, messages, prompt_completion, text), normalise every row to an
-`Example`, and report bad rows by file, line and field. The GUI previews with
+sharegpt, messages, prompt_completion, text; preference pairs and KTO's labelled
+replies), normalise every row to an `Example`, and report bad rows by file, line
+and field. Which training stage takes which rows is `stages`' rule. The GUI previews with
 it, the CLI validates with it and the engine trains on its output; none of it
 imports torch or transformers.
 """
@@ -11,6 +12,8 @@ from .errors import DatasetError, RowIssue
 from .formats import (
     FORMAT_HELP,
     FORMAT_NAMES,
+    LABELLED_FORMATS,
+    PAIR_FORMATS,
     Example,
     Message,
     detect_format,
@@ -29,12 +32,17 @@ from .loading import (
     split_train_eval,
     tools_in,
 )
+from .preference import sequences
 from .readers import SUFFIXES, RawRecord, read_records
+from .stages import STAGE_ROWS, stage_refusal
 from .stats import TokenStats, load_tokenizer, render_plain, token_length_stats
 
 __all__ = [
     "FORMAT_HELP",
     "FORMAT_NAMES",
+    "LABELLED_FORMATS",
+    "PAIR_FORMATS",
+    "STAGE_ROWS",
     "SUFFIXES",
     "DatasetError",
     "Example",
@@ -53,6 +61,8 @@ __all__ = [
     "preview",
     "read_records",
     "render_plain",
+    "sequences",
+    "stage_refusal",
     "split_sizes",
     "evaluation_sample",
     "split_train_eval",

@@ -22,6 +22,11 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "messages": ("messages", "tools"),
     "prompt_completion": ("prompt", "completion"),
     "text": ("text",),
+    "preference": ("chosen", "rejected", "prompt", "tools"),
+    "preference_sharegpt": ("conversations", "chosen", "rejected", "system", "tools"),
+    "preference_alpaca": ("instruction", "chosen", "rejected", "input", "system"),
+    "kto": ("prompt", "completion", "label", "tools"),
+    "kto_messages": ("messages", "label", "tools"),
 }
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "alpaca": ("instruction", "output"),
@@ -29,7 +34,16 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "prompt_completion": ("prompt", "completion"),
     "text": ("text",),
+    "preference": ("chosen", "rejected"),
+    "preference_sharegpt": ("conversations", "chosen", "rejected"),
+    "preference_alpaca": ("instruction", "chosen", "rejected"),
+    "kto": ("prompt", "completion", "label"),
+    "kto_messages": ("messages", "label"),
 }
+# The order in which a mapping is guessed from names alone: pairs and labelled replies first, since
+# their tell-tale columns (chosen/rejected, label) would otherwise be dropped by an SFT guess.
+_GUESS_ORDER = ("preference_sharegpt", "preference", "kto_messages", "messages", "sharegpt", "kto", "alpaca",
+                "prompt_completion", "text")
 
 # Column names people use for each field, most telling first (compared case-insensitively).
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -43,7 +57,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "messages": ("messages", "dialog", "dialogue", "chat"),
     "tools": ("tools", "functions"),
     "text": ("text", "content", "body", "document", "passage", "raw_text"),
+    "chosen": ("chosen", "preferred", "chosen_response", "response_chosen", "better", "accepted", "winner"),
+    "rejected": ("rejected", "dispreferred", "rejected_response", "response_rejected", "worse", "loser"),
+    "label": ("label", "kto_tag", "desirable", "is_desirable"),
 }
+_SYNONYMS["prompt"] = _SYNONYMS["instruction"]  # a prompt/completion pair is named as an instruction/output one
+_SYNONYMS["completion"] = _SYNONYMS["output"]
 
 
 @dataclass(frozen=True)
@@ -82,19 +101,18 @@ def unknown_columns(mapping: Mapping[str, str], columns: Sequence[str]) -> list[
 def guess_columns(columns: Sequence[str]) -> ColumnGuess | None:
     """The format and mapping the column names suggest, or None when they suggest nothing.
 
-    A format is offered only when each of its required fields finds a column; chats
-    (messages, conversations) win over pairs, pairs over plain text."""
-    for fmt, required in REQUIRED_FIELDS.items():
-        if all(field in columns for field in required):
+    A format is offered only when each of its required fields finds a column; preference
+    pairs and labelled replies win over chats, chats (messages, conversations) over
+    instruction/answer pairs, those over plain text."""
+    for fmt in _GUESS_ORDER:
+        if all(field in columns for field in REQUIRED_FIELDS[fmt]):
             return ColumnGuess(fmt, {})
     by_lower = {column.lower().strip(): column for column in columns}
-    for fmt in ("messages", "sharegpt", "alpaca", "prompt_completion", "text"):
+    for fmt in _GUESS_ORDER:
         chosen: dict[str, str] = {}
         used: set[str] = set()
         for field in FORMAT_FIELDS[fmt]:
             names = _SYNONYMS.get(field, (field,))
-            if fmt == "prompt_completion":
-                names = {"prompt": _SYNONYMS["instruction"], "completion": _SYNONYMS["output"]}[field]
             column = next((by_lower[n] for n in names if n in by_lower and by_lower[n] not in used), None)
             if column is None:
                 continue

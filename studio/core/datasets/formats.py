@@ -21,15 +21,17 @@ Formats (the keys `detect_format` looks for):
                      an assistant's weight/loss_weight 0 makes it context only
   prompt_completion  prompt, completion -> completion (the prompt may be empty)
   text               text (or a .txt document) -> text
+Preference formats (pairs for DPO/ORPO/SimPO, labelled replies for KTO) are read by
+`preference`: preference, preference_sharegpt, preference_alpaca, kto, kto_messages.
 
 Tool use follows transformers' chat-template convention: tool definitions as
 {"type": "function", "function": {name, description, parameters}}, calls as
 {"name", "arguments": {...}}; `chat_segments` renders them through the model's
 template, or writes them out itself when the template has no tool support.
 
-Rows we can't train right are refused, with what to do, not trained wrongly:
-preference pairs (chosen/rejected), KTO rows labelled undesirable, and rows with
-images, audio or video.
+Rows we can't train right are refused, with what to do, not trained wrongly: rows
+with images, audio or video; read as an SFT format, preference pairs (chosen/rejected)
+and KTO rows labelled undesirable. Which stage trains which rows is `stages`' rule.
 
 Chat rules (checked per row, each failure names the offending field):
   - a system turn only as the very first turn;
@@ -54,7 +56,7 @@ from .errors import DatasetError, RowUnit, type_name
 from .readers import RawRecord
 
 Role = Literal["system", "user", "assistant", "tool"]
-ExampleKind = Literal["chat", "completion", "text"]
+ExampleKind = Literal["chat", "completion", "text", "preference", "kto"]
 
 SHAREGPT_ROLES: dict[str, Role] = {
     "human": "user",
@@ -83,21 +85,36 @@ REASONING_PARTS = ("reasoning", "thinking")
 CALL_PARTS = ("tool_call", "tool_use", "function_call")
 REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
-# Detection order matters only for ties: a row with both "messages" and "text" is a chat.
+PAIR_FORMATS = ("preference", "preference_sharegpt", "preference_alpaca")  # prompt, chosen, rejected
+LABELLED_FORMATS = ("kto", "kto_messages")  # one reply per row, labelled desirable or not (KTO)
+# A row votes for the first format whose keys it has: preference keys first, since a pair's row also has
+# an SFT format's keys ("conversations", "instruction"); a labelled format only when its label is a boolean.
 _DETECT_KEYS: dict[str, tuple[str, ...]] = {
+    "preference_sharegpt": ("conversations", "chosen", "rejected"),
+    "preference_alpaca": ("instruction", "chosen", "rejected"),
+    "preference": ("chosen", "rejected"),
+    "kto_messages": ("messages", "label"),
+    "kto": ("prompt", "completion", "label"),
     "sharegpt": ("conversations",),
     "messages": ("messages",),
     "alpaca": ("instruction", "output"),
     "prompt_completion": ("prompt", "completion"),
     "text": ("text",),
 }
-FORMAT_NAMES: tuple[str, ...] = tuple(_DETECT_KEYS)
+SFT_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "text")
+FORMAT_NAMES: tuple[str, ...] = SFT_FORMATS + PAIR_FORMATS + LABELLED_FORMATS  # as a format box lists them
 FORMAT_HELP: dict[str, str] = {
     "alpaca": "instruction, output (optional input, system)",
     "sharegpt": "conversations: [{from, value}, ...]",
     "messages": "messages: [{role, content}, ...]",
     "prompt_completion": "prompt, completion",
     "text": "text (or paragraphs of a .txt file)",
+    "preference": "prompt, chosen, rejected: strings or message lists (no prompt: chosen and rejected are "
+                  "whole conversations sharing it)",
+    "preference_sharegpt": "conversations: [{from, value}, ...], chosen: {from, value}, rejected: {from, value}",
+    "preference_alpaca": "instruction, chosen, rejected (optional input, system)",
+    "kto": "prompt, completion, label (true: a good reply, false: a bad one)",
+    "kto_messages": "messages: [{role, content}, ...], label (true/false for the last reply)",
 }
 _DETECT_SAMPLE = 10  # rows looked at; a few bad rows at the top must not decide the format
 KEY_CHARS, KEYS_SHOWN = 40, 12  # of the first row's keys, in an error that can't tell the format
@@ -124,15 +141,23 @@ class Message:
 
 @dataclass(frozen=True)
 class Example:
-    """One training example, whatever file and format it came from."""
+    """One training example, whatever file and format it came from: a chat, a completion, plain text,
+    a preference pair (a prompt, a chosen and a rejected reply) or a KTO row (a prompt and a labelled reply)."""
 
     kind: ExampleKind
-    messages: tuple[Message, ...] = ()  # kind == "chat"
+    messages: tuple[Message, ...] = ()  # kind == "chat"; "preference" and "kto": the prompt turns
     prompt: str = ""  # kind == "completion"
     completion: str = ""  # kind == "completion"
     text: str = ""  # kind == "text"
     source: str = ""  # where it came from: "line 7", "row 3"
     tools: tuple[dict[str, Any], ...] = ()  # tool definitions the chat may call (OpenAI/transformers shape)
+    # kind == "preference": `messages` holds the prompt turns (ending with a user or tool turn) and these the
+    # two replies to it, each one or more assistant turns (tool turns between them for an agent's reply).
+    chosen: tuple[Message, ...] = ()
+    rejected: tuple[Message, ...] = ()
+    # kind == "kto": `messages` holds the prompt turns, `response` the reply the label judges.
+    response: tuple[Message, ...] = ()
+    desirable: bool | None = None  # kind == "kto": True a reply to learn from, False one to move away from
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form, e.g. for a worker or a datasets column (`from_dict` reads it back)."""
@@ -140,15 +165,17 @@ class Example:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Example:
-        messages = tuple(
-            Message(**{**m, "tool_calls": tuple(ToolCall(**c) for c in m.get("tool_calls", ()))})
-            for m in data.get("messages", ())
-        )
-        return cls(**{**data, "messages": messages, "tools": tuple(data.get("tools", ()))})
+        def turns(key: str) -> tuple[Message, ...]:
+            return tuple(Message(**{**m, "tool_calls": tuple(ToolCall(**c) for c in m.get("tool_calls", ()))})
+                         for m in data.get(key, ()))
+
+        replies = {key: turns(key) for key in ("messages", "chosen", "rejected", "response")}
+        return cls(**{**data, **replies, "tools": tuple(data.get("tools", ()))})
 
     @property
     def uses_tools(self) -> bool:
-        return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in self.messages)
+        turns = self.messages + self.chosen + self.rejected + self.response
+        return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in turns)
 
 
 def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<records>") -> str:
@@ -173,12 +200,12 @@ def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<re
             continue
         if first_keys is None:
             first_keys = sorted(map(str, data))
-        refusal = _untrainable(data)
+        refusal = _untrainable(data, None)
         if refusal:
             raise DatasetError(file, row.row if isinstance(row, RawRecord) else None, refusal[0], refusal[1],
                                unit=row.unit if isinstance(row, RawRecord) else "line")
         for name, keys in _DETECT_KEYS.items():
-            if all(k in data for k in keys):
+            if all(k in data for k in keys) and (name not in LABELLED_FORMATS or _is_label(data["label"])):
                 votes[name] += 1
                 break
     if not votes:
@@ -196,7 +223,7 @@ def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<re
             f"expected one of: {expected}",
         )
     best = max(votes.values())
-    return next(name for name in FORMAT_NAMES if votes[name] == best)
+    return next(name for name in _DETECT_KEYS if votes[name] == best)
 
 
 def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
@@ -204,7 +231,10 @@ def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
 
     Raises the record's own read error, or a DatasetError naming the field.
     """
-    if format not in _NORMALIZERS:
+    from .preference import NORMALIZERS  # preference reads rows with this module's helpers
+
+    normalizer = _NORMALIZERS.get(format) or NORMALIZERS.get(format)
+    if normalizer is None:
         raise ValueError(
             f"unknown dataset format {format!r}; expected one of {', '.join(FORMAT_NAMES)}"
         )
@@ -219,23 +249,33 @@ def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
         if not record.data.strip():
             raise row.error(None, "empty paragraph")
         return Example(kind="text", text=record.data, source=record.label)
-    refusal = _untrainable(record.data)
+    refusal = _untrainable(record.data, format)
     if refusal:
         raise row.error(*refusal)
-    return replace(_NORMALIZERS[format](row, record.data), source=record.label)
+    return replace(normalizer(row, record.data), source=record.label)
 
 
-def _untrainable(data: dict) -> tuple[str | None, str] | None:
-    """(field, why and what to do) for a row that supervised fine-tuning would train wrongly."""
-    if "chosen" in data and "rejected" in data:
-        return None, ("preference data (chosen/rejected) found; preference tuning (DPO/ORPO/KTO) is not "
-                      "available yet. To fine-tune on the preferred replies, map the chosen reply as the "
-                      "answer (e.g. --map output=chosen) and leave 'rejected' out")
+def _is_label(value: Any) -> bool:
+    """Whether a KTO label can be read from ``value``: a boolean, 1/0, or "true"/"false"/"1"/"0" (CSV)."""
+    from .preference import boolean_label
+
+    return boolean_label(value) is not None
+
+
+def _untrainable(data: dict, format: str | None) -> tuple[str | None, str] | None:
+    """(field, why and what to do) for a row that would be trained wrongly; ``format`` None: any format."""
+    sft = format in SFT_FORMATS
+    if sft and "chosen" in data and "rejected" in data:
+        return None, ("preference data (chosen/rejected) found; supervised fine-tuning would not learn the "
+                      "preference: train it with training.stage = \"dpo\" (or orpo, simpo, kto) and the format "
+                      "'auto', or map the chosen reply as the answer (e.g. --map output=chosen) and leave "
+                      "'rejected' out")
     label = data.get("label")
-    if label is False and any(key in data for key in ("prompt", "completion", "messages", "conversations")):
-        return "label", ("this reply is labelled undesirable (KTO data: 'label' false); supervised "
-                             "fine-tuning would teach it. KTO is not available yet: keep only rows with "
-                         "label true, or remove them")
+    if sft and (label is False or str(label).lower() == "false") and any(key in data for key in ("prompt", "completion", "messages",
+                                                                            "conversations")):
+        return "label", ("this reply is labelled undesirable (KTO data: 'label' false); supervised fine-tuning "
+                         "would teach it: train the file with training.stage = \"kto\", or keep only rows "
+                         "with label true")
     for key in MEDIA_KEYS:
         if data.get(key):
             return key, (f"this row has {key} ('{key}' column); LoRA Studio trains on text only and would "
@@ -280,15 +320,17 @@ class _Row:
 
 
 def _alpaca(row: _Row, data: dict) -> Example:
+    prompt = _alpaca_prompt(row, data)
+    return Example(kind="chat", messages=prompt + (Message("assistant", row.string(data, "output", "output")),))
+
+
+def _alpaca_prompt(row: _Row, data: dict) -> tuple[Message, ...]:
+    """An alpaca row's optional system turn and its user turn: instruction, a blank line, input."""
     instruction = row.string(data, "instruction", "instruction")
     extra = row.optional_string(data, "input", "input", allow_empty=True)
-    output = row.string(data, "output", "output")
     system = row.optional_string(data, "system", "system", allow_empty=True)
-    user = instruction + ("\n\n" + extra if extra and extra.strip() else "")
-    messages = [Message("user", user), Message("assistant", output)]
-    if system and system.strip():
-        messages.insert(0, Message("system", system))
-    return Example(kind="chat", messages=tuple(messages))
+    user = Message("user", instruction + ("\n\n" + extra if extra and extra.strip() else ""))
+    return (Message("system", system), user) if system and system.strip() else (user,)
 
 
 def _sharegpt(row: _Row, data: dict) -> Example:
@@ -297,45 +339,45 @@ def _sharegpt(row: _Row, data: dict) -> Example:
     if system and system.strip():
         turns.append((Message("system", system), "system"))
     for i, turn in enumerate(row.items(data, "conversations")):
-        path = f"conversations[{i}]"
-        if not isinstance(turn, dict):
-            raise row.error(
-                path, f"expected an object with 'from' and 'value', got {type_name(turn)}"
-            )
-        speaker = row.string(turn, "from", f"{path}.from")
-        role = SHAREGPT_ROLES.get(speaker.strip().lower())
-        if role is None:
-            raise row.error(
-                f"{path}.from",
-                f"unknown role '{speaker}'; expected one of {', '.join(SHAREGPT_ROLES)}",
-            )
-        value = row.string(turn, "value", f"{path}.value", allow_empty=True)
-        if speaker.strip().lower() == "function_call":
-            calls = _tool_calls(row, _json_value(row, value, f"{path}.value"), f"{path}.value")
-            turns.append((Message("assistant", "", tool_calls=calls), path))
-        else:
-            turns.append((Message(role, value), path))
+        turns.append((_sharegpt_message(row, turn, f"conversations[{i}]"), f"conversations[{i}]"))
     example = _chat(row, turns, "conversations", role_key="from", content_key="value")
     return replace(example, tools=_tools(row, data))
 
 
+def _sharegpt_message(row: _Row, turn: Any, path: str) -> Message:
+    """One {from, value} turn; a function_call's value is the JSON of its call(s)."""
+    if not isinstance(turn, dict):
+        raise row.error(path, f"expected an object with 'from' and 'value', got {type_name(turn)}")
+    speaker = row.string(turn, "from", f"{path}.from")
+    role = SHAREGPT_ROLES.get(speaker.strip().lower())
+    if role is None:
+        raise row.error(f"{path}.from", f"unknown role '{speaker}'; expected one of {', '.join(SHAREGPT_ROLES)}")
+    value = row.string(turn, "value", f"{path}.value", allow_empty=True)
+    if speaker.strip().lower() == "function_call":
+        calls = _tool_calls(row, _json_value(row, value, f"{path}.value"), f"{path}.value")
+        return Message("assistant", "", tool_calls=calls)
+    return Message(role, value)
+
+
 def _messages(row: _Row, data: dict) -> Example:
-    turns: list[tuple[Message, str]] = []
-    for i, message in enumerate(row.items(data, "messages")):
-        path = f"messages[{i}]"
+    turns = _message_turns(row, row.items(data, "messages"), "messages")
+    example = _chat(row, turns, "messages", role_key="role", content_key="content")
+    return replace(example, tools=_tools(row, data))
+
+
+def _message_turns(row: _Row, items: list, field: str) -> list[tuple[Message, str]]:
+    """OpenAI-style {role, content} messages, each with its path (``messages[2]``) for errors."""
+    turns = []
+    for i, message in enumerate(items):
+        path = f"{field}[{i}]"
         if not isinstance(message, dict):
-            raise row.error(
-                path, f"expected an object with 'role' and 'content', got {type_name(message)}"
-            )
+            raise row.error(path, f"expected an object with 'role' and 'content', got {type_name(message)}")
         written = row.string(message, "role", f"{path}.role")
         role = MESSAGE_ROLES.get(written)
         if role is None:
-            raise row.error(
-                f"{path}.role", f"unknown role '{written}'; expected one of {', '.join(MESSAGE_ROLES)}"
-            )
+            raise row.error(f"{path}.role", f"unknown role '{written}'; expected one of {', '.join(MESSAGE_ROLES)}")
         turns.append((_message(row, role, message, path), path))
-    example = _chat(row, turns, "messages", role_key="role", content_key="content")
-    return replace(example, tools=_tools(row, data))
+    return turns
 
 
 def _message(row: _Row, role: Role, message: dict, path: str) -> Message:
@@ -497,14 +539,10 @@ def _chat(
                 raise row.error(where, "a system turn is only allowed as the first turn")
             continue
         if previous is None and role != "user":
-            raise row.error(
-                where,
-                f"the conversation must start with a user turn (after an optional system turn), not {role}",
-            )
+            raise row.error(where, f"the conversation must start with a user turn (after an optional system "
+                                   f"turn), not {role}")
         if role == previous and role in ("user", "assistant"):
-            raise row.error(
-                where, f"two {role} turns in a row; merge them or put the other side's turn between"
-            )
+            raise row.error(where, f"two {role} turns in a row; merge them or put the other side's turn between")
         if role == "tool" and previous not in ("assistant", "tool"):
             raise row.error(where, "a tool turn must follow an assistant turn")
         if role == "user" and not message.content.strip() or role == "assistant" and not (
@@ -512,18 +550,14 @@ def _chat(
             raise row.error(f"{path}.{content_key}", f"empty {role} turn")
         previous = role
     if not any(m.role == "assistant" for m, _ in turns):
-        raise row.error(
-            field, "the conversation has no assistant turn, so there is nothing to learn"
-        )
+        raise row.error(field, "the conversation has no assistant turn, so there is nothing to learn")
     if not any(m.role == "assistant" and m.train is not False for m, _ in turns):
         raise row.error(field, "every assistant turn has weight 0, so there is nothing to learn; "
                                "give the turn to learn weight 1")
     last, last_path = turns[-1]
     if last.role != "assistant":
-        raise row.error(
-            f"{last_path}.{role_key}",
-            f"the conversation ends with a {last.role} turn; the last turn must be the assistant's reply",
-        )
+        raise row.error(f"{last_path}.{role_key}", f"the conversation ends with a {last.role} turn; the last "
+                                                   "turn must be the assistant's reply")
     return Example(kind="chat", messages=tuple(m for m, _ in turns))
 
 
@@ -544,7 +578,6 @@ _NORMALIZERS: dict[str, Callable[[_Row, dict], Example]] = {
     "prompt_completion": _prompt_completion,
     "text": _text,
 }
-
 
 
 def _short_keys(keys: list[str]) -> str:

@@ -25,6 +25,7 @@ from .folders import source_files
 from .formats import detect_format, normalize_record
 from .loading import LoadedDataset, bad_rows_refusal, load_job_dataset
 from .readers import SUFFIXES, RawRecord, read_records
+from .stages import stage_refusal
 
 HEAD_ROWS = 200  # rows read from a large file: enough to detect its format and catch a wrong mapping
 # A .json file is parsed whole even for its first rows (~2 ms per MB): above this it is left to the worker.
@@ -51,19 +52,21 @@ class DatasetCheck:
         return not self.issues
 
 
-def check_job_dataset(settings: DatasetSettings, *, whole_file_bytes: int, quick: bool = False) -> DatasetCheck:
+def check_job_dataset(settings: DatasetSettings, *, whole_file_bytes: int, quick: bool = False,
+                      stage: str = "sft") -> DatasetCheck:
     """Check the dataset a job names: the file, its first rows, and (up to ``whole_file_bytes``)
-    every row under the job's bad-row rule.
+    every row under the job's bad-row rule, for the job's training ``stage`` (a preference file
+    for an SFT job, or an SFT file for a DPO job, is refused as `load_job_dataset` refuses it).
 
     quick: only what takes milliseconds, for a click on the GUI thread: the first rows of
     text files (.jsonl, .csv, .txt, a .json up to ``whole_file_bytes``); Parquet, Arrow
     and folders (pyarrow takes ~0.4 s to import) and larger .json files are left to the worker."""
-    check, records = check_file(settings, quick_bytes=whole_file_bytes if quick else None)
+    check, records = check_file(settings, quick_bytes=whole_file_bytes if quick else None, stage=stage)
     if not check.ok or not _head_rows_fit(settings, records, check):
         return check
     if records and check.size <= whole_file_bytes:  # no rows read (quick): nor the whole file
         try:
-            check.loaded = load_job_dataset(settings, check.path)
+            check.loaded = load_job_dataset(settings, check.path, stage=stage)
         except DatasetError as exc:
             check.issues.append(Issue("", str(exc)))
         except OSError as exc:  # gone or locked since its first rows were read
@@ -72,10 +75,12 @@ def check_job_dataset(settings: DatasetSettings, *, whole_file_bytes: int, quick
     return check
 
 
-def check_file(settings: DatasetSettings, quick_bytes: int | None = None) -> tuple[DatasetCheck, list[RawRecord]]:
+def check_file(settings: DatasetSettings, quick_bytes: int | None = None, *,
+               stage: str | None = None) -> tuple[DatasetCheck, list[RawRecord]]:
     """The file, its mapped columns and its format, from its first rows (and those rows,
     after the mapping); no row is judged yet. ``quick_bytes``: read only the first rows of
-    text files, and of a .json file up to this size (check_job_dataset's quick)."""
+    text files, and of a .json file up to this size (check_job_dataset's quick). ``stage``:
+    refuse a format that training stage can't train; None: any format (``datasets inspect``)."""
     path = resolve_dataset_path(settings.path)
     check = DatasetCheck(path)
     size = _file_problem(path, check)
@@ -103,6 +108,9 @@ def check_file(settings: DatasetSettings, quick_bytes: int | None = None) -> tup
             return check, []
     elif settings.format != "auto":
         check.format = settings.format
+    if stage is not None and check.format is not None and (refused := stage_refusal(stage, check.format, path)):
+        check.issues.append(Issue("", str(refused)))
+        return check, []
     return check, rows
 
 

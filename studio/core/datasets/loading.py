@@ -1,6 +1,7 @@
 """Load a dataset file into checked `Example`s, preview one, split one.
 
-These are the calls the GUI, the CLI and the worker make. Loading either
+These are the calls the GUI, the CLI and the worker make. Loading for a training
+stage (``stage``) first refuses a file that stage can't train (``stages``). Loading either
 fails on the first bad row (`on_error="raise"`, the default: a training run
 should not quietly drop data) or skips bad rows and lists them
 (`on_error="skip"`). A preview never fails on a bad row: it shows the row and
@@ -23,6 +24,7 @@ from .folders import folder_files, source_files
 from .formats import FORMAT_NAMES, Example, detect_format, normalize_record
 from .placeholders import fill_placeholders
 from .readers import RawRecord, TextSplit, read_records
+from .stages import check_stage, rows_for_stage, stage_refusal
 
 if TYPE_CHECKING:
     from studio.core.jobs import DatasetSettings
@@ -98,6 +100,7 @@ def load_dataset_file(
     columns: Mapping[str, str] | None = None,
     text_split: TextSplit = "auto",
     variables: Mapping[str, str] | None = None,
+    stage: str | None = None,
 ) -> LoadedDataset:
     """Read, check and normalise every row of a dataset file.
 
@@ -111,14 +114,21 @@ def load_dataset_file(
     them all and asks `bad_rows_refusal` what training would say.
     columns: field -> column renames (core.datasets.columns); variables: values
     for {{placeholders}} (core.datasets.placeholders).
+    stage: the training stage the rows are for ("sft", "dpo", "orpo", "simpo", "kto"): a file
+    it can't train is refused before its rows are checked, and kto reads pairs as labelled
+    rows (core.datasets.stages); None reads any format as it is (preview, inspect).
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     _check_format_name(format)
+    if stage is not None:
+        check_stage(stage)
     path = Path(path)
     records = apply_columns(read_records(path, text_split=text_split), columns or {})
     fingerprint = file_fingerprint(path)
     fmt = detect_format(records, file=str(path)) if format == "auto" else format
+    if stage is not None and (refused := stage_refusal(stage, fmt, path)):
+        raise refused
     examples: list[Example] = []
     issues: list[RowIssue] = []
     for record in records:
@@ -132,7 +142,8 @@ def load_dataset_file(
                                                                    bad_rows_limit)):
         raise refused
     examples, warnings, placeholders = fill_placeholders(examples, variables or {})
-    warnings = _folder_note(path) + warnings
+    examples, unpaired = rows_for_stage(stage, examples) if stage is not None else (examples, [])
+    warnings = _folder_note(path) + warnings + unpaired
     return LoadedDataset(
         path=path,
         format=fmt,
@@ -169,9 +180,12 @@ def bad_rows_refusal(path: Path, fmt: str, issues: Sequence[RowIssue], rows_tota
     return None
 
 
-def load_job_dataset(settings: DatasetSettings, path: str | Path | None = None) -> LoadedDataset:
+def load_job_dataset(settings: DatasetSettings, path: str | Path | None = None, *,
+                     stage: str = "sft") -> LoadedDataset:
     """The dataset of a job, read the way its settings say (one rule for training, evaluation,
-    the CLI and the GUI). ``path``: the resolved file, when ``settings.path`` names a bundled one."""
+    the CLI and the GUI). ``path``: the resolved file, when ``settings.path`` names a bundled one.
+    ``stage``: the job's training stage; a file it can't train is refused with what to do (an SFT
+    job given preference pairs, a DPO job given SFT rows), and kto reads pairs as labelled rows."""
     skip = settings.on_bad_rows == "skip"
     return load_dataset_file(
         path or settings.path,
@@ -181,6 +195,7 @@ def load_job_dataset(settings: DatasetSettings, path: str | Path | None = None) 
         columns=settings.columns,
         text_split=settings.text_split,
         variables=settings.variables,
+        stage=stage,
     )
 
 

@@ -13,15 +13,21 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from .formats import Example
+from .formats import Example, Message
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 def _map_texts(example: Example, change: Callable[[str], str]) -> Example:
+    def turns(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        return tuple(replace(m, content=change(m.content)) for m in messages)
+
     return replace(
         example,
-        messages=tuple(replace(m, content=change(m.content)) for m in example.messages),
+        messages=turns(example.messages),
+        chosen=turns(example.chosen),
+        rejected=turns(example.rejected),
+        response=turns(example.response),
         prompt=change(example.prompt),
         completion=change(example.completion),
         text=change(example.text),

@@ -6,7 +6,9 @@ GUI process, so it uses the `tokenizers` library on the model's
 tokenizer.json rather than transformers. A chat is measured through the
 model's chat template when the caller passes one as `render`; otherwise it is
 rendered with `render_plain`, whose role tags cost a few tokens per turn,
-close to what real templates add.
+close to what real templates add. A preference pair is two sequences, prompt +
+chosen and prompt + rejected, each measured as a chat: its length is the longer
+one, which is what max_length truncates.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .formats import Example
+from .formats import Example, Message
+from .preference import sequences
 
 HISTOGRAM_BINS = 20
 OUTLIER_FACTOR = 2.0  # the longest row beyond this many times the 99th percentile: outliers, off the chart
@@ -23,12 +26,24 @@ _BATCH = 1024  # encodings hold offsets and more; encode in slices to bound memo
 
 
 def render_plain(example: Example) -> str:
-    """Text of an example as the model will roughly see it, without a chat template."""
+    """Text of an example as the model will roughly see it, without a chat template; a pair as its
+    prompt, then each reply under a ``== chosen ==`` / ``== rejected ==`` line (for reading, not
+    for measuring: a trainer sees the two sequences apart)."""
     if example.kind == "chat":
-        return "".join(f"<|{m.role}|>\n{m.content}\n" for m in example.messages)
+        return _turns(example.messages)
+    if example.kind == "preference":
+        return (_turns(example.messages) + "== chosen ==\n" + _turns(example.chosen)
+                + "== rejected ==\n" + _turns(example.rejected))
+    if example.kind == "kto":
+        label = "desirable" if example.desirable else "undesirable"
+        return _turns(example.messages) + f"== {label} ==\n" + _turns(example.response)
     if example.kind == "completion":
         return example.prompt + example.completion
     return example.text
+
+
+def _turns(messages: tuple[Message, ...]) -> str:
+    return "".join(f"<|{m.role}|>\n{m.content}\n" for m in messages)
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,9 @@ class TokenStats:
     truncated_count: int  # examples longer than max_length
     truncated_fraction: float  # truncated_count / count (0.0 when there are none)
     off_chart: int = 0  # outliers longer than the last bin edge: counted, not drawn (they'd squash the bars)
+    # Preference pairs, in the order given: prompt + chosen and prompt + rejected (`lengths` holds the longer).
+    chosen_lengths: tuple[int, ...] = ()
+    rejected_lengths: tuple[int, ...] = ()
 
 
 def load_tokenizer(tokenizer_json_path: str | Path):
@@ -78,12 +96,24 @@ def token_length_stats(
         raise ValueError(f"max_length must be > 0, got {max_length}")
     tokenizer = load_tokenizer(tokenizer_json_path)
     render = render or render_plain
+    # Each example as the sequences a trainer feeds (a pair: two), measured in one stream.
+    parts = [sequences(e) for e in examples]
+    flat = [s for seqs in parts for s in seqs]
+    measured: list[int] = []
+    for start in range(0, len(flat), _BATCH):
+        texts = [render(e) for e in flat[start : start + _BATCH]]
+        measured.extend(len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=True))
     lengths: list[int] = []
-    for start in range(0, len(examples), _BATCH):
-        texts = [render(e) for e in examples[start : start + _BATCH]]
-        lengths.extend(
-            len(enc.ids) for enc in tokenizer.encode_batch(texts, add_special_tokens=True)
-        )
+    chosen: list[int] = []
+    rejected: list[int] = []
+    at = 0
+    for example, seqs in zip(examples, parts, strict=True):
+        own = measured[at : at + len(seqs)]
+        at += len(seqs)
+        lengths.append(max(own))
+        if example.kind == "preference":
+            chosen.append(own[0])
+            rejected.append(own[1])
     if not lengths:
         return TokenStats(0, (), 0, 0.0, 0.0, 0, 0.0, (), (), max_length, 0, 0.0)
     import numpy as np  # lazily, like tokenizers: importing the package stays cheap for the GUI
@@ -110,4 +140,6 @@ def token_length_stats(
         truncated_count=truncated,
         truncated_fraction=truncated / len(lengths),
         off_chart=off_chart,
+        chosen_lengths=tuple(chosen),
+        rejected_lengths=tuple(rejected),
     )

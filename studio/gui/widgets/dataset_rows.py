@@ -30,13 +30,22 @@ _TOOLTIP_CHARS = 1500
 def summarize(example: Example, limit: int = _SUMMARY_CHARS) -> str:
     """One line: 'user: … → assistant: …', 'prompt → completion', or the text."""
     if example.kind == "chat":
-        text = "  →  ".join(f"{m.role}: {m.content}" for m in example.messages)
+        text = _turns(example.messages)
     elif example.kind == "completion":
         text = f"{example.prompt}  →  {example.completion}"
+    elif example.kind == "preference":
+        text = f"{_turns(example.messages)}  →  chosen: {_turns(example.chosen)}  |  rejected: {_turns(example.rejected)}"
+    elif example.kind == "kto":
+        verdict = "desirable" if example.desirable else "undesirable"
+        text = f"{_turns(example.messages)}  →  {verdict}: {_turns(example.response)}"
     else:
         text = example.text
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _turns(messages) -> str:
+    return "  →  ".join(f"{m.role}: {m.content}" for m in messages)
 
 
 def _full_text(example: Example) -> str:
@@ -44,6 +53,11 @@ def _full_text(example: Example) -> str:
         text = "\n\n".join(f"[{m.role}]\n{m.content}" for m in example.messages)
     elif example.kind == "completion":
         text = f"[prompt]\n{example.prompt}\n\n[completion]\n{example.completion}"
+    elif example.kind in ("preference", "kto"):
+        replies = ((("chosen", example.chosen), ("rejected", example.rejected)) if example.kind == "preference"
+                   else (("desirable" if example.desirable else "undesirable", example.response),))
+        text = "\n\n".join([f"[{m.role}]\n{m.content}" for m in example.messages]
+                            + [f"[{label}]\n{_turns(turns)}" for label, turns in replies])
     else:
         text = example.text
     return text if len(text) <= _TOOLTIP_CHARS else text[:_TOOLTIP_CHARS] + "…"
