@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from studio.core import paths
 from studio.core.outputs import TrainOutputs
@@ -76,6 +76,16 @@ def resolve_run(ref: str, root: Path | None = None) -> Path:
 @contextlib.contextmanager
 def hold_lock(run_dir: Path) -> Iterator[None]:
     """Held by the worker for its whole life; released by the OS if it dies."""
+    handle = take_lock(run_dir)
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def take_lock(run_dir: Path) -> IO[str]:
+    """The run's lock, taken (raises OSError when another process holds it); closing the
+    returned file releases it."""
     handle = open(Path(run_dir) / LOCK_NAME, "a+")
     try:
         if fcntl is not None:
@@ -84,9 +94,10 @@ def hold_lock(run_dir: Path) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
-        yield
-    finally:
+    except BaseException:
         handle.close()
+        raise
+    return handle
 
 
 def newest_live_run(root: Path | None = None, kind: str = "train") -> Path | None:

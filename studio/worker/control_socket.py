@@ -24,6 +24,7 @@ from studio.core import protocol
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1 << 20  # a generate request carries a whole chat; 1 MiB holds a long context
+_SHORT_PATH = 100  # bytes of a socket path that bind() takes whole on every platform (the limit is ~104-108)
 MAX_CLIENTS = 16  # the GUI, the CLI and a few scripts at once; more are refused, not queued
 LINE_TIMEOUT_S = 5.0  # to send each line (and take its reply); the CLI itself waits 5 s
 _CHUNK = 64 * 1024
@@ -49,25 +50,47 @@ class CommandServer:
     def start(self) -> CommandServer | None:
         if not hasattr(socket, "AF_UNIX"):
             return None
+        sock = self._listen()
+        if sock is None:
+            return None
+        self.sock = sock
+        threading.Thread(target=self._accept_loop, args=(sock,), name="control-socket", daemon=True).start()
+        return self
+
+    def rebind(self) -> None:
+        """Listen again at the same path, whose file was deleted (its run folder with it)."""
+        if self.sock is None or self._closing.is_set():
+            return
+        sock = self._listen()
+        if sock is None:
+            return
+        old, self.sock = self.sock, sock
+        threading.Thread(target=self._accept_loop, args=(sock,), name="control-socket", daemon=True).start()
+        with contextlib.suppress(OSError):
+            old.shutdown(socket.SHUT_RDWR)  # its accept() thread sees it is no longer the socket, and ends
+        old.close()
+
+    def _listen(self) -> socket.socket | None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # Bind by a relative name: socket paths are limited to ~107 bytes, run folders
-        # can be longer. Called before any other thread exists, so chdir is safe here.
-        cwd = os.getcwd()
         try:
-            os.chdir(self.path.parent)
-            sock.bind(self.path.name)
+            if len(str(self.path)) < _SHORT_PATH:
+                sock.bind(str(self.path))
+            else:  # socket paths are limited to ~107 bytes and run folders can be longer: bind by a
+                # relative name (at start no other thread exists; a rebind's brief chdir is the price)
+                cwd = os.getcwd()
+                try:
+                    os.chdir(self.path.parent)
+                    sock.bind(self.path.name)
+                finally:
+                    os.chdir(cwd)
         except OSError as exc:
             log.warning("no control socket: %s", exc)
             sock.close()
             return None
-        finally:
-            os.chdir(cwd)
         sock.listen(socket.SOMAXCONN)  # a burst of clients waits to be accepted (or refused), not EAGAIN
-        self.sock = sock
-        threading.Thread(target=self._accept_loop, name="control-socket", daemon=True).start()
-        return self
+        return sock
 
     def close(self) -> None:
         if self.sock is None:
@@ -83,13 +106,12 @@ class CommandServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def _accept_loop(self) -> None:
-        assert self.sock is not None
+    def _accept_loop(self, sock: socket.socket) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = sock.accept()
             except OSError as exc:
-                if self._closing.is_set():
+                if self._closing.is_set() or sock is not self.sock:
                     return
                 log.warning("control socket: accept failed (%s); trying again", exc)
                 time.sleep(0.5)  # e.g. out of file descriptors: wait for some to close, don't spin

@@ -64,6 +64,16 @@ class Emitter:
         self._file = None
         self._file_error = exc
 
+    def reopen(self, events_path: Path) -> None:
+        """Go on in a new events file (the old one was deleted with its run folder)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+            self._file = open(events_path, "a", encoding="utf-8", opener=paths.private_opener)
+
     def hold(self) -> threading.Lock:
         """The write lock, for a caller that must exit without tearing a line."""
         return self._lock

@@ -279,6 +279,7 @@ def _run(job, run_dir: Path, events_out) -> int:
     from studio.worker import commands
     from studio.worker.emitter import Emitter
     from studio.worker.errors import classify
+    from studio.worker.run_folder import RunFolderWatch
     from studio.worker.system_monitor import SystemMonitor
 
     atomic.clean_leftovers(run_dir)
@@ -308,6 +309,8 @@ def _run(job, run_dir: Path, events_out) -> int:
     emit(protocol.Hello(pid=os.getpid(), versions=hardware.versions(), devices=hardware.devices(),
                         run_dir=str(run_dir)))
     monitor = SystemMonitor(emit).start()
+    folder_watch = RunFolderWatch(run_dir, dumps(job), emit,
+                                  socket_server.rebind if socket_server is not None else lambda: None).start()
     try:
         outputs = _dispatch(job, run_dir, emit, control)
         control.commit()  # a cancel from here on would say "nothing was saved" of a saved result
@@ -323,6 +326,7 @@ def _run(job, run_dir: Path, events_out) -> int:
         return protocol.EXIT_FOR_ERROR[error.kind]
     finally:
         monitor.stop()
+        folder_watch.stop()
         if socket_server is not None:
             socket_server.close()
         emit.close()
