@@ -39,9 +39,9 @@ def print_problems(check: DatasetCheck, console: Console) -> None:
         console.print(f"[yellow]{escape(hint)}[/yellow]")
 
 
-def dataset_refused(settings: DatasetSettings, console: Console) -> int | None:
-    """The exit status when the job's dataset can't be trained (after saying why), else None."""
-    check = check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES)
+def dataset_refused(settings: DatasetSettings, console: Console, stage: str = "sft") -> int | None:
+    """The exit status when the job's dataset can't be trained by its ``stage`` (after saying why), else None."""
+    check = check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES, stage=stage)
     if check.ok:
         return None
     print_problems(check, console)

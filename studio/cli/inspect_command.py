@@ -27,7 +27,7 @@ from studio.core.datasets import (
 )
 from studio.core.datasets.columns import guess_columns
 from studio.core.datasets.job_check import check_file, rows_verdict
-from studio.core.datasets.stages import JOB_STAGES, rows_of
+from studio.core.datasets.stages import rows_of, stage_choice, trained_by
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import DatasetSettings, TrainJob
 
@@ -57,16 +57,14 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
                   f"{loaded.rows_total} rows, {len(loaded.examples)} good, {loaded.rows_skipped} bad, "
                   f"fingerprint {loaded.fingerprint}")
     if (rows := rows_of(loaded.format)) != "replies":
-        if "dpo" in JOB_STAGES:
-            what = ("preference pairs (prompt, chosen, rejected): they train with training.stage = dpo, orpo or "
-                    "simpo, or kto (each pair as one desirable and one undesirable row)" if rows == "pairs" else
-                    "replies labelled desirable or undesirable: they train with training.stage = kto")
-            console.print(f"[cyan]{escape(what)}[/cyan]; fine-tuning (training.stage = sft) refuses them")
+        what = "preference pairs (prompt, chosen, rejected)" if rows == "pairs" else \
+            "replies labelled desirable or undesirable (KTO)"
+        if trained_by(rows):
+            console.print(f"[cyan]{escape(what)}[/cyan]: they train with {escape(stage_choice(rows))}; "
+                          "fine-tuning (training.stage = sft) refuses them")
         else:
-            what = "preference pairs (prompt, chosen, rejected)" if rows == "pairs" else \
-                "replies labelled desirable or undesirable (KTO)"
-            console.print(f"[cyan]{escape(what)}[/cyan]: preference tuning is not in this version yet, and "
-                          "fine-tuning refuses them (`lora-studio train` says how to map the chosen replies)")
+            console.print(f"[cyan]{escape(what)}[/cyan]: their preference stage is not in this version yet, "
+                          "and fine-tuning refuses them (`lora-studio train` says how to map the chosen replies)")
     for issue in loaded.issues[: args.max_issues]:
         field = f", field '{issue.field}'" if issue.field else ""
         console.print(f"  [red]bad row[/red] {escape(f'{path.name}: {issue.row}{field}: {issue.reason}')}")

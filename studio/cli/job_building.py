@@ -7,16 +7,26 @@ core's validator before any worker starts, so a typo fails in milliseconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, get_args
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
-from studio.core.jobs import DatasetFormat, Job, OnBadRows, TextSplit, TrainJob
+from studio.core.jobs import (
+    DatasetFormat,
+    Job,
+    OnBadRows,
+    Stage,
+    TextSplit,
+    TrainingSettings,
+    TrainJob,
+)
 from studio.core.methods import METHODS, apply_method
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
+    "stage": ("training", "stage"),
     "model": ("model", "path"),
     "dataset": ("dataset", "path"),
     "format": ("dataset", "format"),
@@ -103,10 +113,19 @@ def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
                         help="the value of a {{NAME}} placeholder in the data (repeatable)")
 
 
+def _help(section: type, name: str) -> str:
+    """A job field's help text (core.jobs), for its flag; '%' doubled for argparse."""
+    field = next(f for f in dataclasses.fields(section) if f.name == name)
+    return str(field.metadata.get("help", "")).replace("%", "%%")
+
+
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job", type=Path, help="job file (.json or .toml); flags override it")
+    parser.add_argument("--stage", choices=get_args(Stage),
+                        help=_help(TrainingSettings, "stage") + " Its settings: --set preference.beta=0.1 "
+                             "(default: sft)")
     parser.add_argument("--model", help="'bundled', a model folder or a .gguf file")
-    parser.add_argument("--dataset", help="'bundled' or a dataset file")
+    parser.add_argument("--dataset", help="'bundled', 'bundled-preference' or a dataset file")
     parser.add_argument("--format", choices=get_args(DatasetFormat), help="dataset format (default: auto)")
     add_dataset_flags(parser)
     parser.add_argument("--eval-fraction", type=float)

@@ -52,7 +52,7 @@ def _rows(job: TrainJob) -> int | None:
     if job.training.max_steps > 0 or job.training.packing:
         return None  # the steps don't follow from the rows
     try:
-        loaded = check_job_dataset(job.dataset, whole_file_bytes=WHOLE_FILE_BYTES).loaded
+        loaded = check_job_dataset(job.dataset, whole_file_bytes=WHOLE_FILE_BYTES, stage=job.training.stage).loaded
     except (DatasetError, OSError, ValueError):
         return None
     return len(loaded.examples) if loaded is not None else None

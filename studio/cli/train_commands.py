@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             job = build_train_job(args)
             if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
                 raise machine_fit.MachineError(problems)
-        if (refused := dataset_refused(job.dataset, console)) is not None:
+        if (refused := dataset_refused(job.dataset, console, job.training.stage)) is not None:
             return refused  # before any run folder: a missing file is not a failed run
         if not args.resume and not getattr(args, "force", False) and (odd := magnitudes_refused(job, console)):
             return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder

@@ -92,7 +92,8 @@ class Card(Record):
     peft_config: dict[str, Any] = field(default_factory=dict)  # peft's own adapter config
     quantization: str | None = None
     dataset: DatasetRef = field(default_factory=DatasetRef)
-    training: dict[str, Any] | None = None  # the job's training section
+    training: dict[str, Any] | None = None  # the job's training section (its stage among them)
+    preference: dict[str, Any] | None = None  # the job's preference section, for a preference stage's adapter
     metrics: TrainMetrics = field(default_factory=TrainMetrics)
     parents: list[str] = field(default_factory=list)  # lineage: merged from, or trained on top of
     run_id: str | None = None
@@ -174,7 +175,9 @@ def build_card(peft_config: dict[str, Any], *, name: str, base_model: BaseModelR
     return Card(
         name=name, base_model=base_model, method=method or "lora", lora=lora, peft_config=peft_config,
         quantization=job.model.quantization if job is not None else None, dataset=dataset or DatasetRef(),
-        training=dataclasses.asdict(job.training) if job is not None else None, metrics=metrics or TrainMetrics(),
+        training=dataclasses.asdict(job.training) if job is not None else None,
+        preference=dataclasses.asdict(job.preference) if job is not None and job.training.stage != "sft" else None,
+        metrics=metrics or TrainMetrics(),
         parents=list(parents), run_id=run_id, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), merge=merge,
         imported_from=imported_from)
 
@@ -206,11 +209,20 @@ def card_readme(card: Card) -> str:
         f"- dataset: `{card.dataset.path}` ({card.dataset.rows_train} training rows)",
         f"- train loss {_num(metrics.train_loss)}, eval loss {_num(metrics.eval_loss)}, "
         f"perplexity {_num(metrics.perplexity)}",
+        *_stage_lines(card),
         "",
         "Load it with `peft.PeftModel.from_pretrained(base_model, this_folder)`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _stage_lines(card: Card) -> list[str]:
+    """A preference stage and its settings (an SFT adapter's README says nothing of stages)."""
+    if not card.preference or not card.training:
+        return []
+    settings = ", ".join(f"{key} {value}" for key, value in card.preference.items())
+    return [f"- stage: {card.training.get('stage')} ({settings})"]
 
 
 def _num(value: Any) -> str:

@@ -318,6 +318,7 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     if tr.device == "cpu" and tr.precision == "fp16":
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
     _validate_distributed(job, issues)
+    _validate_preference(job, issues)
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))
@@ -336,6 +337,30 @@ def _validate_loraplus(ratio: float, learning_rate: float, issues: list[Issue]) 
     elif 0 < learning_rate < 1 <= learning_rate * ratio:
         issues.append(Issue(name, f"x training.learning_rate is {learning_rate * ratio:g}, B's learning rate: it "
                                   "must be below 1, as the learning rate must; 16 x 2e-4 is typical"))
+
+
+def _validate_preference(job: TrainJob, issues: list[Issue]) -> None:
+    """A preference stage's settings, and what its trainer (TRL's, run plainly) can't do yet."""
+    stage, pref, tr = job.training.stage, job.preference, job.training
+    if pref.beta <= 0:
+        issues.append(Issue("preference.beta", f"must be > 0, got {pref.beta}; 0.1 is typical"))
+    if not 0 <= pref.label_smoothing < 0.5:
+        issues.append(Issue("preference.label_smoothing", f"must be in [0, 0.5), got {pref.label_smoothing}; "
+                                                          "0 unless some pairs are labelled the wrong way round"))
+    elif pref.loss_type == "exo_pair" and pref.label_smoothing == 0:
+        issues.append(Issue("preference.label_smoothing", "must be > 0 with loss_type exo_pair; 1e-3 is the EXO "
+                                                          "paper's"))
+    if stage == "sft":
+        return
+    if tr.packing:
+        issues.append(Issue("training.packing", f"packs rows for sft; {stage} keeps each pair's two sequences "
+                                                "apart: turn packing off"))
+    if tr.on_nan == "skip":
+        issues.append(Issue("training.on_nan", f"'skip' is for sft; a {stage} run stops on a NaN loss (the last "
+                                               "checkpoint is kept): choose stop"))
+    if len(job.distributed.gpus) > 1 or job.distributed.cpu_processes > 1 or job.distributed.nnodes > 1:
+        issues.append(Issue("distributed.gpus", f"{stage} trains in one process (one GPU or the CPU) in this "
+                                                "version: list at most one GPU"))
 
 
 def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:

@@ -25,6 +25,12 @@ Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
 Switch = Literal["auto", "on", "off"]
+# What a run learns from: replies (sft) or pairs of a chosen and a rejected reply (dpo). A preference
+# stage joins when its trainer trains end to end; core.datasets.stages reads this list.
+Stage = Literal["sft", "dpo"]
+# TRL's DPO losses (trl.DPOConfig.loss_type) that need nothing but beta and label_smoothing.
+DpoLoss = Literal["sigmoid", "ipo", "hinge", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair",
+                  "apo_zero", "apo_down", "sigmoid_norm"]
 
 
 def _f(default, help: str, **kw):
@@ -138,6 +144,9 @@ class LoraSettings:
 
 @dataclass
 class TrainingSettings:
+    stage: Stage = _f("sft", "What the run learns from: 'sft' (supervised fine-tuning) learns the replies of the "
+                             "data; 'dpo' (direct preference optimization) learns from pairs, a prompt with a "
+                             "chosen and a rejected reply, to prefer the chosen (see the preference section).")
     epochs: float = _f(1.0, "Passes over the training rows; 1-3 is typical (ignored when max_steps > 0).")
     max_steps: int = _f(0, "Stop after this many optimizer steps (0 = use epochs).")
     batch_size: int = _f(4, "Rows per device per step; lower it first when memory runs out.")
@@ -183,6 +192,21 @@ class TrainingSettings:
 
 
 @dataclass
+class PreferenceSettings:
+    """The preference stages' own settings (training.stage = dpo); SFT reads none of them."""
+    beta: float = _f(0.1, "How far the adapter may move from the reference model (the base, or the adapter "
+                           "continued from): higher keeps it closer. 0.1 is typical; 0.01-0.5.")
+    loss_type: DpoLoss = _f("sigmoid", "DPO's loss, as TRL names it: sigmoid (the DPO paper's), ipo (squared, "
+                                       "for pairs that are near-certain), hinge (SLiC), robust (with "
+                                       "label_smoothing: some pairs are labelled the wrong way round), exo_pair, "
+                                       "bco_pair, sppo_hard, nca_pair, apo_zero/apo_down (anchored), sigmoid_norm "
+                                       "(length-normalised).")
+    label_smoothing: float = _f(0.0, "The share of pairs whose chosen and rejected may be the wrong way round "
+                                     "(0 to 0.5; robust and exo_pair read it, exo_pair needs it > 0, 1e-3 "
+                                     "typical); 0 = every pair is right.")
+
+
+@dataclass
 class DistributedSettings:
     gpus: list[int] = _f([], "GPU indices to train on (nvidia-smi numbering); two or more start one process per "
                              "GPU through torchrun. Empty = one GPU (the first) or the CPU.")
@@ -212,6 +236,7 @@ class TrainJob:
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    preference: PreferenceSettings = field(default_factory=PreferenceSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 

@@ -38,6 +38,8 @@ class TrainMetrics(Record):
     estimate_error: float | None = None  # (estimate - measured) / measured
     processes: int | None = None  # several under torchrun
     strategy: str | None = None  # "ddp" or "fsdp" under torchrun
+    # A preference stage's last rewards/* and logps/* (protocol.Step's), and eval_rewards/* etc. on the held-out pairs
+    preference: dict[str, float] | None = None
 
 
 @dataclass

@@ -90,6 +90,9 @@ class Step(Event):
     tokens_per_s: float | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    # A preference stage's numbers for the step, as TRL names them: rewards/chosen, rewards/rejected,
+    # rewards/margins, rewards/accuracies, logps/chosen, logps/rejected (None for sft).
+    preference: dict[str, float] | None = None
 
 
 @dataclass
@@ -98,6 +101,7 @@ class Eval(Event):
     step: int
     eval_loss: float
     perplexity: float
+    preference: dict[str, float] | None = None  # as Step's, on the held-out pairs
 
 
 @dataclass

@@ -33,8 +33,14 @@ class ProtocolCallback(TrainerCallback):
 
     def __init__(self, emit: Callable[[protocol.Event], None], control: JobControl,
                  sampler: Callable[[], tuple[str, str]] | None = None, sample_steps: int = 0,
-                 fail_on_nan: bool = True, compiling: bool = False):
+                 fail_on_nan: bool = True, compiling: bool = False, stage_metrics: tuple[str, ...] = ()):
         self.emit = emit
+        # Prefixes of a preference trainer's own logged numbers (TRL's "rewards/", "logps/"): sent with
+        # each step and evaluation as their ``preference`` numbers.
+        self.stage_metrics = stage_metrics
+        self.last_preference: dict[str, float] | None = None
+        self.last_eval_preference: dict[str, float] | None = None
+        self._eval_logged: dict[str, float] | None = None  # the stage's numbers of the evaluation being logged
         self.compiling = compiling  # the first step compiles the layers: said, so a slow start is no surprise
         self.job = control
         self.sampler = sampler
@@ -136,12 +142,15 @@ class ProtocolCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
+        if "eval_loss" in logs:  # an evaluation's log, before its on_evaluate (whose metrics some trainers trim)
+            self._eval_logged = self._stage_numbers(_held_out(logs))
         if "loss" not in logs:
             return
         loss = float(logs["loss"])
         if not math.isfinite(loss) and self.fail_on_nan:
             raise FloatingPointError(f"the loss became {loss} at step {state.global_step}")
         self.last_loss = loss
+        self.last_preference = self._stage_numbers(logs) or self.last_preference
         now = time.monotonic()
         self.throughput.record(state.global_step, now, self._tokens(state))
         tokens_per_s = self.throughput.tokens_per_s()
@@ -156,9 +165,18 @@ class ProtocolCallback(TrainerCallback):
             tokens_per_s=None if tokens_per_s is None else round(tokens_per_s, 1),
             elapsed_s=round(now - self.started, 3),
             eta_s=None if eta is None else round(eta, 1),
+            preference=self._stage_numbers(logs),
         ))
         if not distributed.active():  # across ranks, commands act only where all agree (step end)
             self._apply_requests(state, control)  # a command that arrived during this step acts now
+
+    def _stage_numbers(self, logs: dict) -> dict[str, float] | None:
+        """The stage's own numbers among ``logs`` (None for sft, or a log without them)."""
+        if not self.stage_metrics:
+            return None
+        numbers = {key: float(value) for key, value in logs.items()
+                   if key.startswith(self.stage_metrics) and _maybe_float(value) is not None}
+        return numbers or None
 
     def on_prediction_step(self, args, state, control, **kwargs):
         """An eval batch is done: say how many of how many, on the first, about every
@@ -175,13 +193,17 @@ class ProtocolCallback(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self._eval_batches = 0
+        self._eval_logged, logged = None, self._eval_logged
         self.throughput.interrupt()
         if self.batches is not None:  # the eval batches, built since the step ended, trained nothing
             self.batches.forget_after(self._train_batches)
         loss = (metrics or {}).get("eval_loss")
         if loss is not None:
             self.last_eval = (state.global_step, float(loss))
-            self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss)))
+            held_out = self._stage_numbers(_held_out(metrics or {})) or logged
+            self.last_eval_preference = held_out
+            self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss),
+                                    preference=held_out))
         if self.training:  # a periodic eval: the run goes on training (or stopping, if told to)
             stopping = control.should_training_stop
             self.emit(protocol.Phase("stopping" if stopping else "training", done=state.global_step,
@@ -191,6 +213,11 @@ class ProtocolCallback(TrainerCallback):
         self.throughput.interrupt()
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         self.emit(protocol.Checkpoint(step=state.global_step, path=str(path)))
+
+
+def _held_out(metrics: dict) -> dict:
+    """An evaluation's numbers under their training names (eval_rewards/margins -> rewards/margins)."""
+    return {key.removeprefix("eval_"): value for key, value in metrics.items()}
 
 
 def _perplexity(loss: float) -> float:

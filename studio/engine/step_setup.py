@@ -109,7 +109,10 @@ def prepare(model, tokenizer, job: TrainJob, run_dir: Path, hw: hardware.Hardwar
 
 def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, steps: int,
                        has_eval: bool, path: fast_path.FastPath | None = None,
-                       extra: dict[str, Any] | None = None) -> TrainingArguments:
+                       extra: dict[str, Any] | None = None,
+                       config_class: type[TrainingArguments] = TrainingArguments) -> TrainingArguments:
+    """The Trainer's arguments for ``job``; ``config_class``: a trainer's own subclass (TRL's DPOConfig),
+    with its own settings in ``extra``."""
     tr = job.training
     path = path or fast_path.FastPath(packing=tr.packing, liger=False, fused_adamw=False, tf32=False)
     # Rows apart (the CPU): the same rows make each step, one a micro-batch; the Trainer counts the
@@ -153,13 +156,13 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         # Batches go to the GPU without waiting for it (their memory is pinned).
         dataloader_pin_memory=hw.device == "cuda",
         accelerator_config={"non_blocking": hw.device == "cuda"},
-        **(extra or {}),
     )
+    kwargs.update(extra or {})  # a trainer's own settings, and what it counts its own way
     try:
-        return TrainingArguments(**kwargs)
+        return config_class(**kwargs)
     except (TypeError, ValueError):
         kwargs["include_num_input_tokens_seen"] = kwargs["include_num_input_tokens_seen"] != "no"  # older: a bool
-        return TrainingArguments(**kwargs)
+        return config_class(**kwargs)
 
 
 def job_size(model, job: TrainJob, steps: int) -> fast_path.JobSize:

@@ -108,7 +108,12 @@ class TrainResult:
 
 def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                  parallel: Parallel | None = None) -> TrainOutputs:
-    """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs."""
+    """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs. A preference stage
+    trains with TRL (engine.preference_training, imported only for it: TRL costs a worker's start)."""
+    if job.training.stage != "sft":
+        from studio.engine.preference_training import train_preference
+
+        return train_preference(job, Path(run_dir), emit, control).outputs
     return train(job, run_dir, emit, control, parallel).outputs
 
 
@@ -167,17 +172,13 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
     transformers.set_seed(job.training.seed)
     base = load_base(job.model, emit, job.training.device, job.training.precision, sharded=parallel.sharded)
     data = _prepare_data(job, base.tokenizer, emit)
-    parent_folder, parent = _continued(job)
+    parent_folder, parent = continued(job)
     world = distributed.current().world_size
     steps = total_steps(len(data.prepared.train), job, world)
     model = adapter_setup.apply_adapter(base.model, job.lora, job.training.gradient_checkpointing,
                                         quantized=job.model.quantization != "none", continue_from=parent_folder,
                                         total_steps=steps)
-    if parent_folder is not None:  # the card describes the adapter really trained: the parent's method and shape
-        parent_config = model.peft_config["default"]
-        job = dataclasses.replace(job, lora=dataclasses.replace(
-            job.lora, **methods.settings_from_peft(parent_config.to_dict()),
-            target_modules=sorted(parent_config.target_modules)))
+    job = as_trained(job, model, parent_folder)
     trainable, total = adapter_setup.trainable_parameters(model)
     main = distributed.is_main_process()
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
@@ -186,7 +187,7 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
     log.info("evaluations: %s", evaluation.describe())
     emit(protocol.Phase("preparing_data", done=len(prepared.train), total=data.rows,
                         detail=f"{len(prepared.train)} train / {data.held_out} held-out rows"
-                               f"{_evaluated(evaluation.rows, data.held_out)}; "
+                               f"{evaluated_note(evaluation.rows, data.held_out)}; "
                                f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} "
                                f"{base.hw.precision}; packing {'on' if job.training.packing else 'off'}"))
 
@@ -196,7 +197,7 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
                               strategy=parallel.strategy, backend=parallel.backend)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {step.path.describe()}"))
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
-    sampler = _sampler(model, base.tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
+    sampler = sampler_for(model, base.tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
     callback = ProtocolCallback(emit, control, sampler=sampler, sample_steps=job.training.sample_steps,
                                 compiling=step.path.compile)
     fault = fault_from_environment()
@@ -222,7 +223,7 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
 def fit(session: Session) -> TrainMetrics:
     """Train (or resume, or adopt a finished checkpoint), then evaluate; the run's metrics."""
     job, trainer, callback, emit, steps = session.job, session.trainer, session.callback, session.emit, session.steps
-    resume = _resume_path(job, session.run_dir, emit)
+    resume = resume_checkpoint(job, session.run_dir, emit)
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     if resume is not None and _completed(resume, steps):
@@ -274,38 +275,58 @@ def fit(session: Session) -> TrainMetrics:
 def save(session: Session, metrics: TrainMetrics) -> TrainOutputs:
     """Write the adapter, its card and README into the run folder, all or nothing."""
     session.emit(protocol.Phase("saving"))
-    job, model, data, trainer, stopped = (session.job, session.model, session.data, session.trainer,
-                                          session.control.stop_requested)
+    job, data, trainer, stopped = session.job, session.data, session.trainer, session.control.stop_requested
     # Sharded weights are gathered by every rank together; rank 0 alone writes them.
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if session.parallel.sharded else None
     if not session.main:
         return TrainOutputs(metrics=metrics, stopped=stopped)
-    parent = session.parent
+    dataset = DatasetRef(path=str(data.path), format=data.loaded.format, fingerprint=data.loaded.fingerprint,
+                         rows=data.loaded.rows_total, rows_train=len(data.prepared.train),
+                         rows_eval=session.evaluation.rows, rows_held_out=data.held_out,
+                         train_on=job.dataset.train_on)
+    return write_adapter(job, session.run_dir, session.base, session.model, dataset, metrics, session.parent,
+                         session.initial_adapter, stopped=stopped, state_dict=state_dict, fault=session.fault,
+                         step=trainer.state.global_step)
+
+
+def write_adapter(job: TrainJob, run_dir: Path, base: Loaded, model, dataset: DatasetRef, metrics: TrainMetrics,
+                  parent: str | None, initial_adapter: Path | None, *, stopped: bool, state_dict: dict | None = None,
+                  fault: Any = None, step: int = 0) -> TrainOutputs:
+    """The trained adapter, its card and README in ``run_dir``'s adapter folder, staged and renamed
+    into place (every stage's run ends here)."""
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
-        session.base.source, data.path)
-    adapter_dir = session.run_dir / runs.ADAPTER_NAME
+        base.source, Path(dataset.path or ""))
+    adapter_dir = run_dir / runs.ADAPTER_NAME
     peft_config = _json_safe(model.peft_config["default"].to_dict())
-    card = cards.build_card(
-        peft_config, job=job, name=name, base_model=_base_info(job, session.base), run_id=session.run_dir.name,
-        dataset=DatasetRef(path=str(data.path), format=data.loaded.format, fingerprint=data.loaded.fingerprint,
-                           rows=data.loaded.rows_total, rows_train=len(data.prepared.train),
-                           rows_eval=session.evaluation.rows, rows_held_out=data.held_out,
-                           train_on=job.dataset.train_on),
-        metrics=metrics, parents=[parent] if parent else (),
-    )
+    card = cards.build_card(peft_config, job=job, name=name, base_model=_base_info(job, base),
+                            run_id=run_dir.name, dataset=dataset, metrics=metrics,
+                            parents=[parent] if parent else ())
     with atomic.staged_dir(adapter_dir) as stage:
-        adapter_setup.save_adapter(model, stage, session.initial_adapter, state_dict)
-        fail_saving_if_drilled(session.fault, trainer.state.global_step, stage)
+        adapter_setup.save_adapter(model, stage, initial_adapter, state_dict)
+        fail_saving_if_drilled(fault, step, stage)
         cards.write_card(stage, card)
         atomic.write_text(stage / "README.md", cards.card_readme(card))
-    return TrainOutputs(adapter_path=str(adapter_dir), base_model_path=str(session.base.folder), name=name,
+    return TrainOutputs(adapter_path=str(adapter_dir), base_model_path=str(base.folder), name=name,
                         metrics=metrics, stopped=stopped)
 
 
-def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
+@dataclass(frozen=True)
+class JobRows:
+    """The job's examples as read for its stage, split into training rows and held-out ones."""
+    path: Path
+    loaded: Any  # core.datasets' LoadedDataset
+    examples: list  # the examples taken (dataset.max_rows)
+    train: list
+    held_out: list
+    evaluated: list  # the held-out rows evaluated (dataset.eval_max_rows)
+
+
+def read_rows(job: TrainJob, emit: Emit) -> JobRows:
+    """Read the job's dataset for its stage (a file the stage can't train is refused), say what was
+    left out, and split it (every stage's data starts here)."""
     emit(protocol.Phase("preparing_data", detail=job.dataset.path))
     data_path = resolve_dataset_path(job.dataset.path)
-    loaded = load_job_dataset(job.dataset, data_path)
+    loaded = load_job_dataset(job.dataset, data_path, stage=job.training.stage)
     for warning in loaded.warnings:
         emit(protocol.Warning(warning))
     if loaded.issues:
@@ -314,12 +335,18 @@ def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
                               f"= 'skip'): {listed}" + (" …" if len(loaded.issues) > 20 else "")))
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
     train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
-    eval_rows = evaluation_sample(held_out, job.dataset.eval_max_rows)
-    for note in data_prep.rendering_notes(examples, tokenizer):
+    return JobRows(data_path, loaded, examples, train_rows, held_out,
+                   evaluation_sample(held_out, job.dataset.eval_max_rows))
+
+
+def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
+    rows = read_rows(job, emit)
+    train_rows = rows.train
+    for note in data_prep.rendering_notes(rows.examples, tokenizer):
         emit(protocol.Warning(note))
     chunking = data_prep.Chunking(job.dataset.chunk_text, job.dataset.chunk_overlap)
-    prepared = data_prep.prepare(train_rows, eval_rows, tokenizer, job.training.max_length, job.dataset.train_on,
-                                 chunking)
+    prepared = data_prep.prepare(train_rows, rows.evaluated, tokenizer, job.training.max_length,
+                                 job.dataset.train_on, chunking)
     note = data_prep.truncation_note(prepared, len(train_rows), job.training.max_length)
     if note:
         emit(protocol.Warning(note))
@@ -329,14 +356,25 @@ def _prepare_data(job: TrainJob, tokenizer, emit: Emit) -> TrainData:
     if prepared.dropped:
         emit(protocol.Warning(f"{prepared.dropped} example(s) had no response token left after truncation "
                               f"to {job.training.max_length} tokens and were skipped"))
-    return TrainData(data_path, loaded, prepared, len(examples), len(held_out))
+    return TrainData(rows.path, rows.loaded, prepared, len(rows.examples), len(rows.held_out))
 
 
-def _evaluated(evaluated: int, held_out: int) -> str:
+def as_trained(job: TrainJob, model, parent_folder: Path | None) -> TrainJob:
+    """The job as really trained: continuing an adapter takes the parent's method and shape, which
+    the card records (a copy; the caller's job stays as asked)."""
+    if parent_folder is None:
+        return job
+    parent_config = model.peft_config["default"]
+    return dataclasses.replace(job, lora=dataclasses.replace(
+        job.lora, **methods.settings_from_peft(parent_config.to_dict()),
+        target_modules=sorted(parent_config.target_modules)))
+
+
+def evaluated_note(evaluated: int, held_out: int) -> str:
     return f" ({evaluated} of them evaluated)" if evaluated < held_out else ""
 
 
-def _continued(job: TrainJob) -> tuple[Path | None, str | None]:
+def continued(job: TrainJob) -> tuple[Path | None, str | None]:
     """(folder, lineage reference) of the adapter this run keeps training, if any."""
     if not job.lora.continue_from:
         return None, None
@@ -344,7 +382,7 @@ def _continued(job: TrainJob) -> tuple[Path | None, str | None]:
     return folder, ref or str(folder)
 
 
-def _resume_path(job: TrainJob, run_dir: Path, emit: Emit) -> Path | None:
+def resume_checkpoint(job: TrainJob, run_dir: Path, emit: Emit) -> Path | None:
     """The checkpoint to resume from: "latest" passes over newer ones that are cut short or
     emptied (a warning names each) and is refused where none is usable."""
     ref = job.training.resume_from
@@ -381,7 +419,7 @@ def _adopt_checkpoint(trainer, checkpoint: Path, callback: ProtocolCallback) -> 
     return float(sum(losses) / len(losses)) if losses else float("nan")
 
 
-def _sampler(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:
+def sampler_for(model, tokenizer, prompt: str) -> Callable[[], tuple[str, str]]:
     def sample() -> tuple[str, str]:
         was_training = model.training
         model.eval()

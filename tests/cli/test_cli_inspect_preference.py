@@ -42,7 +42,7 @@ def test_inspect_names_the_preference_format_and_shows_chosen_beside_rejected(tm
     result = cli("datasets", "inspect", pairs(tmp_path / "prefs.jsonl"), "--bad-rows-limit", "0.5")
     assert result.returncode == 0, result.output
     assert "format preference" in result.stdout and "1 good, 1 bad" in result.stdout
-    assert "preference pairs (prompt, chosen, rejected)" in result.stdout
+    assert "preference pairs (prompt, chosen, rejected): they train with training.stage = \"dpo\"" in result.stdout
     header = next(line for line in result.stdout.splitlines() if "prompt" in line and "chosen" in line)
     assert header.index("prompt") < header.index("chosen") < header.index("rejected")
     row = next(line for line in result.stdout.splitlines() if "Ahoy!" in line)
@@ -56,6 +56,7 @@ def test_inspect_shows_kto_labels(tmp_path):
     result = cli("datasets", "inspect", path)
     assert result.returncode == 0, result.output
     assert "format kto" in result.stdout and "labelled desirable or undesirable" in result.stdout
+    assert "their preference stage is not in this version yet" in result.stdout  # KTO's trainer hasn't landed
     assert "desirable" in result.stdout and "undesirable" in result.stdout
 
 
@@ -68,5 +69,14 @@ def test_inspect_the_bundled_preference_sample_by_name():
 def test_an_sft_train_refuses_a_pair_file_before_any_run(tmp_path, studio_home):
     result = cli("train", "--dataset", pairs(tmp_path / "prefs.jsonl"))
     assert result.returncode == protocol.EXIT_DATA, result.output
-    assert "this is preference data" in result.flat and "not in this version yet" in result.flat
+    assert "this is preference data" in result.flat and 'training.stage = "dpo"' in result.flat
+    assert run_dirs(studio_home) == []
+
+
+def test_a_dpo_train_refuses_an_sft_file_before_any_run(studio_home):
+    """What a pair needs is said before a run folder exists or a worker starts."""
+    result = cli("train", "--stage", "dpo", "--dataset", "bundled", "--max-steps", "1")
+    assert result.returncode == protocol.EXIT_DATA, result.output
+    assert "row needs a prompt, a chosen reply and a rejected one" in result.flat
+    assert 'train this file with training.stage = "sft"' in result.flat
     assert run_dirs(studio_home) == []

@@ -45,7 +45,7 @@ def refusal(path: Path, stage: str, **fields) -> str:
 def test_sft_refuses_pairs_naming_the_preference_stages_and_the_sft_mapping(tmp_path):
     reason = refusal(jsonl(tmp_path / "pairs.jsonl", PAIRS), "sft")
     assert "this is preference data" in reason and "format 'preference'" in reason
-    assert "Preference tuning (DPO, ORPO, SimPO, KTO) is not in this version yet" in reason  # no stage to name yet
+    assert 'Train it with a preference stage: training.stage = "dpo"' in reason  # only the stages that exist
     assert "--map instruction=prompt,output=chosen" in reason
     # ... and the mapping it names trains the chosen replies as SFT
     mapped = load_job_dataset(job(tmp_path / "pairs.jsonl", columns={"instruction": "prompt", "output": "chosen"}))
@@ -62,7 +62,8 @@ def test_sft_refuses_alpaca_pairs_and_its_mapping_works(tmp_path):
 def test_sft_refuses_kto_rows_and_names_the_kto_stage(tmp_path):
     path = jsonl(tmp_path / "kto.jsonl", KTO * 50)
     reason = refusal(path, "sft")
-    assert "labelled desirable (true) or undesirable (false)" in reason and "not in this version yet" in reason
+    assert "labelled desirable (true) or undesirable (false)" in reason
+    assert "KTO is not in this version yet" in reason and 'training.stage = "kto"' not in reason
     assert "dataset.format = 'prompt_completion'" in reason
     # read as it says, the undesirable replies are bad rows, never trained
     desirable = load_dataset_file(path, "prompt_completion", on_error="skip", bad_rows_limit=0.5)
@@ -80,7 +81,8 @@ def test_pair_stages_refuse_an_sft_file_saying_what_a_preference_row_needs(tmp_p
 def test_pair_stages_refuse_kto_rows_with_what_to_do(tmp_path):
     reason = refusal(jsonl(tmp_path / "kto.jsonl", KTO), "dpo")
     assert "dpo trains on pairs" in reason and "KTO data (format 'kto')" in reason
-    assert 'training.stage = "kto"' in reason
+    assert "KTO, which trains such rows, is not in this version yet" in reason  # no stage that isn't there
+    assert "write each prompt's desirable and undesirable replies as one row" in reason
 
 
 def test_kto_refuses_an_sft_file_and_takes_labelled_rows_as_they_are(tmp_path):

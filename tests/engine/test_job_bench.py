@@ -88,14 +88,17 @@ def test_the_unsloth_folder_goes_first_on_the_commands_path(tmp_path):
 def test_nothing_else_in_studio_imports_unsloth():
     """Unsloth is a comparison, never a dependency: only engine.unsloth_job imports it."""
     package = Path(job_bench.__file__).resolve().parents[1]
-    importers = set()
+    importers, trl_importers = set(), set()
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            if any(n.split(".")[0] in ("unsloth", "unsloth_zoo", "trl") or n.endswith("unsloth_job") for n in names):
+            if any(n.split(".")[0] in ("unsloth", "unsloth_zoo") or n.endswith("unsloth_job") for n in names):
                 importers.add(path.relative_to(package).as_posix())
+            if any(n.split(".")[0] == "trl" for n in names):  # a dependency now, for DPO, in one place
+                trl_importers.add(path.relative_to(package).as_posix())
     assert importers == {"engine/unsloth_job.py"}
+    assert trl_importers <= {"engine/unsloth_job.py", "engine/preference_training.py"}
 
 
 def _fake_job(monkeypatch, tmp_path):

@@ -191,7 +191,8 @@ def test_compare_prompts_come_from_the_eval_split():
 
 
 def test_a_preference_file_is_shown_pair_by_pair_but_not_chosen(qtbot, page, state, tmp_path):
-    """Preference tuning has no stage yet: the pairs are readable, and the page says why it won't train them."""
+    """The Train page trains SFT (no stage choice there yet): the pairs are readable, and the page says why
+    it won't train them and which stage does."""
     pairs = write_jsonl(tmp_path / "prefs.jsonl", [
         {"prompt": "Say hi.", "chosen": "Ahoy, matey!", "rejected": "Hello."},
         {"prompt": "Add 2 and 3.", "chosen": "Arr, 5!", "rejected": "5."}])
@@ -203,5 +204,5 @@ def test_a_preference_file_is_shown_pair_by_pair_but_not_chosen(qtbot, page, sta
     assert "Say hi." in row and "chosen: assistant: Ahoy, matey!" in row and "rejected: assistant: Hello." in row
     assert page.rows.preview_cell(0, 1) == "preference"
     assert "this is preference data" in page.error_label.text()
-    assert "not in this version yet" in page.error_label.text()
+    assert 'Train it with a preference stage: training.stage = "dpo"' in page.error_label.text()
     assert state.dataset_path == "bundled"  # not chosen for training

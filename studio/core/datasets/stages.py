@@ -9,7 +9,9 @@ A file of the wrong kind is refused as a whole, before its rows are checked, wit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+
+from studio.core.jobs import Stage
 
 from .errors import DatasetError
 from .formats import FORMAT_HELP, LABELLED_FORMATS, PAIR_FORMATS, Example
@@ -18,10 +20,9 @@ from .preference import unpaired
 Rows = Literal["replies", "pairs", "labelled"]
 STAGE_ROWS: dict[str, Rows] = {"sft": "replies", "dpo": "pairs", "orpo": "pairs", "simpo": "pairs",
                                "kto": "labelled"}
-PREFERENCE_STAGES = "dpo, orpo, simpo (pairs) or kto (labelled rows)"
-# The stages a job can ask for today (core.jobs has no training.stage until the preference
-# trainers land): the refusals must not send anyone to a setting that doesn't exist yet.
-JOB_STAGES: tuple[str, ...] = ("sft",)
+# The stages a job can ask for today (core.jobs' training.stage): the refusals must not send anyone
+# to a stage whose trainer hasn't landed yet.
+JOB_STAGES: tuple[str, ...] = get_args(Stage)
 # How to fine-tune on a preference file's chosen replies instead, per format.
 _SFT_INSTEAD = {
     "preference": "map the chosen reply as the answer: with prompt and chosen as strings, --map "
@@ -45,28 +46,38 @@ def check_stage(stage: str) -> str:
     return stage
 
 
+def trained_by(rows: Rows) -> tuple[str, ...]:
+    """The preference stages a job can ask for today that train rows of this kind (kto takes pairs too)."""
+    return tuple(stage for stage in JOB_STAGES if stage != "sft" and (
+        STAGE_ROWS[stage] == rows or STAGE_ROWS[stage] == "labelled" and rows == "pairs"))
+
+
+def stage_choice(rows: Rows) -> str:
+    """``training.stage = "dpo"`` (or several, joined), for rows a preference stage trains; "" for none."""
+    return " or ".join(f'training.stage = "{stage}"' for stage in trained_by(rows))
+
+
 def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None:
     """Why ``stage`` can't train a file of format ``fmt`` (and what to do), or None when it can."""
     wants, has = STAGE_ROWS[check_stage(stage)], rows_of(fmt)
     if wants == has or wants == "labelled" and has == "pairs":
         return None
     if wants == "replies":
-        if has == "pairs":
-            kind, train = ("preference data: a prompt with a chosen and a rejected reply",
-                           f"training.stage = \"dpo\" ({PREFERENCE_STAGES})")
-        else:
-            kind, train = ("preference data for KTO: replies labelled desirable (true) or undesirable (false)",
-                           "training.stage = \"kto\"")
-        how = (f"Train it with a preference stage: {train}" if "dpo" in JOB_STAGES else
+        kind = ("preference data: a prompt with a chosen and a rejected reply" if has == "pairs" else
+                "preference data for KTO: replies labelled desirable (true) or undesirable (false)")
+        how = (f"Train it with a preference stage: {stage_choice(has)}" if trained_by(has) else
+               "KTO is not in this version yet" if len(JOB_STAGES) > 1 else
                "Preference tuning (DPO, ORPO, SimPO, KTO) is not in this version yet")
         return DatasetError(file, None, None, f"this is {kind} (format '{fmt}'); supervised "
                             f"fine-tuning would not learn the preference. {how}; or, to fine-tune on the "
                             f"{'chosen' if has == 'pairs' else 'desirable'} replies only, {_SFT_INSTEAD[fmt]}")
     if wants == "pairs" and has == "labelled":
+        kto = (f"train it with {stage_choice('labelled')}" if trained_by("labelled") else
+               "KTO, which trains such rows, is not in this version yet")
         return DatasetError(file, None, None, f"{stage} trains on pairs (a prompt, a chosen and a rejected "
-                            f"reply), and this is KTO data (format '{fmt}'), one labelled reply per row: train it "
-                            "with training.stage = \"kto\", or write each prompt's desirable and undesirable "
-                            "replies as one row of prompt, chosen, rejected")
+                            f"reply), and this is KTO data (format '{fmt}'), one labelled reply per row: {kto}; "
+                            "or write each prompt's desirable and undesirable replies as one row of prompt, "
+                            "chosen, rejected")
     needs = ("a prompt, a chosen reply and a rejected one: e.g. {\"prompt\": \"…\", \"chosen\": \"…\", "
              "\"rejected\": \"…\"}, strings or message lists (formats preference, preference_sharegpt, "
              "preference_alpaca)" if wants == "pairs" else
