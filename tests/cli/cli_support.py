@@ -37,6 +37,12 @@ class Result:
         """The output with line breaks removed: a long path that rich wrapped is whole again."""
         return self.output.replace("\n", "")
 
+    @property
+    def words(self) -> str:
+        """The output's words one space apart: a sentence that rich wrapped at a space reads whole
+        (``flat`` would join the words on either side of the break)."""
+        return " ".join(self.output.split())
+
 
 def cli_env(home: Path | None = None, **extra: str) -> dict[str, str]:
     env = dict(os.environ, COLUMNS="200", PYTHONUNBUFFERED="1")

@@ -69,7 +69,7 @@ def test_inspect_the_bundled_preference_sample_by_name():
 def test_an_sft_train_refuses_a_pair_file_before_any_run(tmp_path, studio_home):
     result = cli("train", "--dataset", pairs(tmp_path / "prefs.jsonl"))
     assert result.returncode == protocol.EXIT_DATA, result.output
-    assert "this is preference data" in result.flat and 'training.stage = "dpo"' in result.flat
+    assert "this is preference data" in result.words and 'training.stage = "dpo"' in result.words
     assert run_dirs(studio_home) == []
 
 
@@ -77,6 +77,6 @@ def test_a_dpo_train_refuses_an_sft_file_before_any_run(studio_home):
     """What a pair needs is said before a run folder exists or a worker starts."""
     result = cli("train", "--stage", "dpo", "--dataset", "bundled", "--max-steps", "1")
     assert result.returncode == protocol.EXIT_DATA, result.output
-    assert "row needs a prompt, a chosen reply and a rejected one" in result.flat
-    assert 'train this file with training.stage = "sft"' in result.flat
+    assert "row needs a prompt, a chosen reply and a rejected one" in result.words
+    assert 'train this file with training.stage = "sft"' in result.words
     assert run_dirs(studio_home) == []

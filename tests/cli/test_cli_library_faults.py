@@ -60,13 +60,13 @@ def test_a_finished_run_ends_done_when_the_library_is_read_only_and_is_filed_lat
                                            else "may not use the library folder")
         assert "Traceback" not in output
         listed = run_cli("library", "list", env=env)
-        assert listed.returncode == 0 and "Traceback" not in listed.output and "nothing in it can be changed" in listed.flat
+        assert listed.returncode == 0 and "Traceback" not in listed.output and "nothing in it can be changed" in listed.words
         refused = run_cli("library", "add", run_dir, env=env)
         assert refused.returncode == 2 and "Traceback" not in refused.output and "error:" in refused.output
     added = run_cli("library", "add", run_dir, env=env)
     assert added.returncode == 0 and "filed as pirate/v1" in added.output, added.output
     again = run_cli("library", "add", run_dir.name, env=env)
-    assert again.returncode == 0 and "in the library already, as pirate/v1" in again.flat, again.output
+    assert again.returncode == 0 and "in the library already, as pirate/v1" in again.words, again.output
     assert refs(env) == ["pirate/v1"]
 
 
@@ -166,7 +166,7 @@ def test_hostile_zips_get_sentences_and_extra_files_are_named(tmp_path):
         for i in range(300):
             handle.writestr(f"pad{i}.bin", b"\0" * 1024)
     refused = run_cli("library", "import", bomb, env=env)
-    assert refused.returncode == 2 and "Traceback" not in refused.output and "302 entries" in refused.flat
+    assert refused.returncode == 2 and "Traceback" not in refused.output and "302 entries" in refused.words
     extra = tmp_path / "extra.zip"
     with zipfile.ZipFile(extra, "w") as handle:
         for file in source.iterdir():
@@ -174,7 +174,7 @@ def test_hostile_zips_get_sentences_and_extra_files_are_named(tmp_path):
         handle.writestr("run_me.sh", "rm -rf ~\n")
         handle.writestr(".hidden", "x")
     imported = run_cli("library", "import", extra, env=env)
-    assert imported.returncode == 0 and "left out 2 file(s)" in imported.flat and "run_me.sh" in imported.flat
+    assert imported.returncode == 0 and "left out 2 file(s)" in imported.words and "run_me.sh" in imported.flat
     version = tmp_path / "home" / "library" / "extra" / "v1"
     assert not (version / "run_me.sh").exists() and not (version / ".hidden").exists()
 

@@ -32,7 +32,7 @@ def test_a_rank_above_the_layers_and_a_billion_epochs_are_refused_before_a_worke
 def test_a_negative_seed_is_a_config_error(tiny_model_dir, studio_home):
     result = run_cli(*tiny_train_args(tiny_model_dir), "--seed", "-1", env=cli_env(studio_home))
     assert result.returncode == protocol.EXIT_BAD_JOB, result.output
-    assert "training.seed must be in [0, 4294967295]" in result.flat and "got -1" in result.flat
+    assert "training.seed must be in [0, 4294967295]" in result.words and "got -1" in result.words
     assert run_dirs(studio_home) == []
 
 
@@ -42,8 +42,8 @@ def test_force_starts_it_and_a_rank_past_the_address_space_ends_as_out_of_memory
     args = tiny_train_args(tiny_model_dir, max_steps=2, save_steps=0)
     result = run_cli(*args, "--rank", str(2**40), "--force", env=cli_env(studio_home), timeout=180)
     assert result.returncode == protocol.EXIT_OOM, result.output
-    assert "error (oom): out of memory:" in result.flat and "can't allocate memory" in result.flat
-    assert "this machine's RAM ran out" in result.flat and "lora.r" in result.flat
+    assert "error (oom): out of memory:" in result.words and "can't allocate memory" in result.words
+    assert "this machine's RAM ran out" in result.words and "lora.r" in result.words
     (run_dir,) = run_dirs(studio_home)
     assert runs.summarize(run_dir).status == "failed"
     (error,) = [e for e in read_events(run_dir) if e["type"] == "error"]

@@ -35,6 +35,6 @@ def test_a_file_that_is_not_a_dataset_is_not_quoted_whole_nor_read_as_emoji(tmp_
     data = tmp_path / "passwd.csv"
     data.write_text(f"{secret}\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n", encoding="utf-8")
     result = run_cli("datasets", "inspect", str(data), env=cli_env(tmp_path / "home"))
-    assert result.returncode != 0 and "cannot tell the dataset format" in result.flat
+    assert result.returncode != 0 and "cannot tell the dataset format" in result.words
     assert secret not in result.flat and "S" * 50 not in result.output
     assert "root:x:0:0:" in result.flat  # its start, as written: ':x:' is not turned into an emoji
