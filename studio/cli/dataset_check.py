@@ -39,9 +39,14 @@ def print_problems(check: DatasetCheck, console: Console) -> None:
         console.print(f"[yellow]{escape(hint)}[/yellow]")
 
 
-def dataset_refused(settings: DatasetSettings, console: Console, stage: str = "sft") -> int | None:
-    """The exit status when the job's dataset can't be trained by its ``stage`` (after saying why), else None."""
-    check = check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES, stage=stage)
+def checked_dataset(settings: DatasetSettings, stage: str = "sft") -> DatasetCheck:
+    """The job's dataset as its ``stage`` would read it: whole when small (its rows then also
+    count the steps for the magnitude check), else its first rows."""
+    return check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES, stage=stage)
+
+
+def dataset_refused(check: DatasetCheck, console: Console) -> int | None:
+    """The exit status when the checked dataset can't be trained (after saying why), else None."""
     if check.ok:
         return None
     print_problems(check, console)

@@ -15,23 +15,22 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from studio.cli.dataset_check import WHOLE_FILE_BYTES
 from studio.core import magnitudes, protocol
-from studio.core.datasets import DatasetError
-from studio.core.datasets.job_check import check_job_dataset
+from studio.core.datasets import LoadedDataset
 from studio.core.job_schema import Issue
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, inspect_model, model_source
 
 
-def unlikely_values(job: TrainJob) -> list[Issue]:
-    """core.magnitudes' issues with ``job``, with its model's shapes and its dataset's rows where known."""
-    return magnitudes.magnitude_issues(job, _model_config(job), rows=_rows(job))
+def unlikely_values(job: TrainJob, loaded: LoadedDataset | None) -> list[Issue]:
+    """core.magnitudes' issues with ``job``, with its model's shapes and its dataset's rows where known
+    (``loaded``: the whole file as cli.dataset_check read it, None when it was too large to)."""
+    return magnitudes.magnitude_issues(job, _model_config(job), rows=_rows(job, loaded))
 
 
-def magnitudes_refused(job: TrainJob, console: Console) -> int | None:
+def magnitudes_refused(job: TrainJob, loaded: LoadedDataset | None, console: Console) -> int | None:
     """The exit status when ``job`` has such values (after saying which and why), else None."""
-    issues = unlikely_values(job)
+    issues = unlikely_values(job, loaded)
     if not issues:
         return None
     lines = "\n".join(f"  - {issue}" for issue in issues)
@@ -48,11 +47,7 @@ def _model_config(job: TrainJob) -> dict[str, Any] | None:
         return None
 
 
-def _rows(job: TrainJob) -> int | None:
-    if job.training.max_steps > 0 or job.training.packing:
-        return None  # the steps don't follow from the rows
-    try:
-        loaded = check_job_dataset(job.dataset, whole_file_bytes=WHOLE_FILE_BYTES, stage=job.training.stage).loaded
-    except (DatasetError, OSError, ValueError):
-        return None
-    return len(loaded.examples) if loaded is not None else None
+def _rows(job: TrainJob, loaded: LoadedDataset | None) -> int | None:
+    if job.training.max_steps > 0 or job.training.packing or loaded is None:
+        return None  # the steps don't follow from the rows, or they were not all read
+    return len(loaded.examples)

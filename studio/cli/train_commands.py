@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.advice import MEASURED_ROWS, print_batch_tip
-from studio.cli.dataset_check import dataset_refused
+from studio.cli.dataset_check import checked_dataset, dataset_refused
 from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.magnitude_check import magnitudes_refused
 from studio.cli.run_job import run_job
@@ -44,9 +44,11 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             job = build_train_job(args)
             if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
                 raise machine_fit.MachineError(problems)
-        if (refused := dataset_refused(job.dataset, console, job.training.stage)) is not None:
+        check = checked_dataset(job.dataset, job.training.stage)
+        if (refused := dataset_refused(check, console)) is not None:
             return refused  # before any run folder: a missing file is not a failed run
-        if not args.resume and not getattr(args, "force", False) and (odd := magnitudes_refused(job, console)):
+        if not args.resume and not getattr(args, "force", False) and (
+                odd := magnitudes_refused(job, check.loaded, console)):
             return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder
         if not args.resume and not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
             if fit.blocks:

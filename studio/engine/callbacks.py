@@ -150,7 +150,8 @@ class ProtocolCallback(TrainerCallback):
         if not math.isfinite(loss) and self.fail_on_nan:
             raise FloatingPointError(f"the loss became {loss} at step {state.global_step}")
         self.last_loss = loss
-        self.last_preference = self._stage_numbers(logs) or self.last_preference
+        preference = self._stage_numbers(logs)
+        self.last_preference = preference or self.last_preference
         now = time.monotonic()
         self.throughput.record(state.global_step, now, self._tokens(state))
         tokens_per_s = self.throughput.tokens_per_s()
@@ -165,7 +166,7 @@ class ProtocolCallback(TrainerCallback):
             tokens_per_s=None if tokens_per_s is None else round(tokens_per_s, 1),
             elapsed_s=round(now - self.started, 3),
             eta_s=None if eta is None else round(eta, 1),
-            preference=self._stage_numbers(logs),
+            preference=preference,
         ))
         if not distributed.active():  # across ranks, commands act only where all agree (step end)
             self._apply_requests(state, control)  # a command that arrived during this step acts now
