@@ -5,8 +5,8 @@ on ``QThreadPool.globalInstance()`` and its result (or exception) comes back thr
 a Qt signal, so the callbacks always run on the GUI thread. The relay object that
 carries the signals lives on the GUI thread and is kept in a module-level set until
 its result is delivered, so neither it nor the task is garbage-collected mid-flight.
-A callback bound to a widget (a method, or a functools.partial of one) that was deleted
-in the meantime is skipped, not called.
+A callback bound to a widget (a method, a functools.partial of one, or a lambda that
+closes over one) that was deleted in the meantime is skipped, not called.
 """
 
 from __future__ import annotations
@@ -100,7 +100,13 @@ def tasks_in_flight() -> int:
 
 
 def _alive(callback: Callable[..., Any]) -> bool:
+    """No widget the callback belongs to or closes over (``lambda r: self._show(r)``) was deleted."""
     while isinstance(callback, functools.partial):
         callback = callback.func
-    owner = getattr(callback, "__self__", None)
-    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
+    owners = [getattr(callback, "__self__", None)]
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            owners.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet
+            continue
+    return all(shiboken6.isValid(owner) for owner in owners if isinstance(owner, QObject))

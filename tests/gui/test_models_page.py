@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QThreadPool
 
 from studio.core import settings as user_settings
@@ -111,3 +112,18 @@ def test_a_folder_added_here_is_listed_by_the_cli(qtbot, page, tiny_model_dir, c
     assert main(["models", "--forget", str(tiny_model_dir)]) == 0
     rescan(qtbot, page, page.scan)  # a rescan sees what the CLI changed
     assert tiny_model_dir.name not in column(page, 0) and page.extra_paths() == []
+
+
+def test_a_late_result_for_a_lambda_over_a_deleted_widget_is_dropped(qtbot):
+    """The Library page hands lambdas over ``self`` (a reload after a rename): one that arrives after
+    the page is gone must not be called (it raised 'Internal C++ object already deleted')."""
+    from PySide6.QtWidgets import QLabel
+
+    label, seen = QLabel(), []
+    release = threading.Event()
+    run_in_background(release.wait, 10, on_done=lambda _r: seen.append(label.text()))
+    label.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(label), timeout=5000)
+    release.set()
+    qtbot.waitUntil(lambda: tasks_in_flight() == 0, timeout=10_000)
+    assert seen == []
