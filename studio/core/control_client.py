@@ -33,7 +33,10 @@ def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0, **payload) -> 
                 sock.connect(path.name)
             finally:
                 os.chdir(cwd)
-        sock.sendall(line)
+        try:
+            sock.sendall(line)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a busy worker answers and hangs up at once; its reply is already ours to read
         reply = sock.makefile("rb").readline()
     if not reply:
         raise ConnectionError(f"the worker of {run_dir} closed the connection without a reply")
