@@ -350,6 +350,13 @@ def _validate_preference(job: TrainJob, issues: list[Issue]) -> None:
     elif pref.loss_type == "exo_pair" and pref.label_smoothing == 0:
         issues.append(Issue("preference.label_smoothing", "must be > 0 with loss_type exo_pair; 1e-3 is the EXO "
                                                           "paper's"))
+    if pref.simpo_gamma < 0:
+        issues.append(Issue("preference.simpo_gamma", f"must be >= 0, got {pref.simpo_gamma}; 0.5 is typical"))
+    if pref.cpo_alpha < 0:
+        issues.append(Issue("preference.cpo_alpha", f"must be >= 0, got {pref.cpo_alpha}; 0 for SimPO alone"))
+    for name in ("desirable_weight", "undesirable_weight"):
+        if getattr(pref, name) <= 0:
+            issues.append(Issue(f"preference.{name}", f"must be > 0, got {getattr(pref, name)}; 1.0 is typical"))
     if stage == "sft":
         return
     if tr.packing:

@@ -25,9 +25,10 @@ Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
 Switch = Literal["auto", "on", "off"]
-# What a run learns from: replies (sft) or pairs of a chosen and a rejected reply (dpo). A preference
-# stage joins when its trainer trains end to end; core.datasets.stages reads this list.
-Stage = Literal["sft", "dpo"]
+# What a run learns from: replies (sft), pairs of a chosen and a rejected reply (dpo, orpo, simpo) or
+# replies labelled desirable or not (kto, which also reads pairs); core.datasets.stages reads this list.
+Stage = Literal["sft", "dpo", "orpo", "simpo", "kto"]
+PREFERENCE_STAGES: tuple[str, ...] = ("dpo", "orpo", "simpo", "kto")
 # TRL's DPO losses (trl.DPOConfig.loss_type) that need nothing but beta and label_smoothing.
 DpoLoss = Literal["sigmoid", "ipo", "hinge", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair",
                   "apo_zero", "apo_down", "sigmoid_norm"]
@@ -145,8 +146,12 @@ class LoraSettings:
 @dataclass
 class TrainingSettings:
     stage: Stage = _f("sft", "What the run learns from: 'sft' (supervised fine-tuning) learns the replies of the "
-                             "data; 'dpo' (direct preference optimization) learns from pairs, a prompt with a "
-                             "chosen and a rejected reply, to prefer the chosen (see the preference section).")
+                             "data. The preference stages (see the preference section) learn to prefer one reply "
+                             "to another: 'dpo' (direct preference optimization) from pairs of a prompt, a chosen "
+                             "and a rejected reply, against the adapter as it started; 'orpo' from pairs, "
+                             "fine-tuning on the chosen while penalising the rejected, no reference model; "
+                             "'simpo' from pairs, length-normalised, no reference model; 'kto' from replies "
+                             "labelled desirable or not (pairs are read as one of each).")
     epochs: float = _f(1.0, "Passes over the training rows; 1-3 is typical (ignored when max_steps > 0).")
     max_steps: int = _f(0, "Stop after this many optimizer steps (0 = use epochs).")
     batch_size: int = _f(4, "Rows per device per step; lower it first when memory runs out.")
@@ -193,9 +198,11 @@ class TrainingSettings:
 
 @dataclass
 class PreferenceSettings:
-    """The preference stages' own settings (training.stage = dpo); SFT reads none of them."""
-    beta: float = _f(0.1, "How far the adapter may move from the reference model (the base, or the adapter "
-                           "continued from): higher keeps it closer. 0.1 is typical; 0.01-0.5.")
+    """The preference stages' own settings (training.stage dpo, orpo, simpo or kto); SFT reads none of them."""
+    beta: float = _f(0.1, "dpo and kto: how far the adapter may move from the reference model (the base, or "
+                           "the adapter continued from); higher keeps it closer; 0.1 is typical, 0.01-0.5. "
+                           "orpo: the weight (lambda) of the odds-ratio term beside the chosen reply's loss; "
+                           "0.1 is typical. simpo: the reward scale; 2.0-2.5 is the SimPO paper's.")
     loss_type: DpoLoss = _f("sigmoid", "DPO's loss, as TRL names it: sigmoid (the DPO paper's), ipo (squared, "
                                        "for pairs that are near-certain), hinge (SLiC), robust (with "
                                        "label_smoothing: some pairs are labelled the wrong way round), exo_pair, "
@@ -203,7 +210,14 @@ class PreferenceSettings:
                                        "(length-normalised).")
     label_smoothing: float = _f(0.0, "The share of pairs whose chosen and rejected may be the wrong way round "
                                      "(0 to 0.5; robust and exo_pair read it, exo_pair needs it > 0, 1e-3 "
-                                     "typical); 0 = every pair is right.")
+                                     "typical); 0 = every pair is right. dpo and simpo.")
+    simpo_gamma: float = _f(0.5, "simpo: the margin the chosen reply's reward should beat the rejected one's by; "
+                                 "0.5 is typical (the paper's gamma/beta ratio is 0.3-1.6).")
+    cpo_alpha: float = _f(0.0, "simpo: the weight of a plain loss on the chosen reply added to SimPO's (CPO-SimPO); "
+                               "0 = SimPO alone, 1.0 = CPO's.")
+    desirable_weight: float = _f(1.0, "kto: the weight of the desirable replies' loss. With unequal counts, weigh "
+                                      "them so that desirable x count is 1 to 1.33 x undesirable x count.")
+    undesirable_weight: float = _f(1.0, "kto: the weight of the undesirable replies' loss (see desirable_weight).")
 
 
 @dataclass
