@@ -11,21 +11,41 @@ context, kernels, library handles), so both are recorded.
 Usage: python scripts/measure_vram.py [--group A|B|all] [--only NAME] --out results.jsonl
 Results land in docs/vram_measurements.jsonl; docs/vram_validation.md compares them with
 studio.core.vram (scripts/vram_report.py).
+
+Preference stages (``--preference dpo,orpo,simpo,kto``) run whole jobs through the app's own
+training path instead (engine.training.run_training, what the worker calls: the loader, TRL's
+trainer, the save): a model folder of the shape with random weights and the tiny test tokenizer,
+written once under --workdir, and a generated data set whose every reply is longer than
+--seq tokens, so every sequence is cut at max length (the case the estimate describes). Each
+stage prints its measured peak beside the estimate the Train page and ``lora-studio estimate``
+show for the same job (core.launch_plan.per_gpu_estimate). On a machine without CUDA the
+"measured" figure is the process's peak RSS, which is not comparable (a dry run of the script).
+
+  python scripts/measure_vram.py --preference dpo,orpo --shape llama-3.2-1b --batch 4 --seq 1024 \
+      --out $OUT/preference.jsonl
+  python scripts/measure_vram.py --table $OUT/preference.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from studio.core.reference_shapes import MODEL_SHAPES  # noqa: E402 - after the path tweak
 from studio.engine.bench import run_isolated  # noqa: E402
+
+GIB = 2**30
+PREFERENCE_STAGES = ("dpo", "orpo", "simpo", "kto")
 
 # name, model, method, rank, batch, seq, checkpointing, extra settings; group A/B split the
 # list into two calls that each fit in ten minutes.
@@ -155,13 +175,208 @@ def measure_one(cfg: dict) -> dict:
     return out
 
 
+# -- preference stages, through the app's own training path -------------------------------------
+
+
+def preference_config(args: argparse.Namespace, stage: str) -> dict[str, Any]:
+    quant = "qlora-" if args.quant == "4bit" else ""
+    name = f"{args.shape.split('-')[-1]}-{quant}{stage}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
+    return dict(name=name, shape=args.shape, stage=stage, batch=args.batch, seq=args.seq, ckpt=args.ckpt,
+                quant=args.quant, r=args.r, steps=args.steps, workdir=str(args.workdir))
+
+
+def tokenizer_folder(workdir: Path) -> Path:
+    """The tiny test model's folder (its ChatML tokenizer is what the random models get): offline, a second."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_model import build_tiny_model
+
+    folder = workdir / "tiny-tokenizer"
+    if not (folder / "config.json").exists():
+        build_tiny_model(folder)
+    return folder
+
+
+def model_folder(workdir: Path, shape: str) -> Path:
+    """A model folder of ``shape`` with random bf16 weights (engine.job_bench's, written once), built in
+    its own process so that this one never holds the GPU."""
+    folder = workdir / "models" / shape
+    if not (folder / "config.json").exists():
+        code = ("import sys; from pathlib import Path; from studio.engine.job_bench import model_folder; "
+                "model_folder(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))")
+        subprocess.run([sys.executable, "-c", code, str(workdir), shape, str(tokenizer_folder(workdir))],
+                       check=True, cwd=ROOT)
+    return folder
+
+
+def data_file(workdir: Path, stage: str, rows: int, seq: int) -> Path:
+    """Rows whose replies each have ``seq`` words (at least ``seq`` tokens): every sequence is cut at max
+    length. Pairs (prompt, chosen, rejected) for DPO, ORPO and SimPO; KTO's labelled replies alternate."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_model import sample_texts
+
+    kind = "kto" if stage == "kto" else "pairs"
+    path = workdir / "data" / f"{kind}-{rows}x{seq}.jsonl"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    words = " ".join(sample_texts()).split()
+    rng = random.Random(0)
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(rows):
+            row = ({"prompt": text(12), "completion": text(seq), "label": i % 2 == 0} if kind == "kto"
+                   else {"prompt": text(12), "chosen": text(seq), "rejected": text(seq)})
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def preference_job(cfg: dict[str, Any], model: Path, data: Path) -> dict[str, Any]:
+    return {"kind": "train", "model": {"path": str(model), "quantization": cfg["quant"]},
+            "dataset": {"path": str(data), "eval_fraction": 0.0},
+            "lora": {"r": cfg["r"], "alpha": 2 * cfg["r"]},
+            "training": {"stage": cfg["stage"], "max_steps": cfg["steps"], "batch_size": cfg["batch"],
+                         "grad_accum": 1, "max_length": cfg["seq"], "gradient_checkpointing": cfg["ckpt"],
+                         "learning_rate": 1e-5, "logging_steps": 1}}
+
+
+def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
+    """One preference job in this (fresh) process: its peak beside the app's estimate for it."""
+    import resource
+
+    import torch
+
+    workdir = Path(cfg["workdir"])
+    os.environ["LORA_STUDIO_HOME"] = str(workdir / "home")
+    from studio.core import launch_plan, vram
+    from studio.core.job_schema import job_from_dict
+    from studio.core.models import inspect_model
+    from studio.engine import memory_report, training
+    from studio.engine.control import JobControl
+
+    job = job_from_dict(cfg["job"], source=cfg["name"])
+    events: list[Any] = []
+    cuda = torch.cuda.is_available()
+    run_dir = workdir / "runs" / f"{cfg['name']}-{int(time.time())}"
+    started = time.time()
+    out: dict[str, Any] = {k: v for k, v in cfg.items() if k != "job"}
+    try:
+        outputs = training.run_training(job, run_dir, events.append, JobControl())
+        out["train_loss"] = outputs.metrics.train_loss
+        out["tokens_trained"] = outputs.metrics.tokens_trained  # full rows: steps x the estimate's tokens
+    except torch.cuda.OutOfMemoryError as exc:
+        out.update(oom=True, error=str(exc)[:300])
+    out["seconds"] = round(time.time() - started, 1)
+    steps = [e for e in events if type(e).__name__ == "Step"]
+    out["steps_done"] = len(steps)
+    if len(steps) > 3 and out.get("tokens_trained"):  # after two warm-up steps: the steady rate
+        per_step = out["tokens_trained"] / len(steps)
+        span = steps[-1].elapsed_s - steps[1].elapsed_s
+        out["steady_tokens_per_s"] = round(per_step * (len(steps) - 2) / span) if span > 0 else None
+        out["steady_step_s"] = round(span / (len(steps) - 2), 3)
+    model = inspect_model(Path(cfg["job"]["model"]["path"]))
+    capacity = torch.cuda.get_device_properties(0).total_memory if cuda else None
+    estimate, _options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)
+    out["estimate_bytes"] = estimate.total
+    out["estimate_parts"] = {part.key: part.bytes for part in estimate.parts}
+    if cuda:
+        reserved = torch.cuda.max_memory_reserved()
+        process = memory_report.process_gpu_bytes(torch.cuda.current_device())
+        # NVML's per-process figure, where the container shows it; else the context as measured on an H100
+        outside = process - torch.cuda.memory_reserved() if process else vram.CUDA_CONTEXT_BYTES
+        out.update(gpu=torch.cuda.get_device_name(0), peak_reserved_bytes=reserved,
+                   peak_allocated_bytes=torch.cuda.max_memory_allocated(), outside_allocator_bytes=outside,
+                   outside_measured=bool(process), measured_peak_bytes=reserved + outside, measured="gpu")
+    else:
+        out.update(measured_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, measured="rss")
+    return out
+
+
+def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model = model_folder(args.workdir, args.shape)
+    results = []
+    print(TABLE_HEAD, flush=True)
+    for stage in args.preference.split(","):
+        if stage not in PREFERENCE_STAGES:
+            raise SystemExit(f"--preference takes {', '.join(PREFERENCE_STAGES)}; got {stage!r}")
+        cfg = preference_config(args, stage)
+        data = data_file(args.workdir, stage, args.batch * args.steps, args.seq)
+        cfg["job"] = preference_job(cfg, model, data)
+        began = time.time()
+        try:
+            result = run_isolated([sys.executable, __file__, "--one-preference", json.dumps(cfg)], cfg["name"],
+                                  args.out, cwd=ROOT, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{cfg['name']}: timed out after {args.timeout} s", flush=True)
+            continue
+        if result is not None:
+            print(f"{table_row(result)}   ({time.time() - began:.0f} s)", flush=True)
+            results.append(result)
+    return results
+
+
+TABLE_HEAD = ("| configuration | stage | batch x seq | checkpointing | tokens/step | measured (GiB) | estimate (GiB) "
+              "| error | reference pass | logits | activations |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+
+
+def table_row(r: dict[str, Any]) -> str:
+    parts = r.get("estimate_parts", {})
+    measured, estimate = r.get("measured_peak_bytes") or 0, r.get("estimate_bytes") or 0
+    error = f"{(estimate - measured) / measured:+.1%}" if measured and r.get("measured") == "gpu" else "n/a (CPU RSS)"
+    if r.get("oom"):
+        error = "OOM"
+    per_step = f"{r['tokens_trained'] // r['steps_done']:,}" if r.get("tokens_trained") and r.get("steps_done") else "?"
+    return (f"| {r['name']} | {r['stage']} | {r['batch']} x {r['seq']} | {'yes' if r['ckpt'] else 'no'} | {per_step} | "
+            f"{measured / GIB:.2f} | {estimate / GIB:.2f} | {error} | {parts.get('reference', 0) / GIB:.2f} | "
+            f"{parts.get('logits', 0) / GIB:.2f} | {parts.get('activations', 0) / GIB:.2f} |")
+
+
+def print_table(path: Path) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    print(TABLE_HEAD)
+    for row in rows:
+        if "stage" in row:
+            print(table_row(row))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--group", default="all")
     parser.add_argument("--only", default="")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "vram_measurements.jsonl")
+    parser.add_argument("--out", type=Path, help="results (default: docs/vram_measurements.jsonl; with "
+                                                 "--preference, preference.jsonl in --workdir)")
     parser.add_argument("--one", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--preference", default="", metavar="STAGES",
+                        help="measure these preference stages (dpo,orpo,simpo,kto) as whole jobs")
+    parser.add_argument("--shape", default="llama-3.2-1b", choices=[*MODEL_SHAPES, "tiny"])
+    parser.add_argument("--batch", type=int, default=4, help="rows per step (a pair is a row)")
+    parser.add_argument("--seq", type=int, default=1024, help="max length: every sequence is cut at it")
+    parser.add_argument("--quant", choices=["none", "4bit"], default="none")
+    parser.add_argument("--ckpt", action="store_true", help="gradient checkpointing")
+    parser.add_argument("--r", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--timeout", type=int, default=300, help="seconds for one stage's run")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/lora-studio-vram"),
+                        help="model folders, data and the runs' home")
+    parser.add_argument("--table", type=Path, help="print the preference rows of this results file as a table")
+    parser.add_argument("--one-preference", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_preference:
+        print("RESULT " + json.dumps(measure_preference_one(json.loads(args.one_preference))), flush=True)
+        return
+    if args.table:
+        print_table(args.table)
+        return
+    if args.preference:
+        args.out = args.out or args.workdir / "preference.jsonl"
+        run_preference(args)
+        return
+    args.out = args.out or ROOT / "docs" / "vram_measurements.jsonl"
     if args.one:
         result = measure_one(json.loads(args.one))
         print("RESULT " + json.dumps(result), flush=True)

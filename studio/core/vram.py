@@ -15,7 +15,9 @@ where the physics is exact and measured where it is not:
   22 configurations measured on an H100 (docs/vram_measurements.jsonl;
   docs/vram_validation.md shows every estimate against its measurement).
 
-The peak is the largest batch: batch x max_length tokens, with or without packing.
+The peak is the largest batch: batch x max_length tokens, with or without packing. A preference
+stage (DPO, ORPO, SimPO, KTO) trains chosen and rejected replies together, scores them its own way
+and may run a reference pass: core.vram_preference says how, and the breakdown names those parts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from studio.core import vram_preference
 from studio.core.jobs import TrainJob
 from studio.core.presets import (
     MOE_TYPES,
@@ -171,6 +174,11 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         raise EstimateError(f"no layer shapes known for model_type {config.get('model_type')!r}")
     d = _dims(config, shapes)
     lora, tr = job.lora, job.training
+    stage = vram_preference.stage_memory(job)
+    if stage is not None:  # TRL's trainer runs plainly: none of the GPU fast path's savings or costs
+        fused_loss = compiled = graphs = False
+        checkpointed_layers = None
+    dropout = 0.0 if stage is not None else lora.dropout  # TRL's trainers turn dropout off
     modules = resolve_target_modules(config, lora.target_modules)
     if modules == ["all-linear"]:
         modules = list(shapes)
@@ -189,8 +197,8 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         notes.append("8-bit base weights are counted at 1 byte per parameter; not measured on a GPU yet.")
 
     optimizer_bytes = OPTIMIZER_BYTES.get(tr.optimizer, 8)
-    tokens = tr.batch_size * tr.max_length
-    per_layer = layer_bytes(d, shapes, modules, lora.dropout, lora.use_dora)
+    tokens = tr.batch_size * tr.max_length * (stage.sequences if stage else 1)
+    per_layer = layer_bytes(d, shapes, modules, dropout, lora.use_dora)
     kept_layer = per_layer * (COMPILED_LAYER_SHARE if compiled else 1.0)
     checkpointed = 0 if not tr.gradient_checkpointing else d.layers if checkpointed_layers is None else max(
         0, min(d.layers, checkpointed_layers))
@@ -204,9 +212,22 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     activations_reserved += OTHER_BYTES_RESERVED * tokens * d.hidden
     logits = 0.0 if fused_loss else LOGITS_BYTES * tokens * d.vocab
     logits_reserved = 0.0 if fused_loss else LOGITS_BYTES_RESERVED * tokens * d.vocab
+    reference_tokens = tr.batch_size * tr.max_length * stage.reference_sequences if stage else 0
+    reference_working = vram_preference.reference_pass_bytes(reference_tokens, d.hidden, d.inter)
+    # With checkpointing the peak comes later, while the backward recomputes a layer: the reference
+    # pass's working set (before it, beside the same kept activations) adds only what exceeds that room.
+    recompute_room = RECOMPUTE_SHARE * tokens * per_layer if checkpointed else 0.0
+    reference = max(0.0, reference_working - recompute_room)
+    if stage is not None:
+        if stage.fused_head:  # one tile, and no loss-sized blocks for the allocator to keep beside them
+            logits = logits_reserved = vram_preference.head_tile_bytes(tokens)
+            activations_reserved -= (OTHER_BYTES_RESERVED - OTHER_BYTES) * tokens * d.hidden
+        else:
+            logits, logits_reserved = (per_entry * tokens * d.vocab for per_entry in stage.logits_bytes)
+        notes.append(stage.note())
     if scale != 1:
         notes.append("fp32 training: activations are scaled from the bf16 measurements.")
-    if lora.dropout == 0:
+    if dropout == 0 and stage is None:
         notes.append("dropout 0: LoRA layers keep no mask (from the layer model; measured with 0.05).")
 
     adapter: float = trainable * 4  # peft keeps adapter weights in fp32
@@ -230,29 +251,39 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     else:
         strategy = "single"
 
-    parts: tuple[Part, ...] = (
+    parts = [
         Part("weights", "Base weights", int(weights),
              {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")),
         Part("adapter", "Adapter weights", int(adapter), f"{trainable:,} parameters in fp32"),
         Part("gradients", "Gradients", int(grads), "fp32, adapter only"),
         Part("optimizer", "Optimizer states", int(states), f"{tr.optimizer}: {optimizer_bytes} bytes/parameter"),
         Part("activations", "Activations", int(activations * scale),
-             f"{tokens:,} tokens/step" + _checkpoint_note(checkpointed, d.layers, tr.offload_activations)),
+             (stage.activations_note(tokens) if stage else f"{tokens:,} tokens/step")
+             + _checkpoint_note(checkpointed, d.layers, tr.offload_activations)),
         Part("logits", "Logits and loss", int(logits * scale),
+             stage.logits_note(tokens, d.vocab) if stage else
              "fused loss: none kept" if fused_loss else f"{tokens:,} x {d.vocab:,} vocabulary"),
         Part("allocator", "Allocator overhead",
              int((activations_reserved - activations + logits_reserved - logits) * scale),
              "cached blocks and fragmentation"),
         Part("context", "CUDA context", CUDA_CONTEXT_BYTES, "driver, kernels and library handles"),
-    )
+    ]
+    if stage is not None and reference_tokens:  # beside the adapter, and after the logits
+        keys = [part.key for part in parts]
+        parts.insert(keys.index("logits") + 1, Part(
+            "reference", "Reference pass (no gradients)", int(reference * scale),
+            stage.reference_note(reference_tokens, format_bytes(reference_working * scale), reference, reference_working)))
+        parts.insert(keys.index("adapter") + 1, Part(
+            "reference_adapter", "Reference adapter", int(adapter),
+            "the adapter as it starts, frozen (TRL's 'ref' copy): no gradients or optimizer states"))
     if graphs:
-        parts += (Part("graphs", "CUDA graphs' pool", int(GRAPH_POOL_SHARE * (activations + logits) * scale),
-                       "the captured steps' activations, beside the eager steps'"),)
+        parts.append(Part("graphs", "CUDA graphs' pool", int(GRAPH_POOL_SHARE * (activations + logits) * scale),
+                          "the captured steps' activations, beside the eager steps'"))
     training_peak = sum(p.bytes for p in parts)
     if loading + CUDA_CONTEXT_BYTES > training_peak:
-        parts += (Part("loading", "Loading before sharding", int(loading + CUDA_CONTEXT_BYTES - training_peak),
-                       "the whole model on each GPU until FSDP shards it"),)
-    return Estimate(parts, tuple(notes), gpus, strategy)
+        parts.append(Part("loading", "Loading before sharding", int(loading + CUDA_CONTEXT_BYTES - training_peak),
+                          "the whole model on each GPU until FSDP shards it"))
+    return Estimate(tuple(parts), tuple(notes), gpus, strategy)
 
 
 def _checkpoint_note(checkpointed: int, layers: int, offloaded: bool) -> str:
@@ -271,7 +302,10 @@ def budget_bytes(job: TrainJob, capacity: int) -> int:
 
 def graphs_fit(job: TrainJob, config: dict[str, Any], budget_bytes: int, **options: Any) -> bool:
     """Whether CUDA graphs' pool fits ``budget_bytes`` beside the job with nothing checkpointed
-    (graphs need every layer kept); where it does not, the engine runs the steps eagerly."""
+    (graphs need every layer kept); where it does not, the engine runs the steps eagerly. A preference
+    stage's steps are never graphs."""
+    if vram_preference.stage_memory(job) is not None:
+        return False
     return estimate(job, config, graphs=True, checkpointed_layers=0, **options).total <= budget_bytes
 
 
@@ -281,9 +315,12 @@ def checkpointed_layers_needed(job: TrainJob, config: dict[str, Any], budget_byt
     Every layer left out of checkpointing saves its recompute (about a third of its step
     time) and costs its activations; the engine spends the memory the budget leaves on
     that. All layers when even full checkpointing does not fit (the run may still fit:
-    the estimate errs high). ``options`` go to ``estimate``."""
+    the estimate errs high), and for a preference stage (its trainer checkpoints all or none).
+    ``options`` go to ``estimate``."""
     estimate(job, config, **options)  # an unknown architecture raises EstimateError here
     layers = num_layers(config)
+    if vram_preference.stage_memory(job) is not None:
+        return layers if job.training.gradient_checkpointing else 0
     for k in range(layers + 1):
         if estimate(job, config, checkpointed_layers=k, **options).total <= budget_bytes:
             return k
@@ -309,7 +346,7 @@ def partial_checkpointing(job: TrainJob, config: dict[str, Any], capacity: int,
     layer stays checkpointed. The estimate before a run counts the logits and eager layers:
     the run itself may fuse the loss and compile, and then checkpoints fewer."""
     tr = job.training
-    if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp":
+    if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp" or tr.stage != "sft":
         return None
     budget = int(tr.memory_limit_gib * GIB) if tr.memory_limit_gib > 0 else int(AUTO_BUDGET_SHARE * capacity)
     needed = checkpointed_layers_needed(job, config, min(budget, capacity), **options)
@@ -349,8 +386,9 @@ def _candidates(job: TrainJob) -> list[tuple[str, dict[str, Any]]]:
     if not tr.gradient_checkpointing:
         out.append(("Enable gradient checkpointing (~25% slower)", {"training.gradient_checkpointing": True}))
     batch, accum = tr.batch_size, tr.grad_accum
-    while batch > 1:
-        batch, accum = max(1, batch // 2), accum * 2
+    smallest = 2 if tr.stage == "kto" else 1  # KTO's KL term pairs replies within a batch (TRL refuses 1)
+    while batch // 2 >= smallest:
+        batch, accum = batch // 2, accum * 2
         out.append((f"Batch {batch} x accumulation {accum} (same effective batch)",
                     {"training.batch_size": batch, "training.grad_accum": accum}))
     if tr.optimizer == "adamw_torch":
