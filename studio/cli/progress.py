@@ -103,7 +103,7 @@ class EventPrinter:
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="", unit="steps")
             rate = f" {event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""
-            info = f"loss {event.loss:.4f} lr {event.lr:.2e}{rate}"
+            info = f"loss {event.loss:.4f}{preference_words(event.preference)} lr {event.lr:.2e}{rate}"
             self.last_loss = event.loss
             self.progress.update(self.task, completed=event.step, total=event.total_steps, info=info,
                                  eta_s=event.eta_s, eta_at=time.monotonic())
@@ -122,8 +122,9 @@ class EventPrinter:
                 self.progress.update(self.task, info=f"{loss}average {average:,.0f} tok/s", eta_s=0.0,
                                      eta_at=time.monotonic())
         elif isinstance(event, protocol.Eval):
-            out.print(f"[green]eval[/green] step {event.step}: loss {_number(event.eval_loss, '.4f')}, "
-                      f"perplexity {_number(event.perplexity, '.2f')}")
+            judged = (preference_words(event.preference) if event.preference is not None else
+                      f", perplexity {_number(event.perplexity, '.2f')}")
+            out.print(f"[green]eval[/green] step {event.step}: loss {_number(event.eval_loss, '.4f')}{judged}")
         elif isinstance(event, protocol.Sample):
             # Prompts, generated text and adapter paths are data, not markup ("[/INST]").
             who = escape(f" [{event.adapter}]") if event.adapter else ""
@@ -137,6 +138,15 @@ class EventPrinter:
             out.print(f"[red bold]error ({event.kind}):[/red bold] {escape(event.message)}")
             if event.hint:
                 out.print(f"[red]hint:[/red] {escape(event.hint)}")
+
+
+def preference_words(numbers: dict[str, float] | None) -> str:
+    """A preference stage's two numbers that say it learns: the reward margin of the chosen reply over
+    the rejected one, and the share of pairs ranked right ("" for sft, or a stage that logs neither)."""
+    numbers = numbers or {}
+    margin, accuracy = numbers.get("rewards/margins"), numbers.get("rewards/accuracies")
+    return (("" if margin is None else f" margin {margin:.2f}") +
+            ("" if accuracy is None else f" ranked right {accuracy:.0%}"))
 
 
 def _number(value: float | None, spec: str) -> str:

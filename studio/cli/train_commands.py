@@ -14,6 +14,7 @@ from studio.cli.advice import MEASURED_ROWS, print_batch_tip
 from studio.cli.dataset_check import checked_dataset, dataset_refused
 from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.magnitude_check import magnitudes_refused
+from studio.cli.progress import preference_words
 from studio.cli.run_job import run_job
 from studio.core import control_client, gpus, machine_fit, memory_fit, protocol, resumable, runs
 from studio.core.datasets import (
@@ -149,6 +150,10 @@ def _print_result(console: Console, outputs: TrainOutputs) -> None:
     parts = [f"{label} {value:.4f}" for label, value in (("train_loss", metrics.train_loss),
                                                          ("eval_loss", metrics.eval_loss),
                                                          ("perplexity", metrics.perplexity)) if value is not None]
+    held_out = {key.removeprefix("eval_"): value for key, value in (metrics.preference or {}).items()
+                if key.startswith("eval_")}
+    if held_out:
+        parts.append(f"held-out pairs:{preference_words(held_out)}")
     if parts:
         console.print("  " + ", ".join(parts))
     average, seconds = metrics.tokens_per_s, metrics.train_seconds

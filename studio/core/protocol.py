@@ -100,7 +100,7 @@ class Eval(Event):
     type: ClassVar[str] = "eval"
     step: int
     eval_loss: float
-    perplexity: float
+    perplexity: float | None  # None for a preference stage: exp of its loss is no perplexity
     preference: dict[str, float] | None = None  # as Step's, on the held-out pairs
 
 

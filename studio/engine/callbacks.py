@@ -35,8 +35,9 @@ class ProtocolCallback(TrainerCallback):
                  sampler: Callable[[], tuple[str, str]] | None = None, sample_steps: int = 0,
                  fail_on_nan: bool = True, compiling: bool = False, stage_metrics: tuple[str, ...] = ()):
         self.emit = emit
-        # Prefixes of a preference trainer's own logged numbers (TRL's "rewards/", "logps/"): sent with
-        # each step and evaluation as their ``preference`` numbers.
+        # Prefixes of a preference trainer's own logged numbers (TRL's "rewards/", "logps/", and a stage's
+        # own: ORPO's "log_odds_", KTO's "kl"; engine.preference_stages): sent with each step and
+        # evaluation as their ``preference`` numbers.
         self.stage_metrics = stage_metrics
         self.last_preference: dict[str, float] | None = None
         self.last_eval_preference: dict[str, float] | None = None
@@ -203,7 +204,8 @@ class ProtocolCallback(TrainerCallback):
             self.last_eval = (state.global_step, float(loss))
             held_out = self._stage_numbers(_held_out(metrics or {})) or logged
             self.last_eval_preference = held_out
-            self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss), perplexity=_perplexity(loss),
+            self.emit(protocol.Eval(step=state.global_step, eval_loss=float(loss),
+                                    perplexity=None if self.stage_metrics else _perplexity(loss),
                                     preference=held_out))
         if self.training:  # a periodic eval: the run goes on training (or stopping, if told to)
             stopping = control.should_training_stop

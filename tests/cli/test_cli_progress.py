@@ -46,3 +46,19 @@ def test_in_a_terminal_the_evaluation_is_a_bar_that_ends_full():
     text = printed(an_eval(20), terminal=True)
     assert "20/20" in text and "evaluating" in text
     assert "steps" not in text  # an evaluation counts batches, not training steps
+
+
+PAIR_NUMBERS = {"rewards/margins": 1.234, "rewards/accuracies": 0.75, "rewards/chosen": -0.5}
+
+
+def test_a_preference_step_says_its_margin_and_pairs_ranked_right():
+    text = printed([protocol.Step(1, 2, 0.5, 0.6931, 1e-4, preference=PAIR_NUMBERS)], terminal=False)
+    assert "step 1/2: loss 0.6931 margin 1.23 ranked right 75% lr 1.00e-04" in text
+
+
+def test_a_preference_evaluation_shows_its_margin_not_a_perplexity():
+    text = printed([protocol.Eval(step=4, eval_loss=0.3, perplexity=None, preference=PAIR_NUMBERS),
+                    protocol.Eval(step=8, eval_loss=2.0, perplexity=7.389)], terminal=False)
+    lines = [line for line in text.splitlines() if line.startswith("eval")]
+    assert lines == ["eval step 4: loss 0.3000 margin 1.23 ranked right 75%",
+                     "eval step 8: loss 2.0000, perplexity 7.39"]
