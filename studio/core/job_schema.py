@@ -340,7 +340,7 @@ def _validate_loraplus(ratio: float, learning_rate: float, issues: list[Issue]) 
 
 
 def _validate_preference(job: TrainJob, issues: list[Issue]) -> None:
-    """A preference stage's settings, and what its trainer (TRL's, run plainly) can't do yet."""
+    """A preference stage's settings, and what its trainer (TRL's, run plainly) can't do."""
     stage, pref, tr = job.training.stage, job.preference, job.training
     if pref.beta <= 0:
         issues.append(Issue("preference.beta", f"must be > 0, got {pref.beta}; 0.1 is typical"))
@@ -368,6 +368,10 @@ def _validate_preference(job: TrainJob, issues: list[Issue]) -> None:
     if len(job.distributed.gpus) > 1 or job.distributed.cpu_processes > 1 or job.distributed.nnodes > 1:
         issues.append(Issue("distributed.gpus", f"{stage} trains in one process (one GPU or the CPU) in this "
                                                 "version: list at most one GPU"))
+    if stage == "kto" and tr.batch_size < 2:
+        issues.append(Issue("training.batch_size", f"must be at least 2 for kto, got {tr.batch_size}: its KL term "
+                                                   "pairs each row with another row's reply in the same batch; 4-8 "
+                                                   "is typical"))
 
 
 def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:

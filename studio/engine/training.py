@@ -23,6 +23,7 @@ import transformers
 from studio.core import atomic, cards, compile_choice, methods, protocol, resumable, runs, step_time
 from studio.core.cards import BaseModelRef, DatasetRef
 from studio.core.datasets import evaluation_sample, load_job_dataset, split_train_eval
+from studio.core.datasets.stages import trained_rows
 from studio.core.faults import fault_from_environment
 from studio.core.jobs import ModelSettings, TrainJob
 from studio.core.library import locate_adapter
@@ -295,7 +296,7 @@ def write_adapter(job: TrainJob, run_dir: Path, base: Loaded, model, dataset: Da
     """The trained adapter, its card and README in ``run_dir``'s adapter folder, staged and renamed
     into place (every stage's run ends here)."""
     name = job.output.name or (parent.split("/")[0] if parent and "/" in parent else "") or _default_name(
-        base.source, Path(dataset.path or ""))
+        base.source, Path(dataset.path or ""), job.training.stage)
     adapter_dir = run_dir / runs.ADAPTER_NAME
     peft_config = _json_safe(model.peft_config["default"].to_dict())
     card = cards.build_card(peft_config, job=job, name=name, base_model=_base_info(job, base),
@@ -315,7 +316,7 @@ class JobRows:
     """The job's examples as read for its stage, split into training rows and held-out ones."""
     path: Path
     loaded: Any  # core.datasets' LoadedDataset
-    examples: list  # the examples taken (dataset.max_rows)
+    examples: list  # the examples taken (dataset.max_rows), as the stage's rows (KTO: pairs unpaired)
     train: list
     held_out: list
     evaluated: list  # the held-out rows evaluated (dataset.eval_max_rows)
@@ -335,7 +336,10 @@ def read_rows(job: TrainJob, emit: Emit) -> JobRows:
                               f"= 'skip'): {listed}" + (" …" if len(loaded.issues) > 20 else "")))
     examples = loaded.examples[: job.dataset.max_rows] if job.dataset.max_rows else loaded.examples
     train_rows, held_out = split_train_eval(examples, job.dataset.eval_fraction, job.training.seed)
-    return JobRows(data_path, loaded, examples, train_rows, held_out,
+    # Split as read, then made the stage's rows: KTO unpairs a pair on the side of the split it fell on.
+    stage = job.training.stage
+    train_rows, held_out = trained_rows(stage, train_rows), trained_rows(stage, held_out)
+    return JobRows(data_path, loaded, trained_rows(stage, examples), train_rows, held_out,
                    evaluation_sample(held_out, job.dataset.eval_max_rows))
 
 
@@ -449,9 +453,12 @@ def _base_info(job: TrainJob, base: Loaded) -> BaseModelRef:
     return info
 
 
-def _default_name(model_path: Path, data_path: Path) -> str:
+def _default_name(model_path: Path, data_path: Path, stage: str) -> str:
+    """model-dataset, and the stage beside SFT's: the shipped SFT and preference samples share a stem, and
+    a DPO adapter must not become a new version of the SFT one by its name alone."""
     stem = model_path.stem.split(".")[0].lower()
-    return f"{stem}-{data_path.stem.split('.')[0].lower()}"[:80]
+    suffix = "" if stage == "sft" else f"-{stage}"
+    return f"{stem}-{data_path.stem.split('.')[0].lower()}"[:80 - len(suffix)] + suffix
 
 
 def _json_safe(value: Any) -> Any:

@@ -56,7 +56,7 @@ def test_inspect_shows_kto_labels(tmp_path):
     result = cli("datasets", "inspect", path)
     assert result.returncode == 0, result.output
     assert "format kto" in result.stdout and "labelled desirable or undesirable" in result.stdout
-    assert "their preference stage is not in this version yet" in result.stdout  # KTO's trainer hasn't landed
+    assert 'they train with training.stage = "kto"' in result.stdout
     assert "desirable" in result.stdout and "undesirable" in result.stdout
 
 

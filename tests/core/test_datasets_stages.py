@@ -1,6 +1,7 @@
 """Which training stage takes which rows: SFT refuses preference files with what to do, DPO/ORPO/SimPO
-refuse SFT and KTO files saying what a pair needs, KTO reads pairs as labelled rows. The same rule
-answers the loader, the job check before Start and the CLI (core.datasets.stages)."""
+refuse SFT and KTO files saying what a pair needs, KTO reads pairs as labelled rows (unpaired after
+the held-out split, so a pair's two replies stay on one side of it). The same rule answers the loader,
+the job check before Start and the CLI (core.datasets.stages)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from studio.core.datasets import (
     token_length_stats,
 )
 from studio.core.datasets.job_check import check_job_dataset
+from studio.core.datasets.stages import trained_rows
 from studio.core.jobs import DatasetSettings
 
 PAIRS = [{"prompt": "Say hi.", "chosen": "Ahoy, matey!", "rejected": "Hello."},
@@ -45,7 +47,7 @@ def refusal(path: Path, stage: str, **fields) -> str:
 def test_sft_refuses_pairs_naming_the_preference_stages_and_the_sft_mapping(tmp_path):
     reason = refusal(jsonl(tmp_path / "pairs.jsonl", PAIRS), "sft")
     assert "this is preference data" in reason and "format 'preference'" in reason
-    assert 'Train it with a preference stage: training.stage = "dpo"' in reason  # only the stages that exist
+    assert 'Train it with a preference stage: training.stage = "dpo" (or orpo, simpo, kto)' in reason  # all four
     assert "--map instruction=prompt,output=chosen" in reason
     # ... and the mapping it names trains the chosen replies as SFT
     mapped = load_job_dataset(job(tmp_path / "pairs.jsonl", columns={"instruction": "prompt", "output": "chosen"}))
@@ -63,7 +65,7 @@ def test_sft_refuses_kto_rows_and_names_the_kto_stage(tmp_path):
     path = jsonl(tmp_path / "kto.jsonl", KTO * 50)
     reason = refusal(path, "sft")
     assert "labelled desirable (true) or undesirable (false)" in reason
-    assert "KTO is not in this version yet" in reason and 'training.stage = "kto"' not in reason
+    assert 'Train it with a preference stage: training.stage = "kto"; or' in reason  # the one stage for them
     assert "dataset.format = 'prompt_completion'" in reason
     # read as it says, the undesirable replies are bad rows, never trained
     desirable = load_dataset_file(path, "prompt_completion", on_error="skip", bad_rows_limit=0.5)
@@ -81,7 +83,7 @@ def test_pair_stages_refuse_an_sft_file_saying_what_a_preference_row_needs(tmp_p
 def test_pair_stages_refuse_kto_rows_with_what_to_do(tmp_path):
     reason = refusal(jsonl(tmp_path / "kto.jsonl", KTO), "dpo")
     assert "dpo trains on pairs" in reason and "KTO data (format 'kto')" in reason
-    assert "KTO, which trains such rows, is not in this version yet" in reason  # no stage that isn't there
+    assert 'one labelled reply per row: train it with training.stage = "kto"; or' in reason
     assert "write each prompt's desirable and undesirable replies as one row" in reason
 
 
@@ -94,13 +96,17 @@ def test_kto_refuses_an_sft_file_and_takes_labelled_rows_as_they_are(tmp_path):
 
 
 def test_kto_reads_each_pair_as_one_desirable_and_one_undesirable_row(tmp_path):
+    """Loaded, the pairs stay pairs (the held-out split is by pair); each side of it is then unpaired."""
     loaded = load_job_dataset(job(jsonl(tmp_path / "pairs.jsonl", PAIRS)), stage="kto")
     assert loaded.format == "preference" and loaded.rows_total == 2
-    assert [(e.kind, e.messages[0].content, e.response[0].content, e.desirable, e.source) for e in loaded.examples] == [
+    assert [e.kind for e in loaded.examples] == ["preference", "preference"]
+    assert loaded.warnings == ["kto reads the 2 pairs as 4 labelled rows: each chosen reply desirable, each "
+                               "rejected one undesirable (a pair's two stay on the same side of the held-out split)"]
+    rows = trained_rows("kto", loaded.examples)
+    assert [(e.kind, e.messages[0].content, e.response[0].content, e.desirable, e.source) for e in rows] == [
         ("kto", "Say hi.", "Ahoy, matey!", True, "line 1"), ("kto", "Say hi.", "Hello.", False, "line 1"),
         ("kto", "Add 2 and 3.", "Ahoy! 5 ⚓", True, "line 2"), ("kto", "Add 2 and 3.", "5", False, "line 2")]
-    assert loaded.warnings == ["kto reads the 2 pairs as 4 labelled rows: each chosen reply desirable, each "
-                               "rejected one undesirable"]
+    assert trained_rows("dpo", loaded.examples) == loaded.examples  # a pair stage trains them as they are
 
 
 @pytest.mark.parametrize("stage", ["dpo", "orpo", "simpo"])

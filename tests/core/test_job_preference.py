@@ -1,14 +1,14 @@
 """training.stage and the preference section: old job files still load as SFT, the settings are
-checked like the rest of the job, and what a DPO run can't do yet is said before it starts."""
+checked like the rest of the job, and what a preference run can't do is said before it starts."""
 
 from __future__ import annotations
 
 import json
 from typing import get_args
 
-from studio.core.datasets.stages import JOB_STAGES
+from studio.core.datasets.stages import STAGE_ROWS
 from studio.core.job_schema import JobError, job_from_dict, load_job, validate
-from studio.core.jobs import Stage, TrainJob
+from studio.core.jobs import PREFERENCE_STAGES, Stage, TrainJob
 
 
 def problems(**sections) -> dict[str, str]:
@@ -27,8 +27,11 @@ def test_a_job_file_from_before_the_stages_loads_as_sft(tmp_path):
     assert isinstance(job, TrainJob) and job.training.stage == "sft" and job.preference.beta == 0.1
 
 
-def test_the_stages_a_job_can_ask_for_are_the_ones_the_refusals_name():
-    assert JOB_STAGES == get_args(Stage) == ("sft", "dpo")
+def test_the_stages_a_job_can_ask_for_are_the_ones_the_data_rule_knows():
+    """The refusals name a stage for each kind of rows (core.datasets.stages): every one of them a job can
+    ask for, and none a job can't."""
+    assert tuple(STAGE_ROWS) == get_args(Stage) == ("sft", "dpo", "orpo", "simpo", "kto")
+    assert set(PREFERENCE_STAGES) == set(get_args(Stage)) - {"sft"}
 
 
 def test_preference_settings_are_checked_with_a_fix():
@@ -49,8 +52,23 @@ def test_what_a_dpo_run_cannot_do_yet_is_refused_before_it_starts():
     assert problems(training={"packing": True, "on_nan": "skip"}) == {}  # sft does all three
 
 
-def test_a_stage_not_in_this_version_names_the_choices():
-    assert problems(training={"stage": "kto"}) == {"training.stage": "must be one of sft, dpo, got 'kto'"}
+def test_an_unknown_stage_names_the_choices():
+    assert problems(training={"stage": "ppo"}) == {
+        "training.stage": "must be one of sft, dpo, orpo, simpo, kto, got 'ppo'"}
+    assert problems(training={"stage": "kto"}) == {}
+
+
+def test_kto_needs_two_rows_a_batch_for_its_kl_term():
+    found = problems(training={"stage": "kto", "batch_size": 1})
+    assert found == {"training.batch_size": "must be at least 2 for kto, got 1: its KL term pairs each row with "
+                                            "another row's reply in the same batch; 4-8 is typical"}
+    assert problems(training={"stage": "dpo", "batch_size": 1}) == {}
+
+
+def test_what_every_preference_stage_cannot_do_is_refused_alike():
+    for stage in PREFERENCE_STAGES:
+        assert set(problems(training={"stage": stage, "packing": True, "on_nan": "skip"})) == {
+            "training.packing", "training.on_nan"}, stage
 
 
 def test_the_cli_builds_a_dpo_job_from_its_flags():

@@ -8,13 +8,12 @@ import json
 
 import pytest
 import torch
-from helpers import Recorder, tiny_job
+from helpers import Recorder
 from peft import PeftModel
+from preference_support import held_out_rows, preference_job, reply_logp
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from studio.core import protocol
-from studio.core.datasets import load_job_dataset, split_train_eval
-from studio.core.resources import resolve_dataset_path
 from studio.engine.control import JobControl
 from studio.engine.preference_training import train_preference
 
@@ -23,11 +22,7 @@ REWARDS = {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/acc
 
 
 def dpo_job(model_dir, steps: int = 12, **sections):
-    sections = {"dataset": {"path": "bundled-preference", "max_rows": 64, "eval_fraction": 0.25, **sections.pop(
-        "dataset", {})}, "training": {"stage": "dpo", "learning_rate": 5e-3, "save_steps": 6,
-                                       **sections.pop("training", {})},
-                "preference": {"beta": BETA}, **sections}
-    return tiny_job(model_dir, steps, **sections)
+    return preference_job(model_dir, "dpo", steps, preference={"beta": BETA}, **sections)
 
 
 @pytest.fixture(scope="module")
@@ -37,26 +32,6 @@ def trained(tiny_model_dir, tmp_path_factory):
     rec = Recorder()
     run = train_preference(job, run_dir, rec, JobControl())
     return job, run_dir, rec, run
-
-
-def held_out_pairs(job):
-    loaded = load_job_dataset(job.dataset, resolve_dataset_path(job.dataset.path), stage="dpo")
-    _train, held_out = split_train_eval(loaded.examples[: job.dataset.max_rows], job.dataset.eval_fraction,
-                                        job.training.seed)
-    return held_out
-
-
-def reply_logp(model, tokenizer, example, reply) -> float:
-    """log p(reply | prompt), summed over the reply's tokens, through the chat template."""
-    prompt = [{"role": m.role, "content": m.content} for m in example.messages]
-    whole = prompt + [{"role": m.role, "content": m.content} for m in reply]
-    start = len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True,
-                                              return_dict=True)["input_ids"])
-    ids = torch.tensor([tokenizer.apply_chat_template(whole, tokenize=True, return_dict=True)["input_ids"]])
-    with torch.no_grad():
-        logps = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-    targets = ids[0, 1:]
-    return float(logps[torch.arange(len(targets)), targets][start - 1:].sum())
 
 
 def margins(policy, reference, tokenizer, pairs) -> list[float]:
@@ -75,7 +50,7 @@ def test_held_out_pairs_are_preferred_after_training(trained, tiny_model_dir):
     job, run_dir, _rec, _run = trained
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
-    pairs = held_out_pairs(job)
+    pairs = held_out_rows(job)
     assert len(pairs) == 16
     before = margins(base, base, tokenizer, pairs)
     assert before == [0.0] * len(pairs)
@@ -113,7 +88,7 @@ def test_the_adapter_is_plain_peft_and_its_card_records_the_stage(trained):
                                                           "adapter_model.safetensors", "card.json"]  # no "ref" copy
     card = json.loads((adapter / "card.json").read_text(encoding="utf-8"))
     assert card["training"]["stage"] == "dpo"
-    assert card["preference"] == {"beta": BETA, "loss_type": "sigmoid", "label_smoothing": 0.0}
+    assert {"beta": BETA, "loss_type": "sigmoid", "label_smoothing": 0.0}.items() <= card["preference"].items()
     assert card["dataset"]["format"] == "preference" and card["dataset"]["rows_train"] == 48
     assert card["metrics"]["preference"]["eval_rewards/margins"] > 0
     assert "- stage: dpo (beta 0.1, loss_type sigmoid" in (adapter / "README.md").read_text(encoding="utf-8")

@@ -4,25 +4,23 @@ SFT learns replies; DPO, ORPO and SimPO learn from pairs (a prompt, a chosen and
 reply); KTO from single replies labelled desirable or not, and also from pairs, which it reads
 as one desirable and one undesirable row each (as TRL's ``unpair_preference_dataset`` does).
 A file of the wrong kind is refused as a whole, before its rows are checked, with what to do.
+KTO unpairs a pairs file after the held-out split (``trained_rows``), so a pair's two replies stay
+on one side of it: a rejected reply held out must not have its chosen twin in training.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
-
-from studio.core.jobs import Stage
+from typing import Literal
 
 from .errors import DatasetError
 from .formats import FORMAT_HELP, LABELLED_FORMATS, PAIR_FORMATS, Example
 from .preference import unpaired
 
 Rows = Literal["replies", "pairs", "labelled"]
+# Every stage a job can ask for (core.jobs' Stage; a test holds the two lists equal).
 STAGE_ROWS: dict[str, Rows] = {"sft": "replies", "dpo": "pairs", "orpo": "pairs", "simpo": "pairs",
                                "kto": "labelled"}
-# The stages a job can ask for today (core.jobs' training.stage): the refusals must not send anyone
-# to a stage whose trainer hasn't landed yet.
-JOB_STAGES: tuple[str, ...] = get_args(Stage)
 # How to fine-tune on a preference file's chosen replies instead, per format.
 _SFT_INSTEAD = {
     "preference": "map the chosen reply as the answer: with prompt and chosen as strings, --map "
@@ -47,14 +45,18 @@ def check_stage(stage: str) -> str:
 
 
 def trained_by(rows: Rows) -> tuple[str, ...]:
-    """The preference stages a job can ask for today that train rows of this kind (kto takes pairs too)."""
-    return tuple(stage for stage in JOB_STAGES if stage != "sft" and (
-        STAGE_ROWS[stage] == rows or STAGE_ROWS[stage] == "labelled" and rows == "pairs"))
+    """The preference stages that train rows of this kind (kto takes pairs too)."""
+    return tuple(stage for stage, wants in STAGE_ROWS.items() if stage != "sft" and (
+        wants == rows or wants == "labelled" and rows == "pairs"))
 
 
 def stage_choice(rows: Rows) -> str:
-    """``training.stage = "dpo"`` (or several, joined), for rows a preference stage trains; "" for none."""
-    return " or ".join(f'training.stage = "{stage}"' for stage in trained_by(rows))
+    """``training.stage = "dpo"`` (or the others, named after it), for rows a preference stage trains;
+    "" for none."""
+    first, *others = trained_by(rows) or ("",)
+    if not first:
+        return ""
+    return f'training.stage = "{first}"' + (f" (or {', '.join(others)})" if others else "")
 
 
 def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None:
@@ -65,17 +67,14 @@ def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None
     if wants == "replies":
         kind = ("preference data: a prompt with a chosen and a rejected reply" if has == "pairs" else
                 "preference data for KTO: replies labelled desirable (true) or undesirable (false)")
-        how = (f"Train it with a preference stage: {stage_choice(has)}" if trained_by(has) else
-               "KTO is not in this version yet" if len(JOB_STAGES) > 1 else
-               "Preference tuning (DPO, ORPO, SimPO, KTO) is not in this version yet")
         return DatasetError(file, None, None, f"this is {kind} (format '{fmt}'); supervised "
-                            f"fine-tuning would not learn the preference. {how}; or, to fine-tune on the "
+                            f"fine-tuning would not learn the preference. Train it with a preference stage: "
+                            f"{stage_choice(has)}; or, to fine-tune on the "
                             f"{'chosen' if has == 'pairs' else 'desirable'} replies only, {_SFT_INSTEAD[fmt]}")
     if wants == "pairs" and has == "labelled":
-        kto = (f"train it with {stage_choice('labelled')}" if trained_by("labelled") else
-               "KTO, which trains such rows, is not in this version yet")
         return DatasetError(file, None, None, f"{stage} trains on pairs (a prompt, a chosen and a rejected "
-                            f"reply), and this is KTO data (format '{fmt}'), one labelled reply per row: {kto}; "
+                            f"reply), and this is KTO data (format '{fmt}'), one labelled reply per row: train "
+                            f"it with {stage_choice('labelled')}; "
                             "or write each prompt's desirable and undesirable replies as one row of prompt, "
                             "chosen, rejected")
     needs = ("a prompt, a chosen reply and a rejected one: e.g. {\"prompt\": \"…\", \"chosen\": \"…\", "
@@ -90,9 +89,16 @@ def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None
 
 
 def rows_for_stage(stage: str, examples: list[Example]) -> tuple[list[Example], list[str]]:
-    """The examples ``stage`` trains on (KTO: pairs unpaired), with a note when they were changed."""
-    if STAGE_ROWS[check_stage(stage)] != "labelled" or not any(e.kind == "preference" for e in examples):
+    """The examples ``stage`` splits into training and held-out rows (as read: KTO's pairs are unpaired
+    after the split, by ``trained_rows``), with a note when it will read them as other rows."""
+    pairs = sum(e.kind == "preference" for e in examples)
+    if STAGE_ROWS[check_stage(stage)] != "labelled" or not pairs:
         return examples, []
-    rows = unpaired(examples)
-    return rows, [f"kto reads the {len(examples)} pairs as {len(rows)} labelled rows: each chosen reply "
-                  "desirable, each rejected one undesirable"]
+    return examples, [f"kto reads the {pairs} pairs as {2 * pairs} labelled rows: each chosen reply desirable, "
+                      "each rejected one undesirable (a pair's two stay on the same side of the held-out split)"]
+
+
+def trained_rows(stage: str, examples: list[Example]) -> list[Example]:
+    """The rows ``stage`` trains or evaluates, from one side of the held-out split: KTO's pairs unpaired,
+    as TRL's ``unpair_preference_dataset`` does; any other stage's as they are."""
+    return unpaired(examples) if STAGE_ROWS[check_stage(stage)] == "labelled" else examples
