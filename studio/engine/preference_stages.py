@@ -114,3 +114,32 @@ def in_training_order(stage: PreferenceStage, rows: list[dict[str, Any]], seed: 
     shuffled = list(rows)
     random.Random(seed).shuffle(shuffled)
     return shuffled
+
+
+def length_notes(before: int, tokenized, max_length: int, what: str) -> list[str]:
+    """What max_length did to a stage's rows, once TRL has tokenized them, in words: the rows TRL left out
+    (a prompt that alone fills max_length leaves no reply token to learn) and those whose replies are cut
+    (the end of a reply is not learnt). DPO's and KTO's rows keep their whole lengths (TRL cuts them per
+    batch); CPO's and ORPO's are already cut, so a reply that reaches max_length counts as cut."""
+    notes = []
+    dropped = before - len(tokenized)
+    if dropped:
+        notes.append(f"{dropped} of {before} {what} were left out by the trainer: the prompt alone fills "
+                     f"training.max_length ({max_length} tokens), so no reply token would be learnt. Raise "
+                     "training.max_length or shorten those prompts.")
+    columns = set(tokenized.column_names)
+    whole = "prompt_ids" in columns  # each row's prompt and replies, uncut
+    if whole:
+        replies = [tokenized[key] for key in ("chosen_ids", "rejected_ids", "completion_ids") if key in columns]
+        lengths = [len(prompt) + max(len(reply[i]) for reply in replies)
+                   for i, prompt in enumerate(tokenized["prompt_ids"])] if replies else []
+    else:
+        sequences = [tokenized[key] for key in PAIR_SEQUENCES if key in columns]
+        lengths = [max(len(ids) for ids in row) for row in zip(*sequences, strict=True)] if sequences else []
+    cut = sum(length > max_length if whole else length >= max_length for length in lengths)
+    if cut:
+        longest = f"; the longest is {max(lengths):,} tokens" if whole else ""
+        notes.append(f"{cut} of {len(lengths)} {what} are longer than training.max_length ({max_length} tokens): "
+                     f"their replies are cut there, and what follows is not learnt{longest}. Raise "
+                     "training.max_length to learn them whole.")
+    return notes

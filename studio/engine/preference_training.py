@@ -34,14 +34,20 @@ import transformers
 
 from studio.core import protocol
 from studio.core.cards import DatasetRef
-from studio.core.datasets import Example
+from studio.core.datasets import DatasetError, Example
 from studio.core.datasets.stages import STAGE_ROWS
 from studio.core.jobs import TrainJob
 from studio.core.outputs import TrainMetrics, TrainOutputs
-from studio.engine import adapter_setup, data_prep, step_setup, training
+from studio.engine import adapter_setup, data_prep, memory_report, step_setup, training
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
-from studio.engine.preference_stages import STAGES, PreferenceStage, in_training_order, trl_rows
+from studio.engine.preference_stages import (
+    STAGES,
+    PreferenceStage,
+    in_training_order,
+    length_notes,
+    trl_rows,
+)
 
 log = logging.getLogger(__name__)
 TRAINED_ADAPTER = "default"  # peft's name for the adapter being trained
@@ -152,6 +158,14 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
                             processing_class=base.tokenizer,
                             callbacks=[callback, *adapter_setup.step_callbacks(model)], optimizers=(optimizer, None))
     trainer.remove_callback(transformers.PrinterCallback)
+    for before, tokenized, what in ((len(train_set), trainer.train_dataset, f"training {kind}"),
+                                    (len(eval_set or ()), trainer.eval_dataset, f"held-out {kind}")):
+        for note in length_notes(before, tokenized, tr.max_length, what) if tokenized is not None else ():
+            emit(protocol.Warning(note))
+    if not len(trainer.train_dataset):
+        raise DatasetError(rows.path, None, None, f"every training {kind[:-1]}'s prompt alone fills "
+                           f"training.max_length ({tr.max_length} tokens), so no reply token is left to learn: "
+                           "raise training.max_length")
     if stage.token_keys:
         trainer.data_collator = callback.batches = SequenceTokens(trainer.data_collator, stage.token_keys)
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
@@ -164,6 +178,9 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     metrics = _metrics(trainer, callback, eval_set is not None, emit, float(result.training_loss), trainable, total)
+    if base.hw.device == "cuda":  # the peak beside the estimate, as an SFT run records it
+        metrics = TrainMetrics.from_dict({**metrics.to_dict(), **memory_report.gpu_memory_metrics(
+            job, unwrapped.config.to_dict(), total - trainable)}, "the run's metrics")
 
     emit(protocol.Phase("saving"))
     if REFERENCE_ADAPTER in unwrapped.peft_config:  # the frozen starting copy: not part of what was trained
