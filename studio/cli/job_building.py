@@ -14,13 +14,16 @@ from typing import Any, get_args
 
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import (
+    PREFERENCE_STAGES,
     DatasetFormat,
     Job,
     OnBadRows,
+    PreferenceSettings,
     Stage,
     TextSplit,
     TrainingSettings,
     TrainJob,
+    typical_beta,
 )
 from studio.core.methods import METHODS, apply_method
 
@@ -187,8 +190,14 @@ def build_train_job(args: argparse.Namespace) -> Job:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        data.setdefault(parts[0], {})[parts[1]] = value
+        # --set dpo.beta=0.1 (a stage's name for the section its settings live in) means preference.beta
+        section = "preference" if parts[0] in PREFERENCE_STAGES else parts[0]
+        data.setdefault(section, {})[parts[1]] = value
     if issues:
         raise JobError(issues, "command line")
+    preference = data.setdefault("preference", {})
+    if data.get("training", {}).get("stage") == "simpo" and preference.get("beta", PreferenceSettings.beta) == \
+            PreferenceSettings.beta:  # left at DPO's default: SimPO's own typical one (as the Train form does)
+        preference["beta"] = typical_beta("simpo")
     return job_from_dict(data, source=str(args.job) if args.job else "command line")
 

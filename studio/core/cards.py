@@ -176,7 +176,7 @@ def build_card(peft_config: dict[str, Any], *, name: str, base_model: BaseModelR
         name=name, base_model=base_model, method=method or "lora", lora=lora, peft_config=peft_config,
         quantization=job.model.quantization if job is not None else None, dataset=dataset or DatasetRef(),
         training=dataclasses.asdict(job.training) if job is not None else None,
-        preference=dataclasses.asdict(job.preference) if job is not None and job.training.stage != "sft" else None,
+        preference=job.preference.of_stage(job.training.stage) if job is not None and job.training.stage != "sft" else None,
         metrics=metrics or TrainMetrics(),
         parents=list(parents), run_id=run_id, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), merge=merge,
         imported_from=imported_from)

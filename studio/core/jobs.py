@@ -219,6 +219,28 @@ class PreferenceSettings:
                                       "them so that desirable x count is 1 to 1.33 x undesirable x count.")
     undesirable_weight: float = _f(1.0, "kto: the weight of the undesirable replies' loss (see desirable_weight).")
 
+    def of_stage(self, stage: str) -> dict[str, Any]:
+        """The settings ``stage`` reads, by name (TRL's configs take the same names)."""
+        return {name: getattr(self, name) for name in STAGE_SETTINGS[stage]}
+
+
+# The preference settings each stage reads: the Train form shows these, the card records them, and the
+# engine hands them to TRL's config.
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "sft": (),
+    "dpo": ("beta", "loss_type", "label_smoothing"),
+    "orpo": ("beta",),
+    "simpo": ("beta", "label_smoothing", "simpo_gamma", "cpo_alpha"),
+    "kto": ("beta", "desirable_weight", "undesirable_weight"),
+}
+# SimPO's beta is a reward scale (2.0-2.5 in its paper): the other stages' 0.1 would barely move it. A job
+# that picks simpo with beta left at the default gets this (the CLI and the Train form say so).
+SIMPO_BETA = 2.0
+
+
+def typical_beta(stage: str) -> float:
+    return SIMPO_BETA if stage == "simpo" else PreferenceSettings.beta
+
 
 @dataclass
 class DistributedSettings:

@@ -2,8 +2,8 @@
 
 engine.preference_training runs every stage the same way (load, rows, adapter, Trainer arguments,
 the protocol callback, resume, save with the card); what differs is here: the trainer and config
-classes, the job fields each config gets, how the stage's numbers are named in TRL's logs, and
-what its trainer needs done to its rows. TRL itself is imported only by engine.preference_training
+classes, how the stage's numbers are named in TRL's logs, and
+what its trainer needs done to its rows (the job fields each stage reads: core.jobs.STAGE_SETTINGS). TRL itself is imported only by engine.preference_training
 (the classes are named here), so this table costs nothing to import.
 
   dpo    DPOTrainer: pairs, against a reference (the adapter as it started: TRL keeps a frozen
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +39,6 @@ class PreferenceStage:
     name: str
     trainer: str  # TRL's class names (engine.preference_training imports them)
     config: str
-    settings: Callable[[PreferenceSettings], dict[str, Any]]  # the job's fields, as the config's keywords
     experimental: str = ""  # the module that holds the classes where trl's top level doesn't (trl>=1.0)
     fixed: dict[str, Any] = field(default_factory=dict)  # the config's keywords that make it this stage
     reference: bool = False  # trains against the adapter as it started (TRL's frozen "ref" copy)
@@ -57,27 +55,20 @@ class PreferenceStage:
 
     def describe(self, preference: PreferenceSettings) -> str:
         """``kto, beta 0.1, desirable_weight 1.0, ...; reference: ...`` for the preparing phase."""
-        settings = ", ".join(f"{key} {value}" for key, value in self.settings(preference).items())
+        settings = ", ".join(f"{key} {value}" for key, value in preference.of_stage(self.name).items())
         reference = "the adapter as it starts" if self.reference else "none"
         return f"{self.name}, {settings}; reference: {reference}"
 
 
 STAGES: dict[str, PreferenceStage] = {stage.name: stage for stage in (
-    PreferenceStage("dpo", "DPOTrainer", "DPOConfig",
-                    lambda p: {"beta": p.beta, "loss_type": p.loss_type, "label_smoothing": p.label_smoothing},
-                    reference=True),
-    PreferenceStage("orpo", "ORPOTrainer", "ORPOConfig", lambda p: {"beta": p.beta},
-                    experimental="trl.experimental.orpo", renders_tools=False, token_keys=PAIR_SEQUENCES,
-                    metrics=(*REWARDS, "log_odds_", "nll_loss")),
-    PreferenceStage("simpo", "CPOTrainer", "CPOConfig",
-                    lambda p: {"beta": p.beta, "simpo_gamma": p.simpo_gamma, "cpo_alpha": p.cpo_alpha,
-                               "label_smoothing": p.label_smoothing},
-                    experimental="trl.experimental.cpo", fixed={"loss_type": "simpo"}, renders_tools=False,
-                    token_keys=PAIR_SEQUENCES, metrics=(*REWARDS, "nll_loss")),
-    PreferenceStage("kto", "KTOTrainer", "KTOConfig",
-                    lambda p: {"beta": p.beta, "desirable_weight": p.desirable_weight,
-                               "undesirable_weight": p.undesirable_weight},
-                    experimental="trl.experimental.kto", reference=True, metrics=(*REWARDS, "kl"), in_order=True),
+    PreferenceStage("dpo", "DPOTrainer", "DPOConfig", reference=True),
+    PreferenceStage("orpo", "ORPOTrainer", "ORPOConfig", experimental="trl.experimental.orpo", renders_tools=False,
+                    token_keys=PAIR_SEQUENCES, metrics=(*REWARDS, "log_odds_", "nll_loss")),
+    PreferenceStage("simpo", "CPOTrainer", "CPOConfig", experimental="trl.experimental.cpo",
+                    fixed={"loss_type": "simpo"}, renders_tools=False, token_keys=PAIR_SEQUENCES,
+                    metrics=(*REWARDS, "nll_loss")),
+    PreferenceStage("kto", "KTOTrainer", "KTOConfig", experimental="trl.experimental.kto", reference=True,
+                    metrics=(*REWARDS, "kl"), in_order=True),
 )}
 
 

@@ -81,7 +81,7 @@ def trl_class(name: str, experimental: str = "") -> Any:
 def stage_arguments(job: TrainJob, stage: PreferenceStage) -> dict[str, Any]:
     """The stage's config fields the job sets, beside the Trainer's (engine.step_setup)."""
     return {
-        **stage.settings(job.preference),
+        **job.preference.of_stage(stage.name),  # core.jobs.STAGE_SETTINGS: TRL's names
         **stage.fixed,
         "max_length": job.training.max_length,
         # engine.adapter_setup checkpoints the model's layers when the job asks; TRL's configs default it on.

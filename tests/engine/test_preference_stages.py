@@ -171,7 +171,7 @@ def test_every_preference_stage_has_a_record_whose_fields_its_trl_config_takes()
     for stage in STAGES.values():
         config = trl_class(stage.config, stage.experimental)
         assert issubclass(config, TrainingArguments) and trl_class(stage.trainer, stage.experimental)
-        given = {**stage.settings(PreferenceSettings()), **stage.fixed}
+        given = {**PreferenceSettings().of_stage(stage.name), **stage.fixed}
         assert set(given) <= {f.name for f in dataclasses.fields(config)}, stage.name
     with pytest.raises(ImportError, match="has no PPOTrainer"):
         trl_class("PPOTrainer", "trl.experimental.cpo")

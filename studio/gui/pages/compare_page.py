@@ -49,6 +49,7 @@ from studio.gui.background import run_in_background
 from studio.gui.compare_session import CompareSession, loading_row, sampling_help
 from studio.gui.eval_progress import EvalProgress
 from studio.gui.run_follower import RunFollower
+from studio.gui.stage_names import without_preference_perplexity
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_progress import JobProgress
 from studio.gui.widgets.loss_overlay import LossOverlay
@@ -341,7 +342,7 @@ class ComparePage(QWidget):
         self._pending_lookup = False
         base, cards = found
         self.base_label.setText(f"Base model: <b>{Path(base).name}</b>")
-        rows = compare_report.diff_many(cards) if len(cards) > 1 else []
+        rows = compare_report.diff_many(without_preference_perplexity(cards)) if len(cards) > 1 else []
         self.diff_table.clear()
         self.diff_table.setColumnCount(1 + len(cards))
         self.diff_table.setHorizontalHeaderLabels(["field", *cards])
@@ -562,7 +563,7 @@ class ComparePage(QWidget):
             self.status.show_note("Ask something or evaluate first: there is nothing to report yet.", error=True)
             return None
         cards = self.cards()
-        self.comparison.diff = compare_report.diff_many(cards) if len(cards) > 1 else []
+        self.comparison.diff = compare_report.diff_many(without_preference_perplexity(cards)) if len(cards) > 1 else []
         path = compare_report.save(self.comparison)
         self.status.show_note(f"Report saved: {path}", ok=True)
         return path

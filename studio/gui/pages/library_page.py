@@ -45,6 +45,7 @@ from studio.core.methods import METHODS, settings_from_peft
 from studio.core.models import discover_models
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
+from studio.gui.stage_names import card_stage
 from studio.gui.widgets.adapter_details import AdapterDetails
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.library_table import LibraryTable
@@ -57,9 +58,29 @@ UNREADABLE_NOTE = "Could not read the library:"
 METHOD_FILTERS = ("any method", *METHODS, "merge")
 
 
-def _load(filters: dict) -> list[Entry]:
+def _load(filters: dict) -> tuple[list[Entry], dict[str, str]]:
+    """The entries the filters find, and each one's training stage (its card's: the index has none)."""
     with Library() as library:  # its own SQLite connection: this runs in a pool thread
-        return library.search(**filters)
+        entries = library.search(**filters)
+    return entries, {entry.ref: _stage_of(entry) for entry in entries}
+
+
+_stages: dict[tuple[str, float], str] = {}  # (folder, card.json's mtime) -> stage: a card is read once
+
+
+def _stage_of(entry: Entry) -> str:
+    key = (entry.path, entry.card_mtime)
+    if key not in _stages:
+        _stages[key] = card_stage(read_card(Path(entry.path)))
+    return _stages[key]
+
+
+def _stage_in(library: Library, ref: str) -> str:
+    """A version's stage from its card; "" for a parent that is no longer in the library."""
+    try:
+        return card_stage(library.card(ref))
+    except LibraryError:
+        return ""
 
 
 class LibraryPage(QWidget):
@@ -67,6 +88,7 @@ class LibraryPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.entries: list[Entry] = []
+        self.stages: dict[str, str] = {}  # ref -> its card's training stage
         self._generation = 0
         self.table = LibraryTable()
         self.details = AdapterDetails()
@@ -170,14 +192,15 @@ class LibraryPage(QWidget):
         if not background:
             self._show(generation, _load(self.filters()))
             return
-        run_in_background(_load, self.filters(), on_done=lambda entries: self._show(generation, entries),
+        run_in_background(_load, self.filters(), on_done=lambda loaded: self._show(generation, loaded),
                           on_error=lambda exc: self.message.show_note(f"{UNREADABLE_NOTE} {exc}", error=True))
 
-    def _show(self, generation: int, entries: list[Entry]) -> None:
+    def _show(self, generation: int, loaded: tuple[list[Entry], dict[str, str]]) -> None:
         if generation != self._generation:
             return  # a newer filter's answer is coming
+        entries, self.stages = loaded
         self.entries = entries
-        self.table.set_entries(entries)
+        self.table.set_entries(entries, self.stages)
         total = len(entries)
         self.count.setText(f"{total} version{'s' * (total != 1)}")
         if not entries and not any(self.filters().values()):
@@ -215,7 +238,10 @@ class LibraryPage(QWidget):
                 except LibraryError:
                     card = None
                 children = [c.ref for c in library.index.children(entry.ref)]
-            self.details.show_entry(entry, card, entry.parents, children)
+                # The lineage tags each version with its stage: an SFT adapter, then its DPO child.
+                stages = {ref: self.stages.get(ref) or _stage_in(library, ref) for ref in (*entry.parents, *children)}
+            stages[entry.ref] = card_stage(card)
+            self.details.show_entry(entry, card, entry.parents, children, stages)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

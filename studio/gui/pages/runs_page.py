@@ -29,6 +29,7 @@ from studio.core import paths, protocol, runs
 from studio.gui.app_state import AppState
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.run_follower import RunFollower
+from studio.gui.stage_names import is_preference, run_stage, stage_tag
 from studio.gui.widgets.loss_overlay import LossOverlay
 from studio.gui.widgets.run_view import RunView
 from studio.gui.widgets.runs_table import RunRow, RunsTable
@@ -137,7 +138,7 @@ class RunsPage(QWidget):
                 cached = self._cache.get(run_dir)
                 if cached is None or cached[0] != key:
                     try:
-                        cached = (key, RunRow(_summarize(run_dir), _time_span(run_dir)))
+                        cached = (key, RunRow(_summarize(run_dir), _time_span(run_dir), run_stage(run_dir)))
                     except OSError:
                         continue  # deleted while we looked
                     self._cache[run_dir] = cached
@@ -222,7 +223,10 @@ class RunsPage(QWidget):
         """The training loss of several runs on one chart, one colour and legend entry each."""
         run_dirs = list(run_dirs if run_dirs is not None else self.table.selected_paths())
         if run_dirs:
-            names = {path: row.summary.name for path, row in self.table.rows.items() if row.summary.name}
+            # A preference loss is no SFT loss: its legend entry names the stage ("captain-dpo · DPO").
+            names = {path: f"{row.summary.name or path.name} · {stage_tag(row.stage)}" if is_preference(row.stage)
+                     else row.summary.name for path, row in self.table.rows.items()
+                     if row.summary.name or is_preference(row.stage)}
             self.overlay_view.show_runs(run_dirs, names)
             self.stack.setCurrentIndex(2)
 

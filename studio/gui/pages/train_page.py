@@ -38,6 +38,7 @@ from studio.core.paths import user_path
 from studio.core.presets import Preset
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
+from studio.gui.dataset_kind import DatasetKind
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_form import JobForm, labelled
@@ -88,6 +89,7 @@ class TrainPage(QWidget):
                                      "value is far past any usual need (you mean it).")
         self._fit: memory_fit.MemoryFit | None = None
         self._unusual: list[Issue] = []  # core.magnitudes: a rank above the layers' width, a million steps
+        self.dataset_kind = DatasetKind(START_CHECK_BYTES)  # a preference file for SFT, replies for DPO
         self.vram_panel = VramPanel(state.settings.vram_card)
         self.vram_panel.card_chosen.connect(self._card_chosen)
         self._build()
@@ -216,7 +218,8 @@ class TrainPage(QWidget):
     def _dataset_ready(self, job: TrainJob) -> bool:
         """A missing file or an unreadable format is said here, before a run folder exists; the
         check stays on this thread because it only reads a file's first rows (a small file whole)."""
-        check = check_job_dataset(job.dataset, whole_file_bytes=START_CHECK_BYTES, quick=True)
+        check = check_job_dataset(job.dataset, whole_file_bytes=START_CHECK_BYTES, quick=True,
+                                  stage=job.training.stage)
         if check.ok:
             return True
         issues = list(check.issues)
@@ -238,8 +241,11 @@ class TrainPage(QWidget):
         except JobError as exc:
             self._job, self._issues = None, list(exc.issues) + typed
         else:
-            # What this machine can't run is refused now, as a form error, not by the worker later.
-            self._job, self._issues = job, machine_fit.machine_issues(job, cards) + typed
+            # What this machine can't run, or a dataset the stage can't train, is refused now, as a form
+            # error, not by the worker later.
+            refusal = self.dataset_kind.refusal(job.dataset, job.training.stage)
+            self._job, self._issues = job, machine_fit.machine_issues(job, cards) + typed + \
+                ([Issue("training.stage", refusal)] if refusal else [])
             data = to_dict(job)
             self._pushing = True
             try:

@@ -129,7 +129,7 @@ def _combo(name: str, spec: FieldSpec, choices: tuple[Any, ...]) -> FieldBinding
     combo = QComboBox()
     # The column's width must not follow its longest choice: the popup still shows it whole.
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(8)
+    combo.setMinimumContentsLength(spec.width)
     words, meanings = CHOICE_LABELS.get(name, {}), CHOICE_HELP.get(name, {})
     for choice in choices:
         combo.addItem(words.get(choice, str(choice)), choice)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from studio.core.jobs import STAGE_SETTINGS
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -22,6 +24,7 @@ class FieldSpec:
     placeholder: str = ""
     scientific: bool = False
     suffix: str = ""
+    width: int = 8  # a choice box's narrowest width, in characters: its longest words must fit
 
 
 # The two fields the form draws itself (not one widget per dataclass field).
@@ -30,6 +33,14 @@ TARGET_MODULES = "lora.target_modules"
 GPUS = "distributed.gpus"
 
 SPECS: dict[str, FieldSpec] = {
+    "training.stage": FieldSpec("Stage", width=33),
+    "preference.beta": FieldSpec("Beta (β)", 0, 100, decimals=3, step=0.05),
+    "preference.loss_type": FieldSpec("DPO loss"),
+    "preference.label_smoothing": FieldSpec("Label smoothing", 0, 0.5, decimals=3, step=0.01),
+    "preference.simpo_gamma": FieldSpec("Margin (γ)", 0, 100, decimals=2, step=0.1),
+    "preference.cpo_alpha": FieldSpec("Chosen-reply loss (α)", 0, 100, decimals=2, step=0.1, special="off"),
+    "preference.desirable_weight": FieldSpec("Desirable weight", 0, 100, decimals=2, step=0.1),
+    "preference.undesirable_weight": FieldSpec("Undesirable weight", 0, 100, decimals=2, step=0.1),
     METHOD: FieldSpec("Method"),
     "lora.r": FieldSpec("Rank (r)", 1, 1024),
     "lora.alpha": FieldSpec("Alpha", 0, 4096, decimals=1),
@@ -83,9 +94,16 @@ SPECS: dict[str, FieldSpec] = {
     "distributed.strategy": FieldSpec("Several GPUs"),
 }
 
+# The preference fields each stage reads (their help in core.jobs says the same); the form shows only these.
+# The preference fields each stage shows: the ones it reads (core.jobs.STAGE_SETTINGS).
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {stage: tuple(f"preference.{name}" for name in names)
+                                            for stage, names in STAGE_SETTINGS.items()}
+PREFERENCE_FIELDS = tuple(dict.fromkeys(name for names in STAGE_FIELDS.values() for name in names))
+
 # (group title, fields), in two columns: what most runs change on the left.
 COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     (
+        ("Training stage", ("training.stage", *PREFERENCE_FIELDS)),
         ("Adapter", (METHOD, "lora.r", "lora.alpha", "lora.dropout", TARGET_MODULES)),
         ("Optimisation", ("training.learning_rate", "training.lr_scheduler", "training.warmup_ratio",
                           "training.optimizer", "training.epochs", "training.max_steps", "training.seed")),
@@ -110,6 +128,9 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
 
 # Friendlier words for some choices (the value stays the job's own).
 CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "training.stage": {"sft": "SFT — learn the replies", "dpo": "DPO — prefer the chosen reply",
+                       "orpo": "ORPO — learn and prefer chosen", "simpo": "SimPO — prefer chosen, no reference",
+                       "kto": "KTO — replies marked good or bad"},
     "dataset.train_on": {"responses": "responses only", "all": "every token"},
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
@@ -122,6 +143,16 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
 # What a choice means, as its tooltip in the list: kept out of the words, which must fit the
 # form's column at the smallest window (960 x 640).
 CHOICE_HELP: dict[str, dict[str, str]] = {
+    "training.stage": {
+        "sft": "Supervised fine-tuning: learns the replies of prompts and answers (alpaca, messages, text…)",
+        "dpo": "Direct preference optimization: from pairs of a prompt, a chosen and a rejected reply, moves "
+               "toward the chosen one, measured against the adapter as it started",
+        "orpo": "Odds-ratio preference optimization: from pairs, fine-tunes on the chosen reply while "
+                "penalising the rejected one; no reference model",
+        "simpo": "Simple preference optimization: from pairs, rewards are length-normalised log-probabilities; "
+                 "no reference model; beta about 2",
+        "kto": "Kahneman-Tversky optimization: from replies labelled desirable or not (pairs are read as one "
+               "of each)"},
     "training.compile": {"auto": "where measured faster and the job is long enough to pay the compile back"},
     "training.cuda_graphs": {"auto": "where short steps are predicted faster as CUDA graphs"},
     "distributed.strategy": {"auto": "DDP when the model fits one GPU, else FSDP",

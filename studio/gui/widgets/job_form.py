@@ -27,10 +27,19 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.job_schema import Issue, to_dict
-from studio.core.jobs import LoraSettings, TrainJob
+from studio.core.jobs import SIMPO_BETA, LoraSettings, TrainJob
 from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
-from studio.gui.widgets.form_spec import COLUMNS, GPUS, METHOD, SPECS, TARGET_MODULES
+from studio.gui.widgets.form_spec import (
+    CHOICE_LABELS,
+    COLUMNS,
+    GPUS,
+    METHOD,
+    PREFERENCE_FIELDS,
+    SPECS,
+    STAGE_FIELDS,
+    TARGET_MODULES,
+)
 from studio.gui.widgets.gpu_picker import GpuPicker
 from studio.gui.widgets.target_modules_picker import TargetModulesPicker
 
@@ -39,7 +48,11 @@ CUSTOM = "custom"  # the Method box's entry for a combination loaded from a file
 METHOD_FIELDS = frozenset(f"{section}.{name}" for section, name in method_fields())
 # Always shown, whatever the method: continuing an adapter is no method's field.
 EVERY_METHOD = frozenset({"lora.continue_from"})
+STAGE, BETA = "training.stage", "preference.beta"
+DEFAULT_BETA = float(field_info(BETA)[2])  # DPO's (and ORPO's and KTO's) usual value
 _ERROR_STYLE = "color: #d64545; font-weight: 600;"
+# A box that is its own caption (the Stage box) is not made bold: bold words would widen it past the form.
+_BOX_ERROR_STYLE = "QComboBox { color: #d64545; }"
 
 
 class JobForm(QWidget):
@@ -53,6 +66,12 @@ class JobForm(QWidget):
         self.method_combo = self._method_combo()
         self.target_modules = TargetModulesPicker(field_info(TARGET_MODULES)[1])
         self.gpu_picker = GpuPicker(field_info(GPUS)[1])
+        # What choosing a stage changed by itself (SimPO's beta), said beside the Stage box.
+        self.stage_note = QLabel()
+        self.stage_note.setWordWrap(True)
+        self.stage_note.setObjectName("stageNote")
+        self.stage_note.setStyleSheet("QLabel { color: palette(placeholder-text); }")
+        self.stage_note.setVisible(False)
         columns = self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
         columns.setContentsMargins(0, 0, 0, 0)
         columns.setSpacing(16)
@@ -73,12 +92,17 @@ class JobForm(QWidget):
         self._shown_problems: dict[str, list[str]] = {}
         self._refused: dict[str, dict[str, str]] = {}
         self.refusal = ""  # the last typed value a box put back, in words, until the next edit
+        self._stage = str(self.bindings[STAGE].get())
+        # Before _on_edit's connection: the stage's own changes are made before the form says "changed".
+        self.bindings[STAGE].changed.connect(self._on_stage_chosen)
+        self.bindings[BETA].changed.connect(lambda *_: self._loading or self._say_stage_note(""))
         for binding in self.bindings.values():
             binding.changed.connect(self._on_edit)
             if binding.problem_changed is not None:
                 binding.problem_changed.connect(self._on_typed)
             if binding.refused is not None:
                 binding.refused.connect(lambda text, name=binding.name: self._on_refused(name, text))
+        self._sync_enabled()
 
     def fit_width(self, width: int) -> None:
         """Columns side by side where ``width`` holds them, else one under the other: at the
@@ -154,7 +178,8 @@ class JobForm(QWidget):
                 continue  # runs on every keystroke: touch only the fields whose problems changed
             self._shown_problems[name] = problems
             caption = binding.caption()
-            caption.setStyleSheet(_ERROR_STYLE if problems else "")
+            style = _BOX_ERROR_STYLE if isinstance(caption, QComboBox) else _ERROR_STYLE
+            caption.setStyleSheet(style if problems else "")
             help_text = self._help[name] + ("\n\nProblem: " + "\n".join(problems) if problems else "")
             for widget in {caption, binding.widget}:
                 widget.setToolTip(help_text)
@@ -198,7 +223,11 @@ class JobForm(QWidget):
         for name in names:
             binding = self._special(name) or make_binding(name)
             self.bindings[name] = binding
-            if binding.label is None:
+            if name == STAGE:  # its choices are short sentences: the group's whole width, named by its title
+                binding.label = None
+                form.addRow(binding.widget)
+                form.addRow(self.stage_note)
+            elif binding.label is None:
                 form.addRow("", binding.widget)
             else:
                 form.addRow(binding.label, binding.widget)
@@ -245,6 +274,43 @@ class JobForm(QWidget):
         if custom >= 0:
             combo.removeItem(custom)
 
+    # -- the training stage ----------------------------------------------------
+
+    def stage(self) -> str:
+        return str(self.bindings[STAGE].get())
+
+    def _on_stage_chosen(self, *_args: Any) -> None:
+        """SimPO's beta is a reward scale about 20x DPO's: choosing simpo with beta still at DPO's
+        default sets SimPO's usual value, leaving simpo with it untouched puts the default back,
+        and either is said beside the box."""
+        if self._loading:
+            return
+        stage, previous = self.stage(), self._stage
+        self._stage = stage
+        beta = self.bindings[BETA]
+        note = ""
+        if stage == "simpo" and _same(beta.get(), DEFAULT_BETA):
+            note = (f"Beta set to {SIMPO_BETA}, SimPO's usual reward scale (DPO's {DEFAULT_BETA} would "
+                    "barely move it).")
+            self._set_quietly(beta, SIMPO_BETA)
+        elif previous == "simpo" and stage != "simpo" and _same(beta.get(), SIMPO_BETA):
+            words = CHOICE_LABELS[STAGE].get(stage, stage).split(" —")[0]
+            note = f"Beta back to {DEFAULT_BETA}, {words}'s usual (SimPO's {SIMPO_BETA} is far too high for it)."
+            self._set_quietly(beta, DEFAULT_BETA)
+        self._say_stage_note(note)
+
+    def _set_quietly(self, binding: FieldBinding, value: Any) -> None:
+        """Set a field as part of another edit: the form says "changed" once, for that edit."""
+        self._loading = True
+        try:
+            binding.set(value)
+        finally:
+            self._loading = False
+
+    def _say_stage_note(self, text: str) -> None:
+        self.stage_note.setText(text)
+        self.stage_note.setVisible(bool(text) and self.stage() != "sft")
+
     # -- change notification ---------------------------------------------------
 
     def _on_edit(self, *_args: Any) -> None:
@@ -270,9 +336,10 @@ class JobForm(QWidget):
         for name, binding in self.bindings.items():
             section, _, attr = name.partition(".")
             if section == "lora" and name not in EVERY_METHOD:
-                for widget in (binding.label, binding.widget):
-                    if widget is not None and widget.isHidden() == (attr in uses):
-                        widget.setHidden(attr not in uses)
+                _show(binding, attr in uses)
+        read = STAGE_FIELDS.get(self.stage(), ())
+        for name in PREFERENCE_FIELDS:  # a stage's own settings, only for that stage
+            _show(self.bindings[name], name in read)
 
     def method_uses(self) -> tuple[str, ...]:
         """The lora fields the chosen method reads (its record's ``uses``): only those are shown."""
@@ -292,6 +359,9 @@ class JobForm(QWidget):
             yield
         finally:
             self._loading = False
+            if self.stage() != self._stage:  # a loaded job's stage: its beta is the file's own
+                self._stage = self.stage()
+                self._say_stage_note("")
             self._sync_enabled()
             self.changed.emit()
 
@@ -300,7 +370,7 @@ class JobForm(QWidget):
 _OTHER_LABELS = {"model.path": "Model", "dataset.path": "Dataset", "dataset.format": "Dataset format",
                  "dataset.columns": "Dataset columns", "dataset.variables": "Placeholders",
                  "dataset.text_split": "Text split", "dataset.tools": "Tools"}
-_DOTTED = re.compile(r"\b(?:model|lora|training|dataset|output|distributed)\.[a-z_]+\b")
+_DOTTED = re.compile(r"\b(?:model|lora|training|preference|dataset|output|distributed)\.[a-z_]+\b")
 
 
 def field_label(field: str) -> str:
@@ -320,6 +390,16 @@ def labelled(issue: Issue) -> Issue:
         return match.group(0) if label == match.group(0) else f"“{label}”"
 
     return Issue(field_label(issue.field) if issue.field else "", _DOTTED.sub(words, issue.message))
+
+
+def _show(binding: FieldBinding, shown: bool) -> None:
+    for widget in (binding.label, binding.widget):
+        if widget is not None and widget.isHidden() == shown:
+            widget.setHidden(not shown)
+
+
+def _same(value: Any, target: float) -> bool:
+    return isinstance(value, int | float) and abs(float(value) - target) < 1e-9
 
 
 def _offer(combo: QComboBox, index: int, why: str | None, help_text: str) -> None:

@@ -1,4 +1,8 @@
-"""The Library page's table: one row per adapter version, sortable, numbers as numbers."""
+"""The Library page's table: one row per adapter version, sortable, numbers as numbers.
+
+The stage an adapter was trained with (SFT, DPO…) is its card's, which the index doesn't keep: the page
+reads it with the entries, off the GUI thread. A preference adapter's perplexity (exp of a preference
+loss) means nothing and is shown as "—"."""
 
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.library import Entry
+from studio.gui.stage_names import is_preference, stage_tag
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 
-COLUMNS = ("Name", "Version", "Base model", "Method", "Rank", "Dataset", "Loss", "Perplexity", "Size", "Created",
-           "Tags")
+COLUMNS = ("Name", "Version", "Base model", "Method", "Stage", "Rank", "Dataset", "Loss", "Perplexity", "Size",
+           "Created", "Tags")
+STAGE_TIP = ("What the adapter learned from: SFT the replies of its dataset, DPO, ORPO, SimPO or KTO which reply to "
+             "prefer (its perplexity, exp of a preference loss, means nothing and is not shown)")
 REF_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
@@ -28,15 +35,17 @@ class LibraryTable(QTableWidget):
         # The name is what a row is known by: its column always takes the longest name whole
         # (the view scrolls sideways before a name is cut).
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeaderItem(COLUMNS.index("Stage")).setToolTip(STAGE_TIP)
         self.sortItems(0, Qt.SortOrder.AscendingOrder)
         self.cellDoubleClicked.connect(lambda row, _c: self._emit_open(row))
 
-    def set_entries(self, entries: list[Entry]) -> None:
+    def set_entries(self, entries: list[Entry], stages: dict[str, str] | None = None) -> None:
+        """Show ``entries``; ``stages``: each ref's training stage (its card's; "" for a merged or imported one)."""
         selected = set(self.selected_refs())
         self.setSortingEnabled(False)
         self.setRowCount(len(entries))
         for row, entry in enumerate(entries):
-            for column, (text, key) in enumerate(_cells(entry)):
+            for column, (text, key) in enumerate(_cells(entry, (stages or {}).get(entry.ref, ""))):
                 item = SortKeyItem(text, key)
                 item.setData(REF_ROLE, entry.ref)
                 if column == 0:  # the whole name, should a narrow column ever elide it, and where it lies
@@ -67,13 +76,14 @@ class LibraryTable(QTableWidget):
         self.open_requested.emit(self.ref_at(row))
 
 
-def _cells(e: Entry) -> list[tuple[str, object]]:
+def _cells(e: Entry, stage: str) -> list[tuple[str, object]]:
     dataset = Path(e.dataset).name if e.dataset and e.dataset != "bundled" else (e.dataset or "—")
+    perplexity = None if is_preference(stage) else e.perplexity
     return [
         (e.name, e.name), (f"v{e.version}", e.version), (e.base_name or Path(e.base_id).name or "—", e.base_name),
-        (e.method, e.method), (str(e.rank) if e.rank else "—", e.rank), (dataset, dataset),
+        (e.method, e.method), (stage_tag(stage), stage), (str(e.rank) if e.rank else "—", e.rank), (dataset, dataset),
         (f"{e.train_loss:.4f}" if e.train_loss is not None else "—", e.train_loss),
-        (f"{e.perplexity:.2f}" if e.perplexity is not None else "—", e.perplexity),
+        (f"{perplexity:.2f}" if perplexity is not None else "—", perplexity),
         (_size(e.size_bytes), e.size_bytes), (e.created[:16].replace("T", " "), e.created),
         (", ".join(e.tags), ", ".join(e.tags)),
     ]

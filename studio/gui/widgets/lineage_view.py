@@ -4,7 +4,8 @@ Painted directly: adapters have a handful of parents and children, and a graph
 library would cost more start-up time than it saves. Clicking a box asks to show
 that version. A name too long for its box wraps (after a "/", "-" or "_" where it
 can), is elided in the middle only beyond MAX_LINES lines, and hovering a box shows
-it whole.
+it whole. Where a preference stage is in view, each box names its stage ("captain/v1 · SFT"
+then "captain-dpo/v1 · DPO"): the usual chain is SFT first, then preference tuning on top.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from studio.gui.stage_names import is_preference, stage_tag
+
 GAP, PAD, ARROW = 8, 6, 20  # between boxes, around the graph, between columns
 TEXT_MARGIN = 5  # each side of a box's text
 MAX_LINES = 3  # a longer name is elided in the middle (hover for it whole)
@@ -39,12 +42,15 @@ class LineageView(QWidget):
         self.parents: list[str] = []
         self.current = ""
         self.children: list[str] = []
+        self.stages: dict[str, str] = {}  # ref -> training stage, where known
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip(TIP)
         self._fit_height()
 
-    def show_lineage(self, current: str, parents: list[str], children: list[str]) -> None:
+    def show_lineage(self, current: str, parents: list[str], children: list[str],
+                     stages: dict[str, str] | None = None) -> None:
         self.current, self.parents, self.children = current, list(parents), list(children)
+        self.stages = {ref: stage for ref, stage in (stages or {}).items() if stage}
         self._fit_height()
         self.update()
 
@@ -65,14 +71,22 @@ class LineageView(QWidget):
     def ref_at(self, point: QPointF) -> str | None:
         return next((ref for ref, rect in self.boxes() if rect.contains(point)), None)
 
+    def label(self, ref: str) -> str:
+        """The box's words: the reference, with its stage where a preference stage is in view."""
+        refs = (*self.parents, self.current, *self.children)
+        if ref in self.stages and any(is_preference(self.stages.get(r, "")) for r in refs):
+            return f"{ref} · {stage_tag(self.stages[ref])}"
+        return ref
+
     def box_lines(self) -> int:
         """Lines of text in each box: as many as the longest name needs, MAX_LINES at most."""
         room = self._box_width() - 2 * TEXT_MARGIN
-        refs = [ref for ref in (*self.parents, self.current, *self.children) if ref]
+        refs = [self.label(ref) for ref in (*self.parents, self.current, *self.children) if ref]
         return min(MAX_LINES, max((self.wrapped_lines(_breakable(ref), room) for ref in refs), default=1))
 
     def box_text(self, ref: str) -> str:
-        """The name as drawn: whole where its lines hold it, else elided in the middle."""
+        """The name (and stage) as drawn: whole where its lines hold it, else elided in the middle."""
+        ref = self.label(ref)
         room = self._box_width() - 2 * TEXT_MARGIN
         metrics, lines = QFontMetrics(self.font()), self.box_lines()
         limit = lines * room
@@ -112,7 +126,9 @@ class LineageView(QWidget):
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
             ref = self.ref_at(QPointF(event.pos()))
             if ref is not None:
-                QToolTip.showText(event.globalPos(), ref if ref == self.current else f"{ref}: click to show it", self)
+                words = self.label(ref)
+                QToolTip.showText(event.globalPos(), words if ref == self.current else f"{words}: click to show it",
+                                  self)
                 return True
         return super().event(event)
 

@@ -92,6 +92,7 @@ class MetricChart(QWidget):
                                      brush=pg.mkBrush(base_see_through)) if legend else None
         if self.legend is not None:
             self.legend.setVisible(False)  # until a curve with data is in it
+        self.legend_wanted = True  # False: kept hidden (a chart too small for it; its tooltip says instead)
 
         head = QHBoxLayout()
         head.setContentsMargins(10, 6, 10, 0)
@@ -177,7 +178,8 @@ class MetricChart(QWidget):
             self._grow_x(float(x[-1]))
         if version is not None:
             self._versions[name] = version
-        if self.legend is not None and len(x) and self.legend.items and not self.legend.isVisible():
+        if self.legend is not None and self.legend_wanted and len(x) and self.legend.items \
+                and not self.legend.isVisible():
             self.legend.setVisible(True)
         return True
 
@@ -213,6 +215,13 @@ class MetricChart(QWidget):
     def _fit_y(self) -> None:
         top = max([self._min_top, *self._tops.values()]) * 1.08 or 1.0
         self.getPlotItem().setYRange(0, top, padding=0)
+
+    def want_legend(self, wanted: bool) -> None:
+        """Show the legend (once a curve has data), or keep it hidden."""
+        self.legend_wanted = wanted
+        if self.legend is not None:
+            self.legend.setVisible(wanted and bool(self.legend.items) and any(
+                self.point_count(name) for name in self.curves))
 
     def set_title(self, title: str, value: str = "") -> None:
         """The title, and the latest value at the right in a quieter colour."""

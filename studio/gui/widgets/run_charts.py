@@ -7,6 +7,9 @@ never waits for all nine at once. Charts of a hidden page are not redrawn until 
 With GPUs the bottom row shows utilisation, memory (with the card's total), temperature
 and power; without (a CPU run) it shows the worker's CPU use (its own and its ranks', as a
 share of all cores; the machine's for runs recorded before workers sent theirs) and memory.
+A preference run (DPO, ORPO, SimPO, KTO) also charts what it learns: the reward margin of the
+chosen reply over the rejected one, the share of pairs it ranks right, and both rewards; the
+loss chart gives them room by taking one row instead of two.
 """
 
 from __future__ import annotations
@@ -18,13 +21,27 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from studio.core import protocol
+from studio.gui.stage_names import is_preference, stage_tag
 from studio.gui.widgets.metric_chart import MetricChart, colours
 from studio.gui.widgets.run_data import RunData
 
 REDRAW_MS = 100
+# Three rows of charts share ~340 px at the smallest window (960 x 640, a finished run's banner shown):
+# below their minimum height the rows overlapped, titles hidden under the row above.
+CHART_MIN_HEIGHT = 100
 GPU_METRICS = (("util", "GPU utilisation (%)", "{:.0f} %", 100.0), ("mem_gib", "GPU memory (GiB)", "{:.1f} GiB", 0.0),
                ("temp", "GPU temperature (°C)", "{:.0f} °C", 90.0), ("power", "GPU power (W)", "{:.0f} W", 0.0))
 MAX_GPUS = 8
+# Short titles: at 960 x 640 a small chart is ~190 px wide, title and latest value together.
+MARGIN_TITLE, ACCURACY_TITLE, REWARDS_TITLE = "Reward margin", "Pairs ranked right", "Rewards"
+MARGIN_TIP = ("How much more the adapter favours the chosen reply than the rejected one (TRL's rewards/margins; "
+              "thin: each step, thick: smoothed, dots: the held-out pairs): it should climb from 0")
+ACCURACY_TIP = ("The share of pairs whose chosen reply gets the higher reward, in % (TRL's rewards/accuracies; "
+                "thin: each step, thick: smoothed, dots: the held-out pairs): 50 % is a coin toss; KTO reports none")
+REWARDS_TIP = ("The chosen replies' reward (green) and the rejected ones' (red), as TRL's rewards/chosen and "
+               "rewards/rejected (dots: the held-out pairs): they should part, chosen up, rejected down")
+LOSS_TIP = ("The stage's loss: thin, each step; thick, smoothed; dots, the held-out pairs; triangles, checkpoints "
+            "(click one to compare or chat with it)")
 CPU_TITLES = {"worker": "Worker CPU (% of all cores)", "machine": "Machine CPU (%)"}
 CPU_TIPS = {"worker": "CPU time this run's worker (and its rank processes) used, as a share of all the "
                       "machine's cores: 100 % is every core busy with this run",
@@ -50,6 +67,24 @@ class RunCharts(QWidget):
         self.grad_norm.add_curve("grad_norm", c[3])
         self.tokens = MetricChart("Tokens / s")
         self.tokens.add_curve("tokens_per_s", c[5])
+        self.margin = MetricChart(MARGIN_TITLE)
+        self.margin.setToolTip(MARGIN_TIP)
+        self.accuracy = MetricChart(ACCURACY_TITLE)
+        self.accuracy.setToolTip(ACCURACY_TIP)
+        for chart, name in ((self.margin, "margin"), (self.accuracy, "accuracy")):
+            chart.add_curve(name, c[0], "train", width=1.0, alpha=110)
+            chart.add_curve(f"{name}_ema", c[0], "train (smoothed)", width=2.2)
+            chart.add_curve(f"eval_{name}", c[1], "eval", width=0, symbol="o", symbol_size=8)
+        self.accuracy.zero_based(100.0)
+        # No legend (it would cover a chart this small): the latest values in the title, in the curves' colours.
+        self.rewards = MetricChart(REWARDS_TITLE)
+        self.rewards.setToolTip(REWARDS_TIP)
+        self._reward_colours = (c[2], c[3])
+        self.rewards.add_curve("chosen", c[2])
+        self.rewards.add_curve("rejected", c[3])
+        self.rewards.add_curve("eval_chosen", c[2], None, width=0, symbol="o", symbol_size=7)
+        self.rewards.add_curve("eval_rejected", c[3], None, width=0, symbol="o", symbol_size=7)
+        self.preference_charts = (self.margin, self.accuracy, self.rewards)
         self.cpu = MetricChart(CPU_TITLES["worker"], x_label="minutes")
         self.cpu.setToolTip(CPU_TIPS["worker"])
         self.cpu.add_curve("cpu_percent", c[0])
@@ -62,23 +97,27 @@ class RunCharts(QWidget):
                 chart.add_curve(f"gpu{index}.{metric}", c[index % len(c)], None)
             self.gpu[metric] = chart
         self.gpu["mem_gib"].add_hline("total", c[3], "the card's total memory")
+        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts, self.cpu, self.rss,
+                      *self.gpu.values()):
+            chart.setMinimumHeight(CHART_MIN_HEIGHT)
         self.cpu.zero_based(100.0)
         self.rss.zero_based(0.0)
         for metric, _title, _unit, top in GPU_METRICS:
             self.gpu[metric].zero_based(top)
         self.training_charts = {"loss": self.loss, "lr": self.lr, "grad_norm": self.grad_norm,
-                                "tokens_per_s": self.tokens}
-        self._others = [self.lr, self.grad_norm, self.tokens, self.cpu, self.rss, *self.gpu.values()]
+                                "tokens_per_s": self.tokens, "margin": self.margin, "accuracy": self.accuracy,
+                                "rewards": self.rewards}
+        self._others = [*self.preference_charts, self.lr, self.grad_norm, self.tokens, self.cpu, self.rss,
+                        *self.gpu.values()]
         self._turn = 0
         self.fitted = False
 
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(6)
-        self.grid.addWidget(self.loss, 0, 0, 2, 2)
-        self.grid.addWidget(self.lr, 0, 2)
-        self.grid.addWidget(self.grad_norm, 0, 3)
-        self.grid.addWidget(self.tokens, 1, 2, 1, 2)
+        self.stage = "sft"  # the run's job's; a step with preference numbers says so too (a run's events alone)
+        self._preference_mode: bool | None = None
+        self._show_training(preference=False)
         for column in range(4):
             self.grid.setColumnStretch(column, 1)
         for row in range(3):
@@ -91,6 +130,14 @@ class RunCharts(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._tick)
         self.redraws = 0
+
+    def set_stage(self, stage: str) -> None:
+        """The run's training stage (its job's): a preference stage lays its charts out before the first step."""
+        self.stage = stage
+        self._layout_system()
+
+    def preference_mode(self) -> bool:
+        return bool(self._preference_mode)
 
     def add_events(self, events: Iterable[protocol.Event]) -> None:
         """Take new events; the charts catch up on the next redraw ticks."""
@@ -116,8 +163,10 @@ class RunCharts(QWidget):
         self._timer.stop()
         self.fitted = False
         self.data = RunData()
+        self.stage = "sft"
         for chart in self._all_charts():
             chart.clear_data()
+        self._show_training(preference=False)
         self._show_system(gpu=False)
         self._set_titles()
 
@@ -173,7 +222,17 @@ class RunCharts(QWidget):
 
     def _set_titles(self) -> None:
         s = self.data.series
-        self.loss.set_title("Loss", _fmt(s["loss_ema"].last_y(), "{:.4f}", "smoothed "))
+        preference = self.preference_mode()
+        loss_title = f"{stage_tag(self.stage)} loss" if preference and is_preference(self.stage) else "Loss"
+        self.loss.set_title(loss_title, _fmt(s["loss_ema"].last_y(), "{:.4f}", "smoothed "))
+        if preference:
+            self.margin.set_title(MARGIN_TITLE, _fmt(s["margin_ema"].last_y(), "{:.3f}"))
+            accuracy = _fmt(s["accuracy_ema"].last_y(), "{:.0f} %")
+            self.accuracy.set_title(ACCURACY_TITLE, accuracy or ("none" if self.data.preference_seen else ""))
+            chosen, rejected = s["chosen"].last_y(), s["rejected"].last_y()
+            self.rewards.set_title(REWARDS_TITLE, "" if chosen is None or rejected is None else
+                                   f"<span style='color:{self._reward_colours[0]}'>{chosen:.2f}</span> / "
+                                   f"<span style='color:{self._reward_colours[1]}'>{rejected:.2f}</span>")
         self.lr.set_title("Learning rate", _fmt(s["lr"].last_y(), "{:.2e}"))
         self.grad_norm.set_title("Grad norm", _fmt(s["grad_norm"].last_y(), "{:.3f}"))
         self.tokens.set_title("Tokens / s", _fmt(s["tokens_per_s"].last_y(), "{:,.0f}"))
@@ -190,8 +249,31 @@ class RunCharts(QWidget):
             self.gpu[metric].set_title(title, value)
 
     def _layout_system(self) -> None:
+        preference = is_preference(self.stage) or self.data.preference_seen
+        if preference != self._preference_mode:
+            self._show_training(preference)
         if self.data.has_gpu != self._gpu_mode:
             self._show_system(gpu=self.data.has_gpu)
+
+    def _show_training(self, preference: bool) -> None:
+        """The top two rows: loss over both with learning rate, grad norm and throughput beside it; or,
+        for a preference run, loss, margin and accuracy on top and the rewards beside the rest below."""
+        self._preference_mode = preference
+        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts):
+            self.grid.removeWidget(chart)
+        if preference:
+            places = ((self.loss, 0, 0, 1, 2), (self.margin, 0, 2, 1, 1), (self.accuracy, 0, 3, 1, 1),
+                      (self.rewards, 1, 0, 1, 1), (self.lr, 1, 1, 1, 1), (self.grad_norm, 1, 2, 1, 1),
+                      (self.tokens, 1, 3, 1, 1))
+        else:
+            places = ((self.loss, 0, 0, 2, 2), (self.lr, 0, 2, 1, 1), (self.grad_norm, 0, 3, 1, 1),
+                      (self.tokens, 1, 2, 1, 2))
+        for chart, row, column, rows, columns in places:
+            self.grid.addWidget(chart, row, column, rows, columns)
+        for chart in self.preference_charts:
+            chart.setVisible(preference)
+        self.loss.want_legend(not preference)  # one row high: the legend would cover it (the tooltip says)
+        self.loss.setToolTip(LOSS_TIP if preference else "")
 
     def _show_system(self, gpu: bool) -> None:
         """The bottom row: four GPU charts, or CPU and memory at twice the width."""

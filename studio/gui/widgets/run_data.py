@@ -7,6 +7,7 @@ copying. Each series counts its changes so a redraw touches only what moved.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -15,6 +16,11 @@ from studio.core import protocol
 
 GIB = float(1 << 30)
 EMA_BETA = 0.9  # weight of the past in the smoothed loss; TensorBoard-like, bias-corrected
+# A preference stage's numbers (protocol.Step.preference, TRL's names) -> (series, scale). A step's
+# margin and accuracy come from one small batch and jump about: they are smoothed like the loss.
+PREFERENCE_SERIES = {"rewards/margins": ("margin", 1.0), "rewards/accuracies": ("accuracy", 100.0),
+                     "rewards/chosen": ("chosen", 1.0), "rewards/rejected": ("rejected", 1.0)}
+SMOOTHED = ("margin", "accuracy")
 
 
 class Series:
@@ -45,17 +51,35 @@ class Series:
         return self.n
 
 
+class Ema:
+    """A bias-corrected exponential moving average (the first values are not pulled toward 0)."""
+
+    def __init__(self, beta: float = EMA_BETA):
+        self.beta = beta
+        self._sum = 0.0
+        self._n = 0
+
+    def add(self, value: float) -> float:
+        self._sum = self.beta * self._sum + (1 - self.beta) * value
+        self._n += 1
+        return self._sum / (1 - self.beta ** self._n)
+
+
 class RunData:
     """Everything the charts show, keyed by series name.
 
     Training series are indexed by step; system series by minutes since the run began.
     GPU series are named ``gpu<i>.<metric>`` and appear when a GPU is first reported.
+    A preference stage's steps add ``margin``, ``accuracy`` (in %), ``chosen`` and ``rejected``
+    (rewards), the first two also smoothed (``margin_ema``), and its evaluations ``eval_margin`` etc.
     """
 
     TRAIN = ("loss", "loss_ema", "eval_loss", "checkpoint", "lr", "grad_norm", "tokens_per_s")
+    PREFERENCE = tuple(name for series, _scale in PREFERENCE_SERIES.values()
+                       for name in (series, f"eval_{series}", *((f"{series}_ema",) if series in SMOOTHED else ())))
 
     def __init__(self) -> None:
-        self.series: dict[str, Series] = {name: Series() for name in self.TRAIN}
+        self.series: dict[str, Series] = {name: Series() for name in (*self.TRAIN, *self.PREFERENCE)}
         self.series.update(cpu_percent=Series(), rss_gib=Series())
         self.gpu_names: dict[int, str] = {}
         self.gpu_total_gib: dict[int, float] = {}
@@ -63,9 +87,9 @@ class RunData:
         self.has_gpu = False
         self.system_seen = False
         self.cpu_source = ""  # "worker": the worker's own CPU; "machine": a run from before it was sent
-        self._ema = 0.0
-        self._ema_n = 0
+        self._ema = {name: Ema() for name in ("loss", *SMOOTHED)}
         self._loss_at: dict[int, float] = {}
+        self.preference_seen = False  # a step or evaluation carried a preference stage's numbers
 
     def get(self, name: str) -> Series:
         if name not in self.series:
@@ -93,6 +117,7 @@ class RunData:
             self._system(event)
         elif kind == "eval" and event.eval_loss is not None:
             self.series["eval_loss"].append(event.step, event.eval_loss)
+            self._preference(event.step, getattr(event, "preference", None), "eval_")
         elif kind == "checkpoint":
             # Drawn on the smoothed loss curve at that step (the last value if not logged yet).
             y = self._loss_at.get(event.step, self.series["loss_ema"].last_y() or 0.0)
@@ -102,9 +127,7 @@ class RunData:
         s = self.series
         if event.loss is not None:
             s["loss"].append(event.step, event.loss)
-            self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * event.loss
-            self._ema_n += 1
-            smoothed = self._ema / (1 - EMA_BETA ** self._ema_n)
+            smoothed = self._ema["loss"].add(event.loss)
             s["loss_ema"].append(event.step, smoothed)
             self._loss_at[event.step] = smoothed
         if event.lr is not None:
@@ -113,6 +136,20 @@ class RunData:
             s["grad_norm"].append(event.step, event.grad_norm)
         if event.tokens_per_s is not None:
             s["tokens_per_s"].append(event.step, event.tokens_per_s)
+        self._preference(event.step, getattr(event, "preference", None), "")
+
+    def _preference(self, step: int, numbers: object, prefix: str) -> None:
+        """A step's (prefix "") or an evaluation's ("eval_") preference numbers, the known ones charted."""
+        if not isinstance(numbers, dict):
+            return
+        for key, (name, scale) in PREFERENCE_SERIES.items():
+            value = numbers.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                continue
+            self.preference_seen = True
+            self.series[prefix + name].append(step, value * scale)
+            if not prefix and name in SMOOTHED:
+                self.series[f"{name}_ema"].append(step, self._ema[name].add(value * scale))
 
     def _system(self, event: protocol.System) -> None:
         self.system_seen = True

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from studio.core import protocol, runs
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainMetrics, TrainOutputs, outputs_for
 from studio.core.records import Record
+from studio.gui.stage_names import is_preference, preference_metrics, run_stage
 from studio.gui.widgets.log_view import LogView
 from studio.gui.widgets.run_charts import RunCharts
 from studio.gui.widgets.run_header import RunHeader
@@ -96,6 +97,7 @@ class RunView(QWidget):
         self.header.reset(self.run_dir.name if self.run_dir else "", live)
         self.banner.clear()
         self.charts.clear()
+        self.charts.set_stage(run_stage(self.run_dir))  # job.json: a small file, read once per run shown
         self.log.reset()
         self.samples.clear()
 
@@ -217,7 +219,7 @@ class RunView(QWidget):
         self.result_text = f"{title}. {what} saved to {where or '—'}"
         self.banner.show_message("success", f"{title}  ·  {ref}" if ref else title, f"{what}: {where or '—'}", "")
         saved = f"In the library as {ref}. {what} folder: {where or '—'}" if ref else f"{what}: {where or '—'}"
-        self.banner.message.setText(f"{saved}\n{format_metrics(metrics)}".rstrip())
+        self.banner.message.setText(f"{saved}\n{format_metrics(metrics, self.charts.stage)}".rstrip())
         adapter = ref or (where if isinstance(outputs, TrainOutputs | MergeOutputs) else None)
         if adapter:
             self.banner.set_next_steps([
@@ -225,10 +227,16 @@ class RunView(QWidget):
                 for to, label, tip in NEXT_STEPS if to != "library" or ref])
 
 
-def format_metrics(metrics: TrainMetrics) -> str:
+def format_metrics(metrics: TrainMetrics, stage: str = "sft") -> str:
+    """A finished run's numbers in one line. A preference run's loss is no language-model loss: its
+    perplexity (exp of it) means nothing and is left out, and its reward margin and pairs ranked right
+    are shown instead (on the held-out pairs where it was evaluated)."""
+    preference = is_preference(stage) or bool(metrics.preference)
     parts = []
     for value, label, spec in ((metrics.train_loss, "train loss", "{:.4f}"), (metrics.eval_loss, "eval loss", "{:.4f}"),
-                               (metrics.perplexity, "perplexity", "{:.2f}"), (metrics.steps, "steps", "{:,}"),
+                               *preference_metrics(metrics.preference),
+                               (None if preference else metrics.perplexity, "perplexity", "{:.2f}"),
+                               (metrics.steps, "steps", "{:,}"),
                                # what the run trained, not the dataset's size (train_tokens: a stop trains fewer)
                                (metrics.tokens_trained, "tokens trained", "{:,}"),
                                (metrics.tokens_per_s, "average tokens/s", "{:,.0f}")):  # the run's real average

@@ -1,4 +1,4 @@
-"""The table of runs: name, coloured status, method, model, dataset, steps, losses, duration,
+"""The table of runs: name, coloured status, method, stage, model, dataset, steps, losses, duration,
 created, id. The name (the adapter a run made, or the adapters it used) comes first: two
 runs' ids tell them apart only by their clock time.
 
@@ -22,17 +22,19 @@ from PySide6.QtWidgets import (
 
 from studio.core.outputs import TrainMetrics
 from studio.core.runs import RunSummary
+from studio.gui.stage_names import stage_tag
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import colours
 from studio.gui.widgets.run_header import duration
 
-COLUMNS = ("Name", "Status", "Method", "Model", "Dataset", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)",
+COLUMNS = ("Name", "Status", "Method", "Stage", "Model", "Dataset", "Steps", "Final loss", "Eval loss", "Peak GPU (est.)",
            "Duration", "Created", "Run")
 RIGHT_ALIGNED = ("Steps", "Final loss", "Eval loss", "Peak GPU (est.)")
 HEADER_TIPS = {
     "Name": "The adapter the run made (its library version), or the adapters an eval, merge or compare run used",
     "Status": "running, done, stopped (saved early), failed or cancelled; hover a cell for the message",
     "Method": "LoRA variant of a training run (lora, qlora, +dora…), or the job's kind",
+    "Stage": "What a training run learned from: SFT the replies, DPO, ORPO, SimPO or KTO which reply to prefer",
     "Model": "The base model",
     "Dataset": "The dataset file the run read (hover a cell for its path)",
     "Steps": "Optimizer steps done / planned",
@@ -52,6 +54,7 @@ NAME_MAX_WIDTH = 260  # an eval of four adapters has a long name: elided here, w
 class RunRow:
     summary: RunSummary
     duration_s: float | None  # first to last event
+    stage: str = "sft"  # a training run's job's training.stage
 
 
 class RunsTable(QTableWidget):
@@ -153,6 +156,7 @@ class RunsTable(QTableWidget):
             (s.name or "—", s.name or None),
             (s.status, s.status),
             (s.method or "—", s.method),
+            (stage_tag(row.stage), row.stage) if s.kind == "train" else ("—", ""),
             (model, model),
             (dataset, dataset),
             (steps, s.step),

@@ -17,7 +17,14 @@ PART_COLORS = {
     "weights": "#4c78a8", "adapter": "#f58518", "gradients": "#e45756", "optimizer": "#b279a2",
     "activations": "#54a24b", "logits": "#eeca3b", "allocator": "#9d9da0", "context": "#6f6f73",
     "graphs": "#72b7b2", "loading": "#bab0ac",
+    # A preference stage's reference: its forward pass without gradients, and a frozen copy of the adapter.
+    "reference": "#ff9da6", "reference_adapter": "#d8b5a5",
 }
+OTHER_COLOR = "#8f8f8f"  # a part a newer estimator names that this bar has no colour for
+
+
+def part_color(key: str) -> str:
+    return PART_COLORS.get(key, OTHER_COLOR)
 
 
 class VramBar(QWidget):
@@ -63,7 +70,7 @@ class VramBar(QWidget):
         track.setAlpha(60)
         painter.fillRect(QRectF(1, 3, self.width() - 2, self.height() - 6), track)
         for key, rect in self.segments():
-            painter.fillRect(rect, QColor(PART_COLORS[key]))
+            painter.fillRect(rect, QColor(part_color(key)))
         x = self.capacity_x()
         if x is not None:
             over = self.estimate is not None and self.estimate.total > (self.capacity or 0)
@@ -84,12 +91,13 @@ class VramBar(QWidget):
 
 SHORT_LABELS = {"weights": "Weights", "adapter": "Adapter", "gradients": "Gradients", "optimizer": "Optimizer",
                 "activations": "Activations", "logits": "Logits, loss", "allocator": "Allocator", "context": "CUDA",
-                "graphs": "CUDA graphs", "loading": "Loading"}
+                "graphs": "CUDA graphs", "loading": "Loading", "reference": "Reference pass",
+                "reference_adapter": "Reference copy"}
 
 
 def legend_html(estimate: Estimate) -> str:
     """Two columns of coloured squares with each part's size (short names: the side panel is narrow)."""
-    cells = [f"<td><span style='color:{PART_COLORS[p.key]}'>■</span> {SHORT_LABELS.get(p.key, p.label)}</td>"
+    cells = [f"<td><span style='color:{part_color(p.key)}'>■</span> {SHORT_LABELS.get(p.key, p.label)}</td>"
              f"<td align='right'>{format_bytes(p.bytes)}</td>" for p in estimate.parts]
     rows = ["<tr>" + cells[i] + "<td width='10'></td>" + (cells[i + 1] if i + 1 < len(cells) else "") + "</tr>"
             for i in range(0, len(cells), 2)]
