@@ -20,8 +20,9 @@ from studio.core.datasets import (
 )
 from studio.core.datasets.columns import apply_columns, unknown_columns
 from studio.core.datasets.job_check import rows_verdict
-from studio.core.datasets.stages import stage_refusal
+from studio.core.datasets.stages import rows_of, trained_by
 from studio.core.jobs import DatasetSettings
+from studio.gui.stage_names import STAGE_TAGS
 
 SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
 
@@ -37,6 +38,7 @@ class PageLoad:
     error: str = ""  # why no row can be used (dataset is None)
     rule: tuple[str, float] = ("skip", 0.01)  # (on_bad_rows, bad_rows_limit) it was judged by
     undetected: bool = False  # "auto" could not tell the format from the first rows: a mapping is the fix
+    stage_note: str = ""  # which Stage trains the file, when SFT doesn't (preference pairs, labelled replies)
 
 
 def load_for_page(settings: DatasetSettings, path: Path) -> PageLoad:
@@ -56,13 +58,23 @@ def load_for_page(settings: DatasetSettings, path: Path) -> PageLoad:
     except DatasetError as error:
         return PageLoad(sample, columns, error=str(error), rule=rule,
                         undetected=bool(columns) and _format_unknown(settings, sample, path))
-    # The stage the Train page trains (SFT until preference stages land): a file it would refuse
-    # whole (preference pairs, KTO rows) is shown, row by row, but not chosen.
-    wrong_kind = stage_refusal("sft", loaded.format, path)
-    verdict = wrong_kind.reason if wrong_kind is not None else rows_verdict(settings, loaded) or ""
+    verdict = rows_verdict(settings, loaded) or ""
     if not loaded.examples:
         return PageLoad(sample, columns, error=verdict, rule=rule)
-    return PageLoad(sample, columns, loaded, refusal=verdict, rule=rule)
+    # Every kind of row has a stage that trains it: the file is chosen, and the Train page checks its
+    # Stage box against it (core.datasets.stages); here the page says which stages those are.
+    return PageLoad(sample, columns, loaded, refusal=verdict, rule=rule, stage_note=stage_note(loaded.format))
+
+
+def stage_note(fmt: str) -> str:
+    """Which of the Train page's stages trains a file of format ``fmt`` ("" for SFT's own data)."""
+    rows = rows_of(fmt)
+    if rows == "replies":
+        return ""
+    stages = ", ".join(STAGE_TAGS[stage] for stage in trained_by(rows))
+    kind = ("preference pairs: a prompt with a chosen and a rejected reply" if rows == "pairs" else
+            "replies labelled desirable or not")
+    return f"This file holds {kind}. Train it with a preference stage: choose {stages} in the Train page's Stage box."
 
 
 def _format_unknown(settings: DatasetSettings, sample: list[RawRecord], path: Path) -> bool:

@@ -190,9 +190,10 @@ def test_compare_prompts_come_from_the_eval_split():
     assert 1 <= len(prompts) <= 20 and all(isinstance(p, str) and p for p in prompts)
 
 
-def test_a_preference_file_is_shown_pair_by_pair_but_not_chosen(qtbot, page, state, tmp_path):
-    """The Train page trains SFT (no stage choice there yet): the pairs are readable, and the page says why
-    it won't train them and which stage does."""
+def test_a_preference_file_is_shown_pair_by_pair_and_chosen_with_the_stages_that_train_it(qtbot, page, state,
+                                                                                          tmp_path):
+    """Every kind of row has a stage: the pairs are readable, chosen for training, and the page says which
+    of the Train page's stages train them (the Train page checks its Stage box against the file)."""
     pairs = write_jsonl(tmp_path / "prefs.jsonl", [
         {"prompt": "Say hi.", "chosen": "Ahoy, matey!", "rejected": "Hello."},
         {"prompt": "Add 2 and 3.", "chosen": "Arr, 5!", "rejected": "5."}])
@@ -203,6 +204,6 @@ def test_a_preference_file_is_shown_pair_by_pair_but_not_chosen(qtbot, page, sta
     row = page.rows.preview_cell(0, 2)
     assert "Say hi." in row and "chosen: assistant: Ahoy, matey!" in row and "rejected: assistant: Hello." in row
     assert page.rows.preview_cell(0, 1) == "preference"
-    assert "this is preference data" in page.error_label.text()
-    assert 'Train it with a preference stage: training.stage = "dpo"' in page.error_label.text()
-    assert state.dataset_path == "bundled"  # not chosen for training
+    assert not page.error_label.isVisibleTo(page) or not page.error_label.text()
+    assert "choose DPO, ORPO, SimPO, KTO in the Train page's Stage box" in page.notice.message.text()
+    assert state.dataset_path == str(pairs)  # chosen for training

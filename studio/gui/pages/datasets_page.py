@@ -431,10 +431,14 @@ class DatasetsPage(QWidget):
                      f"(listed under Bad rows; up to {_share(loaded.rule[1])} may be).")
         self.placeholders_button.setVisible(bool(dataset.placeholders or self.variables))
         if not title and not dataset.warnings:
-            self.notice.clear()
+            if loaded.stage_note:
+                self.notice.show_message("info", "Preference data", loaded.stage_note)
+            else:
+                self.notice.clear()
             return
         self.notice.show_message("warning", title or "Check before training:",
-                                 "\n".join(f"• {warning}" for warning in dataset.warnings))
+                                 "\n".join(f"• {warning}" for warning in (*dataset.warnings, loaded.stage_note)
+                                            if warning))
         if any(name not in self.variables for name in dataset.placeholders):
             self.notice.set_action("Fill in placeholders…", self.open_placeholder_dialog,
                                    self.placeholders_button.toolTip())
