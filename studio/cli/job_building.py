@@ -18,12 +18,11 @@ from studio.core.jobs import (
     DatasetFormat,
     Job,
     OnBadRows,
-    PreferenceSettings,
     Stage,
     TextSplit,
     TrainingSettings,
     TrainJob,
-    typical_beta,
+    stage_typical,
 )
 from studio.core.methods import METHODS, apply_method
 
@@ -168,10 +167,12 @@ def build_train_job(args: argparse.Namespace) -> Job:
     data: dict[str, Any] = to_dict(load_job(args.job)) if args.job else to_dict(TrainJob())
     if getattr(args, "method", None):
         data = apply_method(data, args.method)  # exactly what the Train page's Method box does
+    given: set[str] = set()  # "section.field" set on this command line: a stage's usual value never replaces it
     for dest, (section, name) in FLAG_FIELDS.items():
         value = getattr(args, dest, None)
         if value is not None:
             data.setdefault(section, {})[name] = value
+            given.add(f"{section}.{name}")
     for dest, (section, name) in PAIR_FIELDS.items():
         for pairs in getattr(args, dest, None) or []:
             table = data.setdefault(section, {}).get(name)
@@ -193,11 +194,22 @@ def build_train_job(args: argparse.Namespace) -> Job:
         # --set dpo.beta=0.1 (a stage's name for the section its settings live in) means preference.beta
         section = "preference" if parts[0] in PREFERENCE_STAGES else parts[0]
         data.setdefault(section, {})[parts[1]] = value
+        given.add(f"{section}.{parts[1]}")
     if issues:
         raise JobError(issues, "command line")
-    preference = data.setdefault("preference", {})
-    if data.get("training", {}).get("stage") == "simpo" and preference.get("beta", PreferenceSettings.beta) == \
-            PreferenceSettings.beta:  # left at DPO's default: SimPO's own typical one (as the Train form does)
-        preference["beta"] = typical_beta("simpo")
+    _stage_typical(data, given)
     return job_from_dict(data, source=str(args.job) if args.job else "command line")
+
+
+def _stage_typical(data: dict[str, Any], given: set[str]) -> None:
+    """The stage's usual values (core.jobs.stage_typical) for fields still at the defaults and not
+    ``given`` here, as the Train form does when a stage is chosen: SimPO's beta, a preference stage's
+    learning rate."""
+    stage = data.get("training", {}).get("stage", "sft")
+    defaults = stage_typical("sft")
+    for key, value in stage_typical(stage).items():
+        section, name = key.split(".")
+        table = data.setdefault(section, {})
+        if key not in given and table.get(name, defaults[key]) == defaults[key]:
+            table[name] = value
 

@@ -233,13 +233,19 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "simpo": ("beta", "label_smoothing", "simpo_gamma", "cpo_alpha"),
     "kto": ("beta", "desirable_weight", "undesirable_weight"),
 }
-# SimPO's beta is a reward scale (2.0-2.5 in its paper): the other stages' 0.1 would barely move it. A job
-# that picks simpo with beta left at the default gets this (the CLI and the Train form say so).
+# SimPO's beta is a reward scale (2.0-2.5 in its paper): the other stages' 0.1 would barely move it.
 SIMPO_BETA = 2.0
+# A preference stage's usual learning rate with LoRA (peers use 5e-6 to 5e-5): SFT's 2e-4 over-optimised
+# DPO on the bundled sample, its answers lost their facts to the voice (docs/preference.md).
+PREFERENCE_LEARNING_RATE = 2e-5
 
 
-def typical_beta(stage: str) -> float:
-    return SIMPO_BETA if stage == "simpo" else PreferenceSettings.beta
+def stage_typical(stage: str) -> dict[str, float]:
+    """The values a stage usually wants where they differ between stages ("section.field": value). A job
+    that picks ``stage`` with such a field still at another stage's value gets this one (the CLI and
+    the Train form; the form says so)."""
+    return {"training.learning_rate": TrainingSettings.learning_rate if stage == "sft" else PREFERENCE_LEARNING_RATE,
+            "preference.beta": SIMPO_BETA if stage == "simpo" else PreferenceSettings.beta}
 
 
 @dataclass

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from studio.cli.job_building import build_train_job
 from studio.cli.main import build_parser
-from studio.core.jobs import SIMPO_BETA, STAGE_SETTINGS, PreferenceSettings
+from studio.core.jobs import (
+    PREFERENCE_LEARNING_RATE,
+    SIMPO_BETA,
+    STAGE_SETTINGS,
+    PreferenceSettings,
+    TrainingSettings,
+)
 
 
 def job_of(*argv: str):
@@ -29,3 +35,11 @@ def test_each_stage_reads_only_its_own_settings():
     assert settings.of_stage("orpo") == {"beta": 0.3} and settings.of_stage("sft") == {}
     read = {name for names in STAGE_SETTINGS.values() for name in names}
     assert read == set(PreferenceSettings.__dataclass_fields__)  # every setting belongs to some stage
+
+
+def test_a_preference_stage_gets_its_own_learning_rate_unless_one_is_given():
+    assert job_of("--stage", "dpo").training.learning_rate == PREFERENCE_LEARNING_RATE
+    assert job_of("--stage", "kto", "--lr", str(TrainingSettings.learning_rate)).training.learning_rate == \
+        TrainingSettings.learning_rate  # typed on the command line: kept, even at SFT's value
+    assert job_of("--stage", "orpo", "--set", "training.learning_rate=5e-5").training.learning_rate == 5e-5
+    assert job_of().training.learning_rate == TrainingSettings.learning_rate

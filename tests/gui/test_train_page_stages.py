@@ -12,7 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QComboBox
 
 from studio.core import runs
-from studio.core.jobs import PREFERENCE_STAGES, SIMPO_BETA, Stage
+from studio.core.jobs import (
+    PREFERENCE_LEARNING_RATE,
+    PREFERENCE_STAGES,
+    SIMPO_BETA,
+    Stage,
+    TrainingSettings,
+)
 from studio.core.models import inspect_model
 from studio.gui import theme
 from studio.gui.pages.monitor_page import MonitorPage
@@ -71,20 +77,26 @@ def test_each_preference_field_is_shown_for_the_stages_its_help_names(name):
         {stage for stage in PREFERENCE_STAGES if stage in words}
 
 
-def test_simpo_takes_its_own_beta_and_another_stage_puts_the_default_back(page):
-    note = page.form.stage_note
+def test_each_stage_takes_its_usual_values_and_never_the_users_own(page):
+    """core.jobs.stage_typical: a preference stage's learning rate, SimPO's beta; said beside the box."""
+    note, lr = page.form.stage_note, "training.learning_rate"
+    assert page.form.value(lr) == TrainingSettings.learning_rate
     choose(page, STAGE, "dpo")
-    assert page.form.value(BETA) == 0.1 and not note.isVisible()
+    assert page.form.value(BETA) == 0.1 and page.form.value(lr) == PREFERENCE_LEARNING_RATE
+    assert note.isVisible() and "Set to DPO's usual: learning rate 2e-05" in note.text()
     choose(page, STAGE, "simpo")
     assert page.form.value(BETA) == SIMPO_BETA == page.current_data()["preference"]["beta"]
-    assert note.isVisible() and "Beta set to 2.0, SimPO's usual" in note.text()
+    assert note.isVisible() and "Set to SimPO's usual: beta 2 " in note.text()
     choose(page, STAGE, "kto")
-    assert page.form.value(BETA) == 0.1 and "Beta back to 0.1, KTO's usual" in note.text()
+    assert page.form.value(BETA) == 0.1 and "Set to KTO's usual: beta 0.1 " in note.text()
+    choose(page, STAGE, "sft")
+    assert page.form.value(lr) == TrainingSettings.learning_rate and "learning rate 0.0002" in note.text()
 
-    choose(page, BETA, 0.3)  # the user's own beta is never overwritten
+    choose(page, BETA, 0.3)  # the user's own values are never overwritten
+    choose(page, lr, 1e-4)
     assert not note.isVisible()
     choose(page, STAGE, "simpo")
-    assert page.form.value(BETA) == 0.3 and not note.isVisible()
+    assert page.form.value(BETA) == 0.3 and page.form.value(lr) == 1e-4 and not note.isVisible()
     choose(page, BETA, 2.5)
     choose(page, STAGE, "dpo")
     assert page.form.value(BETA) == 2.5 and not note.isVisible()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.job_schema import Issue, to_dict
-from studio.core.jobs import SIMPO_BETA, LoraSettings, TrainJob
+from studio.core.jobs import LoraSettings, TrainJob, stage_typical
 from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
 from studio.gui.widgets.form_spec import (
@@ -49,7 +49,6 @@ METHOD_FIELDS = frozenset(f"{section}.{name}" for section, name in method_fields
 # Always shown, whatever the method: continuing an adapter is no method's field.
 EVERY_METHOD = frozenset({"lora.continue_from"})
 STAGE, BETA = "training.stage", "preference.beta"
-DEFAULT_BETA = float(field_info(BETA)[2])  # DPO's (and ORPO's and KTO's) usual value
 _ERROR_STYLE = "color: #d64545; font-weight: 600;"
 # A box that is its own caption (the Stage box) is not made bold: bold words would widen it past the form.
 _BOX_ERROR_STYLE = "QComboBox { color: #d64545; }"
@@ -95,7 +94,8 @@ class JobForm(QWidget):
         self._stage = str(self.bindings[STAGE].get())
         # Before _on_edit's connection: the stage's own changes are made before the form says "changed".
         self.bindings[STAGE].changed.connect(self._on_stage_chosen)
-        self.bindings[BETA].changed.connect(lambda *_: self._loading or self._say_stage_note(""))
+        for name in stage_typical("sft"):  # the user's own value: the note about the stage's is stale
+            self.bindings[name].changed.connect(lambda *_: self._loading or self._say_stage_note(""))
         for binding in self.bindings.values():
             binding.changed.connect(self._on_edit)
             if binding.problem_changed is not None:
@@ -280,24 +280,24 @@ class JobForm(QWidget):
         return str(self.bindings[STAGE].get())
 
     def _on_stage_chosen(self, *_args: Any) -> None:
-        """SimPO's beta is a reward scale about 20x DPO's: choosing simpo with beta still at DPO's
-        default sets SimPO's usual value, leaving simpo with it untouched puts the default back,
-        and either is said beside the box."""
+        """A stage's usual values (core.jobs.stage_typical: SimPO's beta, about 20x DPO's; a preference
+        stage's learning rate, a tenth of SFT's): a field still at the previous stage's usual value
+        takes the new one, a value the user typed is never changed, and what changed is said beside
+        the box."""
         if self._loading:
             return
         stage, previous = self.stage(), self._stage
         self._stage = stage
-        beta = self.bindings[BETA]
-        note = ""
-        if stage == "simpo" and _same(beta.get(), DEFAULT_BETA):
-            note = (f"Beta set to {SIMPO_BETA}, SimPO's usual reward scale (DPO's {DEFAULT_BETA} would "
-                    "barely move it).")
-            self._set_quietly(beta, SIMPO_BETA)
-        elif previous == "simpo" and stage != "simpo" and _same(beta.get(), SIMPO_BETA):
-            words = CHOICE_LABELS[STAGE].get(stage, stage).split(" —")[0]
-            note = f"Beta back to {DEFAULT_BETA}, {words}'s usual (SimPO's {SIMPO_BETA} is far too high for it)."
-            self._set_quietly(beta, DEFAULT_BETA)
-        self._say_stage_note(note)
+        before, after = stage_typical(previous), stage_typical(stage)
+        changed = []
+        for name, value in after.items():
+            binding = self.bindings[name]
+            if value != before[name] and _same(binding.get(), before[name]):
+                self._set_quietly(binding, value)
+                changed.append(f"{SPECS[name].label.split(' (')[0].lower()} {value:g}")
+        words = CHOICE_LABELS[STAGE].get(stage, stage).split(" —")[0]
+        self._say_stage_note(f"Set to {words}'s usual: {', '.join(changed)} (yours are never changed)."
+                             if changed else "")
 
     def _set_quietly(self, binding: FieldBinding, value: Any) -> None:
         """Set a field as part of another edit: the form says "changed" once, for that edit."""
