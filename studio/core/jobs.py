@@ -235,16 +235,19 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 # SimPO's beta is a reward scale (2.0-2.5 in its paper): the other stages' 0.1 would barely move it.
 SIMPO_BETA = 2.0
-# A preference stage's usual learning rate with LoRA (peers use 5e-6 to 5e-5): SFT's 2e-4 over-optimised
-# DPO on the bundled sample, its answers lost their facts to the voice (docs/preference.md).
-PREFERENCE_LEARNING_RATE = 2e-5
+# A preference stage's learning rate with LoRA, as a share of SFT's (peers use 5e-6 to 5e-5): SFT's 2e-4
+# over-optimised DPO on the bundled sample, its answers lost their facts to the voice (docs/preference.md).
+PREFERENCE_LEARNING_RATE_SHARE = 0.1
+PREFERENCE_LEARNING_RATE = TrainingSettings.learning_rate * PREFERENCE_LEARNING_RATE_SHARE
 
 
-def stage_typical(stage: str) -> dict[str, float]:
-    """The values a stage usually wants where they differ between stages ("section.field": value). A job
-    that picks ``stage`` with such a field still at another stage's value gets this one (the CLI and
-    the Train form; the form says so)."""
-    return {"training.learning_rate": TrainingSettings.learning_rate if stage == "sft" else PREFERENCE_LEARNING_RATE,
+def stage_typical(stage: str, sft_learning_rate: float = TrainingSettings.learning_rate) -> dict[str, float]:
+    """The values a stage usually wants where they differ between stages ("section.field": value), for
+    a model whose SFT learning rate is ``sft_learning_rate`` (a size preset's). A job that picks
+    ``stage`` with such a field still at another stage's value gets this one (the CLI and the Train
+    form; the form says so)."""
+    share = 1.0 if stage == "sft" else PREFERENCE_LEARNING_RATE_SHARE
+    return {"training.learning_rate": float(f"{sft_learning_rate * share:.3g}"),
             "preference.beta": SIMPO_BETA if stage == "simpo" else PreferenceSettings.beta}
 
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QComboBox
 from studio.core import runs
 from studio.core.jobs import (
     PREFERENCE_LEARNING_RATE,
+    PREFERENCE_LEARNING_RATE_SHARE,
     PREFERENCE_STAGES,
     SIMPO_BETA,
     Stage,
@@ -210,3 +211,15 @@ def test_a_dpo_run_started_here_is_charted_by_its_margins(page, state, qtbot, ti
     assert charts.margin.point_count("eval_margin") == 1  # the final evaluation, on the held-out pairs
     banner = monitor.view.banner.text()
     assert "eval reward margin" in banner and "perplexity" not in banner
+
+
+def test_a_size_presets_learning_rate_is_sfts_and_a_preference_stage_takes_its_share(page):
+    lr = "training.learning_rate"
+    preset = page.apply_preset(page.presets.preset(0))
+    assert page.form.value(lr) == preset.learning_rate != TrainingSettings.learning_rate
+    choose(page, STAGE, "dpo")
+    assert page.form.value(lr) == pytest.approx(preset.learning_rate * PREFERENCE_LEARNING_RATE_SHARE)
+    page.apply_preset(preset)  # applied again while on DPO: its share again, not SFT's rate
+    assert page.form.value(lr) == pytest.approx(preset.learning_rate * PREFERENCE_LEARNING_RATE_SHARE)
+    choose(page, STAGE, "sft")
+    assert page.form.value(lr) == pytest.approx(preset.learning_rate)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from studio.core import atomic, gpus, job_toml, machine_fit, magnitudes, memory_fit, runs, vram
 from studio.core.datasets.job_check import check_job_dataset
 from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
-from studio.core.jobs import TrainJob
+from studio.core.jobs import TrainJob, stage_typical
 from studio.core.models import ModelError, inspect_model, model_source
 from studio.core.paths import user_path
 from studio.core.presets import Preset
@@ -146,7 +146,12 @@ class TrainPage(QWidget):
         """Fill rank, alpha, dropout, learning rate and target modules from ``preset``
         (default: the one chosen in the Preset box)."""
         preset = preset or self.presets.preset()
-        self.form.set_values(preset_values(preset, self.state.model))
+        values = preset_values(preset, self.state.model)
+        lr = "training.learning_rate"
+        if lr in values:  # a preset's rate is SFT's: a preference stage takes its share (core.jobs.stage_typical)
+            self.form.sft_learning_rate = float(values[lr])
+            values[lr] = stage_typical(self.form.stage(), self.form.sft_learning_rate)[lr]
+        self.form.set_values(values)
         self.presets.show_applied(preset)
         return preset
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.job_schema import Issue, to_dict
-from studio.core.jobs import LoraSettings, TrainJob, stage_typical
+from studio.core.jobs import LoraSettings, TrainingSettings, TrainJob, stage_typical
 from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
 from studio.gui.widgets.form_spec import (
@@ -92,6 +92,9 @@ class JobForm(QWidget):
         self._refused: dict[str, dict[str, str]] = {}
         self.refusal = ""  # the last typed value a box put back, in words, until the next edit
         self._stage = str(self.bindings[STAGE].get())
+        # SFT's learning rate for this model (its size preset's, once one is applied): a preference stage
+        # takes its share of it (core.jobs.stage_typical)
+        self.sft_learning_rate = TrainingSettings.learning_rate
         # Before _on_edit's connection: the stage's own changes are made before the form says "changed".
         self.bindings[STAGE].changed.connect(self._on_stage_chosen)
         for name in stage_typical("sft"):  # the user's own value: the note about the stage's is stale
@@ -288,7 +291,7 @@ class JobForm(QWidget):
             return
         stage, previous = self.stage(), self._stage
         self._stage = stage
-        before, after = stage_typical(previous), stage_typical(stage)
+        before, after = stage_typical(previous, self.sft_learning_rate), stage_typical(stage, self.sft_learning_rate)
         changed = []
         for name, value in after.items():
             binding = self.bindings[name]
