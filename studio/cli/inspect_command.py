@@ -27,7 +27,7 @@ from studio.core.datasets import (
 )
 from studio.core.datasets.columns import guess_columns
 from studio.core.datasets.job_check import check_file, rows_verdict
-from studio.core.datasets.stages import rows_of, stage_choice, trained_by
+from studio.core.datasets.stages import rows_of, stage_choice
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import DatasetSettings, TrainJob
 
@@ -59,12 +59,8 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     if (rows := rows_of(loaded.format)) != "replies":
         what = "preference pairs (prompt, chosen, rejected)" if rows == "pairs" else \
             "replies labelled desirable or undesirable (KTO)"
-        if trained_by(rows):
-            console.print(f"[cyan]{escape(what)}[/cyan]: they train with {escape(stage_choice(rows))}; "
-                          "fine-tuning (training.stage = sft) refuses them")
-        else:
-            console.print(f"[cyan]{escape(what)}[/cyan]: their preference stage is not in this version yet, "
-                          "and fine-tuning refuses them (`lora-studio train` says how to map the chosen replies)")
+        console.print(f"[cyan]{escape(what)}[/cyan]: they train with {escape(stage_choice(rows))}; "
+                      "fine-tuning (training.stage = sft) refuses them")
     for issue in loaded.issues[: args.max_issues]:
         field = f", field '{issue.field}'" if issue.field else ""
         console.print(f"  [red]bad row[/red] {escape(f'{path.name}: {issue.row}{field}: {issue.reason}')}")

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from studio.core import magnitudes, protocol
 from studio.core.datasets import LoadedDataset
+from studio.core.datasets.stages import trained_rows
 from studio.core.job_schema import Issue
 from studio.core.jobs import TrainJob
 from studio.core.models import ModelError, inspect_model, model_source
@@ -50,4 +51,4 @@ def _model_config(job: TrainJob) -> dict[str, Any] | None:
 def _rows(job: TrainJob, loaded: LoadedDataset | None) -> int | None:
     if job.training.max_steps > 0 or job.training.packing or loaded is None:
         return None  # the steps don't follow from the rows, or they were not all read
-    return len(loaded.examples)
+    return len(trained_rows(job.training.stage, loaded.examples))  # KTO trains a pair as two rows

@@ -43,3 +43,15 @@ def test_a_preference_stage_gets_its_own_learning_rate_unless_one_is_given():
         TrainingSettings.learning_rate  # typed on the command line: kept, even at SFT's value
     assert job_of("--stage", "orpo", "--set", "training.learning_rate=5e-5").training.learning_rate == 5e-5
     assert job_of().training.learning_rate == TrainingSettings.learning_rate
+
+
+def test_the_magnitude_check_counts_the_rows_kto_trains_from_pairs():
+    """KTO trains each pair as a desirable and an undesirable row: its steps follow from twice the pairs."""
+    from studio.cli.magnitude_check import _rows
+    from studio.core.datasets import load_job_dataset
+    from studio.core.resources import resolve_dataset_path
+
+    job = job_of("--stage", "kto", "--dataset", "bundled-preference")
+    loaded = load_job_dataset(job.dataset, resolve_dataset_path(job.dataset.path), stage="kto")
+    assert _rows(job, loaded) == 2 * len(loaded.examples) == 480
+    assert _rows(job_of("--stage", "dpo", "--dataset", "bundled-preference"), loaded) == 240
