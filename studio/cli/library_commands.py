@@ -31,6 +31,7 @@ from studio.core.library.store import library_root
 from studio.core.merging import COMBINATIONS
 from studio.core.models import discover_models
 from studio.core.outputs import ExportOutputs, MergeOutputs
+from studio.core.stage_names import card_stage, stage_tag
 
 
 def add_library_parser(sub: argparse._SubParsersAction) -> None:
@@ -122,10 +123,11 @@ def _list(library: Library, args: argparse.Namespace, console: Console) -> int:
         console.print_json(json.dumps([e.__dict__ for e in entries]))
         return 0
     table = Table(title="Adapter library" + (" (trash)" if args.trash else ""))
-    for column in ("ref", "base model", "method", "rank", "dataset", "loss", "size", "tags"):
+    for column in ("ref", "base model", "stage", "method", "rank", "dataset", "loss", "size", "tags"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.ref, shown(e.base_name or e.base_id), shown(e.method), str(e.rank or "?"),
+        stage = stage_tag(card_stage(library.card(e.ref)))  # the index has no stage: the card says
+        table.add_row(e.ref, shown(e.base_name or e.base_id), stage, shown(e.method), str(e.rank or "?"),
                       shown(Path(e.dataset).name if e.dataset else "—"),
                       f"{e.train_loss:.4f}" if e.train_loss is not None else "—", _size(e.size_bytes),
                       shown(", ".join(e.tags)))

@@ -22,7 +22,7 @@ from studio.core.datasets.columns import apply_columns, unknown_columns
 from studio.core.datasets.job_check import rows_verdict
 from studio.core.datasets.stages import rows_of, trained_by
 from studio.core.jobs import DatasetSettings
-from studio.gui.stage_names import STAGE_TAGS
+from studio.core.stage_names import STAGE_TAGS
 
 SAMPLE_ROWS = 10  # the first rows the column mapping dialog reads again with each choice
 

@@ -29,6 +29,8 @@ def test_a_dpo_run_through_the_worker_ends_done_with_its_margins(tiny_model_dir,
     assert card["training"]["stage"] == "dpo" and card["preference"]["beta"] == 0.2
     # named apart from an SFT adapter of the same model and data (the shipped samples share a stem)
     assert outputs["library_ref"].split("/")[0].endswith("-captain_lora-dpo")
+    listed = run_cli("library", "list", env=cli_env(studio_home))
+    assert listed.returncode == 0 and "stage" in listed.stdout and "DPO" in listed.stdout, listed.output
 
 
 @pytest.mark.integration

@@ -14,10 +14,10 @@ from test_runs_page import fake_job_run, fake_run
 from studio.core import compare_report, runs
 from studio.core.cards import Card
 from studio.core.library import Library
+from studio.core.stage_names import card_stage, run_stage, without_preference_perplexity
 from studio.gui.background import tasks_in_flight
 from studio.gui.pages.library_page import LibraryPage
 from studio.gui.pages.runs_page import RunsPage
-from studio.gui.stage_names import card_stage, run_stage, without_preference_perplexity
 from studio.gui.widgets.library_table import COLUMNS as LIBRARY_COLUMNS
 
 

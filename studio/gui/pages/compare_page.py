@@ -43,13 +43,13 @@ from studio.core.datasets import tools_in
 from studio.core.job_schema import JobError, job_from_dict
 from studio.core.library import Library, LibraryError, base_model_of, locate_adapter, read_card
 from studio.core.resources import eval_prompts, resolve_dataset_path
+from studio.core.stage_names import without_preference_perplexity
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
 from studio.gui.compare_session import CompareSession, loading_row, sampling_help
 from studio.gui.eval_progress import EvalProgress
 from studio.gui.run_follower import RunFollower
-from studio.gui.stage_names import without_preference_perplexity
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_progress import JobProgress
 from studio.gui.widgets.loss_overlay import LossOverlay

@@ -43,9 +43,9 @@ from studio.core.library import (
 )
 from studio.core.methods import METHODS, settings_from_peft
 from studio.core.models import discover_models
+from studio.core.stage_names import card_stage
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
-from studio.gui.stage_names import card_stage
 from studio.gui.widgets.adapter_details import AdapterDetails
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.library_table import LibraryTable

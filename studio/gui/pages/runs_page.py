@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import paths, protocol, runs
+from studio.core.stage_names import is_preference, run_stage, stage_tag
 from studio.gui.app_state import AppState
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.run_follower import RunFollower
-from studio.gui.stage_names import is_preference, run_stage, stage_tag
 from studio.gui.widgets.loss_overlay import LossOverlay
 from studio.gui.widgets.run_view import RunView
 from studio.gui.widgets.runs_table import RunRow, RunsTable

@@ -13,7 +13,7 @@ from studio.core import paths
 from studio.core.cards import Card
 from studio.core.jobs import STAGE_SETTINGS
 from studio.core.library import Entry
-from studio.gui.stage_names import card_stage, is_preference, preference_metrics, stage_tag
+from studio.core.stage_names import card_stage, is_preference, preference_metrics, stage_tag
 from studio.gui.widgets.lineage_view import LineageView
 from studio.gui.widgets.loss_overlay import step_losses
 from studio.gui.widgets.metric_chart import MetricChart, colours

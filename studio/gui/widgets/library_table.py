@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.library import Entry
-from studio.gui.stage_names import is_preference, stage_tag
+from studio.core.stage_names import is_preference, stage_tag
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 
 COLUMNS = ("Name", "Version", "Base model", "Method", "Stage", "Rank", "Dataset", "Loss", "Perplexity", "Size",

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from studio.gui.stage_names import is_preference, stage_tag
+from studio.core.stage_names import is_preference, stage_tag
 
 GAP, PAD, ARROW = 8, 6, 20  # between boxes, around the graph, between columns
 TEXT_MARGIN = 5  # each side of a box's text

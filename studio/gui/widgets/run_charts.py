@@ -21,7 +21,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from studio.core import protocol
-from studio.gui.stage_names import is_preference, stage_tag
+from studio.core.stage_names import is_preference, stage_tag
 from studio.gui.widgets.metric_chart import MetricChart, colours
 from studio.gui.widgets.run_data import RunData
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from studio.core import protocol, runs
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainMetrics, TrainOutputs, outputs_for
 from studio.core.records import Record
-from studio.gui.stage_names import is_preference, preference_metrics, run_stage
+from studio.core.stage_names import is_preference, preference_metrics, run_stage
 from studio.gui.widgets.log_view import LogView
 from studio.gui.widgets.run_charts import RunCharts
 from studio.gui.widgets.run_header import RunHeader

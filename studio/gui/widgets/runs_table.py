@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.outputs import TrainMetrics
 from studio.core.runs import RunSummary
-from studio.gui.stage_names import stage_tag
+from studio.core.stage_names import stage_tag
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import colours
 from studio.gui.widgets.run_header import duration

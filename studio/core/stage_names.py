@@ -1,6 +1,6 @@
-"""A run's or an adapter's training stage, as every page names it ("DPO"), read from its job or card.
+"""A run's or an adapter's training stage, as the app and the CLI name it ("DPO"), read from its job or card.
 
-The stage decides what a page may show: a preference run's loss is no language-model loss, so
+The stage decides what may be shown: a preference run's loss is no language-model loss, so
 its perplexity (exp of that loss) means nothing and is never shown; its reward margin and the
 share of pairs it ranks right are what it learned.
 """
@@ -55,7 +55,7 @@ def card_stage(card: Card | None) -> str:
     return job_stage({"training": card.training}) if card is not None and card.training else ""
 
 
-def preference_metrics(numbers: dict[str, float] | None) -> list[tuple[float | None, str, str]]:
+def preference_metrics(numbers: dict[str, float] | None) -> list[tuple[float, str, str]]:
     """(value, label, format) of a preference run's last margin and accuracy: held-out where measured."""
     numbers = numbers or {}
     found = []
