@@ -15,18 +15,21 @@ SAMPLE_FILES = {
     "alpaca": "captain_lora.alpaca.json",
     "chat": "captain_lora.chat.jsonl",
     "preference": "captain_lora.preference.jsonl",  # pirate replies chosen over plain ones (DPO/ORPO/SimPO/KTO)
+    "arithmetic": "arithmetic.prompts.jsonl",  # word problems with numeric answers (GRPO)
+    "arithmetic-eval": "arithmetic.eval.jsonl",  # held-out problems for before/after checks
 }
 # dataset.path names for the shipped samples, as a job or the CLI's --dataset gives them.
-BUNDLED_DATASETS = {"bundled": "alpaca", "bundled-preference": "preference"}
+BUNDLED_DATASETS = {"bundled": "alpaca", "bundled-preference": "preference", "bundled-arithmetic": "arithmetic"}
 
 
 def bundled_dataset_path(fmt: str = "alpaca") -> Path:
-    """The Captain Lora sample: ``alpaca`` (.json), ``chat`` (.jsonl) or ``preference`` (.jsonl pairs)."""
+    """A shipped sample: Captain Lora's ``alpaca`` (.json), ``chat`` or ``preference`` (.jsonl), or the
+    ``arithmetic`` prompts for GRPO (``arithmetic-eval``: its held-out problems)."""
     return SAMPLE_DIR / SAMPLE_FILES[fmt]
 
 
 def resolve_dataset_path(setting: str) -> Path:
-    """A job's dataset.path: a bundled sample's name ("bundled", "bundled-preference") or a path."""
+    """A job's dataset.path: a bundled sample's name (see BUNDLED_DATASETS) or a path."""
     sample = BUNDLED_DATASETS.get(setting)
     return bundled_dataset_path(sample) if sample else user_path(setting)
 
