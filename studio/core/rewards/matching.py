@@ -12,22 +12,28 @@ from studio.core.rewards.text import final_answer, parse_number, reference_numbe
 
 
 @dataclass
-class ExactMatch(Preset):
-    """1 when the final answer equals the reference column, else 0."""
-
-    kind: ClassVar[str] = "exact_match"
-    description: ClassVar[str] = ("1 when the final answer (the <answer> tag, else the last line) "
-                                  "equals the reference column, else 0")
+class ReferenceColumn(Preset):
+    """A reward that reads one dataset column holding the expected answer."""
 
     column: str = "answer"  # the dataset column holding the expected answer
-    strip: bool = True  # ignore spaces and newlines around both sides
-    ignore_case: bool = True  # "Paris" matches "paris"
 
     def problems(self) -> list[str]:
         return [] if self.column.strip() else ["`column` is empty; name the answer column, e.g. 'answer'"]
 
     def columns(self) -> tuple[str, ...]:
         return (self.column,)
+
+
+@dataclass
+class ExactMatch(ReferenceColumn):
+    """1 when the final answer equals the reference column, else 0."""
+
+    kind: ClassVar[str] = "exact_match"
+    description: ClassVar[str] = ("1 when the final answer (the <answer> tag, else the last line) "
+                                  "equals the reference column, else 0")
+
+    strip: bool = True  # ignore spaces and newlines around both sides
+    ignore_case: bool = True  # "Paris" matches "paris"
 
     def _normal(self, text: str) -> str:
         text = text.strip() if self.strip else text
@@ -39,26 +45,20 @@ class ExactMatch(Preset):
 
 
 @dataclass
-class NumericMatch(Preset):
+class NumericMatch(ReferenceColumn):
     """1 when the completion's number equals the reference number within a tolerance, else 0."""
 
     kind: ClassVar[str] = "numeric_match"
     description: ClassVar[str] = ("1 when the number in the <answer> tag (else the last number) "
                                   "equals the reference column within the tolerance, else 0")
 
-    column: str = "answer"  # the dataset column holding the expected number
     tolerance: float = 1e-6  # largest absolute difference that still counts; 0.01 for money
 
     def problems(self) -> list[str]:
-        problems = []
-        if not self.column.strip():
-            problems.append("`column` is empty; name the answer column, e.g. 'answer'")
+        problems = super().problems()
         if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
             problems.append(f"`tolerance` must be a number >= 0, not {self.tolerance}; 1e-6 is typical")
         return problems
-
-    def columns(self) -> tuple[str, ...]:
-        return (self.column,)
 
     def score(self, text: str, row: Mapping[str, Any]) -> float:
         reference = reference_number(row[self.column])

@@ -114,22 +114,11 @@ class Contains(Preset):
 
 
 @dataclass
-class Excludes(Preset):
+class Excludes(Contains):
     """1 minus the share of the words the completion uses (1 when it uses none)."""
 
     kind: ClassVar[str] = "excludes"
     description: ClassVar[str] = "1 when none of the listed words appear, less for each that does"
 
-    words: tuple[str, ...] = field(default_factory=tuple)
-    ignore_case: bool = True
-    whole_word: bool = True
-
-    def __post_init__(self) -> None:
-        self.words = tuple(self.words)
-        super().__post_init__()
-
-    def problems(self) -> list[str]:
-        return _word_problems(self.words)
-
     def score(self, text: str, row: Mapping[str, Any]) -> float:
-        return 1.0 - _share_found(text, self.words, self.ignore_case, self.whole_word)
+        return 1.0 - super().score(text, row)
