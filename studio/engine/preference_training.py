@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,10 +178,9 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    metrics = _metrics(trainer, callback, eval_set is not None, emit, float(result.training_loss), trainable, total)
-    if base.hw.device == "cuda":  # the peak beside the estimate, as an SFT run records it
-        metrics = TrainMetrics.from_dict({**metrics.to_dict(), **memory_report.gpu_memory_metrics(
-            job, unwrapped.config.to_dict(), total - trainable)}, "the run's metrics")
+    metrics = _metrics(trainer, callback, eval_set is not None, emit, float(result.training_loss), trainable, total,
+                       memory=lambda: memory_report.gpu_memory_metrics(job, unwrapped.config.to_dict(), total - trainable)
+                       if base.hw.device == "cuda" else {})
 
     emit(protocol.Phase("saving"))
     if REFERENCE_ADAPTER in unwrapped.peft_config:  # the frozen starting copy: not part of what was trained
@@ -194,7 +194,7 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
 
 
 def _metrics(trainer, callback: ProtocolCallback, evaluate: bool, emit: training.Emit, mean_loss: float,
-             trainable: int, total: int) -> TrainMetrics:
+             trainable: int, total: int, memory: Callable[[], dict[str, Any]]) -> TrainMetrics:
     """The run's numbers: SFT's where they mean the same, and the stage's last own numbers (rewards/*,
     logps/*, ...: training) and eval_* ones (the held-out rows, evaluated at the end if not at this step)."""
     step = trainer.state.global_step
@@ -212,6 +212,7 @@ def _metrics(trainer, callback: ProtocolCallback, evaluate: bool, emit: training
             trainer.evaluate()  # the callback keeps its loss and numbers
         if callback.last_eval is not None:
             metrics["eval_loss"] = callback.last_eval[1]
+    metrics.update(memory())  # the peak beside the estimate, as an SFT run records it (after the evaluation)
     preference = dict(callback.last_preference or {})
     preference.update({f"eval_{key}": value for key, value in (callback.last_eval_preference or {}).items()})
     metrics["preference"] = preference or None
