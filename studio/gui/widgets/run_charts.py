@@ -33,7 +33,7 @@ GPU_METRICS = (("util", "GPU utilisation (%)", "{:.0f} %", 100.0), ("mem_gib", "
                ("temp", "GPU temperature (°C)", "{:.0f} °C", 90.0), ("power", "GPU power (W)", "{:.0f} W", 0.0))
 MAX_GPUS = 8
 # Short titles: at 960 x 640 a small chart is ~190 px wide, title and latest value together.
-MARGIN_TITLE, ACCURACY_TITLE, REWARDS_TITLE = "Reward margin", "Pairs ranked right", "Rewards"
+MARGIN_TITLE, ACCURACY_TITLE, REWARDS_TITLE = "Reward margin", "Ranked right", "Rewards"
 MARGIN_TIP = ("How much more the adapter favours the chosen reply than the rejected one (TRL's rewards/margins; "
               "thin: each step, thick: smoothed, dots: the held-out pairs): it should climb from 0")
 ACCURACY_TIP = ("The share of pairs whose chosen reply gets the higher reward, in % (TRL's rewards/accuracies; "
