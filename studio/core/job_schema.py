@@ -319,6 +319,8 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("training.precision", "fp16 training needs a GPU; use fp32 or bf16 on the CPU"))
     _validate_distributed(job, issues)
     _validate_preference(job, issues)
+    if job.training.stage == "grpo":
+        _validate_grpo(job, issues)
     name = job.output.name
     if name and (name.startswith(".") or any(c in name for c in '/\\:*?"<>|') or len(name) > 100):
         issues.append(Issue("output.name", f"must be a plain name (no path separators or leading dot), got {name!r}"))
@@ -372,6 +374,31 @@ def _validate_preference(job: TrainJob, issues: list[Issue]) -> None:
         issues.append(Issue("training.batch_size", f"must be at least 2 for kto, got {tr.batch_size}: its KL term "
                                                    "pairs each row with another row's reply in the same batch; 4-8 "
                                                    "is typical"))
+
+
+def _validate_grpo(job: TrainJob, issues: list[Issue]) -> None:
+    """GRPO's settings and its reward tables (checked without running a user's reward file)."""
+    from studio.core.rewards.specs import spec_problems  # jsonschema: only for a job that rewards
+
+    g = job.grpo
+    for name, lowest, typical in (("num_generations", 2, "4-16"), ("max_completion_length", 1, "128-1024"),
+                                  ("num_iterations", 1, "1")):
+        if getattr(g, name) < lowest:
+            issues.append(Issue(f"grpo.{name}", f"must be at least {lowest}, got {getattr(g, name)}; {typical} is "
+                                                "typical" + ("; GRPO compares each prompt's answers with each "
+                                                             "other" if name == "num_generations" else "")))
+    if not 0 < g.temperature <= 5:
+        issues.append(Issue("grpo.temperature", f"must be in (0, 5], got {g.temperature}; a group needs varied "
+                                                "answers to learn from, 0.6-1.2 is typical"))
+    if g.beta < 0:
+        issues.append(Issue("grpo.beta", f"must be >= 0 (0 = no KL penalty), got {g.beta}"))
+    if g.sample_steps < 0:
+        issues.append(Issue("grpo.sample_steps", f"must be >= 0 (0 = never), got {g.sample_steps}"))
+    issues.extend(Issue("grpo.rewards", problem) for problem in spec_problems(g.rewards))
+    if job.training.max_length <= g.max_completion_length:
+        issues.append(Issue("training.max_length", f"is the longest prompt plus answer: it must exceed "
+                                                   f"grpo.max_completion_length ({g.max_completion_length}), got "
+                                                   f"{job.training.max_length}"))
 
 
 def _validate_distributed(job: TrainJob, issues: list[Issue]) -> None:

@@ -21,13 +21,15 @@ DatasetFormat = Literal["auto", "alpaca", "sharegpt", "messages", "prompt_comple
                         "preference", "preference_sharegpt", "preference_alpaca", "kto", "kto_messages"]
 TextSplit = Literal["auto", "line", "paragraph", "file"]
 OnBadRows = Literal["skip", "stop"]
+OnRewardError = Literal["stop", "skip"]
 Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
 Switch = Literal["auto", "on", "off"]
-# What a run learns from: replies (sft), pairs of a chosen and a rejected reply (dpo, orpo, simpo) or
-# replies labelled desirable or not (kto, which also reads pairs); core.datasets.stages reads this list.
-Stage = Literal["sft", "dpo", "orpo", "simpo", "kto"]
+# What a run learns from: replies (sft), pairs of a chosen and a rejected reply (dpo, orpo, simpo),
+# replies labelled desirable or not (kto, which also reads pairs) or prompts whose own answers are scored by
+# reward functions (grpo); core.datasets.stages reads this list.
+Stage = Literal["sft", "dpo", "orpo", "simpo", "kto", "grpo"]
 PREFERENCE_STAGES: tuple[str, ...] = ("dpo", "orpo", "simpo", "kto")
 # TRL's DPO losses (trl.DPOConfig.loss_type) that need nothing but beta and label_smoothing.
 DpoLoss = Literal["sigmoid", "ipo", "hinge", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair",
@@ -151,7 +153,9 @@ class TrainingSettings:
                              "and a rejected reply, against the adapter as it started; 'orpo' from pairs, "
                              "fine-tuning on the chosen while penalising the rejected, no reference model; "
                              "'simpo' from pairs, length-normalised, no reference model; 'kto' from replies "
-                             "labelled desirable or not (pairs are read as one of each).")
+                             "labelled desirable or not (pairs are read as one of each). 'grpo' (group relative "
+                             "policy optimization, see the grpo section) answers prompts several times and learns "
+                             "from how reward functions score the answers against each other.")
     epochs: float = _f(1.0, "Passes over the training rows; 1-3 is typical (ignored when max_steps > 0).")
     max_steps: int = _f(0, "Stop after this many optimizer steps (0 = use epochs).")
     batch_size: int = _f(4, "Rows per device per step; lower it first when memory runs out.")
@@ -232,6 +236,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "orpo": ("beta",),
     "simpo": ("beta", "label_smoothing", "simpo_gamma", "cpo_alpha"),
     "kto": ("beta", "desirable_weight", "undesirable_weight"),
+    "grpo": (),  # its own section, GrpoSettings
 }
 # SimPO's beta is a reward scale (2.0-2.5 in its paper): the other stages' 0.1 would barely move it.
 SIMPO_BETA = 2.0
@@ -239,6 +244,35 @@ SIMPO_BETA = 2.0
 # over-optimised DPO on the bundled sample, its answers lost their facts to the voice (docs/preference.md).
 PREFERENCE_LEARNING_RATE_SHARE = 0.1
 PREFERENCE_LEARNING_RATE = TrainingSettings.learning_rate * PREFERENCE_LEARNING_RATE_SHARE
+# GRPO's, as a share of SFT's: its steps follow the model's own sampled answers, so large ones collapse
+# them (peers use 1e-6 to 5e-5 with LoRA); docs/grpo.md has the bundled model's run.
+GRPO_LEARNING_RATE_SHARE = 0.25
+
+
+@dataclass
+class GrpoSettings:
+    """GRPO's own settings (training.stage = "grpo"): each step answers training.batch_size prompts
+    num_generations times and learns from the rewards of each group's answers against each other."""
+    num_generations: int = _f(4, "Group size: answers sampled per prompt. GRPO learns from how the answers to one "
+                                 "prompt score against each other, so a group whose answers all score the same "
+                                 "teaches nothing; 4-16 is typical (more: steadier, slower).")
+    max_completion_length: int = _f(128, "Longest answer generated, in tokens; an answer cut here is scored as it "
+                                         "stands. Long answers cost most of a step's time and memory.")
+    temperature: float = _f(1.0, "Sampling temperature of the answers (0.6-1.2): higher gives more varied groups "
+                                 "to learn from.")
+    beta: float = _f(0.0, "KL penalty keeping the adapter near where it started (0 = none: no reference pass, "
+                          "less memory and time, as TRL's default and DAPO; 0.001-0.04 are used).")
+    num_iterations: int = _f(1, "Optimizer steps on each batch of answers before new ones are sampled (GRPO's mu); "
+                                "1 is typical, 2-4 reuse costly generations.")
+    rewards: list[dict[str, Any]] = _f([], "Reward functions scoring each answer, as tables: kind (numeric_match, "
+                                           "exact_match, regex, length_window, contains, excludes, json_schema, or "
+                                           "file for your own reward.py), its settings (e.g. column = 'answer') and "
+                                           "weight (1). The total is their weighted sum.")
+    on_reward_error: OnRewardError = _f("stop", "A reward function that raises (your own file's): 'stop' ends the "
+                                                "run naming the file and line; 'skip' leaves that function out of "
+                                                "the batch's total, with a warning, and goes on.")
+    sample_steps: int = _f(5, "Send a few of the step's answers with their rewards every N steps, for the Monitor "
+                              "and the log (0 = never).")
 
 
 def stage_typical(stage: str, sft_learning_rate: float = TrainingSettings.learning_rate) -> dict[str, float]:
@@ -246,7 +280,7 @@ def stage_typical(stage: str, sft_learning_rate: float = TrainingSettings.learni
     a model whose SFT learning rate is ``sft_learning_rate`` (a size preset's). A job that picks
     ``stage`` with such a field still at another stage's value gets this one (the CLI and the Train
     form; the form says so)."""
-    share = 1.0 if stage == "sft" else PREFERENCE_LEARNING_RATE_SHARE
+    share = 1.0 if stage == "sft" else GRPO_LEARNING_RATE_SHARE if stage == "grpo" else PREFERENCE_LEARNING_RATE_SHARE
     return {"training.learning_rate": float(f"{sft_learning_rate * share:.3g}"),
             "preference.beta": SIMPO_BETA if stage == "simpo" else PreferenceSettings.beta}
 
@@ -282,6 +316,7 @@ class TrainJob:
     lora: LoraSettings = field(default_factory=LoraSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     preference: PreferenceSettings = field(default_factory=PreferenceSettings)
+    grpo: GrpoSettings = field(default_factory=GrpoSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 

@@ -90,8 +90,9 @@ class Step(Event):
     tokens_per_s: float | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None
-    # A preference stage's numbers for the step, as TRL names them: rewards/chosen, rewards/rejected,
-    # rewards/margins, rewards/accuracies, logps/chosen, logps/rejected (None for sft).
+    # A preference or GRPO stage's numbers for the step, as TRL names them (None for sft): rewards/chosen,
+    # rewards/rejected, rewards/margins, rewards/accuracies, logps/chosen, logps/rejected; GRPO's reward,
+    # reward_std, rewards/<reward>/mean, completions/mean_length, kl, entropy.
     preference: dict[str, float] | None = None
 
 
@@ -120,6 +121,15 @@ class Sample(Event):
     prompt: str
     text: str
     adapter: str | None = None  # which model answered, for generate jobs ("base" or a name)
+
+
+@dataclass
+class Completions(Event):
+    """A few of a GRPO step's sampled answers with their rewards (every grpo.sample_steps steps)."""
+    type: ClassVar[str] = "completions"
+    step: int
+    # Each {"prompt": str, "completion": str, "rewards": {reward label: score or None}, "total": float}.
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -177,8 +187,8 @@ class Error(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (Hello, Phase, Step, Eval, System, Sample, Checkpoint, Warning, Token, Answer, Done,
-                              Error)
+    cls.type: cls for cls in (Hello, Phase, Step, Eval, System, Sample, Completions, Checkpoint, Warning, Token,
+                              Answer, Done, Error)
 }
 FINAL_EVENTS = ("done", "error")
 

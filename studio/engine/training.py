@@ -111,6 +111,10 @@ def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                  parallel: Parallel | None = None) -> TrainOutputs:
     """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs. A preference stage
     trains with TRL (engine.preference_training, imported only for it: TRL costs a worker's start)."""
+    if job.training.stage == "grpo":
+        from studio.engine.grpo_training import train_grpo
+
+        return train_grpo(job, Path(run_dir), emit, control).outputs
     if job.training.stage != "sft":
         from studio.engine.preference_training import train_preference
 

@@ -13,6 +13,7 @@ from studio.core.disk_full import full_path, is_disk_full, no_room
 from studio.core.job_schema import JobError
 from studio.core.library import LibraryError
 from studio.core.models import ModelError
+from studio.core.rewards import UserRewardError
 
 OOM_HINT = ("lower training.batch_size (raise grad_accum to keep the effective batch), enable "
             "training.gradient_checkpointing, shorten training.max_length, or load the base in 4-bit (QLoRA)")
@@ -33,6 +34,10 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
         return protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved")
     if isinstance(exc, JobError):  # a MachineError says how to fix it (not "check model.path")
         return protocol.Error(kind="config", message=str(exc), hint=getattr(exc, "hint", "fix the fields named above"))
+    if isinstance(exc, UserRewardError):  # the user's own reward code: its file and line are in the message
+        return protocol.Error(kind="config", message=str(exc),
+                              hint="fix your reward file at the line named; or set grpo.on_reward_error = 'skip' to "
+                                   "leave a failing reward out of a batch and go on")
     if isinstance(exc, DatasetError):
         hint = ("fix or remove that row; `lora-studio datasets inspect FILE` lists every bad row" if exc.row is not None
                 else "check dataset.path and the file; `lora-studio datasets inspect FILE` says what it finds")

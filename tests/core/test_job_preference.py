@@ -30,8 +30,8 @@ def test_a_job_file_from_before_the_stages_loads_as_sft(tmp_path):
 def test_the_stages_a_job_can_ask_for_are_the_ones_the_data_rule_knows():
     """The refusals name a stage for each kind of rows (core.datasets.stages): every one of them a job can
     ask for, and none a job can't."""
-    assert tuple(STAGE_ROWS) == get_args(Stage) == ("sft", "dpo", "orpo", "simpo", "kto")
-    assert set(PREFERENCE_STAGES) == set(get_args(Stage)) - {"sft"}
+    assert tuple(STAGE_ROWS) == get_args(Stage) == ("sft", "dpo", "orpo", "simpo", "kto", "grpo")
+    assert set(PREFERENCE_STAGES) == set(get_args(Stage)) - {"sft", "grpo"}
 
 
 def test_preference_settings_are_checked_with_a_fix():
@@ -54,7 +54,7 @@ def test_what_a_dpo_run_cannot_do_yet_is_refused_before_it_starts():
 
 def test_an_unknown_stage_names_the_choices():
     assert problems(training={"stage": "ppo"}) == {
-        "training.stage": "must be one of sft, dpo, orpo, simpo, kto, got 'ppo'"}
+        "training.stage": "must be one of sft, dpo, orpo, simpo, kto, grpo, got 'ppo'"}
     assert problems(training={"stage": "kto"}) == {}
 
 

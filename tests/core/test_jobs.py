@@ -370,8 +370,8 @@ def test_every_settings_field_has_help(cls):
 @pytest.mark.parametrize("cls", list(JOB_KINDS.values()), ids=lambda c: c.__name__)
 def test_every_plain_job_field_has_help(cls):
     for f in dataclasses.fields(cls):
-        if f.name == "kind" or f.name in ("model", "dataset", "lora", "training", "preference", "distributed", "output",
-                                          "sampling"):
+        if f.name == "kind" or f.name in ("model", "dataset", "lora", "training", "preference", "grpo", "distributed",
+                                          "output", "sampling"):
             continue
         assert f.metadata.get("help", "").strip(), f"{cls.__name__}.{f.name} has no help"
 

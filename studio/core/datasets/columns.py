@@ -27,6 +27,7 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "preference_alpaca": ("instruction", "chosen", "rejected", "input", "system"),
     "kto": ("prompt", "completion", "label", "tools"),
     "kto_messages": ("messages", "label", "tools"),
+    "prompts": ("prompt", "messages", "system", "tools"),
 }
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "alpaca": ("instruction", "output"),
@@ -39,11 +40,12 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "preference_alpaca": ("instruction", "chosen", "rejected"),
     "kto": ("prompt", "completion", "label"),
     "kto_messages": ("messages", "label"),
+    "prompts": ("prompt",),
 }
 # The order in which a mapping is guessed from names alone: pairs and labelled replies first, since
 # their tell-tale columns (chosen/rejected, label) would otherwise be dropped by an SFT guess.
 _GUESS_ORDER = ("preference_sharegpt", "preference", "kto_messages", "messages", "sharegpt", "kto", "alpaca",
-                "prompt_completion", "text")
+                "prompt_completion", "prompts", "text")
 
 # Column names people use for each field, most telling first (compared case-insensitively).
 _SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -56,7 +56,7 @@ from .errors import DatasetError, RowUnit, type_name
 from .readers import RawRecord
 
 Role = Literal["system", "user", "assistant", "tool"]
-ExampleKind = Literal["chat", "completion", "text", "preference", "kto"]
+ExampleKind = Literal["chat", "completion", "text", "preference", "kto", "prompt"]
 
 SHAREGPT_ROLES: dict[str, Role] = {
     "human": "user",
@@ -99,10 +99,11 @@ _DETECT_KEYS: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "alpaca": ("instruction", "output"),
     "prompt_completion": ("prompt", "completion"),
+    "prompts": ("prompt",),  # a prompt alone (GRPO answers it itself): core.datasets.prompts
     "text": ("text",),
 }
 SFT_FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "text")
-FORMAT_NAMES: tuple[str, ...] = SFT_FORMATS + PAIR_FORMATS + LABELLED_FORMATS  # as a format box lists them
+FORMAT_NAMES: tuple[str, ...] = SFT_FORMATS + PAIR_FORMATS + LABELLED_FORMATS + ("prompts",)  # a format box's order
 FORMAT_HELP: dict[str, str] = {
     "alpaca": "instruction, output (optional input, system)",
     "sharegpt": "conversations: [{from, value}, ...]",
@@ -115,6 +116,7 @@ FORMAT_HELP: dict[str, str] = {
     "preference_alpaca": "instruction, chosen, rejected (optional input, system)",
     "kto": "prompt, completion, label (true: a good reply, false: a bad one)",
     "kto_messages": "messages: [{role, content}, ...], label (true/false for the last reply)",
+    "prompts": "prompt (or messages ending with the user's turn) and the columns the rewards read, e.g. answer",
 }
 _DETECT_SAMPLE = 10  # rows looked at; a few bad rows at the top must not decide the format
 KEY_CHARS, KEYS_SHOWN = 40, 12  # of the first row's keys, in an error that can't tell the format
@@ -158,6 +160,8 @@ class Example:
     # kind == "kto": `messages` holds the prompt turns, `response` the reply the label judges.
     response: tuple[Message, ...] = ()
     desirable: bool | None = None  # kind == "kto": True a reply to learn from, False one to move away from
+    # kind == "prompt" (GRPO): `messages` holds the prompt turns, these the row's other columns (for rewards).
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form, e.g. for a worker or a datasets column (`from_dict` reads it back)."""
@@ -231,9 +235,12 @@ def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
 
     Raises the record's own read error, or a DatasetError naming the field.
     """
-    from .preference import NORMALIZERS  # preference reads rows with this module's helpers
+    from .preference import (
+        NORMALIZERS,  # preference and prompts read rows with this module's helpers
+    )
+    from .prompts import NORMALIZERS as PROMPT_NORMALIZERS
 
-    normalizer = _NORMALIZERS.get(format) or NORMALIZERS.get(format)
+    normalizer = _NORMALIZERS.get(format) or NORMALIZERS.get(format) or PROMPT_NORMALIZERS.get(format)
     if normalizer is None:
         raise ValueError(
             f"unknown dataset format {format!r}; expected one of {', '.join(FORMAT_NAMES)}"

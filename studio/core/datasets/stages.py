@@ -16,11 +16,12 @@ from typing import Literal
 from .errors import DatasetError
 from .formats import FORMAT_HELP, LABELLED_FORMATS, PAIR_FORMATS, Example
 from .preference import unpaired
+from .prompts import PROMPT_FORMATS
 
-Rows = Literal["replies", "pairs", "labelled"]
+Rows = Literal["replies", "pairs", "labelled", "prompts"]
 # Every stage a job can ask for (core.jobs' Stage; a test holds the two lists equal).
 STAGE_ROWS: dict[str, Rows] = {"sft": "replies", "dpo": "pairs", "orpo": "pairs", "simpo": "pairs",
-                               "kto": "labelled"}
+                               "kto": "labelled", "grpo": "prompts"}
 # How to fine-tune on a preference file's chosen replies instead, per format.
 _SFT_INSTEAD = {
     "preference": "map the chosen reply as the answer: with prompt and chosen as strings, --map "
@@ -35,7 +36,8 @@ _SFT_INSTEAD = {
 
 def rows_of(fmt: str) -> Rows:
     """What one row of a format holds: a reply to learn, a pair, or a labelled reply."""
-    return "pairs" if fmt in PAIR_FORMATS else "labelled" if fmt in LABELLED_FORMATS else "replies"
+    return ("pairs" if fmt in PAIR_FORMATS else "labelled" if fmt in LABELLED_FORMATS else
+            "prompts" if fmt in PROMPT_FORMATS else "replies")
 
 
 def check_stage(stage: str) -> str:
@@ -46,7 +48,7 @@ def check_stage(stage: str) -> str:
 
 def trained_by(rows: Rows) -> tuple[str, ...]:
     """The preference stages that train rows of this kind (kto takes pairs too)."""
-    return tuple(stage for stage, wants in STAGE_ROWS.items() if stage != "sft" and (
+    return tuple(stage for stage, wants in STAGE_ROWS.items() if stage not in ("sft", "grpo") and (
         wants == rows or wants == "labelled" and rows == "pairs"))
 
 
@@ -64,6 +66,8 @@ def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None
     wants, has = STAGE_ROWS[check_stage(stage)], rows_of(fmt)
     if wants == has or wants == "labelled" and has == "pairs":
         return None
+    if "prompts" in (wants, has):
+        return _prompts_refusal(stage, fmt, file)
     if wants == "replies":
         kind = ("preference data: a prompt with a chosen and a rejected reply" if has == "pairs" else
                 "preference data for KTO: replies labelled desirable (true) or undesirable (false)")
@@ -86,6 +90,26 @@ def stage_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError | None
     return DatasetError(file, None, None, f"{stage} trains on preference data and this is {fmt} data "
                         f"({FORMAT_HELP[fmt]}), one reply per row to learn. A {stage} row needs {needs}; train "
                         "this file with training.stage = \"sft\"")
+
+
+def _prompts_refusal(stage: str, fmt: str, file: str | Path) -> DatasetError:
+    """Prompts for a stage that learns given replies, or given replies for GRPO, which writes its own."""
+    if stage == "grpo":
+        turn = {"messages": " (its rows end with the assistant's reply: drop that turn, or keep it in a column "
+                            "for a reward to read, e.g. answer)",
+                "sharegpt": " (its rows end with the assistant's reply)",
+                "alpaca": "; to use its questions, --map prompt=instruction (dataset.columns) keeps 'output' "
+                          "as a column a reward can read, e.g. numeric_match with column = 'output'",
+                "prompt_completion": "; to use its prompts, dataset.format = 'prompts' keeps 'completion' as a "
+                                     "column a reward can read"}.get(fmt, "")
+        return DatasetError(file, None, None, f"grpo answers prompts itself and scores its answers with reward "
+                            f"functions, and this is {fmt} data ({FORMAT_HELP[fmt]}){turn}. A grpo row needs the "
+                            "prompt and the columns the rewards read, e.g. {\"prompt\": \"What is 2 + 3?\", "
+                            "\"answer\": \"5\"} (format 'prompts'; --map prompt=question maps other names); to "
+                            "learn the replies this file gives, train it with training.stage = \"sft\"")
+    return DatasetError(file, None, None, f"this is prompt data for grpo (format '{fmt}': {FORMAT_HELP[fmt]}): it "
+                        f"holds no reply for {stage} to learn. Train it with training.stage = \"grpo\" and "
+                        "reward functions (grpo.rewards) that score the model's own answers")
 
 
 def rows_for_stage(stage: str, examples: list[Example]) -> tuple[list[Example], list[str]]:

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import jsonschema
-
 from studio.core.rewards.base import Preset
 
 # A fenced block, ```json … ``` (or a bare ```), as chat models write JSON.
@@ -33,6 +31,8 @@ class JsonSchema(Preset):
     schema: dict[str, Any] = field(default_factory=dict)  # a JSON Schema; {} accepts any JSON
 
     def problems(self) -> list[str]:
+        import jsonschema  # ~30 ms: only for a job that asks for this reward, not every worker's start
+
         if not isinstance(self.schema, dict):
             return [f"`schema` must be a JSON object, not {type(self.schema).__name__}"]
         try:
@@ -42,6 +42,8 @@ class JsonSchema(Preset):
         return []
 
     def __post_init__(self) -> None:
+        import jsonschema
+
         super().__post_init__()  # the settings' problems, raised
         self._validator = jsonschema.validators.validator_for(self.schema)(self.schema)  # once, not per completion
 
