@@ -45,7 +45,7 @@ from studio.core.reference_shapes import MODEL_SHAPES  # noqa: E402 - after the 
 from studio.engine.bench import run_isolated  # noqa: E402
 
 GIB = 2**30
-PREFERENCE_STAGES = ("dpo", "orpo", "simpo", "kto")
+PREFERENCE_STAGES = ("dpo", "orpo", "simpo", "kto", "grpo")  # grpo: prompts, --group answers of --completion
 
 # name, model, method, rank, batch, seq, checkpointing, extra settings; group A/B split the
 # list into two calls that each fit in ten minutes.
@@ -181,8 +181,11 @@ def measure_one(cfg: dict) -> dict:
 def preference_config(args: argparse.Namespace, stage: str) -> dict[str, Any]:
     quant = "qlora-" if args.quant == "4bit" else ""
     name = f"{args.shape.split('-')[-1]}-{quant}{stage}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
+    if stage == "grpo":
+        name += f"-g{args.group}-c{args.completion}"
     return dict(name=name, shape=args.shape, stage=stage, batch=args.batch, seq=args.seq, ckpt=args.ckpt,
-                quant=args.quant, r=args.r, steps=args.steps, workdir=str(args.workdir))
+                quant=args.quant, r=args.r, steps=args.steps, workdir=str(args.workdir), group=args.group,
+                completion=args.completion)
 
 
 def tokenizer_folder(workdir: Path) -> Path:
@@ -210,11 +213,12 @@ def model_folder(workdir: Path, shape: str) -> Path:
 
 def data_file(workdir: Path, stage: str, rows: int, seq: int) -> Path:
     """Rows whose replies each have ``seq`` words (at least ``seq`` tokens): every sequence is cut at max
-    length. Pairs (prompt, chosen, rejected) for DPO, ORPO and SimPO; KTO's labelled replies alternate."""
+    length. Pairs (prompt, chosen, rejected) for DPO, ORPO and SimPO; KTO's labelled replies alternate;
+    GRPO's prompts of ``seq`` words (a random model answers them up to the longest answer)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from tiny_model import sample_texts
 
-    kind = "kto" if stage == "kto" else "pairs"
+    kind = stage if stage in ("kto", "grpo") else "pairs"
     path = workdir / "data" / f"{kind}-{rows}x{seq}.jsonl"
     if path.exists():
         return path
@@ -228,12 +232,21 @@ def data_file(workdir: Path, stage: str, rows: int, seq: int) -> Path:
     with open(path, "w", encoding="utf-8") as handle:
         for i in range(rows):
             row = ({"prompt": text(12), "completion": text(seq), "label": i % 2 == 0} if kind == "kto"
+                   else {"prompt": text(seq), "answer": "1"} if kind == "grpo"
                    else {"prompt": text(12), "chosen": text(seq), "rejected": text(seq)})
             handle.write(json.dumps(row) + "\n")
     return path
 
 
 def preference_job(cfg: dict[str, Any], model: Path, data: Path) -> dict[str, Any]:
+    if cfg["stage"] == "grpo":  # prompts fill max_length less the answer; the answers reach their longest
+        return {**_stage_job(cfg, model, data), "grpo": {
+            "num_generations": cfg["group"], "max_completion_length": cfg["completion"], "sample_steps": 0,
+            "rewards": [{"kind": "length_window", "max_length": 50, "unit": "words"}]}}
+    return _stage_job(cfg, model, data)
+
+
+def _stage_job(cfg: dict[str, Any], model: Path, data: Path) -> dict[str, Any]:
     return {"kind": "train", "model": {"path": str(model), "quantization": cfg["quant"]},
             "dataset": {"path": str(data), "eval_fraction": 0.0},
             "lora": {"r": cfg["r"], "alpha": 2 * cfg["r"]},
@@ -258,6 +271,7 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
 
     job = job_from_dict(cfg["job"], source=cfg["name"])
     events: list[Any] = []
+    generating = _time_generation() if job.training.stage == "grpo" else None
     cuda = torch.cuda.is_available()
     run_dir = workdir / "runs" / f"{cfg['name']}-{int(time.time())}"
     started = time.time()
@@ -276,6 +290,9 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
         span = steps[-1].elapsed_s - steps[1].elapsed_s
         out["steady_tokens_per_s"] = round(per_step * (len(steps) - 2) / span) if span > 0 else None
         out["steady_step_s"] = round(span / (len(steps) - 2), 3)
+    if generating is not None and steps:
+        out["generation_s_per_step"] = round(generating["seconds"] / len(steps), 3)
+        out["step_s"] = round(steps[-1].elapsed_s / len(steps), 3)
     model = inspect_model(Path(cfg["job"]["model"]["path"]))
     capacity = torch.cuda.get_device_properties(0).total_memory if cuda else None
     estimate, _options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)
@@ -294,6 +311,29 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _time_generation() -> dict[str, float]:
+    """Time every ``generate`` call of this (measuring) process: GRPO's generation, apart from its training."""
+    import torch
+    import transformers
+
+    spent = {"seconds": 0.0}
+    original = transformers.GenerationMixin.generate
+
+    def timed(self, *args, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        began = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            spent["seconds"] += time.perf_counter() - began
+
+    transformers.GenerationMixin.generate = timed  # type: ignore[method-assign]
+    return spent
+
+
 def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
     args.workdir.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -304,7 +344,8 @@ def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
         if stage not in PREFERENCE_STAGES:
             raise SystemExit(f"--preference takes {', '.join(PREFERENCE_STAGES)}; got {stage!r}")
         cfg = preference_config(args, stage)
-        data = data_file(args.workdir, stage, args.batch * args.steps, args.seq)
+        words = (args.seq - args.completion) // 3 if stage == "grpo" else args.seq  # a prompt that fits
+        data = data_file(args.workdir, stage, args.batch * args.steps, words)
         cfg["job"] = preference_job(cfg, model, data)
         began = time.time()
         try:
@@ -360,6 +401,8 @@ def main() -> None:
     parser.add_argument("--ckpt", action="store_true", help="gradient checkpointing")
     parser.add_argument("--r", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--answers", dest="group", type=int, default=8, help="grpo: answers per prompt (the group)")
+    parser.add_argument("--completion", type=int, default=512, help="grpo: longest answer in tokens")
     parser.add_argument("--timeout", type=int, default=300, help="seconds for one stage's run")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/lora-studio-vram"),
                         help="model folders, data and the runs' home")

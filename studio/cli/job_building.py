@@ -25,6 +25,7 @@ from studio.core.jobs import (
     stage_typical,
 )
 from studio.core.methods import METHODS, apply_method
+from studio.core.rewards.samples import sample_rewards
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
@@ -99,6 +100,31 @@ def variable_pair(text: str) -> dict[str, str]:
     return {name.strip(): value}
 
 
+def reward_spec(text: str) -> dict[str, Any]:
+    """``numeric_match:column=answer,weight=2`` or ``file:path=my_reward.py`` (or a JSON table) -> a
+    grpo.rewards table; each value is read as JSON where it parses (numbers, lists), else as text."""
+    if text.lstrip().startswith("{"):
+        try:
+            table = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"not a JSON table: {error}") from None
+        if not isinstance(table, dict):
+            raise argparse.ArgumentTypeError(f"expected a JSON table such as {{\"kind\": \"regex\"}}; got {text!r}")
+        return table
+    kind, _sep, rest = text.partition(":")
+    spec: dict[str, Any] = {"kind": kind.strip()}
+    for item in filter(str.strip, rest.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected KIND:KEY=VALUE,... such as numeric_match:column=answer; "
+                                             f"got {text!r}")
+        try:
+            spec[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            spec[key.strip()] = raw
+    return spec
+
+
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
     """How a dataset file is read: shared by ``train``, ``estimate`` and ``datasets inspect``."""
     parser.add_argument("--map", dest="columns", type=column_pairs, action="append", metavar="FIELD=COLUMN,...",
@@ -127,7 +153,8 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                         help=_help(TrainingSettings, "stage") + " Its settings: --set preference.beta=0.1 "
                              "(default: sft)")
     parser.add_argument("--model", help="'bundled', a model folder or a .gguf file")
-    parser.add_argument("--dataset", help="'bundled', 'bundled-preference' or a dataset file")
+    parser.add_argument("--dataset", help="'bundled', 'bundled-preference', 'bundled-arithmetic' (prompts for grpo) "
+                                          "or a dataset file")
     parser.add_argument("--format", choices=get_args(DatasetFormat), help="dataset format (default: auto)")
     add_dataset_flags(parser)
     parser.add_argument("--eval-fraction", type=float)
@@ -157,6 +184,13 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=_indices, metavar="0,1",
                         help="GPUs to train on; two or more run one process per GPU (torchrun)")
     parser.add_argument("--strategy", choices=["auto", "ddp", "fsdp"], help="how several GPUs share the job")
+    parser.add_argument("--reward", dest="rewards", type=reward_spec, action="append", metavar="KIND:KEY=VALUE,...",
+                        help="a grpo reward (repeatable; replaces the job file's): numeric_match:column=answer, "
+                             "exact_match:column=label, regex:pattern=...,mode=search, length_window:max_length=200, "
+                             "contains:words=[...], excludes:words=[...], json_schema:schema={...}, or "
+                             "file:path=my_reward.py (your own reward(prompts, completions, **columns); it runs as "
+                             "code), each with weight=W; a JSON table works too. Default for bundled-arithmetic: "
+                             "its own set")
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -180,6 +214,9 @@ def build_train_job(args: argparse.Namespace) -> Job:
     for name in ("packing", "gradient_checkpointing"):
         if getattr(args, name, None) is not None:
             data["training"][name] = getattr(args, name)
+    if getattr(args, "rewards", None):
+        data.setdefault("grpo", {})["rewards"] = list(args.rewards)
+        given.add("grpo.rewards")
     issues = []
     for item in getattr(args, "overrides", []):
         key, sep, raw = item.partition("=")
@@ -204,8 +241,11 @@ def build_train_job(args: argparse.Namespace) -> Job:
 def _stage_typical(data: dict[str, Any], given: set[str]) -> None:
     """The stage's usual values (core.jobs.stage_typical) for fields still at the defaults and not
     ``given`` here, as the Train form does when a stage is chosen: SimPO's beta, a preference stage's
-    learning rate."""
+    learning rate; a shipped prompt sample's rewards for a GRPO job that names none."""
     stage = data.get("training", {}).get("stage", "sft")
+    grpo = data.setdefault("grpo", {})
+    if stage == "grpo" and not grpo.get("rewards"):
+        grpo["rewards"] = sample_rewards(str(data.get("dataset", {}).get("path", "")))
     defaults = stage_typical("sft")
     for key, value in stage_typical(stage).items():
         section, name = key.split(".")

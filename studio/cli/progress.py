@@ -130,6 +130,8 @@ class EventPrinter:
             who = escape(f" [{event.adapter}]") if event.adapter else ""
             out.print(f"[magenta]sample{who}[/magenta] {escape(repr(event.prompt))} → "
                       f"{escape(repr(event.text))}")
+        elif isinstance(event, protocol.Completions):
+            out.print(f"[magenta]{escape(completion_line(event))}[/magenta]")
         elif isinstance(event, protocol.Checkpoint):
             out.print(f"[dim]checkpoint at step {event.step}: {escape(event.path)}[/dim]")
         elif isinstance(event, protocol.Warning):
@@ -141,12 +143,29 @@ class EventPrinter:
 
 
 def preference_words(numbers: dict[str, float] | None) -> str:
-    """A preference stage's two numbers that say it learns: the reward margin of the chosen reply over
-    the rejected one, and the share of pairs ranked right ("" for sft, or a stage that logs neither)."""
+    """A stage's numbers that say it learns ("" for sft, or a stage that logs none): a preference stage's
+    reward margin of the chosen reply over the rejected one and the share of pairs ranked right; GRPO's
+    mean reward (± its spread), the answers' mean length and the KL from the start where measured."""
     numbers = numbers or {}
     margin, accuracy = numbers.get("rewards/margins"), numbers.get("rewards/accuracies")
+    reward, spread = numbers.get("reward"), numbers.get("reward_std")
+    length, kl = numbers.get("completions/mean_length"), numbers.get("kl")
     return (("" if margin is None else f" margin {margin:.2f}") +
-            ("" if accuracy is None else f" ranked right {accuracy:.0%}"))
+            ("" if accuracy is None else f" ranked right {accuracy:.0%}") +
+            ("" if reward is None else f" reward {reward:.3f}") + ("" if spread is None else f" ±{spread:.2f}") +
+            ("" if length is None else f" answers {length:.0f} tok") + ("" if kl is None else f" kl {kl:.4f}"))
+
+
+def completion_line(event: protocol.Completions, width: int = 100) -> str:
+    """The first sampled answer of a GRPO step with its scores, as one plain line (escape it for rich)."""
+    if not event.samples:
+        return f"answers at step {event.step}: none"
+    sample = event.samples[0]
+    scores = ", ".join(f"{label} {'failed' if value is None else format(value, '.2f')}"
+                       for label, value in sample.get("rewards", {}).items())
+    answer = " ".join(str(sample.get("completion", "")).split())
+    answer = answer if len(answer) <= width else answer[: width - 1] + "…"
+    return f"answers at step {event.step}: {answer!r} → reward {sample.get('total', 0.0):.2f} ({scores})"
 
 
 def _number(value: float | None, spec: str) -> str:

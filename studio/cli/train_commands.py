@@ -153,7 +153,8 @@ def _print_result(console: Console, outputs: TrainOutputs) -> None:
     held_out = {key.removeprefix("eval_"): value for key, value in (metrics.preference or {}).items()
                 if key.startswith("eval_")}
     if held_out:
-        parts.append(f"held-out pairs:{preference_words(held_out)}")
+        what = "prompts" if "reward" in held_out else "pairs"  # GRPO's held-out rows are prompts it answers
+        parts.append(f"held-out {what}:{preference_words(held_out)}")
     if parts:
         console.print("  " + ", ".join(parts))
     average, seconds = metrics.tokens_per_s, metrics.train_seconds

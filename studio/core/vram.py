@@ -178,7 +178,7 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     if stage is not None:  # TRL's trainer runs plainly: none of the GPU fast path's savings or costs
         fused_loss = compiled = graphs = False
         checkpointed_layers = None
-    dropout = 0.0 if stage is not None else lora.dropout  # TRL's trainers turn dropout off
+    dropout = 0.0 if stage is not None and stage.dropout_off else lora.dropout  # TRL's preference trainers
     modules = resolve_target_modules(config, lora.target_modules)
     if modules == ["all-linear"]:
         modules = list(shapes)
@@ -223,7 +223,8 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
             logits = logits_reserved = vram_preference.head_tile_bytes(tokens)
             activations_reserved -= (OTHER_BYTES_RESERVED - OTHER_BYTES) * tokens * d.hidden
         else:
-            logits, logits_reserved = (per_entry * tokens * d.vocab for per_entry in stage.logits_bytes)
+            logits, logits_reserved = (per_entry * tokens * stage.logits_share * d.vocab
+                                       for per_entry in stage.logits_bytes)
         notes.append(stage.note())
     if scale != 1:
         notes.append("fp32 training: activations are scaled from the bf16 measurements.")
@@ -276,6 +277,14 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         parts.insert(keys.index("adapter") + 1, Part(
             "reference_adapter", "Reference adapter", int(adapter),
             "the adapter as it starts, frozen (TRL's 'ref' copy): no gradients or optimizer states"))
+    if stage is not None and stage.stage == "grpo":
+        # Before the training pass, not beside it: what exceeds that pass counts, and at least the cache
+        # itself, whose freed blocks the caching allocator kept around the training pass on the H200.
+        answers, cache, generating = vram_preference.generation_bytes(job, d.hidden, d.kv, d.layers, d.vocab)
+        training_pass = activations_reserved + logits_reserved + reference
+        parts.append(Part("generation", "Generation (KV cache)", int(max(cache, generating - training_pass)),
+                          f"{answers:,} answers at once, a cache over {tr.max_length:,} tokens each "
+                          f"({format_bytes(generating)} while generating, before the training pass)"))
     if graphs:
         parts.append(Part("graphs", "CUDA graphs' pool", int(GRAPH_POOL_SHARE * (activations + logits) * scale),
                           "the captured steps' activations, beside the eager steps'"))

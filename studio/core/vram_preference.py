@@ -20,6 +20,12 @@ CUDA graphs or packing), then measured on an H200 (scripts/measure_vram.py --pre
   pass adds only what exceeds it. KTO's KL term adds two no-grad forwards of batch mismatched replies,
   one before the trained forward and one just before the reference pass: the peak is one pass.
 * Every one of these trainers turns dropout off (``disable_dropout``): LoRA layers keep no mask.
+
+GRPO (TRL's GRPOTrainer, also run plainly) first generates: batch x group x grad_accum answers at
+once (one generation batch), with a bf16 KV cache over each prompt and answer; then trains on
+batch x group sequences, whose logits cover only the answers' tokens. The two phases do not overlap,
+so the generation's cache counts where it exceeds the training pass. With beta > 0 the reference
+log-probabilities come from the base (the adapter disabled) in a no-grad pass; TRL keeps dropout on.
 """
 
 from __future__ import annotations
@@ -44,6 +50,14 @@ NO_GRAD_BYTES_PER_INTER = 6
 # allocator reserved 12 a entry, so ORPO's estimate errs up to 15% high there).
 FULL_LOGITS_BYTES = (7.3, 9.2)
 FULL_LOGITS_WITH_CHOSEN_LOSS_BYTES = (9.3, 15.2)
+# GRPO per answer token x vocabulary entry (logits, their log-softmax and entropy, gradients): SFT's
+# rule; on the H200 (docs/benchmarks.md, GRPO) the whole estimate was 17% high at 1B, 0.5% low at 8B
+# before the generation's cache was counted (tests/core/test_vram_preference.py's GRPO_H200_RUNS).
+GRPO_LOGITS_BYTES = (10.72, 13.41)
+# A decoding step of the generation: per answer, its hidden states (x hidden) and its fp32 logits,
+# softmax and sampling buffers (x vocabulary).
+GENERATION_STEP_BYTES_PER_HIDDEN = 64
+GENERATION_LOGITS_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,13 @@ class StageMemory:
     reference_sequences: int  # sequences per row of the no-grad pass beside the kept activations; 0: none
     fused_head: bool  # log-probabilities from TRL's fused LM head: no full logits
     logits_bytes: tuple[float, float]  # (allocated, reserved) per token x vocabulary entry, where built whole
+    dropout_off: bool = True  # the trainer turns dropout off (TRL's preference trainers; not GRPO's)
+    # The share of a sequence's max_length tokens whose logits are built (GRPO: the answer's tokens only).
+    logits_share: float = 1.0
 
     def activations_note(self, tokens: int) -> str:
+        if self.stage == "grpo":
+            return f"{self.sequences} answers per prompt, prompt + answer: {tokens:,} tokens/step"
         if self.sequences == 2:
             return f"chosen + rejected: 2 sequences per row, {tokens:,} tokens/step"
         return f"{tokens:,} tokens/step (one labelled reply per row)"
@@ -63,13 +82,16 @@ class StageMemory:
         if self.fused_head:
             return (f"TRL's fused LM head: one {FUSED_HEAD_TILE_TOKENS:,} x {FUSED_HEAD_TILE_VOCAB:,} tile at a "
                     "time, no full logits")
+        if self.stage == "grpo":
+            return f"the answers' {int(tokens * self.logits_share):,} tokens x {vocab:,} vocabulary"
         return f"{tokens:,} x {vocab:,} vocabulary in fp32, built whole by TRL's {self.stage.upper()} trainer"
 
     def reference_note(self, tokens: int, working: str, counted: float, whole: float) -> str:
         """``counted`` of the pass's ``whole`` working set (``working``, formatted) is beyond the room the
         backward's recomputed layer needs later (all of it without checkpointing)."""
         kl = " (and the KL term's mismatched replies)" if self.stage == "kto" else ""
-        said = f"the starting adapter's forward over {tokens:,} tokens{kl}, one layer at a time"
+        model = "the base's (adapter off)" if self.stage == "grpo" else "the starting adapter's"
+        said = f"{model} forward over {tokens:,} tokens{kl}, one layer at a time"
         if counted >= whole:
             return f"{said}, beside the kept activations"
         if counted > 0:
@@ -77,8 +99,9 @@ class StageMemory:
         return f"{said} ({working}): within the room the recomputed layer needs later"
 
     def note(self) -> str:
+        dropout = "dropout off" if self.dropout_off else "dropout as the job sets it"
         return (f"{self.stage.upper()}: counted as TRL's trainer runs it (no fused kernels, compile or CUDA graphs; "
-                "dropout off).")
+                f"{dropout}).")
 
 
 def stage_memory(job: TrainJob) -> StageMemory | None:
@@ -90,7 +113,22 @@ def stage_memory(job: TrainJob) -> StageMemory | None:
         chosen_loss = stage == "orpo" or job.preference.cpo_alpha > 0
         return StageMemory(stage, 2, 0, False,
                            FULL_LOGITS_WITH_CHOSEN_LOSS_BYTES if chosen_loss else FULL_LOGITS_BYTES)
+    if stage == "grpo":
+        g, tr = job.grpo, job.training
+        return StageMemory(stage, g.num_generations, g.num_generations if g.beta > 0 else 0, False,
+                           GRPO_LOGITS_BYTES, dropout_off=False,
+                           logits_share=min(1.0, g.max_completion_length / max(1, tr.max_length)))
     return None
+
+
+def generation_bytes(job: TrainJob, hidden: int, kv: int, layers: int, vocab: int) -> tuple[int, float, float]:
+    """(answers generated at once, their KV cache, all the generation holds): each answer's bf16 cache over
+    prompt and answer (max_length tokens) in every layer, and one decoding step's activations and logits."""
+    tr, g = job.training, job.grpo
+    answers = tr.batch_size * g.num_generations * max(1, tr.grad_accum)
+    cache = answers * tr.max_length * layers * 2 * kv * 2
+    step = answers * (GENERATION_STEP_BYTES_PER_HIDDEN * hidden + GENERATION_LOGITS_BYTES * vocab)
+    return answers, cache, cache + step
 
 
 def head_tile_bytes(tokens: int) -> float:

@@ -221,10 +221,9 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
     emit(protocol.Phase("preparing_data", done=len(train_set), total=len(rows.examples),
                         detail=f"{len(train_set)} train / {len(rows.held_out)} held-out prompts"
-                               f"{training.evaluated_note(len(eval_rows), len(rows.held_out))}; {trainable:,} "
-                               f"trainable of {total:,} parameters; {base.hw.device} {base.hw.precision}; grpo, "
-                               f"{g.num_generations} answers per prompt, rewards "
-                               f"{', '.join(calls.combined.labels)}"))
+                               f"{training.evaluated_note(len(eval_rows), len(rows.held_out))}; grpo, "
+                               f"{g.num_generations} answers per prompt, rewards: {', '.join(calls.combined.labels)}; "
+                               f"{trainable:,} trainable of {total:,} parameters; {base.hw.device} {base.hw.precision}"))
     args = step_setup.training_arguments(job, run_dir, base.hw, steps, has_eval=eval_set is not None,
                                          extra=grpo_arguments(job, calls.combined.weights()), config_class=config_class)
     optimizer = adapter_setup.build_optimizer(model, job.lora, tr.learning_rate, tr.weight_decay, tr.optimizer)

@@ -66,6 +66,23 @@ def test_the_estimate_covers_the_h200_runs(run):
     assert 0.98 * measured <= estimate <= 1.16 * measured
 
 
+# GRPO, LoRA on every linear layer, 4 steps through the app (scripts/gpu_grpo.sh, docs/gpu_runs/grpo):
+# (shape, prompts per step, answers per prompt, longest answer, max_length, measured GiB).
+GRPO_H200_RUNS = [("llama-3.2-1b", 4, 8, 512, 768, 71.65), ("llama-3.1-8b", 2, 8, 512, 768, 127.99)]
+
+
+@pytest.mark.parametrize("run", GRPO_H200_RUNS, ids=lambda run: run[0])
+def test_the_grpo_estimate_covers_the_h200_runs(run):
+    """Never low; at most 20% high (the 1B run's prompts were shorter than the max_length it counts)."""
+    shape, prompts, answers, completion, length, measured = run
+    measured_job = job("grpo", prompts, length, dropout=0.05)
+    measured_job.lora.r, measured_job.lora.alpha = 16, 32
+    measured_job.grpo.num_generations, measured_job.grpo.max_completion_length = answers, completion
+    estimate = vram.estimate(measured_job, MODEL_SHAPES[shape])
+    assert measured <= estimate.total / GIB <= 1.2 * measured
+    assert parts(estimate)["generation"] >= prompts * answers * length * 2 * 2 * 512  # at least a 1B cache
+
+
 @pytest.mark.parametrize("checkpointing", [False, True])
 @pytest.mark.parametrize("stage", ["dpo", "orpo", "simpo"])
 def test_a_pair_trains_two_sequences_per_row(stage, checkpointing):

@@ -19,6 +19,7 @@ PART_COLORS = {
     "graphs": "#72b7b2", "loading": "#bab0ac",
     # A preference stage's reference: its forward pass without gradients, and a frozen copy of the adapter.
     "reference": "#ff9da6", "reference_adapter": "#d8b5a5",
+    "generation": "#9ecae9",  # GRPO's answers being generated (their KV cache), beyond the training pass
 }
 OTHER_COLOR = "#8f8f8f"  # a part a newer estimator names that this bar has no colour for
 
@@ -92,7 +93,7 @@ class VramBar(QWidget):
 SHORT_LABELS = {"weights": "Weights", "adapter": "Adapter", "gradients": "Gradients", "optimizer": "Optimizer",
                 "activations": "Activations", "logits": "Logits, loss", "allocator": "Allocator", "context": "CUDA",
                 "graphs": "CUDA graphs", "loading": "Loading", "reference": "Reference pass",
-                "reference_adapter": "Reference copy"}
+                "reference_adapter": "Reference copy", "generation": "Generation"}
 
 
 def legend_html(estimate: Estimate) -> str:

@@ -1,0 +1,19 @@
+"""The reward set each shipped prompt sample comes with, so `lora-studio train --stage grpo --dataset
+bundled-arithmetic` and the Train page start with rewards a person would pick for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# An answer counts when its number matches; the tags the prompts ask for earn a little on their own.
+ARITHMETIC_REWARDS: tuple[dict[str, Any], ...] = (
+    {"kind": "numeric_match", "column": "answer", "weight": 1.0},
+    {"kind": "regex", "pattern": r"<answer>\s*-?[\d.,]+\s*</answer>", "mode": "search", "weight": 0.5,
+     "label": "answer_tags"},
+)
+SAMPLE_REWARDS: dict[str, tuple[dict[str, Any], ...]] = {"bundled-arithmetic": ARITHMETIC_REWARDS}
+
+
+def sample_rewards(dataset_path: str) -> list[dict[str, Any]]:
+    """The reward tables a shipped sample comes with (empty for any other dataset)."""
+    return [dict(spec) for spec in SAMPLE_REWARDS.get(dataset_path, ())]
