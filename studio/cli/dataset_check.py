@@ -8,6 +8,9 @@ when the columns only have other names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -39,10 +42,10 @@ def print_problems(check: DatasetCheck, console: Console) -> None:
         console.print(f"[yellow]{escape(hint)}[/yellow]")
 
 
-def checked_dataset(settings: DatasetSettings, stage: str = "sft") -> DatasetCheck:
+def checked_dataset(settings: DatasetSettings, stage: str = "sft", rewards: Sequence[Any] = ()) -> DatasetCheck:
     """The job's dataset as its ``stage`` would read it: whole when small (its rows then also
-    count the steps for the magnitude check), else its first rows."""
-    return check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES, stage=stage)
+    count the steps for the magnitude check), else its first rows; GRPO's reward columns."""
+    return check_job_dataset(settings, whole_file_bytes=WHOLE_FILE_BYTES, stage=stage, rewards=rewards)
 
 
 def dataset_refused(check: DatasetCheck, console: Console) -> int | None:

@@ -17,6 +17,7 @@ from rich.table import Table
 from studio.cli.dataset_check import map_hint, print_problems
 from studio.cli.job_building import build_train_job
 from studio.core import paths, protocol
+from studio.core.chat_segments import call_summary, clip, tools_summary
 from studio.core.datasets import (
     DatasetError,
     Example,
@@ -31,6 +32,7 @@ from studio.core.datasets.stages import rows_of, stage_choice
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import DatasetSettings, TrainJob
 
+_REASONING_CHARS = 80  # reasoning is shown briefly: that the turn has it, and how it starts
 _DATASET_FLAGS = ("format", "text_split", "on_bad_rows", "bad_rows_limit", "columns", "variables")
 
 
@@ -69,7 +71,10 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     verdict = rows_verdict(settings, loaded)
     if verdict:
         console.print(f"[red bold]training would refuse this file:[/red bold] {escape(verdict)}")
-        if not loaded.examples and (hint := map_hint(guess_columns(check.columns), verdict)):
+        guess = guess_columns(check.columns)
+        if guess and (guess.format, guess.mapping) == (loaded.format, {}):
+            guess = None  # the format it is read as already: the advice would repeat the refusal
+        if not loaded.examples and (hint := map_hint(guess, verdict)):
             console.print(f"[yellow]{escape(hint)}[/yellow]")
     elif loaded.issues:
         console.print(f"[yellow]training would skip these {loaded.rows_skipped} rows[/yellow] "
@@ -120,7 +125,7 @@ def _show_preview(console: Console, path: Path, rows: int, settings: DatasetSett
     table.add_column("content", overflow="fold")
     for ex in shown.examples:
         if ex.kind == "chat":
-            body = _turns(ex.messages)
+            body = _tools(ex) + _turns(ex.messages)
         elif ex.kind == "completion":
             body = f"[b]prompt[/b]: {escape(ex.prompt)}\n[b]completion[/b]: {escape(ex.completion)}"
         else:
@@ -139,16 +144,34 @@ def _show_preference(console: Console, examples: list[Example]) -> None:
         table.add_column(name, overflow="fold")
     for ex in examples:
         if ex.kind == "preference":
-            table.add_row(ex.source, _turns(ex.messages), _turns(ex.chosen), _turns(ex.rejected))
+            table.add_row(ex.source, _tools(ex) + _turns(ex.messages), _turns(ex.chosen), _turns(ex.rejected))
         elif ex.kind == "kto":
             label = "[green]desirable[/green]" if ex.desirable else "[red]undesirable[/red]"
-            table.add_row(ex.source, _turns(ex.messages), _turns(ex.response), label)
+            table.add_row(ex.source, _tools(ex) + _turns(ex.messages), _turns(ex.response), label)
     console.print(table)
+
+
+def _tools(example: Example) -> str:
+    """The row's tool definitions by name, once, above its turns ("" for a row without)."""
+    return f"[b]tools[/b]: [cyan]{escape(tools_summary(example.tools))}[/cyan]\n" if example.tools else ""
 
 
 def _turns(messages: tuple[Message, ...]) -> str:
     """Turns as "role: text" lines; the rows' text is data, not markup: "[/INST]" must show as is."""
-    return "\n".join(f"[b]{m.role}[/b]: {escape(m.content)}" for m in messages)
+    return "\n".join(_turn(m) for m in messages)
+
+
+def _turn(message: Message) -> str:
+    """One turn: its reasoning (cut short), its text, and each tool call as ``name({json})``; a
+    tool's result says so, with the tool's name (or call id) when the row gives it."""
+    role = f"tool result{f' ({message.name})' if message.name else ''}" if message.role == "tool" else message.role
+    lines = [f"[b]{escape(role)}[/b] [dim]thinking[/dim]: {escape(clip(message.reasoning, _REASONING_CHARS))}"
+             ] if message.reasoning else []
+    if message.content or not message.tool_calls:
+        lines.append(f"[b]{escape(role)}[/b]: {escape(message.content)}")
+    lines += [f"[b]{escape(role)}[/b] calls [cyan]{escape(call_summary(call.name, call.arguments))}[/cyan]"
+              for call in message.tool_calls]
+    return "\n".join(lines)
 
 
 def _tokenizer_for(setting: str | None) -> Path | None:

@@ -26,6 +26,7 @@ from studio.core.jobs import (
 )
 from studio.core.methods import METHODS, apply_method
 from studio.core.rewards.samples import sample_rewards
+from studio.core.rewards.specs import parse_spec_line
 
 # flag dest -> (section, field)
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
@@ -101,28 +102,11 @@ def variable_pair(text: str) -> dict[str, str]:
 
 
 def reward_spec(text: str) -> dict[str, Any]:
-    """``numeric_match:column=answer,weight=2`` or ``file:path=my_reward.py`` (or a JSON table) -> a
-    grpo.rewards table; each value is read as JSON where it parses (numbers, lists), else as text."""
-    if text.lstrip().startswith("{"):
-        try:
-            table = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise argparse.ArgumentTypeError(f"not a JSON table: {error}") from None
-        if not isinstance(table, dict):
-            raise argparse.ArgumentTypeError(f"expected a JSON table such as {{\"kind\": \"regex\"}}; got {text!r}")
-        return table
-    kind, _sep, rest = text.partition(":")
-    spec: dict[str, Any] = {"kind": kind.strip()}
-    for item in filter(str.strip, rest.split(",")):
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise argparse.ArgumentTypeError(f"expected KIND:KEY=VALUE,... such as numeric_match:column=answer; "
-                                             f"got {text!r}")
-        try:
-            spec[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            spec[key.strip()] = raw
-    return spec
+    """``--reward numeric_match:column=answer,weight=2`` (or a JSON table) -> a grpo.rewards table."""
+    try:
+        return parse_spec_line(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:

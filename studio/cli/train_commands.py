@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             job = build_train_job(args)
             if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
                 raise machine_fit.MachineError(problems)
-        check = checked_dataset(job.dataset, job.training.stage)
+        check = checked_dataset(job.dataset, job.training.stage, job.grpo.rewards)
         if (refused := dataset_refused(check, console)) is not None:
             return refused  # before any run folder: a missing file is not a failed run
         if not args.resume and not getattr(args, "force", False) and (

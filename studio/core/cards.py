@@ -94,6 +94,7 @@ class Card(Record):
     dataset: DatasetRef = field(default_factory=DatasetRef)
     training: dict[str, Any] | None = None  # the job's training section (its stage among them)
     preference: dict[str, Any] | None = None  # the job's preference section, for a preference stage's adapter
+    grpo: dict[str, Any] | None = None  # the job's grpo section (its rewards among them), for a GRPO adapter
     metrics: TrainMetrics = field(default_factory=TrainMetrics)
     parents: list[str] = field(default_factory=list)  # lineage: merged from, or trained on top of
     run_id: str | None = None
@@ -177,6 +178,7 @@ def build_card(peft_config: dict[str, Any], *, name: str, base_model: BaseModelR
         quantization=job.model.quantization if job is not None else None, dataset=dataset or DatasetRef(),
         training=dataclasses.asdict(job.training) if job is not None else None,
         preference=job.preference.of_stage(job.training.stage) if job is not None and job.training.stage != "sft" else None,
+        grpo=dataclasses.asdict(job.grpo) if job is not None and job.training.stage == "grpo" else None,
         metrics=metrics or TrainMetrics(),
         parents=list(parents), run_id=run_id, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), merge=merge,
         imported_from=imported_from)
@@ -218,7 +220,11 @@ def card_readme(card: Card) -> str:
 
 
 def _stage_lines(card: Card) -> list[str]:
-    """A preference stage and its settings (an SFT adapter's README says nothing of stages)."""
+    """A preference or GRPO stage and its settings (an SFT adapter's README says nothing of stages)."""
+    if card.grpo and card.training:
+        rewards = ", ".join(str(spec.get("kind", "?")) for spec in card.grpo.get("rewards", []))
+        return [f"- stage: grpo (group size {card.grpo.get('num_generations')}, answers up to "
+                f"{card.grpo.get('max_completion_length')} tokens, beta {card.grpo.get('beta')}; rewards: {rewards})"]
     if not card.preference or not card.training:
         return []
     settings = ", ".join(f"{key} {value}" for key, value in card.preference.items())

@@ -9,7 +9,7 @@ function that renders messages with a chat template: transformers'
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,9 @@ TOOLS_PROMPT = ("You can call these tools. To call one, answer with <tool_call>{
 FALLBACK_TOOLS_NOTE = ("the model's chat template has no tool support, so tool definitions are written into the "
                        "system turn, calls as <tool_call>{json}</tool_call> and results as "
                        "<tool_response>...</tool_response>; prompt the adapter the same way")
+
+# A preview's cut for one line of a turn: a tool call with its arguments, an assistant's reasoning.
+PREVIEW_CHARS = 120
 
 # Used only when a model ships no chat template: plain role headers that any
 # tokenizer can encode, ending each turn with the EOS token so generation stops.
@@ -49,6 +52,25 @@ class TemplateSupport:
     def of(cls, template: str | None) -> TemplateSupport:
         text = template or ""
         return cls(tools="tool_calls" in text, reasoning="reasoning_content" in text)
+
+
+def clip(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """``text`` on one line (each run of whitespace one space), cut to ``limit`` characters with "…"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_summary(name: str, arguments: dict[str, Any], limit: int = PREVIEW_CHARS) -> str:
+    """``get_weather({"city":"Paris"})``: one call as a preview shows it, its arguments as compact JSON."""
+    return clip(f"{name}({json.dumps(arguments, ensure_ascii=False, separators=(',', ':'))})", limit)
+
+
+def tools_summary(tools: Sequence[dict[str, Any]]) -> str:
+    """"none", or the names of tool definitions (OpenAI shape): the first three, then "+N"."""
+    if not tools:
+        return "none"
+    names = [str(t.get("function", {}).get("name", "?")) for t in tools]
+    return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
 
 
 def call_text(name: str, arguments: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from studio.core.cards import Card
 from studio.core.jobs import PREFERENCE_STAGES
 
 # The short name shown in tables, tags and banners (the Train form's Stage box says more).
-STAGE_TAGS = {"sft": "SFT", "dpo": "DPO", "orpo": "ORPO", "simpo": "SimPO", "kto": "KTO"}
+STAGE_TAGS = {"sft": "SFT", "dpo": "DPO", "orpo": "ORPO", "simpo": "SimPO", "kto": "KTO", "grpo": "GRPO"}
 
 
 def stage_tag(stage: str) -> str:

@@ -37,6 +37,7 @@ from studio.core.datasets.prompts import column_names
 from studio.core.job_schema import JobError
 from studio.core.jobs import TrainJob
 from studio.core.rewards import (
+    USER_FILE_KIND,
     CombinedReward,
     RewardSettingsError,
     UserRewardError,
@@ -193,6 +194,10 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
     trainer_class, config_class = trl_class("GRPOTrainer"), trl_class("GRPOConfig")
     tr, g = job.training, job.grpo
     transformers.set_seed(tr.seed)
+    for spec in g.rewards:
+        if spec.get("kind") == USER_FILE_KIND:  # said before its code first runs (it loads in rewards_of)
+            emit(protocol.Warning(f"reward file {spec.get('path')} is your own Python code: it runs in this "
+                                  "worker with your rights"))
     calls = RewardCalls(rewards_of(job), g.on_reward_error, emit)
     rows = training.read_rows(job, emit)
     missing = calls.combined.column_problems(column_names(rows.examples))

@@ -14,6 +14,7 @@ from studio.core.datasets.job_check import check_file
 from studio.core.datasets.stages import STAGE_ROWS, stage_refusal
 from studio.core.jobs import DatasetSettings
 from studio.core.resources import resolve_dataset_path
+from studio.core.rewards.specs import missing_columns
 
 
 class DatasetKind:
@@ -23,6 +24,7 @@ class DatasetKind:
         self.read_bytes = read_bytes  # a .json file up to this size is parsed whole for its first rows
         self._key: tuple | None = None
         self._format: str | None = None
+        self._columns: list[str] = []
         self.reads = 0  # how many times a file was read (the cache's test counts them)
 
     def refusal(self, settings: DatasetSettings, stage: str) -> str:
@@ -47,8 +49,17 @@ class DatasetKind:
         if key != self._key:
             self.reads += 1
             try:
-                fmt = check_file(settings, quick_bytes=self.read_bytes)[0].format
+                check = check_file(settings, quick_bytes=self.read_bytes)[0]
+                fmt, columns = check.format, check.columns
             except (OSError, ValueError):  # unreadable now: Start's check says why
-                fmt = None
-            self._key, self._format = key, fmt
+                fmt, columns = None, []
+            self._key, self._format, self._columns = key, fmt, columns
         return self._format, path
+
+    def missing_reward_columns(self, settings: DatasetSettings, rewards: list) -> list[str]:
+        """GRPO: a line per reward that reads a column the file's first rows lack (none where the columns
+        can't be told yet)."""
+        if settings.format != "auto":  # its rows were not read for the format: Start's check says
+            return []
+        fmt, _path = self.format_of(settings)
+        return missing_columns(rewards, self._columns) if fmt and self._columns else []

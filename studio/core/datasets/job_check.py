@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import difflib
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from studio.core.job_schema import Issue
 from studio.core.jobs import DatasetSettings
 from studio.core.resources import resolve_dataset_path
+from studio.core.rewards.specs import missing_columns
 
 from .columns import FORMAT_FIELDS, ColumnGuess, apply_columns, guess_columns, unknown_columns
 from .errors import DatasetError
@@ -53,15 +56,18 @@ class DatasetCheck:
 
 
 def check_job_dataset(settings: DatasetSettings, *, whole_file_bytes: int, quick: bool = False,
-                      stage: str = "sft") -> DatasetCheck:
+                      stage: str = "sft", rewards: Sequence[Any] = ()) -> DatasetCheck:
     """Check the dataset a job names: the file, its first rows, and (up to ``whole_file_bytes``)
     every row under the job's bad-row rule, for the job's training ``stage`` (a preference file
-    for an SFT job, or an SFT file for a DPO job, is refused as `load_job_dataset` refuses it).
+    for an SFT job, or an SFT file for a DPO job, is refused as `load_job_dataset` refuses it), and
+    for GRPO the columns its ``rewards`` (grpo.rewards tables) read.
 
     quick: only what takes milliseconds, for a click on the GUI thread: the first rows of
     text files (.jsonl, .csv, .txt, a .json up to ``whole_file_bytes``); Parquet, Arrow
     and folders (pyarrow takes ~0.4 s to import) and larger .json files are left to the worker."""
     check, records = check_file(settings, quick_bytes=whole_file_bytes if quick else None, stage=stage)
+    if check.ok and stage == "grpo" and check.columns:  # a reward reading a column the prompts lack
+        check.issues += [Issue("grpo.rewards", problem) for problem in missing_columns(rewards, check.columns)]
     if not check.ok or not _head_rows_fit(settings, records, check):
         return check
     if records and check.size <= whole_file_bytes:  # no rows read (quick): nor the whole file
@@ -104,7 +110,8 @@ def check_file(settings: DatasetSettings, quick_bytes: int | None = None, *,
             check.format = detect_format(rows, file=str(path))
         except DatasetError as exc:
             check.issues.append(Issue("dataset.format", f"can't be told: {exc}"))
-            check.guess = guess_columns(check.columns) if check.columns else None
+            # Only keys that fit no format call for a mapping; a row refused as it is (images…) is not fixed by one.
+            check.guess = guess_columns(check.columns) if check.columns and exc.row is None else None
             return check, []
     elif settings.format != "auto":
         check.format = settings.format
@@ -217,6 +224,7 @@ def _head_rows_fit(settings: DatasetSettings, rows: list[RawRecord], check: Data
         check.issues.append(Issue("", f"{check.path.name}: none of the {first}{len(rows)} rows can be used as "
                                       f"'{check.format}'; first problem: {problems[0].to_issue()}; choose the "
                                       "right format or column mapping"))
-        check.guess = guess_columns(check.columns) if check.columns else None
+        guess = guess_columns(check.columns) if check.columns else None
+        check.guess = None if guess and guess.format == check.format and not guess.mapping else guess  # nothing new
         return False
     return True

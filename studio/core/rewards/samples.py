@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-# An answer counts when its number matches; the tags the prompts ask for earn a little on their own.
+# An answer counts when its number matches (the tagged one, else the last line's); a short answer earns
+# a little, since a number at the end of a ramble is read as the answer; so do the tags the prompts ask for.
 ARITHMETIC_REWARDS: tuple[dict[str, Any], ...] = (
     {"kind": "numeric_match", "column": "answer", "weight": 1.0},
-    {"kind": "regex", "pattern": r"<answer>\s*-?[\d.,]+\s*</answer>", "mode": "search", "weight": 0.5,
+    {"kind": "length_window", "max_length": 25, "unit": "words", "falloff": 25, "weight": 0.5, "label": "short"},
+    {"kind": "regex", "pattern": r"<answer>\s*-?[\d.,]+\s*</answer>", "mode": "search", "weight": 0.25,
      "label": "answer_tags"},
 )
 SAMPLE_REWARDS: dict[str, tuple[dict[str, Any], ...]] = {"bundled-arithmetic": ARITHMETIC_REWARDS}

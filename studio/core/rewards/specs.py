@@ -8,6 +8,7 @@ data), a user file by its path and by reading its ``COLUMNS`` with ``ast`` inste
 from __future__ import annotations
 
 import ast
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -107,3 +108,63 @@ def missing_columns(specs: Sequence[Any], available: Iterable[str]) -> list[str]
     return [f"reward {label} reads column {column!r}, which the dataset lacks; its columns are "
             f"{', '.join(there) or 'none'}"
             for label, needed in columns_by_reward(specs).items() for column in needed if column not in there]
+
+
+def parse_spec_line(text: str) -> dict[str, Any]:
+    """``numeric_match:column=answer,weight=2`` (or a JSON table) as a reward table; each value read as
+    JSON where it parses (numbers, lists, tables), else as text. The CLI's --reward and a line of the
+    Train page's rewards box. Raises ValueError saying what was expected."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            table = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not a JSON table: {error}") from None
+        if not isinstance(table, dict):
+            raise ValueError(f'expected a JSON table such as {{"kind": "regex"}}; got {text!r}')
+        return table
+    kind, _sep, rest = text.partition(":")
+    spec: dict[str, Any] = {"kind": kind.strip()}
+    for item in _settings(rest):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected KIND:KEY=VALUE,... such as numeric_match:column=answer; got {text!r}")
+        try:
+            spec[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            spec[key.strip()] = raw
+    return spec
+
+
+def _settings(text: str) -> list[str]:
+    """``a=1,words=["x","y"],b=2`` split on the commas outside brackets and quotes."""
+    items, depth, quote, start = [], 0, "", 0
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote and text[index - 1] != "\\" else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:index])
+            start = index + 1
+    items.append(text[start:])
+    return [item for item in items if item.strip()]
+
+
+def spec_line(spec: Mapping[str, Any]) -> str:
+    """A reward table as one ``kind:key=value,...`` line (values as JSON where text would be ambiguous)."""
+    settings = [f"{key}={_value(value)}" for key, value in spec.items() if key != "kind"]
+    return f"{spec.get('kind', '')}:{','.join(settings)}" if settings else str(spec.get("kind", ""))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str) and not any(c in value for c in ',[]{}"') and value.strip() == value:
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return value  # plain text reads back as itself
+    return json.dumps(value, ensure_ascii=False)

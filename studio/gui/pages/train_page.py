@@ -224,7 +224,7 @@ class TrainPage(QWidget):
         """A missing file or an unreadable format is said here, before a run folder exists; the
         check stays on this thread because it only reads a file's first rows (a small file whole)."""
         check = check_job_dataset(job.dataset, whole_file_bytes=START_CHECK_BYTES, quick=True,
-                                  stage=job.training.stage)
+                                  stage=job.training.stage, rewards=job.grpo.rewards)
         if check.ok:
             return True
         issues = list(check.issues)
@@ -249,8 +249,10 @@ class TrainPage(QWidget):
             # What this machine can't run, or a dataset the stage can't train, is refused now, as a form
             # error, not by the worker later.
             refusal = self.dataset_kind.refusal(job.dataset, job.training.stage)
+            unread = self.dataset_kind.missing_reward_columns(job.dataset, job.grpo.rewards) if (
+                job.training.stage == "grpo" and not refusal) else []
             self._job, self._issues = job, machine_fit.machine_issues(job, cards) + typed + \
-                ([Issue("training.stage", refusal)] if refusal else [])
+                ([Issue("training.stage", refusal)] if refusal else []) + [Issue("grpo.rewards", p) for p in unread]
             data = to_dict(job)
             self._pushing = True
             try:

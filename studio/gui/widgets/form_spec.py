@@ -27,10 +27,11 @@ class FieldSpec:
     width: int = 8  # a choice box's narrowest width, in characters: its longest words must fit
 
 
-# The two fields the form draws itself (not one widget per dataclass field).
+# The fields the form draws itself (not one widget per dataclass field).
 METHOD = "method"
 TARGET_MODULES = "lora.target_modules"
 GPUS = "distributed.gpus"
+REWARDS = "grpo.rewards"
 
 SPECS: dict[str, FieldSpec] = {
     "training.stage": FieldSpec("Stage", width=33),
@@ -41,6 +42,14 @@ SPECS: dict[str, FieldSpec] = {
     "preference.cpo_alpha": FieldSpec("Chosen-reply loss (α)", 0, 100, decimals=2, step=0.1, special="off"),
     "preference.desirable_weight": FieldSpec("Desirable weight", 0, 100, decimals=2, step=0.1),
     "preference.undesirable_weight": FieldSpec("Undesirable weight", 0, 100, decimals=2, step=0.1),
+    "grpo.num_generations": FieldSpec("Answers per prompt", 2, 1024),
+    "grpo.max_completion_length": FieldSpec("Longest answer", 1, 1 << 20, step=32, suffix=" tokens"),
+    "grpo.temperature": FieldSpec("Temperature", 0, 5, decimals=2, step=0.1),
+    "grpo.beta": FieldSpec("KL penalty (β)", 0, 10, decimals=3, step=0.01, special="none"),
+    "grpo.num_iterations": FieldSpec("Steps per batch (μ)", 1, 100),
+    "grpo.on_reward_error": FieldSpec("A reward fails"),
+    "grpo.sample_steps": FieldSpec("Show answers every", special="never", suffix=" steps"),
+    REWARDS: FieldSpec("Rewards"),
     METHOD: FieldSpec("Method"),
     "lora.r": FieldSpec("Rank (r)", 1, 1024),
     "lora.alpha": FieldSpec("Alpha", 0, 4096, decimals=1),
@@ -94,10 +103,12 @@ SPECS: dict[str, FieldSpec] = {
     "distributed.strategy": FieldSpec("Several GPUs"),
 }
 
-# The preference fields each stage reads (their help in core.jobs says the same); the form shows only these.
-# The preference fields each stage shows: the ones it reads (core.jobs.STAGE_SETTINGS).
+# The fields of its own each stage shows: the preference settings it reads (core.jobs.STAGE_SETTINGS),
+# and GRPO's section.
+GRPO_FIELDS = ("grpo.num_generations", "grpo.max_completion_length", "grpo.temperature", "grpo.beta",
+               "grpo.num_iterations", REWARDS, "grpo.on_reward_error", "grpo.sample_steps")
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {stage: tuple(f"preference.{name}" for name in names)
-                                            for stage, names in STAGE_SETTINGS.items()}
+                                            for stage, names in STAGE_SETTINGS.items()} | {"grpo": GRPO_FIELDS}
 PREFERENCE_FIELDS = tuple(dict.fromkeys(name for names in STAGE_FIELDS.values() for name in names))
 
 # (group title, fields), in two columns: what most runs change on the left.
@@ -130,7 +141,9 @@ COLUMNS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "training.stage": {"sft": "SFT — learn the replies", "dpo": "DPO — prefer the chosen reply",
                        "orpo": "ORPO — learn and prefer chosen", "simpo": "SimPO — prefer chosen, no reference",
-                       "kto": "KTO — replies marked good or bad"},
+                       "kto": "KTO — replies marked good or bad",
+                       "grpo": "GRPO — answers scored by rewards"},
+    "grpo.on_reward_error": {"stop": "stop the run", "skip": "leave it out of the batch"},
     "dataset.train_on": {"responses": "responses only", "all": "every token"},
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
@@ -152,7 +165,10 @@ CHOICE_HELP: dict[str, dict[str, str]] = {
         "simpo": "Simple preference optimization: from pairs, rewards are length-normalised log-probabilities; "
                  "no reference model; beta about 2",
         "kto": "Kahneman-Tversky optimization: from replies labelled desirable or not (pairs are read as one "
-               "of each)"},
+               "of each)",
+        "grpo": "Group relative policy optimization: answers each prompt several times and learns from how "
+                "reward functions score the answers against each other (prompts plus the columns the rewards "
+                "read, e.g. the shipped arithmetic problems)"},
     "training.compile": {"auto": "where measured faster and the job is long enough to pay the compile back"},
     "training.cuda_graphs": {"auto": "where short steps are predicted faster as CUDA graphs"},
     "distributed.strategy": {"auto": "DDP when the model fits one GPU, else FSDP",

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.core.job_schema import Issue, to_dict
 from studio.core.jobs import LoraSettings, TrainingSettings, TrainJob, stage_typical
 from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
+from studio.core.rewards.samples import sample_rewards
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
 from studio.gui.widgets.form_spec import (
     CHOICE_LABELS,
@@ -36,11 +37,13 @@ from studio.gui.widgets.form_spec import (
     GPUS,
     METHOD,
     PREFERENCE_FIELDS,
+    REWARDS,
     SPECS,
     STAGE_FIELDS,
     TARGET_MODULES,
 )
 from studio.gui.widgets.gpu_picker import GpuPicker
+from studio.gui.widgets.rewards_editor import RewardsEditor
 from studio.gui.widgets.target_modules_picker import TargetModulesPicker
 
 CUSTOM = "custom"  # the Method box's entry for a combination loaded from a file
@@ -65,6 +68,7 @@ class JobForm(QWidget):
         self.method_combo = self._method_combo()
         self.target_modules = TargetModulesPicker(field_info(TARGET_MODULES)[1])
         self.gpu_picker = GpuPicker(field_info(GPUS)[1])
+        self.rewards_editor = RewardsEditor(field_info(REWARDS)[1])
         # What choosing a stage changed by itself (SimPO's beta), said beside the Stage box.
         self.stage_note = QLabel()
         self.stage_note.setWordWrap(True)
@@ -244,6 +248,13 @@ class JobForm(QWidget):
             label.setBuddy(combo)
             return FieldBinding(METHOD, label, combo, combo.currentData, self._set_method,
                                 combo.currentIndexChanged)
+        if name == REWARDS:
+            editor = self.rewards_editor
+            label = QLabel(SPECS[REWARDS].label)
+            label.setToolTip(editor.text.toolTip())
+            label.setBuddy(editor.text)
+            return FieldBinding(REWARDS, label, editor, editor.value, editor.set_value, editor.changed,
+                                editor.problem, editor.problem_changed)
         if name in (TARGET_MODULES, GPUS):
             picker = self.target_modules if name == TARGET_MODULES else self.gpu_picker
             label = QLabel(SPECS[name].label)
@@ -298,6 +309,10 @@ class JobForm(QWidget):
             if value != before[name] and _same(binding.get(), before[name]):
                 self._set_quietly(binding, value)
                 changed.append(f"{SPECS[name].label.split(' (')[0].lower()} {value:g}")
+        rewards = self.bindings[REWARDS]
+        if stage == "grpo" and not rewards.get() and (shipped := sample_rewards(self._base["dataset"]["path"])):
+            self._set_quietly(rewards, shipped)  # the shipped prompts' own rewards (as the CLI gives them)
+            changed.append("the sample's rewards")
         words = CHOICE_LABELS[STAGE].get(stage, stage).split(" —")[0]
         self._say_stage_note(f"Set to {words}'s usual: {', '.join(changed)} (yours are never changed)."
                              if changed else "")

@@ -9,7 +9,9 @@ and power; without (a CPU run) it shows the worker's CPU use (its own and its ra
 share of all cores; the machine's for runs recorded before workers sent theirs) and memory.
 A preference run (DPO, ORPO, SimPO, KTO) also charts what it learns: the reward margin of the
 chosen reply over the rejected one, the share of pairs it ranks right, and both rewards; the
-loss chart gives them room by taking one row instead of two.
+loss chart gives them room by taking one row instead of two. A GRPO run charts its mean reward (the
+total and one line per reward function), the rewards' spread within a group, the answers' mean
+length and, when the job sends it (beta > 0), the KL to the base model.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from studio.core import protocol
 from studio.core.stage_names import is_preference, stage_tag
+from studio.gui.widgets.grpo_series import FUNCTION_PREFIX
 from studio.gui.widgets.metric_chart import MetricChart, colours
 from studio.gui.widgets.run_data import RunData
 
@@ -40,6 +43,14 @@ ACCURACY_TIP = ("The share of pairs whose chosen reply gets the higher reward, i
                 "thin: each step, thick: smoothed, dots: the held-out pairs): 50 % is a coin toss; KTO reports none")
 REWARDS_TIP = ("The chosen replies' reward (green) and the rejected ones' (red), as TRL's rewards/chosen and "
                "rewards/rejected (dots: the held-out pairs): they should part, chosen up, rejected down")
+REWARD_TITLE, SPREAD_TITLE, LENGTH_TITLE, KL_TITLE = "Reward", "Reward spread", "Answer length", "KL"
+GRPO_TIPS = {
+    "reward": "The mean reward of the sampled answers: thick, the total (TRL's reward); thin, each reward "
+              "function's mean (rewards/<name>/mean); dots, the held-out prompts. It should climb",
+    "reward_std": "How much the rewards of one prompt's answers differ (TRL's reward_std): at 0 every answer "
+                  "scores the same and there is nothing to learn from",
+    "mean_length": "The sampled answers' mean length in tokens (TRL's completions/mean_length)",
+    "kl": "How far the adapter's answers drift from the base model's (TRL's kl; sent when beta > 0)"}
 LOSS_TIP = ("The stage's loss: thin, each step; thick, smoothed; dots, the held-out pairs; triangles, checkpoints "
             "(click one to compare or chat with it)")
 CPU_TITLES = {"worker": "Worker CPU (% of all cores)", "machine": "Machine CPU (%)"}
@@ -85,6 +96,22 @@ class RunCharts(QWidget):
         self.rewards.add_curve("eval_chosen", c[2], None, width=0, symbol="o", symbol_size=7)
         self.rewards.add_curve("eval_rejected", c[3], None, width=0, symbol="o", symbol_size=7)
         self.preference_charts = (self.margin, self.accuracy, self.rewards)
+        self._colours = c
+        self.reward = MetricChart(REWARD_TITLE, legend=True)
+        self.reward.add_curve("reward", c[0], "total", width=2.2)
+        self.reward.add_curve("eval_reward", c[0], None, width=0, symbol="o", symbol_size=8)
+        self.reward_std = MetricChart(SPREAD_TITLE)
+        self.length = MetricChart(LENGTH_TITLE)
+        self.kl = MetricChart(KL_TITLE)
+        for chart, name, colour in ((self.reward_std, "reward_std", c[1]), (self.length, "mean_length", c[4]),
+                                    (self.kl, "kl", c[3])):
+            chart.add_curve(name, colour)
+            chart.add_curve(f"eval_{name}", colour, None, width=0, symbol="o", symbol_size=7)
+        for chart, name in ((self.reward, "reward"), (self.reward_std, "reward_std"), (self.length, "mean_length"),
+                            (self.kl, "kl")):
+            chart.setToolTip(GRPO_TIPS[name])
+        self.length.zero_based()
+        self.grpo_charts = (self.reward, self.reward_std, self.length, self.kl)
         self.cpu = MetricChart(CPU_TITLES["worker"], x_label="minutes")
         self.cpu.setToolTip(CPU_TIPS["worker"])
         self.cpu.add_curve("cpu_percent", c[0])
@@ -97,8 +124,8 @@ class RunCharts(QWidget):
                 chart.add_curve(f"gpu{index}.{metric}", c[index % len(c)], None)
             self.gpu[metric] = chart
         self.gpu["mem_gib"].add_hline("total", c[3], "the card's total memory")
-        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts, self.cpu, self.rss,
-                      *self.gpu.values()):
+        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts, *self.grpo_charts,
+                      self.cpu, self.rss, *self.gpu.values()):
             chart.setMinimumHeight(CHART_MIN_HEIGHT)
         self.cpu.zero_based(100.0)
         self.rss.zero_based(0.0)
@@ -106,8 +133,9 @@ class RunCharts(QWidget):
             self.gpu[metric].zero_based(top)
         self.training_charts = {"loss": self.loss, "lr": self.lr, "grad_norm": self.grad_norm,
                                 "tokens_per_s": self.tokens, "margin": self.margin, "accuracy": self.accuracy,
-                                "rewards": self.rewards}
-        self._others = [*self.preference_charts, self.lr, self.grad_norm, self.tokens, self.cpu, self.rss,
+                                "rewards": self.rewards, "reward": self.reward, "reward_std": self.reward_std,
+                                "mean_length": self.length, "kl": self.kl}
+        self._others = [*self.preference_charts, *self.grpo_charts, self.lr, self.grad_norm, self.tokens, self.cpu, self.rss,
                         *self.gpu.values()]
         self._turn = 0
         self.fitted = False
@@ -116,8 +144,8 @@ class RunCharts(QWidget):
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(6)
         self.stage = "sft"  # the run's job's; a step with preference numbers says so too (a run's events alone)
-        self._preference_mode: bool | None = None
-        self._show_training(preference=False)
+        self._mode: tuple[str, bool] | None = None  # ("plain" / "preference" / "grpo", KL shown)
+        self._show_training("plain")
         for column in range(4):
             self.grid.setColumnStretch(column, 1)
         for row in range(3):
@@ -137,7 +165,10 @@ class RunCharts(QWidget):
         self._layout_system()
 
     def preference_mode(self) -> bool:
-        return bool(self._preference_mode)
+        return self._mode is not None and self._mode[0] == "preference"
+
+    def grpo_mode(self) -> bool:
+        return self._mode is not None and self._mode[0] == "grpo"
 
     def add_events(self, events: Iterable[protocol.Event]) -> None:
         """Take new events; the charts catch up on the next redraw ticks."""
@@ -166,7 +197,9 @@ class RunCharts(QWidget):
         self.stage = "sft"
         for chart in self._all_charts():
             chart.clear_data()
-        self._show_training(preference=False)
+        for name in [name for name in self.reward.curves if name.startswith(FUNCTION_PREFIX)]:
+            self.reward.getPlotItem().removeItem(self.reward.curves.pop(name))  # the last run's reward functions
+        self._show_training("plain")
         self._show_system(gpu=False)
         self._set_titles()
 
@@ -223,7 +256,8 @@ class RunCharts(QWidget):
     def _set_titles(self) -> None:
         s = self.data.series
         preference = self.preference_mode()
-        loss_title = f"{stage_tag(self.stage)} loss" if preference and is_preference(self.stage) else "Loss"
+        loss_title = f"{stage_tag(self.stage)} loss" if preference and is_preference(self.stage) else \
+            "GRPO loss" if self.grpo_mode() else "Loss"
         self.loss.set_title(loss_title, _fmt(s["loss_ema"].last_y(), "{:.4f}", "smoothed "))
         if preference:
             self.margin.set_title(MARGIN_TITLE, _fmt(s["margin_ema"].last_y(), "{:.3f}"))
@@ -233,6 +267,11 @@ class RunCharts(QWidget):
             self.rewards.set_title(REWARDS_TITLE, "" if chosen is None or rejected is None else
                                    f"<span style='color:{self._reward_colours[0]}'>{chosen:.2f}</span> / "
                                    f"<span style='color:{self._reward_colours[1]}'>{rejected:.2f}</span>")
+        if self.grpo_mode():
+            self.reward.set_title(REWARD_TITLE, _fmt(s["reward"].last_y() if "reward" in s else None, "{:.3f}"))
+            for chart, name, spec in ((self.reward_std, "reward_std", "{:.3f}"),
+                                      (self.length, "mean_length", "{:.0f} tokens"), (self.kl, "kl", "{:.4f}")):
+                chart.set_title(chart.title_label.text(), _fmt(s[name].last_y() if name in s else None, spec))
         self.lr.set_title("Learning rate", _fmt(s["lr"].last_y(), "{:.2e}"))
         self.grad_norm.set_title("Grad norm", _fmt(s["grad_norm"].last_y(), "{:.3f}"))
         self.tokens.set_title("Tokens / s", _fmt(s["tokens_per_s"].last_y(), "{:,.0f}"))
@@ -250,18 +289,41 @@ class RunCharts(QWidget):
 
     def _layout_system(self) -> None:
         preference = is_preference(self.stage) or self.data.preference_seen
-        if preference != self._preference_mode:
-            self._show_training(preference)
+        grpo = not preference and (self.stage == "grpo" or self.data.grpo_seen)
+        mode = "preference" if preference else "grpo" if grpo else "plain"
+        if grpo:
+            self._add_reward_curves()
+        if self._mode != (mode, grpo and self._has("kl")):
+            self._show_training(mode)
         if self.data.has_gpu != self._gpu_mode:
             self._show_system(gpu=self.data.has_gpu)
 
-    def _show_training(self, preference: bool) -> None:
+    def _has(self, name: str) -> bool:
+        return any(len(self.data.series.get(prefix + name, ())) for prefix in ("", "eval_"))
+
+    def _add_reward_curves(self) -> None:
+        """A line for each reward function the run has reported so far (they are named by the job)."""
+        for label in self.data.reward_labels:
+            name = FUNCTION_PREFIX + label
+            if name not in self.reward.curves:
+                colour = self._colours[(len(self.reward.curves) - 1) % len(self._colours)]
+                self.reward.add_curve(name, colour, label, width=1.0)
+
+    def _show_training(self, mode: str) -> None:
         """The top two rows: loss over both with learning rate, grad norm and throughput beside it; or,
-        for a preference run, loss, margin and accuracy on top and the rewards beside the rest below."""
-        self._preference_mode = preference
-        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts):
+        for a preference run, loss, margin and accuracy on top and the rewards beside the rest below; or,
+        for a GRPO run, loss, reward (two wide) and its spread on top, answer length and KL (throughput
+        where no KL is sent) beside learning rate and grad norm below."""
+        kl = mode == "grpo" and self._has("kl")
+        self._mode = (mode, kl)
+        preference = mode == "preference"
+        for chart in (self.loss, self.lr, self.grad_norm, self.tokens, *self.preference_charts, *self.grpo_charts):
             self.grid.removeWidget(chart)
-        if preference:
+        if mode == "grpo":
+            places = ((self.loss, 0, 0, 1, 1), (self.reward, 0, 1, 1, 2), (self.reward_std, 0, 3, 1, 1),
+                      (self.length, 1, 0, 1, 1), (self.kl if kl else self.tokens, 1, 1, 1, 1),
+                      (self.lr, 1, 2, 1, 1), (self.grad_norm, 1, 3, 1, 1))
+        elif preference:
             places = ((self.loss, 0, 0, 1, 2), (self.margin, 0, 2, 1, 1), (self.accuracy, 0, 3, 1, 1),
                       (self.rewards, 1, 0, 1, 1), (self.lr, 1, 1, 1, 1), (self.grad_norm, 1, 2, 1, 1),
                       (self.tokens, 1, 3, 1, 1))
@@ -272,8 +334,11 @@ class RunCharts(QWidget):
             self.grid.addWidget(chart, row, column, rows, columns)
         for chart in self.preference_charts:
             chart.setVisible(preference)
-        self.loss.want_legend(not preference)  # one row high: the legend would cover it (the tooltip says)
-        self.loss.setToolTip(LOSS_TIP if preference else "")
+        for chart in self.grpo_charts:
+            chart.setVisible(mode == "grpo" and (chart is not self.kl or kl))
+        self.tokens.setVisible(not kl)
+        self.loss.want_legend(mode == "plain")  # one row high: the legend would cover it (the tooltip says)
+        self.loss.setToolTip("" if mode == "plain" else LOSS_TIP)
 
     def _show_system(self, gpu: bool) -> None:
         """The bottom row: four GPU charts, or CPU and memory at twice the width."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from studio.core import protocol
+from studio.gui.widgets.grpo_series import grpo_points, reward_label
 
 GIB = float(1 << 30)
 EMA_BETA = 0.9  # weight of the past in the smoothed loss; TensorBoard-like, bias-corrected
@@ -72,6 +73,8 @@ class RunData:
     GPU series are named ``gpu<i>.<metric>`` and appear when a GPU is first reported.
     A preference stage's steps add ``margin``, ``accuracy`` (in %), ``chosen`` and ``rejected``
     (rewards), the first two also smoothed (``margin_ema``), and its evaluations ``eval_margin`` etc.
+    A GRPO run's add ``reward``, ``reward:<label>`` per reward function, ``reward_std``, ``mean_length``
+    and ``kl`` (grpo_series), its evaluations the same with ``eval_`` before them.
     """
 
     TRAIN = ("loss", "loss_ema", "eval_loss", "checkpoint", "lr", "grad_norm", "tokens_per_s")
@@ -90,6 +93,8 @@ class RunData:
         self._ema = {name: Ema() for name in ("loss", *SMOOTHED)}
         self._loss_at: dict[int, float] = {}
         self.preference_seen = False  # a step or evaluation carried a preference stage's numbers
+        self.grpo_seen = False  # ... or GRPO's
+        self.reward_labels: list[str] = []  # GRPO's reward functions, in the order first seen
 
     def get(self, name: str) -> Series:
         if name not in self.series:
@@ -115,8 +120,9 @@ class RunData:
             self._step(event)
         elif kind == "system":
             self._system(event)
-        elif kind == "eval" and event.eval_loss is not None:
-            self.series["eval_loss"].append(event.step, event.eval_loss)
+        elif kind == "eval":
+            if event.eval_loss is not None:
+                self.series["eval_loss"].append(event.step, event.eval_loss)
             self._preference(event.step, getattr(event, "preference", None), "eval_")
         elif kind == "checkpoint":
             # Drawn on the smoothed loss curve at that step (the last value if not logged yet).
@@ -142,6 +148,12 @@ class RunData:
         """A step's (prefix "") or an evaluation's ("eval_") preference numbers, the known ones charted."""
         if not isinstance(numbers, dict):
             return
+        for name, value in grpo_points(numbers):
+            self.grpo_seen = True
+            self.get(prefix + name).append(step, value)
+            label = reward_label(name)
+            if label is not None and label not in self.reward_labels:
+                self.reward_labels.append(label)
         for key, (name, scale) in PREFERENCE_SERIES.items():
             value = numbers.get(key)
             if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):

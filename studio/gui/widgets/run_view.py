@@ -19,6 +19,7 @@ from studio.core import protocol, runs
 from studio.core.outputs import ExportOutputs, MergeOutputs, TrainMetrics, TrainOutputs, outputs_for
 from studio.core.records import Record
 from studio.core.stage_names import is_preference, preference_metrics, run_stage
+from studio.gui.widgets.completions_view import CompletionsView
 from studio.gui.widgets.log_view import LogView
 from studio.gui.widgets.run_charts import RunCharts
 from studio.gui.widgets.run_header import RunHeader
@@ -52,6 +53,7 @@ class RunView(QWidget):
         self.charts = RunCharts()
         self.log = LogView()
         self.samples = SamplesList()
+        self.completions = CompletionsView()
         self.run_dir: Path | None = None
         self.hello: protocol.Hello | None = None
         self.final: protocol.Event | None = None
@@ -69,9 +71,14 @@ class RunView(QWidget):
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(_titled("Log", self.log))
         bottom.addWidget(_titled("Samples", self.samples))
+        # A GRPO run's sampled answers and their rewards (hidden for other runs).
+        self.completions_box = _titled("Completions", self.completions)
+        self.completions_box.setVisible(False)
+        bottom.addWidget(self.completions_box)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 2)
-        bottom.setSizes([600, 400])
+        bottom.setStretchFactor(2, 4)
+        bottom.setSizes([600, 400, 800])
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(self.charts)
         body.addWidget(bottom)
@@ -100,12 +107,17 @@ class RunView(QWidget):
         self.charts.set_stage(run_stage(self.run_dir))  # job.json: a small file, read once per run shown
         self.log.reset()
         self.samples.clear()
+        self.completions.clear()
+        self.completions_box.setVisible(self.charts.stage == "grpo")
 
     def add_events(self, events: Sequence[protocol.Event], charts: bool = True) -> None:
         if charts:
             self.charts.add_events(events)
         self.header.add_events(events)
         self.samples.add_events(events)
+        self.completions.add_events(events)
+        if self.completions.step is not None and not self.completions_box.isVisibleTo(self):
+            self.completions_box.setVisible(True)  # a GRPO run whose job.json is gone
         notes = []
         for event in events:
             if event.type == "hello" and isinstance(event.pid, int):
@@ -230,11 +242,16 @@ class RunView(QWidget):
 def format_metrics(metrics: TrainMetrics, stage: str = "sft") -> str:
     """A finished run's numbers in one line. A preference run's loss is no language-model loss: its
     perplexity (exp of it) means nothing and is left out, and its reward margin and pairs ranked right
-    are shown instead (on the held-out pairs where it was evaluated)."""
-    preference = is_preference(stage) or bool(metrics.preference)
+    are shown instead (on the held-out pairs where it was evaluated); a GRPO run's, its mean reward."""
+    numbers = metrics.preference or {}
+    grpo = stage == "grpo" or "reward" in numbers or "eval_reward" in numbers
+    preference = is_preference(stage) or grpo or bool(numbers)
+    reward = numbers.get("eval_reward", numbers.get("reward")) if grpo else None
+    reward = reward if isinstance(reward, int | float) and not isinstance(reward, bool) else None
     parts = []
     for value, label, spec in ((metrics.train_loss, "train loss", "{:.4f}"), (metrics.eval_loss, "eval loss", "{:.4f}"),
                                *preference_metrics(metrics.preference),
+                               (reward, "eval reward" if "eval_reward" in numbers else "reward", "{:.3f}"),
                                (None if preference else metrics.perplexity, "perplexity", "{:.2f}"),
                                (metrics.steps, "steps", "{:,}"),
                                # what the run trained, not the dataset's size (train_tokens: a stop trains fewer)

@@ -24,18 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.chat_segments import tools_summary  # the words on the button that opens the dialog
 from studio.core.datasets import DatasetError, tool_definitions
 from studio.gui.widgets.issue_list import RED
 
 Tools = tuple[dict[str, Any], ...]
-
-
-def tools_summary(tools: Sequence[dict[str, Any]]) -> str:
-    """"none", or the tools' names: the words on the button that opens the dialog."""
-    if not tools:
-        return "none"
-    names = [str(t.get("function", {}).get("name", "?")) for t in tools]
-    return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
 
 
 class ToolsDialog(QDialog):
