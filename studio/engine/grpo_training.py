@@ -20,7 +20,6 @@ grpo.max_completion_length are left out, with a warning naming how many.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -44,10 +43,10 @@ from studio.core.rewards import (
     combined_from_specs,
 )
 from studio.core.rewards.text import completion_text
-from studio.engine import adapter_setup, data_prep, memory_report, step_setup, training
+from studio.engine import adapter_setup, data_prep, step_setup, training
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
-from studio.engine.preference_training import TRAINED_ADAPTER, PreferenceRun, _metrics, trl_class
+from studio.engine.preference_training import PreferenceRun, run_and_save, trl_class
 
 log = logging.getLogger(__name__)
 # TRL's logged numbers that are GRPO's own: sent with each step as its stage numbers.
@@ -239,24 +238,14 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
                                        *adapter_setup.step_callbacks(model)],
                             optimizers=(optimizer, None))
     trainer.remove_callback(transformers.PrinterCallback)
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    unwrapped.save_pretrained = functools.partial(unwrapped.save_pretrained, selected_adapters=[TRAINED_ADAPTER])
-
-    resume = training.resume_checkpoint(job, run_dir, emit)
-    if resume is not None:
-        emit(protocol.Phase("training", detail=f"resuming from {resume}"))
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    metrics = _metrics(trainer, callback, eval_set is not None, emit, float(result.training_loss), trainable, total,
-                       memory=lambda: memory_report.gpu_memory_metrics(job, unwrapped.config.to_dict(), total - trainable)
-                       if base.hw.device == "cuda" else {})
-    if calls.failures:
-        emit(protocol.Warning("rewards left out after failing (grpo.on_reward_error = 'skip'): " + ", ".join(
-            f"{label} in {count} batch{'es' if count > 1 else ''}" for label, count in calls.failures.items())))
-
-    emit(protocol.Phase("saving"))
     dataset = DatasetRef(path=str(rows.path), format=rows.loaded.format, fingerprint=rows.loaded.fingerprint,
                          rows=rows.loaded.rows_total, rows_train=len(train_set), rows_eval=len(eval_rows),
                          rows_held_out=len(rows.held_out))
-    outputs = training.write_adapter(job, run_dir, base, unwrapped, dataset, metrics, parent, initial_adapter,
-                                     stopped=control.stop_requested, step=trainer.state.global_step)
-    return PreferenceRun(unwrapped, base.tokenizer, trainer, outputs)
+
+    def report_failures(_unwrapped) -> None:
+        if calls.failures:
+            emit(protocol.Warning("rewards left out after failing (grpo.on_reward_error = 'skip'): " + ", ".join(
+                f"{label} in {count} batch{'es' if count > 1 else ''}" for label, count in calls.failures.items())))
+
+    return run_and_save(job, run_dir, emit, control, trainer, callback, base, (trainable, total), dataset,
+                        parent, initial_adapter, finished=report_failures)

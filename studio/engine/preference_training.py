@@ -169,25 +169,38 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
                            "raise training.max_length")
     if stage.token_keys:
         trainer.data_collator = callback.batches = SequenceTokens(trainer.data_collator, stage.token_keys)
+    dataset = DatasetRef(path=str(rows.path), format=rows.loaded.format, fingerprint=rows.loaded.fingerprint,
+                         rows=rows.loaded.rows_total, rows_train=len(train_set), rows_eval=len(rows.evaluated),
+                         rows_held_out=len(rows.held_out))
+
+    def drop_reference(unwrapped) -> None:
+        if REFERENCE_ADAPTER in unwrapped.peft_config:  # the frozen starting copy: not part of what was trained
+            unwrapped.delete_adapter(REFERENCE_ADAPTER)
+
+    return run_and_save(job, run_dir, emit, control, trainer, callback, base, (trainable, total), dataset,
+                        parent, initial_adapter, finished=drop_reference)
+
+
+def run_and_save(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobControl, trainer,
+                 callback: ProtocolCallback, base, parameters: tuple[int, int], dataset: DatasetRef, parent,
+                 initial_adapter, finished: Callable[[Any], None]) -> PreferenceRun:
+    """Train (or resume) a TRL trainer, gather its numbers and write the adapter: what every TRL stage
+    does once its trainer is built. ``finished`` sees the trained model before it is saved."""
+    trainable, total = parameters
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     # Checkpoints (the Trainer saves through the model's save_pretrained) hold the trained adapter, not
     # TRL's frozen reference copy: a resumed run's trainer makes that copy again from the starting adapter.
     unwrapped.save_pretrained = functools.partial(unwrapped.save_pretrained, selected_adapters=[TRAINED_ADAPTER])
-
     resume = training.resume_checkpoint(job, run_dir, emit)
     if resume is not None:
         emit(protocol.Phase("training", detail=f"resuming from {resume}"))
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    metrics = _metrics(trainer, callback, eval_set is not None, emit, float(result.training_loss), trainable, total,
+    metrics = _metrics(trainer, callback, trainer.eval_dataset is not None, emit, float(result.training_loss),
+                       trainable, total,
                        memory=lambda: memory_report.gpu_memory_metrics(job, unwrapped.config.to_dict(), total - trainable)
                        if base.hw.device == "cuda" else {})
-
+    finished(unwrapped)
     emit(protocol.Phase("saving"))
-    if REFERENCE_ADAPTER in unwrapped.peft_config:  # the frozen starting copy: not part of what was trained
-        unwrapped.delete_adapter(REFERENCE_ADAPTER)
-    dataset = DatasetRef(path=str(rows.path), format=rows.loaded.format, fingerprint=rows.loaded.fingerprint,
-                         rows=rows.loaded.rows_total, rows_train=len(train_set), rows_eval=len(rows.evaluated),
-                         rows_held_out=len(rows.held_out))
     outputs = training.write_adapter(job, run_dir, base, unwrapped, dataset, metrics, parent, initial_adapter,
                                      stopped=control.stop_requested, step=trainer.state.global_step)
     return PreferenceRun(unwrapped, base.tokenizer, trainer, outputs)
