@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -95,10 +96,11 @@ def assert_grpo_shown(view: RunView) -> None:
     assert charts.length.curves["mean_length"].yData[-1] == 40.0 + STEPS
     assert charts.length.value_label.text() == f"{40 + STEPS} tokens"
     assert charts.reward_std.point_count("reward_std") == STEPS
-    assert charts.loss.title_label.text() == "GRPO loss"
+    assert charts.loss.title_label.text() == "Loss"
     assert not any(chart.isVisible() for chart in charts.preference_charts)
     shown = view.completions.text()
     assert view.completions.step == STEPS and view.completions_box.isVisible()
+    assert not view.samples_box.isVisible()  # a GRPO run sends no samples: its answers take their place
     assert f"It is 42, said step {STEPS}" in shown and "(step 4)" not in shown  # the latest event only
     assert "numeric_match 1.00 · answer_tags 0.00 · file:my_reward.py failed · total 1.00" in shown
     assert "perplexity" not in view.banner.text() and "eval reward 1.500" in view.banner.text()
@@ -138,6 +140,7 @@ def test_an_sft_run_shows_none_of_it(qtbot, page):
     assert not charts.grpo_mode()
     assert not any(chart.isVisible() for chart in charts.grpo_charts)
     assert not page.view.completions_box.isVisible() and page.view.completions.step is None
+    assert page.view.samples_box.isVisible()
     assert charts.loss.title_label.text() == "Loss" and "perplexity 1.05" in page.view.banner.text()
 
 
@@ -155,6 +158,16 @@ def test_a_grpo_run_fits_the_smallest_window(qtbot, window):
             assert not chart.geometry().intersects(other.geometry()), (chart.title_label.text(),
                                                                        other.title_label.text())
     assert page.view.completions.width() > 150 and page.view.completions.height() > 40
+    for chart in shown:  # each title beside its value (a 1-column "GRPO loss  smoothed 0.0800" overlapped)
+        title, value = chart.title_label, chart.value_label
+        needed = title.fontMetrics().horizontalAdvance(title.text()) + value.fontMetrics().horizontalAdvance(
+            re.sub(r"<[^>]+>", "", value.text()))
+        assert needed + 20 <= chart.width(), f"{title.text()} {value.text()}: {needed} px in {chart.width()}"
+    legend = charts.reward.legend  # too narrow for one row: hidden, the tooltip names the lines
+    assert not legend.isVisible() and all(label in charts.reward.toolTip() for label in ("total", *LABELS))
+    window.resize(1700, 900)
+    qtbot.waitUntil(legend.isVisible)  # wide enough: one row across the top, not a column over the curves
+    assert legend.layout.rowCount() == 1 and legend.boundingRect().width() <= charts.reward.width()
 
 
 def test_nonsense_grpo_numbers_are_skipped_and_preference_charts_stay_off():

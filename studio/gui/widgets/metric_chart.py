@@ -93,6 +93,7 @@ class MetricChart(QWidget):
         if self.legend is not None:
             self.legend.setVisible(False)  # until a curve with data is in it
         self.legend_wanted = True  # False: kept hidden (a chart too small for it; its tooltip says instead)
+        self.legend_in_a_row = False  # True: one row across the top, hidden where the chart is too narrow
 
         head = QHBoxLayout()
         head.setContentsMargins(10, 6, 10, 0)
@@ -222,6 +223,20 @@ class MetricChart(QWidget):
         if self.legend is not None:
             self.legend.setVisible(wanted and bool(self.legend.items) and any(
                 self.point_count(name) for name in self.curves))
+
+    def fit_legend(self) -> None:
+        """Lay the legend's entries out in one row across the top, shown only where the chart is wide
+        enough for it: a column (or a second row) of entries covered a small chart's curves, and
+        was cut off at its bottom. Hidden, the chart's tooltip names its lines."""
+        if self.legend is None or not self.legend.items or not self.legend_in_a_row:
+            return
+        self.legend.setColumnCount(len(self.legend.items))
+        self.legend.layout.activate()
+        self.want_legend(self.legend.layout.preferredWidth() <= self.width() - 20)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_legend()
 
     def set_title(self, title: str, value: str = "") -> None:
         """The title, and the latest value at the right in a quieter colour."""

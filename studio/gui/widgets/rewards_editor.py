@@ -47,7 +47,11 @@ class RewardsEditor(QWidget):
         self.text.setObjectName("grpo.rewards.text")
         self.text.setPlaceholderText(PLACEHOLDER)
         self.text.setTabChangesFocus(True)
-        self.text.setFixedHeight(self.text.fontMetrics().lineSpacing() * 4 + 12)
+        # One reward a line, unwrapped: wrapped, "column=answer" broke mid-word and three rewards took
+        # the whole box. Four lines and the horizontal scroll bar.
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFixedHeight(self.text.fontMetrics().lineSpacing() * 4 + 12
+                                 + self.text.horizontalScrollBar().sizeHint().height())
         self.text.setToolTip(help_text + "\n\nOne reward per line: kind:key=value,… (as lora-studio train --reward).")
         self.setToolTip(self.text.toolTip())
         self.add = QComboBox()

@@ -98,6 +98,7 @@ class RunCharts(QWidget):
         self.preference_charts = (self.margin, self.accuracy, self.rewards)
         self._colours = c
         self.reward = MetricChart(REWARD_TITLE, legend=True)
+        self.reward.legend_in_a_row = True
         self.reward.add_curve("reward", c[0], "total", width=2.2)
         self.reward.add_curve("eval_reward", c[0], None, width=0, symbol="o", symbol_size=8)
         self.reward_std = MetricChart(SPREAD_TITLE)
@@ -257,7 +258,7 @@ class RunCharts(QWidget):
         s = self.data.series
         preference = self.preference_mode()
         loss_title = f"{stage_tag(self.stage)} loss" if preference and is_preference(self.stage) else \
-            "GRPO loss" if self.grpo_mode() else "Loss"
+            "Loss"  # a GRPO run's loss chart is one column wide: "GRPO loss" left no room for its value
         self.loss.set_title(loss_title, _fmt(s["loss_ema"].last_y(), "{:.4f}", "smoothed "))
         if preference:
             self.margin.set_title(MARGIN_TITLE, _fmt(s["margin_ema"].last_y(), "{:.3f}"))
@@ -308,6 +309,10 @@ class RunCharts(QWidget):
             if name not in self.reward.curves:
                 colour = self._colours[(len(self.reward.curves) - 1) % len(self._colours)]
                 self.reward.add_curve(name, colour, label, width=1.0)
+                self.reward.fit_legend()
+                self.reward.setToolTip(GRPO_TIPS["reward"] + "<br>" + " · ".join(
+                    f"<span style='color:{item.opts['pen'].color().name()}'>━</span> {item.name()}"
+                    for item in self.reward.curves.values() if item.name()))
 
     def _show_training(self, mode: str) -> None:
         """The top two rows: loss over both with learning rate, grad norm and throughput beside it; or,

@@ -70,7 +70,8 @@ class RunView(QWidget):
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(_titled("Log", self.log))
-        bottom.addWidget(_titled("Samples", self.samples))
+        self.samples_box = _titled("Samples", self.samples)  # SFT and preference runs' sampled replies
+        bottom.addWidget(self.samples_box)
         # A GRPO run's sampled answers and their rewards (hidden for other runs).
         self.completions_box = _titled("Completions", self.completions)
         self.completions_box.setVisible(False)
@@ -108,7 +109,12 @@ class RunView(QWidget):
         self.log.reset()
         self.samples.clear()
         self.completions.clear()
-        self.completions_box.setVisible(self.charts.stage == "grpo")
+        self._show_completions(self.charts.stage == "grpo")
+
+    def _show_completions(self, grpo: bool) -> None:
+        """A GRPO run's answers and their rewards in place of the samples, which it never sends."""
+        self.completions_box.setVisible(grpo)
+        self.samples_box.setVisible(not grpo)
 
     def add_events(self, events: Sequence[protocol.Event], charts: bool = True) -> None:
         if charts:
@@ -117,7 +123,7 @@ class RunView(QWidget):
         self.samples.add_events(events)
         self.completions.add_events(events)
         if self.completions.step is not None and not self.completions_box.isVisibleTo(self):
-            self.completions_box.setVisible(True)  # a GRPO run whose job.json is gone
+            self._show_completions(True)  # a GRPO run whose job.json is gone
         notes = []
         for event in events:
             if event.type == "hello" and isinstance(event.pid, int):
