@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio.core import paths
-from studio.core.outputs import TrainOutputs
+from studio.core.outputs import MergeOutputs, TrainOutputs, outputs_for
+from studio.core.records import Record
 
 try:
     import fcntl
@@ -203,6 +204,7 @@ def summarize(run_dir: Path) -> RunSummary:
         elif kind == "eval":
             summary.eval_loss = _float(event.get("eval_loss"))
     final = next((e for e in reversed(events) if e.get("type") in ("done", "error")), None)
+    made: Record | None = None  # the done event's outputs, as their job kind's record
     if final is None:
         if is_locked(run_dir):
             summary.status = "running"
@@ -212,24 +214,26 @@ def summarize(run_dir: Path) -> RunSummary:
     elif final["type"] == "done":
         summary.status = "done"
         summary.outputs = final.get("outputs") if isinstance(final.get("outputs"), dict) else {}
-        if job.get("kind", "train") == "train":
-            trained = summary.trained = TrainOutputs.from_dict(final.get("outputs") or {}, f"{run_dir.name}: done")
+        made = outputs_for(summary.kind, summary.outputs, f"{run_dir.name}: done")
+        if isinstance(made, TrainOutputs):
+            trained = summary.trained = made
             summary.status = "stopped" if trained.stopped else "done"
             summary.final_loss = _first(trained.metrics.train_loss, summary.final_loss)
             summary.eval_loss = _first(trained.metrics.eval_loss, summary.eval_loss)
     else:
         summary.status = "cancelled" if final.get("kind") == "cancelled" else "failed"
         summary.message = str(final.get("message", ""))
-    summary.name = _name(job, summary.outputs)
+    summary.name = _name(job, made)
     return summary
 
 
-def _name(job: dict[str, Any], outputs: dict[str, Any]) -> str:
+def _name(job: dict[str, Any], made: Record | None) -> str:
     """The library version a train or merge run made (its chosen name while it runs), else
     the adapters an eval, export, generate or compare run used ("" when it has none)."""
-    made = outputs.get("library_ref") or outputs.get("name")
-    if made:
-        return str(made)
+    if isinstance(made, TrainOutputs) and (made.library_ref or made.name):
+        return str(made.library_ref or made.name)
+    if isinstance(made, MergeOutputs) and made.library_ref:
+        return made.library_ref
     named = (job.get("output") or {}).get("name") if job.get("kind", "train") == "train" else job.get("name")
     if named:
         return str(named)

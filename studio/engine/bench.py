@@ -7,8 +7,9 @@ order, both ways, each configuration in a fresh process:
 * baseline: what peft's and transformers' docs show: ``get_peft_model`` with LoRA on
   all linear layers, ``Trainer`` in bf16 with SDPA attention and batches padded by
   ``DataCollatorForSeq2Seq``;
-* ours: the worker's own step (engine.step_setup: the fast path it picks for the GPU,
-  its Trainer, optimizer, collator and CUDA graphs), set up by the same function.
+* ours: the worker's own Trainer (engine.training.build: the adapter, the fast path it picks
+  for the GPU, its optimizer, collators, callbacks and CUDA graphs), built by the same function
+  from a model in memory and rows already tokenized.
 
 Tokens/s counts real (non-padding) tokens after two warm-up steps (a quarter of the steps
 where CUDA graphs are captured); ``--profile N`` says where the last N steps' GPU time went
@@ -144,35 +145,85 @@ def bench_job(cfg: dict[str, Any], steps: int, memory_limit_gib: float = 0.0):
     from studio.core.jobs import LoraSettings, TrainJob
 
     job = TrainJob()
+    training = dataclasses.replace(
+        job.training, batch_size=cfg["batch"], max_steps=steps, max_length=cfg["seq"],
+        gradient_checkpointing=cfg["ckpt"], learning_rate=1e-4, logging_steps=1, warmup_ratio=0.0,
+        lr_scheduler="constant", memory_limit_gib=memory_limit_gib)
+    return dataclasses.replace(job, training=training,
+                               model=dataclasses.replace(job.model, quantization=cfg.get("quant", "none")),
+                               lora=LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"]))
+
+
+def mode_job(job, mode: str, cfg: dict[str, Any]):
+    """``job`` as one of our modes runs it (a copy). Ablations, as mode suffixes: -eager (no compile),
+    -compile (compile even where auto would not), -offload (checkpointed layers' inputs in CPU memory),
+    -allckpt (every layer checkpointed, whatever the memory limit), -nodrop (LoRA dropout 0); the
+    others change the step, not the job (``ablation``)."""
+    parts = set(mode.split("-"))
     tr = job.training
-    tr.batch_size, tr.max_steps, tr.max_length, tr.gradient_checkpointing = cfg["batch"], steps, cfg["seq"], cfg["ckpt"]
-    tr.learning_rate, tr.logging_steps, tr.warmup_ratio, tr.lr_scheduler = 1e-4, 1, 0.0, "constant"
-    tr.memory_limit_gib = memory_limit_gib
-    job.model.quantization = cfg.get("quant", "none")
-    job.lora = LoraSettings(r=16, alpha=32, dropout=0.05, target_modules=["all-linear"])
-    return job
+    training = dataclasses.replace(
+        tr, compile="off" if "eager" in parts else "on" if "compile" in parts else "auto",
+        offload_activations="offload" in parts and cfg["ckpt"],
+        # a limit nothing fits: every layer checkpointed
+        memory_limit_gib=0.01 if "allckpt" in parts else tr.memory_limit_gib)
+    lora = dataclasses.replace(job.lora, dropout=0.0) if "nodrop" in parts else job.lora
+    return dataclasses.replace(job, training=training, lora=lora)
+
+
+def ablation(mode: str):
+    """What our ``mode`` changes in the step the job gets (engine.training.Ablation), chosen as
+    for a long job (``LONG_JOB_STEPS``): -noliger, -nopack, -flex (flex attention; the model's own
+    setting, made by ``setup``), -sdpa (packed rows through SDPA and a mask instead of the flash
+    varlen kernel), -nocast (LoRA layers keep their bf16 input, no fp32 copy), -synced (every
+    step's loss check and log wait for the GPU, as before engine.step_log); -cudnn (SDPA tries
+    cuDNN's attention first) is run_one's."""
+    from studio.engine import training
+
+    parts = set(mode.split("-"))
+
+    def adjust(path):
+        if not {"nopack", "noliger", "flex", "sdpa"} & parts:
+            return path
+        return dataclasses.replace(path, packing=path.packing and "nopack" not in parts,
+                                   liger=path.liger and "noliger" not in parts,
+                                   attention="sdpa" if {"nopack", "flex", "sdpa"} & parts else path.attention)
+
+    def keep_input_dtype(model):  # LoRA reads the bf16 input as it is (autocast runs its matmuls in bf16 anyway)
+        import peft
+
+        for module in model.modules():
+            if isinstance(module, peft.tuners.tuners_utils.BaseTunerLayer):
+                module.cast_input_dtype_enabled = False
+
+    return training.Ablation(adjust=adjust, choice_steps=LONG_JOB_STEPS,
+                             adapted=keep_input_dtype if "nocast" in parts else None, synced="synced" in parts)
+
+
+@dataclasses.dataclass
+class Setup:
+    trainer: Any  # ready to train (the timer's callback goes on it)
+    described: str
+    path: Any  # ours' FastPath; None for the baseline
+    job: Any  # the job as trained (ours: its mode's copy)
 
 
 def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[int]]], strategy: str = "single",
-          hw=None):
-    """(model, Trainer class, its keyword arguments, description, fast path) for the baseline or ours.
+          hw=None) -> Setup:
+    """The baseline's Trainer or ours, on ``rows``.
 
-    Ours is the worker's own step (engine.step_setup: the same fast path, Trainer, optimizer,
-    collator and CUDA graphs), chosen as for a long job (``LONG_JOB_STEPS``: the steady steps
-    this measures are what such a job is made of; ``compile = auto`` weighs its compile
-    against that many steps); the ``-compile`` modes compile whatever it decides.
+    Ours is the worker's own (engine.training.build: the same adapter, fast path, Trainer,
+    optimizer, collators, callbacks and CUDA graphs), chosen as for a long job (``LONG_JOB_STEPS``:
+    the steady steps this measures are what such a job is made of; ``compile = auto`` weighs its
+    compile against that many steps); the ``-compile`` modes compile whatever it decides.
     The QLoRA baseline follows peft's docs: ``prepare_model_for_kbit_training`` (which
     also turns on checkpointing), then ``get_peft_model``. ``hw``: a GPU in bf16 unless told
     (the CPU test's)."""
     import peft
     import transformers
 
-    from studio.engine import adapter_setup, hardware, step_setup
-    from studio.engine.guarded_trainer import GuardedTrainer
+    from studio.engine import hardware
 
     tokenizer = pad_tokenizer()
-    tr = job.training
-    steps = tr.max_steps
     hw = hw or hardware.Hardware("cuda", "bf16")
     if mode == "baseline":
         if cfg.get("quant") == "4bit":
@@ -184,50 +235,38 @@ def setup(mode: str, model, job, cfg: dict[str, Any], rows: list[dict[str, list[
         model = peft.get_peft_model(model, peft.LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
                                                            target_modules="all-linear", task_type="CAUSAL_LM"))
         args = transformers.TrainingArguments(
-            output_dir="/tmp/bench-baseline", per_device_train_batch_size=cfg["batch"], max_steps=steps,
-            learning_rate=job.training.learning_rate, bf16=hw.precision == "bf16", use_cpu=hw.device == "cpu",
-            logging_steps=1, report_to=[], save_strategy="no",
-            lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
+            output_dir="/tmp/bench-baseline", per_device_train_batch_size=cfg["batch"],
+            max_steps=job.training.max_steps, learning_rate=job.training.learning_rate,
+            bf16=hw.precision == "bf16", use_cpu=hw.device == "cpu", logging_steps=1, report_to=[],
+            save_strategy="no", lr_scheduler_type="constant", remove_unused_columns=False, disable_tqdm=True, seed=42)
         collator = transformers.DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-        return (model, transformers.Trainer, {"args": args, "data_collator": collator},
-                "plain transformers + peft (padded, SDPA)", None)
-    # Ablations, as mode suffixes: -eager (no compile), -compile (compile even where auto would not),
-    # -noliger, -nopack, -allckpt (every layer checkpointed, whatever the memory limit), -offload
-    # (checkpointed layers' inputs in CPU memory), -flex (flex attention), -sdpa (packed rows through SDPA
-    # and a mask instead of the flash varlen kernel), -nodrop (LoRA dropout 0), -cudnn (SDPA tries
-    # cuDNN's attention first; run_one sets it), -nocast (LoRA layers keep their bf16 input, no fp32 copy),
-    # -synced (every step's loss check and log wait for the GPU, as before engine.step_log).
-    parts = set(mode.split("-"))
-    if "nodrop" in parts:
-        job.lora.dropout = 0.0
-    tr.compile = "off" if "eager" in parts else "on" if "compile" in parts else "auto"
-    tr.offload_activations = "offload" in parts and cfg["ckpt"]
-    if "allckpt" in parts:
-        tr.memory_limit_gib = 0.01  # a limit nothing fits: every layer checkpointed
-    if "flex" in parts:  # packed rows through flex attention: a block mask, no materialized one
+        trainer = transformers.Trainer(model=model, args=args, data_collator=collator, train_dataset=rows)
+        return Setup(trainer, "plain transformers + peft (padded, SDPA)", None, job)
+    if "flex" in mode.split("-"):  # packed rows through flex attention: a block mask, no materialized one
         model.set_attn_implementation("flex_attention")
-    model = adapter_setup.apply_adapter(model, job.lora, cfg["ckpt"], quantized=cfg.get("quant") == "4bit")
-    if "nocast" in parts:  # LoRA reads the bf16 input as it is (autocast runs its matmuls in bf16 anyway)
-        for module in model.modules():
-            if isinstance(module, peft.tuners.tuners_utils.BaseTunerLayer):
-                module.cast_input_dtype_enabled = False
-    trainable, total = adapter_setup.trainable_parameters(model)
+    session = ours(model, tokenizer, mode_job(job, mode, cfg), rows, hw, strategy, ablation(mode))
+    return Setup(session.trainer, session.step.path.describe(), session.step.path, session.job)
 
-    def ablate(path):
-        if not {"nopack", "noliger", "flex", "sdpa"} & parts:
-            return path
-        return dataclasses.replace(path, packing=path.packing and "nopack" not in parts,
-                                   liger=path.liger and "noliger" not in parts,
-                                   attention="sdpa" if {"nopack", "flex", "sdpa"} & parts else path.attention)
 
-    made = step_setup.prepare(model, tokenizer, job, Path("/tmp/bench-ours"), hw,
-                              lengths=[len(r["input_ids"]) for r in rows], steps=steps, has_eval=False,
-                              trainable=trainable, total=total, strategy=strategy, adjust=ablate,
-                              choice_steps=LONG_JOB_STEPS)
-    kwargs = {"args": made.args, "data_collator": made.collator, "optimizers": (made.optimizer, None),
-              "graphs": made.graphs, "lagged": None if "synced" in parts else made.lagged,
-              "output_loss": made.output_loss}
-    return model, GuardedTrainer, kwargs, made.path.describe(), made.path
+def ours(model, tokenizer, job, rows: list[dict[str, list[int]]], hw, strategy: str, changes):
+    """The worker's session (engine.training.build) for a model already in memory and rows already
+    tokenized: nothing is held out, events go nowhere but warnings (to stderr)."""
+    import datasets
+
+    from studio.core import protocol
+    from studio.engine import data_prep, training
+    from studio.engine.control import JobControl
+
+    def emit(event) -> None:
+        if isinstance(event, protocol.Warning):
+            print(f"warning: {event.message}", file=sys.stderr, flush=True)
+
+    place = Path("/tmp/bench-ours")
+    base = training.Loaded(model, tokenizer, place, place, hw)
+    prepared = data_prep.PreparedData(datasets.Dataset.from_list(rows), None, dropped=0,
+                                      train_tokens=sum(len(r["input_ids"]) for r in rows))
+    data = training.TrainData(place, None, prepared, rows=len(rows), held_out=0)
+    return training.build(job, place, emit, JobControl(), training.Parallel(strategy, "nccl"), base, data, changes)
 
 
 def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_limit_gib: float = 0.0,
@@ -259,13 +298,13 @@ def run_one(name: str, mode: str, steps: int, strategy: str = "single", memory_l
     global_batch = cfg["batch"] * rank.world_size
     real_tokens = [sum(len(r["input_ids"]) for r in rows[i:i + global_batch]) for i in range(0, len(rows), global_batch)]
     timer = Timer(steps - profile_steps if profile_steps else None)
-    job = bench_job(cfg, steps, memory_limit_gib)
-    model, trainer_class, trainer_kwargs, path_text, path = setup(mode, model, job, cfg, rows, strategy)
-    trainer = trainer_class(model=model, train_dataset=rows, callbacks=[timer.callback], **trainer_kwargs)
+    made = setup(mode, model, bench_job(cfg, steps, memory_limit_gib), cfg, rows, strategy)
+    trainer, job, path = made.trainer, made.job, made.path
+    trainer.add_callback(timer.callback)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    out: dict[str, Any] = {"config": name, "mode": mode, "path": path_text, "gpus": rank.world_size,
+    out: dict[str, Any] = {"config": name, "mode": mode, "path": made.described, "gpus": rank.world_size,
                            "strategy": strategy, "memory_limit_gib": memory_limit_gib, **cfg}
     cudnn_first = sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                                SDPBackend.MATH], set_priority=True) if "cudnn" in mode else contextlib.nullcontext()

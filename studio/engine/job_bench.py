@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.core.outputs import TrainOutputs
+
 JOB_CONFIGS: dict[str, dict[str, Any]] = {
     "job-1b-alpaca-1k": {"shape": "llama-3.2-1b", "data": "alpaca", "rows": 1000},
     "job-1b-alpaca-10k": {"shape": "llama-3.2-1b", "data": "alpaca", "rows": 10000},
@@ -211,8 +213,8 @@ def worker_phases(events: list[dict[str, Any]], started: float, ended: float) ->
         "eval": (steps[-1]["t"], saving), "save": (saving, done["t"]), "exit": (done["t"], ended),
     }
     hello = first("hello")
-    metrics = done["outputs"].get("metrics", {})
-    tokens = metrics.get("tokens_trained") or metrics.get("train_tokens") or 0
+    metrics = TrainOutputs.from_dict(done.get("outputs") or {}, "the run's done event").metrics
+    tokens = metrics.tokens_trained or metrics.train_tokens or 0
     steady_s = steps[-1]["t"] - steps[0]["t"]
     return {
         "phases": {k: round(b - a, 2) for k, (a, b) in marks.items()},
@@ -220,10 +222,10 @@ def worker_phases(events: list[dict[str, Any]], started: float, ended: float) ->
         "steps": len(steps),
         "steady_tokens_per_s": round(tokens * (len(steps) - 1) / len(steps) / steady_s) if steady_s > 0 else None,
         "step_ms": round(1000 * steady_s / max(1, len(steps) - 1), 1),
-        "average_tokens_per_s": metrics.get("tokens_per_s"),  # the run's own: warm-up, eval and saves in it
-        "train_loss": metrics.get("train_loss"), "eval_loss": metrics.get("eval_loss"),
-        "graphed_steps": metrics.get("graphed_steps"),
-        "peak_gib": round(metrics["peak_memory_bytes"] / 2**30, 2) if metrics.get("peak_memory_bytes") else None,
+        "average_tokens_per_s": metrics.tokens_per_s,  # the run's own: warm-up, eval and saves in it
+        "train_loss": metrics.train_loss, "eval_loss": metrics.eval_loss,
+        "graphed_steps": metrics.graphed_steps,
+        "peak_gib": round(metrics.peak_memory_bytes / 2**30, 2) if metrics.peak_memory_bytes else None,
         "path": next((e.get("detail", "")[len("fast path: "):] for e in events
                       if e["type"] == "phase" and str(e.get("detail", "")).startswith("fast path: ")), ""),
     }

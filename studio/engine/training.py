@@ -173,10 +173,28 @@ class Session:
 
 
 def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, parallel: Parallel) -> Session:
-    """Load the base and the data, add the adapter, choose the step, build the Trainer."""
+    """Load the base and the data, then add the adapter, choose the step and build the Trainer (``build``)."""
     transformers.set_seed(job.training.seed)
     base = load_base(job.model, emit, job.training.device, job.training.precision, sharded=parallel.sharded)
     data = _prepare_data(job, base.tokenizer, emit)
+    return build(job, run_dir, emit, control, parallel, base, data)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """What a measurement changes in the step the job would get (``lora-studio bench``'s modes,
+    engine.bench); the worker's is none of it."""
+    adjust: Callable[[fast_path.FastPath], fast_path.FastPath] | None = None  # the chosen path, before it is applied
+    choice_steps: int | None = None  # the steps the compile choice weighs, where not the job's
+    adapted: Callable[[Any], None] | None = None  # a change to the model once its adapter is on
+    synced: bool = False  # every step's numbers wait for the GPU (no engine.step_log)
+
+
+def build(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, parallel: Parallel, base: Loaded,
+          data: TrainData, ablation: Ablation = Ablation()) -> Session:
+    """Add the adapter to ``base``'s model, choose the step for ``data`` and build the Trainer, its
+    collators and callbacks. The worker's ``setup`` and ``lora-studio bench`` (a random model and
+    random rows of fixed shapes) both come here, so the benchmark measures this Trainer, not a copy."""
     parent_folder, parent = continued(job)
     world = distributed.current().world_size
     steps = total_steps(len(data.prepared.train), job, world)
@@ -184,6 +202,8 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
                                         quantized=job.model.quantization != "none", continue_from=parent_folder,
                                         total_steps=steps)
     job = as_trained(job, model, parent_folder)
+    if ablation.adapted is not None:
+        ablation.adapted(model)
     trainable, total = adapter_setup.trainable_parameters(model)
     main = distributed.is_main_process()
     initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir) if main else None
@@ -199,7 +219,8 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
     step = step_setup.prepare(model, base.tokenizer, job, run_dir, base.hw,
                               lengths=[len(ids) for ids in prepared.train["input_ids"]], steps=steps,
                               has_eval=evaluation.dataset is not None, trainable=trainable, total=total,
-                              strategy=parallel.strategy, backend=parallel.backend)
+                              strategy=parallel.strategy, backend=parallel.backend, adjust=ablation.adjust,
+                              choice_steps=ablation.choice_steps)
     emit(protocol.Phase("preparing_data", detail=f"fast path: {step.path.describe()}"))
     # A sample is a generate() on rank 0 alone: fine for DDP, a deadlock on sharded weights.
     sampler = sampler_for(model, base.tokenizer, job.training.sample_prompt) if main and not parallel.sharded else None
@@ -214,7 +235,7 @@ def setup(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
         eval_dataset=evaluation.dataset,
         data_collator=callback.counted(step.collator),
         graphs=step.graphs,
-        lagged=step.lagged,
+        lagged=None if ablation.synced else step.lagged,
         output_loss=step.output_loss,
         eval_collator=step.eval_collator,
         callbacks=[callback, *adapter_setup.step_callbacks(model)],

@@ -238,6 +238,23 @@ def test_summarize_stopped(tmp_path: Path):
     assert runs.summarize(run_dir).status == "stopped"
 
 
+def test_a_run_is_named_by_what_its_done_outputs_made(tmp_path: Path):
+    train = dict(JOB, output={"name": "asked"})
+    made = make_run(tmp_path, "a", protocol.Done(outputs={"name": "pirate", "library_ref": "pirate/v2"}), job=train)
+    assert runs.summarize(made).name == "pirate/v2"  # the library version, where it was added
+    named = make_run(tmp_path, "b", protocol.Done(outputs={"name": "pirate"}), job=train)
+    assert runs.summarize(named).name == "pirate"
+    running = make_run(tmp_path, "c", protocol.Hello(pid=1), job=train)
+    assert runs.summarize(running).name == "asked"  # no outputs yet: the name the job asked for
+    merge = {"kind": "merge", "name": "blend", "adapters": ["a/v1", "b/v1"]}
+    merged = make_run(tmp_path, "d", protocol.Done(outputs={"adapter_path": "x", "library_ref": "blend/v3"}), job=merge)
+    assert runs.summarize(merged).name == "blend/v3"
+    evaluated = make_run(tmp_path, "e", protocol.Done(outputs={"results": []}),
+                         job={"kind": "eval", "adapters": ["/tmp/lib/pirate", "calm/v1"]})
+    summary = runs.summarize(evaluated)
+    assert summary.name == "pirate, calm/v1" and summary.trained is None and summary.outputs == {"results": []}
+
+
 def test_summarize_failed(tmp_path: Path):
     run_dir = make_run(tmp_path, "r", protocol.Hello(pid=1),
                        protocol.Error(kind="oom", message="CUDA out of memory"))

@@ -64,6 +64,29 @@ def test_script_phases_read_its_phase_lines():
     assert out["step_ms"] == 1000.0
 
 
+def test_a_worker_runs_phases_and_numbers_come_from_its_events():
+    from studio.core import protocol
+    from studio.core.outputs import TrainMetrics, TrainOutputs
+
+    def event(kind: str, t: float, **fields) -> dict:
+        return {"type": kind, "t": t, **fields}
+
+    outputs = TrainOutputs(adapter_path="a", metrics=TrainMetrics(train_loss=1.5, eval_loss=1.75, tokens_trained=3000,
+                                                                  tokens_per_s=900.0, peak_memory_bytes=3 * 2**30))
+    done = json.loads(protocol.encode(protocol.done(outputs)))  # as the worker writes it
+    events = [event("hello", 101.0), event("phase", 102.0, name="loading_model"),
+              event("phase", 104.0, name="preparing_data"),
+              event("phase", 105.0, name="preparing_data", detail="fast path: packing, eager"),
+              event("phase", 106.0, name="training"), *[event("step", 107.0 + i, step=i + 1) for i in range(3)],
+              event("phase", 110.0, name="saving"), {**done, "t": 111.0}]
+    out = job_bench.worker_phases(events, 100.0, 112.0)
+    assert out["phases"] == {"start": 2.0, "load": 2.0, "data": 2.0, "first_step": 1.0, "steps": 2.0, "eval": 1.0,
+                             "save": 1.0, "exit": 1.0}
+    assert (out["train_loss"], out["eval_loss"], out["average_tokens_per_s"]) == (1.5, 1.75, 900.0)
+    assert out["steady_tokens_per_s"] == 1000 and out["peak_gib"] == 3.0  # 2 of 3 steps' tokens in 2 s
+    assert out["path"] == "packing, eager" and out["to_hello_s"] == 1.0 and out["graphed_steps"] is None
+
+
 def test_the_unsloth_mode_runs_the_unsloth_script_with_the_jobs_arguments(tmp_path):
     assert "unsloth" in job_bench.MODES and "unsloth" not in job_bench.DEFAULT_MODES  # a comparison, asked for
     model, data, out = tmp_path / "model", tmp_path / "rows.json", tmp_path / "out"
