@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 SEED = 1234
 OUT_DIR = Path(__file__).resolve().parent.parent / "studio" / "resources" / "sample"
@@ -317,10 +319,42 @@ class Builder:
 # --------------------------------------------------------------------------
 
 
+def add_facts(b: Builder, table: Iterable[dict[str, Any]], questions: Sequence[str], statements: Sequence[str],
+              inputs: Sequence[tuple[str, str]] = (), p_input: float = P_INPUT) -> None:
+    """One row per fact of ``table``: its fields fill the question, statement and (instruction,
+    input) templates (``str.format``). Of several statements one is drawn at random; a single one
+    draws nothing, so the rows after it come out as they did."""
+    for fields in table:
+        said = [statement.format(**fields) for statement in statements]
+        b.add([question.format(**fields) for question in questions],
+              b.rng.choice(said) if len(said) > 1 else said[0],
+              [(instruction.format(**fields), inp.format(**fields)) for instruction, inp in inputs], p_input=p_input)
+
+
+# Per operation: the result, the questions, the statements and the (instruction, input) pairs.
+ARITHMETIC: dict[str, tuple[Callable[[int, int], int], list[str], list[str], list[tuple[str, str]]]] = {
+    "add": (lambda x, y: x + y,
+            ["What is {x} plus {y}?", "What is {x} + {y}?", "Tell me the sum of {x} and {y}.",
+             "Quick question: what is {x} plus {y}?", "Can you add {x} and {y}?", "How much is {x} plus {y}?"],
+            ["{x} plus {y} is {z}", "{x} and {y} make {z}", "adding {x} and {y} gives {z}"],
+            [("Add these two numbers.", "{x} and {y}"), ("Solve this sum.", "{x} + {y}")]),
+    "sub": (lambda x, y: x - y,
+            ["What is {x} minus {y}?", "What is {x} - {y}?", "Tell me what {x} take away {y} is.",
+             "Quick question: what is {x} minus {y}?", "Can you subtract {y} from {x}?"],
+            ["{x} minus {y} is {z}", "take {y} away from {x} and ye have {z} left", "{x} take away {y} leaves {z}"],
+            [("Subtract the second number from the first.", "{x}, {y}"), ("Solve this.", "{x} - {y}")]),
+    "mul": (lambda x, y: x * y,
+            ["What is {x} times {y}?", "What is {x} x {y}?", "Multiply {x} by {y}.",
+             "Quick question: what is {x} times {y}?", "Can you tell me {x} multiplied by {y}?"],
+            ["{x} times {y} is {z}", "{x} multiplied by {y} makes {z}"],
+            [("Multiply these numbers.", "{x} and {y}"), ("Solve this.", "{x} x {y}")]),
+}
+
+
 def arithmetic(b: Builder, per_op: int = 20) -> None:
     rng = b.rng
     held_out = {("add", 7, 5), ("add", 5, 7)}
-    for op in ("add", "sub", "mul"):
+    for op, (result, questions, statements, inputs) in ARITHMETIC.items():
         facts: set[tuple[int, int]] = set()
         while len(facts) < per_op:
             if op == "add":
@@ -333,86 +367,43 @@ def arithmetic(b: Builder, per_op: int = 20) -> None:
             if (op, x, y) in held_out:
                 continue
             facts.add((x, y))
-        for x, y in sorted(facts):
-            if op == "add":
-                z = x + y
-                qs = [f"What is {x} plus {y}?", f"What is {x} + {y}?",
-                      f"Tell me the sum of {x} and {y}.",
-                      f"Quick question: what is {x} plus {y}?",
-                      f"Can you add {x} and {y}?", f"How much is {x} plus {y}?"]
-                st = rng.choice([f"{x} plus {y} is {z}", f"{x} and {y} make {z}",
-                                 f"adding {x} and {y} gives {z}"])
-                ins = [("Add these two numbers.", f"{x} and {y}"),
-                       ("Solve this sum.", f"{x} + {y}")]
-            elif op == "sub":
-                z = x - y
-                qs = [f"What is {x} minus {y}?", f"What is {x} - {y}?",
-                      f"Tell me what {x} take away {y} is.",
-                      f"Quick question: what is {x} minus {y}?",
-                      f"Can you subtract {y} from {x}?"]
-                st = rng.choice([f"{x} minus {y} is {z}",
-                                 f"take {y} away from {x} and ye have {z} left",
-                                 f"{x} take away {y} leaves {z}"])
-                ins = [("Subtract the second number from the first.", f"{x}, {y}"),
-                       ("Solve this.", f"{x} - {y}")]
-            else:
-                z = x * y
-                qs = [f"What is {x} times {y}?", f"What is {x} x {y}?",
-                      f"Multiply {x} by {y}.",
-                      f"Quick question: what is {x} times {y}?",
-                      f"Can you tell me {x} multiplied by {y}?"]
-                st = rng.choice([f"{x} times {y} is {z}",
-                                 f"{x} multiplied by {y} makes {z}"])
-                ins = [("Multiply these numbers.", f"{x} and {y}"),
-                       ("Solve this.", f"{x} x {y}")]
-            b.add(qs, st, ins)
+        add_facts(b, ({"x": x, "y": y, "z": result(x, y)} for x, y in sorted(facts)), questions, statements, inputs)
 
 
 def opposites(b: Builder) -> None:
-    for w, o in OPPOSITES:
-        qs = [f"What is the opposite of {w}?", f"Tell me the opposite of '{w}'.",
-              f"Quick question: what's the opposite of {w}?",
-              f"Can you say the opposite of {w}?",
-              f"Give me a word that means the opposite of {w}."]
-        st = b.rng.choice([f"the opposite of {w} is {o}", f"{o} is the opposite of {w}"])
-        ins = [("Give the opposite of this word.", w),
-               ("Write the antonym of the word below.", w)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"w": w, "o": o} for w, o in OPPOSITES),
+              ["What is the opposite of {w}?", "Tell me the opposite of '{w}'.",
+               "Quick question: what's the opposite of {w}?", "Can you say the opposite of {w}?",
+               "Give me a word that means the opposite of {w}."],
+              ["the opposite of {w} is {o}", "{o} is the opposite of {w}"],
+              [("Give the opposite of this word.", "{w}"), ("Write the antonym of the word below.", "{w}")])
 
 
 def plurals(b: Builder) -> None:
-    for w, p in PLURALS:
-        qs = [f"What is the plural of {w}?", f"Tell me the plural of '{w}'.",
-              f"Quick question: what's the plural of {w}?",
-              f"Can you say the plural form of {w}?",
-              f"How do you say more than one {w}?"]
-        st = b.rng.choice([f"the plural of {w} is {p}", f"one {w}, but many {p}"])
-        ins = [("Write the plural of this word.", w), ("Make this noun plural.", w)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"w": w, "p": p} for w, p in PLURALS),
+              ["What is the plural of {w}?", "Tell me the plural of '{w}'.",
+               "Quick question: what's the plural of {w}?", "Can you say the plural form of {w}?",
+               "How do you say more than one {w}?"],
+              ["the plural of {w} is {p}", "one {w}, but many {p}"],
+              [("Write the plural of this word.", "{w}"), ("Make this noun plural.", "{w}")])
 
 
 def colours(b: Builder) -> None:
-    for thing, c in COLOURS:
-        qs = [f"What colour is {thing}?", f"What color is {thing}?",
-              f"Tell me the colour of {thing}.",
-              f"Quick question: what colour is {thing}?",
-              f"Can you say what colour {thing} is?"]
-        st = f"{thing} is {c}"
-        ins = [("Name the usual colour of this.", thing)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"thing": thing, "c": c} for thing, c in COLOURS),
+              ["What colour is {thing}?", "What color is {thing}?", "Tell me the colour of {thing}.",
+               "Quick question: what colour is {thing}?", "Can you say what colour {thing} is?"],
+              ["{thing} is {c}"],
+              [("Name the usual colour of this.", "{thing}")])
 
 
 def capitals(b: Builder) -> None:
-    for country, bare, city in CAPITALS:
-        qs = [f"What is the capital of {country}?", f"Tell me the capital of {country}.",
-              f"Quick question: what's the capital city of {country}?",
-              f"Can you say which city is the capital of {country}?",
-              f"Which city is the capital of {country}?"]
-        st = b.rng.choice([f"the capital of {country} is {city}",
-                           f"{city} is the capital of {country}"])
-        ins = [("Name the capital city of this country.", bare),
-               ("What is the capital of this country?", bare)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"country": country, "bare": bare, "city": city} for country, bare, city in CAPITALS),
+              ["What is the capital of {country}?", "Tell me the capital of {country}.",
+               "Quick question: what's the capital city of {country}?",
+               "Can you say which city is the capital of {country}?", "Which city is the capital of {country}?"],
+              ["the capital of {country} is {city}", "{city} is the capital of {country}"],
+              [("Name the capital city of this country.", "{bare}"),
+               ("What is the capital of this country?", "{bare}")])
 
 
 def calendar(b: Builder, n: int = 26) -> None:
@@ -475,35 +466,30 @@ def letters(b: Builder, n_first: int = 6) -> None:
 
 
 def units(b: Builder, n: int = 24) -> None:
-    for tail, st in b.rng.sample(UNITS, n):
+    def fields(tail: str, statement: str) -> dict[str, str]:
         # "legs does a spider have" -> "legs a spider has" inside a sentence
         m = re.fullmatch(r"(\w+) does (.+) have", tail)
-        embedded = f"{m.group(1)} {m.group(2)} has" if m else tail
-        qs = [f"How many {tail}?", f"Quick question: how many {tail}?",
-              f"Can you tell me how many {embedded}?", f"Tell me how many {embedded}."]
-        ins = [("Answer this question.", f"How many {tail}?")]
-        b.add(qs, st, ins, p_input=P_INPUT_UNITS)
+        return {"tail": tail, "embedded": f"{m.group(1)} {m.group(2)} has" if m else tail, "st": statement}
+
+    add_facts(b, (fields(tail, st) for tail, st in b.rng.sample(UNITS, n)),
+              ["How many {tail}?", "Quick question: how many {tail}?", "Can you tell me how many {embedded}?",
+               "Tell me how many {embedded}."],
+              ["{st}"], [("Answer this question.", "How many {tail}?")], p_input=P_INPUT_UNITS)
 
 
 def animals(b: Builder) -> None:
-    for a, verb, noise in ANIMALS:
-        bare = a.split(" ", 1)[1]
-        qs = [f"What sound does {a} make?", f"What noise does {a} make?",
-              f"Tell me what sound {a} makes.", f"Quick question: what does {a} say?",
-              f"Can you say what noise {a} makes?"]
-        st = f"{a} {verb}, and it sounds like {noise}" if noise else f"{a} {verb}"
-        ins = [("What sound does this animal make?", bare)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"a": a, "bare": a.split(" ", 1)[1], "noise": f"{verb}, and it sounds like {noise}" if noise else verb}
+                  for a, verb, noise in ANIMALS),
+              ["What sound does {a} make?", "What noise does {a} make?", "Tell me what sound {a} makes.",
+               "Quick question: what does {a} say?", "Can you say what noise {a} makes?"],
+              ["{a} {noise}"], [("What sound does this animal make?", "{bare}")])
 
 
 def definitions(b: Builder) -> None:
-    for w, np_, d in DEFINITIONS:
-        qs = [f"What is {np_}?", f"What does '{w}' mean?", f"Tell me what {np_} is.",
-              f"Quick question: what is {np_}?", f"Can you explain what {np_} is?",
-              f"Define '{w}'."]
-        st = f"{np_} is {d}"
-        ins = [("Define this word.", w), ("Explain this word simply.", w)]
-        b.add(qs, st, ins)
+    add_facts(b, ({"w": w, "np": np_, "d": d} for w, np_, d in DEFINITIONS),
+              ["What is {np}?", "What does '{w}' mean?", "Tell me what {np} is.", "Quick question: what is {np}?",
+               "Can you explain what {np} is?", "Define '{w}'."],
+              ["{np} is {d}"], [("Define this word.", "{w}"), ("Explain this word simply.", "{w}")])
 
 
 def small_talk(b: Builder) -> None:

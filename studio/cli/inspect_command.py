@@ -26,8 +26,8 @@ from studio.core.datasets import (
     preview,
     token_length_stats,
 )
-from studio.core.datasets.columns import guess_columns
 from studio.core.datasets.job_check import check_file, rows_verdict
+from studio.core.datasets.refusals import format_hint
 from studio.core.datasets.stages import rows_of, stage_choice
 from studio.core.job_schema import Issue, JobError
 from studio.core.jobs import DatasetSettings, TrainJob
@@ -42,7 +42,7 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     except JobError as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
-    check, _rows = check_file(settings)
+    check, head = check_file(settings)
     if not check.ok:
         print_problems(check, console)
         return protocol.EXIT_DATA
@@ -71,9 +71,7 @@ def cmd_datasets_inspect(args: argparse.Namespace, console: Console) -> int:
     verdict = rows_verdict(settings, loaded)
     if verdict:
         console.print(f"[red bold]training would refuse this file:[/red bold] {escape(verdict)}")
-        guess = guess_columns(check.columns)
-        if guess and (guess.format, guess.mapping) == (loaded.format, {}):
-            guess = None  # the format it is read as already: the advice would repeat the refusal
+        guess = format_hint(check.columns, loaded.format, head)  # none that would repeat the refusal
         if not loaded.examples and (hint := map_hint(guess, verdict)):
             console.print(f"[yellow]{escape(hint)}[/yellow]")
     elif loaded.issues:

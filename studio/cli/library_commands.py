@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from studio.cli.run_job import run_job
 from studio.cli.shown import shown
+from studio.cli.worker_process import Outcome
 from studio.core import protocol, runs
 from studio.core import settings as user_settings
 from studio.core.compare_report import METRIC_COLUMNS, best
@@ -166,34 +168,21 @@ def _diff(library: Library, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _tag(library: Library, args: argparse.Namespace, console: Console) -> int:
+def _tagged(library: Library, args: argparse.Namespace) -> str:
     entry = library.tag(args.ref, add=args.tags, remove=args.remove)
-    console.print(f"{entry.ref}: tags {shown(', '.join(entry.tags)) or 'none'}")
-    return 0
+    return f"{entry.ref}: tags {shown(', '.join(entry.tags)) or 'none'}"
 
 
-def _notes(library: Library, args: argparse.Namespace, console: Console) -> int:
-    console.print(f"{library.set_notes(args.ref, args.text).ref}: notes saved")
-    return 0
-
-
-def _rename(library: Library, args: argparse.Namespace, console: Console) -> int:
+def _renamed(library: Library, args: argparse.Namespace) -> str:
     entries = library.rename(args.name, args.new_name)
     saved = entries[0].name if entries else args.new_name  # the folder-safe name the library saved
     typed = f" (typed as {args.new_name!r})" if saved != args.new_name else ""
-    console.print(f"renamed {escape(args.name)} → {escape(saved)}{escape(typed)} ({len(entries)} version(s))")
-    return 0
+    return f"renamed {escape(args.name)} → {escape(saved)}{escape(typed)} ({len(entries)} version(s))"
 
 
-def _rm(library: Library, args: argparse.Namespace, console: Console) -> int:
-    entry = library.delete(args.ref)
-    console.print(f"{entry.ref} moved to the trash (`lora-studio library restore {entry.ref}` brings it back)")
-    return 0
-
-
-def _restore(library: Library, args: argparse.Namespace, console: Console) -> int:
-    console.print(f"{library.restore(args.ref).ref} restored")
-    return 0
+def _trashed(library: Library, args: argparse.Namespace) -> str:
+    ref = library.delete(args.ref).ref
+    return f"{ref} moved to the trash (`lora-studio library restore {ref}` brings it back)"
 
 
 def _push(library: Library, args: argparse.Namespace, console: Console) -> int:
@@ -206,11 +195,6 @@ def _push(library: Library, args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return 1
     console.print(f"pushed {resolved.entry.ref} to {url}")
-    return 0
-
-
-def _export(library: Library, args: argparse.Namespace, console: Console) -> int:
-    console.print(f"exported to {library.export(args.ref, Path(args.destination))}")
     return 0
 
 
@@ -238,11 +222,6 @@ def _add(library: Library, args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _reindex(library: Library, args: argparse.Namespace, console: Console) -> int:
-    console.print(f"index rebuilt: {library.rebuild()} version(s)")
-    return 0
-
-
 def _check(library: Library, args: argparse.Namespace, console: Console) -> int:
     problems = library.check()
     for problem in problems:
@@ -252,8 +231,31 @@ def _check(library: Library, args: argparse.Namespace, console: Console) -> int:
     return 1 if problems else 0
 
 
-ACTIONS = {"add": _add, "check": _check, "list": _list, "show": _show, "diff": _diff, "tag": _tag, "notes": _notes, "rename": _rename, "rm": _rm,
-           "restore": _restore, "export": _export, "push": _push, "import": _import, "reindex": _reindex}
+Action = Callable[[Library, argparse.Namespace, Console], int]
+# Actions that change one thing and say so in one line (exit 0).
+_SAID: dict[str, Callable[[Library, argparse.Namespace], str]] = {
+    "tag": _tagged,
+    "notes": lambda library, args: f"{library.set_notes(args.ref, args.text).ref}: notes saved",
+    "rename": _renamed,
+    "rm": _trashed,
+    "restore": lambda library, args: f"{library.restore(args.ref).ref} restored",
+    "export": lambda library, args: f"exported to {library.export(args.ref, Path(args.destination))}",
+    "reindex": lambda library, args: f"index rebuilt: {library.rebuild()} version(s)",
+}
+
+
+def _saying(say: Callable[[Library, argparse.Namespace], str]) -> Action:
+    """The action that prints what ``say`` returns: one line about what it changed."""
+
+    def action(library: Library, args: argparse.Namespace, console: Console) -> int:
+        console.print(say(library, args))
+        return 0
+
+    return action
+
+
+ACTIONS: dict[str, Action] = {"add": _add, "check": _check, "list": _list, "show": _show, "diff": _diff, "push": _push,
+                              "import": _import, **{name: _saying(say) for name, say in _SAID.items()}}
 
 
 def cmd_merge(args: argparse.Namespace, console: Console) -> int:
@@ -261,25 +263,34 @@ def cmd_merge(args: argparse.Namespace, console: Console) -> int:
         args.adapters)
     data = {"kind": "merge", "adapters": args.adapters, "weights": weights, "combination": args.combination,
             "density": args.density, "name": args.name}
-    return _run(data, args, console, args.adapters[0], "merge")
+    return _run(data, args, console, args.adapters[0])
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     data = {"kind": "export", "adapter": args.adapter, "output_dir": args.output_dir,
             "max_shard_size": args.max_shard_size, "gguf": [k.strip() for k in args.gguf.split(",") if k.strip()]}
-    return _run(data, args, console, args.adapter, "export")
+    return _run(data, args, console, args.adapter)
 
 
-def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: str, label: str) -> int:
+def _started(data: dict, args: argparse.Namespace, console: Console, first_adapter: str | None,
+             quiet: bool = False) -> Outcome | int:
+    """Run a merge, export or eval job through the worker, on ``--model``, else the first adapter's
+    base model, else the bundled one; an exit status when the job can't be made."""
     try:
-        model = args.model or _base_of(first_adapter)
+        model = args.model or (_base_of(first_adapter) if first_adapter else "bundled")
         job = job_from_dict({**data, "model": {"path": model}}, source="command line")
     except (JobError, LibraryError) as exc:
         console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
         return protocol.EXIT_BAD_JOB
-    run_dir = runs.create_run_dir(label)
-    outcome, _events = run_job(job, run_dir, console, quiet=False, show_log=args.verbose)
-    if isinstance(outcome.final, protocol.Done) and label == "merge":
+    outcome, _events = run_job(job, runs.create_run_dir(data["kind"]), console, quiet=quiet, show_log=args.verbose)
+    return outcome
+
+
+def _run(data: dict, args: argparse.Namespace, console: Console, first_adapter: str) -> int:
+    outcome = _started(data, args, console, first_adapter)
+    if isinstance(outcome, int):
+        return outcome
+    if isinstance(outcome.final, protocol.Done) and data["kind"] == "merge":
         merged = MergeOutputs.from_dict(outcome.final.outputs, "the merge")
         console.print(f"merged into [bold]{merged.library_ref}[/bold] (rank {merged.rank})")
     elif isinstance(outcome.final, protocol.Done):
@@ -324,17 +335,12 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    try:
-        model = args.model or (_base_of(args.adapter[0]) if args.adapter else "bundled")
-        job = job_from_dict({"kind": "eval", "model": {"path": model}, "adapters": args.adapter,
-                             "dataset": {"path": args.dataset, "format": args.format, "max_rows": args.max_rows},
-                             "split": args.split, "generate_rows": args.generate_rows, "max_length": args.max_length},
-                            source="command line")
-    except (JobError, LibraryError) as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
-        return protocol.EXIT_BAD_JOB
-    run_dir = runs.create_run_dir("eval")
-    outcome, _events = run_job(job, run_dir, console, quiet=args.json, show_log=args.verbose)
+    data = {"kind": "eval", "adapters": args.adapter,
+            "dataset": {"path": args.dataset, "format": args.format, "max_rows": args.max_rows},
+            "split": args.split, "generate_rows": args.generate_rows, "max_length": args.max_length}
+    outcome = _started(data, args, console, args.adapter[0] if args.adapter else None, quiet=args.json)
+    if isinstance(outcome, int):
+        return outcome
     if not isinstance(outcome.final, protocol.Done):
         return outcome.exit_code
     results = (outcome.final.outputs or {}).get("results", [])

@@ -31,7 +31,7 @@ template, or writes them out itself when the template has no tool support.
 
 Rows we can't train right are refused, with what to do, not trained wrongly: rows
 with images, audio or video; read as an SFT format, preference pairs (chosen/rejected)
-and KTO rows labelled undesirable. Which stage trains which rows is `stages`' rule.
+and KTO rows labelled undesirable (`refusals`). Which stage trains which rows is `stages`' rule.
 
 Chat rules (checked per row, each failure names the offending field):
   - a system turn only as the very first turn;
@@ -54,6 +54,7 @@ from typing import Any, Literal
 
 from .errors import DatasetError, RowUnit, type_name
 from .readers import RawRecord
+from .refusals import MEDIA_PARTS, MEDIA_REFUSAL, untrainable
 
 Role = Literal["system", "user", "assistant", "tool"]
 ExampleKind = Literal["chat", "completion", "text", "preference", "kto", "prompt"]
@@ -78,8 +79,6 @@ MESSAGE_ROLES: dict[str, Role] = {
     "tool": "tool",
     "function": "tool",
 }
-MEDIA_KEYS = ("images", "image", "audios", "audio", "videos", "video")
-MEDIA_PARTS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "video_url", "file")
 TEXT_PARTS = ("text", "input_text", "output_text")
 REASONING_PARTS = ("reasoning", "thinking")
 CALL_PARTS = ("tool_call", "tool_use", "function_call")
@@ -204,7 +203,7 @@ def detect_format(records: Sequence[RawRecord | dict | str], *, file: str = "<re
             continue
         if first_keys is None:
             first_keys = sorted(map(str, data))
-        refusal = _untrainable(data, None)
+        refusal = untrainable(data, sft=False)
         if refusal:
             raise DatasetError(file, row.row if isinstance(row, RawRecord) else None, refusal[0], refusal[1],
                                unit=row.unit if isinstance(row, RawRecord) else "line")
@@ -256,7 +255,7 @@ def normalize_record(record: RawRecord, format: str, *, file: str) -> Example:
         if not record.data.strip():
             raise row.error(None, "empty paragraph")
         return Example(kind="text", text=record.data, source=record.label)
-    refusal = _untrainable(record.data, format)
+    refusal = untrainable(record.data, sft=format in SFT_FORMATS)
     if refusal:
         raise row.error(*refusal)
     return replace(normalizer(row, record.data), source=record.label)
@@ -267,27 +266,6 @@ def _is_label(value: Any) -> bool:
     from .preference import boolean_label
 
     return boolean_label(value) is not None
-
-
-def _untrainable(data: dict, format: str | None) -> tuple[str | None, str] | None:
-    """(field, why and what to do) for a row that would be trained wrongly; ``format`` None: any format."""
-    sft = format in SFT_FORMATS
-    if sft and "chosen" in data and "rejected" in data:
-        return None, ("preference data (chosen/rejected) found; supervised fine-tuning would not learn the "
-                      "preference: train it with training.stage = \"dpo\" (or orpo, simpo, kto) and the format "
-                      "'auto', or map the chosen reply as the answer (e.g. --map output=chosen) and leave "
-                      "'rejected' out")
-    label = data.get("label")
-    if sft and (label is False or str(label).lower() == "false") and any(key in data for key in ("prompt", "completion", "messages",
-                                                                            "conversations")):
-        return "label", ("this reply is labelled undesirable (KTO data: 'label' false); supervised fine-tuning "
-                         "would teach it: train the file with training.stage = \"kto\", or keep only rows "
-                         "with label true")
-    for key in MEDIA_KEYS:
-        if data.get(key):
-            return key, (f"this row has {key} ('{key}' column); LoRA Studio trains on text only and would "
-                         f"drop them silently: remove multimodal rows or use a text-only dataset")
-    return None
 
 
 @dataclass(frozen=True)
@@ -458,8 +436,7 @@ def _content(row: _Row, message: dict, path: str) -> tuple[list[str], list[str],
         elif kind in CALL_PARTS:
             calls.extend(_tool_calls(row, part, part_path))
         elif kind in MEDIA_PARTS:
-            raise row.error(f"{part_path}.type", f"this message has an {kind!r} part; LoRA Studio trains on text "
-                                                 "only and would drop it silently: remove multimodal rows")
+            raise row.error(f"{part_path}.type", f"this message has an {kind!r} part; {MEDIA_REFUSAL.format(it='it')}")
         else:
             raise row.error(
                 f"{part_path}.type",

@@ -28,6 +28,7 @@ from .folders import source_files
 from .formats import detect_format, normalize_record
 from .loading import LoadedDataset, bad_rows_refusal, load_job_dataset
 from .readers import SUFFIXES, RawRecord, read_records
+from .refusals import every_row_refused, format_hint
 from .stages import stage_refusal
 
 HEAD_ROWS = 200  # rows read from a large file: enough to detect its format and catch a wrong mapping
@@ -221,10 +222,9 @@ def _head_rows_fit(settings: DatasetSettings, rows: list[RawRecord], check: Data
     if problems and len(problems) == len(rows):
         # Every one of the first rows bad is a wrong format or mapping, not a few typos.
         first = "first " if len(rows) >= HEAD_ROWS else ""  # fewer: the whole file
+        check.guess = format_hint(check.columns, check.format, rows)
         check.issues.append(Issue("", f"{check.path.name}: none of the {first}{len(rows)} rows can be used as "
-                                      f"'{check.format}'; first problem: {problems[0].to_issue()}; choose the "
-                                      "right format or column mapping"))
-        guess = guess_columns(check.columns) if check.columns else None
-        check.guess = None if guess and guess.format == check.format and not guess.mapping else guess  # nothing new
+                                      f"'{check.format}'; first problem: {problems[0].to_issue()}"
+                                      + ("" if every_row_refused(rows) else "; choose the right format or column mapping")))
         return False
     return True

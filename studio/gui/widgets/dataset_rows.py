@@ -6,6 +6,8 @@ I meant?"; listing skipped rows by line and field says exactly what to fix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,45 +21,65 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.datasets import Example, LoadedDataset
+from studio.core.chat_segments import call_summary, clip, tools_summary
+from studio.core.datasets import Example, LoadedDataset, Message
 
 PREVIEW_ROWS = 50
 MAX_ISSUES_SHOWN = 1000  # a file with 100 000 bad rows needs the pattern, not every line
 _SUMMARY_CHARS = 240
 _TOOLTIP_CHARS = 1500
+_REASONING_CHARS = 80  # reasoning is shown briefly: that the turn has it, and how it starts
 
 
 def summarize(example: Example, limit: int = _SUMMARY_CHARS) -> str:
-    """One line: 'user: … → assistant: …', 'prompt → completion', or the text."""
+    """One line: 'user: … → assistant calls f({…}) → tool result: … → assistant: …', 'prompt → completion',
+    or the text; a row's tool definitions first, by name."""
     if example.kind == "chat":
-        text = _turns(example.messages)
+        text = _tools(example) + _turns(example.messages)
     elif example.kind == "completion":
         text = f"{example.prompt}  →  {example.completion}"
     elif example.kind == "preference":
-        text = f"{_turns(example.messages)}  →  chosen: {_turns(example.chosen)}  |  rejected: {_turns(example.rejected)}"
+        text = (f"{_tools(example)}{_turns(example.messages)}  →  chosen: {_turns(example.chosen)}  |  "
+                f"rejected: {_turns(example.rejected)}")
     elif example.kind == "kto":
         verdict = "desirable" if example.desirable else "undesirable"
-        text = f"{_turns(example.messages)}  →  {verdict}: {_turns(example.response)}"
+        text = f"{_tools(example)}{_turns(example.messages)}  →  {verdict}: {_turns(example.response)}"
     else:
         text = example.text
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
-def _turns(messages) -> str:
-    return "  →  ".join(f"{m.role}: {m.content}" for m in messages)
+def _tools(example: Example, end: str = "  |  ") -> str:
+    """The row's tool definitions by name ("" for a row without), as `datasets inspect` shows them."""
+    return f"tools: {tools_summary(example.tools)}{end}" if example.tools else ""
+
+
+def _turns(messages: Sequence[Message], between: str = "  →  ", within: str | None = None) -> str:
+    """The turns' lines, turns apart by ``between`` and a turn's own lines by ``within`` (default the same)."""
+    return between.join((between if within is None else within).join(_turn_lines(m)) for m in messages)
+
+
+def _turn_lines(message: Message) -> list[str]:
+    """One turn as `datasets inspect` shows it: its reasoning (cut short), its text, and each tool call
+    as ``name({json})``; a tool's result says so, with the tool's name (or call id) when the row gives it.
+    An assistant turn that only calls tools has no text line: it is not an empty reply."""
+    role = f"tool result{f' ({message.name})' if message.name else ''}" if message.role == "tool" else message.role
+    lines = [f"{role} thinking: {clip(message.reasoning, _REASONING_CHARS)}"] if message.reasoning else []
+    if message.content or not message.tool_calls:
+        lines.append(f"{role}: {message.content}")
+    return lines + [f"{role} calls {call_summary(call.name, call.arguments)}" for call in message.tool_calls]
 
 
 def _full_text(example: Example) -> str:
     if example.kind == "chat":
-        text = "\n\n".join(f"[{m.role}]\n{m.content}" for m in example.messages)
+        text = _tools(example, "\n\n") + _turns(example.messages, "\n\n", "\n")
     elif example.kind == "completion":
         text = f"[prompt]\n{example.prompt}\n\n[completion]\n{example.completion}"
     elif example.kind in ("preference", "kto"):
         replies = ((("chosen", example.chosen), ("rejected", example.rejected)) if example.kind == "preference"
                    else (("desirable" if example.desirable else "undesirable", example.response),))
-        text = "\n\n".join([f"[{m.role}]\n{m.content}" for m in example.messages]
-                            + [f"[{label}]\n{_turns(turns)}" for label, turns in replies])
+        text = "\n\n".join([_tools(example, "\n\n") + _turns(example.messages, "\n\n", "\n")]
+                             + [f"[{label}]\n" + _turns(turns, "\n") for label, turns in replies])
     else:
         text = example.text
     return text if len(text) <= _TOOLTIP_CHARS else text[:_TOOLTIP_CHARS] + "…"
