@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import traceback
+import warnings
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -287,6 +288,9 @@ def _run(job, run_dir: Path, events_out) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
+    # transformers 5 renamed gradient to activation checkpointing; peft and TRL still ask by the old
+    # name at every run, and a user reading the log can do nothing about it.
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing\w*` is deprecated", category=FutureWarning)
     emit = Emitter(events_out, run_dir / runs.EVENTS_NAME)
     control = JobControl()
 
