@@ -71,6 +71,7 @@ def prepare_compare(app, window, evaluate: bool = True) -> None:
     if not trained:
         return
     page.reload_choices()
+    wait(app, lambda: not page.looking_up(), 60)
     page.set_adapters(trained[:1])
     page.temperature.setValue(0.0)
     page.max_tokens.setValue(48)
@@ -120,6 +121,7 @@ def main() -> None:
     from studio.gui import theme
     from studio.gui.app import create_app
     from studio.gui.app_state import AppState
+    from studio.gui.background import tasks_in_flight
     from studio.gui.main_window import PAGE_NAMES, MainWindow
 
     app = create_app()
@@ -135,6 +137,7 @@ def main() -> None:
     if hasattr(window.datasets_page, "open_path"):
         window.datasets_page.open_path(bundled_dataset_path())
     settle(app, 3.0)
+    wait(app, lambda: tasks_in_flight() == 0, 60)  # the pages read the library in the background
     finished = [r for r in runs.list_runs() if r.status == "done" and r.total_steps]  # the training run
     if finished:
         window.monitor_page.follow(finished[0].path)
@@ -143,6 +146,7 @@ def main() -> None:
         window.library_page.table.select_ref(trained[0].ref)
     merge = window.merge_page
     merge.reload()
+    wait(app, lambda: not merge.loading(), 60)
     for entry in merge.entries[:2]:
         merge.check(entry.ref)
     merge.combination.setCurrentText("cat")  # ranks differ: cat (or svd) is what works

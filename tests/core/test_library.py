@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
+import threading
 import zipfile
 from pathlib import Path
 
@@ -224,24 +227,89 @@ def test_a_zip_bomb_is_refused(library, tmp_path):
     assert library.entries() == []
 
 
-def test_looking_an_adapter_up_waits_for_no_writer(library, tmp_path):
-    """Opening the library and resolving a reference (what the Compare page does as the
-    user types) takes no write lock, so a writer holding the index does not stall it."""
-    import sqlite3
-    import time
+def read_while_a_writer_works(library: Library, read) -> list:
+    """``read()`` in another thread while this one holds the writers' lock (a real flock, as an
+    import or a rename holds it) and the index's SQLite write lock; what it returned.
 
+    The join's timeout is a deadlock guard, not a speed limit: a read that waited for the
+    writer would wait until this function let go, so the thread would still be alive."""
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(read()), daemon=True)
+    writer = sqlite3.connect(library.index.path, isolation_level=None)
+    try:
+        with library.locked():
+            writer.execute("BEGIN IMMEDIATE")  # mid-write, as an import or a rename is
+            thread.start()
+            thread.join(timeout=60)
+            finished = not thread.is_alive()
+            writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    thread.join()
+    assert finished, "the read waited for the writer"
+    return results
+
+
+def test_reading_the_library_waits_for_no_writer(library, tmp_path):
+    """Listing, searching and resolving (what the pages do as the user types and filters)
+    take no write lock: a writer holding the library's lock or the index does not stall them."""
     from studio.core.library import locate_adapter
 
     library.add(make_adapter(tmp_path / "a"), card())
-    writer = sqlite3.connect(library.index.path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # another process mid-write (an import, a rename)
-    try:
-        started = time.monotonic()
+    library.add(make_adapter(tmp_path / "b"), card("poet"))
+    library.entries()  # synced: the folders are as the index last saw them
+
+    def read() -> tuple:
+        with Library() as reader:  # another window, or the CLI
+            folder, ref = locate_adapter("captain/v1", reader)
+            return ([e.ref for e in reader.entries()], [e.ref for e in reader.search(text="poet")],
+                    reader.resolve("captain").entry.ref, ref, folder.name,
+                    reader.filed_run("no-such-run", "captain"))
+
+    assert read_while_a_writer_works(library, read) == [
+        (["captain/v1", "poet/v1"], ["poet/v1"], "captain/v1", "captain/v1", "v1", None)]
+
+
+def copy_in_behind_the_index(library: Library, source: str, target: str) -> None:
+    """A version folder copied in by hand (a backup restored, another machine's library)."""
+    folder = library.root / target
+    shutil.copytree(library.resolve(source).path_obj, folder)
+    saved = json.loads((folder / "card.json").read_text())
+    name, version = target.split("/v")
+    (folder / "card.json").write_text(json.dumps({**saved, "name": name, "version": int(version)}))
+
+
+def test_a_folder_added_behind_the_index_shows_up_at_the_next_read(library, tmp_path):
+    """Reads sync only when the folders changed since the last sync: a version copied in,
+    a card edited in place and a version removed by hand are each seen."""
+    library.add(make_adapter(tmp_path / "a"), card())
+    assert [e.ref for e in library.entries()] == ["captain/v1"]
+    copy_in_behind_the_index(library, "captain/v1", "captain/v2")
+    copy_in_behind_the_index(library, "captain/v1", "sailor/v1")
+    with Library() as other:
+        assert [e.ref for e in other.entries()] == ["captain/v1", "captain/v2", "sailor/v1"]
+    assert [e.ref for e in library.search(text="sailor")] == ["sailor/v1"]
+    card_file = library.root / "sailor" / "v1" / "card.json"
+    with card_file.open("r+") as handle:  # edited in place, as an editor may save it
+        saved = json.loads(handle.read())
+        handle.seek(0)
+        handle.write(json.dumps({**saved, "notes": "edited by hand"}))
+        handle.truncate()
+    assert [e.notes for e in library.entries() if e.ref == "sailor/v1"] == ["edited by hand"]
+    shutil.rmtree(library.root / "captain" / "v2")
+    assert [e.ref for e in library.entries()] == ["captain/v1", "sailor/v1"] and library.check() == []
+
+
+def test_a_folder_added_while_a_writer_works_is_listed_once_it_is_done(library, tmp_path):
+    """A read that finds the folders changed while a writer holds the lock reads the index as it
+    is (the writer's own change lands in it); the next read, the writer gone, syncs."""
+    library.add(make_adapter(tmp_path / "a"), card())
+    library.entries()
+    copy_in_behind_the_index(library, "captain/v1", "captain/v2")
+
+    def read() -> list[str]:
         with Library() as reader:
-            assert reader.resolve("captain").entry.ref == "captain/v1"
-        folder, ref = locate_adapter("captain/v1")
-        assert ref == "captain/v1" and folder.name == "v1"
-        assert time.monotonic() - started < 2.0  # the index's busy timeout is 10 s
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+            return [e.ref for e in reader.entries()]
+
+    assert read_while_a_writer_works(library, read) == [["captain/v1"]]
+    assert read() == ["captain/v1", "captain/v2"]

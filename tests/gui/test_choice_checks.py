@@ -262,6 +262,7 @@ def merge_page(qtbot, state) -> MergePage:
     qtbot.addWidget(page)
     page.resize(1100, 760)
     page.show()
+    qtbot.waitUntil(lambda: not page.loading(), timeout=5000)  # the list is read in the pool
     return page
 
 

@@ -44,7 +44,7 @@ def test_the_filter_lists_every_method_and_finds_a_tuner_by_its_label(page, qtbo
         assert page.table.ref_at(0) == f"{method}-run/v1"
 
 
-def test_train_more_shows_the_adapters_own_method(page, state, tmp_path):
+def test_train_more_shows_the_adapters_own_method(page, state, qtbot, tmp_path):
     """Keeping a VeRA adapter training is VeRA in the Method box, whatever the job had."""
     with Library() as library:
         folder = library.resolve("vera-run/v1").path_obj
@@ -52,4 +52,5 @@ def test_train_more_shows_the_adapters_own_method(page, state, tmp_path):
     (folder / "adapter_config.json").write_text(json.dumps({**config, "peft_type": "VERA", "r": 256}))
     page.table.select_ref("vera-run/v1")
     page.train_more()
+    qtbot.waitUntil(lambda: state.job.lora.continue_from == "vera-run/v1", timeout=5000)  # read in the pool
     assert (state.job.lora.tuner, state.job.lora.r, state.job.lora.continue_from) == ("vera", 256, "vera-run/v1")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from library_support import make_adapter
+from test_library_reads import gui_thread_opens
 
 from studio.core.cards import Card
 from studio.core.library import Library
@@ -126,21 +127,65 @@ def select(page: LibraryPage, wanted: list[str]) -> None:
             page.table.setRangeSelected(QTableWidgetSelectionRange(row, 0, row, page.table.columnCount() - 1), True)
 
 
-def test_diff_of_two_selected_versions(page):
+def test_diff_of_two_selected_versions(page, qtbot):
+    from PySide6.QtWidgets import QTableWidget
+
     select(page, ["pirate/v1", "pirate/v2"])
     assert sorted(page.table.selected_refs()) == ["pirate/v1", "pirate/v2"]
     assert page.buttons["diff"].isEnabled() and page.buttons["merge"].isEnabled()
-    rows = {key: (a, b) for key, a, b in page.diff_rows()}
-    assert sorted(rows["metrics.train_loss"]) == [0.9, 1.2]
+    page.buttons["diff"].click()
+    qtbot.waitUntil(lambda: page.diff_dialog is not None, timeout=5000)  # once the cards are read
+    table = page.diff_dialog.findChild(QTableWidget)
+    rows = {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text())
+            for r in range(table.rowCount())}
+    assert sorted(rows["metrics.train_loss"]) == ["0.9", "1.2"]
+    page.diff_dialog.close()
 
 
-def test_train_more_sets_up_the_train_page(page, state):
+def test_train_more_sets_up_the_train_page(page, state, qtbot):
     pages: list[str] = []
     state.page_requested.connect(pages.append)
     page.table.select_ref("pirate/v2")
     page.train_more()
+    qtbot.waitUntil(lambda: pages == ["Train"], timeout=5000)  # once the adapter's folder is read
     assert state.job.lora.continue_from == "pirate/v2" and state.job.model.path == "bundled"
-    assert pages == ["Train"]
+
+
+def test_the_gui_thread_never_opens_the_library(page, state, qtbot, monkeypatch):
+    """Listing, a version's details and lineage, a diff, Train more and Reindex each read the
+    library in the pool; their answers land on the page."""
+    opened = gui_thread_opens(monkeypatch)
+    page.search.setText("pirate")  # poet/v1, pirate/v1's child, is filtered out of the list
+    settle(qtbot, page, 2)
+    page.table.select_ref("pirate/v1")
+    assert page.details.lineage.children == [] and page.details_pending()  # the listed ones, at once
+    qtbot.waitUntil(lambda: not page.details_pending(), timeout=5000)
+    assert page.details.lineage.children == ["poet/v1"]  # the whole library's, from the index
+    page.details.lineage.ref_clicked.emit("poet/v1")  # shown once the unfiltered list has it
+    qtbot.waitUntil(lambda: page.table.selected_refs() == ["poet/v1"], timeout=5000)
+    assert page.search.text() == "" and page.details.lineage.parents == ["pirate/v1"]
+    select(page, ["pirate/v1", "pirate/v2"])
+    page.buttons["diff"].click()
+    qtbot.waitUntil(lambda: page.diff_dialog is not None, timeout=5000)
+    page.diff_dialog.close()
+    pages: list[str] = []
+    state.page_requested.connect(pages.append)
+    page.table.select_ref("poet/v1")
+    page.buttons["train_more"].click()
+    qtbot.waitUntil(lambda: pages == ["Train"], timeout=5000)
+    assert state.job.lora.continue_from == "poet/v1"
+    page.buttons["reindex"].click()
+    qtbot.waitUntil(lambda: "Index rebuilt from the folders: 3 version(s)" in page.message.text(), timeout=5000)
+    settle(qtbot, page, 3)
+    assert opened and "gui" not in opened, opened
+
+
+def test_a_reindex_that_fails_says_why(page, qtbot, studio_home):
+    (studio_home / "library" / ".lock").unlink()
+    (studio_home / "library" / ".lock").mkdir()  # the lock file can't be opened: the rebuild fails
+    page.buttons["reindex"].click()
+    qtbot.waitUntil(lambda: "could not be written" in page.message.text(), timeout=5000)
+    assert "Index rebuilt" not in page.message.text() and ".lock" in page.message.text()
 
 
 def test_the_empty_note_goes_once_adapters_arrive(qtbot, state, tmp_path):

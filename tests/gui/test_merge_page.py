@@ -19,6 +19,7 @@ def page(qtbot, state, tiny_model_dir):
     qtbot.addWidget(widget)
     widget.resize(1100, 760)
     widget.show()
+    qtbot.waitUntil(lambda: not widget.loading(), timeout=5000)  # the list is read in the pool
     return widget
 
 
@@ -46,7 +47,7 @@ def test_merge_two_adapters_then_export_one_into_the_base(page, qtbot, tmp_path)
     merged = library.resolve("merged-pirate/v1").entry
     assert merged.parents == ["pirate/v1", "pirate/v2"] and merged.method == "merge (linear)"
     assert library.card("merged-pirate/v1").merge.weights == [0.7, 0.3]
-    assert "merged-pirate/v1" in [e.ref for e in page.entries]  # the list followed the library
+    qtbot.waitUntil(lambda: "merged-pirate/v1" in [e.ref for e in page.entries], timeout=5000)  # the list followed
 
     page.export_adapter.setCurrentText("merged-pirate/v1")
     out = tmp_path / "full-model"

@@ -28,6 +28,7 @@ def page(qtbot, state, two_adapters):
     qtbot.addWidget(widget)
     widget.resize(1100, 760)
     widget.show()
+    qtbot.waitUntil(lambda: not widget.loading(), timeout=5000)  # the list is read in the pool
     for ref in two_adapters:
         widget.check(ref)
     return widget

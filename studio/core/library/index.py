@@ -102,17 +102,25 @@ class LibraryIndex:
     def _create(self) -> None:
         # An index of this schema takes no write lock to open: readers (the GUI's lookups,
         # the CLI's listings) never wait for a writer, nor make one wait.
-        if self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION and self._columns() == set(COLUMNS):
+        if (self._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+                and self._columns() == set(COLUMNS) and self._has_meta()):
             return
         with self._transaction():
+            # What the index knows of itself: the folders' signature at the last sync (library.folders).
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             if self._columns() not in (set(), set(COLUMNS)):  # the card summary changed: the next sync refills it
                 self._conn.execute("DROP TABLE versions")
+                self._conn.execute("DELETE FROM meta")
             self._conn.execute(f"CREATE TABLE IF NOT EXISTS versions ({', '.join(map(_column_sql, COLUMNS))})")
             self._conn.execute("CREATE INDEX IF NOT EXISTS versions_name ON versions(name, version)")
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _columns(self) -> set[str]:
         return {row["name"] for row in self._conn.execute("PRAGMA table_info(versions)")}
+
+    def _has_meta(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() \
+            is not None
 
     def _transaction(self):
         conn = self._conn
@@ -141,14 +149,29 @@ class LibraryIndex:
         with self._transaction():
             self._conn.executemany("DELETE FROM versions WHERE ref = ?", [(r,) for r in refs])
 
-    def replace_all(self, entries: Iterable[Entry]) -> None:
-        """Make the index exactly ``entries`` in one transaction (a rebuild)."""
+    def replace_all(self, entries: Iterable[Entry], synced: str = "") -> None:
+        """Make the index exactly ``entries`` in one transaction (a rebuild); ``synced``: the
+        folders' signature they were read at ("" for unknown: the next read syncs)."""
         with self._transaction():
             self._conn.execute("DELETE FROM versions")
             for entry in entries:
                 self._upsert(entry)
+            self._set_synced(synced)
+
+    def mark_synced(self, signature: str) -> None:
+        """The index now holds what the folders of this signature hold."""
+        with self._transaction():
+            self._set_synced(signature)
+
+    def _set_synced(self, signature: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('synced', ?)", (signature,))
 
     # -- reading --------------------------------------------------------------------------------
+
+    def synced(self) -> str:
+        """The folders' signature at the last sync ("" if never)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'synced'").fetchone()
+        return str(row["value"]) if row else ""
 
     def all(self, include_trashed: bool = False) -> list[Entry]:
         where = "" if include_trashed else "WHERE trashed = 0"

@@ -4,7 +4,9 @@ Every change is one atomic step on the folders (a rename of a fully written,
 fsynced folder, or an atomic rewrite of one card.json), made under an exclusive
 lock file so that the GUI, the CLI and finishing workers never pick the same
 version number; the SQLite index is updated after, and :meth:`Library.sync`
-repairs it from the folders whenever a writer died between the two. A killed
+repairs it from the folders whenever a writer died between the two. Reading takes
+no lock: a read syncs only when the folders changed, and only if no writer is at
+work (library.folders); SQLite's own locking keeps its reads whole. A killed
 writer therefore leaves the old state or the new one, plus at worst a hidden
 staging folder that the next writer removes.
 
@@ -36,6 +38,14 @@ from studio.core.cards import CARD_NAME, Card, card_readme, read_card, write_car
 from studio.core.library import failures
 from studio.core.library.failures import LibraryError
 from studio.core.library.files import WEIGHT_FILES, adapter_files
+from studio.core.library.folders import (
+    NAME_RE,
+    VERSION_RE,
+    on_disk,
+    signature,
+    versions,
+    writers_lock,
+)
 from studio.core.library.index import Entry, LibraryIndex
 from studio.core.library.repair import finish_renames
 
@@ -44,8 +54,6 @@ log = logging.getLogger(__name__)
 TRASH_NAME = ".trash"
 LOCK_NAME = ".lock"
 INDEX_NAME = "index.sqlite"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-VERSION_RE = re.compile(r"^v([1-9][0-9]*)$")
 RESERVED_NAMES = {"reports"}  # library/reports/ holds saved comparisons
 
 
@@ -126,10 +134,6 @@ class Library:
         """Exclusive across processes; the kernel drops it if the holder dies."""
         return atomic.locked(self.root / LOCK_NAME)
 
-    def _locked_for_reading(self) -> contextlib.AbstractContextManager[None]:
-        """The lock, or none where it can't be taken (nobody writes a library this process can't)."""
-        return contextlib.nullcontext() if self.unwritable else self.locked()
-
     def _list_from_folders(self, exc: BaseException) -> None:
         """From now on this process's index is built from the folders, in memory."""
         self.unwritable = failures.describe(exc, self.root)
@@ -161,12 +165,12 @@ class Library:
 
     @_said
     def entries(self, include_trashed: bool = False) -> list[Entry]:
-        self.sync()
+        self.sync(wait=False)
         return self.index.all(include_trashed)
 
     @_said
     def search(self, **filters: Any) -> list[Entry]:
-        self.sync()
+        self.sync(wait=False)
         return self.index.search(**filters)
 
     def history(self, name: str) -> list[Entry]:
@@ -175,7 +179,7 @@ class Library:
     @_said
     def lineage(self, ref: str) -> tuple[list[tuple[str, list[str]]], list[Entry]]:
         """(ancestors as (ref, its parents), nearest first; children) of a version."""
-        self.sync()
+        self.sync(wait=False)
         start = self.resolve(ref).entry
         ancestors, queue, seen = [], list(start.parents), {start.ref}
         while queue:
@@ -204,64 +208,67 @@ class Library:
 
     def scan(self) -> list[Entry]:
         """Every version folder, live and trashed, read from disk."""
-        found = []
-        for base, trashed in ((self.root, False), (self.trash, True)):
-            if not base.is_dir():
-                continue
-            for name_dir in sorted(base.iterdir()):
-                if not name_dir.is_dir() or not NAME_RE.match(name_dir.name):
-                    continue
-                for version in self._versions(name_dir):
-                    found.append(self.entry_for(name_dir / f"v{version}", trashed))
-        return found
+        return [self.entry_for(found.folder, found.trashed) for found in on_disk(self.root, self.trash).values()]
 
     @_said
-    def sync(self) -> None:
-        """Bring the index in line with the folders (cheap when nothing changed).
+    def sync(self, wait: bool = True) -> None:
+        """Bring the index in line with the folders.
 
         Under the lock, so a writer's move can't happen between reading a folder and
         indexing it (never call it while holding the lock: flock is not re-entrant).
-        Where the lock or the index can't be written (a read-only or full disk), the
-        index is rebuilt in memory from the folders instead."""
+        ``wait=False`` is a read's sync: nothing when the folders did not change since the
+        last sync, and nothing where a writer holds the lock (it indexes its own change;
+        the next read catches up), so a read never waits for a writer. Where the lock or
+        the index can't be written (a read-only or full disk), the index is rebuilt in
+        memory from the folders instead."""
+        if not wait and self._synced() == signature(on_disk(self.root, self.trash)):
+            return
         if self.unwritable is None:
             try:
-                with self.locked():
-                    self._sync()
+                with writers_lock(self.root / LOCK_NAME, wait) as held:
+                    if held:
+                        self._sync()
                 return
             except (OSError, sqlite3.Error) as exc:
                 self._list_from_folders(exc)
-        self.index.replace_all(self.scan())
+        found = on_disk(self.root, self.trash)
+        self.index.replace_all([self.entry_for(f.folder, f.trashed) for f in found.values()], signature(found))
+
+    def _synced(self) -> str | None:
+        """The folders' signature the index was last synced at (None: unreadable, so sync)."""
+        try:
+            return self.index.synced()
+        except sqlite3.Error:
+            return None
 
     def _sync(self) -> None:
-        on_disk = {}
-        for base, trashed in ((self.root, False), (self.trash, True)):
-            if not base.is_dir():
-                continue
-            for name_dir in base.iterdir():
-                if name_dir.is_dir() and NAME_RE.match(name_dir.name):
-                    for version in self._versions(name_dir):
-                        folder = name_dir / f"v{version}"
-                        on_disk[f"{name_dir.name}/v{version}"] = (folder, trashed)
+        found = on_disk(self.root, self.trash)
         indexed = {e.ref: e for e in self.index.all(include_trashed=True)}
-        stale = [ref for ref in indexed if ref not in on_disk]
+        stale = [ref for ref in indexed if ref not in found]
         if stale:
             self.index.remove(stale)
-        for ref, (folder, trashed) in on_disk.items():
+        for ref, (folder, trashed, mtime, _stamp) in found.items():
             known = indexed.get(ref)
-            try:
-                mtime = (folder / CARD_NAME).stat().st_mtime
-            except OSError:
-                mtime = 0.0
             if known is None or known.trashed != trashed or known.path != str(folder) or known.card_mtime != mtime:
                 self.index.upsert(self.entry_for(folder, trashed))
+        self.index.mark_synced(signature(found))
 
     @_said
     def check(self) -> list[str]:
-        """Problems between the index and the folders, and in the folders (empty = consistent)."""
+        """Problems between the index and the folders, and in the folders (empty = consistent).
+
+        Read without the lock; only a library found wanting is read again under it, so that
+        a writer between its folder and its index row is not reported."""
+        problems = self._check()
+        if problems and not self.unwritable:
+            with self.locked():
+                problems = self._check()
+        return problems
+
+    def _check(self) -> list[str]:
         problems = [f"the index is not used: {self.unwritable}"] if self.unwritable else []
-        with self._locked_for_reading():
-            on_disk = {e.ref: e for e in self.scan()}
-            indexed = on_disk if self.unwritable else {e.ref: e for e in self.index.all(include_trashed=True)}
+        on_disk = {e.ref: e for e in self.scan()}
+        indexed = on_disk if self.unwritable else {e.ref: e for e in self.index.all(include_trashed=True)}
         for ref in sorted(set(on_disk) - set(indexed)):
             problems.append(f"{ref}: in the folders but not in the index (`lora-studio library reindex` adds it)")
         for ref in sorted(set(indexed) - set(on_disk)):
@@ -386,9 +393,9 @@ class Library:
 
     @_said
     def filed_run(self, run_id: str, name: str = "") -> Entry | None:
-        """The live version a run was filed as, if any."""
-        with self._locked_for_reading():
-            return self._filed_run(run_id, clean_name(name) if name else "")
+        """The live version a run was filed as, if any (read without the lock: :meth:`add`
+        asks again under it before it files anything)."""
+        return self._filed_run(run_id, clean_name(name) if name else "")
 
     def _filed_run(self, run_id: str, name: str) -> Entry | None:
         """Looked up in the folders of ``name`` (the truth) and, for a renamed adapter, in the index."""
@@ -540,16 +547,7 @@ class Library:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _versions(name_dir: Path) -> list[int]:
-        if not name_dir.is_dir():
-            return []
-        found = []
-        for child in name_dir.iterdir():
-            match = VERSION_RE.match(child.name)
-            if match and child.is_dir():
-                found.append(int(match.group(1)))
-        return sorted(found)
+    _versions = staticmethod(versions)
 
 
 def _damaged(exc: sqlite3.DatabaseError) -> bool:

@@ -49,6 +49,7 @@ from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
 from studio.gui.compare_session import CompareSession, loading_row, sampling_help
 from studio.gui.eval_progress import EvalProgress
+from studio.gui.library_reads import NewestRead, library_refs
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_progress import JobProgress
@@ -194,6 +195,7 @@ class ComparePage(QWidget):
         self._lookup_timer.timeout.connect(self._models_changed)
         self._lookups = 0  # the newest lookup's number: an older one's answer is dropped
         self._pending_lookup = False
+        self._choices = NewestRead(self)  # the library's refs for the boxes, read in the pool
         for combo in self.slots:
             combo.currentTextChanged.connect(lambda _t: self._lookup_timer.start())
         state.library_changed.connect(self.reload_choices)
@@ -260,15 +262,8 @@ class ComparePage(QWidget):
     # -- choosing ----------------------------------------------------------------------------------
 
     def reload_choices(self) -> None:
-        with Library() as library:
-            refs = [e.ref for e in library.entries()]
-        for combo in self.slots:
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems([NONE, *refs])
-            combo.setCurrentText(current if current else NONE)
-            combo.blockSignals(False)
+        self._choices.run(library_refs, on_done=self._show_choices, on_error=lambda exc: self.status.show_note(
+            f"Could not read the library: {exc}", error=True))
         self.prompt_picker.clear()
         self.prompt_picker.addItem("Pick a prompt…")  # where they come from: the tooltip
         self.prompt_picker.addItems(eval_prompts())
@@ -276,6 +271,15 @@ class ComparePage(QWidget):
         run_in_background(dataset_prompts, self.state.dataset_path, self.state.dataset_format,
                           job.dataset.eval_fraction, job.training.seed, on_done=self._add_dataset_prompts, on_error=lambda _exc: None)
         self._models_changed()
+
+    def _show_choices(self, refs: list[str]) -> None:
+        for combo in self.slots:
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([NONE, *refs])
+            combo.setCurrentText(current if current else NONE)
+            combo.blockSignals(False)
 
     def _add_dataset_prompts(self, prompts: list[str]) -> None:
         known = {self.prompt_picker.itemText(i) for i in range(self.prompt_picker.count())}
@@ -320,8 +324,8 @@ class ComparePage(QWidget):
         return look_up(self.adapters(), self.state.job.model.path)[1]
 
     def looking_up(self) -> bool:
-        """A lookup is scheduled or running (tests wait for it)."""
-        return self._lookup_timer.isActive() or self._pending_lookup
+        """A lookup, or the library's refs for the boxes, scheduled or being read (tests wait for it)."""
+        return self._lookup_timer.isActive() or self._pending_lookup or self._choices.pending()
 
     def _models_changed(self) -> None:
         self._lookup_timer.stop()

@@ -1,16 +1,19 @@
 """Library page: every adapter version, its card, run curve and lineage, and every action.
 
-Listing reads the index (synced with the folders) in a pool thread. The actions are
-the CLI's (core.library), run here because each is a rename or a small write;
-export and import copy files and run in the pool. Merging and "merge into base"
-are worker jobs on the Merge page.
+Listing, a version's relatives, a diff, Train more and Reindex read the library in a
+pool thread (gui.library_reads), never on the GUI thread; what the listing read (each
+card) shows a selected version at once. The other actions are the CLI's (core.library),
+run here because each is a rename or a small write; export and import copy files and
+run in the pool. Merging and "merge into base" are worker jobs on the Merge page.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
@@ -31,21 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.library import (
-    Entry,
-    Library,
-    LibraryError,
-    base_model_of,
-    diff_cards,
-    import_adapter,
-    read_adapter_config,
-    read_card,
-)
-from studio.core.methods import METHODS, settings_from_peft
+from studio.core.cards import Card
+from studio.core.library import Entry, Library, LibraryError, import_adapter, read_card
+from studio.core.methods import METHODS
 from studio.core.models import discover_models
 from studio.core.stage_names import card_stage
 from studio.gui.app_state import AppState
 from studio.gui.background import run_in_background
+from studio.gui.library_reads import NewestRead, card_diff, continuation, rebuild_index, relatives
 from studio.gui.widgets.adapter_details import AdapterDetails
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.library_table import LibraryTable
@@ -65,22 +61,18 @@ def _load(filters: dict) -> tuple[list[Entry], dict[str, str]]:
     return entries, {entry.ref: _stage_of(entry) for entry in entries}
 
 
-_stages: dict[tuple[str, float], str] = {}  # (folder, card.json's mtime) -> stage: a card is read once
+_cards: dict[tuple[str, float], Card | None] = {}  # (folder, card.json's mtime) -> card: read once, in the pool
+
+
+def _card_of(entry: Entry) -> Card | None:
+    key = (entry.path, entry.card_mtime)
+    if key not in _cards:
+        _cards[key] = read_card(Path(entry.path))
+    return _cards[key]
 
 
 def _stage_of(entry: Entry) -> str:
-    key = (entry.path, entry.card_mtime)
-    if key not in _stages:
-        _stages[key] = card_stage(read_card(Path(entry.path)))
-    return _stages[key]
-
-
-def _stage_in(library: Library, ref: str) -> str:
-    """A version's stage from its card; "" for a parent that is no longer in the library."""
-    try:
-        return card_stage(library.card(ref))
-    except LibraryError:
-        return ""
+    return card_stage(_card_of(entry))
 
 
 class LibraryPage(QWidget):
@@ -90,6 +82,10 @@ class LibraryPage(QWidget):
         self.entries: list[Entry] = []
         self.stages: dict[str, str] = {}  # ref -> its card's training stage
         self._generation = 0
+        self._wanted = ""  # a ref to select once the listing has it (show_ref)
+        self._relatives, self._diff, self._continuation = NewestRead(self), NewestRead(self), NewestRead(self)
+        self.diff_dialog: QDialog | None = None
+        self._shown: tuple[str, tuple[list[str], dict[str, str]]] | None = None  # what the details show
         self.table = LibraryTable()
         self.details = AdapterDetails()
         self.search = QLineEdit()
@@ -110,7 +106,7 @@ class LibraryPage(QWidget):
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.details.lineage.ref_clicked.connect(self.show_ref)
         state.library_changed.connect(self.refresh)
-        self.refresh(background=False)
+        self.refresh()
 
     # -- building ------------------------------------------------------------------------------
 
@@ -187,6 +183,7 @@ class LibraryPage(QWidget):
                 "trashed": self.trash_box.isChecked()}
 
     def refresh(self, background: bool = True) -> None:
+        """List what the filters find; ``background=False`` (tests, scripts) reads on this thread."""
         self._generation += 1
         generation = self._generation
         if not background:
@@ -207,6 +204,9 @@ class LibraryPage(QWidget):
             self.message.show_note(EMPTY_NOTE)
         elif any(line.startswith((EMPTY_NOTE, UNREADABLE_NOTE)) for line in self.message.lines()):
             self.message.show_note("")  # read now, and not empty: the earlier note no longer holds
+        if self._wanted:  # the unfiltered listing show_ref asked for: the ref is in it, or gone
+            self.table.select_ref(self._wanted)
+            self._wanted = ""
         self._on_selection()
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -220,29 +220,42 @@ class LibraryPage(QWidget):
         return [e for e in self.entries if e.ref in refs]
 
     def show_ref(self, ref: str) -> None:
-        if not self.table.select_ref(ref):
+        """Select ``ref``; one the filters hide is selected once the unfiltered listing has it."""
+        self._wanted = "" if self.table.select_ref(ref) else ref
+        if self._wanted:
             self.search.clear()
             self.trash_box.setChecked(False)
-            self.refresh(background=False)
-            self.table.select_ref(ref)
+            self.refresh()
 
     def _on_selection(self) -> None:
+        """The card and lineage from what the listing read, at once; the children the filters
+        hide and their stages come from the library in the pool, and fill them in."""
         chosen = self.selected()
         entry = chosen[0] if len(chosen) == 1 else None
         if entry is None:
             self.details.show_entry(None, None, [], [])
         else:
-            with Library() as library:
-                try:
-                    card = read_card(library.resolve(entry.ref, trashed=entry.trashed).path_obj)
-                except LibraryError:
-                    card = None
-                children = [c.ref for c in library.index.children(entry.ref)]
-                # The lineage tags each version with its stage: an SFT adapter, then its DPO child.
-                stages = {ref: self.stages.get(ref) or _stage_in(library, ref) for ref in (*entry.parents, *children)}
-            stages[entry.ref] = card_stage(card)
-            self.details.show_entry(entry, card, entry.parents, children, stages)
+            listed = [e.ref for e in self.entries if entry.ref in e.parents]
+            self._show_details(entry, (listed, {ref: self.stages.get(ref, "") for ref in (*entry.parents, *listed)}))
+            self._relatives.run(relatives, entry.ref, entry.parents, self.stages,
+                                on_done=functools.partial(self._show_relatives, entry),
+                                on_error=lambda _exc: None)  # what the listing had stays shown
         self._update_buttons()
+
+    def _show_details(self, entry: Entry, found: tuple[list[str], dict[str, str]]) -> None:
+        children, stages = found
+        card = _card_of(entry)  # read with the listing, in the pool
+        # The lineage tags each version with its stage: an SFT adapter, then its DPO child.
+        self.details.show_entry(entry, card, entry.parents, children, {**stages, entry.ref: card_stage(card)})
+        self._shown = (entry.ref, found)
+
+    def _show_relatives(self, entry: Entry, found: tuple[list[str], dict[str, str]]) -> None:
+        if self.selected() == [entry] and self._shown != (entry.ref, found):
+            self._show_details(entry, found)
+
+    def details_pending(self) -> bool:
+        """The selected version's relatives are being read (tests wait for them)."""
+        return self._relatives.pending()
 
     def _update_buttons(self) -> None:
         chosen = self.selected()
@@ -314,9 +327,9 @@ class LibraryPage(QWidget):
         self._changed(f"Restored {', '.join(refs)}")
 
     def reindex(self) -> None:
-        with Library() as library:
-            rebuilt = library.rebuild()
-        self._changed(f"Index rebuilt from the folders: {rebuilt} version(s)")
+        self.message.show_note("Rebuilding the index from the folders…")
+        run_in_background(rebuild_index, on_error=self._failed,
+                          on_done=lambda rebuilt: self._changed(f"Index rebuilt from the folders: {rebuilt} version(s)"))
 
     def export_selected(self, destination: str | Path) -> None:
         entry = self.selected()[0]
@@ -363,12 +376,6 @@ class LibraryPage(QWidget):
         self.message.show_note(f"Importing {source}…")
         run_in_background(do_import, on_done=done, on_error=self._failed)
 
-    def diff_rows(self) -> list[tuple[str, object, object]]:
-        a, b = self.selected()[:2]
-        with Library() as library:
-            return diff_cards(library.card(a.ref) if not a.trashed else None,
-                              library.card(b.ref) if not b.trashed else None)
-
     # -- dialogs ---------------------------------------------------------------------------------
 
     def _ask_tags(self) -> None:
@@ -405,12 +412,16 @@ class LibraryPage(QWidget):
             self.import_path(path)
 
     def _show_diff(self) -> None:
+        """The cards of the two selected versions side by side, in a dialog once they are read."""
         a, b = self.selected()[:2]
+        self._diff.run(card_diff, a, b, on_done=functools.partial(self._open_diff, a, b), on_error=self._failed)
+
+    def _open_diff(self, a: Entry, b: Entry, rows: list[tuple[str, object, object]]) -> None:
         dialog = QDialog(self)
         dialog.setWindowTitle(f"{a.ref} vs {b.ref}")
         table = QTableWidget(0, 3, dialog)
         table.setHorizontalHeaderLabels(["field", a.ref, b.ref])
-        for key, left, right in self.diff_rows():
+        for key, left, right in rows:
             row = table.rowCount()
             table.insertRow(row)
             for column, value in enumerate((key, json.dumps(left), json.dumps(right))):
@@ -420,21 +431,24 @@ class LibraryPage(QWidget):
         layout.addWidget(table)
         dialog.resize(720, 420)
         dialog.show()
+        self.diff_dialog = dialog
 
     def train_more(self) -> None:
-        """Set the Train page up to continue this adapter on its own base model."""
-        entry = self.selected()[0]
+        """Set the Train page up to continue this adapter on its own base model (read in the pool)."""
+        ref = self.selected()[0].ref
+        self._continuation.run(continuation, ref, on_done=functools.partial(self._continue, ref),
+                               on_error=self._failed)
+
+    def _continue(self, ref: str, found: tuple[str | None, dict[str, Any]]) -> None:
+        model, settings = found
         job = copy.deepcopy(self.state.job)
-        job.lora.continue_from = entry.ref
+        job.lora.continue_from = ref
         job.output.name = ""
-        with Library() as library:
-            folder = library.resolve(entry.ref).path_obj
-            model = base_model_of(folder)
         if model:
             job.model.path = model
         # The Method box shows the adapter's own method (the worker keeps training it as it is),
         # so what that method can't do is refused here, not in the worker.
-        for name, value in settings_from_peft(read_adapter_config(folder)).items():
+        for name, value in settings.items():
             setattr(job.lora, name, value)
         self.state.set_job(job)
         self.state.page_requested.emit("Train")

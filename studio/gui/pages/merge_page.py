@@ -3,7 +3,8 @@
 Both run as worker jobs (the window never loads torch); this page follows the run
 folder for progress (phase, done/total, time left, Cancel: widgets.job_progress) and
 lands the result in the library. The preview (rank, size, problems) comes from
-core.merging before anything starts.
+core.merging before anything starts. The list of adapters, with the base model each
+loads, is read in the pool (gui.library_reads): the GUI thread never opens the library.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import protocol
 from studio.core.job_schema import JobError, job_from_dict
-from studio.core.library import Entry, Library, LibraryError, base_model_of
+from studio.core.library import Entry, LibraryError
 from studio.core.merging import (
     COMBINATIONS,
     HELP,
@@ -48,6 +49,7 @@ from studio.core.outputs import ExportOutputs, MergeOutputs, outputs_for
 from studio.core.records import Record
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
+from studio.gui.library_reads import NewestRead, entries_and_bases
 from studio.gui.run_follower import RunFollower
 from studio.gui.widgets.issue_list import IssueList
 from studio.gui.widgets.job_progress import JobProgress
@@ -69,6 +71,9 @@ class MergePage(QWidget):
         super().__init__(parent)
         self.state = state
         self.entries: list[Entry] = []
+        self.bases: dict[str, str | None] = {}  # ref -> the base model it loads (None: this machine has none)
+        self._listing = NewestRead(self)
+        self._preselect: tuple[list[str], str] | None = None  # applied once the list is read
         self.follower: RunFollower | None = None
         self.run_dir: Path | None = None
         self.result: Record | None = None  # the last job's outputs
@@ -178,10 +183,18 @@ class MergePage(QWidget):
     # -- the adapters ------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        checked = set(self.checked_refs())
+        """Read the library's adapters in the pool; the table is filled when they come."""
+        self._listing.run(entries_and_bases, on_done=self._fill,
+                          on_error=lambda exc: self.message.show_note(f"Could not read the library: {exc}", error=True))
+
+    def loading(self) -> bool:
+        """The list of adapters is being read (tests wait for it)."""
+        return self._listing.pending()
+
+    def _fill(self, found: tuple[list[Entry], dict[str, str | None]]) -> None:
+        checked = set(self.checked_refs())  # as they are now: ticked while the list was read, kept
         weights = {ref: w for ref, w in zip(self.checked_refs(), self.weights(), strict=True)}
-        with Library() as library:
-            self.entries = library.entries()
+        self.entries, self.bases = found
         self._filling = True
         self.table.setRowCount(0)  # drops the old weight boxes too
         self.table.setRowCount(len(self.entries))
@@ -212,10 +225,17 @@ class MergePage(QWidget):
         self.export_adapter.addItems([e.ref for e in self.entries])
         if current:
             self.export_adapter.setCurrentText(current)
+        if self._preselect is not None:
+            self._apply_preselect(*self._preselect)
+            self._preselect = None
         self.update_preview()
 
     def preselect(self, refs: list[str], mode: str) -> None:
+        """Tick ``refs`` (mode "merge") or choose the first to export, once the list is read again."""
+        self._preselect = (list(refs), mode)
         self.reload()
+
+    def _apply_preselect(self, refs: list[str], mode: str) -> None:
         if mode == "export" and refs:
             self.export_adapter.setCurrentText(refs[0])
             return
@@ -224,7 +244,6 @@ class MergePage(QWidget):
             state = Qt.CheckState.Checked if entry.ref in refs else Qt.CheckState.Unchecked
             self.table.item(row, USE).setCheckState(state)
         self._filling = False
-        self.update_preview()
 
     def set_weight(self, ref: str, weight: float) -> None:
         row = next(r for r, e in enumerate(self.entries) if e.ref == ref)
@@ -302,8 +321,10 @@ class MergePage(QWidget):
     # -- jobs --------------------------------------------------------------------------------------
 
     def _base_of(self, ref: str) -> str:
-        with Library() as library:
-            return base_model_of(library.resolve(ref).path_obj) or self.state.job.model.path
+        """The base model ``ref`` was trained on, as read with the list, else the chosen model."""
+        if ref not in self.bases:
+            raise LibraryError(f"{ref or 'no adapter'} is not in the library's list: choose one of its adapters")
+        return self.bases[ref] or self.state.job.model.path
 
     def start_merge(self) -> Path | None:
         refs = self.checked_refs()
