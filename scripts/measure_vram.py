@@ -24,6 +24,14 @@ show for the same job (core.launch_plan.per_gpu_estimate). On a machine without 
   python scripts/measure_vram.py --preference dpo,orpo --shape llama-3.2-1b --batch 4 --seq 1024 \
       --out $OUT/preference.jsonl
   python scripts/measure_vram.py --table $OUT/preference.jsonl
+
+Adapter methods (``--method lora,loha,lokr,vera,adalora,oft``, issue 19) run the same way as SFT jobs
+with ``training.fast_path = false`` (plain transformers + peft, no fused loss, compile or graphs: the
+path the estimate describes before a run), each at its size preset's rank for the shape (VeRA 256,
+OFT 32; core.presets.for_method) unless --r is given, prompt/completion rows cut at --seq.
+
+  python scripts/measure_vram.py --method lora,loha,vera --shape llama-3.2-1b --batch 4 --seq 1024 \
+      --out $OUT/tuners.jsonl
 """
 
 from __future__ import annotations
@@ -178,6 +186,25 @@ def measure_one(cfg: dict) -> dict:
 # -- preference stages, through the app's own training path -------------------------------------
 
 
+def method_config(args: argparse.Namespace, method: str, num_parameters: int | None) -> dict[str, Any]:
+    """An SFT job of ``method`` at its size preset's rank (``--r`` when given): what the Train page
+    fills in for the shape once the method is chosen."""
+    from studio.core.presets import for_method, preset_for
+
+    r = args.r or for_method(preset_for(num_parameters), method).r
+    name = f"{args.shape.split('-')[-1]}-{method}-r{r}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
+    return dict(name=name, shape=args.shape, stage="sft", method=method, batch=args.batch, seq=args.seq,
+                ckpt=args.ckpt, quant=args.quant, r=r, steps=args.steps, workdir=str(args.workdir))
+
+
+def method_job(cfg: dict[str, Any], model: Path, data: Path) -> dict[str, Any]:
+    from studio.core.methods import apply_method
+
+    job = _stage_job(cfg, model, data)
+    job["training"]["fast_path"] = False
+    return apply_method(job, cfg["method"])
+
+
 def preference_config(args: argparse.Namespace, stage: str) -> dict[str, Any]:
     quant = "qlora-" if args.quant == "4bit" else ""
     name = f"{args.shape.split('-')[-1]}-{quant}{stage}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
@@ -218,7 +245,7 @@ def data_file(workdir: Path, stage: str, rows: int, seq: int) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     from tiny_model import sample_texts
 
-    kind = stage if stage in ("kto", "grpo") else "pairs"
+    kind = stage if stage in ("kto", "grpo", "sft") else "pairs"
     path = workdir / "data" / f"{kind}-{rows}x{seq}.jsonl"
     if path.exists():
         return path
@@ -231,7 +258,8 @@ def data_file(workdir: Path, stage: str, rows: int, seq: int) -> Path:
 
     with open(path, "w", encoding="utf-8") as handle:
         for i in range(rows):
-            row = ({"prompt": text(12), "completion": text(seq), "label": i % 2 == 0} if kind == "kto"
+            row = ({"prompt": text(12), "completion": text(seq)} if kind == "sft"
+                   else {"prompt": text(12), "completion": text(seq), "label": i % 2 == 0} if kind == "kto"
                    else {"prompt": text(seq), "answer": "1"} if kind == "grpo"
                    else {"prompt": text(12), "chosen": text(seq), "rejected": text(seq)})
             handle.write(json.dumps(row) + "\n")
@@ -338,8 +366,7 @@ def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
     args.workdir.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = model_folder(args.workdir, args.shape)
-    results = []
-    print(TABLE_HEAD, flush=True)
+    configs = []
     for stage in args.preference.split(","):
         if stage not in PREFERENCE_STAGES:
             raise SystemExit(f"--preference takes {', '.join(PREFERENCE_STAGES)}; got {stage!r}")
@@ -347,6 +374,34 @@ def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
         words = (args.seq - args.completion) // 3 if stage == "grpo" else args.seq  # a prompt that fits
         data = data_file(args.workdir, stage, args.batch * args.steps, words)
         cfg["job"] = preference_job(cfg, model, data)
+        configs.append(cfg)
+    return run_jobs(args, configs)
+
+
+def run_methods(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from studio.core.methods import METHODS
+    from studio.core.models import inspect_model
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model = model_folder(args.workdir, args.shape)
+    num_parameters = inspect_model(model).num_parameters
+    data = data_file(args.workdir, "sft", args.batch * args.steps, args.seq)
+    configs = []
+    for method in args.method.split(","):
+        if method not in METHODS:
+            raise SystemExit(f"--method takes {', '.join(METHODS)}; got {method!r}")
+        cfg = method_config(args, method, num_parameters)
+        cfg["job"] = method_job(cfg, model, data)
+        configs.append(cfg)
+    return run_jobs(args, configs)
+
+
+def run_jobs(args: argparse.Namespace, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each job in a fresh process (measure_preference_one), its row printed as it comes."""
+    results = []
+    print(TABLE_HEAD, flush=True)
+    for cfg in configs:
         began = time.time()
         try:
             result = run_isolated([sys.executable, __file__, "--one-preference", json.dumps(cfg)], cfg["name"],
@@ -361,8 +416,8 @@ def run_preference(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 TABLE_HEAD = ("| configuration | stage | batch x seq | checkpointing | tokens/step | measured (GiB) | estimate (GiB) "
-              "| error | reference pass | logits | activations |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| error | reference pass | logits | activations | adapter + optimizer |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def table_row(r: dict[str, Any]) -> str:
@@ -374,7 +429,8 @@ def table_row(r: dict[str, Any]) -> str:
     per_step = f"{r['tokens_trained'] // r['steps_done']:,}" if r.get("tokens_trained") and r.get("steps_done") else "?"
     return (f"| {r['name']} | {r['stage']} | {r['batch']} x {r['seq']} | {'yes' if r['ckpt'] else 'no'} | {per_step} | "
             f"{measured / GIB:.2f} | {estimate / GIB:.2f} | {error} | {parts.get('reference', 0) / GIB:.2f} | "
-            f"{parts.get('logits', 0) / GIB:.2f} | {parts.get('activations', 0) / GIB:.2f} |")
+            f"{parts.get('logits', 0) / GIB:.2f} | {parts.get('activations', 0) / GIB:.2f} | "
+            f"{sum(parts.get(k, 0) for k in ('adapter', 'gradients', 'optimizer')) / GIB:.2f} |")
 
 
 def print_table(path: Path) -> None:
@@ -399,7 +455,9 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=1024, help="max length: every sequence is cut at it")
     parser.add_argument("--quant", choices=["none", "4bit"], default="none")
     parser.add_argument("--ckpt", action="store_true", help="gradient checkpointing")
-    parser.add_argument("--r", type=int, default=16)
+    parser.add_argument("--method", default="", metavar="METHODS",
+                        help="measure these adapter methods (lora,loha,lokr,vera,adalora,oft) as whole SFT jobs")
+    parser.add_argument("--r", type=int, default=0, help="rank (default: 16; with --method, the method's size preset's)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--answers", dest="group", type=int, default=8, help="grpo: answers per prompt (the group)")
     parser.add_argument("--completion", type=int, default=512, help="grpo: longest answer in tokens")
@@ -415,6 +473,11 @@ def main() -> None:
     if args.table:
         print_table(args.table)
         return
+    if args.method:
+        args.out = args.out or args.workdir / "tuners.jsonl"
+        run_methods(args)
+        return
+    args.r = args.r or 16
     if args.preference:
         args.out = args.out or args.workdir / "preference.jsonl"
         run_preference(args)

@@ -46,11 +46,12 @@ class CompileChoice:
 
 def measured_faster(bf16: bool, processes: int, lora: LoraSettings, quantization: str, kernels: bool) -> bool:
     """Where ``compile = auto`` may compile at all: where compiled layers were measured faster
-    on an H200, bf16 LoRA and 4-bit NF4 (bitsandbytes >= 0.50) on one process; not DoRA, 8-bit,
-    several processes or a tuner whose record says its layers don't compile (not measured).
+    on an H200, bf16 LoRA and 4-bit NF4 (bitsandbytes >= 0.50) on one process; not 8-bit, several
+    processes, or a method in use whose record says its layers don't compile (DoRA's and the other
+    tuners' were not measured faster).
     ``kernels``: Triton (and for 4-bit, that bitsandbytes) is there: inductor's GPU kernels are
     Triton's."""
-    return (bf16 and processes == 1 and not lora.use_dora and methods.tuner(lora.tuner).compiles
+    return (bf16 and processes == 1 and all(m.compiles for m in methods.records(lora, quantization))
             and quantization in ("none", "4bit") and kernels)
 
 

@@ -8,6 +8,8 @@ give the trainable-parameter count that the GUI shows live.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,6 +79,52 @@ def preset_for(num_parameters: int | None, task: str = "chat") -> Preset:
 
 def all_presets() -> list[Preset]:
     return [p for _limit, p in SIZE_PRESETS]
+
+
+def for_method(preset: Preset, method: str, config: dict[str, Any] | None = None) -> Preset:
+    """``preset`` for ``method`` (a core.methods name): its record's rank and learning rate where they
+    mean something else than LoRA's (VeRA's rank 256 and ten times the rate), else the preset itself.
+    ``config``: the model's config.json, whose narrowest layer caps the record's rank (above it an
+    update can't use it: core.magnitudes would call it unusual)."""
+    change = methods.preset_change(method) if method in methods.METHODS else methods.PresetChange()
+    if not change:
+        return preset
+    r = change.r or preset.r
+    shapes = linear_shapes(config) if change.r and config is not None else None
+    if shapes:
+        r = min(r, *(min(fan_in, fan_out) for fan_in, fan_out in shapes.values()))
+    return dataclasses.replace(preset, r=r,
+                               learning_rate=float(f"{preset.learning_rate * change.learning_rate_factor:.6g}"),
+                               note=f"{preset.note}; {change.why}" if change.why else preset.note)
+
+
+PRESET_FIELDS = ("lora.r", "lora.alpha", "lora.dropout", "training.learning_rate")  # what for_method may change
+
+
+def preset_fields(preset: Preset) -> dict[str, Any]:
+    """The fields of ``PRESET_FIELDS`` a preset sets, as dotted names."""
+    return {"lora.r": preset.r, "lora.alpha": float(preset.alpha), "lora.dropout": preset.dropout,
+            "training.learning_rate": preset.learning_rate}
+
+
+def method_rechosen(values: dict[str, Any], before: str, after: str,
+                    config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields to change when a job's method goes from ``before`` to ``after``: where its rank,
+    alpha, dropout and learning rate are still a size preset's for ``before`` (the defaults are the
+    medium one's), that preset's for ``after``; nothing where the person set their own. ``config``:
+    the model's, as for ``for_method``."""
+    for preset in all_presets():
+        if _same(values, preset_fields(for_method(preset, before, config))):
+            wanted = preset_fields(for_method(preset, after, config))
+            return {name: value for name, value in wanted.items() if values.get(name) != value}
+    return {}
+
+
+def _same(values: dict[str, Any], preset: dict[str, Any]) -> bool:
+    try:
+        return all(math.isclose(float(values[name]), float(value), rel_tol=1e-6) for name, value in preset.items())
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def resolve_target_modules(config: dict[str, Any], requested: list[str] | None = None,

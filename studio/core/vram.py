@@ -7,7 +7,8 @@ where the physics is exact and measured where it is not:
   (bytes per parameter; NF4 with double quantization is 0.5 + 1/64 + 4/16384);
 * activations per decoder layer follow what autograd keeps for a frozen bf16 Llama
   layer with LoRA: fp32 RMSNorm inputs, q/k/v/out for SDPA, the SwiGLU inputs, and
-  per LoRA layer the dropout mask and the bf16 copy of its input (see ``layer_bytes``);
+  per adapted layer what its method's record says (LoRA: the dropout mask and the bf16
+  copy of its input; another tuner's own terms, core.vram_methods; see ``layer_bytes``);
   with gradient checkpointing each layer keeps only its bf16 input, and one layer is
   recomputed at a time;
 * the logits/loss term, the recompute share, the remaining per-token buffers, the
@@ -26,8 +27,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from studio.core import vram_preference
-from studio.core.jobs import TrainJob
+from studio.core import vram_methods, vram_preference
+from studio.core.jobs import LoraSettings, TrainJob
 from studio.core.presets import (
     MOE_TYPES,
     count_adapter_parameters,
@@ -67,7 +68,6 @@ CUDA_CONTEXT_BYTES = int(0.74 * GIB)  # outside the allocator: context, kernels,
 # estimate's worst error was 3.6% (docs/vram_validation.md), and other programs may start meanwhile.
 AUTO_BUDGET_SHARE = 0.9
 
-DORA_BYTES_PER_OUTPUT = 6  # per token, per output feature of each DoRA layer
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit values + 8-bit absmax per 64 + fp32 per 256 blocks
 INT8_BYTES_PER_PARAM = 1.0
 OPTIMIZER_BYTES = {"adamw_torch": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
@@ -145,20 +145,23 @@ def _parameters(config: dict[str, Any], shapes: dict[str, tuple[int, int]], d: _
 
 
 def layer_bytes(d: _Dims, shapes: dict[str, tuple[int, int]], modules: list[str], dropout: float,
-                dora: bool) -> int:
-    """Bytes autograd keeps per token for one decoder layer (frozen bf16 base, LoRA on ``modules``).
+                lora: LoraSettings | bool = False, quantization: str = "none") -> int:
+    """Bytes autograd keeps per token for one decoder layer (frozen bf16 base, ``lora``'s adapter on
+    ``modules``; a bool: plain LoRA with or without DoRA, as scripts/vram_report.py asks).
 
     Base: two RMSNorm inputs in fp32 (8h), SDPA's q, k, v and output (4h + 4kv), the
     SwiGLU's gate, activation and up outputs (6i; a plain MLP keeps its input, 2i).
-    Each LoRA layer keeps the bf16 copy of its input for lora_A (2 bytes) and, with
-    dropout, the mask (1 byte). DoRA also keeps the base and LoRA outputs and their
-    magnitude-scaled sum: 6 bytes per output feature, fitted to its two measurements
-    (4 from the bf16 outputs alone fell 8.5% short on a 1B run without checkpointing).
+    Each adapted layer keeps what its method's records say per token (core.vram_methods):
+    LoRA the bf16 copy of its input for lora_A (2 bytes) and, with dropout, the mask (1 byte);
+    DoRA 6 bytes per output feature more.
     """
-    base = 12 * d.hidden + 4 * d.kv + (6 if d.gated else 2) * d.inter
-    per_input = 3 if dropout > 0 else 2
-    lora = sum(per_input * shapes[m][0] + (DORA_BYTES_PER_OUTPUT * shapes[m][1] if dora else 0) for m in modules if m in shapes)
-    return base + lora
+    settings = lora if isinstance(lora, LoraSettings) else LoraSettings(use_dora=lora)
+    return _base_layer_bytes(d) + int(vram_methods.adapter_memory(settings, shapes, modules, dropout,
+                                                                  quantization).per_token)
+
+
+def _base_layer_bytes(d: _Dims) -> int:
+    return 12 * d.hidden + 4 * d.kv + (6 if d.gated else 2) * d.inter
 
 
 def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | None = None, gpus: int = 1,
@@ -198,13 +201,17 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
 
     optimizer_bytes = OPTIMIZER_BYTES.get(tr.optimizer, 8)
     tokens = tr.batch_size * tr.max_length * (stage.sequences if stage else 1)
-    per_layer = layer_bytes(d, shapes, modules, dropout, lora.use_dora)
+    method = vram_methods.adapter_memory(lora, shapes, modules, dropout, quant)
+    per_layer = _base_layer_bytes(d) + int(method.per_token)  # layer_bytes, its method's terms read once
     kept_layer = per_layer * (COMPILED_LAYER_SHARE if compiled else 1.0)
     checkpointed = 0 if not tr.gradient_checkpointing else d.layers if checkpointed_layers is None else max(
         0, min(d.layers, checkpointed_layers))
     # A checkpointed layer keeps its bf16 input (on the CPU when offloaded); the others keep everything.
     inputs = 0 if tr.offload_activations else tokens * checkpointed * 2 * d.hidden
-    activations = activations_reserved = inputs + tokens * (d.layers - checkpointed) * kept_layer
+    # What a method's forward keeps whatever the batch (LoHa's built update), for every layer that keeps
+    # its activations and the one being recomputed; and, once, its largest layer's transient.
+    held = method.per_layer * (d.layers - checkpointed + (1 if checkpointed else 0)) + method.working
+    activations = activations_reserved = inputs + tokens * (d.layers - checkpointed) * kept_layer + held
     if checkpointed:  # one layer at a time is recomputed
         activations += RECOMPUTE_SHARE * tokens * per_layer
         activations_reserved += RECOMPUTE_SHARE_RESERVED * tokens * per_layer
@@ -231,9 +238,13 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     if dropout == 0 and stage is None:
         notes.append("dropout 0: LoRA layers keep no mask (from the layer model; measured with 0.05).")
 
+    weights += method.shared  # frozen, beside the base (VeRA's shared projections)
     adapter: float = trainable * 4  # peft keeps adapter weights in fp32
     grads: float = adapter
-    states: float = trainable * optimizer_bytes
+    states: float = trainable * (optimizer_bytes + method.per_trainable)
+    if not method.measured:
+        notes.append(f"{lora.tuner}: its own memory terms are read from peft's code (core.methods), not "
+                     "measured on a GPU yet.")
     gpus = max(1, gpus)
     whole_weights, loading = weights, 0.0
     if gpus > 1 and strategy == "fsdp":
@@ -254,10 +265,12 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
 
     parts = [
         Part("weights", "Base weights", int(weights),
-             {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")),
+             {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")
+             + (f", {lora.tuner}'s shared frozen projections {format_bytes(method.shared)}" if method.shared else "")),
         Part("adapter", "Adapter weights", int(adapter), f"{trainable:,} parameters in fp32"),
         Part("gradients", "Gradients", int(grads), "fp32, adapter only"),
-        Part("optimizer", "Optimizer states", int(states), f"{tr.optimizer}: {optimizer_bytes} bytes/parameter"),
+        Part("optimizer", "Optimizer states", int(states), f"{tr.optimizer}: {optimizer_bytes} bytes/parameter"
+             + (f", {method.per_trainable:g} more for {lora.tuner}'s own" if method.per_trainable else "")),
         Part("activations", "Activations", int(activations * scale),
              (stage.activations_note(tokens) if stage else f"{tokens:,} tokens/step")
              + _checkpoint_note(checkpointed, d.layers, tr.offload_activations)),

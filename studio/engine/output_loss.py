@@ -15,9 +15,9 @@ The numbers are the model's: the same shift, the same ``ignore_index``, the sum 
 kept tokens divided by ``num_items_in_batch`` (the Trainer's count across gradient
 accumulation) or their mean. Only for families whose logits are the output layer's product
 and nothing more (no soft-capping or logit scaling), with a frozen plain ``nn.Linear`` output
-layer, under an adapter whose loss is the model's (not AdaLoRA: its forward adds an
-orthogonality penalty to the loss the model returns); anything else keeps the model's own loss
-(``for_model`` says None).
+layer, under an adapter whose loss is the model's (not one whose record says ``adds_loss``, such as
+AdaLoRA: its forward adds an orthogonality penalty to the loss the model returns); anything else
+keeps the model's own loss (``for_model`` says None).
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ from typing import Any
 
 import torch
 
+from studio.core import methods
 from studio.engine.data_prep import IGNORE
 
 SLICE_BYTES = 64 << 20  # fp32 logits a slice may hold: 341 rows of the bundled model's vocabulary
-
-# peft tuners whose forward adds to the model's loss (AdaLoRA's orthogonality penalty, added only
-# when the model is given labels): the loss must come from the model for them.
-LOSS_ADDING_TUNERS = frozenset({"ADALORA"})
 
 # Families whose forward ends in ``logits = lm_head(hidden)`` and transformers' ForCausalLMLoss.
 # Not gemma2/3 (soft-capped logits), cohere (logit_scale), granite (logits_scaling), MoE families
@@ -58,7 +55,7 @@ class OutputLoss:
         if getattr(config, "model_type", None) not in PLAIN_LOGITS_TYPES:
             return None
         adapters = getattr(model, "peft_config", None) or {}
-        if any(str(getattr(c.peft_type, "value", c.peft_type)) in LOSS_ADDING_TUNERS for c in adapters.values()):
+        if any(_adds_loss(c) for c in adapters.values()):
             return None
         layer = model.get_output_embeddings()
         if type(layer) is not torch.nn.Linear or any(p.requires_grad for p in layer.parameters()):
@@ -89,6 +86,13 @@ class OutputLoss:
         loss = _LabelledLoss.apply(hidden[..., :-1, :][kept], self.output_layer.weight, self.output_layer.bias,
                                    targets[kept], denominator, self.rows_per_slice)
         return loss, outputs
+
+
+def _adds_loss(config) -> bool:
+    """Whether a peft config's tuner adds to the model's loss (AdaLoRA's orthogonality penalty, added
+    only when the model is given labels), as its record says."""
+    record = methods.tuner_of_peft_config({"peft_type": str(getattr(config.peft_type, "value", config.peft_type))})
+    return record is not None and record.adds_loss
 
 
 class _LabelledLoss(torch.autograd.Function):

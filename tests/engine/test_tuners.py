@@ -11,6 +11,7 @@ import pytest
 import torch
 import transformers
 from helpers import Recorder, tiny_job
+from tiny_jobs import tiny_job_dict
 from transformers import AutoModelForCausalLM
 
 from studio.core import methods, protocol
@@ -21,9 +22,20 @@ from studio.engine import adapter_setup
 from studio.engine.control import JobControl
 from studio.engine.training import train
 
-# What each tuner needs to learn visibly in six steps of the tiny model: VeRA trains two
-# scaling vectors per layer, so a high rank and learning rate (its paper's advice).
-SETTINGS = {"vera": ({"r": 64}, {"learning_rate": 5e-2})}
+# What each tuner needs to learn visibly in six steps of the tiny model: its record's change of a size
+# preset (core.presets.for_method) applied to the tiny job's rank and rate. VeRA trains two scaling
+# vectors per layer: its rank 256 and ten times the rate, as the Train form gives it on any preset.
+TINY = tiny_job_dict("tiny")
+
+
+def record_settings(name: str) -> tuple[dict, dict]:
+    change = methods.tuner(name).preset
+    lora = {"r": change.r} if change.r else {}
+    rate = TINY["training"]["learning_rate"] * change.learning_rate_factor
+    return lora, ({"learning_rate": rate} if change.learning_rate_factor != 1 else {})
+
+
+SETTINGS = {name: record_settings(name) for name in methods.tuner_names() if methods.tuner(name).preset}
 IDS = torch.tensor([[3, 9, 27, 81, 5, 40]])
 
 

@@ -3,7 +3,9 @@
 A method is what the CLI's ``--method`` and the Train page's Method box choose. For a LoRA
 variant it is a few job fields (``dora`` = ``lora.use_dora``); for a tuner of its own
 (``loha`` = ``lora.tuner``) the record also says how peft builds it, what it trains per
-layer and what it can run with. Each module of this package registers one record (peft's
+layer and what it can run with. Every record may say what it keeps in memory beside the base
+(``Memory``: the estimator's terms) and how a size preset changes for it (``PresetChange``:
+VeRA's rank 256). Each module of this package registers one record (peft's
 ``register_peft_method`` is the model), so adding a method is one module and its test. The
 records hold plain data: the engine turns them into peft's config classes, and core never
 imports peft.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -27,6 +30,35 @@ ALL_QUANTIZATIONS = ("none", "8bit", "4bit")
 LYCORIS_QUANTIZATIONS = ("none", "8bit")
 LYCORIS_QUANTIZATION_NOTE = ("can't train on a 4-bit base: peft's LyCORIS layers shape the update from the base "
                              "weight, which 4-bit packs")
+
+
+PerLayer = Callable[[int, int, LoraSettings], float]  # (fan_in, fan_out, settings) of one adapted linear layer
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a method keeps in GPU memory beyond the frozen base layer it adapts, for core.vram. Each
+    term is bytes for one adapted (in, out) linear layer under bf16 autocast (read from peft's forward:
+    what autograd saves, which weights it casts); a variant's terms add to its tuner's."""
+
+    per_token: PerLayer | None = None  # activations kept for the backward pass, per token
+    per_layer: PerLayer | None = None  # tensors its forward keeps whatever the batch (a built update, casts)
+    working: PerLayer | None = None  # transient while one layer's update is built or differentiated (the largest counts)
+    shared: PerLayer | None = None  # once per model, from the largest (in, out) adapted: VeRA's shared projections
+    per_trainable: float = 0.0  # bytes per trainable parameter beside the optimizer's (AdaLoRA's importance scores)
+
+
+@dataclass(frozen=True)
+class PresetChange:
+    """How a size preset (core.presets) changes for this method, where its rank or learning rate means
+    something else than LoRA's: core.presets.for_method applies it, the Train form when a method is chosen."""
+
+    r: int = 0  # the rank to use instead of the preset's; 0 keeps the preset's
+    learning_rate_factor: float = 1.0  # times the preset's learning rate
+    why: str = ""  # said beside the changed values
+
+    def __bool__(self) -> bool:
+        return bool(self.r) or self.learning_rate_factor != 1.0
 
 
 @dataclass(frozen=True)
@@ -55,10 +87,15 @@ class Method:
     quantization_note: str = ""  # why not, said where a job asks for another
     combines: bool = True  # several adapters into one (peft's add_weighted_adapter: the Merge page)
     exports: bool = True  # merged into the base (merge_and_unload: export, GGUF, output.save_merged)
-    compiles: bool = True  # torch.compile of the decoder layers on the GPU fast path
+    # torch.compile of the decoder layers on the GPU fast path: a tuner's False refuses compile = on; any
+    # record in use saying False keeps compile = auto off (core.compile_choice), as DoRA's does.
+    compiles: bool = True
     cuda_graphs: bool = True  # the fast path's CUDA graphs of each step
     fsdp_note: str = ""  # why FSDP can't shard it; empty: it can
     resumes: bool = True  # a stopped run resumes from its checkpoint (training.resume_from)
+    adds_loss: bool = False  # its forward adds a term to the model's loss: the engine keeps the model's own loss
+    memory: Memory = field(default_factory=Memory)  # what it keeps beside the base (core.vram)
+    preset: PresetChange = field(default_factory=PresetChange)  # a size preset's rank and rate for it
 
     @property
     def is_tuner(self) -> bool:
@@ -103,9 +140,15 @@ def tuner_of_peft_config(config: Mapping[str, Any]) -> Method | None:
 
 # -- the job fields each method sets --------------------------------------------------------------
 
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """A default job as a dict (read only): what a field at its default is compared with."""
+    return dataclasses.asdict(TrainJob())
+
+
 def method_fields() -> dict[tuple[str, str], Any]:
     """Every (section, field) some method sets, with its default value."""
-    defaults = dataclasses.asdict(TrainJob())
+    defaults = _defaults()
     return {(section, name): defaults[section][name]
             for method in METHODS.values() for section, fields in method.job_fields.items() for name in fields}
 
@@ -138,7 +181,7 @@ def _has(data: Mapping[str, Mapping[str, Any]], method: Method) -> bool:
     ratio) at any value but its default."""
     if not method.sets or method.is_tuner:
         return False
-    defaults = dataclasses.asdict(TrainJob())
+    defaults = _defaults()
     for section, values in method.sets.items():
         for name, value in values.items():
             current = data.get(section, {}).get(name, defaults[section][name])
@@ -156,7 +199,20 @@ def _in_use(lora: Mapping[str, Any], quantization: str) -> list[Method]:
 
 def in_use(job: TrainJob) -> list[Method]:
     """The job's tuner's record, then every variant it uses: what its limits are read from."""
-    return [tuner(job.lora.tuner), *_in_use(dataclasses.asdict(job.lora), job.model.quantization)]
+    return records(job.lora, job.model.quantization)
+
+
+def records(lora: LoraSettings, quantization: str = "none") -> list[Method]:
+    """The settings' tuner's record, then every variant they use (DoRA, rsLoRA, ...): what the
+    estimator's memory terms and the compile choice read."""
+    return [tuner(lora.tuner), *_in_use(dataclasses.asdict(lora), quantization)]
+
+
+def preset_change(method: str) -> PresetChange:
+    """How a size preset changes for ``method`` (a name in METHODS): its own record's change, else
+    its tuner's."""
+    record = METHODS[method]
+    return record.preset if record.preset or record.is_tuner else tuner(record.tuner).preset
 
 
 def method_label(lora: Mapping[str, Any], quantization: str = "none") -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from studio.core.jobs import LoraSettings
-from studio.core.methods import Method, register
+from studio.core.methods import Memory, Method, register
+from studio.core.methods.lora import input_bytes
 
 
 def initial_rank(r: int) -> int:
@@ -37,6 +38,22 @@ def _trainable(fan_in: int, fan_out: int, settings: LoraSettings) -> int:
     return initial_rank(settings.r) * (fan_in + fan_out + 1)
 
 
+def _per_token(fan_in: int, fan_out: int, settings: LoraSettings) -> float:
+    """Per token: LoRA's (the dropped-out input's bf16 copy and mask), and the E-scaled rank-r0
+    projection that B's product keeps."""
+    return input_bytes(fan_in, fan_out, settings) + 2 * initial_rank(settings.r)
+
+
+def _per_layer(fan_in: int, fan_out: int, settings: LoraSettings) -> float:
+    """The orthogonality penalty's two r0 x r0 covariances (A Aᵀ and Bᵀ B, fp32), kept for its backward."""
+    return 8 * initial_rank(settings.r) ** 2
+
+
+# peft's RankAllocator keeps three fp32 tensors the size of every A, E and B: the importance of the
+# last step, its moving average and its uncertainty's, beside the optimizer's states.
+MEMORY = Memory(per_token=_per_token, per_layer=_per_layer, per_trainable=12)
+
+
 METHOD = register(Method(
     name="adalora", label="AdaLoRA", order=130, tuner="adalora",
     help="AdaLoRA: starts at 1.5x rank r and prunes to an average of r during the run, keeping rank in the "
@@ -46,5 +63,7 @@ METHOD = register(Method(
     peft_derived=_derived, schedule=schedule, after_optimizer_step="update_and_allocate",
     step_hook_done="rank_pattern", trainable=_trainable,
     combines=False, compiles=False, cuda_graphs=False, resumes=False,
+    # Its forward adds orth_reg_weight x the orthogonality of A and B to the model's loss.
+    adds_loss=True, memory=MEMORY,
     fsdp_note="its rank budget scores every layer's whole gradients, which fsdp shards",
 ))

@@ -9,7 +9,14 @@ is LoRA's alone.
 from __future__ import annotations
 
 from studio.core.jobs import LoraSettings
-from studio.core.methods import LYCORIS_QUANTIZATION_NOTE, LYCORIS_QUANTIZATIONS, Method, register
+from studio.core.methods import (
+    LYCORIS_QUANTIZATION_NOTE,
+    LYCORIS_QUANTIZATIONS,
+    Memory,
+    Method,
+    register,
+)
+from studio.core.methods.loha import input_bytes, update_bytes
 
 
 def factorization(dimension: int) -> tuple[int, int]:
@@ -27,12 +34,22 @@ def _trainable(fan_in: int, fan_out: int, settings: LoraSettings) -> int:
     return out_l * in_m + second
 
 
+def _working(fan_in: int, fan_out: int, settings: LoraSettings) -> float:
+    """The Kronecker product in fp32 and its scaled copy while building; the fp32 gradient of the
+    update in its backward: about three (out x in) fp32 tensors at once."""
+    return 12 * fan_in * fan_out
+
+
+# Applied like LoHa's: the whole update is built each forward and kept in bf16 for the backward.
+MEMORY = Memory(per_token=input_bytes, per_layer=update_bytes, working=_working)
+
+
 METHOD = register(Method(
     name="lokr", label="LoKr", order=110, tuner="lokr",
     help="LoKr: the update is a Kronecker product of a small full matrix and a rank-r one; very few "
          "parameters. Not on a 4-bit base.",
     peft_type="LOKR", peft_config="LoKrConfig",
     peft_fields={"r": "r", "alpha": "alpha", "dropout": "rank_dropout"},
-    trainable=_trainable, combines=False, compiles=False, cuda_graphs=False,
+    trainable=_trainable, combines=False, compiles=False, cuda_graphs=False, memory=MEMORY,
     quantization=LYCORIS_QUANTIZATIONS, quantization_note=LYCORIS_QUANTIZATION_NOTE,
 ))

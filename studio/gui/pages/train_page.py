@@ -35,7 +35,7 @@ from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_
 from studio.core.jobs import TrainJob, stage_typical
 from studio.core.models import ModelError, inspect_model, model_source
 from studio.core.paths import user_path
-from studio.core.presets import Preset
+from studio.core.presets import Preset, for_method
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.dataset_kind import DatasetKind
@@ -146,6 +146,9 @@ class TrainPage(QWidget):
         """Fill rank, alpha, dropout, learning rate and target modules from ``preset``
         (default: the one chosen in the Preset box)."""
         preset = preset or self.presets.preset()
+        # the Method box's own adjustment (VeRA's rank and rate): a preset's values are LoRA's
+        preset = for_method(preset, self.form.method_combo.currentData(),
+                            self.state.model.config if self.state.model is not None else None)
         values = preset_values(preset, self.state.model)
         lr = "training.learning_rate"
         if lr in values:  # a preset's rate is SFT's: a preference stage takes its share (core.jobs.stage_typical)

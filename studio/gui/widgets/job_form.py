@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.core.job_schema import Issue, to_dict
 from studio.core.jobs import LoraSettings, TrainingSettings, TrainJob, stage_typical
 from studio.core.methods import METHODS, apply_method, detect_method, method_fields, tuner
+from studio.core.presets import PRESET_FIELDS, method_rechosen
 from studio.core.rewards.samples import sample_rewards
 from studio.gui.widgets.field_editors import FieldBinding, field_info, guard_wheel, make_binding
 from studio.gui.widgets.form_spec import (
@@ -101,6 +102,9 @@ class JobForm(QWidget):
         self.sft_learning_rate = TrainingSettings.learning_rate
         # Before _on_edit's connection: the stage's own changes are made before the form says "changed".
         self.bindings[STAGE].changed.connect(self._on_stage_chosen)
+        self._method = self.method_combo.currentData()
+        self._model_config: dict[str, Any] | None = None
+        self.method_combo.currentIndexChanged.connect(self._on_method_chosen)  # before _on_edit's, as the stage's
         for name in stage_typical("sft"):  # the user's own value: the note about the stage's is stale
             self.bindings[name].changed.connect(lambda *_: self._loading or self._say_stage_note(""))
         for binding in self.bindings.values():
@@ -165,6 +169,7 @@ class JobForm(QWidget):
 
     def set_model_config(self, config: dict[str, Any] | None) -> None:
         self.target_modules.set_config(config)
+        self._model_config = config  # its narrowest layer caps a method's preset rank (_on_method_chosen)
 
     # -- problems --------------------------------------------------------------
 
@@ -287,6 +292,20 @@ class JobForm(QWidget):
         combo.setCurrentIndex(combo.findData(method))
         if custom >= 0:
             combo.removeItem(custom)
+
+    def _on_method_chosen(self, *_args: Any) -> None:
+        """A size preset's values for the chosen method (core.presets.method_rechosen: VeRA's rank 256
+        and ten times the rate): rank, alpha, dropout and learning rate still at a preset's for the
+        previous method take that preset's for this one; values the person set are never changed."""
+        method, previous = self.method_combo.currentData(), self._method
+        self._method = method
+        if self._loading or method not in METHODS or previous not in METHODS:
+            return
+        current = {name: self.bindings[name].get() for name in PRESET_FIELDS}
+        for name, value in method_rechosen(current, previous, method, self._model_config).items():
+            self._set_quietly(self.bindings[name], value)
+            if name == "training.learning_rate":  # the SFT rate a preference stage takes its share of
+                self.sft_learning_rate = float(value)
 
     # -- the training stage ----------------------------------------------------
 
