@@ -183,6 +183,7 @@ def grpo_arguments(job: TrainJob, weights: list[float]) -> dict[str, Any]:
         "gradient_checkpointing": False,  # engine.adapter_setup checkpoints the layers when the job asks
         "log_completions": False,  # the completions events carry them
         "include_num_input_tokens_seen": "no",  # TRL counts prompt and answer tokens itself
+        "use_transformers_continuous_batching": g.generation == "batched",
     }
 
 

@@ -124,3 +124,12 @@ def test_with_skip_a_raising_reward_is_left_out_and_the_run_goes_on(tiny_model_d
     assert sum(f"line {RAISING_LINE}" in message for message in warnings) == 1  # said once, then counted
     assert any(re.search(r"broken\.py in \d+ batches", message) for message in warnings), warnings
     assert "rewards/length_window/mean" in rec.of(protocol.Step)[-1].preference
+
+
+def test_answers_sampled_by_continuous_batching_train_too(tiny_model_dir, tmp_path):
+    job = grpo_job(tiny_model_dir, [written(tmp_path, "letter.py", LETTER_REWARD)], steps=2,
+                   grpo={"generation": "batched", "num_generations": 4, "max_completion_length": 8})
+    rec = Recorder()
+    run = train_grpo(job, tmp_path, rec, JobControl())
+    assert run.trainer.use_transformers_continuous_batching and run.outputs.metrics.steps == 2
+    assert all(0 < event.preference["completions/mean_length"] <= 8 for event in rec.of(protocol.Step))

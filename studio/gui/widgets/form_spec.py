@@ -49,6 +49,7 @@ SPECS: dict[str, FieldSpec] = {
     "grpo.num_iterations": FieldSpec("Steps per batch (μ)", 1, 100),
     "grpo.on_reward_error": FieldSpec("A reward fails"),
     "grpo.sample_steps": FieldSpec("Show answers every", special="never", suffix=" steps"),
+    "grpo.generation": FieldSpec("Sampling"),
     REWARDS: FieldSpec("Rewards"),
     METHOD: FieldSpec("Method"),
     "lora.r": FieldSpec("Rank (r)", 1, 1024),
@@ -106,7 +107,8 @@ SPECS: dict[str, FieldSpec] = {
 # The fields of its own each stage shows: the preference settings it reads (core.jobs.STAGE_SETTINGS),
 # and GRPO's section.
 GRPO_FIELDS = ("grpo.num_generations", "grpo.max_completion_length", "grpo.temperature", "grpo.beta",
-               "grpo.num_iterations", REWARDS, "grpo.on_reward_error", "grpo.sample_steps")
+               "grpo.num_iterations", REWARDS, "grpo.on_reward_error", "grpo.sample_steps",
+               "grpo.generation")
 STAGE_FIELDS: dict[str, tuple[str, ...]] = {stage: tuple(f"preference.{name}" for name in names)
                                             for stage, names in STAGE_SETTINGS.items()} | {"grpo": GRPO_FIELDS}
 PREFERENCE_FIELDS = tuple(dict.fromkeys(name for names in STAGE_FIELDS.values() for name in names))
@@ -144,6 +146,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
                        "kto": "KTO — replies marked good or bad",
                        "grpo": "GRPO — answers scored by rewards"},
     "grpo.on_reward_error": {"stop": "stop the run", "skip": "leave it out of the batch"},
+    "grpo.generation": {"generate": "generate, one batch", "batched": "continuous batching"},
     "dataset.train_on": {"responses": "responses only", "all": "every token"},
     "training.device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU"},
     "training.precision": {"auto": "auto", "bf16": "bf16", "fp16": "fp16", "fp32": "fp32"},
