@@ -12,18 +12,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
-
-
-def settle(app, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def main() -> None:
@@ -37,6 +29,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from PySide6.QtCore import QSettings
+    from screenshots import settle  # scripts/ is this script's folder
 
     from studio.core import runs
     from studio.gui import theme

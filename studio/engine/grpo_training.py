@@ -46,7 +46,7 @@ from studio.core.rewards.text import completion_text
 from studio.engine import adapter_setup, data_prep, step_setup, training
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
-from studio.engine.preference_training import PreferenceRun, run_and_save, trl_class
+from studio.engine.preference_training import PreferenceRun, run_and_save, trl_class, with_adapter
 
 log = logging.getLogger(__name__)
 # TRL's logged numbers that are GRPO's own: sent with each step as its stage numbers.
@@ -216,14 +216,8 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
                                                   "training.max_length or lower grpo.max_completion_length")
     train_set = datasets.Dataset.from_list(train_rows)
     eval_set = datasets.Dataset.from_list(eval_rows) if eval_rows else None
-    parent_folder, parent = training.continued(job)
-    steps = training.total_steps(len(train_set), job)
-    model = adapter_setup.apply_adapter(base.model, job.lora, tr.gradient_checkpointing,
-                                        quantized=job.model.quantization != "none", continue_from=parent_folder,
-                                        total_steps=steps)
-    job = training.as_trained(job, model, parent_folder)
-    trainable, total = adapter_setup.trainable_parameters(model)
-    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
+    adapted = with_adapter(job, base, run_dir, len(train_set))
+    job, model, steps, trainable, total = adapted.job, adapted.model, adapted.steps, *adapted.parameters
     emit(protocol.Phase("preparing_data", done=len(train_set), total=len(rows.examples),
                         detail=f"{len(train_set)} train / {len(rows.held_out)} held-out prompts"
                                f"{training.evaluated_note(len(eval_rows), len(rows.held_out))}; grpo, "
@@ -248,5 +242,4 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
             emit(protocol.Warning("rewards left out after failing (grpo.on_reward_error = 'skip'): " + ", ".join(
                 f"{label} in {count} batch{'es' if count > 1 else ''}" for label, count in calls.failures.items())))
 
-    return run_and_save(job, run_dir, emit, control, trainer, callback, base, (trainable, total), dataset,
-                        parent, initial_adapter, finished=report_failures)
+    return run_and_save(run_dir, emit, control, trainer, callback, base, adapted, dataset, finished=report_failures)

@@ -20,6 +20,7 @@ TRL is imported here only, when a job asks for a preference stage: it costs a wo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import json
@@ -135,14 +136,8 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
     train_set = datasets.Dataset.from_list(
         in_training_order(stage, stage_rows(stage, rows.train, base.tokenizer), tr.seed))
     eval_set = datasets.Dataset.from_list(stage_rows(stage, rows.evaluated, base.tokenizer)) if rows.evaluated else None
-    parent_folder, parent = training.continued(job)
-    steps = training.total_steps(len(train_set), job)
-    model = adapter_setup.apply_adapter(base.model, job.lora, tr.gradient_checkpointing,
-                                        quantized=job.model.quantization != "none", continue_from=parent_folder,
-                                        total_steps=steps)
-    job = training.as_trained(job, model, parent_folder)
-    trainable, total = adapter_setup.trainable_parameters(model)
-    initial_adapter = adapter_setup.save_initial_adapter(model, job.lora, run_dir)
+    adapted = with_adapter(job, base, run_dir, len(train_set))
+    job, model, steps, trainable, total = adapted.job, adapted.model, adapted.steps, *adapted.parameters
     kind = "pairs" if STAGE_ROWS[stage.name] == "pairs" else "rows"
     emit(protocol.Phase("preparing_data", done=len(train_set), total=len(rows.examples),
                         detail=f"{len(train_set)} train / {len(rows.held_out)} held-out {kind}"
@@ -177,16 +172,39 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
         if REFERENCE_ADAPTER in unwrapped.peft_config:  # the frozen starting copy: not part of what was trained
             unwrapped.delete_adapter(REFERENCE_ADAPTER)
 
-    return run_and_save(job, run_dir, emit, control, trainer, callback, base, (trainable, total), dataset,
-                        parent, initial_adapter, finished=drop_reference)
+    return run_and_save(run_dir, emit, control, trainer, callback, base, adapted, dataset, finished=drop_reference)
 
 
-def run_and_save(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobControl, trainer,
-                 callback: ProtocolCallback, base, parameters: tuple[int, int], dataset: DatasetRef, parent,
-                 initial_adapter, finished: Callable[[Any], None]) -> PreferenceRun:
+@dataclasses.dataclass(frozen=True)
+class Adapted:
+    """The model with the job's adapter on (a new one, or continued from a parent), and what the
+    run's card and checkpoints need of it."""
+    job: TrainJob  # as trained: a continued adapter's shape is its parent's
+    model: Any
+    steps: int
+    parameters: tuple[int, int]  # (trainable, total)
+    parent: Any
+    initial_adapter: Any
+
+
+def with_adapter(job: TrainJob, base, run_dir: Path, train_rows: int) -> Adapted:
+    """Put the job's adapter on the loaded base for a TRL stage: what every stage does before its trainer."""
+    parent_folder, parent = training.continued(job)
+    steps = training.total_steps(train_rows, job)
+    model = adapter_setup.apply_adapter(base.model, job.lora, job.training.gradient_checkpointing,
+                                        quantized=job.model.quantization != "none", continue_from=parent_folder,
+                                        total_steps=steps)
+    job = training.as_trained(job, model, parent_folder)
+    return Adapted(job, model, steps, adapter_setup.trainable_parameters(model), parent,
+                   adapter_setup.save_initial_adapter(model, job.lora, run_dir))
+
+
+def run_and_save(run_dir: Path, emit: training.Emit, control: JobControl, trainer, callback: ProtocolCallback,
+                 base, adapted: Adapted, dataset: DatasetRef, finished: Callable[[Any], None]) -> PreferenceRun:
     """Train (or resume) a TRL trainer, gather its numbers and write the adapter: what every TRL stage
     does once its trainer is built. ``finished`` sees the trained model before it is saved."""
-    trainable, total = parameters
+    job = adapted.job
+    trainable, total = adapted.parameters
     unwrapped = trainer.accelerator.unwrap_model(trainer.model)
     # Checkpoints (the Trainer saves through the model's save_pretrained) hold the trained adapter, not
     # TRL's frozen reference copy: a resumed run's trainer makes that copy again from the starting adapter.
@@ -201,8 +219,9 @@ def run_and_save(job: TrainJob, run_dir: Path, emit: training.Emit, control: Job
                        if base.hw.device == "cuda" else {})
     finished(unwrapped)
     emit(protocol.Phase("saving"))
-    outputs = training.write_adapter(job, run_dir, base, unwrapped, dataset, metrics, parent, initial_adapter,
-                                     stopped=control.stop_requested, step=trainer.state.global_step)
+    outputs = training.write_adapter(job, run_dir, base, unwrapped, dataset, metrics, adapted.parent,
+                                     adapted.initial_adapter, stopped=control.stop_requested,
+                                     step=trainer.state.global_step)
     return PreferenceRun(unwrapped, base.tokenizer, trainer, outputs)
 
 

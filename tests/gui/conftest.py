@@ -49,6 +49,29 @@ def state(settings):
     return AppState(settings)
 
 
+def shown_page(qtbot, page_class, state, size=(1100, 760)):
+    """A page of the app on its own, shown at ``size`` (the tests' usual window)."""
+    widget = page_class(state)
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    return widget
+
+
+@pytest.fixture
+def train_page(qtbot, state):
+    from studio.gui.pages.train_page import TrainPage
+
+    return shown_page(qtbot, TrainPage, state)
+
+
+@pytest.fixture
+def monitor_page(qtbot, state):
+    from studio.gui.pages.monitor_page import MonitorPage
+
+    return shown_page(qtbot, MonitorPage, state)
+
+
 @pytest.fixture
 def window(qtbot, state):
     """The real main window (not reattaching to runs of other tests)."""

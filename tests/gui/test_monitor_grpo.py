@@ -23,12 +23,8 @@ LABELS = ("numeric_match", "answer_tags", "file:my_reward.py")
 
 
 @pytest.fixture
-def page(qtbot, state):
-    monitor = MonitorPage(state)
-    qtbot.addWidget(monitor)
-    monitor.resize(1100, 760)
-    monitor.show()
-    return monitor
+def page(monitor_page):
+    return monitor_page
 
 
 def grpo_numbers(step: int, kl: bool = True) -> dict[str, float]:

@@ -29,12 +29,8 @@ def monitor_job(model_dir: Path, **training) -> dict:
 
 
 @pytest.fixture
-def page(qtbot, state):
-    monitor = MonitorPage(state)
-    qtbot.addWidget(monitor)
-    monitor.resize(1100, 760)
-    monitor.show()
-    return monitor
+def page(monitor_page):
+    return monitor_page
 
 
 def wait_until_over(qtbot, page: MonitorPage, run_dir: Path) -> None:

@@ -21,12 +21,8 @@ STEPS = 12
 
 
 @pytest.fixture
-def page(qtbot, state):
-    monitor = MonitorPage(state)
-    qtbot.addWidget(monitor)
-    monitor.resize(1100, 760)
-    monitor.show()
-    return monitor
+def page(monitor_page):
+    return monitor_page
 
 
 def pair_numbers(step: int, accuracies: bool = True) -> dict[str, float]:

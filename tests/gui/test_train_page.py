@@ -22,12 +22,8 @@ from studio.gui.widgets.scientific_spin_box import ScientificSpinBox, format_sci
 
 
 @pytest.fixture
-def page(qtbot, state):
-    widget = TrainPage(state)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 760)
-    widget.show()
-    return widget
+def page(train_page):
+    return train_page
 
 
 @pytest.fixture
@@ -233,6 +229,7 @@ def test_dataset_and_jobs_from_other_pages_reach_the_form(page, state):
     assert page.current_data()["dataset"] == {**to_dict(TrainJob())["dataset"], "path": "/data/rows.jsonl",
                                               "format": "alpaca"}
     assert state.job.dataset.path == "/data/rows.jsonl" and "rows.jsonl" in page.context_label.text()
+    assert "/data/" not in page.context_label.text() and "/data/rows.jsonl" in page.context_label.toolTip()
     again = TrainJob()
     again.lora.r = 7
     state.set_job(again)  # e.g. "train again" on the Runs page

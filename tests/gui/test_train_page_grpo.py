@@ -17,12 +17,8 @@ STAGE, REWARDS = "training.stage", "grpo.rewards"
 
 
 @pytest.fixture
-def page(qtbot, state):
-    widget = TrainPage(state)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 760)
-    widget.show()
-    return widget
+def page(train_page):
+    return train_page
 
 
 def problems(page: TrainPage) -> str:

@@ -31,12 +31,8 @@ STAGE, BETA = "training.stage", "preference.beta"
 
 
 @pytest.fixture
-def page(qtbot, state):
-    widget = TrainPage(state)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 760)
-    widget.show()
-    return widget
+def page(train_page):
+    return train_page
 
 
 def choose(page: TrainPage, name: str, value) -> None:

@@ -25,7 +25,9 @@ def spec_label(spec: Mapping[str, Any], index: int) -> str:
 def spec_problems(specs: Sequence[Any]) -> list[str]:
     """Every problem with the tables, each naming its reward (empty when all can be built)."""
     if not specs:
-        return [f"no reward chosen: add at least one table (kind = {', '.join([*PRESETS, USER_FILE_KIND])})"]
+        return ["no reward chosen: add one with 'Add a reward…' on the Train page, --reward KIND:KEY=VALUE "
+                f"on the command line, or a [[grpo.rewards]] table in a job file (kinds: "
+                f"{', '.join([*PRESETS, USER_FILE_KIND])})"]
     problems = []
     for index, spec in enumerate(specs):
         if not isinstance(spec, Mapping):

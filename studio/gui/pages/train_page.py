@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import html
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -375,8 +375,11 @@ class TrainPage(QWidget):
         model = self.state.model
         name = model.name if model is not None else f"{data['model']['path']} (choose one on Models)"
         dataset = data["dataset"]
+        # The file's name, its whole path in the tooltip: at 960 px a bundled sample's path was cut off.
         self.context_label.setText(f"Model: <b>{html.escape(name)}</b> &nbsp;·&nbsp; Dataset: "
-                                   f"<b>{html.escape(dataset['path'])}</b> ({html.escape(dataset['format'])})")
+                                   f"<b>{html.escape(PurePath(dataset['path']).name or dataset['path'])}</b> "
+                                   f"({html.escape(dataset['format'])})")
+        self.context_label.setToolTip(f"Model: {name}\nDataset: {dataset['path']}")
 
     def _restore(self) -> None:
         self.form.set_job_data(copy.deepcopy(self.state.settings.last_job))
