@@ -126,6 +126,7 @@ def test_with_skip_a_raising_reward_is_left_out_and_the_run_goes_on(tiny_model_d
     assert "rewards/length_window/mean" in rec.of(protocol.Step)[-1].preference
 
 
+@pytest.mark.slow  # continuous batching on a CPU: ~45 s for two tiny steps
 def test_answers_sampled_by_continuous_batching_train_too(tiny_model_dir, tmp_path):
     job = grpo_job(tiny_model_dir, [written(tmp_path, "letter.py", LETTER_REWARD)], steps=2,
                    grpo={"generation": "batched", "num_generations": 4, "max_completion_length": 8})
