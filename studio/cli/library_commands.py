@@ -239,7 +239,7 @@ _SAID: dict[str, Callable[[Library, argparse.Namespace], str]] = {
     "rename": _renamed,
     "rm": _trashed,
     "restore": lambda library, args: f"{library.restore(args.ref).ref} restored",
-    "export": lambda library, args: f"exported to {library.export(args.ref, Path(args.destination))}",
+    "export": lambda library, args: f"exported to {shown(library.export(args.ref, Path(args.destination)))}",
     "reindex": lambda library, args: f"index rebuilt: {library.rebuild()} version(s)",
 }
 

@@ -1,4 +1,8 @@
-"""Render a worker's events in the terminal: a progress bar, phases, evals, samples."""
+"""Render a worker's events in the terminal: a progress bar, phases, evals, samples.
+
+Every text in an event may come from a dataset, a model or a file name (a sample's prompt, a
+warning quoting a row): it is shown through :func:`studio.cli.shown.shown`, so neither rich
+markup ("[/INST]") nor terminal escape sequences in it act (issue 22)."""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from studio.cli.shown import shown
 from studio.core import protocol
 from studio.core.outputs import TrainOutputs
+from studio.core.printable import printable
 
 
 class WorkerEtaColumn(ProgressColumn):
@@ -59,13 +64,13 @@ class EventPrinter:
         fills, not a line per report: an eval used to print ~20 lines. Without a terminal the
         line is printed when the phase starts and when it completes."""
         total, done = int(event.total or 0), int(event.done or 0)
-        text = f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip()
+        text = f"[cyan]{shown(event.name)}[/cyan] {shown(event.detail or '')}".rstrip()
         if self.progress.console.is_terminal and not self.progress.disable:
             task = self.phase_tasks.get(event.name)
             if task is None:
                 task = self.phase_tasks[event.name] = self.progress.add_task(
-                    event.name, total=total, info=escape(event.detail or ""), eta_s=None, unit="")
-            self.progress.update(task, completed=done, total=total, info=escape(event.detail or ""))
+                    shown(event.name), total=total, info=shown(event.detail or ""), eta_s=None, unit="")
+            self.progress.update(task, completed=done, total=total, info=shown(event.detail or ""))
             if done >= total:
                 self.phase_tasks.pop(event.name)
             return
@@ -98,7 +103,7 @@ class EventPrinter:
             if counted:
                 self._counted_phase(event)
             elif event.detail or event.name != "training":
-                out.print(f"[cyan]{event.name}[/cyan] {escape(event.detail or '')}".rstrip())
+                out.print(f"[cyan]{shown(event.name)}[/cyan] {shown(event.detail or '')}".rstrip())
         elif isinstance(event, protocol.Step):
             if self.task is None:
                 self.task = self.progress.add_task("training", total=event.total_steps, info="", unit="steps")
@@ -127,19 +132,18 @@ class EventPrinter:
             out.print(f"[green]eval[/green] step {event.step}: loss {_number(event.eval_loss, '.4f')}{judged}")
         elif isinstance(event, protocol.Sample):
             # Prompts, generated text and adapter paths are data, not markup ("[/INST]").
-            who = escape(f" [{event.adapter}]") if event.adapter else ""
-            out.print(f"[magenta]sample{who}[/magenta] {escape(repr(event.prompt))} → "
-                      f"{escape(repr(event.text))}")
+            who = f" {shown(f'[{event.adapter}]')}" if event.adapter else ""
+            out.print(f"[magenta]sample{who}[/magenta] {_quoted(event.prompt)} → {_quoted(event.text)}")
         elif isinstance(event, protocol.Completions):
-            out.print(f"[magenta]{escape(completion_line(event))}[/magenta]")
+            out.print(f"[magenta]{shown(completion_line(event))}[/magenta]")
         elif isinstance(event, protocol.Checkpoint):
-            out.print(f"[dim]checkpoint at step {event.step}: {escape(event.path)}[/dim]")
+            out.print(f"[dim]checkpoint at step {event.step}: {shown(event.path)}[/dim]")
         elif isinstance(event, protocol.Warning):
-            out.print(f"[yellow]warning:[/yellow] {escape(event.message)}")
+            out.print(f"[yellow]warning:[/yellow] {shown(event.message, keep_newlines=True)}")
         elif isinstance(event, protocol.Error):
-            out.print(f"[red bold]error ({event.kind}):[/red bold] {escape(event.message)}")
+            out.print(f"[red bold]error ({shown(event.kind)}):[/red bold] {shown(event.message, keep_newlines=True)}")
             if event.hint:
-                out.print(f"[red]hint:[/red] {escape(event.hint)}")
+                out.print(f"[red]hint:[/red] {shown(event.hint, keep_newlines=True)}")
 
 
 def preference_words(numbers: dict[str, float] | None) -> str:
@@ -157,15 +161,22 @@ def preference_words(numbers: dict[str, float] | None) -> str:
 
 
 def completion_line(event: protocol.Completions, width: int = 100) -> str:
-    """The first sampled answer of a GRPO step with its scores, as one plain line (escape it for rich)."""
+    """The first sampled answer of a GRPO step with its scores, as one plain line (pass it through
+    ``shown`` for rich). Escape sequences go before the answer is quoted: repr would keep them as text."""
     if not event.samples:
         return f"answers at step {event.step}: none"
     sample = event.samples[0]
     scores = ", ".join(f"{label} {'failed' if value is None else format(value, '.2f')}"
                        for label, value in sample.get("rewards", {}).items())
-    answer = " ".join(str(sample.get("completion", "")).split())
+    answer = " ".join(printable(sample.get("completion", ""), keep_newlines=True).split())
     answer = answer if len(answer) <= width else answer[: width - 1] + "…"
     return f"answers at step {event.step}: {answer!r} → reward {sample.get('total', 0.0):.2f} ({scores})"
+
+
+def _quoted(text: str) -> str:
+    """A prompt or generated text quoted on one line, its line breaks as \\n; escape sequences
+    and control characters dropped first (repr would keep them as visible text)."""
+    return shown(repr(printable(text, keep_newlines=True)))
 
 
 def _number(value: float | None, spec: str) -> str:

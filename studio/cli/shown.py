@@ -13,6 +13,7 @@ from rich.markup import escape
 from studio.core.printable import printable
 
 
-def shown(value: object) -> str:
-    """``value`` with no terminal escapes and no rich markup."""
-    return escape(printable(value))
+def shown(value: object, keep_newlines: bool = False) -> str:
+    """``value`` with no terminal escapes and no rich markup (and no line breaks, unless
+    ``keep_newlines``: a worker's message or a generated answer keeps its lines)."""
+    return escape(printable(value, keep_newlines=keep_newlines))

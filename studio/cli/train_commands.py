@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from studio.cli.advice import MEASURED_ROWS, print_batch_tip
@@ -16,6 +15,7 @@ from studio.cli.job_building import FLAG_FIELDS, PAIR_FIELDS, build_train_job
 from studio.cli.magnitude_check import magnitudes_refused
 from studio.cli.progress import preference_words
 from studio.cli.run_job import run_job
+from studio.cli.shown import shown
 from studio.core import control_client, gpus, machine_fit, memory_fit, protocol, resumable, runs
 from studio.core.datasets import (
     DatasetError,
@@ -53,23 +53,23 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder
         if not args.resume and not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
             if fit.blocks:
-                console.print(f"[red bold]error:[/red bold] {escape(fit.problem())}\n"
+                console.print(f"[red bold]error:[/red bold] {shown(fit.problem(), keep_newlines=True)}\n"
                               "[dim]Nothing was started. --force starts it anyway.[/dim]", soft_wrap=True)
                 return protocol.EXIT_BAD_JOB
-            console.print(f"[yellow bold]warning:[/yellow bold] {escape(fit.problem())}", soft_wrap=True)
+            console.print(f"[yellow bold]warning:[/yellow bold] {shown(fit.problem(), keep_newlines=True)}", soft_wrap=True)
         if not args.resume:
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         if isinstance(exc, machine_fit.MachineError):
-            console.print(f"[red]hint:[/red] {escape(exc.hint)}")
+            console.print(f"[red]hint:[/red] {shown(exc.hint, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     except FileNotFoundError as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     if not args.quiet:  # a larger batch when the GPU would idle: offered, never applied
         print_batch_tip(job, console)
-    console.print(f"run [bold]{run_dir.name}[/bold] in {run_dir}")
+    console.print(f"run [bold]{shown(run_dir.name)}[/bold] in {shown(run_dir)}")
     outcome, _events = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose,
                                hang_timeout_s=args.hang_timeout)
     final = outcome.final
@@ -145,8 +145,8 @@ def _saved_before_eval_sample(job_path: Path) -> bool:
 def _print_result(console: Console, outputs: TrainOutputs) -> None:
     metrics = outputs.metrics
     state = "stopped early; saved" if outputs.stopped else "done"
-    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{escape(str(outputs.name))}[/bold] in "
-                  f"{escape(str(outputs.adapter_path))}")
+    console.print(f"[green bold]{state}:[/green bold] adapter [bold]{shown(outputs.name)}[/bold] in "
+                  f"{shown(outputs.adapter_path)}")
     parts = [f"{label} {value:.4f}" for label, value in (("train_loss", metrics.train_loss),
                                                          ("eval_loss", metrics.eval_loss),
                                                          ("perplexity", metrics.perplexity)) if value is not None]
@@ -173,10 +173,10 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             data["tools"] = list(tool_definitions(Path(args.tools).read_text(encoding="utf-8"), file=args.tools))
         job = job_from_dict(data, source="command line")
     except (OSError, UnicodeDecodeError) as exc:
-        console.print(f"[red bold]error:[/red bold] cannot read the tools file: {escape(str(exc))}")
+        console.print(f"[red bold]error:[/red bold] cannot read the tools file: {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     except (JobError, DatasetError) as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     run_dir = runs.create_run_dir("generate")
     outcome, events = run_job(job, run_dir, console, quiet=True, show_log=args.verbose)
@@ -190,10 +190,11 @@ def show_answers(console: Console, samples: list[protocol.Sample]) -> None:
     table = Table(title="answers", show_lines=True)
     table.add_column("prompt", overflow="fold")
     for label in labels:
-        table.add_column(escape(_short(label)), overflow="fold")
+        table.add_column(shown(_short(label)), overflow="fold")
     for prompt in dict.fromkeys(s.prompt for s in samples):  # text is data, not markup
         row = {s.adapter or "base": s.text for s in samples if s.prompt == prompt}
-        table.add_row(escape(prompt), *(escape(row.get(label, "")) for label in labels))
+        table.add_row(shown(prompt, keep_newlines=True),
+                      *(shown(row.get(label, ""), keep_newlines=True) for label in labels))
     console.print(table)
 
 
@@ -212,7 +213,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         setattr(getattr(job, section), field, value)
     run_dir = runs.create_run_dir("demo")
     console.rule("1/2 training the bundled model on the Captain Lora sample")
-    console.print(f"run folder: {run_dir}")
+    console.print(f"run folder: {shown(run_dir)}")
     outcome, _ = run_job(job, run_dir, console, quiet=args.quiet, show_log=args.verbose)
     if not isinstance(outcome.final, protocol.Done):
         return outcome.exit_code or protocol.EXIT_INTERNAL
@@ -226,7 +227,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     gen_outcome, events = run_job(gen, runs.create_run_dir("demo-answers"), console, quiet=True,
                                   show_log=args.verbose)
     show_answers(console, [e for e in events if isinstance(e, protocol.Sample)])
-    console.print(f"\nThe adapter is a plain PEFT folder: {adapter}\n"
+    console.print(f"\nThe adapter is a plain PEFT folder: {shown(adapter)}\n"
                   "Load it with peft.PeftModel.from_pretrained(base_model, that_folder).")
     return gen_outcome.exit_code
 
@@ -246,7 +247,7 @@ def cmd_stop(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = runs.resolve_run(args.run)
     except FileNotFoundError as exc:
-        console.print(f"[red bold]error:[/red bold] {escape(str(exc))}")
+        console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     cmd = "cancel" if args.cancel else args.command
     try:
@@ -255,8 +256,8 @@ def cmd_stop(args: argparse.Namespace, console: Console) -> int:
         if cmd == "cancel" and _ended_cancelled(run_dir):
             console.print(json.dumps({"ok": True, "cmd": cmd}))  # it exits at once, before any reply
             return 0
-        console.print(f"[red]no worker is listening in {escape(str(run_dir))}[/red] ({escape(str(exc))}); "
+        console.print(f"[red]no worker is listening in {shown(run_dir)}[/red] ({shown(exc)}); "
                       f"status: {runs.summarize(run_dir).status}")
         return 1
-    console.print(json.dumps(reply))
+    console.print(shown(json.dumps(reply)))  # the worker's reply may quote a path
     return 0 if reply.get("ok") else 1
