@@ -6,8 +6,11 @@ train`` before it starts a worker, and by the worker itself before it loads anyt
 there. With the default ``device = "auto"`` the answer depends on the machine: without an
 NVIDIA GPU the run goes to the CPU, where bitsandbytes' 4/8-bit layers and optimizers don't
 run, and the worker used to fail at once with a raw error; with one, they still need
-bitsandbytes installed (the ``gpu`` extra). ``gpus`` is what ``core.gpus.visible_gpus`` finds
-(the driver's list: no torch needed); the worker passes the GPUs torch sees.
+bitsandbytes installed (the ``gpu`` extra) and a card of compute capability 7.0 (Volta) or newer
+where the capability is known: an installed bitsandbytes on an older card was offered and failed
+in the worker. ``gpus`` is what ``core.gpus.visible_gpus`` finds (the driver's list: no torch
+needed; NVML tells the capability); the worker passes the GPUs torch sees (dicts from
+``engine.hardware.devices``, with their capability).
 
 Whether a run's memory fits is core.memory_fit's.
 """
@@ -15,10 +18,12 @@ Whether a run's memory fits is core.memory_fit's.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import get_args
 
+from studio.core import gpus as nvml
 from studio.core.job_schema import Issue, JobError, cuda_only_settings
 from studio.core.jobs import Device, Optimizer, TrainJob
 
@@ -26,6 +31,8 @@ from studio.core.jobs import Device, Optimizer, TrainJob
 MACHINE_HINT = ("choose a method without quantization (LoRA, DoRA, ...) and the adamw_torch optimizer, or train on "
                 "a machine with an NVIDIA GPU and bitsandbytes; `lora-studio doctor` says what this one has")
 _NO_GPU = "this machine has none, so the run would go to the CPU"
+# bitsandbytes' 4/8-bit kernels and 8-bit optimizers: Volta or newer (the doctor warns below it too).
+MIN_BITSANDBYTES_CAPABILITY = (7, 0)
 
 
 class MachineError(JobError):
@@ -46,6 +53,50 @@ def bitsandbytes_installed() -> bool:
         return importlib.util.find_spec("bitsandbytes") is not None
     except (ImportError, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    """What the bitsandbytes rule needs of one GPU: its number, name and compute capability
+    ("8.6"; None where nothing could tell)."""
+
+    index: int | None
+    name: str
+    capability: str | None
+
+
+def gpu_facts(card: object) -> GpuFacts:
+    """A worker's device dict carries its capability; a ``core.gpus.Gpu`` is asked of NVML."""
+    if isinstance(card, GpuFacts):
+        return card
+    if isinstance(card, Mapping):
+        capability = card.get("capability")
+        return GpuFacts(card.get("index"), str(card.get("name", "GPU")), str(capability) if capability else None)
+    index = getattr(card, "index", None)
+    return GpuFacts(index, str(getattr(card, "name", card)),
+                    _nvml_capability(index) if isinstance(index, int) else None)
+
+
+@lru_cache(maxsize=16)
+def _nvml_capability(index: int) -> str | None:
+    """Cached: the Train page asks for every choice of its boxes at each change."""
+    return nvml.compute_capability(index)
+
+
+def bitsandbytes_refusal(card: GpuFacts) -> str | None:
+    """Why bitsandbytes can't run on ``card`` (a sentence naming it and its capability), or None:
+    also where the capability is unknown, which is the worker's to find out."""
+    if card.capability is None:
+        return None
+    try:
+        major, minor = (int(part) for part in card.capability.split(".")[:2])
+    except ValueError:
+        return None
+    if (major, minor) >= MIN_BITSANDBYTES_CAPABILITY:
+        return None
+    where = f"GPU {card.index} ({card.name})" if card.index is not None else card.name
+    return (f"{where} has compute capability {card.capability}, and bitsandbytes needs "
+            f"{'.'.join(map(str, MIN_BITSANDBYTES_CAPABILITY))} (Volta) or newer")
 
 
 def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool | None = None) -> list[Issue]:
@@ -71,6 +122,11 @@ def _bitsandbytes_issues(job: TrainJob, gpus: Sequence[object], bitsandbytes: bo
         return [Issue(name, f"{what} needs an NVIDIA GPU (bitsandbytes) and {_NO_GPU}: choose plain LoRA "
                             "(no quantization, adamw_torch) or train on a GPU machine")
                 for name, what in cuda_only_settings(job)]
+    for card in _cards_in_use(job, gpus):
+        if why := bitsandbytes_refusal(gpu_facts(card)):
+            return [Issue(name, f"{what} needs bitsandbytes on an NVIDIA GPU: {why}; choose plain LoRA (no "
+                                "quantization, adamw_torch) or train on a newer GPU")
+                    for name, what in cuda_only_settings(job)]
     if bitsandbytes is None:
         bitsandbytes = bitsandbytes_installed()
     if bitsandbytes:
@@ -78,6 +134,17 @@ def _bitsandbytes_issues(job: TrainJob, gpus: Sequence[object], bitsandbytes: bo
     return [Issue(name, f"{what} needs bitsandbytes, which is not installed here: pip install 'lora-studio[gpu]' "
                         "(or choose plain LoRA: no quantization, adamw_torch)")
             for name, what in cuda_only_settings(job)]
+
+
+def _cards_in_use(job: TrainJob, gpus: Sequence[object]) -> list[object]:
+    """The GPUs the run trains on. The worker's list is already those (its CUDA_VISIBLE_DEVICES holds
+    the chosen ones); the driver's list is narrowed to ``distributed.gpus``, or the first card."""
+    if any(isinstance(card, Mapping) for card in gpus):
+        return list(gpus)
+    chosen = job.distributed.gpus
+    if not chosen:
+        return list(gpus[:1])
+    return [card for card in gpus if getattr(card, "index", None) in chosen]
 
 
 def refused_choices(device: Device, gpus: Sequence[object], *,
