@@ -1,4 +1,4 @@
-"""Screenshots of every page at 1280x800 into docs/screenshots/ (offscreen or Xvfb).
+"""Screenshots of every page at 1440x900 into docs/screenshots/ (offscreen or Xvfb).
 
 Trains a short real run of the bundled model first (through the CLI, ~1-2 min on a
 2-core CPU) so Monitor and Runs show real curves, then opens each page with the
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="reuse a home folder (keeps the trained run)")
     parser.add_argument("--dark", action="store_true")
     parser.add_argument("--card", default="141 GB (H200)", help="the memory panel's card (its batch advice too)")
-    parser.add_argument("--size", help="window size WxH (default 1280x800, files without a size in their name)")
+    parser.add_argument("--size", help="window size WxH (default 1440x900, files without a size in their name)")
     parser.add_argument("--no-eval", action="store_true", help="Compare asks, but does not evaluate on the dataset")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="lora-studio-shots-"))
@@ -130,7 +130,7 @@ def main() -> None:
     user_settings.update(vram_card=args.card)
     state = AppState(settings)
     window = MainWindow(state, reattach=False)
-    width, height = (int(v) for v in (args.size or "1280x800").split("x"))
+    width, height = (int(v) for v in (args.size or "1440x900").split("x"))
     window.resize(width, height)
     window.show()
     settle(app, 2.0)  # the model scan
