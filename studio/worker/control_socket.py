@@ -89,6 +89,8 @@ class CommandServer:
             log.warning("no control socket: %s", exc)
             sock.close()
             return None
+        with contextlib.suppress(OSError):  # the owner alone may connect, beside the 0700 run folder
+            os.chmod(self.path, 0o600)
         sock.listen(socket.SOMAXCONN)  # a burst of clients waits to be accepted (or refused), not EAGAIN
         return sock
 

@@ -114,6 +114,15 @@ def served(tmp_path: Path):
     assert eventually(lambda: not client_threads())  # close() ends every client's thread
 
 
+def test_the_socket_is_its_owners_alone(served: Served):
+    """Only the owner may connect (issue 22): the socket file is 0600, beside its 0700 run folder."""
+    import stat
+
+    mode = stat.S_IMODE((served.run_dir / control_client.SOCKET_NAME).stat().st_mode)
+    assert mode & 0o077 == 0, oct(mode)
+    assert served.send("pause") == {"ok": True, "cmd": "pause"}
+
+
 def test_clients_that_hang_up_before_their_reply_harm_nothing(served: Served):
     for _ in range(20):
         hang_up_before_the_reply(served.run_dir, "checkpoint")
