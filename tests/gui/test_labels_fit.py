@@ -1,5 +1,6 @@
 """At the smallest window (960x640), light and dark, every visible one-line label shows its whole
-text, or elides it ("…") with the whole text in its tooltip: nothing is cut off silently.
+text, or elides it ("…") with the whole text in its tooltip, and every button, check box and group
+title has the width its words need: nothing is cut off silently.
 
 test_ui_scale runs this file again at 200% (QT_SCALE_FACTOR=2, as Settings' UI scale sets it)."""
 
@@ -10,7 +11,7 @@ import os
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QScrollArea
+from PySide6.QtWidgets import QAbstractButton, QApplication, QGroupBox, QLabel, QScrollArea
 
 from studio.gui import theme
 from studio.gui.main_window import PAGE_NAMES
@@ -36,6 +37,21 @@ def cut_labels(page) -> list[str]:
         if text.endswith("…") and label.toolTip():
             continue
         cut.append(f"{type(page).__name__}: {text!r} needs {document_width} px, has {label.contentsRect().width()}")
+    return cut
+
+
+def cut_controls(page) -> list[str]:
+    """Buttons and check boxes given less width than their text and box need, and group boxes
+    narrower than their title: squeezed, Qt cuts their words without a mark."""
+    cut = []
+    for button in page.findChildren(QAbstractButton):
+        if button.isVisibleTo(page) and button.text().strip() and button.sizeHint().width() > button.width() + 1:
+            cut.append(f"{type(page).__name__}: {type(button).__name__} {button.text()!r} needs "
+                       f"{button.sizeHint().width()} px, has {button.width()}")
+    for group in page.findChildren(QGroupBox):
+        needed = group.fontMetrics().horizontalAdvance(group.title()) + 16
+        if group.isVisibleTo(page) and group.title() and needed > group.width():
+            cut.append(f"{type(page).__name__}: group {group.title()!r} needs {needed} px, has {group.width()}")
     return cut
 
 
@@ -75,4 +91,5 @@ def test_nothing_is_cut_off_at_the_smallest_window(qtbot, window, dark):
         window.show_page(name)
         qtbot.wait(50)
         cut.extend(settled_cut_labels(qtbot, window.pages[name]))
+        cut.extend(cut_controls(window.pages[name]))
     assert not cut, "\n".join(cut)
