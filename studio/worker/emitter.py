@@ -36,26 +36,30 @@ class Emitter:
         with self._lock:
             if self._closed:
                 return  # the run has ended: a late event (a cancel racing the end) is dropped
-            if self._stdout is not None:
-                try:
-                    self._stdout.write(line)
-                    self._stdout.flush()
-                except (BrokenPipeError, OSError, ValueError):
-                    self._stdout = None
-            if self._file is not None:
-                try:
-                    self._file.write(line)
-                    self._file.flush()
-                    if event.type in protocol.FINAL_EVENTS:
-                        with contextlib.suppress(OSError):
-                            os.fsync(self._file.fileno())
-                except OSError as exc:
-                    self._lose_file(exc)
+            self._write(event, line)
             error = self._file_error
             if error is not None and event.type not in protocol.FINAL_EVENTS \
                     and threading.current_thread() is threading.main_thread():
                 self._file_error = None
                 raise error
+
+    def _write(self, event: protocol.Event, line: str) -> None:
+        """Stdout first, then the file; called with the lock held."""
+        if self._stdout is not None:
+            try:
+                self._stdout.write(line)
+                self._stdout.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self._stdout = None
+        if self._file is not None:
+            try:
+                self._file.write(line)
+                self._file.flush()
+                if event.type in protocol.FINAL_EVENTS:
+                    with contextlib.suppress(OSError):
+                        os.fsync(self._file.fileno())
+            except OSError as exc:
+                self._lose_file(exc)
 
     def _lose_file(self, exc: OSError) -> None:
         log.error("could not write the run's events file (%s); the run stops", exc)
@@ -64,8 +68,12 @@ class Emitter:
         self._file = None
         self._file_error = exc
 
-    def reopen(self, events_path: Path) -> None:
-        """Go on in a new events file (the old one was deleted with its run folder)."""
+    def reopen(self, events_path: Path, first: protocol.Event) -> None:
+        """Go on in a new events file (the old one was deleted with its run folder).
+
+        ``first`` (the warning that says why) is written in the same hold of the lock,
+        so no step from the training thread comes before it in the new file.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -73,6 +81,7 @@ class Emitter:
                 with contextlib.suppress(OSError):
                     self._file.close()
             self._file = open(events_path, "a", encoding="utf-8", opener=paths.private_opener)
+            self._write(first, protocol.encode(first))
 
     def hold(self) -> threading.Lock:
         """The write lock, for a caller that must exit without tearing a line."""

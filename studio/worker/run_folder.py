@@ -60,11 +60,10 @@ class RunFolderWatch:
             with contextlib.suppress(OSError):
                 self._lock.close()
         self._lock = runs.take_lock(self.run_dir)  # `runs` and the GUI see it live again
-        self.emit.reopen(self.run_dir / runs.EVENTS_NAME)
-        self.relisten()
-        log.warning("the run folder %s was deleted; made it again", self.run_dir)
-        self.emit(protocol.Warning(
+        self.emit.reopen(self.run_dir / runs.EVENTS_NAME, protocol.Warning(
             f"the run folder {self.run_dir} was deleted while the run went on; it was made again: the "
             "events and checkpoints written before are gone (so is worker.log), the run trains on and "
             "saves its adapter there"))
+        self.relisten()
+        log.warning("the run folder %s was deleted; made it again", self.run_dir)
         return True
