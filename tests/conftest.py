@@ -59,6 +59,16 @@ def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
             return argv
 
         monkeypatch.setattr(launcher, "worker_argv", worker_argv)
+    queue_runner = sys.modules.get("studio.core.queue.runner")  # the queue's runner starts workers too
+    if queue_runner is not None:
+        real_runner_argv = queue_runner.background_argv
+
+        def background_argv():
+            argv = real_runner_argv()
+            note(argv)
+            return argv
+
+        monkeypatch.setattr(queue_runner, "background_argv", background_argv)
     yield
     if started:
         pytest.fail(f"this test starts a worker ({started[0]}): mark it integration", pytrace=False)

@@ -18,6 +18,7 @@ from studio.core.jobs import (
     DatasetFormat,
     Job,
     OnBadRows,
+    ReportTo,
     Stage,
     TextSplit,
     TrainingSettings,
@@ -58,6 +59,8 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "continue_from": ("lora", "continue_from"),
     "gpus": ("distributed", "gpus"),
     "strategy": ("distributed", "strategy"),
+    "report_to": ("training", "report_to"),
+    "mlflow_tracking_uri": ("training", "mlflow_tracking_uri"),
 }
 # flag dest -> (section, field) of a table: each use adds names to what the job file has
 PAIR_FIELDS: dict[str, tuple[str, str]] = {
@@ -107,6 +110,16 @@ def reward_spec(text: str) -> dict[str, Any]:
         return parse_spec_line(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def trackers(text: str) -> list[str]:
+    """``tensorboard,mlflow`` -> ["tensorboard", "mlflow"], each one core.jobs.ReportTo names."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in get_args(ReportTo)]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected trackers from {', '.join(get_args(ReportTo))}, comma-separated; "
+                                         f"got {text!r}")
+    return names
 
 
 def add_dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -175,6 +188,9 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                              "file:path=my_reward.py (your own reward(prompts, completions, **columns); it runs as "
                              "code), each with weight=W; a JSON table works too. Default for bundled-arithmetic: "
                              "its own set")
+    parser.add_argument("--report-to", type=trackers, metavar="TRACKER,...",
+                        help=_help(TrainingSettings, "report_to") + " (default: auto)")
+    parser.add_argument("--mlflow-tracking-uri", metavar="URI", help=_help(TrainingSettings, "mlflow_tracking_uri"))
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

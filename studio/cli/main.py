@@ -15,6 +15,7 @@ from studio.cli import (
     info_commands,
     inspect_command,
     library_commands,
+    queue_commands,
     settings_command,
     train_commands,
 )
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=info_commands.cmd_doctor)
 
     settings_command.add_settings_parser(sub)
+    queue_commands.add_queue_parser(sub)
 
     p = sub.add_parser("demo", help="train the bundled model on the sample and show before/after")
     p.add_argument("--steps", type=int, default=40)

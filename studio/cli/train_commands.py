@@ -24,7 +24,7 @@ from studio.core.datasets import (
     token_length_stats,
     tool_definitions,
 )
-from studio.core.job_schema import JobError, job_from_dict, load_job, to_dict
+from studio.core.job_schema import Issue, JobError, job_from_dict, load_job, to_dict
 from studio.core.jobs import GenerateJob, TrainJob
 from studio.core.models import gguf_tokenizer_dir, inspect_model, model_source
 from studio.core.outputs import TrainOutputs
@@ -40,30 +40,17 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                               f"{', '.join(changed)} can't change mid-run")
                 return protocol.EXIT_BAD_JOB
             run_dir = runs.resolve_run(args.resume)
-            job = _resume_job(run_dir)
+            job: TrainJob | int = _resume_job(run_dir)
+            check = checked_dataset(job.dataset, job.training.stage, job.grpo.rewards)
+            if (refused := dataset_refused(check, console)) is not None:
+                return refused
         else:
-            job = build_train_job(args)
-            if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
-                raise machine_fit.MachineError(problems)
-        check = checked_dataset(job.dataset, job.training.stage, job.grpo.rewards)
-        if (refused := dataset_refused(check, console)) is not None:
-            return refused  # before any run folder: a missing file is not a failed run
-        if not args.resume and not getattr(args, "force", False) and (
-                odd := magnitudes_refused(job, check.loaded, console)):
-            return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder
-        if not args.resume and not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
-            if fit.blocks:
-                console.print(f"[red bold]error:[/red bold] {shown(fit.problem(), keep_newlines=True)}\n"
-                              "[dim]Nothing was started. --force starts it anyway.[/dim]", soft_wrap=True)
-                return protocol.EXIT_BAD_JOB
-            console.print(f"[yellow bold]warning:[/yellow bold] {shown(fit.problem(), keep_newlines=True)}", soft_wrap=True)
-        if not args.resume:
+            job = checked_new_job(args, console)
+            if isinstance(job, int):
+                return job
             run_dir = runs.create_run_dir(Path(job.model.path).stem)
     except JobError as exc:
-        console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
-        if isinstance(exc, machine_fit.MachineError):
-            console.print(f"[red]hint:[/red] {shown(exc.hint, keep_newlines=True)}")
-        return protocol.EXIT_BAD_JOB
+        return job_refused(exc, console)
     except FileNotFoundError as exc:
         console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
@@ -76,6 +63,36 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if isinstance(final, protocol.Done):
         _print_result(console, TrainOutputs.from_dict(final.outputs, "the run"))
     return outcome.exit_code
+
+
+def checked_new_job(args: argparse.Namespace, console: Console) -> TrainJob | int:
+    """The job the flags describe, checked as the Train page checks it before Start (the machine,
+    the data, values far past any need, the memory); an exit code where it is refused, said why.
+    Raises JobError and FileNotFoundError for the caller to print."""
+    job = build_train_job(args)
+    if not isinstance(job, TrainJob):
+        raise JobError([Issue("kind", f"is {job.kind!r}: this command trains (a train job file)")], str(args.job))
+    if problems := machine_fit.machine_issues(job, gpus.visible_gpus()):
+        raise machine_fit.MachineError(problems)
+    check = checked_dataset(job.dataset, job.training.stage, job.grpo.rewards)
+    if (refused := dataset_refused(check, console)) is not None:
+        return refused  # before any run folder: a missing file is not a failed run
+    if not getattr(args, "force", False) and (odd := magnitudes_refused(job, check.loaded, console)):
+        return odd  # -r 100000, --epochs 1e9: said with the reason, before any run folder
+    if not getattr(args, "force", False) and (fit := will_not_fit(job)) is not None:
+        if fit.blocks:
+            console.print(f"[red bold]error:[/red bold] {shown(fit.problem(), keep_newlines=True)}\n"
+                          "[dim]Nothing was started. --force starts it anyway.[/dim]", soft_wrap=True)
+            return protocol.EXIT_BAD_JOB
+        console.print(f"[yellow bold]warning:[/yellow bold] {shown(fit.problem(), keep_newlines=True)}", soft_wrap=True)
+    return job
+
+
+def job_refused(exc: JobError, console: Console) -> int:
+    console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
+    if isinstance(exc, machine_fit.MachineError):
+        console.print(f"[red]hint:[/red] {shown(exc.hint, keep_newlines=True)}")
+    return protocol.EXIT_BAD_JOB
 
 
 def will_not_fit(job: TrainJob) -> memory_fit.MemoryFit | None:
@@ -232,17 +249,6 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return gen_outcome.exit_code
 
 
-def _ended_cancelled(run_dir: Path, wait_s: float = 25.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if runs.summarize(run_dir).status == "cancelled":
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def cmd_stop(args: argparse.Namespace, console: Console) -> int:
     try:
         run_dir = runs.resolve_run(args.run)
@@ -250,12 +256,12 @@ def cmd_stop(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[red bold]error:[/red bold] {shown(exc, keep_newlines=True)}")
         return protocol.EXIT_BAD_JOB
     cmd = "cancel" if args.cancel else args.command
+    if cmd == "cancel" and control_client.cancel(run_dir):
+        console.print(json.dumps({"ok": True, "cmd": cmd}))  # it often exits before any reply
+        return 0
     try:
         reply = control_client.send_command(run_dir, cmd)
     except OSError as exc:
-        if cmd == "cancel" and _ended_cancelled(run_dir):
-            console.print(json.dumps({"ok": True, "cmd": cmd}))  # it exits at once, before any reply
-            return 0
         console.print(f"[red]no worker is listening in {shown(run_dir)}[/red] ({shown(exc)}); "
                       f"status: {runs.summarize(run_dir).status}")
         return 1

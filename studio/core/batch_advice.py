@@ -19,6 +19,7 @@ from studio.core import compile_choice, launch_plan, step_time, vram
 from studio.core.datasets import split_sizes
 from studio.core.jobs import TrainJob
 from studio.core.presets import count_adapter_parameters, num_layers
+from studio.core.throughput import seconds_words
 
 IDLE_BUSY = 0.5  # below this share of compute in a step, overhead is most of it: the GPU is mostly idle
 MAX_BATCH = 64  # larger batches of short rows gain little more and leave few optimizer steps
@@ -61,14 +62,14 @@ class BatchAdvice:
     def sentence(self) -> str:
         return (f"The GPU will be mostly idle (~{self.busy:.0%} busy): ~{_tokens(self.tokens_per_step)} tokens "
                 f"a step. Batch {self.batch_size} (same {self._epochs()}: {self.steps_after:,} steps instead of "
-                f"{self.steps_before:,}) would take ~{_duration(self.seconds_after)} instead of "
-                f"~{_duration(self.seconds_before)} of steps. Larger batches usually want a larger learning rate: "
+                f"{self.steps_before:,}) would take ~{seconds_words(self.seconds_after)} instead of "
+                f"~{seconds_words(self.seconds_before)} of steps. Larger batches usually want a larger learning rate: "
                 f"{self._lr()}.")
 
     def short(self) -> str:
         """The same in fewer words, for the Train page's narrow panel (the sentence is its tooltip)."""
-        return (f"Idle GPU: batch {self.batch_size} takes ~{_duration(self.seconds_after)}, not "
-                f"~{_duration(self.seconds_before)} (lr ≈ {_sci(self.suggested_learning_rate)}?)")
+        return (f"Idle GPU: batch {self.batch_size} takes ~{seconds_words(self.seconds_after)}, not "
+                f"~{seconds_words(self.seconds_before)} (lr ≈ {_sci(self.suggested_learning_rate)}?)")
 
 
 def advise(job: TrainJob, config: dict[str, Any], *, gpu_name: str | None, capacity_bytes: int | None,
@@ -213,11 +214,3 @@ def _sci(value: float) -> str:
 
 def _tokens(n: float) -> str:
     return f"{float(f'{n:.2g}'):,.0f}" if n >= 100 else f"{n:.0f}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

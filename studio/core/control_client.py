@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
-from studio.core import protocol
+from studio.core import protocol, runs
 
 SOCKET_NAME = "control.sock"
 _MAX_SOCKET_PATH = 100  # AF_UNIX paths are capped near 107 bytes
@@ -41,3 +42,23 @@ def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0, **payload) -> 
     if not reply:
         raise ConnectionError(f"the worker of {run_dir} closed the connection without a reply")
     return json.loads(reply)
+
+
+def cancel(run_dir: Path, timeout_s: float = 5.0, wait_s: float = 25.0) -> bool:
+    """Tell a run's worker to cancel; True once it has. A worker cancels at once, often before
+    its reply is written, so a connection closed without one is followed to the run's end."""
+    try:
+        return bool(send_command(run_dir, "cancel", timeout_s=timeout_s).get("ok"))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False  # nobody listens: not started yet, or gone
+    except OSError:
+        return ended_cancelled(run_dir, wait_s)
+
+
+def ended_cancelled(run_dir: Path, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if runs.summarize(run_dir).status == "cancelled":
+            return True
+        time.sleep(0.1)
+    return False

@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from studio.core import gpus, paths
+from studio.core import gpus, paths, trackers
 from studio.core.processes import module_argv
 from studio.core.vram import format_bytes
 
@@ -43,6 +43,7 @@ def run_checks(torch_timeout_s: float = 60.0) -> list[Check]:
     checks += [_optional("bitsandbytes", "QLoRA (4-bit) and 8-bit optimizers", bool(cards)),
                _optional("liger-kernel", "fused kernels of the GPU fast path", bool(cards)),
                _optional("flash-attn", "FlashAttention (optional; SDPA is used otherwise)", False),
+               *(_tracker(tracker) for tracker in trackers.TRACKERS.values()),
                _disk(), _bundled_model()]
     return checks
 
@@ -116,6 +117,23 @@ def _optional(package: str, purpose: str, wanted: bool) -> Check:
         fix = f"`.venv/bin/pip install {package}`" if wanted else ""
         return Check(package, status, f"not installed: {purpose} unavailable", fix)
     return Check(package, OK, f"{version}: {purpose}")
+
+
+def _tracker(tracker: trackers.Tracker) -> Check:
+    """A tracker of training.report_to: optional, so a missing one is information, with the fix."""
+    if not trackers.installed(tracker.name):
+        return Check(tracker.label, INFO, "not installed: training.report_to can't name it",
+                     f"`{trackers.INSTALL_HINT}` (or pip install {tracker.package})")
+    version = next((_version(name) for name in (tracker.module, tracker.package) if _version(name)), "installed")
+    where = tracker.where.replace("<home>", str(paths.home()))
+    return Check(tracker.label, OK, f"{version}: report_to = {tracker.name} writes {where}")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 def _disk() -> Check:

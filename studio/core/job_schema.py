@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from studio.core import methods
+from studio.core import methods, trackers
 from studio.core.jobs import JOB_KINDS, ExportJob, Job, MergeJob, TrainJob
 
 if sys.version_info >= (3, 11):
@@ -151,7 +151,7 @@ def _coerce(value: Any, hint: Any, name: str, issues: list[Issue]) -> Any:
         return value
     if origin is list:
         (item,) = get_args(hint)
-        if isinstance(value, str) and item is str:
+        if isinstance(value, str) and (item is str or get_origin(item) is Literal):  # "a, b" from a command line
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
             issues.append(Issue(name, f"must be a list, got {_show(value)}"))
@@ -309,6 +309,7 @@ def _validate_train(job: TrainJob, issues: list[Issue]) -> None:
     if not 0 <= ds.chunk_overlap < tr.max_length:
         issues.append(Issue("dataset.chunk_overlap", f"must be >= 0 and below training.max_length "
                                                      f"({tr.max_length}), got {ds.chunk_overlap}"))
+    issues.extend(Issue("training.report_to", problem) for problem in trackers.choice_problems(tr.report_to))
     if tr.device == "cpu":
         for name, what in cuda_only_settings(job):
             issues.append(Issue(name, f"{what} needs a CUDA GPU (bitsandbytes), but training.device is 'cpu'"))

@@ -27,6 +27,8 @@ Device = Literal["auto", "cpu", "cuda"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 OnNan = Literal["stop", "skip"]
 Switch = Literal["auto", "on", "off"]
+# Where a run's numbers also go (core.trackers): "auto" = TensorBoard where installed, "none" = nowhere.
+ReportTo = Literal["auto", "none", "tensorboard", "mlflow", "wandb", "trackio"]
 # What a run learns from: replies (sft), pairs of a chosen and a rejected reply (dpo, orpo, simpo),
 # replies labelled desirable or not (kto, which also reads pairs) or prompts whose own answers are scored by
 # reward functions (grpo); core.datasets.stages reads this list.
@@ -195,6 +197,13 @@ class TrainingSettings:
     save_steps: int = _f(0, "Save a resumable checkpoint every N steps (0 = only when asked or at the end).")
     save_total_limit: int = _f(2, "Keep at most this many checkpoints.")
     logging_steps: int = _f(1, "Send a step event every N steps.")
+    report_to: list[ReportTo] = _f(["auto"], "Experiment trackers that also get the run's numbers, through "
+                                             "transformers: tensorboard (event files in the run folder), mlflow "
+                                             "(<home>/mlruns or mlflow_tracking_uri), wandb (offline in the run "
+                                             "folder unless logged in), trackio (local). auto = tensorboard where "
+                                             "installed; none = nowhere. pip install 'lora-studio[trackers]'.")
+    mlflow_tracking_uri: str = _f("", "Where mlflow reports go: a folder, file: URI or server (empty = "
+                                      "MLFLOW_TRACKING_URI, else <home>/mlruns).")
     sample_steps: int = _f(0, "Generate a short sample every N steps (0 = never).")
     sample_prompt: str = _f("Who are you?", "Prompt for the samples generated during training.")
     device: Device = _f("auto", "Where to train: auto (CUDA when present), cpu or cuda.")

@@ -10,7 +10,8 @@ bitsandbytes installed (the ``gpu`` extra) and a card of compute capability 7.0 
 where the capability is known: an installed bitsandbytes on an older card was offered and failed
 in the worker. ``gpus`` is what ``core.gpus.visible_gpus`` finds (the driver's list: no torch
 needed; NVML tells the capability); the worker passes the GPUs torch sees (dicts from
-``engine.hardware.devices``, with their capability).
+``engine.hardware.devices``, with their capability). A tracker named in ``training.report_to``
+must be installed too, where the job is chosen; the worker runs without it and warns instead.
 
 Whether a run's memory fits is core.memory_fit's.
 """
@@ -24,6 +25,7 @@ from functools import lru_cache
 from typing import get_args
 
 from studio.core import gpus as nvml
+from studio.core import trackers
 from studio.core.job_schema import Issue, JobError, cuda_only_settings
 from studio.core.jobs import Device, Optimizer, TrainJob
 
@@ -44,6 +46,8 @@ class MachineError(JobError):
         super().__init__(issues, "this job, on this machine,")
         if all(issue.field == "training.compile" for issue in issues):
             self.hint = "set Compile to auto (it compiles where that pays) or off"
+        elif all(issue.field == "training.report_to" for issue in issues):
+            self.hint = f"{trackers.INSTALL_HINT}, or leave the tracker out of training.report_to (--report-to)"
 
 
 @lru_cache(maxsize=1)
@@ -99,10 +103,17 @@ def bitsandbytes_refusal(card: GpuFacts) -> str | None:
             f"{'.'.join(map(str, MIN_BITSANDBYTES_CAPABILITY))} (Volta) or newer")
 
 
-def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool | None = None) -> list[Issue]:
+def machine_issues(job: TrainJob, gpus: Sequence[object], *, bitsandbytes: bool | None = None,
+                   trackers_wanted: bool = True) -> list[Issue]:
     """What this machine (with ``gpus``) can't run of ``job``, each naming its field.
-    ``bitsandbytes``: whether it is installed (default: look)."""
-    return _compile_issues(job, gpus) + _bitsandbytes_issues(job, gpus, bitsandbytes)
+    ``bitsandbytes``: whether it is installed (default: look). ``trackers_wanted``: a tracker
+    named in training.report_to that is not installed is refused too (when it is chosen); the
+    worker passes False, since it runs without it and warns (the run is never lost to a tracker)."""
+    found = _compile_issues(job, gpus) + _bitsandbytes_issues(job, gpus, bitsandbytes)
+    if trackers_wanted:
+        found += [Issue("training.report_to", trackers.not_installed_message(name))
+                  for name in trackers.missing(job.training.report_to)]
+    return found
 
 
 def _compile_issues(job: TrainJob, gpus: Sequence[object]) -> list[Issue]:

@@ -152,6 +152,28 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
     return events
 
 
+def last_event(run_dir: Path, kind: str, tail_bytes: int = 65_536) -> dict[str, Any] | None:
+    """The newest complete event of ``kind``, read from the file's end only: a long run's
+    events file is megabytes, and the queue asks every second."""
+    path = Path(run_dir) / EVENTS_NAME
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - tail_bytes))
+            lines = handle.read().split(b"\n")
+    except OSError:
+        return None
+    for raw in reversed(lines[1:-1] if size > tail_bytes else lines[:-1]):  # whole lines only
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("type") == kind:
+            return data
+    return None
+
+
 @dataclass
 class RunSummary:
     run_id: str

@@ -175,3 +175,12 @@ def progress_eta_s(done: float, total: float, seconds: float) -> float | None:
     if total <= 0 or done <= 0 or seconds < 0:
         return None
     return max(0.0, seconds / done * (total - done))
+
+
+def seconds_words(seconds: float) -> str:
+    """A duration as people say it, to the precision an estimate has: 40 s, 12 min, 2.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

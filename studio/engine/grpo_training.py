@@ -43,7 +43,7 @@ from studio.core.rewards import (
     combined_from_specs,
 )
 from studio.core.rewards.text import completion_text
-from studio.engine import adapter_setup, data_prep, step_setup, training
+from studio.engine import adapter_setup, data_prep, step_setup, trackers, training
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
 from studio.engine.preference_training import PreferenceRun, run_and_save, trl_class, with_adapter
@@ -233,6 +233,7 @@ def train_grpo(job: TrainJob, run_dir: Path, emit: training.Emit, control: JobCo
                                        *adapter_setup.step_callbacks(model)],
                             optimizers=(optimizer, None))
     trainer.remove_callback(transformers.PrinterCallback)
+    trackers.adopt(trainer)
     dataset = DatasetRef(path=str(rows.path), format=rows.loaded.format, fingerprint=rows.loaded.fingerprint,
                          rows=rows.loaded.rows_total, rows_train=len(train_set), rows_eval=len(eval_rows),
                          rows_held_out=len(rows.held_out))

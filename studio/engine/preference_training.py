@@ -40,7 +40,7 @@ from studio.core.datasets import DatasetError, Example
 from studio.core.datasets.stages import STAGE_ROWS
 from studio.core.jobs import TrainJob
 from studio.core.outputs import TrainMetrics, TrainOutputs
-from studio.engine import adapter_setup, data_prep, memory_report, step_setup, training
+from studio.engine import adapter_setup, data_prep, memory_report, step_setup, trackers, training
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
 from studio.engine.preference_stages import (
@@ -154,6 +154,7 @@ def train_preference(job: TrainJob, run_dir: Path, emit: training.Emit, control:
                             processing_class=base.tokenizer,
                             callbacks=[callback, *adapter_setup.step_callbacks(model)], optimizers=(optimizer, None))
     trainer.remove_callback(transformers.PrinterCallback)
+    trackers.adopt(trainer)
     for before, tokenized, what in ((len(train_set), trainer.train_dataset, f"training {kind}"),
                                     (len(eval_set or ()), trainer.eval_dataset, f"held-out {kind}")):
         for note in length_notes(before, tokenized, tr.max_length, what) if tokenized is not None else ():

@@ -32,6 +32,7 @@ from studio.engine import (
     layer_setup,
     step_graphs,
     step_log,
+    trackers,
 )
 from studio.engine.guarded_trainer import lagged_steps_possible
 from studio.engine.output_loss import OutputLoss
@@ -144,7 +145,7 @@ def training_arguments(job: TrainJob, run_dir: Path, hw: hardware.Hardware, step
         optim="adamw_torch_fused" if path.fused_adamw else tr.optimizer,
         use_liger_kernel=path.liger,
         liger_kernel_config=path.liger_config() if path.liger else None,
-        report_to=[],
+        **trackers.run_arguments(run_dir, config_class),  # report_to: [] unless engine.trackers is tracking the run
         disable_tqdm=True,
         remove_unused_columns=False,
         dataloader_num_workers=0,

@@ -42,6 +42,7 @@ from studio.engine import (
     memory_report,
     model_loading,
     step_setup,
+    trackers,
 )
 from studio.engine.callbacks import ProtocolCallback
 from studio.engine.control import JobControl
@@ -110,16 +111,21 @@ class TrainResult:
 def run_training(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
                  parallel: Parallel | None = None) -> TrainOutputs:
     """Train ``job`` in ``run_dir``; returns the ``done`` event's outputs. A preference stage
-    trains with TRL (engine.preference_training, imported only for it: TRL costs a worker's start)."""
-    if job.training.stage == "grpo":
-        from studio.engine.grpo_training import train_grpo
+    trains with TRL (engine.preference_training, imported only for it: TRL costs a worker's start).
+    The trackers of training.report_to follow the run (engine.trackers)."""
+    with trackers.tracking(job, Path(run_dir), emit) as tracked:
+        if job.training.stage == "grpo":
+            from studio.engine.grpo_training import train_grpo
 
-        return train_grpo(job, Path(run_dir), emit, control).outputs
-    if job.training.stage != "sft":
-        from studio.engine.preference_training import train_preference
+            outputs = train_grpo(job, Path(run_dir), emit, control).outputs
+        elif job.training.stage != "sft":
+            from studio.engine.preference_training import train_preference
 
-        return train_preference(job, Path(run_dir), emit, control).outputs
-    return train(job, run_dir, emit, control, parallel).outputs
+            outputs = train_preference(job, Path(run_dir), emit, control).outputs
+        else:
+            outputs = train(job, run_dir, emit, control, parallel).outputs
+        tracked.finish(outputs)
+    return outputs
 
 
 def train(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl,
@@ -242,6 +248,7 @@ def build(job: TrainJob, run_dir: Path, emit: Emit, control: JobControl, paralle
         optimizers=(step.optimizer, None),
     )
     trainer.remove_callback(transformers.PrinterCallback)
+    trackers.adopt(trainer)
     return Session(job, run_dir, emit, control, parallel, base, model, base.tokenizer, data, evaluation, parent,
                    trainable, total, steps, initial_adapter, step, trainer, callback, fault)
 

@@ -36,6 +36,7 @@ class AppState(QObject):
     run_started = Signal(str)  # run folder
     page_requested = Signal(str)  # page name, e.g. "Monitor"
     library_changed = Signal()  # a version was added, changed, moved or removed
+    queue_changed = Signal()  # a job was added to the run queue
     merge_requested = Signal(list, str)
     compare_requested = Signal(str)  # an adapter or checkpoint folder to add on the Compare page  # library refs to preselect on Merge; "merge" or "export"
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio import __version__
 from studio.core import runs
+from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.first_run_guide import FirstRunGuide, Step
 from studio.gui.page_help import PAGE_HELP, help_html
@@ -32,11 +33,13 @@ from studio.gui.pages.library_page import LibraryPage
 from studio.gui.pages.merge_page import MergePage
 from studio.gui.pages.models_page import ModelsPage
 from studio.gui.pages.monitor_page import MonitorPage
+from studio.gui.pages.queue_page import QueuePage
 from studio.gui.pages.runs_page import RunsPage
 from studio.gui.pages.settings_page import SettingsPage
 from studio.gui.pages.train_page import TrainPage
 
-PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Runs", "Library", "Merge", "Compare", "Settings")
+PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Queue", "Runs", "Library", "Merge", "Compare", "Settings")
+PAGE_KEYS = "1234567890"  # Ctrl+1 … Ctrl+9, then Ctrl+0 for the tenth
 
 
 class MainWindow(QMainWindow):
@@ -54,14 +57,17 @@ class MainWindow(QMainWindow):
         self.datasets_page = DatasetsPage(self.state)
         self.train_page = TrainPage(self.state)
         self.monitor_page = MonitorPage(self.state)
+        self.queue_page = QueuePage(self.state)
         self.runs_page = RunsPage(self.state)
         self.library_page = LibraryPage(self.state)
         self.merge_page = MergePage(self.state)
         self.compare_page = ComparePage(self.state)
         self.settings_page = SettingsPage(self.state)
-        self.pages: dict[str, QWidget] = {"Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
-                                          "Monitor": self.monitor_page, "Runs": self.runs_page, "Library": self.library_page,
-                                          "Merge": self.merge_page, "Compare": self.compare_page, "Settings": self.settings_page}
+        self.pages: dict[str, QWidget] = {
+            "Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
+            "Monitor": self.monitor_page, "Queue": self.queue_page, "Runs": self.runs_page,
+            "Library": self.library_page, "Merge": self.merge_page, "Compare": self.compare_page,
+            "Settings": self.settings_page}
         for name in PAGE_NAMES:
             page = self.pages[name]
             self.stack.addWidget(page)
@@ -80,8 +86,8 @@ class MainWindow(QMainWindow):
             view.checkpoint_clicked.connect(self.state.compare_requested.emit)
             view.next_step.connect(self.open_adapter)
         self.state.page_requested.connect(self.show_page)
-        for index, name in enumerate(PAGE_NAMES[:9], start=1):
-            QShortcut(QKeySequence(f"Ctrl+{index}"), self, activated=lambda n=name: self.show_page(n))
+        for key, name in zip(PAGE_KEYS, PAGE_NAMES, strict=False):
+            QShortcut(QKeySequence(f"Ctrl+{key}"), self, activated=lambda n=name: self.show_page(n))
         for keys in ("Ctrl+Return", "F5"):
             QShortcut(QKeySequence(keys), self, activated=self.start_training)
         for keys in ("Shift+F5", "Ctrl+."):
@@ -92,6 +98,9 @@ class MainWindow(QMainWindow):
         self._restore()
         if reattach:
             self.reattach_running()
+            # A queue left with work (its runner killed with an earlier window, or the machine
+            # restarted) goes on: one runner at most, whoever starts it.
+            QTimer.singleShot(0, run_launcher.start_queue_runner)
         # Shown once the window is on screen: a dialog shown before its parent is mapped is put
         # behind it by window managers, and a new user would never see it.
         self._guide_pending = guide and not self.state.settings.first_run_done

@@ -12,6 +12,8 @@ PAGE_HELP: dict[str, str] = {
              "starting. Start runs it in a separate worker process; the window can close meanwhile.",
     "Monitor": "The run in progress: loss, learning rate, throughput and GPU use, live. Pause, stop (saves the "
                "adapter and a checkpoint), cancel (saves nothing) or checkpoint now.",
+    "Queue": "Jobs waiting their turn: each starts when its GPU is free (several GPUs run several at once), "
+             "and the queue goes on after this window closes. Reorder, cancel, retry, or pause it.",
     "Runs": "Every run on this machine, finished or not: replay one, follow a live one, or overlay the loss "
             "curves of several.",
     "Library": "Every adapter kept, in versions with their lineage: rename, tag, note, export, import, train "
@@ -25,7 +27,7 @@ PAGE_HELP: dict[str, str] = {
 }
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+1 … Ctrl+9", "go to the page at that place in the list"),
+    ("Ctrl+1 … Ctrl+9, Ctrl+0", "go to the page at that place in the list (Ctrl+0: the tenth)"),
     ("Ctrl+Return or F5", "start training the job on the Train page"),
     ("Shift+F5 or Ctrl+.", "stop the run being followed (finish the step, save)"),
     ("Ctrl+Shift+P", "pause or resume the run being followed"),

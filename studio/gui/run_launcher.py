@@ -16,6 +16,8 @@ from studio.core import atomic, control_client, runs
 from studio.core.job_schema import dumps
 from studio.core.jobs import Job
 from studio.core.processes import module_argv
+from studio.core.queue import runner
+from studio.core.queue.store import queue_dir
 
 
 class LaunchError(RuntimeError):
@@ -31,20 +33,37 @@ def start_run(job: Job, label: str = "") -> Path:
     run_dir = runs.create_run_dir(label or Path(getattr(getattr(job, "model", None), "path", "run")).stem)
     job_path = run_dir / runs.JOB_NAME
     atomic.write_text(job_path, dumps(job))
+    # The worker keeps worker.log itself once it runs; anything it prints before that
+    # (a broken install, an import error) lands here instead of nowhere.
+    _start_detached(worker_argv(job_path, run_dir), None, run_dir / runs.LAUNCH_LOG_NAME, "the worker")
+    return run_dir
+
+
+def start_queue_runner() -> bool:
+    """Start the run queue's runner (core.queue.runner) detached, where one is wanted: it
+    outlives the window, and a window opened later finds the queue going."""
+    if not runner.wanted():
+        return False
+    log = queue_dir() / runner.LOG_NAME
+    _start_detached(runner.background_argv(), log, log, "the queue's runner")
+    return True
+
+
+def _start_detached(argv: list[str], stdout: Path | None, stderr: Path, what: str) -> None:
+    """A process in its own session, no pipes to the window (Qt reaps nothing: it is not our child)."""
     process = QProcess()
-    argv = worker_argv(job_path, run_dir)
     process.setProgram(argv[0])
     process.setArguments(argv[1:])
     process.setStandardInputFile(QProcess.nullDevice())
-    process.setStandardOutputFile(QProcess.nullDevice())
-    # The worker keeps worker.log itself once it runs; anything it prints before that
-    # (a broken install, an import error) lands here instead of nowhere.
-    process.setStandardErrorFile(str(run_dir / runs.LAUNCH_LOG_NAME))
+    if stdout is None:
+        process.setStandardOutputFile(QProcess.nullDevice())
+    else:
+        process.setStandardOutputFile(str(stdout), QProcess.OpenModeFlag.Append)
+    process.setStandardErrorFile(str(stderr), QProcess.OpenModeFlag.Append)
     started = process.startDetached()  # PySide6 returns a bool here, though its stubs say (ok, pid)
     ok = started[0] if isinstance(started, tuple) else bool(started)
     if not ok:
-        raise LaunchError(f"could not start the worker: {process.errorString()}")
-    return run_dir
+        raise LaunchError(f"could not start {what}: {process.errorString()}")
 
 
 def send(run_dir: Path, cmd: str) -> str | None:

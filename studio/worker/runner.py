@@ -225,7 +225,8 @@ def _refuse_what_this_machine_cannot_run(job) -> None:
     from studio.engine import hardware
 
     cards = [device for device in hardware.devices() if device["type"] == "cuda"]
-    if problems := machine_fit.machine_issues(job, cards):
+    # A tracker that is not installed is left out with a warning (engine.trackers), never the run.
+    if problems := machine_fit.machine_issues(job, cards, trackers_wanted=False):
         raise machine_fit.MachineError(problems)
 
 

@@ -15,8 +15,8 @@ def test_doctor_on_this_machine_reports_every_check():
     result = run_cli("doctor", "--json")
     assert result.returncode == 0, result.output
     checks = {c["name"]: c for c in json.loads(result.stdout)}
-    for name in ("Python", "torch", "NVIDIA driver", "bitsandbytes", "liger-kernel", "flash-attn", "Disk",
-                 "Bundled model"):
+    for name in ("Python", "torch", "NVIDIA driver", "bitsandbytes", "liger-kernel", "flash-attn", "TensorBoard",
+                 "MLflow", "Weights & Biases", "Trackio", "Disk", "Bundled model"):
         assert name in checks, name
     assert checks["Python"]["status"] == "ok" and checks["Bundled model"]["status"] == "ok"
     assert checks["torch"]["status"] == "ok" and checks["torch"]["detail"].split(" ")[0].startswith("2.")
@@ -46,3 +46,14 @@ def test_missing_optional_kernels_warn_only_with_a_gpu():
     assert doctor._optional("no-such-package-xyz", "a feature", wanted=True).status == doctor.WARN
     assert doctor._optional("no-such-package-xyz", "a feature", wanted=False).status == doctor.INFO
     assert doctor.worst([doctor.Check("a", doctor.OK, ""), doctor.Check("b", doctor.WARN, "")]) == doctor.WARN
+
+
+def test_each_tracker_is_named_with_how_to_install_it(monkeypatch, studio_home):
+    from studio.core import trackers
+
+    monkeypatch.setattr(trackers, "installed", lambda name: name == "mlflow")
+    missing = doctor._tracker(trackers.TRACKERS["wandb"])
+    assert missing.status == doctor.INFO and missing.name == "Weights & Biases"
+    assert "lora-studio[trackers]" in missing.fix and "pip install wandb" in missing.fix
+    there = doctor._tracker(trackers.TRACKERS["mlflow"])
+    assert there.status == doctor.OK and str(studio_home / "mlruns") in there.detail

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import sqlite3
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -36,6 +37,7 @@ from studio.core.jobs import TrainJob, stage_typical
 from studio.core.models import ModelError, inspect_model, model_source
 from studio.core.paths import user_path
 from studio.core.presets import Preset, for_method
+from studio.core.queue.store import QueueError, QueueStore
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.dataset_kind import DatasetKind
@@ -82,6 +84,7 @@ class TrainPage(QWidget):
                                     "a file with problems lists them and leaves the page as it was")
         self.file_message = IssueList()
         self.start_button = QPushButton("Start training")
+        self.queue_button = QPushButton("Add to queue")
         self.fit_message = IssueList()  # "Will not fit: …" with the numbers and what to change
         self.start_anyway = QCheckBox("Start anyway")
         self.start_anyway.setToolTip("Start even though the memory estimate says the job will not fit (the "
@@ -99,6 +102,7 @@ class TrainPage(QWidget):
         self.save_button.clicked.connect(self._ask_save)
         self.load_button.clicked.connect(self._ask_load)
         self.start_button.clicked.connect(self.start_training)
+        self.queue_button.clicked.connect(self.add_to_queue)
         self.vram_panel.apply_requested.connect(self.apply_edits)
         self.start_anyway.toggled.connect(lambda _on: self._show_readiness())
         state.model_changed.connect(self._on_model_changed)
@@ -223,6 +227,25 @@ class TrainPage(QWidget):
         self.state.run_started.emit(str(run_dir))
         return run_dir
 
+    def add_to_queue(self) -> int | None:
+        """Queue the job (checked as Start checks it); returns its entry's number."""
+        job = self.current_job()
+        if job is None or self.start_blocked() or not self._dataset_ready(job):
+            return None
+        try:
+            with QueueStore() as store:
+                entry = store.add(job, source="app")
+                waiting = len(store.entries(("queued",)))
+                paused = store.paused
+            run_launcher.start_queue_runner()
+        except (QueueError, OSError, sqlite3.Error, run_launcher.LaunchError) as exc:
+            self.file_message.show_note(f"Could not queue the job: {exc}", error=True)
+            return None
+        note = "the queue is paused (resume it on the Queue page)" if paused else "the Queue page follows it"
+        self.file_message.show_note(f"Queued #{entry.id} {entry.label} ({waiting} waiting); {note}.")
+        self.state.queue_changed.emit()
+        return entry.id
+
     def _dataset_ready(self, job: TrainJob) -> bool:
         """A missing file or an unreadable format is said here, before a run folder exists; the
         check stays on this thread because it only reads a file's first rows (a small file whole)."""
@@ -330,6 +353,12 @@ class TrainPage(QWidget):
         self.start_anyway.setVisible(held)
         blocked = self.start_blocked()
         self.start_button.setEnabled(not blocked)
+        self.queue_button.setEnabled(not blocked)
+        self.queue_button.setToolTip(
+            "Fix the problems listed above first." if count else
+            "Held back (see above): change the job, or tick Start anyway." if blocked else
+            "Run this job after the ones already queued (or beside them on a free GPU); the Queue page lists it, "
+            "and the queue goes on after the window closes.")
         self.start_button.setToolTip(
             "Fix the problems listed above first." if count else
             "Held back (see above): change the job, or tick Start anyway." if blocked else
@@ -433,6 +462,7 @@ class TrainPage(QWidget):
         self.start_button.setObjectName("startTraining")
         self.start_button.setDefault(True)
         self.start_button.setMinimumHeight(38)
+        self.queue_button.setMinimumHeight(38)
         self.start_button.setStyleSheet(_START_STYLE)
         # The preset, the memory panel and the job file scroll where the window is short; what is
         # wrong, whether it fits and Start stay in view under them.
@@ -455,7 +485,11 @@ class TrainPage(QWidget):
         side.addWidget(self.issue_list)
         side.addWidget(self.fit_message)
         side.addWidget(self.start_anyway)
-        side.addWidget(self.start_button)
+        start_row = QHBoxLayout()
+        start_row.setSpacing(8)
+        start_row.addWidget(self.queue_button)
+        start_row.addWidget(self.start_button, 1)
+        side.addLayout(start_row)
         side_host = QWidget()
         side_host.setLayout(side)
         side_host.setFixedWidth(_SIDE_WIDTH)

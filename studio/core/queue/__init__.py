@@ -1,0 +1,2 @@
+"""The run queue: jobs that wait for their devices and start one after another (store,
+devices, runner)."""

@@ -1,0 +1,236 @@
+"""Queue page: the jobs waiting their turn, the running ones with their progress and ETA, and
+the ended ones; reorder, cancel, retry, remove, pause.
+
+The queue lives in ``<home>/queue/queue.sqlite`` (core.queue) and a runner process of its own
+starts the jobs, so closing or killing the window stops nothing: the page only reads the
+queue (a small SQLite read, every second and a half while it is shown) and changes it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.queue import devices, runner
+from studio.core.queue.store import ACTIVE, ENDED, Entry, QueueError, QueueStore
+from studio.gui import run_launcher
+from studio.gui.app_state import AppState
+from studio.gui.page_help import PAGE_HELP
+from studio.gui.widgets.list_table import SortKeyItem, style_list_table
+from studio.gui.widgets.page_title import page_title
+from studio.gui.widgets.run_header import duration
+
+COLUMNS = ("#", "State", "Job", "Needs", "Progress", "ETA", "Run / note")
+REFRESH_MS = 1500
+ENDED_SHOWN = 20
+
+
+class QueuePage(QWidget):
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.entries: list[Entry] = []
+        heading, subtitle = page_title("Queue", "Jobs run one after another, or side by side on separate GPUs. "
+                                                "The queue keeps going when this window closes.")
+        heading.setToolTip(PAGE_HELP.get("Queue", ""))
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.pause_button = _button("Pause queue", self.toggle_pause, "Start nothing new; running jobs go on")
+        self.stop_on_failure = QCheckBox("Pause when a job fails")
+        self.stop_on_failure.setToolTip("Off: a failed job is marked failed and the next one starts. On: the queue "
+                                        "pauses after a failure until you resume it.")
+        self.stop_on_failure.toggled.connect(self._set_stop_on_failure)
+        self.table = QTableWidget(0, len(COLUMNS))
+        style_list_table(self.table, COLUMNS, "Run / note")
+        self.table.setSortingEnabled(False)  # the queue's order is the order
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.cellDoubleClicked.connect(lambda _r, _c: self.follow())
+        self.up_button = _button("Move up", lambda: self.move_selected(-1), "Start this waiting job earlier")
+        self.down_button = _button("Move down", lambda: self.move_selected(+1), "Start this waiting job later")
+        self.cancel_button = _button("Cancel", self.cancel, "A waiting job: take it out of line. A running job: "
+                                                            "its worker cancels at once and saves nothing")
+        self.retry_button = _button("Retry", self.retry, "Queue a failed, stopped or cancelled job again, last in line")
+        self.remove_button = _button("Remove", self.remove, "Take a waiting or ended job off the list")
+        self.follow_button = _button("Follow live", self.follow, "Watch the running job on the Monitor page")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.stop_on_failure)
+        top.addWidget(self.pause_button)
+        buttons = QHBoxLayout()
+        for button in (self.up_button, self.down_button, self.cancel_button, self.retry_button, self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.follow_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(heading)
+        layout.addWidget(subtitle)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        state.queue_changed.connect(self.refresh)
+        self._update_buttons()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
+        self._timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._timer.stop()
+
+    # -- reading -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        with QueueStore() as store:
+            entries = store.entries()
+            paused, reason, on_failure = store.paused, store.pause_reason(), store.stop_on_failure
+        ended = [e for e in entries if e.state in ENDED]
+        self.entries = [e for e in entries if e.state not in ENDED] + ended[:ENDED_SHOWN]
+        selected = self.selected_id()
+        self.table.setRowCount(len(self.entries))
+        for row, entry in enumerate(self.entries):
+            need = devices.need_of(entry.job_data())
+            cells = (str(entry.id), entry.state, entry.label,
+                     _slots(entry.devices) if entry.devices else need.describe(), _progress(entry), _eta(entry),
+                     Path(entry.run_dir).name if entry.run_dir and entry.state in ACTIVE else
+                     entry.message or (Path(entry.run_dir).name if entry.run_dir else ""))
+            for column, text in enumerate(cells):
+                item = SortKeyItem(text, entry.id)
+                item.setToolTip(entry.message or text)
+                self.table.setItem(row, column, item)
+            if entry.id == selected:
+                self.table.selectRow(row)
+        waiting = sum(e.state == "queued" for e in entries)
+        running = sum(e.state in ACTIVE for e in entries)
+        if paused:
+            state = f"Paused ({reason})" if reason else "Paused"
+        else:
+            state = "Running" if running else "Idle"
+        self.status.setText(f"{state}: {running} running, {waiting} waiting.")
+        self.pause_button.setText("Resume queue" if paused else "Pause queue")
+        self.pause_button.setToolTip("Start waiting jobs again" if paused else "Start nothing new; running jobs go on")
+        self.stop_on_failure.blockSignals(True)
+        self.stop_on_failure.setChecked(on_failure)
+        self.stop_on_failure.blockSignals(False)
+        self._update_buttons()
+
+    def selected_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.entries[rows[0].row()].id if rows and rows[0].row() < len(self.entries) else None
+
+    def select(self, entry_id: int) -> None:
+        for row, entry in enumerate(self.entries):
+            if entry.id == entry_id:
+                self.table.selectRow(row)
+
+    def _selected(self) -> Entry | None:
+        entry_id = self.selected_id()
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+    def _update_buttons(self) -> None:
+        entry = self._selected()
+        state = entry.state if entry else ""
+        waiting = [e.id for e in self.entries if e.state == "queued"]
+        self.up_button.setEnabled(state == "queued" and bool(waiting) and waiting[0] != entry.id)  # type: ignore[union-attr]
+        self.down_button.setEnabled(state == "queued" and bool(waiting) and waiting[-1] != entry.id)  # type: ignore[union-attr]
+        self.cancel_button.setEnabled(state in ("queued", *ACTIVE))
+        self.retry_button.setEnabled(state in ("failed", "cancelled", "stopped"))
+        self.remove_button.setEnabled(bool(state) and state not in ACTIVE)
+        self.follow_button.setEnabled(bool(entry and entry.run_dir and state in ACTIVE))
+
+    # -- changing ----------------------------------------------------------------
+
+    def move_selected(self, by: int) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        waiting = [e.id for e in self.entries if e.state == "queued"]
+        self._change(lambda store: store.move(entry.id, waiting.index(entry.id) + 1 + by))
+        self.select(entry.id)
+
+    def cancel(self) -> None:
+        if (entry := self._selected()) is not None:
+            self._change(lambda store: runner.cancel(store, entry.id))
+
+    def retry(self) -> None:
+        if (entry := self._selected()) is not None:
+            self._change(lambda store: store.retry(entry.id))
+            run_launcher.start_queue_runner()
+
+    def remove(self) -> None:
+        if (entry := self._selected()) is not None:
+            self._change(lambda store: store.remove(entry.id))
+
+    def toggle_pause(self) -> None:
+        with QueueStore() as store:
+            pause = not store.paused
+            store.set_paused(pause, "paused by hand" if pause else "")
+        if not pause:
+            run_launcher.start_queue_runner()
+        self.refresh()
+
+    def follow(self) -> None:
+        entry = self._selected()
+        if entry is not None and entry.run_dir and entry.state in ACTIVE:
+            self.state.run_started.emit(entry.run_dir)
+
+    def _set_stop_on_failure(self, on: bool) -> None:
+        with QueueStore() as store:
+            store.set_stop_on_failure(on)
+
+    def _change(self, change) -> None:
+        try:
+            with QueueStore() as store:
+                result = change(store)
+        except QueueError as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText(result if isinstance(result, str) else "")
+        self.refresh()
+
+
+def _slots(text: str) -> str:
+    return "CPU" if text == devices.CPU else f"GPU {text}"
+
+
+def _progress(entry: Entry) -> str:
+    return f"step {entry.step} of {entry.total_steps}" if entry.total_steps else ""
+
+
+def _eta(entry: Entry) -> str:
+    if entry.state in ACTIVE:
+        return f"{duration(entry.eta_s)} left" if entry.eta_s is not None else "starting" \
+            if entry.state == "starting" or not entry.step else ""
+    if entry.state in ENDED and entry.started_t and entry.ended_t:
+        return f"took {duration(entry.ended_t - entry.started_t)}"
+    if entry.state == "queued":
+        return f"added {time.strftime('%H:%M', time.localtime(entry.added_t))}"
+    return ""
+
+
+def _button(text: str, slot, tip: str) -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tip)
+    button.clicked.connect(lambda: slot())
+    return button

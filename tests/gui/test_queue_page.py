@@ -1,0 +1,135 @@
+"""The Queue page and the Train page's "Add to queue": the list, its buttons, and a real queued run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+import pytest
+from PySide6.QtCore import Qt
+from tiny_jobs import tiny_job, tiny_job_dict
+
+from studio.core.library import Library
+from studio.core.models import inspect_model
+from studio.core.queue import runner
+from studio.core.queue.store import QueueStore
+from studio.gui.pages.queue_page import COLUMNS, QueuePage
+from studio.gui.pages.train_page import TrainPage
+
+LONG = 180_000
+
+
+@pytest.fixture
+def store(studio_home):
+    with QueueStore() as opened:
+        yield opened
+
+
+@pytest.fixture
+def page(qtbot, state):
+    widget = QueuePage(state)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 700)
+    widget.show()
+    return widget
+
+
+@pytest.fixture
+def no_runner_left_behind(studio_home):
+    yield
+    pid = runner.runner_pid()
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not pid, "the test left the queue's runner running"
+
+
+def _cells(page: QueuePage, column: str) -> list[str]:
+    index = COLUMNS.index(column)
+    return [page.table.item(row, index).text() for row in range(page.table.rowCount())]
+
+
+def _click(qtbot, button) -> None:
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_page_lists_the_queue_and_its_buttons_change_it(page, store, qtbot):
+    store.set_paused(True, "paused by hand")  # nothing starts in this test: no runner, no worker
+    for name in ("first", "second", "third"):
+        store.add(tiny_job("tiny-model", output={"name": name}))
+    page.refresh()
+    assert _cells(page, "Job") == ["first", "second", "third"]
+    assert _cells(page, "Needs") == ["the CPU"] * 3
+    assert _cells(page, "State") == ["queued"] * 3
+    assert "Paused (paused by hand): 0 running, 3 waiting" in page.status.text()
+    assert page.pause_button.text() == "Resume queue"
+
+    page.table.selectRow(2)
+    assert not page.down_button.isEnabled() and page.up_button.isEnabled()
+    _click(qtbot, page.up_button)
+    assert [e.label for e in store.entries(("queued",))] == ["first", "third", "second"]
+    assert _cells(page, "Job")[:3] == ["first", "third", "second"]
+    assert page.selected_id() == store.entries(("queued",))[1].id  # the moved one stays selected
+
+    page.table.selectRow(0)
+    _click(qtbot, page.cancel_button)
+    assert store.entries()[-1].state == "cancelled" and "before it started" in page.message.text()
+    assert _cells(page, "State") == ["queued", "queued", "cancelled"]
+
+    page.table.selectRow(2)
+    assert page.retry_button.isEnabled() and page.remove_button.isEnabled()
+    _click(qtbot, page.retry_button)  # paused: queued again, last, and still no runner
+    assert [e.label for e in store.entries(("queued",))] == ["third", "second", "first"]
+    assert runner.runner_pid() is None
+
+    page.table.selectRow(0)
+    _click(qtbot, page.remove_button)
+    assert [e.label for e in store.entries()] == ["second", "first"]
+
+    page.stop_on_failure.setChecked(True)
+    with QueueStore() as other:
+        assert other.stop_on_failure
+
+
+def test_the_window_has_the_queue_page_and_ctrl_0_reaches_settings(window, qtbot):
+    from studio.gui.main_window import PAGE_NAMES
+
+    assert PAGE_NAMES.index("Queue") == PAGE_NAMES.index("Monitor") + 1
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_page_name() == "Settings"
+    qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_page_name() == "Queue"
+
+
+@pytest.mark.integration  # starts the queue's runner, which starts a worker
+def test_add_to_queue_runs_the_job_in_the_background_and_the_page_follows_it(
+        qtbot, state, page, tiny_model_dir, no_runner_left_behind):
+    train = TrainPage(state)
+    qtbot.addWidget(train)
+    train.show()
+    state.set_model(inspect_model(tiny_model_dir))
+    train.form.set_job_data(tiny_job_dict(tiny_model_dir, steps=2, output={"name": "queued-one"}))
+    qtbot.waitUntil(lambda: train.queue_button.isEnabled(), timeout=10_000)
+    _click(qtbot, train.queue_button)
+    assert "Queued #1 queued-one (1 waiting)" in " ".join(train.file_message.lines())
+    qtbot.waitUntil(lambda: runner.runner_pid() is not None or _state(1) != "queued", timeout=20_000)
+    page.refresh()
+    assert _cells(page, "Job") == ["queued-one"]
+
+    def ended() -> bool:
+        page.refresh()
+        return _cells(page, "State") == ["done"]
+
+    qtbot.waitUntil(ended, timeout=LONG)
+    assert _cells(page, "ETA")[0].startswith("took ")
+    assert _cells(page, "Progress") == ["step 2 of 2"]
+    with Library() as library:
+        assert [e.name for e in library.entries()] == ["queued-one"]
+    qtbot.waitUntil(lambda: runner.runner_pid() is None, timeout=20_000)  # idle: it exits
+
+
+def _state(entry_id: int) -> str:
+    with QueueStore() as store:
+        return store.get(entry_id).state
