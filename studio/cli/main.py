@@ -17,6 +17,7 @@ from studio.cli import (
     library_commands,
     queue_commands,
     settings_command,
+    sweep_command,
     train_commands,
 )
 from studio.cli.job_building import add_dataset_flags, add_train_flags, count
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     settings_command.add_settings_parser(sub)
     queue_commands.add_queue_parser(sub)
+    sweep_command.add_sweep_parser(sub)
 
     p = sub.add_parser("demo", help="train the bundled model on the sample and show before/after")
     p.add_argument("--steps", type=int, default=40)

@@ -95,6 +95,7 @@ class Card(Record):
     training: dict[str, Any] | None = None  # the job's training section (its stage among them)
     preference: dict[str, Any] | None = None  # the job's preference section, for a preference stage's adapter
     grpo: dict[str, Any] | None = None  # the job's grpo section (its rewards among them), for a GRPO adapter
+    sweep: dict[str, Any] | None = None  # the sweep that chose it: name, trial, params, objective, value, trials
     metrics: TrainMetrics = field(default_factory=TrainMetrics)
     parents: list[str] = field(default_factory=list)  # lineage: merged from, or trained on top of
     run_id: str | None = None

@@ -64,6 +64,11 @@ def dumps(job: Job) -> str:
 
 def load_job(path: str | Path) -> Job:
     """Read a job from a .json or .toml file, parse and validate it, or raise JobError."""
+    return job_from_dict(read_job_data(path), source=str(path))
+
+
+def read_job_data(path: str | Path) -> Any:
+    """A job file's plain data (.toml, or JSON for any other name), or JobError saying why not."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -74,7 +79,7 @@ def load_job(path: str | Path) -> Job:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise JobError([Issue("", f"is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}")], str(path)) from None
-    return job_from_dict(data, source=str(path))
+    return data
 
 
 def job_from_dict(data: Any, source: str = "job") -> Job:
@@ -107,6 +112,12 @@ def _without_old_faults(data: dict[str, Any], issues: list[Issue]) -> dict[str, 
         issues.append(Issue("faults.inject", "drills are set with the LORA_STUDIO_FAULT environment variable now, "
                                              "not in the job"))
     return {k: v for k, v in data.items() if k != "faults"}
+
+
+def build_section(cls: type, data: dict[str, Any], issues: list[Issue]) -> Any:
+    """A dataclass of the job-file kind (``_f`` fields) from plain data, its type problems added to
+    ``issues``: what a file that is not a worker job (a sweep) is read with."""
+    return _build(cls, data, "", issues)
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str, issues: list[Issue]) -> Any:

@@ -1,0 +1,89 @@
+"""``lora-studio sweep FILE``: run (or resume) a hyperparameter sweep through the queue;
+``lora-studio sweep --show NAME`` lists a sweep's trials, the best, and what mattered."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from studio.cli.shown import shown
+from studio.core import protocol
+from studio.core.job_schema import JobError
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="search hyperparameters (grid, random or Optuna's TPE) with trials run through "
+                                     "the queue; run again to resume. docs/sweeps.md shows the file")
+    p.add_argument("file", nargs="?", type=Path, help="a sweep file (.toml or .json, kind = \"sweep\")")
+    p.add_argument("--show", metavar="NAME", help="list the trials of a sweep (run or running) and its best")
+    p.add_argument("--list", action="store_true", help="the sweeps on this machine")
+    p.add_argument("--best", metavar="NAME", help="file the best trial's adapter in the library (once)")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    from studio.core.sweeps import study
+
+    if args.list:
+        names = study.sweep_names()
+        console.print("\n".join(shown(n) for n in names) if names else "[dim]no sweeps yet[/dim]")
+        return 0
+    if args.show or args.best:
+        name = args.show or args.best
+        if name not in study.sweep_names():
+            return _error(console, f"no sweep named {name!r} (lora-studio sweep --list)")
+        if args.best:
+            from studio.core.sweeps.driver import file_best
+
+            ref = file_best(name)
+            console.print(f"best adapter: {ref}" if ref else "no trial has finished yet")
+            return 0 if ref else 1
+        show(console, study.read_study(name))
+        return 0
+    if args.file is None:
+        return _error(console, "give a sweep file (or --show NAME, --list)")
+    from studio.core.sweeps.driver import SweepBusy, SweepDriver
+    from studio.core.sweeps.spec import load_sweep, planned_trials
+
+    try:
+        spec = load_sweep(args.file)
+    except JobError as exc:
+        return _error(console, str(exc))
+    planned = planned_trials(spec)
+    console.print(f"sweep [bold]{shown(spec.name)}[/bold]: {spec.sampler}, "
+                  f"{planned or 'open-ended'} trials, minimising {spec.objective}, pruner {spec.pruner}")
+    try:
+        SweepDriver(spec, say=lambda text: console.print(shown(text))).run()
+    except SweepBusy as exc:
+        return _error(console, str(exc))
+    show(console, study.read_study(spec.name))
+    return 0
+
+
+def show(console: Console, view) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("trial", "state", "parameters", view.objective, "run / note"):
+        table.add_column(column, overflow="fold")
+    for trial in view.trials:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+        value = f"{trial.value:.4f}" if trial.value is not None else (
+            f"(at step {trial.curve[-1][0]}: {trial.curve[-1][1]:.4f})" if trial.curve else "-")
+        mark = " ★" if view.best is not None and trial.number == view.best.number else ""
+        table.add_row(f"{trial.number}{mark}", trial.state, shown(params), value,
+                      shown(trial.note or Path(trial.run_dir).name))
+    console.print(table)
+    counts = ", ".join(f"{n} {state}" for state, n in view.counts().items())
+    console.print(f"{len(view.trials)} of {view.planned or '?'} trials: {counts or 'none yet'}")
+    if view.best is not None:
+        console.print(f"best: trial {view.best.number}, {view.objective} {view.best.value:.4f}"
+                      + (f"; in the library as {view.best_ref}" if view.best_ref else ""))
+    if view.importance:
+        console.print("what mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items()))
+
+
+def _error(console: Console, text: str) -> int:
+    console.print(f"[red bold]error:[/red bold] {shown(text, keep_newlines=True)}")
+    return protocol.EXIT_BAD_JOB
