@@ -101,6 +101,8 @@ def test_quick_and_multi_machine_jobs_are_refused_with_why(store):
 def test_labels_say_what_the_job_is(store):
     assert store.add(tiny_job("/models/SmolLM2")).label == "SmolLM2 on bundled"
     assert _add(store, "pirate").label == "pirate"
+    assert store.add(tiny_job("/models/Qwen2.5-0.5B")).label == "Qwen2.5-0.5B on bundled"
+    assert store.add(tiny_job("/models/smol.Q4_1.gguf")).label == "smol.Q4_1 on bundled"
 
 
 def test_what_a_job_needs_follows_its_device_and_gpus():

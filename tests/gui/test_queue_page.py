@@ -61,7 +61,7 @@ def test_the_page_lists_the_queue_and_its_buttons_change_it(page, store, qtbot):
         store.add(tiny_job("tiny-model", output={"name": name}))
     page.refresh()
     assert _cells(page, "Job") == ["first", "second", "third"]
-    assert _cells(page, "Needs") == ["the CPU"] * 3
+    assert _cells(page, "Needs") == ["CPU"] * 3
     assert _cells(page, "State") == ["queued"] * 3
     assert "Paused (paused by hand): 0 running, 3 waiting" in page.status.text()
     assert page.pause_button.text() == "Resume queue"

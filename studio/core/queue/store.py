@@ -290,7 +290,8 @@ def _label(job: Job) -> str:
     name = getattr(getattr(job, "output", None), "name", "") or ""
     if name:
         return name
-    model = Path(str(getattr(getattr(job, "model", None), "path", "") or "model")).stem
+    model = Path(str(getattr(getattr(job, "model", None), "path", "") or "model")).name
+    model = model.removesuffix(".gguf")  # a folder's name whole: Qwen2.5-0.5B is no file with a suffix
     dataset = Path(str(getattr(getattr(job, "dataset", None), "path", "") or "")).stem
     what = f"{model} on {dataset}" if dataset else model
     return f"eval: {what}" if getattr(job, "kind", "train") == "eval" else what

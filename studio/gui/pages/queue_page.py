@@ -112,7 +112,7 @@ class QueuePage(QWidget):
         for row, entry in enumerate(self.entries):
             need = devices.need_of(entry.job_data())
             cells = (str(entry.id), entry.state, entry.label,
-                     _slots(entry.devices) if entry.devices else need.describe(), _progress(entry), _eta(entry),
+                     _slots(entry.devices) if entry.devices else _needs(need), _progress(entry), _eta(entry),
                      Path(entry.run_dir).name if entry.run_dir and entry.state in ACTIVE else
                      entry.message or (Path(entry.run_dir).name if entry.run_dir else ""))
             for column, text in enumerate(cells):
@@ -208,6 +208,13 @@ class QueuePage(QWidget):
             return
         self.message.setText(result if isinstance(result, str) else "")
         self.refresh()
+
+
+def _needs(need: devices.Need) -> str:
+    """A waiting job's column: what it will take (a started one's shows what it got)."""
+    if need.exact:
+        return _slots(",".join(need.exact))
+    return "any GPU"
 
 
 def _slots(text: str) -> str:
