@@ -59,6 +59,14 @@ def quick_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
             return argv
 
         monkeypatch.setattr(launcher, "worker_argv", worker_argv)
+        real_sweep_argv = launcher.sweep_argv
+
+        def sweep_argv(*args, **kwargs):
+            argv = real_sweep_argv(*args, **kwargs)
+            note(argv)
+            return argv
+
+        monkeypatch.setattr(launcher, "sweep_argv", sweep_argv)
     queue_runner = sys.modules.get("studio.core.queue.runner")  # the queue's runner starts workers too
     if queue_runner is not None:
         real_runner_argv = queue_runner.background_argv

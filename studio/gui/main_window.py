@@ -36,10 +36,12 @@ from studio.gui.pages.monitor_page import MonitorPage
 from studio.gui.pages.queue_page import QueuePage
 from studio.gui.pages.runs_page import RunsPage
 from studio.gui.pages.settings_page import SettingsPage
+from studio.gui.pages.sweeps_page import SweepsPage
 from studio.gui.pages.train_page import TrainPage
 
-PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Queue", "Runs", "Library", "Merge", "Compare", "Settings")
-PAGE_KEYS = "1234567890"  # Ctrl+1 … Ctrl+9, then Ctrl+0 for the tenth
+PAGE_NAMES = ("Models", "Datasets", "Train", "Monitor", "Queue", "Sweeps", "Runs", "Library", "Merge", "Compare",
+              "Settings")
+PAGE_KEYS = "123456789"  # Ctrl+1 … Ctrl+9; Ctrl+, for Settings (the usual key for preferences)
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.state)
         self.monitor_page = MonitorPage(self.state)
         self.queue_page = QueuePage(self.state)
+        self.sweeps_page = SweepsPage(self.state)
         self.runs_page = RunsPage(self.state)
         self.library_page = LibraryPage(self.state)
         self.merge_page = MergePage(self.state)
@@ -65,7 +68,8 @@ class MainWindow(QMainWindow):
         self.settings_page = SettingsPage(self.state)
         self.pages: dict[str, QWidget] = {
             "Models": self.models_page, "Datasets": self.datasets_page, "Train": self.train_page,
-            "Monitor": self.monitor_page, "Queue": self.queue_page, "Runs": self.runs_page,
+            "Monitor": self.monitor_page, "Queue": self.queue_page, "Sweeps": self.sweeps_page,
+            "Runs": self.runs_page,
             "Library": self.library_page, "Merge": self.merge_page, "Compare": self.compare_page,
             "Settings": self.settings_page}
         for name in PAGE_NAMES:
@@ -88,6 +92,7 @@ class MainWindow(QMainWindow):
         self.state.page_requested.connect(self.show_page)
         for key, name in zip(PAGE_KEYS, PAGE_NAMES, strict=False):
             QShortcut(QKeySequence(f"Ctrl+{key}"), self, activated=lambda n=name: self.show_page(n))
+        QShortcut(QKeySequence("Ctrl+,"), self, activated=lambda: self.show_page("Settings"))
         for keys in ("Ctrl+Return", "F5"):
             QShortcut(QKeySequence(keys), self, activated=self.start_training)
         for keys in ("Shift+F5", "Ctrl+."):

@@ -14,6 +14,8 @@ PAGE_HELP: dict[str, str] = {
                "adapter and a checkpoint), cancel (saves nothing) or checkpoint now.",
     "Queue": "Jobs waiting their turn: each starts when its GPU is free (several GPUs run several at once), "
              "and the queue goes on after this window closes. Reorder, cancel, retry, or pause it.",
+    "Sweeps": "Hyperparameter searches (grid, random or TPE over learning rate, rank or any setting): the trials "
+              "with their results, the best so far, what mattered, and the best adapter into the library.",
     "Runs": "Every run on this machine, finished or not: replay one, follow a live one, or overlay the loss "
             "curves of several.",
     "Library": "Every adapter kept, in versions with their lineage: rename, tag, note, export, import, train "
@@ -27,7 +29,8 @@ PAGE_HELP: dict[str, str] = {
 }
 
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+1 … Ctrl+9, Ctrl+0", "go to the page at that place in the list (Ctrl+0: the tenth)"),
+    ("Ctrl+1 … Ctrl+9", "go to the page at that place in the list"),
+    ("Ctrl+,", "Settings"),
     ("Ctrl+Return or F5", "start training the job on the Train page"),
     ("Shift+F5 or Ctrl+.", "stop the run being followed (finish the step, save)"),
     ("Ctrl+Shift+P", "pause or resume the run being followed"),

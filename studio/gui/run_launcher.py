@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess
 
-from studio.core import atomic, control_client, runs
+from studio.core import atomic, control_client, paths, runs
 from studio.core.job_schema import dumps
 from studio.core.jobs import Job
 from studio.core.processes import module_argv
@@ -47,6 +47,19 @@ def start_queue_runner() -> bool:
     log = queue_dir() / runner.LOG_NAME
     _start_detached(runner.background_argv(), log, log, "the queue's runner")
     return True
+
+
+def sweep_argv(sweep_file: Path) -> list[str]:
+    return module_argv("studio", "sweep", str(sweep_file))
+
+
+def start_sweep(sweep_file: Path) -> None:
+    """Run (or resume) a sweep in a driver process of its own (core.sweeps.driver): it outlives
+    the window, its trials go through the queue; its lines go to <home>/sweeps/driver.log."""
+    folder = paths.home() / "sweeps"
+    folder.mkdir(parents=True, exist_ok=True, mode=paths.PRIVATE_DIR)
+    log = folder / "driver.log"
+    _start_detached(sweep_argv(sweep_file), log, log, "the sweep")
 
 
 def _start_detached(argv: list[str], stdout: Path | None, stderr: Path, what: str) -> None:

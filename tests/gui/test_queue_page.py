@@ -93,11 +93,11 @@ def test_the_page_lists_the_queue_and_its_buttons_change_it(page, store, qtbot):
         assert other.stop_on_failure
 
 
-def test_the_window_has_the_queue_page_and_ctrl_0_reaches_settings(window, qtbot):
+def test_the_window_has_the_queue_and_sweeps_pages_and_ctrl_comma_reaches_settings(window, qtbot):
     from studio.gui.main_window import PAGE_NAMES
 
-    assert PAGE_NAMES.index("Queue") == PAGE_NAMES.index("Monitor") + 1
-    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert PAGE_NAMES.index("Queue") == PAGE_NAMES.index("Monitor") + 1 == PAGE_NAMES.index("Sweeps") - 1
+    qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
     assert window.current_page_name() == "Settings"
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
     assert window.current_page_name() == "Queue"

@@ -84,7 +84,7 @@ def filled_window(qtbot, tmp_path, window):
 
 
 # At least this many controls per page: proof that the walk reaches tabs, stacked pages and groups.
-LEAST = {"Models": 5, "Datasets": 8, "Train": 50, "Monitor": 5, "Queue": 8, "Runs": 7, "Library": 15, "Merge": 10, "Compare": 25,
+LEAST = {"Models": 5, "Datasets": 8, "Train": 50, "Monitor": 5, "Queue": 8, "Sweeps": 2, "Runs": 7, "Library": 15, "Merge": 10, "Compare": 25,
          "Settings": 5}
 
 

@@ -117,7 +117,9 @@ def read_study(name: str) -> StudyView:
     """The study as the Sweeps page and ``lora-studio sweep --show`` list it (read only)."""
     spec = json.loads((sweep_folder(name) / SPEC_NAME).read_text(encoding="utf-8"))
     study = optuna.load_study(study_name=name, storage=storage_url(name))
-    rows = [TrialRow(t.number, _STATES.get(t.state.name, t.state.name.lower()), dict(t.params), t.value,
+    # A pruned trial's value is Optuna's copy of its last reported point: not a result, so left out here.
+    rows = [TrialRow(t.number, _STATES.get(t.state.name, t.state.name.lower()), dict(t.params),
+                     t.value if t.state.name == "COMPLETE" else None,
                      sorted(t.intermediate_values.items()), str(t.user_attrs.get("run_dir", "")),
                      str(t.user_attrs.get("note", ""))) for t in study.get_trials(deepcopy=False)]
     complete = [r for r in rows if r.state == "complete" and r.value is not None]
