@@ -63,7 +63,7 @@ def test_the_page_lists_the_queue_and_its_buttons_change_it(page, store, qtbot):
     assert _cells(page, "Job") == ["first", "second", "third"]
     assert _cells(page, "Needs") == ["CPU"] * 3
     assert _cells(page, "State") == ["queued"] * 3
-    assert "Paused (paused by hand): 0 running, 3 waiting" in page.status.text()
+    assert "Paused by hand: 0 running, 3 waiting" in page.status.text()
     assert page.pause_button.text() == "Resume queue"
 
     page.table.selectRow(2)
@@ -133,3 +133,54 @@ def test_add_to_queue_runs_the_job_in_the_background_and_the_page_follows_it(
 def _state(entry_id: int) -> str:
     with QueueStore() as store:
         return store.get(entry_id).state
+
+
+def test_the_selection_stays_on_its_entry_when_the_list_changes_under_it(page, store):
+    """A selected job that ends moves down the list; the row it left used to stay selected with
+    the next job in it, and Cancel then cancelled a job the user never picked."""
+    store.set_paused(True, "paused by hand")
+    first, second, third = (store.add(tiny_job("tiny-model", output={"name": n})) for n in ("first", "second", "third"))
+    page.refresh()
+    page.table.selectRow(0)
+    assert page.selected_id() == first.id
+    store.cancel_waiting(first.id)  # as the runner would end it: it moves below the waiting ones
+    page.refresh()
+    assert _cells(page, "Job") == ["second", "third", "first"]
+    assert page.selected_id() == first.id
+    assert [r.row() for r in page.table.selectionModel().selectedRows()] == [2]
+    assert not page.cancel_button.isEnabled() and page.retry_button.isEnabled()
+    store.remove(first.id)  # gone from the list: nothing selected, rather than its neighbour
+    page.refresh()
+    assert page.selected_id() is None and not page.table.selectionModel().selectedRows()
+    assert not page.cancel_button.isEnabled() and not page.remove_button.isEnabled()
+    assert {second.id, third.id} == {e.id for e in store.entries(("queued",))}
+
+
+def test_one_row_at_a_time_as_the_buttons_act_on_one(page, store):
+    store.set_paused(True, "paused by hand")
+    for name in ("first", "second"):
+        store.add(tiny_job("tiny-model", output={"name": name}))
+    page.refresh()
+    page.table.selectAll()
+    assert len(page.table.selectionModel().selectedRows()) <= 1
+
+
+def test_retry_and_remove_say_what_they_did_and_that_the_queue_is_paused(page, store, qtbot):
+    store.set_paused(True, "#1 failed and the queue stops on a failure")
+    entry = store.add(tiny_job("tiny-model", output={"name": "flaky"}))
+    store.cancel_waiting(entry.id)
+    page.refresh()
+    page.select(entry.id)
+    _click(qtbot, page.retry_button)
+    assert "#1 flaky is queued again" in page.message.text() and "Resume queue starts it" in page.message.text()
+    assert runner.runner_pid() is None
+    _click(qtbot, page.remove_button)
+    assert page.message.text() == "Removed #1 flaky from the list."
+
+
+def test_a_long_job_label_leaves_the_run_column_its_room(page, store):
+    store.set_paused(True, "paused by hand")
+    store.add(tiny_job("tiny-model"), label="a job with a label far too long for any column " * 3)
+    page.refresh()
+    assert page.table.columnWidth(COLUMNS.index("Job")) <= 220
+    assert page.table.item(0, COLUMNS.index("Job")).toolTip().startswith("a job with a label")

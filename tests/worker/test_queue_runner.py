@@ -133,6 +133,6 @@ def test_cancelling_a_running_entry_ends_it_cancelled_and_the_queue_goes_on(stor
         time.sleep(0.2)
     entry = store.get(long.id)
     assert entry.state == "running" and entry.step >= 1, entry
-    assert "told to cancel and has" in runner.cancel(store, long.id)
+    assert "cancelled: its worker stopped at once" in runner.cancel(store, long.id)
     _run_queue(store)
     assert [e.state for e in sorted(store.entries(), key=lambda e: e.id)] == ["cancelled", "done"]

@@ -258,7 +258,7 @@ def cancel(store: QueueStore, entry_id: int) -> str:
     run_dir = Path(entry.run_dir)
     with contextlib.suppress(ValueError):  # a garbled reply: end it by signal below
         if control_client.cancel(run_dir):
-            return f"#{entry_id}: its worker was told to cancel and has"
+            return f"#{entry_id} cancelled: its worker stopped at once and saved nothing"
     pid = entry.pid if worker_alive(entry.pid, run_dir) else find_worker(run_dir)
     if pid is not None:  # still starting (not listening yet): end it where it stands
         with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QLabel,
@@ -35,6 +36,7 @@ from studio.gui.widgets.run_header import duration
 COLUMNS = ("#", "State", "Job", "Needs", "Progress", "ETA", "Run / note")
 REFRESH_MS = 1500
 ENDED_SHOWN = 20
+WIDEST_COLUMN = 220  # a long job label is cut (its tooltip has it whole), leaving Run / note its room
 
 
 class QueuePage(QWidget):
@@ -55,6 +57,9 @@ class QueuePage(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         style_list_table(self.table, COLUMNS, "Run / note")
         self.table.setSortingEnabled(False)  # the queue's order is the order
+        # The buttons act on one entry: a second selected row would be silently left out.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setMaximumSectionSize(WIDEST_COLUMN)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(lambda _r, _c: self.follow())
         self.up_button = _button("Move up", lambda: self.move_selected(-1), "Start this waiting job earlier")
@@ -105,9 +110,14 @@ class QueuePage(QWidget):
         with QueueStore() as store:
             entries = store.entries()
             paused, reason, on_failure = store.paused, store.pause_reason(), store.stop_on_failure
+        selected = self.selected_id()  # read against the rows as shown, before they change
         ended = [e for e in entries if e.state in ENDED]
         self.entries = [e for e in entries if e.state not in ENDED] + ended[:ENDED_SHOWN]
-        selected = self.selected_id()
+        # The selection is kept on the entry, not the row: an entry that ends moves down the list,
+        # and the row it left must not stay selected with the next job in it (Cancel would hit
+        # that one).
+        self.table.blockSignals(True)
+        self.table.selectionModel().clear()  # the current row too: Qt selects a removed row's neighbour
         self.table.setRowCount(len(self.entries))
         for row, entry in enumerate(self.entries):
             need = devices.need_of(entry.job_data())
@@ -121,10 +131,11 @@ class QueuePage(QWidget):
                 self.table.setItem(row, column, item)
             if entry.id == selected:
                 self.table.selectRow(row)
+        self.table.blockSignals(False)
         waiting = sum(e.state == "queued" for e in entries)
         running = sum(e.state in ACTIVE for e in entries)
         if paused:
-            state = f"Paused ({reason})" if reason else "Paused"
+            state = "Paused by hand" if reason == "paused by hand" else f"Paused ({reason})" if reason else "Paused"
         else:
             state = "Running" if running else "Idle"
         self.status.setText(f"{state}: {running} running, {waiting} waiting.")
@@ -175,12 +186,13 @@ class QueuePage(QWidget):
 
     def retry(self) -> None:
         if (entry := self._selected()) is not None:
-            self._change(lambda store: store.retry(entry.id))
-            run_launcher.start_queue_runner()
+            if self._change(lambda store: _retried(store, entry.id)):
+                run_launcher.start_queue_runner()
 
     def remove(self) -> None:
         if (entry := self._selected()) is not None:
-            self._change(lambda store: store.remove(entry.id))
+            self._change(lambda store: f"Removed #{entry.id} {store.remove(entry.id).label} from the list"
+                         + (" (its run stays on the Runs page)." if entry.run_dir else "."))
 
     def toggle_pause(self) -> None:
         with QueueStore() as store:
@@ -199,15 +211,24 @@ class QueuePage(QWidget):
         with QueueStore() as store:
             store.set_stop_on_failure(on)
 
-    def _change(self, change) -> None:
+    def _change(self, change) -> bool:
         try:
             with QueueStore() as store:
                 result = change(store)
         except QueueError as exc:
             self.message.setText(str(exc))
-            return
+            return False
         self.message.setText(result if isinstance(result, str) else "")
         self.refresh()
+        return True
+
+
+def _retried(store: QueueStore, entry_id: int) -> str:
+    entry = store.retry(entry_id)
+    text = f"#{entry.id} {entry.label} is queued again, last in line."
+    if store.paused:  # else the user waits for a start that the pause holds back
+        text += " The queue is paused: Resume queue starts it."
+    return text
 
 
 def _needs(need: devices.Need) -> str:
