@@ -1,5 +1,7 @@
 """``lora-studio sweep FILE``: run (or resume) a hyperparameter sweep through the queue;
-``lora-studio sweep --show NAME`` lists a sweep's trials, the best, and what mattered."""
+``lora-studio sweep --show NAME`` lists a sweep's trials, the best, and what mattered;
+``--write-trials DIR`` / ``--collect DIR`` hand its trials to a batch scheduler and take the
+results back (scripts/slurm_sweep_array.sh, docs/sweeps.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show", metavar="NAME", help="list the trials of a sweep (run or running) and its best")
     p.add_argument("--list", action="store_true", help="the sweeps on this machine")
     p.add_argument("--best", metavar="NAME", help="file the best trial's adapter in the library (once)")
+    p.add_argument("--write-trials", metavar="DIR", type=Path,
+                   help="write FILE's trials as job files in DIR for a SLURM array (scripts/slurm_sweep_array.sh) "
+                        "instead of running them here")
+    p.add_argument("--collect", metavar="DIR", type=Path,
+                   help="tell FILE's study the results of the trials written to DIR whose runs have ended, "
+                        "and file the best once all have")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -36,25 +44,28 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         if name not in study.sweep_names():
             return _error(console, f"no sweep named {name!r} (lora-studio sweep --list)")
         if args.best:
-            from studio.core.sweeps.driver import file_best
-
-            ref = file_best(name)
-            console.print(f"best adapter: {ref}" if ref else "no trial has finished yet")
-            return 0 if ref else 1
+            return _file_best(console, name)
         show(console, study.read_study(name))
         return 0
     if args.file is None:
         return _error(console, "give a sweep file (or --show NAME, --list)")
     from studio.core.sweeps.driver import SweepBusy, SweepDriver
+    from studio.core.sweeps.objectives import goal
     from studio.core.sweeps.spec import load_sweep, planned_trials
 
     try:
         spec = load_sweep(args.file)
     except JobError as exc:
         return _error(console, str(exc))
+    if args.write_trials or args.collect:
+        from studio.cli.sweep_array_command import collect_trials, write_trials
+
+        return write_trials(console, spec, args.write_trials, args.file) if args.write_trials else \
+            collect_trials(console, spec, args.collect)
     planned = planned_trials(spec)
     console.print(f"sweep [bold]{shown(spec.name)}[/bold]: {spec.sampler}, "
-                  f"{planned or 'open-ended'} trials, minimising {spec.objective}, pruner {spec.pruner}")
+                  f"{planned or 'open-ended'} trials, {goal(spec.objective, spec.direction)}, "
+                  f"pruner {spec.pruner}")
     try:
         SweepDriver(spec, say=lambda text: console.print(shown(text))).run()
     except SweepBusy as exc:
@@ -65,7 +76,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 
 def show(console: Console, view) -> None:
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("trial", "state", "parameters", view.objective, "run / note"):
+    for column in ("trial", "state", "parameters", view.objective_label, "run / note"):
         table.add_column(column, overflow="fold")
     for trial in view.trials:
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
@@ -78,10 +89,22 @@ def show(console: Console, view) -> None:
     counts = ", ".join(f"{n} {state}" for state, n in view.counts().items())
     console.print(f"{len(view.trials)} of {view.planned or '?'} trials: {counts or 'none yet'}")
     if view.best is not None:
-        console.print(f"best: trial {view.best.number}, {view.objective} {view.best.value:.4f}"
+        console.print(f"best ({view.goal()}): trial {view.best.number}, {view.best.value:.4f}"
                       + (f"; in the library as {view.best_ref}" if view.best_ref else ""))
     if view.importance:
         console.print("what mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items()))
+
+
+def _file_best(console: Console, name: str) -> int:
+    import optuna
+
+    from studio.core.sweeps.best import best_elsewhere, file_best
+    from studio.core.sweeps.study import storage
+
+    study = optuna.load_study(study_name=name, storage=storage(name))
+    ref = file_best(name, study)
+    console.print(f"best adapter: {ref}" if ref else shown(best_elsewhere(study) or "no trial has finished yet"))
+    return 0 if ref else 1
 
 
 def _error(console: Console, text: str) -> int:

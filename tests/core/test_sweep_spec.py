@@ -9,7 +9,7 @@ import pytest
 from tiny_jobs import tiny_job_dict
 
 from studio.core.job_schema import JobError
-from studio.core.sweeps.spec import grid_size, load_sweep, planned_trials, trial_job
+from studio.core.sweeps.spec import eval_trial_job, grid_size, load_sweep, planned_trials, trial_job
 
 
 def _file(tmp_path, **fields):
@@ -52,3 +52,32 @@ def test_a_train_job_file_is_not_taken_for_a_sweep(tmp_path):
     path.write_text(json.dumps(tiny_job_dict("m")))
     with pytest.raises(JobError, match="must be \"sweep\""):
         load_sweep(path)
+
+
+def test_an_eval_job_objective_maximises_a_score_with_no_pruner_and_the_trials_adapter(tmp_path):
+    spec = load_sweep(_file(tmp_path, objective="eval:rouge_l", eval={"generate_rows": 4, "split": "all"}))
+    assert (spec.direction, spec.pruner) == ("maximize", "none")  # a score goes up; no curve to prune by
+    trained = trial_job(spec, {"training.learning_rate": 1e-3, "lora.r": 8}, 0)
+    job = eval_trial_job(spec, trained, "/runs/trial-0/adapter")
+    assert job.adapters == ["/runs/trial-0/adapter"] and job.model == trained.model
+    assert (job.split, job.generate_rows, job.seed, job.max_length) == ("all", 4, 42, 96)  # unset: the trial's
+    assert job.dataset == trained.dataset
+    assert load_sweep(_file(tmp_path, objective="eval:perplexity")).direction == "minimize"
+    assert load_sweep(_file(tmp_path, objective="eval:eval_loss", direction="maximize")).direction == "maximize"
+
+
+@pytest.mark.parametrize(("fields", "field", "said"), [
+    ({"objective": "eval:bleu"}, "objective", "eval:rouge_l, eval:exact_match"),
+    ({"objective": "rouge_l"}, "objective", "an eval job's metric: eval:eval_loss"),
+    ({"objective": "eval:rouge_l", "pruner": "median"}, "pruner", "set pruner = \"none\""),
+    ({"objective": "eval:exact_match", "eval": {"generate_rows": 0}}, "eval.generate_rows", "must be > 0"),
+    ({"objective": "eval:rouge_l", "eval": {"adapters": ["x"]}}, "eval.adapters", "each trial's own"),
+    ({"objective": "eval:rouge_l", "eval": {"split": "test"}}, "eval.split", "must be one of eval, all"),
+    ({"objective": "eval:rouge_l", "eval": {"max_new_token": 8}}, "eval.max_new_token", "max_new_tokens"),
+    ({"eval": {"split": "all"}}, "eval", "only with an eval job's objective"),
+    ({"objective": "eval:rouge_l", "direction": "up"}, "direction", "must be minimize or maximize"),
+])
+def test_an_eval_objective_that_cannot_run_is_refused_naming_the_key(tmp_path, fields, field, said):
+    with pytest.raises(JobError) as caught:
+        load_sweep(_file(tmp_path, **fields))
+    assert any(i.field == field and said in i.message for i in caught.value.issues), caught.value.issues

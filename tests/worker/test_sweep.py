@@ -4,7 +4,6 @@ and a runner killed mid-trial and started again, a bad trial pruned early, the b
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from tiny_jobs import tiny_job_dict
+from sweep_helpers import end_runner, kill, sweep_file
 
 from studio.core import paths, runs
 from studio.core.library import Library
@@ -29,24 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS = 30
 
 
-def _sweep_file(tmp_path: Path, model_dir: Path) -> Path:
-    base = tiny_job_dict(model_dir, steps=STEPS, training={"eval_steps": 2})
-    sweep = {"kind": "sweep", "name": "lr-rank", "sampler": "grid", "objective": "eval_loss", "pruner": "median",
-             "base": base, "space": {"training.learning_rate": [1e-2, 3e-3, 1e-6], "lora.r": [4, 8]}}
-    path = tmp_path / "lr-rank.json"
-    path.write_text(json.dumps(sweep))
-    return path
-
-
-def _kill(pid: int | None) -> None:
-    if pid:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
 def test_a_sweep_resumes_after_kills_prunes_a_bad_trial_and_files_the_best(studio_home, tiny_model_dir, tmp_path):
-    sweep_file = _sweep_file(tmp_path, tiny_model_dir)
-    driver = subprocess.Popen([sys.executable, "-m", "studio", "sweep", str(sweep_file)], cwd=ROOT,
+    path = sweep_file(tmp_path, tiny_model_dir, "lr-rank", {"training.learning_rate": [1e-2, 3e-3, 1e-6],
+                                                             "lora.r": [4, 8]}, steps=STEPS,
+                      objective="eval_loss", pruner="median")
+    driver = subprocess.Popen([sys.executable, "-m", "studio", "sweep", str(path)], cwd=ROOT,
                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
     try:
@@ -64,15 +50,12 @@ def test_a_sweep_resumes_after_kills_prunes_a_bad_trial_and_files_the_best(studi
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-        _kill(runner.runner_pid())  # the queue's runner too: both die mid-trial
+        kill(runner.runner_pid())  # the queue's runner too: both die mid-trial
 
     try:
-        SweepDriver(load_sweep(sweep_file), poll_s=0.2).run(max_s=400)
+        SweepDriver(load_sweep(path), poll_s=0.2).run(max_s=400)
     finally:
-        deadline = time.monotonic() + 30
-        while runner.runner_pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.2)  # the runner exits once the queue is empty
-        _kill(runner.runner_pid())
+        end_runner()
 
     view = read_study("lr-rank")
     assert len(view.trials) == 6 and sorted(t.number for t in view.trials) == list(range(6))

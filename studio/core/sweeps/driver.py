@@ -1,17 +1,20 @@
 """Runs a sweep: asks the study for trials, queues each as a train job, reports each trial's eval
-curve back and cancels the trials the pruner gives up on, and files the best adapter.
+curve back and cancels the trials the pruner gives up on, and files the best adapter. With an
+eval job's objective (``eval:rouge_l``), a trained trial's adapter is then scored by an eval job,
+queued the same way, and the trial is told that job's metric.
 
 Trials run through the run queue (core.queue), so they wait for free devices like any job and
-outlive this process. The driver keeps nothing of its own: each trial's queue entry is in the
-study (a user attribute, and the entry's source names the trial), so a driver started again
-after a kill follows the trials where they are: none is lost, none runs twice. One driver per
-sweep (a lock in its folder).
+outlive this process. The driver keeps nothing of its own: each trial's queue entries are in the
+study (user attributes, and each entry's source names the trial), so a driver started again
+after a kill follows the trials where they are: none is lost, none runs or is scored twice. One
+driver per sweep and machine (a lock in its folder); drivers on machines that share the study
+(study.py) each follow only their own trials, and wait for the others' before filing the best.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import datetime
 import json
 import os
 import time
@@ -23,20 +26,32 @@ import optuna
 from optuna.trial import TrialState
 
 from studio.core import runs
-from studio.core.cards import read_card
-from studio.core.library import Library
 from studio.core.queue import runner
 from studio.core.queue.store import ENDED, Entry, QueueError, QueueStore
-from studio.core.sweeps.spec import SweepSpec, planned_trials, trial_job
-from studio.core.sweeps.study import distributions, open_study, read_study, sweep_folder
+from studio.core.sweeps import objectives
+from studio.core.sweeps.best import RUN_ATTR, best_elsewhere, file_best, tell
+from studio.core.sweeps.spec import SweepSpec, eval_trial_job, planned_trials, trial_job
+from studio.core.sweeps.study import (
+    OWNER_ATTR,
+    asking,
+    distributions,
+    may_start,
+    open_study,
+    sweep_folder,
+    this_machine,
+)
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+__all__ = ["SweepBusy", "SweepDriver", "file_best"]
 LOCK_NAME = "driver.lock"
-ENTRY_ATTR, RUN_ATTR, PRUNED_ATTR, NOTE_ATTR = "queue_entry", "run_dir", "pruned_at", "note"
+ENTRY_ATTR, PRUNED_ATTR, NOTE_ATTR = "queue_entry", "pruned_at", "note"
+EVAL_ENTRY_ATTR, EVAL_RUN_ATTR = "eval_queue_entry", "eval_run_dir"  # an eval: objective's scoring job
+ARRAY_ATTR = "array_dir"  # asked for a SLURM array (array.py): run there, told by --collect, never queued here
+ORPHAN_S = 30.0  # a trial with no machine this long after it was asked: its driver died before naming one
 
 
 class SweepBusy(RuntimeError):
@@ -50,47 +65,58 @@ class SweepDriver:
         self.say = say
         self.poll_s = poll_s
         self.start_runner = start_runner
+        self.metric = objectives.eval_metric(spec.objective)  # "" for a training objective
+        self.machine = this_machine()
         self._read_to: dict[str, int] = {}  # events bytes already read, per run folder
 
     def run(self, max_s: float | None = None) -> None:
-        """Run the sweep to its end (its trials, its time budget), or for ``max_s``."""
+        """Run the sweep to its end (its trials, its time budget, other machines' trials), or for ``max_s``."""
         lock = self._take_lock()
         began = time.monotonic()
+        waiting_said = False
         try:
             study = open_study(self.spec)
             if "started_t" not in study.user_attrs:
                 study.set_user_attr("started_t", time.time())
             with QueueStore() as store:
                 while max_s is None or time.monotonic() - began < max_s:
-                    active = self.follow(study, store)
+                    active, elsewhere = self.follow(study, store)
                     if active:
                         self.start_runner()  # its runner may have died with an earlier driver: one at most
-                    if active < self.spec.parallel and self._may_start(study):
-                        self._start_trial(study, store)
+                    if active < self.spec.parallel and self._start_trial(study, store):
                         continue
-                    if active == 0 and not self._may_start(study):
-                        break
+                    if active == 0 and not may_start(self.spec, study):
+                        if not elsewhere:
+                            break
+                        if not waiting_said:
+                            self.say(f"{elsewhere} trial(s) still running on other machines: waiting for them")
+                            waiting_said = True
                     time.sleep(self.poll_s)
             if max_s is None or time.monotonic() - began < max_s:
                 ref = file_best(self.spec.name, study)
                 if ref:
                     self.say(f"best trial's adapter filed in the library as {ref}")
+                elif elsewhere_text := best_elsewhere(study):
+                    self.say(elsewhere_text)
         finally:
             lock.close()
 
     # -- starting trials ----------------------------------------------------------------------
 
-    def _may_start(self, study: optuna.Study) -> bool:
-        started = len(study.get_trials(deepcopy=False))
+    def _start_trial(self, study: optuna.Study, store: QueueStore) -> bool:
+        """Ask for the next trial and queue it; False when the budget is spent."""
+        with asking(self.spec.name):
+            if not may_start(self.spec, study):
+                return False
+            trial = study.ask(distributions(self.spec))
+            trial.set_user_attr(OWNER_ATTR, self.machine)
         planned = planned_trials(self.spec)
-        if planned and started >= planned:
+        if planned and trial.number >= planned:  # another machine on a server database asked at the same moment
+            trial.set_user_attr(NOTE_ATTR, "asked once the budget was taken by other machines: not run")
+            tell(study, trial.number, state=TrialState.FAIL)
             return False
-        spent = time.time() - float(study.user_attrs.get("started_t", time.time()))
-        return not (self.spec.timeout_s and spent > self.spec.timeout_s)
-
-    def _start_trial(self, study: optuna.Study, store: QueueStore) -> None:
-        trial = study.ask(distributions(self.spec))
         self._queue(trial, dict(trial.params), store)
+        return True
 
     def _queue(self, trial: optuna.trial.Trial, params: dict[str, Any], store: QueueStore) -> Entry:
         job = trial_job(self.spec, params, trial.number)
@@ -102,35 +128,105 @@ class SweepDriver:
 
     # -- following trials ---------------------------------------------------------------------
 
-    def follow(self, study: optuna.Study, store: QueueStore) -> int:
-        """Report and end the running trials; returns how many are still queued or running."""
-        active = 0
+    def follow(self, study: optuna.Study, store: QueueStore) -> tuple[int, int]:
+        """Report and end this machine's running trials; returns how many of them are still queued or
+        running, and how many other machines' trials are still running."""
+        active = elsewhere = 0
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            trial = optuna.trial.Trial(study, frozen._trial_id)
-            entry = self._entry_of(frozen, trial, store)
-            if entry is None:
-                _tell(study, frozen.number, state=TrialState.FAIL)
+            if not self._is_ours(study, frozen):
+                elsewhere += ARRAY_ATTR not in frozen.user_attrs  # an array's trials end by --collect
                 continue
-            if entry.run_dir and frozen.user_attrs.get(RUN_ATTR) != entry.run_dir:
-                trial.set_user_attr(RUN_ATTR, entry.run_dir)
-            if entry.run_dir and PRUNED_ATTR not in frozen.user_attrs:
-                self._report(frozen, trial, entry, store)
-            entry = store.get(entry.id)
-            if entry.state in ENDED:
-                self._end(study, frozen.number, entry)
-            else:
-                active += 1
-        return active
+            active += self._follow_trial(study, frozen, optuna.trial.Trial(study, frozen._trial_id), store)
+        return active, elsewhere
 
-    def _entry_of(self, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial,
-                  store: QueueStore) -> Entry | None:
-        entry_id = frozen.user_attrs.get(ENTRY_ATTR)
-        if entry_id is None:  # a driver killed between asking and recording: queued already, or not yet
-            source = _source(self.spec, frozen.number)
+    def _is_ours(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> bool:
+        if ARRAY_ATTR in frozen.user_attrs:
+            return False
+        owner = frozen.user_attrs.get(OWNER_ATTR)
+        if owner:
+            return bool(owner == self.machine)
+        if ENTRY_ATTR in frozen.user_attrs:
+            return True  # queued by a driver from before trials named their machine: this one's
+        started = frozen.datetime_start
+        if started is not None and (datetime.datetime.now() - started).total_seconds() < ORPHAN_S:
+            return False  # its driver is naming its machine right now
+        optuna.trial.Trial(study, frozen._trial_id).set_user_attr(OWNER_ATTR, self.machine)
+        return True
+
+    def _follow_trial(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial,
+                      store: QueueStore) -> bool:
+        """One trial's next move; True while it still has a job queued or running."""
+        entry = self._entry(frozen, trial, store, ENTRY_ATTR, _source(self.spec, frozen.number),
+                            lambda: self._queue(trial, dict(frozen.params), store))
+        if entry is None:
+            tell(study, frozen.number, state=TrialState.FAIL)
+            return False
+        if entry.run_dir and frozen.user_attrs.get(RUN_ATTR) != entry.run_dir:
+            trial.set_user_attr(RUN_ATTR, entry.run_dir)
+        if entry.run_dir and PRUNED_ATTR not in frozen.user_attrs and not self.metric:
+            self._report(frozen, trial, entry, store)
+        entry = store.get(entry.id)
+        if entry.state not in ENDED:
+            return True
+        if PRUNED_ATTR in frozen.user_attrs:
+            tell(study, frozen.number, state=TrialState.PRUNED)
+            return False
+        if entry.state not in ("done", "stopped"):
+            self._fail(study, frozen, entry.message or f"ended {entry.state}", entry.state)
+            return False
+        if self.metric:
+            return self._score(study, frozen, trial, entry, store)
+        value = objectives.train_value(Path(entry.run_dir), self.spec.objective)
+        if value is None:
+            self._fail(study, frozen, f"ended {entry.state} without a {self.spec.objective}", entry.state)
+            return False
+        tell(study, frozen.number, value)
+        self.say(f"trial {frozen.number}: {self.spec.objective} {value:.4g}")
+        return False
+
+    def _score(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial,
+               trained: Entry, store: QueueStore) -> bool:
+        """An eval: objective: the trained adapter's eval job, queued once; the trial is told its metric."""
+        adapter = Path(trained.run_dir) / runs.ADAPTER_NAME
+        entry = self._entry(frozen, trial, store, EVAL_ENTRY_ATTR, _source(self.spec, frozen.number) + " eval",
+                            lambda: self._queue_eval(frozen, trial, trained, store))
+        if entry is None:
+            self._fail(study, frozen, "its eval job's queue entry was removed", "failed")
+            return False
+        if entry.run_dir and frozen.user_attrs.get(EVAL_RUN_ATTR) != entry.run_dir:
+            trial.set_user_attr(EVAL_RUN_ATTR, entry.run_dir)
+        if entry.state not in ENDED:
+            return True
+        value = objectives.eval_value(Path(entry.run_dir), self.metric) if entry.state == "done" else None
+        if value is None:
+            why = entry.message or ("no rows had an answer to score" if entry.state == "done" else entry.state)
+            self._fail(study, frozen, f"its eval job of {adapter} gave no {self.metric}: {why}", entry.state)
+            return False
+        tell(study, frozen.number, value)
+        self.say(f"trial {frozen.number}: {self.metric} {value:.4g} (eval job #{entry.id})")
+        return False
+
+    def _queue_eval(self, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial, trained: Entry,
+                    store: QueueStore) -> Entry:
+        job = eval_trial_job(self.spec, trial_job(self.spec, dict(frozen.params), frozen.number),
+                             str(Path(trained.run_dir) / runs.ADAPTER_NAME))
+        entry = store.add(job, label=f"{self.spec.name} trial {frozen.number} eval",
+                          source=_source(self.spec, frozen.number) + " eval")
+        trial.set_user_attr(EVAL_ENTRY_ATTR, entry.id)
+        self.start_runner()
+        self.say(f"trial {frozen.number}: trained; its eval job queued as #{entry.id}")
+        return entry
+
+    def _entry(self, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial, store: QueueStore, attr: str,
+               source: str, add: Callable[[], Entry]) -> Entry | None:
+        """The trial's queue entry recorded under ``attr``; one a killed driver queued but did not record
+        is found by its source, and one never queued is queued (``add``) now: never twice."""
+        entry_id = frozen.user_attrs.get(attr)
+        if entry_id is None:
             found = next((e for e in store.entries() if e.source == source), None)
             if found is None:
-                return self._queue(trial, dict(frozen.params), store)
-            trial.set_user_attr(ENTRY_ATTR, found.id)
+                return add()
+            trial.set_user_attr(attr, found.id)
             return found
         try:
             return store.get(int(entry_id))
@@ -173,21 +269,10 @@ class SweepDriver:
                     points.append(value)
         return points
 
-    def _end(self, study: optuna.Study, number: int, entry: Entry) -> None:
-        frozen = study.trials[number]
-        if PRUNED_ATTR in frozen.user_attrs:
-            _tell(study, number, state=TrialState.PRUNED)
-            return
-        value = objective_value(Path(entry.run_dir), self.spec.objective) if entry.state in ("done", "stopped") \
-            else None
-        if value is None:
-            optuna.trial.Trial(study, frozen._trial_id).set_user_attr(
-                NOTE_ATTR, entry.message or f"ended {entry.state} without a {self.spec.objective}")
-            _tell(study, number, state=TrialState.FAIL)
-            self.say(f"trial {number}: {entry.state}" + (f" ({entry.message})" if entry.message else ""))
-            return
-        _tell(study, number, value)
-        self.say(f"trial {number}: {self.spec.objective} {value:.4g}")
+    def _fail(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial, note: str, state: str) -> None:
+        optuna.trial.Trial(study, frozen._trial_id).set_user_attr(NOTE_ATTR, note)
+        tell(study, frozen.number, state=TrialState.FAIL)
+        self.say(f"trial {frozen.number}: {state} ({note})")
 
     def _take_lock(self) -> IO[str]:
         handle = open(sweep_folder(self.spec.name) / LOCK_NAME, "a+")
@@ -202,57 +287,6 @@ class SweepDriver:
         handle.write(str(os.getpid()))
         handle.flush()
         return handle
-
-
-def _tell(study: optuna.Study, number: int, value: float | None = None, state: TrialState | None = None) -> None:
-    """``study.tell``; a grid sampler whose last point ends asks the study to stop, which Optuna allows
-    only inside ``optimize`` and raises here after the trial's result is stored: that is no error."""
-    try:
-        study.tell(number, value, state=state)
-    except RuntimeError as exc:
-        if "Study.stop" not in str(exc):
-            raise
-
-
-def objective_value(run_dir: Path, objective: str) -> float | None:
-    """The trial's result, from its run's done event (the card's numbers)."""
-    trained = runs.summarize(run_dir).trained
-    if trained is None:
-        return None
-    value = getattr(trained.metrics, objective, None)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def file_best(name: str, study: optuna.Study | None = None) -> str:
-    """File the best complete trial's adapter in the library under the sweep's name, with the
-    sweep in its card ("use the best"); its library reference. Once per best trial."""
-    study = study or optuna.load_study(study_name=name, storage=_storage(name))
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    if not complete:
-        return ""
-    best = min(complete, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
-    if study.user_attrs.get("best_trial") == best.number and study.user_attrs.get("best_ref"):
-        return str(study.user_attrs["best_ref"])
-    run_dir = Path(str(best.user_attrs.get(RUN_ATTR, "")))
-    adapter = run_dir / runs.ADAPTER_NAME
-    card = read_card(adapter)
-    if card is None:
-        return ""
-    view = read_study(name)
-    card = dataclasses.replace(card, name=name, tags=[*card.tags, "sweep-best"], sweep={
-        "name": name, "trial": best.number, "params": dict(best.params), "objective": view.objective,
-        "value": best.value, "trials": len(view.trials), "counts": view.counts()})
-    with Library() as library:
-        entry = library.add(adapter, card, name=name)
-    study.set_user_attr("best_trial", best.number)
-    study.set_user_attr("best_ref", entry.ref)
-    return entry.ref
-
-
-def _storage(name: str) -> str:
-    from studio.core.sweeps.study import storage_url
-
-    return storage_url(name)
 
 
 def _objective_point(event: Any, objective: str) -> tuple[int, float] | None:

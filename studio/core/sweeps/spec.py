@@ -1,10 +1,10 @@
-"""A sweep file: a base train job, what to search, how, for how long, and what to minimise.
+"""A sweep file: a base train job, what to search, how, for how long, and what to optimise.
 
 ```toml
 kind = "sweep"
 name = "lr-rank"
 sampler = "grid"            # grid | random | tpe (Optuna's TPE)
-objective = "eval_loss"     # eval_loss | perplexity | train_loss
+objective = "eval_loss"     # eval_loss | perplexity | train_loss, or an eval job's: "eval:rouge_l"
 pruner = "median"           # median | asha | none: stops trials whose eval curve is bad
 base_file = "train.toml"    # or the job's sections under [base]
 [space]
@@ -12,6 +12,8 @@ base_file = "train.toml"    # or the job's sections under [base]
 "lora.r" = [8, 16]
 "lora.dropout" = { low = 0.0, high = 0.1 }             # a range (random, tpe)
 "method" = ["lora", "dora"]                            # the Train page's Method box
+[eval]                      # with objective = "eval:<metric>": the eval job run on each trial's adapter
+generate_rows = 16
 ```
 
 Pure Python, like every job file: checked here (each key a real job field, each value one it
@@ -37,8 +39,9 @@ from studio.core.job_schema import (
     read_job_data,
     to_dict,
 )
-from studio.core.jobs import TrainJob, _f
+from studio.core.jobs import EvalJob, TrainJob, _f
 from studio.core.methods import METHODS, apply_method
+from studio.core.sweeps import objectives
 
 METHOD_KEY = "method"
 LOSS_OBJECTIVES = ("eval_loss", "perplexity")
@@ -58,12 +61,21 @@ class SweepSpec:
                                                          "Optuna's TPE, which learns where the good values are.")
     trials: int = _f(0, "How many trials (0 = every combination, for a grid).")
     timeout_s: float = _f(0.0, "Start no trial after this many seconds of the sweep (0 = no limit).")
-    objective: Literal["eval_loss", "perplexity", "train_loss"] = _f(
-        "eval_loss", "What the sweep minimises: the held-out loss (the default), its perplexity, or the last "
-                     "training loss (for data with no held-out rows).")
+    objective: str = _f(
+        "eval_loss", "What the sweep optimises: the training run's held-out loss (the default), its perplexity, "
+                     "the last training loss (for data with no held-out rows), or a metric of an eval job run on "
+                     "each trial's adapter after training: eval:rouge_l, eval:exact_match, eval:eval_loss, "
+                     "eval:perplexity (the job is the [eval] table).")
+    direction: str = _f(
+        "", "minimize or maximize the objective (empty = the metric's own: losses down, ROUGE-L and exact match up).")
+    eval: dict[str, Any] = _f({}, "With an eval: objective, the eval job run on each trial's adapter: its fields "
+                                  "(dataset, split, generate_rows, max_new_tokens, batch_size, max_length, seed) "
+                                  "without model and adapters, which are the trial's. Unset ones are the base "
+                                  "job's: its dataset, split seed and max_length.")
     pruner: Literal["median", "asha", "none"] = _f(
         "median", "Stop trials early whose eval curve is worse: median (below the median of the trials before "
-                  "at the same step), asha (successive halving) or none. Needs training.eval_steps.")
+                  "at the same step), asha (successive halving) or none. Needs training.eval_steps; off (none) "
+                  "for an eval: objective, which is known only once a trial's training has ended.")
     parallel: int = _f(1, "Trials in the queue at once (each still waits for a free GPU).")
     seed: int = _f(42, "The sampler's seed: the same file searches the same way.")
 
@@ -91,12 +103,18 @@ def parse_sweep(data: dict[str, Any], source: str = "sweep") -> SweepSpec:
     spec = build_section(SweepSpec, data, issues)
     if issues:
         raise JobError(issues, source)
+    if objectives.eval_metric(spec.objective) and "pruner" not in data:
+        spec.pruner = "none"  # the default pruner judges training curves, which an eval objective has none of
+    spec.direction = spec.direction or objectives.default_direction(spec.objective)
     return spec
 
 
 def check_sweep(spec: SweepSpec) -> list[Issue]:
     """What can't run, each naming its key: caught when the file is chosen, not in a trial."""
-    issues: list[Issue] = []
+    issues: list[Issue] = objectives.check_objective(spec.objective)
+    if spec.direction not in ("minimize", "maximize"):
+        issues.append(Issue("direction", "must be minimize or maximize (or left out: losses are minimised, "
+                                         "ROUGE-L and exact match maximised)"))
     if not spec.name.strip() or any(c in spec.name for c in "/\\") or spec.name.startswith("."):
         issues.append(Issue("name", "must be a plain name (it names a folder and a library adapter)"))
     if not spec.space:
@@ -116,6 +134,11 @@ def check_sweep(spec: SweepSpec) -> list[Issue]:
     except JobError as exc:
         return [Issue(f"base.{i.field}" if i.field else "base", i.message) for i in exc.issues]
     assert isinstance(base, TrainJob)
+    if objectives.eval_metric(spec.objective):
+        return _check_eval_objective(spec, base)
+    if spec.eval:
+        issues.append(Issue("eval", f"is used only with an eval job's objective (objective = \"eval:rouge_l\", "
+                                    f"say); {spec.objective} comes from the training run"))
     if spec.objective in LOSS_OBJECTIVES and base.dataset.eval_fraction <= 0:
         issues.append(Issue("objective", f"{spec.objective} needs held-out rows: set base dataset.eval_fraction "
                                          "(e.g. 0.1), or objective = \"train_loss\""))
@@ -126,6 +149,27 @@ def check_sweep(spec: SweepSpec) -> list[Issue]:
         trial_job(spec, first_values(spec), 0)
     except JobError as exc:
         issues.extend(Issue(f"space: {i.field}", i.message) for i in exc.issues)
+    return issues
+
+
+def _check_eval_objective(spec: SweepSpec, base: TrainJob) -> list[Issue]:
+    issues: list[Issue] = []
+    if spec.pruner != "none":
+        issues.append(Issue("pruner", f"can't judge {spec.objective}: an eval job scores a trial only after its "
+                                      "training ends, so there is no curve to stop it by; set pruner = \"none\" "
+                                      "(the default with an eval: objective), or optimise eval_loss"))
+    for key in sorted(set(spec.eval) & {"kind", "model", "adapters"}):
+        issues.append(Issue(f"eval.{key}", "is each trial's own (its base model and adapter): leave it out"))
+    if issues:
+        return issues
+    try:
+        job = eval_trial_job(spec, base, "trial-adapter")
+    except JobError as exc:
+        return [Issue(f"eval.{i.field}" if i.field else "eval", i.message) for i in exc.issues]
+    metric = objectives.eval_metric(spec.objective)
+    if metric in objectives.ANSWER_METRICS and job.generate_rows <= 0:
+        issues.append(Issue("eval.generate_rows", f"must be > 0 for {metric}: it scores the answers to that "
+                                                  "many rows (16 is typical)"))
     return issues
 
 
@@ -182,4 +226,16 @@ def trial_job(spec: SweepSpec, params: dict[str, Any], number: int) -> TrainJob:
     output.update(name=f"{spec.name}-trial-{number}", add_to_library=False)
     job = job_from_dict(data, source=f"trial {number}")
     assert isinstance(job, TrainJob)
+    return job
+
+
+def eval_trial_job(spec: SweepSpec, trained: TrainJob, adapter: str) -> EvalJob:
+    """The eval job that scores a trial for an ``eval:`` objective: the [eval] table, on the trial's
+    base model and ``adapter``; unset fields are the trial's (its dataset, split seed, max_length),
+    so split = "eval" scores the rows its training held out."""
+    data = {"dataset": dataclasses.asdict(trained.dataset), "seed": trained.training.seed,
+            "max_length": trained.training.max_length, **copy.deepcopy(spec.eval),
+            "kind": "eval", "model": dataclasses.asdict(trained.model), "adapters": [adapter]}
+    job = job_from_dict(data, source="eval")
+    assert isinstance(job, EvalJob)
     return job

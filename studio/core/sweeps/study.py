@@ -3,13 +3,19 @@ space, and what the Sweeps page and ``lora-studio sweep`` read back from it.
 
 Optuna's own SQLite storage is the study's truth (trials, parameters, intermediate values,
 states), so a sweep resumes after any kill, and a study can move to a shared RDB (MySQL,
-PostgreSQL: ``LORA_STUDIO_SWEEP_STORAGE``) when trials run on several machines.
+PostgreSQL, or one SQLite file: ``LORA_STUDIO_SWEEP_STORAGE``) when trials run on several
+machines. Each trial names the machine that runs it (``OWNER_ATTR``): a driver follows only its
+own, and only that machine has the trial's run and adapter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +23,18 @@ from typing import Any
 import optuna
 
 from studio.core import paths
+from studio.core.sweeps import objectives
 from studio.core.sweeps.spec import SweepSpec
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 STORAGE_ENV = "LORA_STUDIO_SWEEP_STORAGE"  # an RDB URL shared by machines (docs/sweeps.md)
 SPEC_NAME = "sweep.json"
+OWNER_ATTR = "machine"  # the trial's user attribute naming where it runs (this_machine())
+SQLITE_TIMEOUT_S = 60  # wait this long for another driver's write to a shared SQLite file
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
 
 
@@ -38,6 +52,36 @@ def sweep_folder(name: str) -> Path:
 
 def storage_url(name: str) -> str:
     return os.environ.get(STORAGE_ENV) or f"sqlite:///{sweep_folder(name) / 'study.sqlite'}"
+
+
+def storage(name: str) -> optuna.storages.RDBStorage:
+    """The study's storage; a SQLite file waits for another process's write instead of failing
+    with "database is locked" (two drivers, or a driver and the Sweeps page, at once)."""
+    url = storage_url(name)
+    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+def this_machine() -> str:
+    """Who runs a trial: the host and its LoRA Studio home (two homes on one host are two machines)."""
+    return f"{socket.gethostname()}:{paths.home()}"
+
+
+@contextlib.contextmanager
+def asking(name: str) -> Iterator[None]:
+    """Held while a driver counts the study's trials and asks for one, so two drivers sharing one
+    SQLite file never both take the last trial of the budget. Server databases have no such lock:
+    there the driver that asked one trial too many ends it unrun (driver.SweepDriver._start_trial)."""
+    url = storage_url(name)
+    if fcntl is None or not url.startswith("sqlite:///"):
+        yield
+        return
+    with open(url.removeprefix("sqlite:///") + ".ask-lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def distributions(spec: SweepSpec) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -78,8 +122,20 @@ def open_study(spec: SweepSpec) -> optuna.Study:
         from studio.core import atomic
 
         atomic.write_text(spec_file, json.dumps(spec.__dict__, indent=2, default=str) + "\n")
-    return optuna.create_study(study_name=spec.name, storage=storage_url(spec.name), load_if_exists=True,
-                               direction="minimize", sampler=sampler(spec), pruner=pruner(spec))
+    return optuna.create_study(study_name=spec.name, storage=storage(spec.name), load_if_exists=True,
+                               direction="maximize" if spec.direction == "maximize" else "minimize",
+                               sampler=sampler(spec), pruner=pruner(spec))
+
+
+def may_start(spec: SweepSpec, study: optuna.Study) -> bool:
+    """Whether the budget allows another trial: the planned count (every machine's trials) and time."""
+    from studio.core.sweeps.spec import planned_trials
+
+    planned = planned_trials(spec)
+    if planned and len(study.get_trials(deepcopy=False)) >= planned:
+        return False
+    spent = time.time() - float(study.user_attrs.get("started_t", time.time()))
+    return not (spec.timeout_s and spent > spec.timeout_s)
 
 
 @dataclass
@@ -91,17 +147,25 @@ class TrialRow:
     curve: list[tuple[int, float]] = field(default_factory=list)  # (step, objective) reported
     run_dir: str = ""
     note: str = ""
+    eval_run_dir: str = ""  # an eval: objective's eval run, which scored it
+    machine: str = ""  # where it runs (its run folders are there)
 
 
 @dataclass
 class StudyView:
     name: str
-    objective: str
+    objective: str  # as the sweep file names it: eval_loss, eval:rouge_l
     planned: int
     trials: list[TrialRow]
     best: TrialRow | None
     importance: dict[str, float]
     best_ref: str = ""  # the library version the best adapter was filed as
+    direction: str = "minimize"
+    objective_label: str = ""  # the objective in words: "eval_loss", "ROUGE-L (eval job)"
+    best_machine: str = ""  # where best_ref was filed
+
+    def goal(self) -> str:
+        return objectives.goal(self.objective, self.direction)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -116,19 +180,24 @@ _STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNIN
 def read_study(name: str) -> StudyView:
     """The study as the Sweeps page and ``lora-studio sweep --show`` list it (read only)."""
     spec = json.loads((sweep_folder(name) / SPEC_NAME).read_text(encoding="utf-8"))
-    study = optuna.load_study(study_name=name, storage=storage_url(name))
+    study = optuna.load_study(study_name=name, storage=storage(name))
     # A pruned trial's value is Optuna's copy of its last reported point: not a result, so left out here.
     rows = [TrialRow(t.number, _STATES.get(t.state.name, t.state.name.lower()), dict(t.params),
                      t.value if t.state.name == "COMPLETE" else None,
                      sorted(t.intermediate_values.items()), str(t.user_attrs.get("run_dir", "")),
-                     str(t.user_attrs.get("note", ""))) for t in study.get_trials(deepcopy=False)]
+                     str(t.user_attrs.get("note", "")), str(t.user_attrs.get("eval_run_dir", "")),
+                     str(t.user_attrs.get(OWNER_ATTR, ""))) for t in study.get_trials(deepcopy=False)]
+    direction = "maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE else "minimize"
     complete = [r for r in rows if r.state == "complete" and r.value is not None]
-    best = min(complete, key=lambda r: r.value) if complete else None  # type: ignore[arg-type, return-value]
+    pick = max if direction == "maximize" else min
+    best = pick(complete, key=lambda r: float(r.value or 0.0)) if complete else None
     from studio.core.sweeps.spec import grid_size
 
     planned = int(spec.get("trials") or 0) or (grid_size(_spec_from(spec)) if spec.get("sampler") == "grid" else 0)
-    return StudyView(name, str(spec.get("objective", "eval_loss")), planned, rows, best, importance(study),
-                     str(study.user_attrs.get("best_ref", "")))
+    objective = str(spec.get("objective", "eval_loss"))
+    return StudyView(name, objective, planned, rows, best, importance(study),
+                     str(study.user_attrs.get("best_ref", "")), direction, objectives.label(objective),
+                     str(study.user_attrs.get("best_machine", "")))
 
 
 def importance(study: optuna.Study) -> dict[str, float]:
