@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -59,7 +59,7 @@ class SweepsPage(QWidget):
         heading.setToolTip(PAGE_HELP.get("Sweeps", ""))
         self.names = QListWidget()
         self.names.setToolTip("The sweeps on this machine (<home>/sweeps/)")
-        self.names.currentTextChanged.connect(lambda _t: self.refresh())
+        self.names.currentTextChanged.connect(self._chosen)
         self.run_button = _button("Run a sweep file…", self.ask_run, "Check a sweep file (kind = \"sweep\") and "
                                   "run it; the same file again resumes it. docs/sweeps.md shows the format")
         self.best_button = _button("Use the best", self.use_best, "File the best finished trial's adapter in "
@@ -74,8 +74,11 @@ class SweepsPage(QWidget):
         self.message.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         style_list_table(self.table, COLUMNS, "Run / note")
-        self.table.setSortingEnabled(False)  # in trial order: the chart beside it reads the same way
+        self.table.setSortingEnabled(False)  # in trial order: the chart under it reads the same way
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a run folder's name differs at its end
         self.chart = MetricChart("Objective per trial", x_label="trial", legend=True)
+        self.chart.legend_in_a_row = True  # across the top, above the points (a column covered them)
+        self.chart.getPlotItem().getViewBox().setLimits(xMin=-1)  # trial 0 whole, not cut by the axis
         palette = colours()
         self.chart.add_curve("trials", palette[0], "trial", width=0, symbol="o")
         self.chart.add_curve("best", palette[1], "best so far", width=2)
@@ -92,10 +95,13 @@ class SweepsPage(QWidget):
         head.addWidget(self.summary, 1)
         head.addWidget(self.best_button)
         details.addLayout(head)
-        split = QSplitter()
+        # The chart under the table, not beside it: at 960x640 a chart beside it left the table
+        # too narrow for its Run / note column (cut off, behind a horizontal scroll bar).
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.chart)
-        split.setSizes([600, 300])
+        split.setChildrenCollapsible(False)
+        split.setSizes([330, 200])  # about nine trials' rows above a chart still tall enough to read
         details.addWidget(split, 1)
         details.addWidget(self.importance)
         details.addWidget(self.message)
@@ -135,6 +141,10 @@ class SweepsPage(QWidget):
             self._loading = True
             run_in_background(_read, chosen, on_done=self._show, on_error=self._failed)
 
+    def _chosen(self, _name: str) -> None:
+        self.message.setText("")  # it spoke of the sweep shown before
+        self.refresh()
+
     def _failed(self, error: BaseException) -> None:
         self._loading = False
         self.message.setText(f"Could not read the sweep: {error}")
@@ -163,7 +173,7 @@ class SweepsPage(QWidget):
         best = f"; best: trial {view.best.number}, {view.objective} {view.best.value:.4f}" if view.best else ""
         filed = f" (in the library as {view.best_ref})" if view.best_ref else ""
         self.summary.setText(f"<b>{view.name}</b>: {len(view.trials)} of {view.planned or '?'} trials "
-                             f"({counts}), minimising {view.objective}{best}{filed}")
+                             f"({counts}), {_goal(view)}{best}{filed}")
         self.table.setRowCount(len(view.trials))
         for row, trial in enumerate(view.trials):
             params = ", ".join(f"{k.rpartition('.')[2]}={v:.3g}" if isinstance(v, float) else
@@ -177,13 +187,28 @@ class SweepsPage(QWidget):
                 item = SortKeyItem(text, key)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
+        self._plot(view)
+        self.importance.setText("What mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items())
+                                if view.importance else "")
+
+    def _plot(self, view) -> None:
+        """Each finished trial's objective and the best so far, framed with room round the points:
+        trial 0 clear of the axis, the top clear of the legend's row."""
         done = [(t.number, t.value) for t in view.trials if t.value is not None]
         x = np.array([n for n, _ in done], dtype=float)
         y = np.array([v for _, v in done], dtype=float)
+        best = np.maximum if getattr(view, "direction", "minimize") == "maximize" else np.minimum
         self.chart.set_data("trials", x, y)
-        self.chart.set_data("best", x, np.minimum.accumulate(y) if len(y) else y)
-        self.importance.setText("What mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items())
-                                if view.importance else "")
+        self.chart.set_data("best", x, best.accumulate(y) if len(y) else y)
+        self.chart.fit_legend()
+        if not len(y):
+            return
+        plot = self.chart.getPlotItem()
+        last = max([t.number for t in view.trials] + [int(x[-1])])
+        plot.setXRange(-0.5, last + 0.5, padding=0)
+        low, high = float(y.min()), float(y.max())
+        span = (high - low) or abs(high) * 0.1 or 1.0
+        plot.setYRange(low - 0.12 * span, high + 0.4 * span, padding=0)
 
     # -- acting ------------------------------------------------------------------
 
@@ -206,8 +231,10 @@ class SweepsPage(QWidget):
         except (run_launcher.LaunchError, OSError) as exc:
             self.message.setText(f"Could not start the sweep: {exc}")
             return False
-        self.message.setText(f"Started the sweep {spec.name}: {planned_trials(spec) or 'open-ended'} trials "
-                             "through the queue.")
+        text = f"Started the sweep {spec.name}: {planned_trials(spec) or 'open-ended'} trials through the queue."
+        if _queue_paused():  # else its trials wait with no word of why
+            text += " The queue is paused: its trials start when you resume it on the Queue page."
+        self.message.setText(text)
         return True
 
     def use_best(self) -> str:
@@ -221,6 +248,18 @@ class SweepsPage(QWidget):
             self.state.library_changed.emit()
         self.refresh(background=False)
         return ref
+
+
+def _goal(view) -> str:
+    """"minimising eval_loss"; a study that can maximise (core.sweeps.study) says so itself."""
+    return view.goal() if hasattr(view, "goal") else f"minimising {view.objective}"
+
+
+def _queue_paused() -> bool:
+    from studio.core.queue.store import QueueStore
+
+    with QueueStore() as store:
+        return store.paused
 
 
 def _button(text: str, slot, tip: str) -> QPushButton:
