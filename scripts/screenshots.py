@@ -3,8 +3,11 @@
 Trains a short real run of the bundled model first (through the CLI, ~1-2 min on a
 2-core CPU) so Monitor and Runs show real curves, then opens each page with the
 bundled model and the sample dataset selected and saves ``<page>.png``.
-Usage: python scripts/screenshots.py [--home DIR] [--dark] [--size 960x640] [--no-eval]
-(--size: also the file names, e.g. train-960x640-dark.png; --no-eval: Compare asks but does not evaluate)
+Usage: python scripts/screenshots.py [--home DIR] [--dark] [--size 960x640] [--no-eval] [--pages Queue,Sweeps]
+(--size: also the file names, e.g. train-960x640-dark.png; --no-eval: Compare asks but does not evaluate;
+--pages: only these pages, and only what they need prepared. Queue and Sweeps show the home's own
+queue and sweeps: pass a --home that has some, e.g. one where `lora-studio sweep
+docs/examples/sweep-lr-rank.toml` ran and a few jobs were queued)
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ def main() -> None:
     parser.add_argument("--card", default="141 GB (H200)", help="the memory panel's card (its batch advice too)")
     parser.add_argument("--size", help="window size WxH (default 1440x900, files without a size in their name)")
     parser.add_argument("--no-eval", action="store_true", help="Compare asks, but does not evaluate on the dataset")
+    parser.add_argument("--pages", help="comma-separated page names (default: every page)")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="lora-studio-shots-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -144,18 +148,22 @@ def main() -> None:
     trained = [e for e in window.library_page.entries if e.run_id]
     if trained:  # the trained one: its card, loss curve, and the merge made from it
         window.library_page.table.select_ref(trained[0].ref)
+    pages = [n for n in PAGE_NAMES if n.lower() in args.pages.lower().split(",")] if args.pages else PAGE_NAMES
     merge = window.merge_page
     merge.reload()
     wait(app, lambda: not merge.loading(), 60)
     for entry in merge.entries[:2]:
         merge.check(entry.ref)
     merge.combination.setCurrentText("cat")  # ranks differ: cat (or svd) is what works
-    prepare_compare(app, window, evaluate=not args.no_eval)
+    if "Compare" in pages:
+        prepare_compare(app, window, evaluate=not args.no_eval)
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = (f"-{args.size}" if args.size else "") + ("-dark" if args.dark else "")
-    for name in PAGE_NAMES:
+    for name in pages:
         window.show_page(name)
         settle(app, 1.5)
+        wait(app, lambda: tasks_in_flight() == 0, 30)  # Sweeps reads its study in the background
+        settle(app, 0.5)
         path = OUT / f"{name.lower()}{suffix}.png"
         window.grab().save(str(path))
         print(f"saved {path.relative_to(ROOT)}")
