@@ -23,7 +23,7 @@ from studio.core.reference_shapes import MODEL_SHAPES, measured_job  # noqa: E40
 
 MEASUREMENTS = ROOT / "docs" / "vram_measurements.jsonl"
 DOC = ROOT / "docs" / "vram_validation.md"
-GB = 1e9
+GIB = 2**30  # every figure in GiB, as the app shows them
 
 
 def rows() -> list[dict]:
@@ -69,8 +69,8 @@ def refit(data: list[dict]) -> tuple[np.ndarray, float]:
 
 
 def table(data: list[dict]) -> tuple[list[str], float]:
-    lines = ["| configuration | model | method | r | batch x seq | checkpointing | measured (GB) | "
-             "estimate (GB) | error |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| configuration | model | method | r | batch x seq | checkpointing | measured (GiB) | "
+             "estimate (GiB) | error |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     worst = 0.0
     for row in data:
         est = estimate(row).total
@@ -83,7 +83,7 @@ def table(data: list[dict]) -> tuple[list[str], float]:
         if row.get("optimizer"):
             method += f" + {row['optimizer']}"
         lines.append(f"| {row['name']} | {row['model']} | {method} | {row['r']} | {row['batch']} x {row['seq']} | "
-                     f"{'yes' if row['ckpt'] else 'no'} | {measured / GB:.2f} | {est / GB:.2f} | {error:+.1%} |")
+                     f"{'yes' if row['ckpt'] else 'no'} | {measured / GIB:.2f} | {est / GIB:.2f} | {error:+.1%} |")
     return lines, worst
 
 

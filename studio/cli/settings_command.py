@@ -56,7 +56,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        value = raw  # plain text: --set vram_card=16 GB (RTX 4080, T4)
+        value = raw  # plain text: --set vram_card=16 GiB (RTX 4080, T4)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         user_settings.Settings.from_dict({key: value}, "--set")

@@ -16,11 +16,11 @@ a CPU run has far less room than a card, and the worst case would refuse jobs th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from studio.core import launch_plan, vram
+from studio.core import launch_plan, vram, vram_advice, vram_band
 from studio.core.jobs import TrainJob
 
 MAX_FIXES = 3
@@ -34,16 +34,16 @@ class Target:
     """Where the run will be and how much memory it has there."""
     kind: Literal["gpu", "cpu"]
     capacity: int  # bytes: the card's memory, or the RAM available now
-    name: str  # "the NVIDIA H200", "the 8 GB (RTX 4060) card", "this machine's RAM"
+    name: str  # "the NVIDIA H200", "the 8 GiB (RTX 4060) card", "this machine's RAM"
     total: int = 0  # the CPU's: all of the machine's RAM (the message says both)
 
 
 @dataclass(frozen=True)
 class Fix:
+    """A change that makes the job fit (within vram.fits' margin)."""
     label: str
     edits: dict[str, Any]  # dotted job field -> value
     needed: int  # bytes, with this change
-    fits: bool
 
 
 @dataclass(frozen=True)
@@ -51,36 +51,45 @@ class MemoryFit:
     target: Target
     needed: int  # bytes at the run's peak
     tokens: int  # batch x length of the largest batch the estimate counts
+    fits: bool  # vram.fits: within the share of the target a run may plan to fill
+    budget: int = 0  # that share, in bytes
     fixes: tuple[Fix, ...] = ()
-
-    @property
-    def fits(self) -> bool:
-        return self.needed <= self.target.capacity
+    advice: vram_advice.Advice | None = None  # when no change fits: why, and where it would
+    accuracy: str = ""  # a GPU estimate's measured band in words (core.vram_band)
 
     @property
     def blocks(self) -> bool:
         """Start is held back (until overridden): over the card's memory, or over all of the
-        machine's RAM. Over the RAM available now, a CPU run is warned about only: the CPU
-        estimate errs high (6.3 GiB for the bundled default job at every row's max length,
-        2.6 GiB measured on 1,000 alpaca rows) and other programs' memory comes and goes."""
+        machine's RAM. Past the margin but within the card (``fits`` is False), a run is warned
+        about only, as one over the RAM available now: the CPU estimate errs high (6.3 GiB for the
+        bundled default job at every row's max length, 2.6 GiB measured on 1,000 alpaca rows) and
+        other programs' memory comes and goes."""
         if self.fits:
             return False
-        return self.target.kind == "gpu" or self.needed > (self.target.total or self.target.capacity)
+        return self.needed > (self.target.capacity if self.target.kind == "gpu"
+                              else self.target.total or self.target.capacity)
 
     def problem(self) -> str:
-        """What to say of a job that will not fit: the numbers, then what to change."""
+        """What to say of a job that will not fit: the numbers, then what to change, or that no
+        change makes it fit and where it would."""
         target = self.target
+        band = f"; {self.accuracy}" if self.accuracy else ""
         if target.kind == "gpu":
-            said = (f"Will not fit: this job needs about {vram.format_bytes(self.needed)} of GPU memory at its "
-                    f"peak ({self.tokens:,} tokens a step), and {target.name} has {vram.format_bytes(target.capacity)}.")
+            said = (f"{'Will not fit' if self.blocks else 'May not fit'}: this job needs about "
+                    f"{vram.format_bytes(self.needed)} of GPU memory at its peak ({self.tokens:,} tokens a step{band}), "
+                    f"and {target.name} has {vram.format_bytes(target.capacity)}")
         else:
             of_total = f" of {vram.format_bytes(target.total)}" if target.total else ""
             said = (f"{'Will not fit' if self.blocks else 'May not fit'}: training on the CPU needs about "
-                    f"{vram.format_bytes(self.needed)} of RAM at its "
-                    f"largest batch ({self.tokens:,} tokens), and this machine has "
-                    f"{vram.format_bytes(target.capacity)} available{of_total}.")
-        fixes = [f"{fix.label} → {vram.format_bytes(fix.needed)}{'' if fix.fits else ' (still too large)'}"
-                 for fix in self.fixes]
+                    f"{vram.format_bytes(self.needed)} of RAM at its largest batch ({self.tokens:,} tokens{band}), "
+                    f"and this machine has {vram.format_bytes(target.capacity)} available{of_total}")
+        if self.needed <= target.capacity:  # within it, past the margin
+            said += f", of which {vram.format_bytes(self.budget)} is safe to plan for"
+        said += "."
+        if self.advice is not None and self.advice.nothing_fits:
+            where = f"one {target.name.removeprefix('the ')}" if target.kind == "gpu" else target.name
+            return " ".join([said, *self.advice.lines(where)])
+        fixes = [f"{fix.label} → {vram.format_bytes(fix.needed)}" for fix in self.fixes]
         general = "a smaller batch size, a shorter max length or gradient checkpointing" + (
             ", or QLoRA (4-bit)" if target.kind == "gpu" else "")
         return said + (f" Try: {'; '.join(fixes)}." if fixes else f" Try {general}.")
@@ -126,18 +135,27 @@ def check(job: TrainJob, config: dict[str, Any], target: Target, *, num_paramete
     if target.kind == "gpu":
         estimate, options = launch_plan.per_gpu_estimate(job, config, num_parameters, target.capacity, graphs=graphs)
         tokens = job.training.batch_size * job.training.max_length
-        fixes = () if estimate.total <= target.capacity else tuple(
-            Fix(s.label, dict(s.edits), s.estimate.total, s.fits)
-            for s in vram.suggest(job, config, target.capacity, limit=MAX_FIXES, **options))
-        return MemoryFit(target, estimate.total, tokens, fixes)
+        advice = vram_advice.advise(job, config, target.capacity, limit=MAX_FIXES, **options)
+        return _verdict(target, estimate.total, tokens, vram.fits(estimate.total, job, target.capacity),
+                        vram.budget_bytes(job, target.capacity), advice, lambda s: s.estimate.total,
+                        vram_band.accuracy(config))
     cpu_job = _as_on_the_cpu(job, longest_row)
     copies = max(1, job.distributed.cpu_processes)  # each process holds the whole model and its batch
     needed = _cpu_bytes(vram.estimate(cpu_job, config, num_parameters=num_parameters)) * copies
-    fixes = () if needed <= target.capacity else tuple(
-        Fix(s.label, dict(s.edits), _cpu_bytes(s.estimate) * copies, s.fits)
-        for s in vram.suggest(cpu_job, config, target.capacity // copies, limit=MAX_FIXES, measure=_cpu_bytes,
-                              keep=_GPU_ONLY_FIELDS, num_parameters=num_parameters))
-    return MemoryFit(target, needed, cpu_job.training.batch_size * cpu_job.training.max_length, fixes)
+    room = target.capacity // copies
+    advice = vram_advice.advise(cpu_job, config, room, gpu=False, limit=MAX_FIXES, measure=_cpu_bytes,
+                                keep=_GPU_ONLY_FIELDS, num_parameters=num_parameters)
+    tokens = cpu_job.training.batch_size * cpu_job.training.max_length
+    return _verdict(target, needed, tokens, vram.fits(needed, cpu_job, target.capacity),
+                    vram.budget_bytes(cpu_job, target.capacity), advice, lambda s: _cpu_bytes(s.estimate) * copies, "")
+
+
+def _verdict(target: Target, needed: int, tokens: int, fits: bool, budget: int, advice: vram_advice.Advice,
+             size: Callable[[vram.Suggestion], int], accuracy: str) -> MemoryFit:
+    if fits:
+        return MemoryFit(target, needed, tokens, True, budget, accuracy=accuracy)
+    fixes = tuple(Fix(s.label, dict(s.edits), size(s)) for s in advice.suggestions)
+    return MemoryFit(target, needed, tokens, False, budget, fixes, advice, accuracy)
 
 
 def _as_on_the_cpu(job: TrainJob, longest_row: int | None) -> TrainJob:

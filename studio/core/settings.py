@@ -35,7 +35,7 @@ class Settings(Record):
                 "both list the models in them."})
     vram_card: str = field(default="", metadata={
         "help": "The GPU the Train page's memory estimate compares with, as its card list names it "
-                "(empty: this machine's GPU, else a 16 GB card)."})
+                "(empty: this machine's GPU, else a 24 GiB card)."})
     theme: Theme = field(default="system", metadata={"help": "Light or dark colours, or follow the system."})
     ui_scale: float = field(default=1.0, metadata={
         "help": "Size of text and controls, on top of the system's (1.0 = as the system sets it; 2.0 = twice); "

@@ -93,7 +93,7 @@ GPU_RATES: tuple[GpuRate, ...] = (
 
 
 def gpu_rate(name: str | None) -> GpuRate | None:
-    """The rate of the GPU ``name`` (NVML's name, or a label such as "24 GB (RTX 3090/4090, A10)":
+    """The rate of the GPU ``name`` (NVML's name, or a label such as "24 GiB (RTX 3090/4090, A10, L4)":
     a label naming several takes the slowest, so a tip never promises more than the weakest
     card). None for a name the table lacks: nothing is predicted for it."""
     if not name:

@@ -23,7 +23,7 @@ and may run a reference pass: core.vram_preference says how, and the breakdown n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -322,6 +322,13 @@ def budget_bytes(job: TrainJob, capacity: int) -> int:
     return min(capacity, int(limit * GIB)) if limit > 0 else int(AUTO_BUDGET_SHARE * capacity)
 
 
+def fits(total: int, job: TrainJob, capacity: int) -> bool:
+    """The one rule for "fits": within the budget a run plans to fill (``budget_bytes``), not the
+    card's last byte. 23.9 GiB of a 24 GiB card is no fit: the estimate errs by a few per cent
+    (core.vram_band) and other programs hold memory on the card too."""
+    return total <= budget_bytes(job, capacity)
+
+
 def graphs_fit(job: TrainJob, config: dict[str, Any], budget_bytes: int, **options: Any) -> bool:
     """Whether CUDA graphs' pool fits ``budget_bytes`` beside the job with nothing checkpointed
     (graphs need every layer kept); where it does not, the engine runs the steps eagerly. A preference
@@ -356,9 +363,12 @@ class PartialCheckpointing:
     estimate: Estimate
 
     def sentence(self) -> str:
-        return (f"On an NVIDIA GPU at most {self.checkpointed} of {self.layers} layers will be checkpointed, to "
-                f"use the room for speed: about {format_bytes(self.estimate.total)} (fewer where the run fuses "
-                f"the loss or compiles the layers).")
+        """What will run, once, in plain words: the checkpointing the planner takes instead of
+        the job's, why, and the memory it will use (the figure to show, not the job's own)."""
+        what = ("Checkpointing will be turned off: the card has room" if not self.checkpointed else
+                f"Checkpointing will be kept on {self.checkpointed} of {self.layers} layers only: the card "
+                "has room for the others")
+        return f"{what}, and steps are faster without it — about {format_bytes(self.estimate.total)}."
 
 
 def partial_checkpointing(job: TrainJob, config: dict[str, Any], capacity: int,
@@ -366,12 +376,11 @@ def partial_checkpointing(job: TrainJob, config: dict[str, Any], capacity: int,
     """What the GPU fast path will do with a checkpointed job that has room to spare on a
     card of ``capacity`` (within ``training.memory_limit_gib`` when set); None when every
     layer stays checkpointed. The estimate before a run counts the logits and eager layers:
-    the run itself may fuse the loss and compile, and then checkpoints fewer."""
+    the run itself may fuse the loss and compile, use less, and keep even fewer checkpointed."""
     tr = job.training
     if not (tr.gradient_checkpointing and tr.fast_path) or options.get("strategy") == "fsdp" or tr.stage != "sft":
         return None
-    budget = int(tr.memory_limit_gib * GIB) if tr.memory_limit_gib > 0 else int(AUTO_BUDGET_SHARE * capacity)
-    needed = checkpointed_layers_needed(job, config, min(budget, capacity), **options)
+    needed = checkpointed_layers_needed(job, config, budget_bytes(job, capacity), **options)
     layers = num_layers(config)
     if needed >= layers:
         return None
@@ -393,7 +402,8 @@ class Suggestion:
     fits: bool
 
 
-def _edited(job: TrainJob, edits: dict[str, Any]) -> TrainJob:
+def edited(job: TrainJob, edits: dict[str, Any]) -> TrainJob:
+    """``job`` with a suggestion's edits (dotted job field -> value) made."""
     sections: dict[str, dict[str, Any]] = {}
     for dotted, value in edits.items():
         section, name = dotted.split(".")
@@ -427,7 +437,9 @@ def _candidates(job: TrainJob) -> list[tuple[str, dict[str, Any]]]:
 def suggest(job: TrainJob, config: dict[str, Any], capacity_bytes: int, *, limit: int = 4,
             measure: Callable[[Estimate], int] | None = None, keep: Collection[str] = (),
             **kwargs: Any) -> list[Suggestion]:
-    """Changes that make the job fit ``capacity_bytes``, cheapest first, each with its estimate.
+    """Changes that make the job fit ``capacity_bytes`` (by ``fits``: within the margin), cheapest
+    first, each with its estimate; empty where it fits already or where nothing fits one such card
+    (``lightest`` says how close it comes; core.vram_advice words it).
 
     Single changes are tried first; when none fits alone, they are stacked in the same
     order (checkpointing, then smaller batches, ...) until the job fits. ``measure``: what
@@ -435,33 +447,49 @@ def suggest(job: TrainJob, config: dict[str, Any], capacity_bytes: int, *, limit
     CUDA parts); ``keep``: dotted job fields no suggestion changes (bitsandbytes' on the CPU).
     """
     size = measure or (lambda found: found.total)
-    candidates = [(label, edits) for label, edits in _candidates(job) if not set(edits) & set(keep)]
-    if size(estimate(job, config, **kwargs)) <= capacity_bytes:
+    if fits(size(estimate(job, config, **kwargs)), job, capacity_bytes):
         return []
     found: list[Suggestion] = []
     seen_keys: set[str] = set()
-    for label, edits in candidates:
-        new = estimate(_edited(job, edits), config, **kwargs)
+    for label, edits in _usable(job, keep):
+        new = estimate(edited(job, edits), config, **kwargs)
         key = ",".join(sorted(edits))
-        if size(new) <= capacity_bytes and key not in seen_keys:  # the smallest change of each kind
+        if fits(size(new), job, capacity_bytes) and key not in seen_keys:  # the smallest change of each kind
             found.append(Suggestion(label, edits, new, True))
             seen_keys.add(key)
     if found:
         return found[:limit]
+    for stacked in _stacked(job, config, size, keep, **kwargs):
+        if fits(size(stacked.estimate), job, capacity_bytes):
+            return [replace(stacked, fits=True)]
+    return []
+
+
+def lightest(job: TrainJob, config: dict[str, Any], *, measure: Callable[[Estimate], int] | None = None,
+             keep: Collection[str] = (), **kwargs: Any) -> Suggestion | None:
+    """Every change that lowers the peak, stacked: the least memory this job can be made to need
+    (its ``fits`` is False: the caller holds it against a card). None where no change helps."""
+    size = measure or (lambda found: found.total)
+    stacks = list(_stacked(job, config, size, keep, **kwargs))
+    return stacks[-1] if stacks else None
+
+
+def _usable(job: TrainJob, keep: Collection[str]) -> list[tuple[str, dict[str, Any]]]:
+    return [(label, edits) for label, edits in _candidates(job) if not set(edits) & set(keep)]
+
+
+def _stacked(job: TrainJob, config: dict[str, Any], size: Callable[[Estimate], int], keep: Collection[str],
+             **kwargs: Any) -> Iterator[Suggestion]:
+    """The changes stacked one kind at a time (those that lower the peak), each stack with its estimate."""
     stacked: dict[str, Any] = {}
     labels: dict[str, str] = {}  # one label per kind of change: the last batch size, not every halving
-    current = job
-    for label, edits in candidates:
-        trial = _edited(current, edits)
-        if size(estimate(trial, config, **kwargs)) >= size(estimate(current, config, **kwargs)):
+    current, current_size = job, size(estimate(job, config, **kwargs))
+    for label, edits in _usable(job, keep):
+        trial = edited(current, edits)
+        new = estimate(trial, config, **kwargs)
+        if size(new) >= current_size:
             continue
         stacked.update(edits)
         labels[",".join(sorted(edits))] = label.split(" (")[0]
-        current = trial
-        new = estimate(current, config, **kwargs)
-        if size(new) <= capacity_bytes:
-            return [Suggestion(" + ".join(labels.values()), dict(stacked), new, True)]
-    if not labels:
-        return []
-    final = estimate(current, config, **kwargs)
-    return [Suggestion(" + ".join(labels.values()) + " (still too large)", dict(stacked), final, False)]
+        current, current_size = trial, size(new)
+        yield Suggestion(" + ".join(labels.values()), dict(stacked), new, False)

@@ -20,7 +20,7 @@ def test_table_shows_every_part_and_the_total():
     for label in ("Base weights", "Adapter weights", "Gradients", "Optimizer states", "Activations",
                   "Logits and loss", "Allocator overhead", "CUDA context", "Total"):
         assert label in result.stdout
-    assert "Fits a 80 GiB card" in result.stdout
+    assert "Fits an 80 GiB card" in result.stdout
 
 
 def test_json_equals_the_core_estimate_for_the_same_flags():
@@ -37,15 +37,24 @@ def test_json_equals_the_core_estimate_for_the_same_flags():
     assert shown["fits"] is True and shown["suggestions"] == []
 
 
-def test_a_checkpointed_job_with_room_to_spare_says_how_many_layers_a_gpu_checkpoints():
+def test_a_checkpointed_job_with_room_to_spare_shows_what_will_run():
     flags = ("estimate", "--gpu-memory", "24", "--batch-size", "8", "--max-length", "1024", "--gradient-checkpointing")
     result = run_cli(*flags, "--json")
     shown = json.loads(result.stdout)["partial_checkpointing"]
     model = inspect_model(bundled_model_path())
     assert shown["layers"] == model.config["num_hidden_layers"] and shown["checkpointed_layers"] < shown["layers"]
     assert shown["total_bytes"] <= 0.9 * 24 * 2**30
-    text = run_cli(*flags).stdout
-    assert f"at most {shown['checkpointed_layers']} of {shown['layers']} layers will be checkpointed" in text
+    result = run_cli(*flags)
+    text = result.words
+    # One figure, what will run: the table's Total is the planner's, and one sentence says why.
+    runs = vram.format_bytes(shown["total_bytes"])
+    assert f"Total {runs}" in " ".join(text.replace("│", " ").split())
+    if shown["checkpointed_layers"] == 0:
+        assert (f"Checkpointing will be turned off: the card has room, and steps are faster without it — about "
+                f"{runs}.") in text
+    else:
+        assert f"Checkpointing will be kept on {shown['checkpointed_layers']} of {shown['layers']} layers" in text
+    assert "fuses the loss" not in text and "at most" not in text
     plain = json.loads(run_cli("estimate", "--gpu-memory", "24", "--json").stdout)
     assert plain["partial_checkpointing"] is None
 

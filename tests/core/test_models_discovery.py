@@ -124,7 +124,7 @@ def test_broken_cache_entries_are_reported_not_raised(cache):
         "models--org--tokenizer-only",
     }
     assert "invalid JSON" in reasons["models--org--broken"]
-    assert "not a causal language model" in reasons["models--org--embedder"]
+    assert "an encoder-only model (BERT): it does not generate text" in reasons["models--org--embedder"]
     assert "no snapshots" in reasons["models--org--empty"]
     assert "no config.json" in reasons["models--org--tokenizer-only"]
 

@@ -202,8 +202,32 @@ def test_truncated_safetensors_is_a_clear_error(tmp_path):
 
 def test_not_a_causal_lm_is_refused(tmp_path):
     folder = write_model(tmp_path / "bert", {"architectures": ["BertModel"], "model_type": "bert"})
-    with pytest.raises(ModelError, match="not a causal language model"):
+    with pytest.raises(ModelError, match=r"an encoder-only model \(BERT\): it does not generate text\. "
+                                         r"LoRA Studio trains causal decoder language models: Llama, Qwen"):
         inspect_model(folder)
+    other = write_model(tmp_path / "vit", {"architectures": ["ViTModel"], "model_type": "vit"})
+    with pytest.raises(ModelError, match=r"not a causal language model .*LoRA Studio trains causal decoder"):
+        inspect_model(other)
+
+
+@pytest.mark.parametrize(("config", "said"), [
+    # MambaForCausalLM is a causal LM by its name: refused for what it is, not for its head
+    ({"architectures": ["MambaForCausalLM"], "model_type": "mamba"}, "a state-space model (Mamba)"),
+    ({"architectures": ["Mamba2ForCausalLM"], "model_type": "mamba2"}, "a state-space model (Mamba-2)"),
+    ({"architectures": ["FalconMambaForCausalLM"], "model_type": "falcon_mamba"}, "a state-space model (Falcon Mamba)"),
+    ({"d_model": 768, "n_layer": 24, "vocab_size": 50277, "ssm_cfg": {}}, "a state-space model (Mamba)"),
+    ({"architectures": ["RwkvForCausalLM"], "model_type": "rwkv"}, "a recurrent model (RWKV)"),
+    ({"architectures": ["JambaForCausalLM"], "model_type": "jamba"},
+     "a hybrid of attention and state-space (Mamba) layers (Jamba)"),
+    ({"architectures": ["ModernBertForMaskedLM"], "model_type": "modernbert"}, "an encoder-only model (ModernBERT)"),
+    ({"architectures": ["T5EncoderModel"], "model_type": "t5"}, "an encoder-only model (T5 encoder)"),
+    ({"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}, "an encoder-decoder model (T5)"),
+])
+def test_architectures_we_cannot_train_are_named_for_what_they_are(tmp_path, config, said):
+    folder = write_model(tmp_path / "model", {"hidden_size": 64, "num_hidden_layers": 2, **config})
+    with pytest.raises(ModelError) as refused:
+        inspect_model(folder)
+    assert said in str(refused.value) and "LoRA Studio trains causal decoder language models" in str(refused.value)
 
 
 @pytest.mark.parametrize(

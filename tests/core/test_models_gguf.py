@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -177,6 +178,17 @@ def test_unknown_architecture_keeps_its_gguf_name(tmp_path):
     write_tiny_gguf(path, arch="someformer")
     info = inspect_model(path)
     assert (info.architecture, info.model_type) == ("someformer", "someformer")
+
+
+@pytest.mark.parametrize(("arch", "said"), [("mamba", "a state-space model (Mamba)"),
+                                            ("rwkv6", "a recurrent model (RWKV-6)"),
+                                            ("bert", "an encoder-only model (BERT)")])
+def test_a_gguf_we_cannot_train_is_named_for_what_it_is(tmp_path, arch, said):
+    """The same refusal as a folder's config.json (core.models.unsupported), from general.architecture."""
+    path = tmp_path / f"{arch}.gguf"
+    write_tiny_gguf(path, arch=arch)
+    with pytest.raises(ModelError, match=re.escape(said)):
+        inspect_model(path)
 
 
 def test_truncated_gguf_is_a_clear_error(tmp_path):

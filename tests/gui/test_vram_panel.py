@@ -57,7 +57,7 @@ def test_too_small_a_card_offers_fixes_that_apply_to_the_form(page, state, eight
     set_field(page, "training.batch_size", 8)
     set_field(page, "training.max_length", 2048)
     choose_card(page, 16)
-    assert state.settings.vram_card.startswith("16 GB") and user_settings.load().vram_card.startswith("16 GB")
+    assert state.settings.vram_card.startswith("16 GiB") and user_settings.load().vram_card.startswith("16 GiB")
     panel = page.vram_panel
     assert "does not fit" in panel.verdict.text() and panel.suggestions
     assert len(panel.suggestion_buttons()) == len(panel.suggestions)
@@ -67,7 +67,12 @@ def test_too_small_a_card_offers_fixes_that_apply_to_the_form(page, state, eight
     for dotted, value in first.edits.items():
         section, name = dotted.split(".")
         assert data[section][name] == value
-    assert panel.estimate.total == first.estimate.total
+    from studio.core.job_schema import job_from_dict
+
+    applied = vram.estimate(job_from_dict(data), eight_b.config, num_parameters=eight_b.num_parameters)
+    assert applied.total == first.estimate.total
+    # It fits now; with checkpointing among the changes, the figure shown is what the planner will run.
+    assert applied.total <= panel.estimate.total <= 0.9 * 16 * vram.GIB
     assert "fits" in panel.verdict.text() and not panel.suggestions
 
 
@@ -127,7 +132,9 @@ def test_a_job_naming_gpus_this_machine_lacks_keeps_them(page):
     assert page.form.job_data()["distributed"]["gpus"] == [2, 3]
 
 
-def test_with_room_to_spare_it_says_how_many_layers_the_gpu_will_checkpoint(page, state, eight_b):
+def test_with_room_to_spare_it_shows_what_will_run_once(page, state, eight_b):
+    """Issue 26: the panel said 17.3 GiB, then "at most 0 of 16 layers ... about 33.1 GiB"; now the one
+    figure shown (verdict and bar) is what will run, with one sentence saying why."""
     state.set_model(eight_b)
     set_field(page, "training.batch_size", 4)
     set_field(page, "training.max_length", 2048)
@@ -138,10 +145,39 @@ def test_with_room_to_spare_it_says_how_many_layers_the_gpu_will_checkpoint(page
     needed = vram.checkpointed_layers_needed(job, eight_b.config, int(0.9 * 80 * vram.GIB),
                                              num_parameters=eight_b.num_parameters)
     assert 0 <= needed < 32
-    assert f"at most {needed} of 32 layers will be checkpointed" in panel.verdict.text()
+    runs = vram.estimate(job, eight_b.config, num_parameters=eight_b.num_parameters, checkpointed_layers=needed)
+    assert panel.estimate == runs and panel.bar.estimate == runs
+    text = panel.verdict.text()
+    assert f"<b>{vram.format_bytes(runs.total)}</b> peak: fits" in text
+    assert ("Checkpointing will be turned off: the card has room" if needed == 0 else
+            f"Checkpointing will be kept on {needed} of 32 layers only") in text
+    configured = vram.estimate(job, eight_b.config, num_parameters=eight_b.num_parameters).total
+    assert vram.format_bytes(configured) not in text  # not a second figure
     set_field(page, "training.memory_limit_gib", 40)  # a cap the user set: more layers recompute
     capped = vram.checkpointed_layers_needed(page.current_job(), eight_b.config, 40 * vram.GIB,
                                              num_parameters=eight_b.num_parameters)
-    assert capped > needed and f"at most {capped} of 32" in panel.verdict.text()
+    assert capped > needed and f"kept on {capped} of 32 layers only" in panel.verdict.text()
     set_field(page, "training.gradient_checkpointing", False)
-    assert "will be checkpointed" not in panel.verdict.text()
+    assert "Checkpointing will be" not in panel.verdict.text()
+
+
+def test_nothing_fits_says_so_once_with_the_card_that_would_and_the_band(page, state, tiny_model_dir):
+    seventy = dataclasses.replace(inspect_model(tiny_model_dir), config=MODEL_SHAPES["llama-3.1-70b"],
+                                  num_parameters=70_553_706_496)
+    state.set_model(seventy)
+    page.apply_edits({"model.quantization": "4bit"})
+    choose_card(page, 24)
+    panel = page.vram_panel
+    text = panel.verdict.text()
+    assert "does not fit 24 GiB" in text and text.count("No setting fits one 24 GiB card") == 1
+    assert "It would fit a 48 GiB card (RTX 6000 Ada, A6000, L40S)" in text and not panel.suggestions
+    assert "still too large" not in text
+    assert panel.band.text() == "The estimate: measured within −3%/+4% on Llama-family runs."
+
+
+def test_a_card_saved_by_an_older_version_is_found_by_its_size(qtbot):
+    from studio.gui.widgets.vram_panel import VramPanel
+
+    panel = VramPanel("16 GB (RTX 4080, T4)")
+    qtbot.addWidget(panel)
+    assert panel.capacity() == 16 * vram.GIB and panel.card_combo.currentText().startswith("16 GiB")

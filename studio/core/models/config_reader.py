@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from studio.core.models import unsupported
 from studio.core.models.info import ModelError, ModelInfo, Source
 
 INDEX_FILE = "model.safetensors.index.json"
@@ -240,10 +241,11 @@ def read_folder(folder: Path, *, id: str, name: str, source: Source) -> ModelInf
     or not a causal language model."""
     config_file = folder / "config.json"
     config = read_json(config_file)
+    if refused := unsupported.refusal(config):  # before the causal check: MambaForCausalLM is one by name
+        raise ModelError(f"{config_file}: {refused}")
     architecture = causal_lm_architecture(config)
     if architecture is None:
-        what = config.get("architectures") or config.get("model_type") or "unknown"
-        raise ModelError(f"{config_file}: not a causal language model (architectures: {what})")
+        raise ModelError(f"{config_file}: {unsupported.not_causal(config)}")
     cfg = _text_config(config)
     sizes = {key: _get(cfg, key, config_file) for key in _ALIASES}
 

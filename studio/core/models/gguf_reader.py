@@ -25,6 +25,7 @@ import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType, Keys, LlamaFileType
 
 from studio.core import paths
+from studio.core.models import unsupported
 from studio.core.models.config_reader import estimate_num_parameters
 from studio.core.models.info import ModelError, ModelInfo, Source
 
@@ -275,6 +276,8 @@ def read_gguf(path: Path, *, id: str, name: str, source: Source) -> ModelInfo:
     meta = read_gguf_metadata(path)
     if not meta.architecture:
         raise ModelError(f"{path}: GGUF file has no general.architecture")
+    if refused := unsupported.refusal({"model_type": meta.architecture}):
+        raise ModelError(f"{path}: {refused}")
     config = hf_config(meta)
     file_type = meta.file_type
     unquantized = file_type in {"F32", "F16", "BF16"}

@@ -23,19 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import batch_advice, gpus, launch_plan, step_time, vram
+from studio.core import batch_advice, gpus, launch_plan, step_time, vram, vram_advice, vram_band
 from studio.core.datasets import TokenStats
 from studio.core.jobs import TrainJob
 from studio.core.methods import METHODS
 from studio.gui.widgets.job_form import field_label
 from studio.gui.widgets.vram_bar import VramBar, legend_html
 
-REFERENCE_CARDS = (
-    (8, "8 GB (RTX 4060)"), (12, "12 GB (RTX 3060)"), (16, "16 GB (RTX 4080, T4)"),
-    (24, "24 GB (RTX 3090/4090, A10)"), (40, "40 GB (A100 40GB)"), (48, "48 GB (L40S, RTX A6000)"),
-    (80, "80 GB (A100/H100 80GB)"), (141, "141 GB (H200)"),
-)
 MAX_SUGGESTIONS = 3
+DEFAULT_CARD_GIB = 24  # without a GPU here: the commonest card people fine-tune on
 
 
 class VramPanel(QGroupBox):
@@ -59,17 +55,17 @@ class VramPanel(QGroupBox):
                                    "will train elsewhere.")
         for gpu in gpus.visible_gpus():
             self.card_combo.addItem(f"{gpu.name} (this machine)", gpu.total_bytes)
-        for size, label in REFERENCE_CARDS:
-            self.card_combo.addItem(label, size * vram.GIB)
-        index = self.card_combo.findText(card) if card else -1
-        self.card_combo.setCurrentIndex(index if index >= 0 else (0 if gpus.visible_gpus() else 3))
+        for reference in vram_advice.CARDS:
+            self.card_combo.addItem(reference.label, reference.bytes)
+        self.card_combo.setCurrentIndex(self._index_for(card))
         self.card_combo.currentIndexChanged.connect(self._card_changed)
         self.bar = VramBar()
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.legend = QLabel()
-        self.legend.setToolTip("Peak memory during a training step, per part. Measured on an H100 to within "
-                               "±4% (docs/vram_validation.md).")
+        self.band = QLabel()  # how far the estimate has been from measured peaks, for this model's family
+        self.band.setWordWrap(True)
+        self.band.setStyleSheet("color: gray")
         self.suggestion_rows = QVBoxLayout()
         self.suggestion_rows.setSpacing(2)
         self.advice_label = QLabel()
@@ -88,6 +84,7 @@ class VramPanel(QGroupBox):
         layout.addLayout(card_row)
         layout.addWidget(self.bar)
         layout.addWidget(self.verdict)
+        layout.addWidget(self.band)
         layout.addWidget(self.legend)
         layout.addLayout(advice_row)
         layout.addLayout(self.suggestion_rows)
@@ -98,7 +95,7 @@ class VramPanel(QGroupBox):
         return int(self.card_combo.currentData())
 
     def card_name(self) -> str:
-        """The chosen card in a sentence: "the NVIDIA H200 (this machine)", "the 8 GB (RTX 4060) card"."""
+        """The chosen card in a sentence: "the NVIDIA H200 (this machine)", "the 8 GiB (RTX 4060) card"."""
         text = self.card_combo.currentText()
         return f"the {text}" if text.endswith("(this machine)") else f"the {text} card"
 
@@ -118,8 +115,13 @@ class VramPanel(QGroupBox):
         self._show_advice()
         self.bar.show_estimate(self.estimate, self.capacity())
         self.legend.setVisible(self.estimate is not None)
+        self.band.setVisible(self.estimate is not None)
         if self.estimate is not None:
             self.legend.setText(legend_html(self.estimate))
+            accuracy = vram_band.accuracy(model.config)
+            self.band.setText(f"The estimate: {html.escape(accuracy)}.")
+            self.legend.setToolTip(f"Peak memory during a training step, per part; {accuracy} "
+                                   "(docs/vram_validation.md).")
         self.verdict.setText(message)
         self._show_suggestions()
 
@@ -146,14 +148,26 @@ class VramPanel(QGroupBox):
         card = html.escape(self.card_combo.currentText().split(" (")[0])
         each = (f"<br>Per GPU: {self.estimate.gpus} GPUs, {self.estimate.strategy.upper()}."
                 if self.estimate.gpus > 1 else "")
-        if total <= capacity:
+        if vram.fits(total, job, capacity):
             self.advice = self._advise(model, job, capacity, mean)
-            return (f"<b>{vram.format_bytes(total)}</b> peak: fits {card}, "
-                    f"{vram.format_bytes(capacity - total)} to spare.{each}"
-                    + _partial_checkpointing_note(job, model.config, capacity, options))
-        self.suggestions = vram.suggest(job, model.config, capacity, limit=MAX_SUGGESTIONS, **options)
-        return (f"<b style='color:#d62728'>{vram.format_bytes(total)}</b> peak: does not fit {card} "
-                f"({vram.format_bytes(total - capacity)} too much).{each}" + (" Try:" if self.suggestions else ""))
+            partial = vram.partial_checkpointing(job, model.config, capacity, **options)
+            if partial is not None:  # the one figure shown is what will run
+                self.estimate = partial.estimate
+            runs = self.estimate.total
+            return (f"<b>{vram.format_bytes(runs)}</b> peak: fits {card}, "
+                    f"{vram.format_bytes(capacity - runs)} to spare.{each}"
+                    + (f"<br>{html.escape(partial.sentence())}" if partial else ""))
+        advice = vram_advice.advise(job, model.config, capacity, limit=MAX_SUGGESTIONS, **options)
+        self.suggestions = list(advice.suggestions)
+        try_ = " Try:" if self.suggestions else ""
+        if total <= capacity:
+            said = (f"<b style='color:#b8860b'>{vram.format_bytes(total)}</b> peak: may not fit {card}, past the "
+                    f"{vram.format_bytes(advice.budget)} safe to plan for.{each}{try_}")
+        else:
+            said = (f"<b style='color:#d62728'>{vram.format_bytes(total)}</b> peak: does not fit {card} "
+                    f"({vram.format_bytes(total - capacity)} too much).{each}{try_}")
+        reasons = advice.lines(f"one {card} card" if card[:1].isdigit() else f"one {card}")
+        return said + "".join(f"<br>{html.escape(line)}" for line in reasons)
 
     def _show_suggestions(self) -> None:
         while self.suggestion_rows.count():
@@ -165,8 +179,7 @@ class VramPanel(QGroupBox):
                     widget.deleteLater()
         for suggestion in self.suggestions:
             row = QHBoxLayout()
-            text = QLabel(f"{html.escape(suggestion.label)} → <b>{vram.format_bytes(suggestion.estimate.total)}</b>"
-                          + ("" if suggestion.fits else " (still too large)"))
+            text = QLabel(f"{html.escape(suggestion.label)} → <b>{vram.format_bytes(suggestion.estimate.total)}</b>")
             text.setWordWrap(True)
             button = QPushButton("Apply")
             button.setToolTip("Change the form: " + ", ".join(f"{field_label(k)} = {_shown(k, v)}"
@@ -221,15 +234,22 @@ class VramPanel(QGroupBox):
             buttons.append(row.itemAt(1).widget())
         return buttons
 
+    def _index_for(self, card: str) -> int:
+        """The card list's entry for a saved choice: its text, else the same size (a label saved by
+        an older version, "24 GB (RTX 3090/4090, A10)"), else this machine's GPU or a 24 GiB card."""
+        index = self.card_combo.findText(card) if card else -1
+        if index < 0 and card[:1].isdigit():
+            size = int(card.split()[0]) * vram.GIB if card.split()[0].isdigit() else -1
+            index = next((i for i in range(self.card_combo.count()) if self.card_combo.itemData(i) == size
+                          and not self.card_combo.itemText(i).endswith("(this machine)")), -1)
+        if index < 0:
+            index = 0 if gpus.visible_gpus() else next(
+                i for i in range(self.card_combo.count()) if self.card_combo.itemData(i) == DEFAULT_CARD_GIB * vram.GIB)
+        return index
+
     def _card_changed(self) -> None:
         self.show_job(self._model, self._job, self._tokens, self._note)
         self.card_chosen.emit(self.card_combo.currentText())  # after: the Train page holds the job against it
-
-
-def _partial_checkpointing_note(job: TrainJob, config: dict, capacity: int, options: dict) -> str:
-    """With room to spare, the GPU fast path checkpoints fewer layers: say how many."""
-    partial = vram.partial_checkpointing(job, config, capacity, **options)
-    return f"<br>{html.escape(partial.sentence())}" if partial else ""
 
 
 def _shown(dotted: str, value: Any) -> str:
