@@ -48,13 +48,13 @@ def test_an_idle_h200_is_offered_a_larger_batch_that_the_button_sets(qtbot, stat
     page = make_page(qtbot, state)
     state.set_model(one_b)
     page.form.bindings["training.batch_size"].set(4)
-    choose_card(page, "141 GB (H200)")
+    choose_card(page, "141 GiB (H200)")
     panel = page.vram_panel
     assert panel.advice is None and not panel.advice_button.isVisible()  # no token lengths yet
     stats = alpaca_lengths()
     state.set_token_stats(stats)
     job = page.current_job()
-    expected = batch_advice.advise(job, one_b.config, gpu_name="141 GB (H200)", capacity_bytes=141 * vram.GIB,
+    expected = batch_advice.advise(job, one_b.config, gpu_name="141 GiB (H200)", capacity_bytes=141 * vram.GIB,
                                    rows=1000, mean_tokens=step_time.mean_row_tokens(stats.lengths, 512),
                                    num_parameters=one_b.num_parameters)
     assert expected is not None and expected.batch_size > 4
@@ -74,7 +74,7 @@ def test_an_idle_h200_is_offered_a_larger_batch_that_the_button_sets(qtbot, stat
 def test_no_advice_on_the_cpu_or_when_the_batch_is_full(qtbot, state, one_b):
     page = make_page(qtbot, state)
     state.set_model(one_b)
-    choose_card(page, "141 GB (H200)")
+    choose_card(page, "141 GiB (H200)")
     state.set_token_stats(alpaca_lengths())
     assert page.vram_panel.advice is not None
     page.form.bindings["training.device"].set("cpu")
@@ -103,7 +103,7 @@ def test_the_advice_fits_the_smallest_window(qtbot, state, one_b):
     page = make_page(qtbot, state)
     page.resize(960 - 168, 640)  # the main window's minimum, less the navigation
     state.set_model(one_b)
-    choose_card(page, "141 GB (H200)")
+    choose_card(page, "141 GiB (H200)")
     state.set_token_stats(alpaca_lengths())
     qtbot.wait(50)
     label, button = page.vram_panel.advice_label, page.vram_panel.advice_button

@@ -161,7 +161,7 @@ def test_with_room_to_spare_it_shows_what_will_run_once(page, state, eight_b):
     assert "Checkpointing will be" not in panel.verdict.text()
 
 
-def test_nothing_fits_says_so_once_with_the_card_that_would_and_the_band(page, state, tiny_model_dir):
+def test_nothing_fits_says_so_once_with_the_card_that_would_and_the_band(qtbot, page, state, tiny_model_dir):
     seventy = dataclasses.replace(inspect_model(tiny_model_dir), config=MODEL_SHAPES["llama-3.1-70b"],
                                   num_parameters=70_553_706_496)
     state.set_model(seventy)
@@ -173,6 +173,11 @@ def test_nothing_fits_says_so_once_with_the_card_that_would_and_the_band(page, s
     assert "It would fit a 48 GiB card (RTX 6000 Ada, A6000, L40S)" in text and not panel.suggestions
     assert "still too large" not in text
     assert panel.band.text() == "The estimate: measured within −3%/+4% on Llama-family runs."
+    page.resize(960 - 168, 640)  # the main window's minimum, less the navigation
+    qtbot.wait(50)
+    for label in (panel.verdict, panel.band):  # every line shown whole
+        assert label.isVisible() and label.height() >= label.heightForWidth(label.width())
+    page.grab().save("/tmp/train_nothing_fits.png")
 
 
 def test_a_card_saved_by_an_older_version_is_found_by_its_size(qtbot):
