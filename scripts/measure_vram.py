@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studio.core.reference_shapes import MODEL_SHAPES  # noqa: E402 - after the path tweak
+from studio.core.reference_shapes import FAMILY_SHAPES, MODEL_SHAPES  # noqa: E402 - after the path tweak
 from studio.engine.bench import run_isolated  # noqa: E402
 
 GIB = 2**30
@@ -192,7 +192,9 @@ def method_config(args: argparse.Namespace, method: str, num_parameters: int | N
     from studio.core.presets import for_method, preset_for
 
     r = args.r or for_method(preset_for(num_parameters), method).r
-    name = f"{args.shape.split('-')[-1]}-{method}-r{r}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
+    short = args.shape.split('-')[-1] if args.shape in MODEL_SHAPES else args.shape  # other families: whole
+    quant = "-qlora" if args.quant == "4bit" else ""
+    name = f"{short}-{method}{quant}-r{r}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
     return dict(name=name, shape=args.shape, stage="sft", method=method, batch=args.batch, seq=args.seq,
                 ckpt=args.ckpt, quant=args.quant, r=r, steps=args.steps, workdir=str(args.workdir))
 
@@ -298,6 +300,7 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
     from studio.engine.control import JobControl
 
     job = job_from_dict(cfg["job"], source=cfg["name"])
+    loaded = _note_loaded_model()
     events: list[Any] = []
     generating = _time_generation() if job.training.stage == "grpo" else None
     cuda = torch.cuda.is_available()
@@ -321,6 +324,7 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
     if generating is not None and steps:
         out["generation_s_per_step"] = round(generating["seconds"] / len(steps), 3)
         out["step_s"] = round(steps[-1].elapsed_s / len(steps), 3)
+    out.update(loaded)
     model = inspect_model(Path(cfg["job"]["model"]["path"]))
     capacity = torch.cuda.get_device_properties(0).total_memory if cuda else None
     estimate, _options = launch_plan.per_gpu_estimate(job, model.config, model.num_parameters, capacity)
@@ -337,6 +341,28 @@ def measure_preference_one(cfg: dict[str, Any]) -> dict[str, Any]:
     else:
         out.update(measured_peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, measured="rss")
     return out
+
+
+def _note_loaded_model() -> dict[str, Any]:
+    """What the engine's loader made of the model (attention kernel, quantized layers): the memory of a
+    family depends on them, and they are chosen inside the training path."""
+    import torch
+    import transformers
+
+    seen: dict[str, Any] = {}
+    original = transformers.AutoModelForCausalLM.from_pretrained.__func__  # type: ignore[attr-defined]
+
+    def noted(cls, *args, **kwargs):
+        model = original(cls, *args, **kwargs)
+        seen["attn_implementation"] = getattr(model.config, "_attn_implementation", None)
+        seen["model_type"] = getattr(model.config, "model_type", None)
+        seen["loaded_parameters"] = sum(p.numel() for p in model.parameters())
+        seen["linear_layers"] = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
+        seen["param_classes"] = sorted({type(p).__name__ for p in model.parameters()})
+        return model
+
+    transformers.AutoModelForCausalLM.from_pretrained = classmethod(noted)  # type: ignore[method-assign]
+    return seen
 
 
 def _time_generation() -> dict[str, float]:
@@ -450,7 +476,8 @@ def main() -> None:
     parser.add_argument("--one", default="", help=argparse.SUPPRESS)
     parser.add_argument("--preference", default="", metavar="STAGES",
                         help="measure these preference stages (dpo,orpo,simpo,kto) as whole jobs")
-    parser.add_argument("--shape", default="llama-3.2-1b", choices=[*MODEL_SHAPES, "tiny"])
+    parser.add_argument("--shape", default="llama-3.2-1b", choices=[*MODEL_SHAPES, *FAMILY_SHAPES, "tiny",
+                                                                     *(f"tiny-{name}" for name in FAMILY_SHAPES)])
     parser.add_argument("--batch", type=int, default=4, help="rows per step (a pair is a row)")
     parser.add_argument("--seq", type=int, default=1024, help="max length: every sequence is cut at it")
     parser.add_argument("--quant", choices=["none", "4bit"], default="none")

@@ -59,9 +59,11 @@ COMPILE_CACHE_VARIABLES = ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
 
 
 def shape_of(name: str) -> dict[str, Any]:
-    from studio.core.reference_shapes import MODEL_SHAPES
+    from studio.core.reference_shapes import shape_config, shrunk
 
-    return dict(TINY_SHAPE) if name == "tiny" else dict(MODEL_SHAPES[name])
+    if name.startswith("tiny-"):  # a family's shape at toy size: CPU dry runs of the GPU scripts
+        return shrunk(shape_config(name.removeprefix("tiny-")))
+    return dict(TINY_SHAPE) if name == "tiny" else shape_config(name)
 
 
 def model_folder(workdir: Path, shape_name: str, tokenizer_dir: Path) -> Path:
@@ -73,14 +75,18 @@ def model_folder(workdir: Path, shape_name: str, tokenizer_dir: Path) -> Path:
     import torch
     import transformers
 
-    from studio.engine.random_model import random_llama
+    from studio.engine.random_model import random_causal_lm, random_llama
 
-    shape = {k: v for k, v in shape_of(shape_name).items() if k not in ("model_type", "architectures")}
+    shape = shape_of(shape_name)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer_dir))
     shape.update(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                  pad_token_id=tokenizer.pad_token_id)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = random_llama(shape, device=device)
+    if shape.get("model_type", "llama") == "llama":
+        model = random_llama({k: v for k, v in shape.items() if k not in ("model_type", "architectures")},
+                             device=device)
+    else:
+        model = random_causal_lm(shape, device=device)
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)

@@ -42,6 +42,16 @@ def random_llama(shape: dict[str, Any], quantization: str = "none", device: str 
     return model
 
 
+def random_causal_lm(config: dict[str, Any], device: str = "cuda"):
+    """A random bf16 model of any family transformers knows, from its config.json dict (Qwen, Gemma,
+    Phi-3, Mistral, Mixtral, GPT-2, GPT-NeoX: the memory estimate's families)."""
+    torch.manual_seed(0)
+    settings = {k: v for k, v in config.items() if k not in ("model_type", "architectures")}
+    hf_config = transformers.AutoConfig.for_model(config["model_type"], **settings)
+    with torch.device(device):
+        return transformers.AutoModelForCausalLM.from_config(hf_config, dtype=torch.bfloat16)
+
+
 def _randomize(module: torch.nn.Module, std: float) -> None:
     with torch.no_grad():
         for param in module.parameters():

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# On the GPU machine (device tool): the memory estimate against real peaks for every model family the
+# estimate names (issue 26): Qwen2.5, Qwen3, Gemma 2, Gemma 3, Phi-3/4, Mistral, a Mixtral-shaped MoE
+# (4 of its layers), GPT-2 and GPT-NeoX, from their config.json shapes (core.reference_shapes.FAMILY_SHAPES)
+# with random weights, each a whole SFT job through the app's training path with training.fast_path =
+# false (what the estimate describes before a run), every row cut at max length. Per shape: LoRA and
+# QLoRA at 4 x 1,024 tokens without checkpointing and at 2 x 2,048 with it (the second shape of a family
+# runs two of them). Shapes run in lanes side by side: each process's peak is its own allocator's and
+# its own context, so lanes do not disturb each other's figures; a lane's shapes are sized so that the
+# lanes' estimates together stay under the card.
+# Carried wheels: .whl (datasets, dill, multiprocess, platformdirs, gguf, bitsandbytes, trl).
+# Usage: bash scripts/gpu_vram_families.sh OUT_DIR     (results: OUT_DIR/families-<lane>.jsonl)
+# Dry run on a CPU with toy shapes of each family ("measured" is then the process's RSS):
+#   PATH=.venv/bin:$PATH WHEELS=no TINY=tiny- bash scripts/gpu_vram_families.sh /tmp/vram-families-dry
+set -uo pipefail
+out="$1"
+mkdir -p "$out"
+if [ "${WHEELS:-yes}" != no ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        >/dev/null 2>&1 || echo "wheel install failed"
+fi
+export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', \
+transformers.__version__, 'peft', peft.__version__)" 2>&1 | tail -1
+tiny="${TINY:-}"
+steps="${STEPS:-3}"
+
+measure() {  # shape lane quant batch seq [--ckpt]
+    local shape="$1" lane="$2" quant="$3" batch="$4" seq="$5"; shift 5
+    python3 scripts/measure_vram.py --method lora --shape "$tiny$shape" --quant "$quant" --batch "$batch" \
+        --seq "$seq" "$@" --r 16 --steps "$steps" --timeout 300 --workdir "/tmp/vram-families" \
+        --out "$out/families-$lane.jsonl" 2>&1 | grep -E "^\| [a-z0-9]|timed out|Error|error" | grep -v "^| configuration"
+}
+
+first_shape() {  # four configurations
+    measure "$1" "$2" none 4 1024
+    measure "$1" "$2" 4bit 4 1024
+    measure "$1" "$2" none 2 2048 --ckpt
+    measure "$1" "$2" 4bit 2 2048 --ckpt
+}
+
+second_shape() {  # two more
+    measure "$1" "$2" 4bit 4 1024
+    measure "$1" "$2" none 2 2048 --ckpt
+}
+
+lane() {
+    local name="$1"; shift
+    local began=$SECONDS
+    for item in "$@"; do
+        local kind="${item%%:*}" shape="${item#*:}"
+        "${kind}_shape" "$shape" "$name"
+    done
+    echo "lane $name done in $((SECONDS - began)) s"
+}
+
+lane a first:mistral-7b first:gemma-3-4b &   # the two largest one after the other
+lane b first:mixtral-8x7b-4l second:phi-4-mini first:qwen2.5-0.5b &
+lane c first:phi-3-mini second:qwen2.5-1.5b second:gemma-3-1b &
+lane d first:gemma-2-2b first:qwen3-1.7b second:qwen3-0.6b &
+lane e first:pythia-1.4b first:gpt2-large &
+wait
+cat "$out"/families-*.jsonl > "$out/families.jsonl"
+python3 - "$out/families.jsonl" <<'PY'
+import json, sys
+GIB = 2**30
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    measured, estimate = r.get("measured_peak_bytes") or 0, r.get("estimate_bytes") or 0
+    error = f"{(estimate - measured) / measured:+.1%}" if measured and r.get("measured") == "gpu" else "n/a"
+    print(f"{r['name']}: measured {measured / GIB:.2f} GiB (allocated {r.get('peak_allocated_bytes', 0) / GIB:.2f}), "
+          f"estimate {estimate / GIB:.2f}, error {error}, {r.get('attn_implementation')}, "
+          f"{r.get('seconds')} s; parts", {k: round(v / GIB, 2) for k, v in r.get("estimate_parts", {}).items()},
+          r.get("error", ""))
+PY
