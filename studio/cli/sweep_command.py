@@ -89,8 +89,11 @@ def show(console: Console, view) -> None:
     counts = ", ".join(f"{n} {state}" for state, n in view.counts().items())
     console.print(f"{len(view.trials)} of {view.planned or '?'} trials: {counts or 'none yet'}")
     if view.best is not None:
+        from studio.core.sweeps.study import this_machine
+
+        where = "" if view.best_machine in ("", this_machine()) else f" of {view.best_machine}"
         console.print(f"best ({view.goal()}): trial {view.best.number}, {view.best.value:.4f}"
-                      + (f"; in the library as {view.best_ref}" if view.best_ref else ""))
+                      + (f"; in the library{shown(where)} as {view.best_ref}" if view.best_ref else ""))
     if view.importance:
         console.print("what mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items()))
 
