@@ -28,7 +28,8 @@ steps="${STEPS:-3}"
 
 measure() {  # shape lane quant batch seq [--ckpt]
     local shape="$1" lane="$2" quant="$3" batch="$4" seq="$5"; shift 5
-    python3 scripts/measure_vram.py --method lora --shape "$tiny$shape" --quant "$quant" --batch "$batch" \
+    local method=lora; [ "$quant" = 4bit ] && method=qlora  # a method sets how the base loads
+    python3 scripts/measure_vram.py --method "$method" --shape "$tiny$shape" --quant "$quant" --batch "$batch" \
         --seq "$seq" "$@" --r 16 --steps "$steps" --timeout 300 --workdir "/tmp/vram-families" \
         --out "$out/families-$lane.jsonl" 2>&1 | grep -E "^\| [a-z0-9]|timed out|Error|error" | grep -v "^| configuration"
 }
@@ -62,15 +63,4 @@ lane d first:gemma-2-2b first:qwen3-1.7b second:qwen3-0.6b &
 lane e first:pythia-1.4b first:gpt2-large &
 wait
 cat "$out"/families-*.jsonl > "$out/families.jsonl"
-python3 - "$out/families.jsonl" <<'PY'
-import json, sys
-GIB = 2**30
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    measured, estimate = r.get("measured_peak_bytes") or 0, r.get("estimate_bytes") or 0
-    error = f"{(estimate - measured) / measured:+.1%}" if measured and r.get("measured") == "gpu" else "n/a"
-    print(f"{r['name']}: measured {measured / GIB:.2f} GiB (allocated {r.get('peak_allocated_bytes', 0) / GIB:.2f}), "
-          f"estimate {estimate / GIB:.2f}, error {error}, {r.get('attn_implementation')}, "
-          f"{r.get('seconds')} s; parts", {k: round(v / GIB, 2) for k, v in r.get("estimate_parts", {}).items()},
-          r.get("error", ""))
-PY
+python3 scripts/measure_vram.py --summary "$out/families.jsonl"

@@ -29,14 +29,4 @@ if [ "$which" != plain ]; then  # checkpointed: one layer's terms at a time, the
     "${measure[@]}" --batch 4 --seq 2048 --ckpt
 fi
 python3 scripts/measure_vram.py --table "$out/tuners.jsonl"
-python3 - "$out/tuners.jsonl" <<'PY'
-import json, sys
-GIB = 2**30
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    measured, estimate = r.get("measured_peak_bytes") or 0, r.get("estimate_bytes") or 0
-    error = f"{(estimate - measured) / measured:+.1%}" if measured and r.get("measured") == "gpu" else "n/a"
-    print(f"{r['name']}: measured {measured / GIB:.2f} GiB (allocated {r.get('peak_allocated_bytes', 0) / GIB:.2f}), "
-          f"estimate {estimate / GIB:.2f} GiB, error {error}; parts GiB",
-          {k: round(v / GIB, 3) for k, v in r.get("estimate_parts", {}).items()}, r.get("error", ""))
-PY
+python3 scripts/measure_vram.py --summary "$out/tuners.jsonl"

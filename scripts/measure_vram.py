@@ -193,8 +193,7 @@ def method_config(args: argparse.Namespace, method: str, num_parameters: int | N
 
     r = args.r or for_method(preset_for(num_parameters), method).r
     short = args.shape.split('-')[-1] if args.shape in MODEL_SHAPES else args.shape  # other families: whole
-    quant = "-qlora" if args.quant == "4bit" else ""
-    name = f"{short}-{method}{quant}-r{r}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
+    name = f"{short}-{method}-r{r}-b{args.batch}-s{args.seq}{'-ckpt' if args.ckpt else ''}"
     return dict(name=name, shape=args.shape, stage="sft", method=method, batch=args.batch, seq=args.seq,
                 ckpt=args.ckpt, quant=args.quant, r=r, steps=args.steps, workdir=str(args.workdir))
 
@@ -204,7 +203,11 @@ def method_job(cfg: dict[str, Any], model: Path, data: Path) -> dict[str, Any]:
 
     job = _stage_job(cfg, model, data)
     job["training"]["fast_path"] = False
-    return apply_method(job, cfg["method"])
+    job = apply_method(job, cfg["method"])
+    if job["model"]["quantization"] != cfg["quant"]:  # a method sets its own loading: plain lora loads bf16
+        raise SystemExit(f"--method {cfg['method']} loads the base as {job['model']['quantization']!r}, not "
+                         f"--quant {cfg['quant']!r}: ask for --method qlora to measure 4-bit")
+    return job
 
 
 def preference_config(args: argparse.Namespace, stage: str) -> dict[str, Any]:
@@ -459,6 +462,21 @@ def table_row(r: dict[str, Any]) -> str:
             f"{sum(parts.get(k, 0) for k in ('adapter', 'gradients', 'optimizer')) / GIB:.2f} |")
 
 
+def print_summary(path: Path) -> None:
+    """One line per measured job of a results file: peak, estimate, error, attention kernel and parts (the
+    GPU scripts print it at their end, so that a run's output says everything without the file)."""
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        measured, estimate = r.get("measured_peak_bytes") or 0, r.get("estimate_bytes") or 0
+        error = f"{(estimate - measured) / measured:+.1%}" if measured and r.get("measured") == "gpu" else "n/a"
+        parts = {k: round(v / GIB, 3) for k, v in r.get("estimate_parts", {}).items()}
+        print(f"{r['name']}: measured {measured / GIB:.2f} GiB (allocated {r.get('peak_allocated_bytes', 0) / GIB:.2f}), "
+              f"estimate {estimate / GIB:.2f} GiB, error {error}, attention {r.get('attn_implementation')}, "
+              f"{r.get('seconds')} s; parts GiB", parts, r.get("error", ""))
+
+
 def print_table(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     print(TABLE_HEAD)
@@ -492,10 +510,14 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/lora-studio-vram"),
                         help="model folders, data and the runs' home")
     parser.add_argument("--table", type=Path, help="print the preference rows of this results file as a table")
+    parser.add_argument("--summary", type=Path, help="print each job of this results file on one line")
     parser.add_argument("--one-preference", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_preference:
         print("RESULT " + json.dumps(measure_preference_one(json.loads(args.one_preference))), flush=True)
+        return
+    if args.summary:
+        print_summary(args.summary)
         return
     if args.table:
         print_table(args.table)
