@@ -47,13 +47,13 @@ def refit(data: list[dict]) -> tuple[np.ndarray, float]:
         tokens, hidden = row["batch"] * row["seq"], config["hidden_size"]
         job = measured_job(row)
         shapes = vram.linear_shapes(config)
-        dims = vram._dims(config, shapes)
+        layers, vocab = vram.num_layers(config), config["vocab_size"]
         modules = vram.resolve_target_modules(config, job.lora.target_modules)
         modules = list(shapes) if modules == ["all-linear"] else modules
-        per_layer = vram.layer_bytes(dims, shapes, modules, job.lora.dropout, job.lora.use_dora)
+        per_layer = vram.layer_bytes(config, shapes, modules, job.lora.dropout, job.lora.use_dora)
         static = sum(est.part(k).bytes for k in ("weights", "adapter", "gradients", "optimizer"))
-        kept = tokens * dims.layers * (2 * hidden if row["ckpt"] else per_layer)
-        features.append([0 if row.get("liger") else tokens * dims.vocab, tokens * per_layer if row["ckpt"] else 0,
+        kept = tokens * layers * (2 * hidden if row["ckpt"] else per_layer)
+        features.append([0 if row.get("liger") else tokens * vocab, tokens * per_layer if row["ckpt"] else 0,
                          tokens * hidden])
         targets.append(row["peak_reserved_bytes"] - static - kept)
         fixed.append(static + kept + vram.CUDA_CONTEXT_BYTES)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from studio.core import vram_methods, vram_preference
+from studio.core import vram_families, vram_methods, vram_preference
 from studio.core.jobs import LoraSettings, TrainJob
 from studio.core.presets import (
     MOE_TYPES,
@@ -118,7 +118,6 @@ class _Dims:
     inter: int
     vocab: int
     layers: int
-    gated: bool  # SwiGLU-style MLP (gate * up) rather than one activation
 
 
 def _dims(config: dict[str, Any], shapes: dict[str, tuple[int, int]]) -> _Dims:
@@ -129,39 +128,34 @@ def _dims(config: dict[str, Any], shapes: dict[str, tuple[int, int]]) -> _Dims:
     kv = shapes["k_proj"][1] if "k_proj" in shapes else hidden
     mlp_outs = [out for name, (fan_in, out) in shapes.items() if fan_in == hidden and out > hidden]
     inter = int(config.get("intermediate_size") or config.get("n_inner") or 0) or max(mlp_outs or [4 * hidden])
-    gated = "gate_proj" in shapes or "gate_up_proj" in shapes or str(config.get("model_type")) in MOE_TYPES
-    return _Dims(hidden, kv, inter, vocab, num_layers(config), gated)
+    return _Dims(hidden, kv, inter, vocab, num_layers(config))
 
 
 def _parameters(config: dict[str, Any], shapes: dict[str, tuple[int, int]], d: _Dims,
-                num_parameters: int | None) -> tuple[int, int]:
-    """(parameters in the blocks' linear layers, all other parameters)."""
+                num_parameters: int | None) -> tuple[int, int, int]:
+    """(parameters in the blocks' linear layers, a mixture's experts, all other parameters)."""
     linear = d.layers * sum(fan_in * fan_out for fan_in, fan_out in shapes.values())
+    experts = vram_families.expert_parameters(config)
     tied = config.get("tie_word_embeddings", True)
     other = d.vocab * d.hidden * (1 if tied else 2) + 2 * d.layers * d.hidden + d.hidden
-    if num_parameters and num_parameters > linear + other:  # experts, biases: trust the real count
-        linear = num_parameters - other
-    return linear, other
+    if num_parameters and num_parameters > linear + experts + other:  # biases, other experts: trust the count
+        linear = num_parameters - experts - other
+    return linear, experts, other
 
 
-def layer_bytes(d: _Dims, shapes: dict[str, tuple[int, int]], modules: list[str], dropout: float,
-                lora: LoraSettings | bool = False, quantization: str = "none") -> int:
+def layer_bytes(config: dict[str, Any], shapes: dict[str, tuple[int, int]], modules: list[str], dropout: float,
+                lora: LoraSettings | bool = False, quantization: str = "none", seq_len: int = 0) -> int:
     """Bytes autograd keeps per token for one decoder layer (frozen bf16 base, ``lora``'s adapter on
     ``modules``; a bool: plain LoRA with or without DoRA, as scripts/vram_report.py asks).
 
-    Base: two RMSNorm inputs in fp32 (8h), SDPA's q, k, v and output (4h + 4kv), the
-    SwiGLU's gate, activation and up outputs (6i; a plain MLP keeps its input, 2i).
-    Each adapted layer keeps what its method's records say per token (core.vram_methods):
-    LoRA the bf16 copy of its input for lora_A (2 bytes) and, with dropout, the mask (1 byte);
-    DoRA 6 bytes per output feature more.
+    The base layer's terms are its family's (core.vram_families; for a Llama: two RMSNorm inputs
+    in fp32, SDPA's q, k, v and output, the SwiGLU's gate, activation and up outputs). Each adapted
+    layer keeps what its method's records say per token (core.vram_methods): LoRA the bf16 copy of
+    its input for lora_A (2 bytes) and, with dropout, the mask (1 byte); DoRA 6 bytes per output
+    feature more.
     """
     settings = lora if isinstance(lora, LoraSettings) else LoraSettings(use_dora=lora)
-    return _base_layer_bytes(d) + int(vram_methods.adapter_memory(settings, shapes, modules, dropout,
-                                                                  quantization).per_token)
-
-
-def _base_layer_bytes(d: _Dims) -> int:
-    return 12 * d.hidden + 4 * d.kv + (6 if d.gated else 2) * d.inter
+    return vram_families.layer_bytes(config, shapes, modules, dropout, settings, quantization, seq_len)
 
 
 def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | None = None, gpus: int = 1,
@@ -192,17 +186,22 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     precision_bytes = 4 if tr.precision == "fp32" else 2
     scale = precision_bytes / 2  # activations were measured in bf16
 
-    linear, other = _parameters(config, shapes, d, num_parameters)
+    linear, experts, other = _parameters(config, shapes, d, num_parameters)
     quant = job.model.quantization
     per_linear = {"4bit": NF4_BYTES_PER_PARAM, "8bit": INT8_BYTES_PER_PARAM}.get(quant, precision_bytes)
-    weights: float = linear * per_linear + other * precision_bytes
+    # bitsandbytes quantizes linear layers; transformers 5 keeps a mixture's experts as 3D parameters
+    weights: float = linear * per_linear + (experts + other) * precision_bytes
+    if experts and quant != "none":
+        notes.append(f"The {experts / 1e9:.1f}B expert parameters stay in {precision_bytes * 8}-bit: "
+                     "bitsandbytes quantizes linear layers only, and transformers keeps experts as 3D weights.")
     if quant == "8bit":
         notes.append("8-bit base weights are counted at 1 byte per parameter; not measured on a GPU yet.")
 
     optimizer_bytes = OPTIMIZER_BYTES.get(tr.optimizer, 8)
     tokens = tr.batch_size * tr.max_length * (stage.sequences if stage else 1)
     method = vram_methods.adapter_memory(lora, shapes, modules, dropout, quant)
-    per_layer = _base_layer_bytes(d) + int(method.per_token)  # layer_bytes, its method's terms read once
+    # layer_bytes, its method's terms read once
+    per_layer = vram_families.base_layer_bytes(config, shapes, tr.max_length) + int(method.per_token)
     kept_layer = per_layer * (COMPILED_LAYER_SHARE if compiled else 1.0)
     checkpointed = 0 if not tr.gradient_checkpointing else d.layers if checkpointed_layers is None else max(
         0, min(d.layers, checkpointed_layers))
@@ -217,8 +216,10 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
         activations_reserved += RECOMPUTE_SHARE_RESERVED * tokens * per_layer
     activations += OTHER_BYTES * tokens * d.hidden
     activations_reserved += OTHER_BYTES_RESERVED * tokens * d.hidden
-    logits = 0.0 if fused_loss else LOGITS_BYTES * tokens * d.vocab
-    logits_reserved = 0.0 if fused_loss else LOGITS_BYTES_RESERVED * tokens * d.vocab
+    # soft-capped logits (Gemma 2) keep their tanh beside the fp32 logits the fit saw
+    extra_head = vram_families.head_bytes_per_entry(config) - vram_families.LOGIT_BYTES
+    logits = 0.0 if fused_loss else (LOGITS_BYTES + extra_head) * tokens * d.vocab
+    logits_reserved = 0.0 if fused_loss else (LOGITS_BYTES_RESERVED + extra_head) * tokens * d.vocab
     reference_tokens = tr.batch_size * tr.max_length * stage.reference_sequences if stage else 0
     reference_working = vram_preference.reference_pass_bytes(reference_tokens, d.hidden, d.inter)
     # With checkpointing the peak comes later, while the backward recomputes a layer: the reference
@@ -233,6 +234,9 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
             logits, logits_reserved = (per_entry * tokens * stage.logits_share * d.vocab
                                        for per_entry in stage.logits_bytes)
         notes.append(stage.note())
+    if vram_families.eager_attention(config):
+        notes.append("Eager attention (this transformers runs the family no other way): every head keeps its "
+                     "scores, which grow with the square of max length.")
     if scale != 1:
         notes.append("fp32 training: activations are scaled from the bf16 measurements.")
     if dropout == 0 and stage is None:
@@ -248,7 +252,8 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     gpus = max(1, gpus)
     whole_weights, loading = weights, 0.0
     if gpus > 1 and strategy == "fsdp":
-        largest_layer = sum(i * o for i, o in shapes.values()) * per_linear
+        largest_layer = (sum(i * o for i, o in shapes.values()) * per_linear
+                         + experts / d.layers * precision_bytes)
         weights = weights / gpus + 2 * largest_layer  # the shard, plus a gathered layer and the next one
         adapter, grads, states = adapter / gpus, grads / gpus, states / gpus
         # Each GPU loads the whole model, then flattens it into its shard: measured on 2 H100s

@@ -40,9 +40,8 @@ def test_lora_and_dora_terms_are_the_measured_ones():
     plain = memory("lora")
     assert (plain.per_layer, plain.working, plain.shared, plain.per_trainable, plain.measured) == (0, 0, 0, 0, True)
     # scripts/vram_report.py still asks with a bool for DoRA
-    dims = vram._dims(SHAPE, SHAPES)
-    assert vram.layer_bytes(dims, SHAPES, MODULES, 0.05, True) == vram.layer_bytes(
-        dims, SHAPES, MODULES, 0.05, LoraSettings(use_dora=True))
+    assert vram.layer_bytes(SHAPE, SHAPES, MODULES, 0.05, True) == vram.layer_bytes(
+        SHAPE, SHAPES, MODULES, 0.05, LoraSettings(use_dora=True))
 
 
 @pytest.mark.parametrize("method", ["loha", "lokr"])
