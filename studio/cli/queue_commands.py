@@ -18,7 +18,7 @@ from studio.core import protocol
 from studio.core.job_schema import JobError, load_job
 from studio.core.jobs import EvalJob
 from studio.core.queue import devices, runner
-from studio.core.queue.store import ACTIVE, Entry, QueueError, QueueStore
+from studio.core.queue.store import ACTIVE, ENDED, Entry, QueueError, QueueStore
 from studio.core.throughput import seconds_words
 
 
@@ -41,7 +41,8 @@ def add_queue_parser(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_list)
     for name, helptext in (("remove", "take a waiting or ended entry off the queue"),
                            ("cancel", "cancel a waiting entry, or a running one (its worker cancels; nothing saved)"),
-                           ("retry", "queue a failed, stopped or cancelled entry again, last in line")):
+                           ("retry", "queue a failed, stopped or cancelled entry again, last in line (not a "
+                                     "sweep's pruned trial: it counts only within its sweep)")):
         q = qsub.add_parser(name, help=helptext)
         q.add_argument("id", type=int, help="the entry's number (queue list)")
         q.set_defaults(func=cmd_entry, action=name)
@@ -100,8 +101,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         entries = store.entries()
         paused, reason, on_failure = store.paused, store.pause_reason(), store.stop_on_failure
     if not args.all:
-        ended = [e for e in entries if e.state not in ("queued", *ACTIVE)]
-        entries = [e for e in entries if e.state in ("queued", *ACTIVE)] + ended[:10]
+        ended = [e for e in entries if e.state in ENDED]
+        entries = [e for e in entries if e.state not in ENDED] + ended[:10]
     pid = runner.runner_pid()
     if args.json:
         print(json.dumps({"paused": paused, "pause_reason": reason, "stop_on_failure": on_failure,
@@ -112,7 +113,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         table.add_column(column, overflow="fold")
     for entry in entries:
         table.add_row(str(entry.id), entry.state, shown(entry.label), entry.devices or "-", _progress(entry),
-                      _eta(entry), shown(Path(entry.run_dir).name if entry.run_dir else entry.message))
+                      _eta(entry), shown(_note(entry)))
     console.print(table if entries else "[dim]the queue is empty (lora-studio queue add JOB)[/dim]")
     state = "paused" + (f": {reason}" if reason else "") if paused else "running" if pid else "no runner"
     console.print(f"[dim]queue {shown(state)}; {'pauses' if on_failure else 'goes on'} when a job fails[/dim]")
@@ -177,11 +178,19 @@ def _progress(entry: Entry) -> str:
 
 
 def _eta(entry: Entry) -> str:
-    if entry.state in ACTIVE and entry.eta_s is not None:
-        return seconds_words(entry.eta_s)
-    if entry.state in ("done", "stopped", "failed", "cancelled") and entry.started_t and entry.ended_t:
+    """As the Queue page's ETA column: time left, the time an ended job took, or plainly none yet."""
+    if entry.state in ACTIVE:
+        return seconds_words(entry.eta_s) if entry.eta_s is not None else "no estimate yet"
+    if entry.state in ENDED and entry.started_t and entry.ended_t:
         return f"took {seconds_words(entry.ended_t - entry.started_t)}"
-    return "-"
+    return "no estimate yet" if entry.state == "queued" else "-"
+
+
+def _note(entry: Entry) -> str:
+    """A started job's run folder; an ended one's words on how it ended (a pruned trial's reason), else its run."""
+    if entry.state in ACTIVE or not entry.message:
+        return Path(entry.run_dir).name if entry.run_dir else entry.message or "-"
+    return entry.message
 
 
 def _as_json(entry: Entry) -> dict:

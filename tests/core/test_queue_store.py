@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 from tiny_jobs import tiny_job
 
 from studio.core import runs
-from studio.core.job_schema import job_from_dict
+from studio.core.job_schema import dumps, job_from_dict
 from studio.core.queue import devices
-from studio.core.queue.store import QueueError, QueueStore
+from studio.core.queue.store import _SCHEMA, DB_NAME, PRUNED, QueueError, QueueStore, queue_dir
 
 
 @pytest.fixture
@@ -159,3 +160,49 @@ def _dict(job) -> dict:
     from studio.core.job_schema import to_dict
 
     return to_dict(job)
+
+
+def test_a_prune_asked_of_a_started_entry_is_how_it_ends_whoever_sees_it_end(store, tmp_path):
+    """The sweep driver asks before the worker hears of it; the runner that records the worker's
+    "cancelled" (from another connection: it may have been started since) records pruned instead."""
+    trial, mine = _add(store, "trial"), _add(store, "mine")
+    for entry in (trial, mine):
+        store.mark_starting(entry.id, "cpu", tmp_path / entry.label)
+        store.mark_running(entry.id, 12345)
+    reason = "pruned by the sweep at step 4: eval_loss 1.52 above the median of earlier trials at that step, 1.31"
+    assert store.ask_to_end(trial.id, PRUNED, reason)
+    with QueueStore() as runner_store:
+        ended = runner_store.mark_ended(trial.id, "cancelled", "cancelled by the user; nothing was saved")
+        assert ended is not None and (ended.state, ended.message) == ("pruned", reason)
+        mine_ended = runner_store.mark_ended(mine.id, "cancelled", "cancelled by the user; nothing was saved")
+        assert mine_ended is not None and mine_ended.state == "cancelled"  # the user's own cancel
+    assert not store.ask_to_end(trial.id, PRUNED, reason)  # ended: nothing left to ask
+    with pytest.raises(QueueError, match="is not retried: the sweep stopped it") as refused:
+        store.retry(trial.id)
+    assert str(refused.value).startswith(f"#{trial.id} was pruned by the sweep at step 4")
+    assert store.retry(mine.id).state == "queued"
+    assert [e.state for e in store.entries()] == ["queued", "pruned"]
+
+
+def test_a_prune_asked_too_late_leaves_the_real_end(store, tmp_path):
+    """The worker saved its result before the cancel came: it is done, whatever was asked."""
+    entry = _add(store, "trial")
+    store.mark_starting(entry.id, "cpu", tmp_path / "run")
+    store.ask_to_end(entry.id, PRUNED, "pruned by the sweep at step 12")
+    ended = store.mark_ended(entry.id, "done")
+    assert ended is not None and (ended.state, ended.message) == ("done", "")
+
+
+def test_a_queue_made_before_pruned_entries_opens_and_gains_their_column(studio_home):
+    schema = _SCHEMA.replace(",\n    ending TEXT NOT NULL DEFAULT ''", "")
+    assert "ending" not in schema
+    old = sqlite3.connect(queue_dir() / DB_NAME)
+    old.executescript(schema)
+    old.execute("INSERT INTO entries (position, label, kind, job, state, added_t) VALUES (1, 'old', 'train', "
+                "?, 'done', 0)", (dumps(tiny_job("tiny-model")),))
+    old.commit()
+    old.close()
+    with QueueStore() as store:
+        (entry,) = store.entries()
+        assert (entry.label, entry.state, entry.ending) == ("old", "done", "")
+        assert _add(store, "new").ending == ""

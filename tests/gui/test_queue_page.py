@@ -13,7 +13,7 @@ from tiny_jobs import tiny_job, tiny_job_dict
 from studio.core.library import Library
 from studio.core.models import inspect_model
 from studio.core.queue import runner
-from studio.core.queue.store import QueueStore
+from studio.core.queue.store import NOT_RETRIED, PRUNED, QueueStore
 from studio.gui.pages.queue_page import COLUMNS, QueuePage
 from studio.gui.pages.train_page import TrainPage
 
@@ -184,3 +184,53 @@ def test_a_long_job_label_leaves_the_run_column_its_room(page, store):
     page.refresh()
     assert page.table.columnWidth(COLUMNS.index("Job")) <= 220
     assert page.table.item(0, COLUMNS.index("Job")).toolTip().startswith("a job with a label")
+
+
+def _started(store: QueueStore, tmp_path, name: str, **add):
+    entry = store.add(tiny_job("tiny-model", output={"name": name}), **add)
+    store.mark_starting(entry.id, "cpu", tmp_path / name)
+    store.mark_running(entry.id, 12345)
+    return entry
+
+
+def test_a_pruned_trial_reads_pruned_with_its_reason_and_has_no_retry(page, store, tmp_path):
+    """Ended as the runner records them: the worker of each said "cancelled by the user"; the sweep's
+    driver had asked for one of them to be pruned (tests/worker/test_sweep_pruned_trial.py runs it)."""
+    store.set_paused(True, "paused by hand")
+    trial = _started(store, tmp_path, "lr trial 2", label="lr trial 2", source="sweep lr trial 2")
+    mine = _started(store, tmp_path, "mine")
+    reason = "pruned by the sweep at step 4: eval_loss 1.52 above the median of earlier trials at that step, 1.31"
+    store.ask_to_end(trial.id, PRUNED, reason)
+    for entry in (trial, mine):
+        store.mark_ended(entry.id, "cancelled", "cancelled by the user; nothing was saved")
+    page.refresh()
+    assert _cells(page, "Job") == ["mine", "lr trial 2"]
+    assert _cells(page, "State") == ["cancelled", "pruned"]
+    assert _cells(page, "Run / note") == ["cancelled by the user; nothing was saved", reason]
+    page.select(trial.id)
+    assert not page.retry_button.isEnabled() and page.retry_button.toolTip() == NOT_RETRIED
+    assert page.remove_button.isEnabled() and not page.cancel_button.isEnabled()
+    page.select(mine.id)
+    assert page.retry_button.isEnabled() and page.retry_button.toolTip().startswith("Queue a failed, stopped or")
+    header = page.table.horizontalHeaderItem(COLUMNS.index("State")).toolTip()
+    assert "pruned (a sweep's trial its pruner stopped early" in header
+
+
+def test_the_eta_column_says_time_left_time_taken_or_plainly_that_there_is_no_estimate(page, store, tmp_path):
+    store.set_paused(True, "paused by hand")
+    running = _started(store, tmp_path, "running")
+    store.mark_progress(running.id, 5, 20, 125.0)
+    fresh = _started(store, tmp_path, "fresh")
+    store.mark_progress(fresh.id, 1, 20, None)  # a step, but too few to tell
+    ended = _started(store, tmp_path, "ended")
+    store.mark_ended(ended.id, "done")
+    with store.transaction() as db:
+        db.execute("UPDATE entries SET started_t = ended_t - 190 WHERE id = ?", (ended.id,))
+    store.add(tiny_job("tiny-model", output={"name": "waiting"}))
+    page.refresh()
+    assert _cells(page, "Job") == ["running", "fresh", "waiting", "ended"]
+    assert _cells(page, "ETA") == ["2:05 left", "no estimate yet", "no estimate yet", "took 3:10"]
+    waiting_tip = page.table.item(2, COLUMNS.index("ETA")).toolTip()
+    assert waiting_tip.startswith("Added at ") and "estimate once it has started" in waiting_tip
+    header = page.table.horizontalHeaderItem(COLUMNS.index("ETA")).toolTip()
+    assert "time left" in header and "time taken" in header and "no estimate" in header

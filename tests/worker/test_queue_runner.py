@@ -136,3 +136,30 @@ def test_cancelling_a_running_entry_ends_it_cancelled_and_the_queue_goes_on(stor
     assert "cancelled: its worker stopped at once" in runner.cancel(store, long.id)
     _run_queue(store)
     assert [e.state for e in sorted(store.entries(), key=lambda e: e.id)] == ["cancelled", "done"]
+    assert store.get(long.id).message == "cancelled by the user; nothing was saved"  # not a pruned trial
+
+
+def test_a_prune_asked_while_no_runner_runs_is_recorded_by_the_next_runner(store, tiny_model_dir):
+    """The sweep driver prunes a trial after the runner that started it was killed: the reason is
+    kept in the queue on disk, and the runner started next records the end as pruned in those
+    words, not as the worker's "cancelled by the user"."""
+    trial = store.add(tiny_job(tiny_model_dir, steps=400, output={"name": "trial"}), source="sweep s trial 0")
+    first_runner = subprocess.Popen([sys.executable, "-m", "studio", "queue", "run"],
+                                    env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and store.get(trial.id).step < 1:
+            time.sleep(0.2)
+        assert store.get(trial.id).state == "running" and store.get(trial.id).step >= 1
+    finally:
+        first_runner.send_signal(signal.SIGKILL)
+        first_runner.wait()
+    reason = "pruned by the sweep at step 1: eval_loss 4.1 above the median of earlier trials at that step, 0.6"
+    assert "pruned: its worker stopped at once" in runner.cancel(store, trial.id, pruned=reason)
+    assert store.get(trial.id).state == "running"  # its worker is gone, but no runner has seen it end
+    with QueueStore() as later:  # a new runner, its own connection to the queue on disk
+        runner.QueueRunner(later, poll_s=0.2).run(max_s=60)
+    ended = store.get(trial.id)
+    assert (ended.state, ended.message) == ("pruned", reason)
+    assert runs.summarize(Path(ended.run_dir)).message == "cancelled by the user; nothing was saved"  # the worker's

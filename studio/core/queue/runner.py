@@ -30,7 +30,15 @@ import psutil
 from studio.core import atomic, control_client, runs
 from studio.core.processes import module_argv
 from studio.core.queue import devices
-from studio.core.queue.store import ACTIVE, DB_NAME, Entry, QueueError, QueueStore, queue_dir
+from studio.core.queue.store import (
+    ACTIVE,
+    DB_NAME,
+    PRUNED,
+    Entry,
+    QueueError,
+    QueueStore,
+    queue_dir,
+)
 
 try:
     import fcntl
@@ -160,9 +168,9 @@ class QueueRunner:
         message = summary.message
         if summary.status == "failed" and "died" in message:  # a worker that never spoke: what it printed
             message = f"{message}: {_last_line(run_dir / runs.LAUNCH_LOG_NAME)}".rstrip(": ")
-        if self.store.mark_ended(entry.id, summary.status, message):
-            self.say(f"#{entry.id} {entry.label}: {summary.status}" + (f" ({message})" if message else ""))
-            if summary.status == "failed" and self.store.stop_on_failure:
+        if ended := self.store.mark_ended(entry.id, summary.status, message):
+            self.say(f"#{entry.id} {entry.label}: {ended.state}" + (f" ({ended.message})" if ended.message else ""))
+            if ended.state == "failed" and self.store.stop_on_failure:
                 self.store.set_paused(True, f"#{entry.id} failed and the queue stops on a failure")
 
     def _restart_or_adopt(self, entry: Entry) -> None:
@@ -248,23 +256,30 @@ def start_in_background() -> bool:
     return True
 
 
-def cancel(store: QueueStore, entry_id: int) -> str:
-    """Cancel a waiting entry, or tell a started one's worker to cancel (nothing is saved)."""
+def cancel(store: QueueStore, entry_id: int, pruned: str = "") -> str:
+    """Cancel a waiting entry, or tell a started one's worker to cancel (nothing is saved).
+    ``pruned``: a sweep's reason for giving up on its trial ("pruned by the sweep at step 4: ...");
+    the entry then ends pruned with it, not cancelled by the user (store.ask_to_end)."""
     if store.cancel_waiting(entry_id):
         return f"#{entry_id} cancelled before it started"
     entry = store.get(entry_id)
     if entry.state not in ACTIVE:
         raise QueueError(f"#{entry_id} has already ended ({entry.state})")
+    if pruned:  # kept before the worker hears of it: the runner that sees it end may be a later one
+        store.ask_to_end(entry_id, PRUNED, pruned)
+    what = PRUNED if pruned else "cancelled"
     run_dir = Path(entry.run_dir)
     with contextlib.suppress(ValueError):  # a garbled reply: end it by signal below
         if control_client.cancel(run_dir):
-            return f"#{entry_id} cancelled: its worker stopped at once and saved nothing"
+            return f"#{entry_id} {what}: its worker stopped at once and saved nothing"
     pid = entry.pid if worker_alive(entry.pid, run_dir) else find_worker(run_dir)
+    if pid is None and any(runs.last_event(run_dir, kind) for kind in ("done", "error")):
+        return f"#{entry_id} had just ended on its own: the queue records how"  # not "while starting"
     if pid is not None:  # still starting (not listening yet): end it where it stands
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
     store.mark_ended(entry_id, "cancelled", "cancelled while its worker was starting")
-    return f"#{entry_id} cancelled"
+    return f"#{entry_id} {what}"
 
 
 def worker_alive(pid: int | None, run_dir: Path) -> bool:

@@ -8,9 +8,16 @@ the worker reads, so a queued job runs exactly as it was added, whatever the Tra
 page shows later.
 
 An entry moves queued -> starting (a run folder made, its worker being started) ->
-running -> done | stopped | failed | cancelled. ``starting`` is how a runner killed
+running -> done | stopped | failed | cancelled | pruned. ``starting`` is how a runner killed
 between making the folder and starting the worker is told apart from one that started
 it: the next runner looks for that worker before starting it (runner.py).
+
+``pruned`` is a sweep's trial its pruner gave up on: its worker is cancelled like any other,
+but the user did not cancel it, and a retry of it alone, outside its study, would count for
+nothing there (NOT_RETRIED). Who ends a started entry for a reason of their own (the sweep driver) says so before
+its worker is told (``ask_to_end``); the ask is kept in the entry, so whichever runner sees the
+worker end, this one or one started after it was killed, records that end and reason rather
+than the worker's "cancelled by the user".
 """
 
 from __future__ import annotations
@@ -32,7 +39,11 @@ BUSY_TIMEOUT_MS = 10_000
 QUEUE_KINDS = ("train", "eval")  # jobs that hold a GPU until they end (merge/export are quick, run by hand)
 WAITING = ("queued",)
 ACTIVE = ("starting", "running")
-ENDED = ("done", "stopped", "failed", "cancelled")
+PRUNED = "pruned"
+ENDED = ("done", "stopped", "failed", "cancelled", PRUNED)
+RETRIABLE = ("failed", "stopped", "cancelled")  # not pruned: a trial is judged only within its study
+NOT_RETRIED = ("A trial its sweep pruned is not retried: the sweep stopped it on comparing it with the other "
+               "trials of its study, and a run outside the sweep would not count in the study.")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -53,7 +64,8 @@ CREATE TABLE IF NOT EXISTS entries (
     step INTEGER NOT NULL DEFAULT 0,
     total_steps INTEGER NOT NULL DEFAULT 0,
     eta_s REAL,
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    ending TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -82,11 +94,13 @@ class Entry:
     step: int = 0
     total_steps: int = 0
     eta_s: float | None = None
-    message: str = ""
+    message: str = ""  # how it ended (the worker's words, or a pruned trial's reason), or why it waits
+    ending: str = ""  # the end a started entry was asked to come to (PRUNED), its reason in message
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Entry:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        keys = row.keys()  # a read-only queue of an older version lacks the newer columns
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})
 
     def job_data(self) -> dict[str, Any]:
         data = json.loads(self.job)
@@ -114,6 +128,10 @@ class QueueStore:
         with contextlib.suppress(sqlite3.OperationalError):  # a read-only folder still reads
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(entries)")}
+        if "ending" not in columns:  # a queue made before pruned trials had a state of their own
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                self._db.execute("ALTER TABLE entries ADD COLUMN ending TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._db.close()
@@ -234,14 +252,16 @@ class QueueStore:
     def retry(self, entry_id: int) -> Entry:
         """Queue an ended entry again, last in line (its earlier run folder stays in the runs)."""
         entry = self.get(entry_id)
-        if entry.state not in ("failed", "cancelled", "stopped"):
+        if entry.state == PRUNED:
+            raise QueueError(why_not_retried(entry))
+        if entry.state not in RETRIABLE:
             raise QueueError(f"#{entry_id} is {entry.state}; only a failed, stopped or cancelled entry is retried")
         with self.transaction() as db:
             position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM entries").fetchone()[0]
             db.execute("UPDATE entries SET state = 'queued', position = ?, devices = '', run_dir = '', pid = NULL, "
-                       "started_t = NULL, ended_t = NULL, step = 0, total_steps = 0, eta_s = NULL, message = ? "
-                       "WHERE id = ?", (position, f"retried (was {entry.state}: {entry.run_dir or 'not started'})",
-                                        entry_id))
+                       "started_t = NULL, ended_t = NULL, step = 0, total_steps = 0, eta_s = NULL, message = ?, "
+                       "ending = '' WHERE id = ?",
+                       (position, f"retried (was {entry.state}: {entry.run_dir or 'not started'})", entry_id))
         return self.get(entry_id)
 
     def set_paused(self, paused: bool, reason: str = "") -> None:
@@ -260,7 +280,7 @@ class QueueStore:
         with self.transaction() as db:
             changed = db.execute(
                 "UPDATE entries SET state = 'starting', devices = ?, run_dir = ?, pid = NULL, started_t = ?, "
-                "attempts = attempts + 1, message = '' WHERE id = ? AND state = 'queued'",
+                "attempts = attempts + 1, message = '', ending = '' WHERE id = ? AND state = 'queued'",
                 (devices, str(run_dir), time.time(), entry_id)).rowcount
         return bool(changed)
 
@@ -274,15 +294,37 @@ class QueueStore:
             db.execute("UPDATE entries SET step = ?, total_steps = ?, eta_s = ? WHERE id = ?",
                        (step, total_steps, eta_s, entry_id))
 
-    def mark_ended(self, entry_id: int, state: str, message: str = "") -> bool:
+    def ask_to_end(self, entry_id: int, state: str, reason: str) -> bool:
+        """Say why a started entry's worker is about to be cancelled (``state`` PRUNED, ``reason``
+        "pruned by the sweep at step 4: ..."), before it is told: its cancelled end is then
+        recorded as ``state`` with ``reason``. False when it is not running (any more)."""
         if state not in ENDED:
             raise ValueError(f"not an end state: {state}")
         with self.transaction() as db:
-            changed = db.execute(
-                "UPDATE entries SET state = ?, message = ?, ended_t = ?, pid = NULL, eta_s = NULL "
-                "WHERE id = ? AND state IN ('starting', 'running')",
-                (state, message, time.time(), entry_id)).rowcount
+            changed = db.execute("UPDATE entries SET ending = ?, message = ? WHERE id = ? "
+                                 "AND state IN ('starting', 'running')", (state, reason, entry_id)).rowcount
         return bool(changed)
+
+    def mark_ended(self, entry_id: int, state: str, message: str = "") -> Entry | None:
+        """Record how a started entry ended; the entry as ended, or None when it had already.
+        A cancel asked for a reason (``ask_to_end``) ends as that asked, in its words."""
+        if state not in ENDED:
+            raise ValueError(f"not an end state: {state}")
+        with self.transaction() as db:
+            row = db.execute("SELECT ending, message FROM entries WHERE id = ? AND state IN ('starting', 'running')",
+                             (entry_id,)).fetchone()
+            if row is None:
+                return None
+            if state == "cancelled" and row["ending"]:
+                state, message = row["ending"], row["message"]
+            db.execute("UPDATE entries SET state = ?, message = ?, ended_t = ?, pid = NULL, eta_s = NULL "
+                       "WHERE id = ?", (state, message, time.time(), entry_id))
+        return self.get(entry_id)
+
+
+def why_not_retried(entry: Entry) -> str:
+    """Why a pruned trial has no Retry (the CLI's refusal; the Queue page's Retry tooltip is NOT_RETRIED)."""
+    return f"#{entry.id} was {entry.message or 'pruned by its sweep'}. {NOT_RETRIED}"
 
 
 def _label(job: Job) -> str:

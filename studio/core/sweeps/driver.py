@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 
 from studio.core import runs
 from studio.core.queue import runner
-from studio.core.queue.store import ENDED, Entry, QueueError, QueueStore
+from studio.core.queue.store import ACTIVE, ENDED, PRUNED, Entry, QueueError, QueueStore
 from studio.core.sweeps import objectives
 from studio.core.sweeps.best import RUN_ATTR, best_elsewhere, file_best, tell
 from studio.core.sweeps.spec import SweepSpec, eval_trial_job, planned_trials, trial_job
@@ -39,6 +39,7 @@ from studio.core.sweeps.study import (
     open_study,
     sweep_folder,
     this_machine,
+    why_pruned,
 )
 
 try:
@@ -164,7 +165,12 @@ class SweepDriver:
         if entry.run_dir and frozen.user_attrs.get(RUN_ATTR) != entry.run_dir:
             trial.set_user_attr(RUN_ATTR, entry.run_dir)
         if entry.run_dir and PRUNED_ATTR not in frozen.user_attrs and not self.metric:
-            self._report(frozen, trial, entry, store)
+            self._report(study, frozen, trial, entry, store)
+        elif PRUNED_ATTR in frozen.user_attrs and entry.state in ACTIVE and entry.ending != PRUNED:
+            # A driver killed between its verdict and the cancel: ask again (the entry keeps the ask).
+            reason = frozen.user_attrs.get(NOTE_ATTR) or f"pruned by the sweep at step {frozen.user_attrs[PRUNED_ATTR]}"
+            with contextlib.suppress(QueueError):
+                runner.cancel(store, entry.id, pruned=str(reason))
         entry = store.get(entry.id)
         if entry.state not in ENDED:
             return True
@@ -234,18 +240,21 @@ class SweepDriver:
             trial.set_user_attr(NOTE_ATTR, "its queue entry was removed")
             return None
 
-    def _report(self, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial, entry: Entry,
-                store: QueueStore) -> None:
-        reported = frozen.intermediate_values
+    def _report(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial, trial: optuna.trial.Trial,
+                entry: Entry, store: QueueStore) -> None:
+        curve = dict(frozen.intermediate_values)
         for step, value in self._curve(Path(entry.run_dir)):
-            if step in reported:
+            if step in curve:
                 continue
             trial.report(value, step)
+            curve[step] = value
             if trial.should_prune():
+                reason = why_pruned(self.spec, study, curve, step)
                 trial.set_user_attr(PRUNED_ATTR, step)
-                with contextlib.suppress(QueueError):
-                    runner.cancel(store, entry.id)
-                self.say(f"trial {frozen.number}: pruned at step {step} ({self.spec.objective} {value:.4g})")
+                trial.set_user_attr(NOTE_ATTR, reason)  # the Sweeps page's note, in the queue entry's words
+                with contextlib.suppress(QueueError):  # its job already ended: the runner records how
+                    runner.cancel(store, entry.id, pruned=reason)
+                self.say(f"trial {frozen.number}: {reason}")
                 return
 
     def _curve(self, run_dir: Path) -> list[tuple[int, float]]:

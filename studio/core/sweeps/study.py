@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -112,6 +114,35 @@ def pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     if spec.pruner == "asha":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
+
+
+def why_pruned(spec: SweepSpec, study: optuna.Study, curve: dict[int, float], step: int) -> str:
+    """The pruner's verdict in words, for the trial's queue entry and its note: "pruned by the sweep at
+    step 4: eval_loss 1.52 above the median of earlier trials at that step, 1.31". It says what the
+    pruner compared (pruner() above): the median pruner, the trial's best point so far against the
+    median of the complete trials' points at this step; ASHA, the point against the rest of its rung.
+    ``curve``: the trial's reported (step, objective) points, this step's included."""
+    head = f"pruned by the sweep at step {step}"
+    value = curve.get(step)
+    if value is None:
+        return head
+    name = spec.objective
+    if math.isnan(value):
+        return f"{head}: {name} is not a number (the run diverged)"
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    if spec.pruner == "median":
+        best = (max if maximize else min)(v for v in curve.values() if not math.isnan(v))
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        earlier = [t.intermediate_values[step] for t in complete if step in t.intermediate_values]
+        earlier = [v for v in earlier if not math.isnan(v)]
+        if earlier:
+            so_far = " (its best so far)" if best != value else ""
+            return (f"{head}: {name} {best:.4g}{so_far} {'below' if maximize else 'above'} the median of earlier "
+                    f"trials at that step, {statistics.median(earlier):.4g}")
+    if spec.pruner == "asha":
+        factor = getattr(study.pruner, "_reduction_factor", 4)
+        return f"{head}: {name} {value:.4g} not among the best 1/{factor} of the trials that got this far"
+    return f"{head} ({name} {value:.4g})"
 
 
 def open_study(spec: SweepSpec) -> optuna.Study:

@@ -25,7 +25,16 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.queue import devices, runner
-from studio.core.queue.store import ACTIVE, ENDED, Entry, QueueError, QueueStore
+from studio.core.queue.store import (
+    ACTIVE,
+    ENDED,
+    NOT_RETRIED,
+    PRUNED,
+    RETRIABLE,
+    Entry,
+    QueueError,
+    QueueStore,
+)
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.page_help import PAGE_HELP
@@ -34,6 +43,13 @@ from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.run_header import duration
 
 COLUMNS = ("#", "State", "Job", "Needs", "Progress", "ETA", "Run / note")
+HEADER_TIPS = {
+    "State": "queued, starting, running; then done, stopped (saved early), failed, cancelled, or pruned (a "
+             "sweep's trial its pruner stopped early: the note says at which step and why)",
+    "ETA": "A running job's time left (from its steps so far); an ended job's time taken. A waiting job has "
+           "no estimate until it has run a few steps.",
+}
+RETRY_TIP = "Queue a failed, stopped or cancelled job again, last in line"
 REFRESH_MS = 1500
 ENDED_SHOWN = 20
 WIDEST_COLUMN = 220  # a long job label is cut (its tooltip has it whole), leaving Run / note its room
@@ -56,6 +72,8 @@ class QueuePage(QWidget):
         self.stop_on_failure.toggled.connect(self._set_stop_on_failure)
         self.table = QTableWidget(0, len(COLUMNS))
         style_list_table(self.table, COLUMNS, "Run / note")
+        for title, tip in HEADER_TIPS.items():
+            self.table.horizontalHeaderItem(COLUMNS.index(title)).setToolTip(tip)
         self.table.setSortingEnabled(False)  # the queue's order is the order
         # The buttons act on one entry: a second selected row would be silently left out.
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -67,7 +85,7 @@ class QueuePage(QWidget):
         self.down_button = _button("Move down", lambda: self.move_selected(+1), "Start this waiting job later")
         self.cancel_button = _button("Cancel", self.cancel, "A waiting job: take it out of line. A running job: "
                                                             "its worker cancels at once and saves nothing")
-        self.retry_button = _button("Retry", self.retry, "Queue a failed, stopped or cancelled job again, last in line")
+        self.retry_button = _button("Retry", self.retry, RETRY_TIP)
         self.remove_button = _button("Remove", self.remove, "Take a waiting or ended job off the list")
         self.follow_button = _button("Follow live", self.follow, "Watch the running job on the Monitor page")
         self.message = QLabel("")
@@ -128,7 +146,7 @@ class QueuePage(QWidget):
                      entry.message or (Path(entry.run_dir).name if entry.run_dir else ""))
             for column, text in enumerate(cells):
                 item = SortKeyItem(text, entry.id)
-                item.setToolTip(entry.message or text)
+                item.setToolTip(_eta_tip(entry) if COLUMNS[column] == "ETA" else entry.message or text)
                 self.table.setItem(row, column, item)
             if entry.id == selected:
                 self.table.selectRow(row)
@@ -167,7 +185,9 @@ class QueuePage(QWidget):
         self.up_button.setEnabled(state == "queued" and bool(waiting) and waiting[0] != entry.id)  # type: ignore[union-attr]
         self.down_button.setEnabled(state == "queued" and bool(waiting) and waiting[-1] != entry.id)  # type: ignore[union-attr]
         self.cancel_button.setEnabled(state in ("queued", *ACTIVE))
-        self.retry_button.setEnabled(state in ("failed", "cancelled", "stopped"))
+        self.retry_button.setEnabled(state in RETRIABLE)
+        # A disabled button still shows its tooltip: a pruned trial's says why it has no Retry.
+        self.retry_button.setToolTip(NOT_RETRIED if state == PRUNED else RETRY_TIP)
         self.remove_button.setEnabled(bool(state) and state not in ACTIVE)
         self.follow_button.setEnabled(bool(entry and entry.run_dir and state in ACTIVE))
 
@@ -248,14 +268,27 @@ def _progress(entry: Entry) -> str:
 
 
 def _eta(entry: Entry) -> str:
+    """The ETA column: time left while it runs, the time taken once it ended, and, for a job with no
+    estimate (waiting, or too few steps yet), plainly that."""
     if entry.state in ACTIVE:
-        return f"{duration(entry.eta_s)} left" if entry.eta_s is not None else "starting" \
-            if entry.state == "starting" or not entry.step else ""
+        if entry.eta_s is not None:
+            return f"{duration(entry.eta_s)} left"
+        return "starting" if entry.state == "starting" or not entry.step else "no estimate yet"
     if entry.state in ENDED and entry.started_t and entry.ended_t:
         return f"took {duration(entry.ended_t - entry.started_t)}"
+    return "no estimate yet" if entry.state == "queued" else ""
+
+
+def _eta_tip(entry: Entry) -> str:
+    added = time.strftime("%H:%M", time.localtime(entry.added_t))
     if entry.state == "queued":
-        return f"added {time.strftime('%H:%M', time.localtime(entry.added_t))}"
-    return ""
+        return f"Added at {added}. A job has an estimate once it has started and run a few steps."
+    if entry.state in ACTIVE and entry.eta_s is not None:
+        return f"About {duration(entry.eta_s)} left, at this job's pace so far (added at {added})"
+    if entry.state in ENDED and entry.started_t and entry.ended_t:
+        return (f"Ran {time.strftime('%H:%M', time.localtime(entry.started_t))} to "
+                f"{time.strftime('%H:%M', time.localtime(entry.ended_t))} (added at {added})")
+    return f"Added at {added}"
 
 
 def _button(text: str, slot, tip: str) -> QPushButton:

@@ -187,6 +187,9 @@ class SweepsPage(QWidget):
                 item = SortKeyItem(text, key)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
+            if trial.note and trial.run_dir:  # a pruned or failed trial's note stands where its run folder was
+                self.table.item(row, COLUMNS.index("Run / note")).setToolTip(
+                    f"{trial.note}\nrun {Path(trial.run_dir).name}")
         self._plot(view)
         self.importance.setText("What mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items())
                                 if view.importance else "")
