@@ -271,6 +271,8 @@ def estimate(job: TrainJob, config: dict[str, Any], *, num_parameters: int | Non
     parts = [
         Part("weights", "Base weights", int(weights),
              {"4bit": "NF4, double quantization", "8bit": "int8"}.get(quant, f"{precision_bytes} bytes/parameter")
+             + (f"; its {experts / 1e9:.1f}B experts {precision_bytes} bytes/parameter" if experts and quant != "none"
+                else "")
              + (f", {lora.tuner}'s shared frozen projections {format_bytes(method.shared)}" if method.shared else "")),
         Part("adapter", "Adapter weights", int(adapter), f"{trainable:,} parameters in fp32"),
         Part("gradients", "Gradients", int(grads), "fp32, adapter only"),

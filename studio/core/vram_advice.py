@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from studio.core import methods, vram
+from studio.core import methods, vram, vram_families
 from studio.core.articles import a_or_an
 from studio.core.jobs import TrainJob
 
@@ -58,6 +58,7 @@ class Advice:
     least: vram.Suggestion | None = None  # nothing fits one card: the least the job can be made to need
     weights: int = 0  # the least's base weights, said when they alone are past the budget
     quantization: str = "none"
+    unquantized_experts: bool = False  # a mixture's experts stay 16-bit under 4-bit loading
     larger: Card | None = None  # the smallest common card the least fits
     as_is: Card | None = None  # the smallest common card the job fits unchanged
     gpus: int = 0  # the fewest cards of this size that hold it with FSDP; 0: none up to MAX_FSDP_GPUS
@@ -75,8 +76,11 @@ class Advice:
         least = self.least
         if least is None:
             return []
-        weights = (f"the {'4-bit ' if self.quantization == '4bit' else ''}base weights alone are "
-                   f"{vram.format_bytes(self.weights)}, and " if self.weights > self.budget else "")
+        four_bit = self.quantization == "4bit" and not self.unquantized_experts
+        experts = " (its experts stay 16-bit: 4-bit loading quantizes linear layers only)" if (
+            self.unquantized_experts and self.quantization != "none") else ""
+        weights = (f"the {'4-bit ' if four_bit else ''}base weights alone are "
+                   f"{vram.format_bytes(self.weights)}{experts}, and " if self.weights > self.budget else "")
         changes = changes_phrase(least)
         said = (f"No setting fits {where}: {weights}the least this job can need is about "
                 f"{vram.format_bytes(least.estimate.total)}" + (f", with {changes}" if changes else ""))
@@ -132,7 +136,8 @@ def advise(job: TrainJob, config: dict[str, Any], capacity: int, *, gpu: bool = 
     as_is = _smallest_card(current.total, replace(job, training=replace(job.training, memory_limit_gib=0)), capacity)
     gpus, need_changes, no_fsdp = _fsdp(job, lightest, config, capacity, estimate_options)
     return Advice(capacity, budget, least=least, weights=least.estimate.part("weights").bytes,
-                  quantization=lightest.model.quantization, larger=larger, as_is=as_is, gpus=gpus,
+                  quantization=lightest.model.quantization,
+                  unquantized_experts=vram_families.expert_parameters(config) > 0, larger=larger, as_is=as_is, gpus=gpus,
                   gpus_need_changes=need_changes, no_fsdp=no_fsdp)
 
 

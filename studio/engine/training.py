@@ -297,7 +297,9 @@ def fit(session: Session) -> TrainMetrics:
         metrics.update(eval_loss=eval_loss, perplexity=math.exp(min(eval_loss, 50.0)))
     world, strategy = distributed.current().world_size, session.parallel.strategy
     if session.base.hw.device == "cuda":
-        metrics.update(memory_report.gpu_memory_metrics(job, session.model.config.to_dict(),
+        config = session.model.config  # the attention it really ran (core.vram_families: eager keeps the scores)
+        config_dict = dict(config.to_dict(), attn_implementation=getattr(config, "_attn_implementation", None))
+        metrics.update(memory_report.gpu_memory_metrics(job, config_dict,
                                                         session.total - session.trainable, gpus=world,
                                                         strategy=strategy, path=path))
     if world > 1:

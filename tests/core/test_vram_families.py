@@ -83,3 +83,13 @@ def test_mixture_experts_stay_unquantized_under_qlora():
     found = vram.estimate(job, config)
     assert found.part("weights").bytes > 2 * experts  # bf16 experts beside the 4-bit attention
     assert any("expert parameters stay in 16-bit" in note for note in found.notes)
+
+
+def test_advice_says_the_experts_stay_16_bit():
+    from studio.core import vram_advice
+
+    config = dict(shape_config("mixtral-8x7b-4l"), num_hidden_layers=32)
+    job = _measured_job({"shape": "mixtral", "quant": "4bit", "r": 16, "batch": 1, "seq": 512, "ckpt": True,
+                         "fast_path": False, "method": "qlora"})
+    text = " ".join(vram_advice.advise(job, config, 80 * vram.GIB).lines("one 80 GiB card", cli=True))
+    assert "base weights alone are" in text and "experts stay 16-bit" in text and "4-bit base weights" not in text
