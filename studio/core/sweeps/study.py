@@ -61,7 +61,10 @@ def storage(name: str) -> optuna.storages.RDBStorage:
     with "database is locked" (two drivers, or a driver and the Sweeps page, at once)."""
     url = storage_url(name)
     kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    # Opening a new file makes its tables and stamps its schema version: two drivers sharing one
+    # file, started together, both stamped it and one died ("UNIQUE constraint failed: alembic_version").
+    with _sqlite_lock(url, ".open-lock"):
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
 def this_machine() -> str:
@@ -74,11 +77,23 @@ def asking(name: str) -> Iterator[None]:
     """Held while a driver counts the study's trials and asks for one, so two drivers sharing one
     SQLite file never both take the last trial of the budget. Server databases have no such lock:
     there the driver that asked one trial too many ends it unrun (driver.SweepDriver._start_trial)."""
-    url = storage_url(name)
-    if fcntl is None or not url.startswith("sqlite:///"):
+    with _sqlite_lock(storage_url(name), ".ask-lock"):
+        yield
+
+
+@contextlib.contextmanager
+def _sqlite_lock(url: str, suffix: str) -> Iterator[None]:
+    """An exclusive lock on a file beside a SQLite study (none for a server database, or where that
+    folder is read-only: a study there is only read)."""
+    try:
+        handle = open(url.removeprefix("sqlite:///") + suffix, "a+") \
+            if fcntl is not None and url.startswith("sqlite:///") else None
+    except OSError:
+        handle = None
+    if handle is None:
         yield
         return
-    with open(url.removeprefix("sqlite:///") + ".ask-lock", "a+") as handle:
+    with handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
