@@ -5,13 +5,14 @@
 # with random weights, each a whole SFT job through the app's training path with training.fast_path =
 # false (what the estimate describes before a run), every row cut at max length. Per shape: LoRA and
 # QLoRA at 4 x 1,024 tokens without checkpointing and at 2 x 2,048 with it (the second shape of a family
-# runs two of them). Shapes run in lanes side by side: each process's peak is its own allocator's and
-# its own context, so lanes do not disturb each other's figures; a lane's shapes are sized so that the
-# lanes' estimates together stay under the card.
+# runs two of them; rows measured already are left out). Shapes run in lanes side by side: each process's
+# peak is its own allocator's and its own context, so lanes do not disturb each other's figures; the plan
+# (scripts/vram_family_plan.py) keeps the lanes' estimates together within 85% of an 80 GiB card and
+# deals them into calls of a few minutes each: CALL=1, 2, ... (it prints them all without --call).
 # Carried wheels: .whl (datasets, dill, multiprocess, platformdirs, gguf, bitsandbytes, trl).
-# Usage: bash scripts/gpu_vram_families.sh OUT_DIR     (results: OUT_DIR/families-<lane>.jsonl)
+# Usage: CALL=1 bash scripts/gpu_vram_families.sh OUT_DIR     (results: OUT_DIR/families-<lane>.jsonl)
 # Dry run on a CPU with toy shapes of each family ("measured" is then the process's RSS):
-#   PATH=.venv/bin:$PATH WHEELS=no TINY=tiny- bash scripts/gpu_vram_families.sh /tmp/vram-families-dry
+#   PATH=.venv/bin:$PATH WHEELS=no TINY=tiny- CALL=6 bash scripts/gpu_vram_families.sh /tmp/vram-families-dry
 set -uo pipefail
 out="$1"
 mkdir -p "$out"
@@ -31,36 +32,25 @@ measure() {  # shape lane quant batch seq [--ckpt]
     local method=lora; [ "$quant" = 4bit ] && method=qlora  # a method sets how the base loads
     python3 scripts/measure_vram.py --method "$method" --shape "$tiny$shape" --quant "$quant" --batch "$batch" \
         --seq "$seq" "$@" --r 16 --steps "$steps" --timeout 300 --workdir "/tmp/vram-families" \
-        --out "$out/families-$lane.jsonl" 2>&1 | grep -E "^\| [a-z0-9]|timed out|Error|error" | grep -v "^| configuration"
+        --out "$out/families-$lane.jsonl" </dev/null 2>&1 | grep -E "^\| [a-z0-9]|timed out|Error|error" | grep -v "^| configuration"
 }
 
-first_shape() {  # four configurations
-    measure "$1" "$2" none 4 1024
-    measure "$1" "$2" 4bit 4 1024
-    measure "$1" "$2" none 2 2048 --ckpt
-    measure "$1" "$2" 4bit 2 2048 --ckpt
-}
-
-second_shape() {  # two more
-    measure "$1" "$2" 4bit 4 1024
-    measure "$1" "$2" none 2 2048 --ckpt
-}
-
-lane() {
-    local name="$1"; shift
-    local began=$SECONDS
-    for item in "$@"; do
-        local kind="${item%%:*}" shape="${item#*:}"
-        "${kind}_shape" "$shape" "$name"
-    done
+lane() {  # the plan's lines of one lane, one after another
+    local name="$1" began=$SECONDS
+    while read -r _call lane shape quant batch seq ckpt _gib; do
+        [ "$lane" = "$name" ] || continue
+        if [ "$ckpt" = ckpt ]; then measure "$shape" "$name" "$quant" "$batch" "$seq" --ckpt
+        else measure "$shape" "$name" "$quant" "$batch" "$seq"; fi
+    done <<< "$plan"
     echo "lane $name done in $((SECONDS - began)) s"
 }
 
-lane a first:mistral-7b first:gemma-3-4b &   # the two largest one after the other
-lane b first:mixtral-8x7b-4l second:phi-4-mini first:qwen2.5-0.5b &
-lane c first:phi-3-mini second:qwen2.5-1.5b second:gemma-3-1b &
-lane d first:gemma-2-2b first:qwen3-1.7b second:qwen3-0.6b &
-lane e first:pythia-1.4b first:gpt2-large &
+# scripts/vram_family_plan.py deals the configurations into calls of lanes that fit an 80 GiB card
+plan="$(python3 scripts/vram_family_plan.py --call "${CALL:-1}")"
+echo "$plan"
+for name in $(echo "$plan" | awk '{print $2}' | sort -u); do
+    lane "$name" &
+done
 wait
 cat "$out"/families-*.jsonl > "$out/families.jsonl"
 python3 scripts/measure_vram.py --summary "$out/families.jsonl"

@@ -93,3 +93,25 @@ def test_advice_says_the_experts_stay_16_bit():
                          "fast_path": False, "method": "qlora"})
     text = " ".join(vram_advice.advise(job, config, 80 * vram.GIB).lines("one 80 GiB card", cli=True))
     assert "base weights alone are" in text and "experts stay 16-bit" in text and "4-bit base weights" not in text
+
+
+def test_gpu_plan_fits_the_card_and_covers_every_family():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vram_family_plan", DOCS.parent / "scripts" / "vram_family_plan.py")
+    plan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plan)
+    budget = 0.85 * 79.2
+    calls = plan.calls(plan.configurations(), budget, per_lane=4, most_lanes=4)
+    per_family: dict[str, int] = {}
+    for call in calls:
+        assert sum(max(item.gib for item in lane) for lane in call) <= budget
+        assert len({lane[0].shape for lane in call}) == len(call)  # two lanes never write one model folder
+        for item in (item for lane in call for item in lane):
+            family = FAMILY_SHAPES[item.shape]["model_type"]
+            per_family[family] = per_family.get(family, 0) + 1
+    for row in PEAKS:
+        family = FAMILY_SHAPES[row["shape"]]["model_type"]
+        per_family[family] = per_family.get(family, 0) + 1
+    assert set(per_family) == {config["model_type"] for config in FAMILY_SHAPES.values()}
+    assert min(per_family.values()) >= 3
