@@ -8,6 +8,7 @@ import signal
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QStyleOptionViewItem
 from tiny_jobs import tiny_job, tiny_job_dict
 
 from studio.core.library import Library
@@ -214,6 +215,28 @@ def test_a_pruned_trial_reads_pruned_with_its_reason_and_has_no_retry(page, stor
     assert page.retry_button.isEnabled() and page.retry_button.toolTip().startswith("Queue a failed, stopped or")
     header = page.table.horizontalHeaderItem(COLUMNS.index("State")).toolTip()
     assert "pruned (a sweep's trial its pruner stopped early" in header
+
+
+def test_a_reason_is_cut_at_its_end_and_a_run_folder_or_path_in_its_middle(page, store, tmp_path):
+    """At 960 px a pruned trial's reason cut in the middle read "pruned by the swee…t that step, 1.31"."""
+    store.set_paused(True, "paused by hand")
+    trial, running, failed = (_started(store, tmp_path, name) for name in ("trial", "running", "failed"))
+    store.ask_to_end(trial.id, PRUNED, "pruned by the sweep at step 4: eval_loss 1.52 above the median of earlier "
+                                       "trials at that step, 1.31")
+    store.mark_ended(trial.id, "cancelled")
+    store.mark_ended(failed.id, "failed", "/tmp/jobs/my-notes.json: file not found")
+    page.refresh()
+    column = COLUMNS.index("Run / note")
+    delegate = page.table.itemDelegateForColumn(column)
+    modes = {}
+    for row in range(page.table.rowCount()):
+        option = QStyleOptionViewItem()
+        option.textElideMode = Qt.TextElideMode.ElideMiddle  # the table's own
+        delegate.initStyleOption(option, page.table.model().index(row, column))
+        modes[page.table.item(row, COLUMNS.index("Job")).text()] = option.textElideMode
+    assert modes == {"trial": Qt.TextElideMode.ElideRight, "running": Qt.TextElideMode.ElideMiddle,
+                     "failed": Qt.TextElideMode.ElideMiddle}
+    assert _cells(page, "Run / note")[0] == "running"  # its run folder's name
 
 
 def test_the_eta_column_says_time_left_time_taken_or_plainly_that_there_is_no_estimate(page, store, tmp_path):

@@ -39,6 +39,7 @@ from studio.gui import run_launcher
 from studio.gui.app_state import AppState
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
+from studio.gui.widgets.note_delegate import NoteDelegate, mark_note
 from studio.gui.widgets.page_title import page_title
 from studio.gui.widgets.run_header import duration
 
@@ -79,6 +80,7 @@ class QueuePage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setMaximumSectionSize(WIDEST_COLUMN)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a run folder's name differs at its end
+        self.table.setItemDelegateForColumn(COLUMNS.index("Run / note"), NoteDelegate(self.table))  # a reason: at its end
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(lambda _r, _c: self.follow())
         self.up_button = _button("Move up", lambda: self.move_selected(-1), "Start this waiting job earlier")
@@ -140,14 +142,15 @@ class QueuePage(QWidget):
         self.table.setRowCount(len(self.entries))
         for row, entry in enumerate(self.entries):
             need = devices.need_of(entry.job_data())
+            message = entry.state not in ACTIVE and bool(entry.message)  # else the note is its run folder
             cells = (str(entry.id), entry.state, entry.label,
                      _slots(entry.devices) if entry.devices else _needs(need), _progress(entry), _eta(entry),
-                     Path(entry.run_dir).name if entry.run_dir and entry.state in ACTIVE else
-                     entry.message or (Path(entry.run_dir).name if entry.run_dir else ""))
+                     entry.message if message else Path(entry.run_dir).name if entry.run_dir else "")
             for column, text in enumerate(cells):
                 item = SortKeyItem(text, entry.id)
                 item.setToolTip(_eta_tip(entry) if COLUMNS[column] == "ETA" else entry.message or text)
                 self.table.setItem(row, column, item)
+            mark_note(self.table.item(row, COLUMNS.index("Run / note")), message)
             if entry.id == selected:
                 self.table.selectRow(row)
         self.table.blockSignals(False)

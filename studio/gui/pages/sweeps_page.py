@@ -32,6 +32,7 @@ from studio.gui.background import run_in_background
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.metric_chart import MetricChart, colours
+from studio.gui.widgets.note_delegate import NoteDelegate, mark_note
 from studio.gui.widgets.page_title import page_title
 
 COLUMNS = ("Trial", "State", "Parameters", "Objective", "Run / note")
@@ -76,6 +77,7 @@ class SweepsPage(QWidget):
         style_list_table(self.table, COLUMNS, "Run / note")
         self.table.setSortingEnabled(False)  # in trial order: the chart under it reads the same way
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a run folder's name differs at its end
+        self.table.setItemDelegateForColumn(COLUMNS.index("Run / note"), NoteDelegate(self.table))  # a note: at its end
         self.chart = MetricChart("Objective per trial", x_label="trial", legend=True)
         self.chart.legend_in_a_row = True  # across the top, above the points (a column covered them)
         self.chart.getPlotItem().getViewBox().setLimits(xMin=-1)  # trial 0 whole, not cut by the axis
@@ -187,9 +189,10 @@ class SweepsPage(QWidget):
                 item = SortKeyItem(text, key)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
+            note = self.table.item(row, COLUMNS.index("Run / note"))
+            mark_note(note, bool(trial.note))
             if trial.note and trial.run_dir:  # a pruned or failed trial's note stands where its run folder was
-                self.table.item(row, COLUMNS.index("Run / note")).setToolTip(
-                    f"{trial.note}\nrun {Path(trial.run_dir).name}")
+                note.setToolTip(f"{trial.note}\nrun {Path(trial.run_dir).name}")
         self._plot(view)
         self.importance.setText("What mattered: " + ", ".join(f"{k} {v:.0%}" for k, v in view.importance.items())
                                 if view.importance else "")
