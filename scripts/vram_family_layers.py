@@ -23,15 +23,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from studio.core import vram_families  # noqa: E402
-from studio.core.jobs import LoraSettings  # noqa: E402
-from studio.core.presets import linear_shapes, resolve_target_modules  # noqa: E402
-from studio.core.reference_shapes import FAMILY_SHAPES, shape_config, shrunk  # noqa: E402
-from studio.engine.adapter_setup import apply_adapter  # noqa: E402
-from studio.engine.cpu_dropout import MaskedDropout, use_masked_dropout  # noqa: E402
-from studio.engine.random_model import random_causal_lm  # noqa: E402
+from studio.core import vram_families
+from studio.core.jobs import LoraSettings
+from studio.core.presets import linear_shapes, resolve_target_modules
+from studio.core.reference_shapes import FAMILY_SHAPES, shape_config, shrunk
+from studio.engine.adapter_setup import apply_adapter
+from studio.engine.cpu_dropout import MaskedDropout, use_masked_dropout
+from studio.engine.random_model import random_causal_lm
 
 COUNTED_VOCAB = 4096  # the loss's share per vocabulary entry is counted on a small one
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.core import vram  # noqa: E402
-from studio.core.job_schema import job_from_dict  # noqa: E402
-from studio.core.methods import apply_method  # noqa: E402
-from studio.core.reference_shapes import FAMILY_SHAPES, shape_config  # noqa: E402
+from studio.core import vram
+from studio.core.job_schema import job_from_dict
+from studio.core.methods import apply_method
+from studio.core.reference_shapes import FAMILY_SHAPES, shape_config
 
 MEASURED = Path(__file__).resolve().parents[1] / "docs" / "vram_family_measurements.jsonl"
 CONFIGURATIONS = (("none", 4, 1024, False), ("4bit", 4, 1024, False), ("none", 2, 2048, True), ("4bit", 2, 2048, True))

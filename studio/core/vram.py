@@ -30,7 +30,6 @@ from typing import Any, Literal
 from studio.core import vram_families, vram_methods, vram_preference
 from studio.core.jobs import LoraSettings, TrainJob
 from studio.core.presets import (
-    MOE_TYPES,
     count_adapter_parameters,
     linear_shapes,
     num_layers,
