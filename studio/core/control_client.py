@@ -44,11 +44,13 @@ def send_command(run_dir: Path, cmd: str, timeout_s: float = 5.0, **payload) -> 
     return json.loads(reply)
 
 
-def cancel(run_dir: Path, timeout_s: float = 5.0, wait_s: float = 25.0) -> bool:
+def cancel(run_dir: Path, timeout_s: float = 5.0, wait_s: float = 25.0, reason: str = "") -> bool:
     """Tell a run's worker to cancel; True once it has. A worker cancels at once, often before
-    its reply is written, so a connection closed without one is followed to the run's end."""
+    its reply is written, so a connection closed without one is followed to the run's end.
+    ``reason``: what the run's events say instead of "cancelled by the user" (a sweep's prune)."""
     try:
-        return bool(send_command(run_dir, "cancel", timeout_s=timeout_s).get("ok"))
+        payload = {"reason": reason} if reason else {}
+        return bool(send_command(run_dir, "cancel", timeout_s=timeout_s, **payload).get("ok"))
     except (FileNotFoundError, ConnectionRefusedError):
         return False  # nobody listens: not started yet, or gone
     except OSError:

@@ -242,6 +242,21 @@ def decode_request(line: str | bytes) -> dict[str, Any]:
     return data
 
 
+CANCEL_REASON_CHARS = 300
+
+
+def cancel_reason(line: str | bytes) -> str:
+    """A ``cancel``'s reason, where its sender gave one (a sweep pruning its trial: "pruned by the
+    sweep at step 4: ..."); "" for a user's cancel. Plain text, cut to ``CANCEL_REASON_CHARS``."""
+    reason = _parse_object(line).get("reason")
+    return " ".join(reason.split())[:CANCEL_REASON_CHARS] if isinstance(reason, str) else ""
+
+
+def cancelled_message(reason: str = "") -> str:
+    """What a cancelled run says of itself: its sender's reason, else that the user cancelled it."""
+    return f"{reason}; nothing was saved" if reason else "cancelled by the user; nothing was saved"
+
+
 def decode_command(line: str | bytes) -> str:
     data = _parse_object(line)
     cmd = data.get("cmd")

@@ -21,7 +21,7 @@ from studio.worker.control_socket import CommandServer
 log = logging.getLogger(__name__)
 
 
-def apply(line: str | bytes, control: JobControl, on_cancel: Callable[[], None]) -> str:
+def apply(line: str | bytes, control: JobControl, on_cancel: Callable[[str], None]) -> str:
     cmd = protocol.decode_command(line)
     log.info("command: %s", cmd)
     if cmd == "generate":
@@ -29,11 +29,11 @@ def apply(line: str | bytes, control: JobControl, on_cancel: Callable[[], None])
         return cmd
     control.request(cmd)
     if cmd == "cancel":
-        on_cancel()
+        on_cancel(protocol.cancel_reason(line))
     return cmd
 
 
-def read_stdin(control: JobControl, on_cancel: Callable[[], None]) -> threading.Thread:
+def read_stdin(control: JobControl, on_cancel: Callable[[str], None]) -> threading.Thread:
     def loop() -> None:
         for line in sys.stdin:
             if not line.strip():
@@ -63,7 +63,7 @@ class ControlSocket(CommandServer):
     """The run folder's ``control.sock``: the same commands as stdin, for a GUI or terminal
     that did not start the run (served as control_socket.py says)."""
 
-    def __init__(self, run_dir: Path, control: JobControl, on_cancel: Callable[[], None]):
+    def __init__(self, run_dir: Path, control: JobControl, on_cancel: Callable[[str], None]):
         super().__init__(Path(run_dir) / SOCKET_NAME, lambda line: apply(line, control, on_cancel))
         self.control = control
         self.on_cancel = on_cancel

@@ -31,7 +31,7 @@ def classify(exc: BaseException, run_dir: Path | None = None) -> protocol.Error:
     if isinstance(exc, RankFailed):
         return exc.error  # a rank already said what went wrong
     if isinstance(exc, Cancelled):
-        return protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved")
+        return protocol.Error(kind="cancelled", message=protocol.cancelled_message())
     if isinstance(exc, JobError):  # a MachineError says how to fix it (not "check model.path")
         return protocol.Error(kind="config", message=str(exc), hint=getattr(exc, "hint", "fix the fields named above"))
     if isinstance(exc, UserRewardError):  # the user's own reward code: its file and line are in the message

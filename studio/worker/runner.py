@@ -295,7 +295,7 @@ def _run(job, run_dir: Path, events_out) -> int:
     emit = Emitter(events_out, run_dir / runs.EVENTS_NAME)
     control = JobControl()
 
-    def cancel_now() -> None:
+    def cancel_now(reason: str = "") -> None:
         # "Exit at once, save nothing": every write in the engine is atomic, and what a job
         # was writing when the cancel came (control.discard_on_cancel) goes with it. Once the
         # job has committed its result (a merge in the library), it is too late to say so.
@@ -303,7 +303,7 @@ def _run(job, run_dir: Path, events_out) -> int:
             log.info("cancel refused: the result is already saved")
             emit(protocol.Warning("too late to cancel: the result was already saved"))
             return
-        emit(protocol.Error(kind="cancelled", message="cancelled by the user; nothing was saved"))
+        emit(protocol.Error(kind="cancelled", message=protocol.cancelled_message(reason)))
         with emit.hold():  # nothing else is written (or the run closed) while its files go
             control.discard()
             os._exit(protocol.EXIT_CANCELLED)

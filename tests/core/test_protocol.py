@@ -239,3 +239,14 @@ def test_exit_codes_cover_every_error_kind():
 def test_final_events_are_done_and_error():
     assert set(protocol.FINAL_EVENTS) == {"done", "error"}
     assert set(protocol.FINAL_EVENTS) <= set(EVENT_TYPES)
+
+
+def test_a_cancel_may_say_why_in_plain_text_only():
+    line = protocol.encode_command("cancel", reason="pruned by the sweep at step 4:\n eval_loss 1.52")
+    assert protocol.decode_command(line) == "cancel"
+    assert protocol.cancel_reason(line) == "pruned by the sweep at step 4: eval_loss 1.52"
+    assert protocol.cancelled_message(protocol.cancel_reason(line)).endswith("1.52; nothing was saved")
+    assert protocol.cancel_reason(protocol.encode_command("cancel")) == ""
+    assert protocol.cancelled_message("") == "cancelled by the user; nothing was saved"
+    assert protocol.cancel_reason('{"cmd": "cancel", "reason": {"x": 1}}') == ""  # not text: no reason
+    assert len(protocol.cancel_reason(protocol.encode_command("cancel", reason="x" * 10_000))) == 300

@@ -162,4 +162,4 @@ def test_a_prune_asked_while_no_runner_runs_is_recorded_by_the_next_runner(store
         runner.QueueRunner(later, poll_s=0.2).run(max_s=60)
     ended = store.get(trial.id)
     assert (ended.state, ended.message) == ("pruned", reason)
-    assert runs.summarize(Path(ended.run_dir)).message == "cancelled by the user; nothing was saved"  # the worker's
+    assert runs.summarize(Path(ended.run_dir)).message == f"{reason}; nothing was saved"  # the worker's own events

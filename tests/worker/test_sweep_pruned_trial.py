@@ -73,7 +73,9 @@ def test_a_pruned_trial_reads_as_pruned_with_its_reason_and_a_user_cancel_as_can
         assert pruned.state == "pruned", pruned
         assert pruned.message.startswith("pruned by the sweep at step 2: eval_loss "), pruned.message
         assert pruned.message.endswith("above the median of earlier trials at that step, 0.6"), pruned.message
-        assert runs.summarize(Path(pruned.run_dir)).status == "cancelled"  # its worker's view: cancelled, unsaved
+        worker_view = runs.summarize(Path(pruned.run_dir))  # its own events: cancelled, unsaved, and why
+        assert worker_view.status == "cancelled"
+        assert worker_view.message == f"{pruned.message}; nothing was saved", worker_view.message
         assert runs.summarize(Path(pruned.run_dir)).step < 200
         user = _cancelled_by_the_user(store, tiny_model_dir)
         cancelled = store.get(user)

@@ -270,7 +270,7 @@ def cancel(store: QueueStore, entry_id: int, pruned: str = "") -> str:
     what = PRUNED if pruned else "cancelled"
     run_dir = Path(entry.run_dir)
     with contextlib.suppress(ValueError):  # a garbled reply: end it by signal below
-        if control_client.cancel(run_dir):
+        if control_client.cancel(run_dir, reason=pruned):
             return f"#{entry_id} {what}: its worker stopped at once and saved nothing"
     pid = entry.pid if worker_alive(entry.pid, run_dir) else find_worker(run_dir)
     if pid is None and any(runs.last_event(run_dir, kind) for kind in ("done", "error")):
