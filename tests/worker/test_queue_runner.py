@@ -79,21 +79,26 @@ def test_stop_on_failure_pauses_the_queue_after_the_failed_job(store, tiny_model
     assert store.paused and f"#{failing.id} failed" in store.pause_reason()
 
 
+def _kill_the_runner_mid_run(store, entry_id: int, step: int) -> None:
+    """Start a `queue run` process, wait until entry ``entry_id`` reached ``step``, SIGKILL the runner."""
+    first_runner = subprocess.Popen([sys.executable, "-m", "studio", "queue", "run"],
+                                    env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and store.get(entry_id).step < step:
+            time.sleep(0.2)
+        assert store.get(entry_id).state == "running" and store.get(entry_id).step >= step
+    finally:
+        first_runner.send_signal(signal.SIGKILL)
+        first_runner.wait()
+
+
 def test_a_killed_runner_leaves_its_run_going_and_the_next_runner_finishes_the_queue_once(
         store, tiny_model_dir):
     slow = store.add(tiny_job(tiny_model_dir, steps=400, output={"name": "slow"}))  # long enough to be mid-run
     store.add(tiny_job(tiny_model_dir, steps=2, output={"name": "after"}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    first_runner = subprocess.Popen([sys.executable, "-m", "studio", "queue", "run"], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and store.get(slow.id).step < 2:
-            time.sleep(0.2)
-        assert store.get(slow.id).state == "running" and store.get(slow.id).step >= 2
-    finally:
-        first_runner.send_signal(signal.SIGKILL)
-        first_runner.wait()
+    _kill_the_runner_mid_run(store, slow.id, step=2)
     entry = store.get(slow.id)
     assert runner.worker_alive(entry.pid, Path(entry.run_dir))  # the run outlived its runner
     assert runner.runner_pid() is None
@@ -144,17 +149,7 @@ def test_a_prune_asked_while_no_runner_runs_is_recorded_by_the_next_runner(store
     kept in the queue on disk, and the runner started next records the end as pruned in those
     words, not as the worker's "cancelled by the user"."""
     trial = store.add(tiny_job(tiny_model_dir, steps=400, output={"name": "trial"}), source="sweep s trial 0")
-    first_runner = subprocess.Popen([sys.executable, "-m", "studio", "queue", "run"],
-                                    env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and store.get(trial.id).step < 1:
-            time.sleep(0.2)
-        assert store.get(trial.id).state == "running" and store.get(trial.id).step >= 1
-    finally:
-        first_runner.send_signal(signal.SIGKILL)
-        first_runner.wait()
+    _kill_the_runner_mid_run(store, trial.id, step=1)
     reason = "pruned by the sweep at step 1: eval_loss 4.1 above the median of earlier trials at that step, 0.6"
     assert "pruned: its worker stopped at once" in runner.cancel(store, trial.id, pruned=reason)
     assert store.get(trial.id).state == "running"  # its worker is gone, but no runner has seen it end
