@@ -75,8 +75,9 @@ def test_the_page_lists_the_queue_and_its_buttons_change_it(page, store, qtbot):
     assert page.selected_id() == store.entries(("queued",))[1].id  # the moved one stays selected
 
     page.table.selectRow(0)
-    _click(qtbot, page.cancel_button)
-    assert store.entries()[-1].state == "cancelled" and "before it started" in page.message.text()
+    _click(qtbot, page.cancel_button)  # off the GUI thread: the page says so until it is done
+    qtbot.waitUntil(lambda: "before it started" in page.message.text(), timeout=5000)
+    assert store.entries()[-1].state == "cancelled"
     assert _cells(page, "State") == ["queued", "queued", "cancelled"]
 
     page.table.selectRow(2)

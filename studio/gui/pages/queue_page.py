@@ -37,6 +37,7 @@ from studio.core.queue.store import (
 )
 from studio.gui import run_launcher
 from studio.gui.app_state import AppState
+from studio.gui.background import run_in_background
 from studio.gui.page_help import PAGE_HELP
 from studio.gui.widgets.list_table import SortKeyItem, style_list_table
 from studio.gui.widgets.note_delegate import NoteDelegate, mark_note
@@ -205,8 +206,23 @@ class QueuePage(QWidget):
         self.select(entry.id)
 
     def cancel(self) -> None:
-        if (entry := self._selected()) is not None:
-            self._change(lambda store: runner.cancel(store, entry.id))
+        """Off the GUI thread: a started job's worker is asked over its socket, and one that hung up
+        without a reply is followed to its end for up to half a minute (control_client.cancel)."""
+        if (entry := self._selected()) is None:
+            return
+        self.cancel_button.setEnabled(False)
+        self.message.setText(f"Cancelling #{entry.id} {entry.label}…")
+        run_in_background(_cancelled, entry.id, on_done=self._changed, on_error=self._change_failed)
+
+    def _changed(self, text: str) -> None:
+        self.message.setText(text)
+        self.refresh()
+
+    def _change_failed(self, error: BaseException) -> None:
+        if not isinstance(error, QueueError):
+            raise error
+        self.message.setText(str(error))
+        self.refresh()
 
     def retry(self) -> None:
         if (entry := self._selected()) is not None:
@@ -245,6 +261,12 @@ class QueuePage(QWidget):
         self.message.setText(result if isinstance(result, str) else "")
         self.refresh()
         return True
+
+
+def _cancelled(entry_id: int) -> str:
+    """On a pool thread, with its own connection to the queue (SQLite's are per thread)."""
+    with QueueStore() as store:
+        return runner.cancel(store, entry_id)
 
 
 def _retried(store: QueueStore, entry_id: int) -> str:
