@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group(backend=args.backend)
         control = JobControl()
         if rank == 0:
-            commands.read_stdin(control, lambda: os._exit(protocol.EXIT_CANCELLED))
+            commands.read_stdin(control, lambda _reason: os._exit(protocol.EXIT_CANCELLED))  # the launcher speaks
         outputs = training.run_training(job, args.run_dir, emit, control,
                                         parallel=training.Parallel(args.strategy, args.backend))
         if rank == 0:
