@@ -42,12 +42,18 @@ def click(widget: QWidget) -> None:
     subprocess.run(["xdotool", "mousemove", "--sync", str(centre.x()), str(centre.y()), "click", "1"], check=True)
 
 
-def under_pointer(widget: QWidget) -> bool:
-    """Whether the widget is what the pointer at its centre is over (nothing covers it)."""
-    centre = widget.mapToGlobal(QPoint(widget.width() // 2, widget.height() // 2))
-    subprocess.run(["xdotool", "mousemove", "--sync", str(centre.x()), str(centre.y())], check=True)
-    QApplication.processEvents()
-    return QApplication.widgetAt(centre) is widget
+def under_pointer(widget: QWidget, settle_s: float = 3.0) -> bool:
+    """Whether the widget is what the pointer at its centre is over (nothing covers it), within
+    ``settle_s``: on a loaded machine the window manager may still be placing the dialog (a fresh-clone
+    CI run beside other suites saw it once), and a user's click comes after that too."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        centre = widget.mapToGlobal(QPoint(widget.width() // 2, widget.height() // 2))
+        subprocess.run(["xdotool", "mousemove", "--sync", str(centre.x()), str(centre.y())], check=True)
+        QApplication.processEvents()
+        if QApplication.widgetAt(centre) is widget or time.monotonic() > deadline:
+            return QApplication.widgetAt(centre) is widget
+        time.sleep(0.1)
 
 
 class Session:
