@@ -27,6 +27,7 @@ constant in core.vram, as the Llama fit had them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -143,7 +144,9 @@ def expert_parameters(config: dict[str, Any]) -> int:
     return num_layers(config) * experts * (3 * hidden * inter + hidden)
 
 
+@functools.lru_cache(maxsize=8)
 def _installed(package: str) -> str:
+    """The installed version (1 ms to read: the Train page estimates on every keystroke, many times)."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
