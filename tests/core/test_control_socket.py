@@ -21,7 +21,12 @@ class Server:
         self.run_dir = run_dir
         self.control = JobControl()
         self.cancelled = threading.Event()
-        self.socket = ControlSocket(run_dir, self.control, self.cancelled.set)
+        self.reasons: list[str] = []
+        self.socket = ControlSocket(run_dir, self.control, self.on_cancel)
+
+    def on_cancel(self, reason: str) -> None:
+        self.reasons.append(reason)
+        self.cancelled.set()
 
 
 @pytest.fixture(params=["short", "long"])
@@ -83,7 +88,13 @@ def test_pause_resume_checkpoint_stop(server: Server):
 def test_cancel_calls_back(server: Server):
     assert control_client.send_command(server.run_dir, "cancel") == {"ok": True, "cmd": "cancel"}
     assert server.control.cancel_requested
-    assert server.cancelled.wait(5)
+    assert server.cancelled.wait(5) and server.reasons == [""]  # a user's cancel gives no reason
+
+
+def test_a_cancel_passes_its_reason_on(server: Server):
+    reply = control_client.send_command(server.run_dir, "cancel", reason="pruned by the sweep at step 2")
+    assert reply == {"ok": True, "cmd": "cancel"}
+    assert server.cancelled.wait(5) and server.reasons == ["pruned by the sweep at step 2"]
 
 
 def test_bad_command_gets_ok_false(server: Server):

@@ -99,7 +99,7 @@ class Served:
         self.run_dir = run_dir
         self.control = JobControl()
         self.server = CommandServer(run_dir / control_client.SOCKET_NAME,
-                                    lambda line: commands.apply(line, self.control, lambda: None), **limits)
+                                    lambda line: commands.apply(line, self.control, lambda _reason: None), **limits)
         assert self.server.start() is self.server
 
     def send(self, cmd: str) -> dict:
