@@ -113,7 +113,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         table.add_column(column, overflow="fold")
     for entry in entries:
         table.add_row(str(entry.id), entry.state, shown(entry.label), entry.devices or "-", _progress(entry),
-                      _eta(entry), shown(_note(entry)))
+                      _eta(entry), shown(entry.note or "-"))
     console.print(table if entries else "[dim]the queue is empty (lora-studio queue add JOB)[/dim]")
     state = "paused" + (f": {reason}" if reason else "") if paused else "running" if pid else "no runner"
     console.print(f"[dim]queue {shown(state)}; {'pauses' if on_failure else 'goes on'} when a job fails[/dim]")
@@ -184,13 +184,6 @@ def _eta(entry: Entry) -> str:
     if entry.state in ENDED and entry.started_t and entry.ended_t:
         return f"took {seconds_words(entry.ended_t - entry.started_t)}"
     return "no estimate yet" if entry.state == "queued" else "-"
-
-
-def _note(entry: Entry) -> str:
-    """A started job's run folder; an ended one's words on how it ended (a pruned trial's reason), else its run."""
-    if entry.state in ACTIVE or not entry.message:
-        return Path(entry.run_dir).name if entry.run_dir else entry.message or "-"
-    return entry.message
 
 
 def _as_json(entry: Entry) -> dict:

@@ -102,6 +102,14 @@ class Entry:
         keys = row.keys()  # a read-only queue of an older version lacks the newer columns
         return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})
 
+    @property
+    def note(self) -> str:
+        """The Run / note column (Queue page, `queue list`): an ended or waiting entry's own words
+        (a pruned trial's reason, a failure), else its run folder's name; "" when it has neither."""
+        if self.state not in ACTIVE and self.message:
+            return self.message
+        return Path(self.run_dir).name if self.run_dir else ""
+
     def job_data(self) -> dict[str, Any]:
         data = json.loads(self.job)
         return data if isinstance(data, dict) else {}

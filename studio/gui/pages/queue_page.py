@@ -9,7 +9,6 @@ queue (a small SQLite read, every second and a half while it is shown) and chang
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
@@ -146,7 +145,7 @@ class QueuePage(QWidget):
             message = entry.state not in ACTIVE and bool(entry.message)  # else the note is its run folder
             cells = (str(entry.id), entry.state, entry.label,
                      _slots(entry.devices) if entry.devices else _needs(need), _progress(entry), _eta(entry),
-                     entry.message if message else Path(entry.run_dir).name if entry.run_dir else "")
+                     entry.note)
             for column, text in enumerate(cells):
                 item = SortKeyItem(text, entry.id)
                 item.setToolTip(_eta_tip(entry) if COLUMNS[column] == "ETA" else entry.message or text)
