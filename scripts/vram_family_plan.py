@@ -22,9 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.core import vram
-from studio.core.job_schema import job_from_dict
-from studio.core.methods import apply_method
-from studio.core.reference_shapes import FAMILY_SHAPES, shape_config
+from studio.core.reference_shapes import FAMILY_SHAPES, method_measured_job, shape_config
 
 MEASURED = Path(__file__).resolve().parents[1] / "docs" / "vram_family_measurements.jsonl"
 CONFIGURATIONS = (("none", 4, 1024, False), ("4bit", 4, 1024, False), ("none", 2, 2048, True), ("4bit", 2, 2048, True))
@@ -45,11 +43,7 @@ class Planned:
 
 def estimate_gib(shape: str, quant: str, batch: int, seq: int, ckpt: bool) -> float:
     """The estimate of the job scripts/measure_vram.py runs for this configuration."""
-    job = {"kind": "train", "model": {"path": "/model", "quantization": quant},
-           "dataset": {"path": "/data.jsonl", "eval_fraction": 0.0}, "lora": {"r": 16, "alpha": 32},
-           "training": {"stage": "sft", "max_steps": 3, "batch_size": batch, "grad_accum": 1, "max_length": seq,
-                        "gradient_checkpointing": ckpt, "learning_rate": 1e-5, "fast_path": False}}
-    found = job_from_dict(apply_method(job, "qlora" if quant == "4bit" else "lora"), source=shape)
+    found = method_measured_job("qlora" if quant == "4bit" else "lora", quant, batch, seq, ckpt)
     return vram.estimate(found, shape_config(shape)).total / vram.GIB
 
 

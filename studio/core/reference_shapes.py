@@ -113,6 +113,21 @@ def shrunk(config: dict[str, Any]) -> dict[str, Any]:
         small["query_pre_attn_scalar"] = 16
     return small
 
+def method_measured_job(method: str, quant: str, batch: int, seq: int, ckpt: bool, r: int = 16):
+    """The SFT job ``scripts/measure_vram.py --method`` runs (its method_job, folders aside): the
+    method's own loading (``quant`` must be it), alpha 2r, accumulation 1, fast path off; what
+    docs/vram_family_measurements.jsonl measured and scripts/vram_family_plan.py plans."""
+    from studio.core.job_schema import job_from_dict
+    from studio.core.methods import apply_method
+
+    job = {"kind": "train", "model": {"path": "/model", "quantization": quant},
+           "dataset": {"path": "/data.jsonl", "eval_fraction": 0.0}, "lora": {"r": r, "alpha": 2 * r},
+           "training": {"stage": "sft", "max_steps": 3, "batch_size": batch, "grad_accum": 1, "max_length": seq,
+                        "gradient_checkpointing": ckpt, "learning_rate": 1e-5, "logging_steps": 1,
+                        "fast_path": False}}
+    return job_from_dict(apply_method(job, method), source=f"{method} {batch} x {seq}")
+
+
 def measured_job(row: dict[str, Any]):
     """The TrainJob that one row of docs/vram_measurements.jsonl measured (see
     scripts/measure_vram.py: LoRA on every linear layer unless ``modules``, alpha 2r,

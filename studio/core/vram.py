@@ -120,14 +120,12 @@ class _Dims:
 
 
 def _dims(config: dict[str, Any], shapes: dict[str, tuple[int, int]]) -> _Dims:
-    hidden = int(config.get("hidden_size") or config.get("n_embd") or 0)
+    widths = vram_families.widths(config, shapes)  # the hidden and MLP widths, read one way
     vocab = int(config.get("vocab_size") or 0)
-    if not hidden or not vocab:
+    if not widths.hidden or not vocab:
         raise EstimateError("the model's config has no hidden_size or vocab_size")
-    kv = shapes["k_proj"][1] if "k_proj" in shapes else hidden
-    mlp_outs = [out for name, (fan_in, out) in shapes.items() if fan_in == hidden and out > hidden]
-    inter = int(config.get("intermediate_size") or config.get("n_inner") or 0) or max(mlp_outs or [4 * hidden])
-    return _Dims(hidden, kv, inter, vocab, num_layers(config))
+    kv = shapes["k_proj"][1] if "k_proj" in shapes else widths.hidden
+    return _Dims(widths.hidden, kv, widths.inter, vocab, num_layers(config))
 
 
 def _parameters(config: dict[str, Any], shapes: dict[str, tuple[int, int]], d: _Dims,

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from studio.core import vram, vram_families
-from studio.core.job_schema import job_from_dict
 from studio.core.jobs import LoraSettings
-from studio.core.methods import apply_method
 from studio.core.presets import linear_shapes, resolve_target_modules
-from studio.core.reference_shapes import FAMILY_SHAPES, shape_config
+from studio.core.reference_shapes import FAMILY_SHAPES, method_measured_job, shape_config
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 COUNTS = [json.loads(line) for line in (DOCS / "vram_family_layers.jsonl").read_text().splitlines()]
@@ -46,12 +44,7 @@ def test_layer_model_matches_the_count(row):
 
 
 def _measured_job(row):
-    job = {"kind": "train", "model": {"path": "/model", "quantization": row["quant"]},
-           "dataset": {"path": "/data.jsonl", "eval_fraction": 0.0}, "lora": {"r": row["r"], "alpha": 2 * row["r"]},
-           "training": {"stage": "sft", "max_steps": 3, "batch_size": row["batch"], "grad_accum": 1,
-                        "max_length": row["seq"], "gradient_checkpointing": row["ckpt"], "learning_rate": 1e-5,
-                        "logging_steps": 1, "fast_path": row["fast_path"]}}
-    return job_from_dict(apply_method(job, row["method"]), source=row["shape"])
+    return method_measured_job(row["method"], row["quant"], row["batch"], row["seq"], row["ckpt"], row["r"])
 
 
 @pytest.mark.parametrize("row", PEAKS, ids=lambda row: f"{row['shape']}-b{row['batch']}x{row['seq']}")
